@@ -1,0 +1,52 @@
+# Vigil — see README.md. Targets install what they need (Debian packages, Go tools).
+GO        ?= go
+BIN       := bin
+LDFLAGS   ?= -s -w
+GOFLAGS_B ?= -trimpath
+PKGS      := ./...
+# Packages with concurrency run under the race detector in `make test`.
+RACE_PKGS ?= ./tsdb/...
+
+.PHONY: all build build-server build-adapter run test test-unit test-race lint bench conformance deps clean fuzz
+
+all: build
+
+build: build-server $(if $(wildcard cmd/adapter/*.go),build-adapter)
+
+build-server:
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -ldflags '$(LDFLAGS)' -o $(BIN)/vigil ./cmd/server
+
+build-adapter:
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -ldflags '$(LDFLAGS)' -o $(BIN)/vigil-adapter ./cmd/adapter
+
+# Starts vigil with its embedded default configuration; data goes to ./data.
+run: build-server
+	./$(BIN)/vigil --storage.tsdb.path=data/ $(ARGS)
+
+# Everything CI runs (CI=true on the CI machine).
+test: deps lint test-unit test-race
+	@echo "make test: OK"
+
+deps:
+	@scripts/deps.sh
+
+test-unit:
+	$(GO) test -count=1 $(PKGS)
+
+test-race:
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m $(PKGS)
+
+# Short fuzzing of every parser of outside input (seed corpora always run in `make test`).
+FUZZTIME ?= 20s
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,171 @@
+// Command vigil is the Vigil monitoring server: scrape, store, query, rules and alert routing in
+// one process. Flags keep Prometheus's names where the meaning is the same.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
+
+	"github.com/vigil-monitoring/vigil/tsdb"
+)
+
+// version is set with -ldflags "-X main.version=..." by release builds.
+var version = "0.1.0-dev"
+
+type flags struct {
+	storagePath       string
+	retentionTime     model.Duration
+	retentionSize     bytesFlag
+	minBlockDuration  model.Duration
+	maxBlockDuration  model.Duration
+	listenAddress     string
+	logLevel          string
+	logFormat         string
+	enableLifecycle   bool
+	enableAdminAPI    bool
+	walSegmentSizeRaw bytesFlag
+}
+
+func parseFlags(args []string) (*flags, error) {
+	var f flags
+	app := kingpin.New("vigil", "Vigil: metrics collection, storage, PromQL, rules and alert routing in one service.")
+	app.Version(version)
+	app.HelpFlag.Short('h')
+	app.Flag("storage.tsdb.path", "Base path for metrics storage.").Default("data/").StringVar(&f.storagePath)
+	app.Flag("storage.tsdb.retention.time", "How long to retain samples in storage.").Default("15d").SetValue(&f.retentionTime)
+	app.Flag("storage.tsdb.retention.size", "Maximum number of bytes that can be stored for blocks, WAL included (e.g. 512MB). 0 means no limit.").Default("0").SetValue(&f.retentionSize)
+	app.Flag("storage.tsdb.min-block-duration", "Minimum duration of a data block before being persisted.").Default("2h").SetValue(&f.minBlockDuration)
+	app.Flag("storage.tsdb.max-block-duration", "Maximum duration compacted blocks may span. Default: 10% of the retention period.").SetValue(&f.maxBlockDuration)
+	app.Flag("storage.tsdb.wal-segment-size", "Size of a WAL segment file (e.g. 128MB).").Default("128MB").SetValue(&f.walSegmentSizeRaw)
+	app.Flag("web.listen-address", "Address to listen on for UI, API, and telemetry.").Default(":9090").StringVar(&f.listenAddress)
+	app.Flag("web.enable-lifecycle", "Enable shutdown and reload via HTTP request.").BoolVar(&f.enableLifecycle)
+	app.Flag("web.enable-admin-api", "Enable API endpoints for admin control actions.").BoolVar(&f.enableAdminAPI)
+	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
+	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	if f.maxBlockDuration == 0 {
+		// As Prometheus: 10% of retention, capped at 31d, never below the min block duration.
+		max := f.retentionTime / 10
+		if max > model.Duration(31*24*time.Hour) {
+			max = model.Duration(31 * 24 * time.Hour)
+		}
+		if max < f.minBlockDuration {
+			max = f.minBlockDuration
+		}
+		f.maxBlockDuration = max
+	}
+	if f.maxBlockDuration < f.minBlockDuration {
+		return nil, fmt.Errorf("--storage.tsdb.max-block-duration (%s) is below --storage.tsdb.min-block-duration (%s)", f.maxBlockDuration, f.minBlockDuration)
+	}
+	return &f, nil
+}
+
+func newLogger(level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func main() {
+	f, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
+		os.Exit(2)
+	}
+	logger := newLogger(f.logLevel, f.logFormat)
+	if err := run(f, logger); err != nil {
+		logger.Error("vigil stopped with an error", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(f *flags, logger *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "vigil_build_info", Help: "A metric with a constant '1' value labeled by version.",
+		ConstLabels: prometheus.Labels{"version": version},
+	}, func() float64 { return 1 }))
+
+	dbDir, err := filepath.Abs(f.storagePath)
+	if err != nil {
+		return fmt.Errorf("storage path: %w", err)
+	}
+	db, err := tsdb.Open(dbDir, &tsdb.Options{
+		RetentionDuration: time.Duration(f.retentionTime).Milliseconds(),
+		MaxBytes:          int64(f.retentionSize),
+		MinBlockDuration:  time.Duration(f.minBlockDuration).Milliseconds(),
+		MaxBlockDuration:  time.Duration(f.maxBlockDuration).Milliseconds(),
+		WALSegmentSize:    int(f.walSegmentSizeRaw),
+	}, logger.With("component", "tsdb"), reg)
+	if err != nil {
+		return fmt.Errorf("opening storage: %w", err)
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			logger.Error("closing storage", "err", err)
+		}
+	}()
+
+	ready := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "Vigil Server is Healthy.")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-ready:
+			fmt.Fprintln(w, "Vigil Server is Ready.")
+		default:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "Service Unavailable")
+		}
+	})
+
+	ln, err := net.Listen("tcp", f.listenAddress)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", f.listenAddress, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	logger.Info("vigil started", "version", version, "listen", ln.Addr().String(), "storage", dbDir)
+	close(ready)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sig:
+		logger.Info("received signal, shutting down", "signal", s.String())
+	case err := <-srvErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("web server: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	return nil
+}

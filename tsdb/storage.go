@@ -1,0 +1,125 @@
+package tsdb
+
+import (
+	"context"
+	"errors"
+	"math"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// SeriesRef identifies a series in the head for the lifetime of the process. Appenders hand it
+// back so that a caller that scrapes the same series again (the scrape cache) skips the label
+// lookup. Zero means "unknown".
+type SeriesRef uint64
+
+// Errors returned by Appender.Append. They are sentinel values so that callers (scrape, remote
+// write) can count them with errors.Is and report the same texts Prometheus does.
+var (
+	ErrOutOfOrderSample            = errors.New("out of order sample")
+	ErrDuplicateSampleForTimestamp = errors.New("duplicate sample for timestamp")
+	ErrOutOfBounds                 = errors.New("out of bounds")
+	ErrEmptyLabelSet               = errors.New("empty label set")
+	ErrDuplicateLabelName          = errors.New("label set has duplicate label names")
+	ErrClosed                      = errors.New("tsdb is closed")
+)
+
+// StaleNaN is the bit pattern Prometheus uses to mark a series as stale. It is stored and
+// returned like any other sample value; use IsStaleNaN to recognise it (NaN != NaN).
+const StaleNaNBits uint64 = 0x7ff0000000000002
+
+// StaleNaN returns the stale marker value.
+func StaleNaN() float64 { return math.Float64frombits(StaleNaNBits) }
+
+// IsStaleNaN reports whether v is the stale marker.
+func IsStaleNaN(v float64) bool { return math.Float64bits(v) == StaleNaNBits }
+
+// Appender adds samples in a batch. Nothing is visible to queriers, nor written to the WAL, until
+// Commit; Rollback discards the batch. An Appender is not safe for concurrent use; take one per
+// goroutine (they are cheap).
+type Appender interface {
+	// Append adds a sample for the series lset (or ref, when non-zero and known). It returns the
+	// series reference to pass next time. A sample older than the newest committed or pending
+	// sample of the series fails with ErrOutOfOrderSample; one at the same timestamp with another
+	// value with ErrDuplicateSampleForTimestamp (the same value is accepted and ignored).
+	Append(ref SeriesRef, lset labels.Labels, t int64, v float64) (SeriesRef, error)
+	// Commit writes the batch to the WAL and makes it visible. On error nothing of the batch is
+	// visible.
+	Commit() error
+	// Rollback discards the batch.
+	Rollback() error
+}
+
+// SelectHints describe what a query will do with the selected series, so that storage can skip
+// data it will not need. Start/End are inclusive milliseconds.
+type SelectHints struct {
+	Start, End int64
+	Step       int64  // query step in ms, 0 for instant queries
+	Range      int64  // range vector width in ms, 0 for instant selectors
+	Func       string // the function wrapping the selector, if any ("series" for metadata only)
+}
+
+// Querier reads a fixed time range [mint, maxt] (inclusive, ms) across the head and the blocks.
+// It must be closed; data it returns stays valid until then.
+type Querier interface {
+	// Select returns the series matching all matchers that have samples in range. With sorted
+	// the series come in labels order (needed for merging); they always do today, sorting is
+	// cheap because postings are sorted.
+	Select(ctx context.Context, sorted bool, hints *SelectHints, matchers ...*labels.Matcher) SeriesSet
+	// LabelValues returns the sorted distinct values of name among series matching matchers
+	// (all series when none).
+	LabelValues(ctx context.Context, name string, matchers ...*labels.Matcher) ([]string, error)
+	// LabelNames returns the sorted label names among series matching matchers.
+	LabelNames(ctx context.Context, matchers ...*labels.Matcher) ([]string, error)
+	Close() error
+}
+
+// SeriesSet iterates over series. After Next returns false, Err tells whether it stopped on an
+// error.
+type SeriesSet interface {
+	Next() bool
+	At() Series
+	Err() error
+}
+
+// Series is one series' labels and its samples in the querier's range.
+type Series interface {
+	Labels() labels.Labels
+	// Iterator returns an iterator over the series' samples. A previously returned iterator
+	// may be passed in to be reused, saving allocations; nil is fine.
+	Iterator(reuse Iterator) Iterator
+}
+
+// Iterator walks samples in increasing timestamp order.
+type Iterator interface {
+	// Next advances to the next sample. It returns false at the end or on error.
+	Next() bool
+	// Seek advances to the first sample with timestamp >= t. If the current sample already
+	// satisfies that, it does not move. It returns false if there is no such sample.
+	Seek(t int64) bool
+	// At returns the current sample. Only valid after Next or Seek returned true.
+	At() (int64, float64)
+	Err() error
+}
+
+// Appendable is anything that hands out appenders (the DB, or a test double).
+type Appendable interface {
+	Appender(ctx context.Context) Appender
+}
+
+// Queryable is anything that hands out queriers over a time range.
+type Queryable interface {
+	Querier(mint, maxt int64) (Querier, error)
+}
+
+// EmptySeriesSet returns a series set with nothing in it.
+func EmptySeriesSet() SeriesSet { return errSeriesSet{} }
+
+// ErrSeriesSet returns a series set that yields nothing and reports err.
+func ErrSeriesSet(err error) SeriesSet { return errSeriesSet{err: err} }
+
+type errSeriesSet struct{ err error }
+
+func (errSeriesSet) Next() bool       { return false }
+func (errSeriesSet) At() Series       { return nil }
+func (s errSeriesSet) Err() error     { return s.err }

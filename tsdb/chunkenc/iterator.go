@@ -1,0 +1,134 @@
+// Package chunkenc holds Vigil's chunk encodings: XOR (Gorilla) for the head, where appends must
+// be O(1) for any value, and an integer encoding that blocks use when it is smaller.
+package chunkenc
+
+import "fmt"
+
+// Iterator decodes any chunk encoding. The zero value is not usable; Reset it with a chunk.
+// One Iterator can be reset over many chunks without allocating.
+type Iterator struct {
+	enc Encoding
+	x   xorIterator
+	i   intIterator
+	err error
+}
+
+// NewIterator returns an iterator over the encoded chunk b.
+func NewIterator(b []byte) *Iterator {
+	it := &Iterator{}
+	it.Reset(b)
+	return it
+}
+
+// Reset points the iterator at a new chunk.
+func (it *Iterator) Reset(b []byte) {
+	it.err = nil
+	if len(b) == 0 {
+		it.enc = EncNone
+		it.err = fmt.Errorf("chunkenc: empty chunk")
+		return
+	}
+	it.enc = Encoding(b[0])
+	switch it.enc {
+	case EncXOR:
+		it.x.reset(b)
+	case EncInt:
+		it.i.reset(b)
+	default:
+		it.err = fmt.Errorf("chunkenc: unknown chunk encoding %d", b[0])
+	}
+}
+
+func (it *Iterator) Next() bool {
+	switch it.enc {
+	case EncXOR:
+		return it.x.Next()
+	case EncInt:
+		return it.i.Next()
+	}
+	return false
+}
+
+func (it *Iterator) Seek(t int64) bool {
+	switch it.enc {
+	case EncXOR:
+		return it.x.Seek(t)
+	case EncInt:
+		return it.i.Seek(t)
+	}
+	return false
+}
+
+func (it *Iterator) At() (int64, float64) {
+	if it.enc == EncXOR {
+		return it.x.At()
+	}
+	return it.i.At()
+}
+
+// AtT returns only the current timestamp.
+func (it *Iterator) AtT() int64 {
+	if it.enc == EncXOR {
+		return it.x.t
+	}
+	return it.i.t
+}
+
+func (it *Iterator) Err() error {
+	if it.err != nil {
+		return it.err
+	}
+	switch it.enc {
+	case EncXOR:
+		return it.x.Err()
+	case EncInt:
+		return it.i.Err()
+	}
+	return nil
+}
+
+// NumSamples returns the sample count recorded in a chunk's header, or 0 if it is malformed.
+func NumSamples(b []byte) int {
+	if len(b) < chunkHeaderSize {
+		return 0
+	}
+	return int(b[1])<<8 | int(b[2])
+}
+
+// Recode returns the smallest encoding of the samples of chunk b: the int encoding when every
+// value is integral and that is smaller, else b itself. ts and vs are scratch space, returned
+// for reuse.
+func Recode(b []byte, ts []int64, vs []float64) (out []byte, tsOut []int64, vsOut []float64, err error) {
+	if len(b) == 0 || Encoding(b[0]) != EncXOR {
+		return b, ts, vs, nil
+	}
+	ts, vs = ts[:0], vs[:0]
+	var it xorIterator
+	it.reset(b)
+	for it.Next() {
+		ts = append(ts, it.t)
+		vs = append(vs, it.val)
+	}
+	if it.Err() != nil {
+		return nil, ts, vs, it.Err()
+	}
+	if enc, ok := EncodeInt(ts, vs); ok && len(enc) < len(b) {
+		return enc, ts, vs, nil
+	}
+	return b, ts, vs, nil
+}
+
+// Encode returns the smallest encoding of the given samples (int if integral and smaller, else
+// XOR). It is what the block writer uses when it merges or splits chunks.
+func Encode(ts []int64, vs []float64) []byte {
+	c := NewXORChunk()
+	a, _ := c.Appender()
+	for i := range ts {
+		a.Append(ts[i], vs[i])
+	}
+	if enc, ok := EncodeInt(ts, vs); ok && len(enc) < len(c.Bytes()) {
+		return enc
+	}
+	c.Compact()
+	return c.Bytes()
+}

@@ -120,6 +120,6 @@ func ErrSeriesSet(err error) SeriesSet { return errSeriesSet{err: err} }
 
 type errSeriesSet struct{ err error }
 
-func (errSeriesSet) Next() bool       { return false }
-func (errSeriesSet) At() Series       { return nil }
-func (s errSeriesSet) Err() error     { return s.err }
+func (errSeriesSet) Next() bool   { return false }
+func (errSeriesSet) At() Series   { return nil }
+func (s errSeriesSet) Err() error { return s.err }

@@ -1,0 +1,374 @@
+// Package record encodes and decodes the records Vigil writes to its write-ahead log.
+//
+// Every record starts with one type byte followed by a uvarint count of entries:
+//
+//	Series:     count × ( uvarint ref, uvarint nlabels, nlabels × ( uvarint len, name, uvarint len, value ) )
+//	Samples:    count, and when count > 0: uvarint baseRef, varint baseT,
+//	            then count × ( varint ref-baseRef, varint t-baseT, 8 bytes little-endian float64 bits )
+//	Tombstones: count × ( uvarint ref, uvarint nintervals, nintervals × ( varint mint, varint maxt-mint ) )
+//
+// Samples are delta-encoded against the first sample of the record because a commit usually holds
+// one scrape: the timestamps are all equal (delta 0, one byte) and the refs are close together.
+// Differences are computed with wrapping arithmetic, so every int64/uint64 value round-trips.
+//
+// Decoders treat their input as untrusted (it is read back from disk): every count and length is
+// checked against the bytes that remain before anything is allocated, so damaged input yields an
+// error wrapping ErrCorrupt and never a panic or an oversized allocation.
+package record
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Type is the first byte of every record.
+type Type uint8
+
+// Record types. The values are part of the on-disk format: never renumber them.
+const (
+	Unknown    Type = 0
+	Series     Type = 1
+	Samples    Type = 2
+	Tombstones Type = 3
+)
+
+func (t Type) String() string {
+	switch t {
+	case Series:
+		return "series"
+	case Samples:
+		return "samples"
+	case Tombstones:
+		return "tombstones"
+	default:
+		return "unknown"
+	}
+}
+
+// ErrCorrupt is wrapped by every decoding error caused by malformed input.
+var ErrCorrupt = errors.New("corrupt record")
+
+// RefSeries is a series reference and its labels, logged the first time a series is created.
+type RefSeries struct {
+	Ref    uint64
+	Labels labels.Labels
+}
+
+// RefSample is one sample of the series Ref.
+type RefSample struct {
+	Ref uint64
+	T   int64
+	V   float64
+}
+
+// Interval is a closed time range [Mint, Maxt] in milliseconds.
+type Interval struct{ Mint, Maxt int64 }
+
+// Stone marks the samples of series Ref inside Intervals as deleted.
+type Stone struct {
+	Ref       uint64
+	Intervals []Interval
+}
+
+// Minimum encoded sizes of one entry, used to bound counts read from untrusted input before
+// allocating for them.
+const (
+	minSeriesSize   = 2  // uvarint ref + uvarint nlabels
+	minLabelSize    = 2  // two zero-length strings
+	minSampleSize   = 10 // varint + varint + 8 bytes value
+	minStoneSize    = 2  // uvarint ref + uvarint nintervals
+	minIntervalSize = 2  // varint + varint
+)
+
+// Encoder encodes records. The zero value is ready to use; it holds no state, the type exists so
+// that callers have a place to keep scratch space should encoding ever need some.
+type Encoder struct{}
+
+// Series appends the encoding of s to b[:0] and returns it.
+func (e *Encoder) Series(s []RefSeries, b []byte) []byte {
+	b = append(b[:0], byte(Series))
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	for i := range s {
+		b = binary.AppendUvarint(b, s[i].Ref)
+		b = binary.AppendUvarint(b, uint64(s[i].Labels.Len()))
+		s[i].Labels.Range(func(l labels.Label) {
+			b = binary.AppendUvarint(b, uint64(len(l.Name)))
+			b = append(b, l.Name...)
+			b = binary.AppendUvarint(b, uint64(len(l.Value)))
+			b = append(b, l.Value...)
+		})
+	}
+	return b
+}
+
+// Samples appends the encoding of s to b[:0] and returns it.
+func (e *Encoder) Samples(s []RefSample, b []byte) []byte {
+	b = append(b[:0], byte(Samples))
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	if len(s) == 0 {
+		return b
+	}
+	baseRef, baseT := s[0].Ref, s[0].T
+	b = binary.AppendUvarint(b, baseRef)
+	b = binary.AppendVarint(b, baseT)
+	for i := range s {
+		b = binary.AppendVarint(b, int64(s[i].Ref-baseRef))
+		b = binary.AppendVarint(b, s[i].T-baseT)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s[i].V))
+	}
+	return b
+}
+
+// Tombstones appends the encoding of s to b[:0] and returns it.
+func (e *Encoder) Tombstones(s []Stone, b []byte) []byte {
+	b = append(b[:0], byte(Tombstones))
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	for i := range s {
+		b = binary.AppendUvarint(b, s[i].Ref)
+		b = binary.AppendUvarint(b, uint64(len(s[i].Intervals)))
+		for _, iv := range s[i].Intervals {
+			b = binary.AppendVarint(b, iv.Mint)
+			b = binary.AppendVarint(b, iv.Maxt-iv.Mint)
+		}
+	}
+	return b
+}
+
+// Decoder decodes records. The zero value is ready to use. A Decoder is not safe for concurrent
+// use: it reuses a label builder between calls.
+type Decoder struct {
+	builder labels.ScratchBuilder
+}
+
+// Type returns the type of rec, Unknown for an empty record or an unknown type byte.
+func (d *Decoder) Type(rec []byte) Type {
+	if len(rec) == 0 {
+		return Unknown
+	}
+	switch t := Type(rec[0]); t {
+	case Series, Samples, Tombstones:
+		return t
+	}
+	return Unknown
+}
+
+// decbuf reads from untrusted bytes; the first error sticks and later reads return zero values,
+// so decoding loops check the error once per entry rather than after every field.
+type decbuf struct {
+	b   []byte
+	err error
+}
+
+func (d *decbuf) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrCorrupt, what)
+	}
+	d.b = nil
+}
+
+func (d *decbuf) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad uvarint for " + what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decbuf) varint(what string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad varint for " + what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decbuf) uint64le(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.fail("short " + what)
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
+
+// count reads an entry count and rejects it unless count entries of at least minSize bytes each
+// fit in what remains, which bounds any allocation made for them by the record's size.
+func (d *decbuf) count(what string, minSize int) int {
+	n := d.uvarint(what)
+	if d.err != nil {
+		return 0
+	}
+	if n > uint64(len(d.b)/minSize) {
+		d.fail(fmt.Sprintf("%s count %d exceeds remaining %d bytes", what, n, len(d.b)))
+		return 0
+	}
+	return int(n)
+}
+
+// strSpan reads a length-prefixed string and returns where it lies as offsets [start, end) from
+// the position at which the decbuf held base bytes, so that callers can slice a copy of the input.
+func (d *decbuf) strSpan(what string, base int) (start, end int) {
+	n := d.uvarint(what)
+	if d.err != nil {
+		return 0, 0
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(fmt.Sprintf("%s length %d exceeds remaining %d bytes", what, n, len(d.b)))
+		return 0, 0
+	}
+	start = base - len(d.b)
+	d.b = d.b[n:]
+	return start, start + int(n)
+}
+
+func (d *decbuf) header(rec []byte, want Type) {
+	if len(rec) == 0 {
+		d.fail("empty record")
+		return
+	}
+	if Type(rec[0]) != want {
+		d.err = fmt.Errorf("%w: record type %s (%d), want %s", ErrCorrupt, Type(rec[0]), rec[0], want)
+		return
+	}
+	d.b = rec[1:]
+}
+
+func (d *decbuf) end() error {
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(fmt.Sprintf("%d trailing bytes", len(d.b)))
+	}
+	return d.err
+}
+
+// Series decodes a series record, appending to into[:0]. The returned labels do not reference
+// rec, which callers (the WAL reader) reuse.
+func (d *Decoder) Series(rec []byte, into []RefSeries) ([]RefSeries, error) {
+	into = into[:0]
+	var db decbuf
+	db.header(rec, Series)
+	n := db.count("series", minSeriesSize)
+	if db.err != nil {
+		return into, db.err
+	}
+	// One string copy of the whole record backs every label name and value: the builder may keep
+	// the strings it is given (slicelabels) and rec is reused by the caller, so they must not
+	// alias it, and one allocation per record is cheaper than two per label.
+	all := string(db.b)
+	base := len(db.b)
+	into = grow(into, n)
+	for range n {
+		ref := db.uvarint("series ref")
+		nl := db.count("labels", minLabelSize)
+		d.builder.Reset()
+		for range nl {
+			ns, ne := db.strSpan("label name", base)
+			vs, ve := db.strSpan("label value", base)
+			if db.err != nil {
+				break
+			}
+			d.builder.Add(all[ns:ne], all[vs:ve])
+		}
+		if db.err != nil {
+			return into, db.err
+		}
+		into = append(into, RefSeries{Ref: ref, Labels: d.builder.Labels()})
+	}
+	return into, db.end()
+}
+
+// Samples decodes a samples record, appending to into[:0].
+func (d *Decoder) Samples(rec []byte, into []RefSample) ([]RefSample, error) {
+	into = into[:0]
+	var db decbuf
+	db.header(rec, Samples)
+	n := db.count("samples", minSampleSize)
+	if db.err != nil || n == 0 {
+		if db.err != nil {
+			return into, db.err
+		}
+		return into, db.end()
+	}
+	baseRef := db.uvarint("base ref")
+	baseT := db.varint("base timestamp")
+	// The base fields took at least two bytes of what the count was checked against; recheck so
+	// that the allocation stays bounded by the record size.
+	if db.err == nil && n > len(db.b)/minSampleSize {
+		db.fail(fmt.Sprintf("samples count %d exceeds remaining %d bytes", n, len(db.b)))
+	}
+	if db.err != nil {
+		return into, db.err
+	}
+	into = grow(into, n)
+	for range n {
+		dref := db.varint("sample ref")
+		dt := db.varint("sample timestamp")
+		v := db.uint64le("sample value")
+		if db.err != nil {
+			return into, db.err
+		}
+		into = append(into, RefSample{
+			Ref: baseRef + uint64(dref),
+			T:   baseT + dt,
+			V:   math.Float64frombits(v),
+		})
+	}
+	return into, db.end()
+}
+
+// Tombstones decodes a tombstones record, appending to into[:0].
+func (d *Decoder) Tombstones(rec []byte, into []Stone) ([]Stone, error) {
+	into = into[:0]
+	var db decbuf
+	db.header(rec, Tombstones)
+	n := db.count("stones", minStoneSize)
+	if db.err != nil {
+		return into, db.err
+	}
+	into = grow(into, n)
+	for range n {
+		ref := db.uvarint("stone ref")
+		ni := db.count("intervals", minIntervalSize)
+		if db.err != nil {
+			return into, db.err
+		}
+		ivs := make([]Interval, 0, ni)
+		for range ni {
+			mint := db.varint("interval mint")
+			d := db.varint("interval length")
+			if db.err != nil {
+				return into, db.err
+			}
+			ivs = append(ivs, Interval{Mint: mint, Maxt: mint + d})
+		}
+		into = append(into, Stone{Ref: ref, Intervals: ivs})
+	}
+	return into, db.end()
+}
+
+// grow makes room for n more elements in one allocation; n has been bounded by the record size.
+func grow[T any](s []T, n int) []T {
+	if cap(s)-len(s) < n {
+		ns := make([]T, len(s), len(s)+n)
+		copy(ns, s)
+		return ns
+	}
+	return s
+}

@@ -1,0 +1,310 @@
+package record
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+func TestSeriesRoundTrip(t *testing.T) {
+	cases := []struct {
+		name   string
+		series []RefSeries
+	}{
+		{"empty", nil},
+		{"one", []RefSeries{{Ref: 1, Labels: labels.FromStrings("__name__", "up", "job", "node")}}},
+		{"no labels", []RefSeries{{Ref: 7, Labels: labels.EmptyLabels()}}},
+		{"empty value and big ref", []RefSeries{
+			{Ref: math.MaxUint64, Labels: labels.FromStrings("a", "", "b", "ü\x00\xff")},
+			{Ref: 0, Labels: labels.FromStrings("x", "y")},
+		}},
+		{"many", manySeries(500)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var enc Encoder
+			var dec Decoder
+			rec := enc.Series(tc.series, nil)
+			if got := dec.Type(rec); got != Series {
+				t.Fatalf("Type = %v, want series", got)
+			}
+			got, err := dec.Series(rec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.series) {
+				t.Fatalf("decoded %d series, want %d", len(got), len(tc.series))
+			}
+			for i := range got {
+				if got[i].Ref != tc.series[i].Ref || !labels.Equal(got[i].Labels, tc.series[i].Labels) {
+					t.Fatalf("series %d: got %v %v, want %v %v", i, got[i].Ref, got[i].Labels, tc.series[i].Ref, tc.series[i].Labels)
+				}
+			}
+			// The decoded labels must not alias rec: callers reuse it for the next record.
+			for i := range rec {
+				rec[i] = 0xAA
+			}
+			for i := range got {
+				if !labels.Equal(got[i].Labels, tc.series[i].Labels) {
+					t.Fatalf("series %d labels changed after overwriting the record: %v", i, got[i].Labels)
+				}
+			}
+		})
+	}
+}
+
+func manySeries(n int) []RefSeries {
+	s := make([]RefSeries, n)
+	for i := range s {
+		s[i] = RefSeries{Ref: uint64(i * 3), Labels: labels.FromStrings("__name__", "metric", "instance", "host-"+string(rune('a'+i%26)), "i", string(rune(i)))}
+	}
+	return s
+}
+
+func TestSamplesRoundTrip(t *testing.T) {
+	nan := math.Float64frombits(0x7ff0000000000002) // stale marker: must keep its exact bits
+	cases := []struct {
+		name    string
+		samples []RefSample
+	}{
+		{"empty", nil},
+		{"one", []RefSample{{Ref: 5, T: 1000, V: 1.5}}},
+		{"scrape", []RefSample{{1, 15000, 1}, {2, 15000, 2}, {3, 15000, 3}, {9, 15000, -4}}},
+		{"decreasing refs and times", []RefSample{{100, 5000, 0}, {3, -5000, 1}, {0, math.MinInt64, 2}}},
+		{"extremes wrap", []RefSample{
+			{math.MaxUint64, math.MaxInt64, math.Inf(1)},
+			{0, math.MinInt64, math.Inf(-1)},
+			{1 << 63, 0, nan},
+			{42, -1, math.SmallestNonzeroFloat64},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var enc Encoder
+			var dec Decoder
+			rec := enc.Samples(tc.samples, nil)
+			if got := dec.Type(rec); got != Samples {
+				t.Fatalf("Type = %v, want samples", got)
+			}
+			got, err := dec.Samples(rec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.samples) {
+				t.Fatalf("decoded %d samples, want %d", len(got), len(tc.samples))
+			}
+			for i := range got {
+				w := tc.samples[i]
+				if got[i].Ref != w.Ref || got[i].T != w.T || math.Float64bits(got[i].V) != math.Float64bits(w.V) {
+					t.Fatalf("sample %d: got %+v, want %+v", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestTombstonesRoundTrip(t *testing.T) {
+	cases := []struct {
+		name   string
+		stones []Stone
+	}{
+		{"empty", nil},
+		{"one", []Stone{{Ref: 1, Intervals: []Interval{{0, 100}}}}},
+		{"several", []Stone{
+			{Ref: 1, Intervals: []Interval{{0, 100}, {200, 300}}},
+			{Ref: math.MaxUint64, Intervals: []Interval{{math.MinInt64, math.MaxInt64}}},
+			{Ref: 3, Intervals: []Interval{}},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var enc Encoder
+			var dec Decoder
+			rec := enc.Tombstones(tc.stones, nil)
+			if got := dec.Type(rec); got != Tombstones {
+				t.Fatalf("Type = %v, want tombstones", got)
+			}
+			got, err := dec.Tombstones(rec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.stones) {
+				t.Fatalf("decoded %d stones, want %d", len(got), len(tc.stones))
+			}
+			for i := range got {
+				if got[i].Ref != tc.stones[i].Ref || len(got[i].Intervals) != len(tc.stones[i].Intervals) ||
+					(len(got[i].Intervals) > 0 && !reflect.DeepEqual(got[i].Intervals, tc.stones[i].Intervals)) {
+					t.Fatalf("stone %d: got %+v, want %+v", i, got[i], tc.stones[i])
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	var enc Encoder
+	samples := enc.Samples([]RefSample{{1, 2, 3}, {4, 5, 6}}, nil)
+	series := enc.Series([]RefSeries{{Ref: 1, Labels: labels.FromStrings("a", "b")}}, nil)
+	stones := enc.Tombstones([]Stone{{Ref: 1, Intervals: []Interval{{1, 2}}}}, nil)
+	cases := []struct {
+		name   string
+		rec    []byte
+		decode func(d *Decoder, rec []byte) error
+	}{
+		{"samples empty", nil, decSamples},
+		{"samples as series", samples, decSeries},
+		{"series as samples", series, decSamples},
+		{"stones as samples", stones, decSamples},
+		{"samples truncated", samples[:len(samples)-1], decSamples},
+		{"samples trailing byte", append(append([]byte{}, samples...), 0), decSamples},
+		{"samples huge count", []byte{byte(Samples), 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 1}, decSamples},
+		{"series truncated", series[:len(series)-1], decSeries},
+		{"series huge label length", []byte{byte(Series), 1, 1, 1, 0xff, 0xff, 0x03, 'a'}, decSeries},
+		{"series huge label count", []byte{byte(Series), 1, 1, 0xff, 0xff, 0x03, 0, 0}, decSeries},
+		{"series bad varint", []byte{byte(Series), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, decSeries},
+		{"stones truncated", stones[:len(stones)-1], decStones},
+		{"stones huge interval count", []byte{byte(Tombstones), 1, 1, 0xff, 0xff, 0x03, 0, 0}, decStones},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var d Decoder
+			err := tc.decode(&d, tc.rec)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("err = %v, want ErrCorrupt", err)
+			}
+		})
+	}
+}
+
+func decSamples(d *Decoder, rec []byte) error { _, err := d.Samples(rec, nil); return err }
+func decSeries(d *Decoder, rec []byte) error  { _, err := d.Series(rec, nil); return err }
+func decStones(d *Decoder, rec []byte) error  { _, err := d.Tombstones(rec, nil); return err }
+
+func TestTypeUnknown(t *testing.T) {
+	var d Decoder
+	for _, rec := range [][]byte{nil, {0}, {4}, {255}} {
+		if got := d.Type(rec); got != Unknown {
+			t.Errorf("Type(%v) = %v, want unknown", rec, got)
+		}
+	}
+}
+
+func TestSamplesAllocs(t *testing.T) {
+	var enc Encoder
+	var dec Decoder
+	s := make([]RefSample, 1000)
+	for i := range s {
+		s[i] = RefSample{Ref: uint64(i), T: 1e12, V: float64(i)}
+	}
+	buf := enc.Samples(s, nil)
+	into := make([]RefSample, 0, len(s))
+	allocs := testing.AllocsPerRun(100, func() {
+		buf = enc.Samples(s, buf)
+		var err error
+		into, err = dec.Samples(buf, into)
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("encode+decode with reused buffers allocated %v times, want 0", allocs)
+	}
+	// One scrape of equal timestamps and consecutive refs must stay near 10 bytes a sample.
+	if perSample := float64(len(buf)) / float64(len(s)); perSample > 11.5 {
+		t.Fatalf("%.2f bytes per sample, want <= 11.5", perSample)
+	}
+}
+
+func BenchmarkSamplesEncode(b *testing.B) {
+	var enc Encoder
+	s := make([]RefSample, 1000)
+	for i := range s {
+		s[i] = RefSample{Ref: uint64(i), T: 1e12, V: float64(i)}
+	}
+	buf := enc.Samples(s, nil)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		buf = enc.Samples(s, buf)
+	}
+}
+
+func BenchmarkSamplesDecode(b *testing.B) {
+	var enc Encoder
+	var dec Decoder
+	s := make([]RefSample, 1000)
+	for i := range s {
+		s[i] = RefSample{Ref: uint64(i), T: 1e12, V: float64(i)}
+	}
+	buf := enc.Samples(s, nil)
+	into := make([]RefSample, 0, len(s))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		into, _ = dec.Samples(buf, into)
+	}
+}
+
+// FuzzDecode feeds arbitrary bytes to every decoder: they must return an error or a result, never
+// panic, and never allocate more than the input can describe. Whatever decodes must survive a
+// re-encode/decode round trip unchanged.
+func FuzzDecode(f *testing.F) {
+	var enc Encoder
+	f.Add(enc.Series(manySeries(3), nil))
+	f.Add(enc.Samples([]RefSample{{1, 2, 3}, {0, -5, math.NaN()}}, nil))
+	f.Add(enc.Tombstones([]Stone{{Ref: 1, Intervals: []Interval{{1, 2}, {5, 9}}}}, nil))
+	f.Add([]byte{})
+	f.Add([]byte{byte(Samples), 0})
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		var d Decoder
+		var e Encoder
+		// Each decoded entry costs at least minSampleSize (or more) input bytes, so a result
+		// longer than len(rec) means a count was not bounded.
+		series, err := d.Series(rec, nil)
+		if err == nil {
+			if len(series) > len(rec) {
+				t.Fatalf("%d series from %d bytes", len(series), len(rec))
+			}
+			if d.Type(rec) != Series {
+				t.Fatalf("decoded series from a %v record", d.Type(rec))
+			}
+			again, err := d.Series(e.Series(series, nil), nil)
+			if err != nil || len(again) != len(series) {
+				t.Fatalf("re-encoded series: %d, %v; want %d", len(again), err, len(series))
+			}
+			for i := range again {
+				if again[i].Ref != series[i].Ref || !labels.Equal(again[i].Labels, series[i].Labels) {
+					t.Fatalf("round trip series %d: %v, want %v", i, again[i], series[i])
+				}
+			}
+		}
+		samples, err := d.Samples(rec, nil)
+		if err == nil {
+			if cap(samples) > len(rec) {
+				t.Fatalf("capacity %d for samples from %d bytes", cap(samples), len(rec))
+			}
+			again, err := d.Samples(e.Samples(samples, nil), nil)
+			if err != nil {
+				t.Fatalf("re-encoded samples do not decode: %v", err)
+			}
+			if len(again) != len(samples) {
+				t.Fatalf("round trip gave %d samples, want %d", len(again), len(samples))
+			}
+			for i := range again {
+				a, b := again[i], samples[i]
+				if a.Ref != b.Ref || a.T != b.T || math.Float64bits(a.V) != math.Float64bits(b.V) {
+					t.Fatalf("round trip sample %d: %+v, want %+v", i, a, b)
+				}
+			}
+		}
+		stones, err := d.Tombstones(rec, nil)
+		if err == nil {
+			if cap(stones) > len(rec) {
+				t.Fatalf("capacity %d for stones from %d bytes", cap(stones), len(rec))
+			}
+		}
+	})
+}

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+func TestLoadFileFull(t *testing.T) {
+	cfg, err := LoadFile("testdata/full.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := cfg.GlobalConfig
+	if g.ScrapeInterval != model.Duration(30*time.Second) || g.EvaluationInterval != model.Duration(20*time.Second) {
+		t.Errorf("global intervals: %+v", g)
+	}
+	if g.ExternalLabels.Get("cluster") != "prod" {
+		t.Errorf("external labels: %v", g.ExternalLabels)
+	}
+	if len(cfg.ScrapeConfigs) != 2 {
+		t.Fatalf("want 2 scrape configs, got %d", len(cfg.ScrapeConfigs))
+	}
+	node := cfg.ScrapeConfig("node")
+	if node == nil {
+		t.Fatal("job node missing")
+	}
+	abs, _ := filepath.Abs("testdata")
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"interval", node.ScrapeInterval, model.Duration(10 * time.Second)},
+		{"timeout", node.ScrapeTimeout, model.Duration(5 * time.Second)},
+		{"path", node.MetricsPath, "/probe"},
+		{"scheme", node.Scheme, "https"},
+		{"param", node.Params.Get("module"), "http_2xx"},
+		{"honor_labels", node.HonorLabels, true},
+		{"honor_timestamps", node.HonorTimestamps, false},
+		{"sample_limit", node.SampleLimit, uint(100)},
+		{"label_limit from global", node.LabelLimit, uint(30)},
+		{"body_size_limit", int64(node.BodySizeLimit), int64(1024)},
+		{"protocols from global", len(node.ScrapeProtocols), 2},
+		{"static targets", len(node.StaticConfigs[0].Targets), 2},
+		{"static label", string(node.StaticConfigs[0].Labels["env"]), "prod"},
+		{"file sd dir joined", node.FileSDConfigs[0].Files[0], filepath.Join("testdata", "sd/*.json")},
+		{"password_file joined", node.HTTPClientConfig.BasicAuth.PasswordFile, filepath.Join("testdata", "secrets/pw")},
+		{"follow_redirects", node.HTTPClientConfig.FollowRedirects, false},
+		{"http sd refresh default", node.HTTPSDConfigs[0].RefreshInterval, model.Duration(time.Minute)},
+		{"rule files joined", cfg.RuleFiles[0], filepath.Join("testdata", "rules/*.yml")},
+		{"alertmanager timeout", cfg.AlertingConfig.AlertmanagerConfigs[0].Timeout, model.Duration(5 * time.Second)},
+		{"k8s role", cfg.ScrapeConfigs[1].KubernetesSDConfigs[0].Role, KubernetesRolePod},
+		{"k8s job inherits interval", cfg.ScrapeConfigs[1].ScrapeInterval, model.Duration(30 * time.Second)},
+		{"k8s job default compression", cfg.ScrapeConfigs[1].EnableCompression, true},
+	}
+	_ = abs
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	s := cfg.String()
+	if strings.Contains(s, "s3cret") || !strings.Contains(s, "<secret>") {
+		t.Errorf("String() must hide secrets:\n%s", s)
+	}
+	// The marshalled form must load again (the status API output is a valid config).
+	if _, err := Load(s); err != nil {
+		t.Errorf("re-loading String() output: %v", err)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := cfg.ScrapeConfig("vigil")
+	if sc == nil || string(sc.StaticConfigs[0].Targets[0][model.AddressLabel]) != "localhost:9090" {
+		t.Fatalf("default config must scrape vigil on localhost:9090: %+v", cfg.ScrapeConfigs)
+	}
+	empty, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty.GlobalConfig.ScrapeInterval != model.Duration(time.Minute) || empty.GlobalConfig.ScrapeTimeout != model.Duration(10*time.Second) {
+		t.Errorf("empty config defaults: %+v", empty.GlobalConfig)
+	}
+	emptyGlobal, err := Load("global:\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if emptyGlobal.GlobalConfig.ScrapeInterval != model.Duration(time.Minute) {
+		t.Errorf("empty global block must keep defaults: %+v", emptyGlobal.GlobalConfig)
+	}
+	short, err := Load("global:\n  scrape_interval: 5s\nscrape_configs:\n- job_name: a\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if short.GlobalConfig.ScrapeTimeout != model.Duration(5*time.Second) || short.ScrapeConfigs[0].ScrapeTimeout != model.Duration(5*time.Second) {
+		t.Errorf("timeout must be capped at the interval: %v %v", short.GlobalConfig.ScrapeTimeout, short.ScrapeConfigs[0].ScrapeTimeout)
+	}
+	if sc := short.ScrapeConfigs[0]; sc.MetricsPath != "/metrics" || sc.Scheme != "http" || !sc.HonorTimestamps || len(sc.ScrapeProtocols) != 4 {
+		t.Errorf("scrape defaults: %+v", sc)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown top-level", "remote_write:\n  - url: http://x\n", "line 1: field remote_write is unknown or not supported by Vigil"},
+		{"typo in scrape config", "scrape_configs:\n  - job_name: a\n    scrape_intervall: 1s\n", "line 3: field scrape_intervall is unknown"},
+		{"unsupported sd", "scrape_configs:\n  - job_name: a\n    consul_sd_configs: []\n", "line 3: field consul_sd_configs is unknown"},
+		{"unknown global", "global:\n  foo: 1\n", "line 2: field foo"},
+		{"timeout > interval", "scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n", `scrape timeout greater than scrape interval for scrape config with job name "a"`},
+		{"global timeout > interval", "global:\n  scrape_interval: 5s\n  scrape_timeout: 6s\n", "global scrape timeout greater than scrape interval"},
+		{"duplicate job", "scrape_configs:\n  - job_name: a\n  - job_name: a\n", `found multiple scrape configs with job name "a"`},
+		{"empty job name", "scrape_configs:\n  - job_name: ''\n", "job_name is empty"},
+		{"url as target", "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['http://x:1/metrics']\n", `"http://x:1/metrics" is not a valid hostname`},
+		{"bad protocol", "scrape_configs:\n  - job_name: a\n    scrape_protocols: [Foo]\n", "unknown scrape protocol Foo"},
+		{"dup protocol", "global:\n  scrape_protocols: [PrometheusText0.0.4, PrometheusText0.0.4]\n", "duplicated protocol in scrape_protocols"},
+		{"bad relabel regex", "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - regex: '('\n", "error parsing regexp"},
+		{"relabel missing target", "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: replace\n        source_labels: [a]\n        target_label: ''\n", "requires 'target_label' value"},
+		{"null relabel", "scrape_configs:\n  - job_name: a\n    metric_relabel_configs:\n      -\n", "empty or null metric relabeling rule"},
+		{"basic auth and authorization", "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: p}\n    authorization: {credentials: c}\n", "at most one of basic_auth, oauth2 & authorization must be configured"},
+		{"password and password_file", "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: p, password_file: f}\n", "at most one of basic_auth password, password_file & password_ref must be configured"},
+		{"bad scheme", "scrape_configs:\n  - job_name: a\n    scheme: ftp\n", `invalid scheme "ftp"`},
+		{"file sd bad name", "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: [foo.txt]\n", `path name "foo.txt" is not valid for file discovery`},
+		{"file sd empty", "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: []\n", "must contain at least one path name"},
+		{"http sd no url", "scrape_configs:\n  - job_name: a\n    http_sd_configs:\n      - refresh_interval: 1s\n", "URL is missing"},
+		{"http sd bad scheme", "scrape_configs:\n  - job_name: a\n    http_sd_configs:\n      - url: ftp://x\n", "URL scheme must be 'http' or 'https'"},
+		{"k8s no role", "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n      - namespaces: {names: [a]}\n", "role missing"},
+		{"k8s bad role", "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n      - role: deployment\n", `unknown Kubernetes SD role "deployment"`},
+		{"k8s bad selector role", "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n      - role: node\n        selectors: [{role: pod, label: a=b}]\n", "node role supports only node selectors"},
+		{"k8s bad selector", "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n      - role: pod\n        selectors: [{role: pod, label: 'a=(b'}]\n", "unable to parse requirement"},
+		{"k8s kubeconfig and api server", "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n      - role: pod\n        api_server: https://x\n        kubeconfig_file: k\n", "cannot use 'kubeconfig_file' and 'api_server' simultaneously"},
+		{"bad external label", "global:\n  external_labels:\n    '': x\n", "is not a valid"},
+		{"bad rule file", "rule_files: ['a/*/b.yml']\n", `invalid rule file path "a/*/b.yml"`},
+		{"bad am api version", "alerting:\n  alertmanagers:\n    - api_version: v1\n", "expected Alertmanager api version to be one of [v2] but got v1"},
+		{"not yaml", "scrape_configs: [\n", "yaml:"},
+		{"wrong type", "global:\n  scrape_interval: [1]\n", "line 2"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(c.yaml)
+			if err == nil {
+				t.Fatalf("expected an error containing %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadFileMissing(t *testing.T) {
+	_, err := LoadFile(filepath.Join(t.TempDir(), "nope.yml"))
+	if err == nil || !strings.Contains(err.Error(), "reading config file") {
+		t.Fatalf("want a read error, got %v", err)
+	}
+}

@@ -1,0 +1,1077 @@
+package promql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/schema"
+	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/vigil-monitoring/vigil/tsdb"
+)
+
+// evaluator evaluates an expression at the steps startTS, startTS+interval, ..., endTS (all
+// ms). An instant query is a range of one step (interval 1). Subqueries run in a child
+// evaluator with their own steps. Errors abort evaluation by panicking with an error value,
+// recovered in Eval, because they can arise deep inside per-step loops.
+type evaluator struct {
+	ctx           context.Context
+	querier       tsdb.Querier
+	startTS       int64
+	endTS         int64
+	interval      int64
+	lookbackDelta int64
+	noStepSubq    func(int64) int64
+
+	maxSamples     int
+	currentSamples int
+	peakSamples    int
+
+	annos *annotations.Annotations
+}
+
+func (ev *evaluator) numSteps() int { return int((ev.endTS-ev.startTS)/ev.interval) + 1 }
+
+func (ev *evaluator) error(err error) { panic(err) }
+
+func (ev *evaluator) errorf(format string, args ...any) { ev.error(fmt.Errorf(format, args...)) }
+
+func (ev *evaluator) warn(err error) { ev.annos.Add(err) }
+
+// addSamples accounts n samples held in memory and fails the query past the limit.
+func (ev *evaluator) addSamples(n int) {
+	ev.currentSamples += n
+	if ev.currentSamples > ev.peakSamples {
+		ev.peakSamples = ev.currentSamples
+	}
+	if ev.currentSamples > ev.maxSamples {
+		ev.error(ErrTooManySamples(env))
+	}
+}
+
+func (ev *evaluator) checkCtx() {
+	if err := ev.ctx.Err(); err != nil {
+		ev.error(contextErr(err, "expression evaluation"))
+	}
+}
+
+// Eval evaluates expr and removes the names marked for delayed removal.
+func (ev *evaluator) Eval(expr parser.Expr) (v Value, ws annotations.Annotations, err error) {
+	if ev.annos == nil {
+		ev.annos = &annotations.Annotations{}
+	}
+	defer func() {
+		ws = *ev.annos
+		r := recover()
+		if r == nil {
+			return
+		}
+		switch e := r.(type) {
+		case runtime.Error:
+			// A bug must not take the server down; report it with the stack in the log.
+			buf := make([]byte, 64<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			err = fmt.Errorf("unexpected error: %w\n%s", e, buf)
+		case error:
+			err = e
+		default:
+			err = fmt.Errorf("%v", e)
+		}
+		v = nil
+	}()
+	v = ev.eval(expr)
+	return ev.cleanupMetricLabels(v), ws, nil
+}
+
+// cleanupMetricLabels applies the delayed name removal at the end of the evaluation.
+func (ev *evaluator) cleanupMetricLabels(v Value) Value {
+	mat, ok := v.(Matrix)
+	if !ok {
+		return v
+	}
+	for i := range mat {
+		if mat[i].dropName {
+			mat[i].Metric = mat[i].Metric.DropReserved(schema.IsMetadataLabel)
+		}
+	}
+	return ev.mergeSeriesWithSameLabelset(mat)
+}
+
+// mergeSeriesWithSameLabelset merges series that ended up with the same labels (after name
+// removal or label_replace), failing if two of them have a point at the same step.
+func (ev *evaluator) mergeSeriesWithSameLabelset(mat Matrix) Matrix {
+	if len(mat) <= 1 {
+		return mat
+	}
+	seen := make(map[uint64]int, len(mat))
+	dup := false
+	for i := range mat {
+		h := mat[i].Metric.Hash()
+		if _, ok := seen[h]; ok {
+			dup = true
+			break
+		}
+		seen[h] = i
+	}
+	if !dup {
+		return mat
+	}
+	byHash := make(map[uint64]int, len(mat))
+	merged := make(Matrix, 0, len(mat))
+	for _, s := range mat {
+		h := s.Metric.Hash()
+		j, ok := byHash[h]
+		if !ok {
+			byHash[h] = len(merged)
+			merged = append(merged, s)
+			continue
+		}
+		base := &merged[j]
+		pts := make([]FPoint, 0, len(base.Floats)+len(s.Floats))
+		pts = append(pts, base.Floats...)
+		pts = append(pts, s.Floats...)
+		slices.SortFunc(pts, func(a, b FPoint) int {
+			switch {
+			case a.T < b.T:
+				return -1
+			case a.T > b.T:
+				return 1
+			}
+			return 0
+		})
+		for k := 1; k < len(pts); k++ {
+			if pts[k].T == pts[k-1].T {
+				ev.errorf("vector cannot contain metrics with the same labelset")
+			}
+		}
+		base.Floats = pts
+	}
+	return merged
+}
+
+// eval evaluates expr over the evaluator's steps. Instant vectors and scalars come back as a
+// Matrix with one point per step present; range vectors (instant queries only) as a Matrix of
+// raw samples; string literals as String.
+func (ev *evaluator) eval(expr parser.Expr) Value {
+	ev.checkCtx()
+	if ev.endTS < ev.startTS {
+		return Matrix{}
+	}
+	switch e := expr.(type) {
+	case *parser.AggregateExpr:
+		return ev.evalAggregation(e)
+	case *parser.Call:
+		return ev.evalCall(e)
+	case *parser.ParenExpr:
+		return ev.eval(e.Expr)
+	case *parser.UnaryExpr:
+		mat := ev.eval(e.Expr).(Matrix)
+		if e.Op == parser.SUB {
+			for i := range mat {
+				mat[i].dropName = true
+				for j := range mat[i].Floats {
+					mat[i].Floats[j].F = -mat[i].Floats[j].F
+				}
+			}
+		}
+		return mat
+	case *parser.BinaryExpr:
+		return ev.evalBinary(e)
+	case *parser.NumberLiteral:
+		return ev.constant(e.Val)
+	case *parser.StringLiteral:
+		return String{V: e.Val, T: ev.startTS}
+	case *parser.VectorSelector:
+		if e.Smoothed {
+			ev.errorf("smoothed modifier on instant vector selectors is not supported")
+		}
+		var mat Matrix
+		ev.vectorSelector(e, func(s Series) { mat = append(mat, s) })
+		return mat
+	case *parser.MatrixSelector:
+		if ev.startTS != ev.endTS {
+			ev.errorf("cannot do range evaluation of matrix selector")
+		}
+		return ev.matrixSelector(e)
+	case *parser.SubqueryExpr:
+		mat := ev.runSubquery(e)
+		return mat
+	case *parser.StepInvariantExpr:
+		return ev.eval(e.Expr)
+	case *parser.DurationExpr:
+		ev.errorf("unexpected duration expression %s", e)
+	}
+	ev.errorf("unhandled expression of type %T", expr)
+	return nil
+}
+
+// constant returns a scalar with value v at every step.
+func (ev *evaluator) constant(v float64) Matrix {
+	n := ev.numSteps()
+	pts := make([]FPoint, 0, n)
+	for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+		pts = append(pts, FPoint{T: ts, F: v})
+	}
+	ev.addSamples(n)
+	return Matrix{{Metric: labels.EmptyLabels(), Floats: pts}}
+}
+
+// scalarValues evaluates a scalar expression to one value per step.
+func (ev *evaluator) scalarValues(e parser.Expr) []float64 {
+	mat := ev.eval(e).(Matrix)
+	vals := make([]float64, ev.numSteps())
+	if len(mat) == 0 {
+		return vals
+	}
+	for _, p := range mat[0].Floats {
+		vals[(p.T-ev.startTS)/ev.interval] = p.F
+	}
+	return vals
+}
+
+// selectHints returns the storage hints and the reference times of the first and last step
+// for a selector (the @ modifier pins both).
+func (ev *evaluator) selectSeries(vs *parser.VectorSelector, rangeMs int64, fn string) tsdb.SeriesSet {
+	refStart, refEnd := ev.startTS, ev.endTS
+	if vs.Timestamp != nil {
+		refStart, refEnd = *vs.Timestamp, *vs.Timestamp
+	}
+	off := vs.OriginalOffset.Milliseconds()
+	hints := &tsdb.SelectHints{
+		Start: refStart - off,
+		End:   refEnd - off,
+		Range: rangeMs,
+		Func:  fn,
+	}
+	if ev.startTS != ev.endTS {
+		hints.Step = ev.interval
+	}
+	if rangeMs == 0 {
+		hints.Start -= ev.lookbackDelta - 1
+	} else {
+		hints.Start -= rangeMs - 1
+		if vs.Anchored || vs.Smoothed {
+			hints.Start -= ev.lookbackDelta
+		}
+		if vs.Smoothed {
+			hints.End += ev.lookbackDelta
+		}
+	}
+	return ev.querier.Select(ev.ctx, false, hints, vs.LabelMatchers...)
+}
+
+func (ev *evaluator) seriesSetErr(ss tsdb.SeriesSet) {
+	if err := ss.Err(); err != nil {
+		if ctxErr := ev.ctx.Err(); ctxErr != nil {
+			ev.error(contextErr(ctxErr, "expression evaluation"))
+		}
+		ev.error(ErrStorage{Err: fmt.Errorf("expanding series: %w", err)})
+	}
+}
+
+// refTime returns the storage time a selector reads for evaluation step ts.
+func refTime(ts int64, at *int64, offsetMs int64) int64 {
+	if at != nil {
+		return *at - offsetMs
+	}
+	return ts - offsetMs
+}
+
+// vectorSelector walks every selected series once and emits, per series, the value at each
+// step: the newest sample in (ref-lookback, ref], unless that sample is a stale marker.
+func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)) {
+	ss := ev.selectSeries(vs, 0, "")
+	off := vs.OriginalOffset.Milliseconds()
+	n := ev.numSteps()
+	buf := make([]FPoint, 0, n)
+	var it tsdb.Iterator
+	var cur sampleCursor
+	for ss.Next() {
+		ev.checkCtx()
+		s := ss.At()
+		it = s.Iterator(it)
+		cur.reset(it)
+		buf = buf[:0]
+		if vs.Timestamp != nil {
+			// The @ modifier pins the lookup: compute it once and repeat it per step.
+			if t, f, ok := cur.lookup(refTime(0, vs.Timestamp, off), ev.lookbackDelta); ok {
+				_ = t
+				for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+					buf = append(buf, FPoint{T: ts, F: f})
+				}
+			}
+		} else {
+			for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+				if _, f, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
+					buf = append(buf, FPoint{T: ts, F: f})
+				}
+			}
+		}
+		if err := it.Err(); err != nil {
+			ev.error(ErrStorage{Err: fmt.Errorf("iterating series %s: %w", s.Labels(), err)})
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		ev.addSamples(len(buf))
+		emit(Series{Metric: s.Labels(), Floats: slices.Clone(buf)})
+	}
+	ev.seriesSetErr(ss)
+}
+
+// sampleCursor answers "newest sample at or before ref within the lookback" for increasing ref
+// values, reading each sample at most once and seeking over gaps.
+type sampleCursor struct {
+	it      tsdb.Iterator
+	done    bool
+	pending bool // nt/nf hold the next unread sample (> last ref)
+	nt      int64
+	nf      float64
+	hasPrev bool
+	pt      int64
+	pf      float64
+}
+
+func (c *sampleCursor) reset(it tsdb.Iterator) {
+	*c = sampleCursor{it: it}
+}
+
+func (c *sampleCursor) advance() {
+	if c.done {
+		c.pending = false
+		return
+	}
+	if c.it.Next() {
+		c.nt, c.nf = c.it.At()
+		c.pending = true
+		return
+	}
+	c.done, c.pending = true, false
+}
+
+func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
+	if !c.pending && !c.done {
+		c.advance()
+	}
+	minT := ref - lookback // exclusive
+	if c.pending && c.nt <= minT {
+		// Everything up to minT is irrelevant: jump over it.
+		c.hasPrev = false
+		if c.it.Seek(minT + 1) {
+			c.nt, c.nf = c.it.At()
+			c.pending = true
+		} else {
+			c.done, c.pending = true, false
+		}
+	}
+	for c.pending && c.nt <= ref {
+		c.hasPrev, c.pt, c.pf = true, c.nt, c.nf
+		c.advance()
+	}
+	if !c.hasPrev || c.pt <= minT || tsdb.IsStaleNaN(c.pf) {
+		return 0, 0, false
+	}
+	return c.pt, c.pf, true
+}
+
+// window is a sliding window over one series' samples (stale markers dropped) for increasing
+// ranges (lo, hi]. Each sample is read from the iterator once.
+type window struct {
+	it      tsdb.Iterator
+	buf     []FPoint
+	head    int
+	done    bool
+	pending bool
+	nt      int64
+	nf      float64
+}
+
+func (w *window) reset(it tsdb.Iterator) {
+	w.it = it
+	w.buf = w.buf[:0]
+	w.head = 0
+	w.done = false
+	w.pending = false
+}
+
+func (w *window) next() {
+	for w.it.Next() {
+		w.nt, w.nf = w.it.At()
+		if tsdb.IsStaleNaN(w.nf) {
+			continue
+		}
+		w.pending = true
+		return
+	}
+	w.done, w.pending = true, false
+}
+
+// slide moves the window to (lo, hi] and returns its points (valid until the next call).
+func (w *window) slide(lo, hi int64) []FPoint {
+	// Drop points that fell out on the left.
+	for w.head < len(w.buf) && w.buf[w.head].T <= lo {
+		w.head++
+	}
+	if w.head == len(w.buf) {
+		w.buf, w.head = w.buf[:0], 0
+		if !w.pending && !w.done {
+			w.next()
+		}
+		if w.pending && w.nt <= lo {
+			// Nothing buffered: seek instead of reading the gap.
+			w.pending = false
+			if w.it.Seek(lo + 1) {
+				w.nt, w.nf = w.it.At()
+				if tsdb.IsStaleNaN(w.nf) {
+					w.next()
+				} else {
+					w.pending = true
+				}
+			} else {
+				w.done = true
+			}
+		}
+	} else if w.head > 1024 && w.head > len(w.buf)/2 {
+		n := copy(w.buf, w.buf[w.head:])
+		w.buf, w.head = w.buf[:n], 0
+	}
+	if !w.pending && !w.done {
+		w.next()
+	}
+	for w.pending && w.nt <= hi {
+		if w.nt > lo {
+			w.buf = append(w.buf, FPoint{T: w.nt, F: w.nf})
+		}
+		w.next()
+	}
+	return w.buf[w.head:]
+}
+
+// sliceIterator iterates over in-memory points (subquery results).
+type sliceIterator struct {
+	pts []FPoint
+	i   int
+}
+
+func (it *sliceIterator) Next() bool {
+	it.i++
+	return it.i < len(it.pts)
+}
+
+func (it *sliceIterator) Seek(t int64) bool {
+	if it.i < 0 {
+		it.i = 0
+	}
+	for it.i < len(it.pts) && it.pts[it.i].T < t {
+		it.i++
+	}
+	return it.i < len(it.pts)
+}
+
+func (it *sliceIterator) At() (int64, float64) { p := it.pts[it.i]; return p.T, p.F }
+func (it *sliceIterator) Err() error           { return nil }
+
+// matrixSelector evaluates a range vector selector for an instant query: the raw samples in
+// (t-range, t] per series.
+func (ev *evaluator) matrixSelector(ms *parser.MatrixSelector) Matrix {
+	vs := ms.VectorSelector.(*parser.VectorSelector)
+	rangeMs := ms.Range.Milliseconds()
+	off := vs.OriginalOffset.Milliseconds()
+	maxt := refTime(ev.startTS, vs.Timestamp, off)
+	mint := maxt - rangeMs
+	lo, hi := mint, maxt
+	switch {
+	case vs.Anchored:
+		lo -= ev.lookbackDelta
+	case vs.Smoothed:
+		lo -= ev.lookbackDelta
+		hi += ev.lookbackDelta
+	}
+	ss := ev.selectSeries(vs, rangeMs, "")
+	var it tsdb.Iterator
+	var w window
+	var mat Matrix
+	for ss.Next() {
+		ev.checkCtx()
+		s := ss.At()
+		it = s.Iterator(it)
+		w.reset(it)
+		pts := w.slide(lo, hi)
+		if vs.Anchored || vs.Smoothed {
+			pts = extendFloats(pts, mint, maxt, vs.Smoothed)
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		ev.addSamples(len(pts))
+		mat = append(mat, Series{Metric: s.Labels(), Floats: slices.Clone(pts)})
+	}
+	ev.seriesSetErr(ss)
+	return mat
+}
+
+// subqueryTimeRange computes the child evaluator's steps for subquery e.
+func (ev *evaluator) subqueryTimeRange(e *parser.SubqueryExpr) (start, end, interval int64) {
+	offset := e.OriginalOffset.Milliseconds()
+	rangeMs := e.Range.Milliseconds()
+	outerStart, outerEnd := ev.startTS, ev.startTS+int64(ev.numSteps()-1)*ev.interval
+	if e.Timestamp != nil {
+		outerStart, outerEnd = *e.Timestamp, *e.Timestamp
+	}
+	end = outerEnd - offset
+	if e.Step != 0 {
+		interval = e.Step.Milliseconds()
+	} else {
+		interval = ev.noStepSubq(rangeMs)
+	}
+	// The first step is the first multiple of interval after (start - offset - range).
+	first := outerStart - offset - rangeMs
+	start = interval * (first / interval)
+	if start <= first {
+		start += interval
+	}
+	return start, end, interval
+}
+
+// runSubquery evaluates the inner expression of a subquery at its own steps.
+func (ev *evaluator) runSubquery(e *parser.SubqueryExpr) Matrix {
+	start, end, interval := ev.subqueryTimeRange(e)
+	child := &evaluator{
+		ctx:            ev.ctx,
+		querier:        ev.querier,
+		startTS:        start,
+		endTS:          end,
+		interval:       interval,
+		lookbackDelta:  ev.lookbackDelta,
+		noStepSubq:     ev.noStepSubq,
+		maxSamples:     ev.maxSamples,
+		currentSamples: ev.currentSamples,
+		annos:          ev.annos,
+	}
+	res := child.eval(e.Expr)
+	ev.currentSamples = child.currentSamples
+	ev.peakSamples = max(ev.peakSamples, child.peakSamples)
+	mat, ok := res.(Matrix)
+	if !ok {
+		ev.errorf("subquery of %T", res)
+	}
+	if ev.startTS == ev.endTS {
+		// A subquery as the whole (instant) query returns the points in its range.
+		return mat
+	}
+	return mat
+}
+
+// rangeSource yields, for a function's range-vector argument, each input series with an
+// iterator over its samples, and describes how the window for a step is placed.
+type rangeSource struct {
+	metric   labels.Labels
+	dropName bool
+}
+
+// forEachRangeSeries calls fn for every series of a range-vector argument (matrix selector or
+// subquery) with an iterator over the series' samples.
+func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, fn func(src rangeSource, it tsdb.Iterator)) {
+	switch a := arg.(type) {
+	case *parser.MatrixSelector:
+		vs := a.VectorSelector.(*parser.VectorSelector)
+		ss := ev.selectSeries(vs, a.Range.Milliseconds(), fnName)
+		var it tsdb.Iterator
+		for ss.Next() {
+			ev.checkCtx()
+			s := ss.At()
+			it = s.Iterator(it)
+			fn(rangeSource{metric: s.Labels()}, it)
+			if err := it.Err(); err != nil {
+				ev.error(ErrStorage{Err: fmt.Errorf("iterating series %s: %w", s.Labels(), err)})
+			}
+		}
+		ev.seriesSetErr(ss)
+	case *parser.SubqueryExpr:
+		mat := ev.runSubquery(a)
+		it := &sliceIterator{}
+		for _, s := range mat {
+			it.pts, it.i = s.Floats, -1
+			fn(rangeSource{metric: s.Metric, dropName: s.dropName}, it)
+		}
+		ev.currentSamples -= mat.TotalSamples()
+	default:
+		ev.errorf("expected range vector argument, got %T", arg)
+	}
+}
+
+// rangeArgParams describes the window placement of a range-vector argument.
+type rangeArgParams struct {
+	rangeMs  int64
+	offset   int64
+	at       *int64
+	anchored bool
+	smoothed bool
+}
+
+func rangeParams(arg parser.Expr) rangeArgParams {
+	switch a := arg.(type) {
+	case *parser.MatrixSelector:
+		vs := a.VectorSelector.(*parser.VectorSelector)
+		return rangeArgParams{
+			rangeMs: a.Range.Milliseconds(), offset: vs.OriginalOffset.Milliseconds(), at: vs.Timestamp,
+			anchored: vs.Anchored, smoothed: vs.Smoothed,
+		}
+	case *parser.SubqueryExpr:
+		return rangeArgParams{rangeMs: a.Range.Milliseconds(), offset: a.OriginalOffset.Milliseconds(), at: a.Timestamp}
+	}
+	return rangeArgParams{}
+}
+
+var (
+	anchoredSafeFunctions = []string{"changes", "delta", "increase", "rate", "resets"}
+	smoothedSafeFunctions = []string{"delta", "increase", "rate"}
+)
+
+// evalRangeFunction evaluates a function whose argument matrixArg is a range vector, one
+// series at a time: the window slides over the series' samples as the steps advance.
+func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(Series)) {
+	name := e.Func.Name
+	fn := rangeFunctions[name]
+	if fn == nil {
+		ev.errorf("function %q is not supported", name)
+	}
+	p := rangeParams(e.Args[matrixArg])
+	switch {
+	case p.anchored && !slices.Contains(anchoredSafeFunctions, name):
+		ev.errorf("anchored modifier can only be used with: %s - not with %s", strings.Join(anchoredSafeFunctions, ", "), name)
+	case p.smoothed && !slices.Contains(smoothedSafeFunctions, name):
+		ev.errorf("smoothed modifier can only be used with: %s - not with %s", strings.Join(smoothedSafeFunctions, ", "), name)
+	}
+	// Scalar parameters, one value per step.
+	params := make([][]float64, len(e.Args))
+	for i, a := range e.Args {
+		if i != matrixArg && a.Type() == parser.ValueTypeScalar {
+			params[i] = ev.scalarValues(a)
+		}
+	}
+	n := ev.numSteps()
+	dropName := name != "last_over_time" && name != "first_over_time"
+	call := &rangeCall{ev: ev, e: e, params: make([]float64, len(e.Args)), p: p, pos: e.Args[matrixArg].PositionRange()}
+	out := make([]FPoint, 0, n)
+	var w window
+	checkCounter := name == "rate" || name == "increase"
+	ev.forEachRangeSeries(e.Args[matrixArg], name, func(src rangeSource, it tsdb.Iterator) {
+		w.reset(it)
+		out = out[:0]
+		call.metric = src.metric
+		step := 0
+		prevWindow := 0
+		for ts := ev.startTS; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
+			for i := range params {
+				if params[i] != nil {
+					call.params[i] = params[i][step]
+				}
+			}
+			ref := refTime(ts, p.at, p.offset)
+			lo, hi := ref-p.rangeMs, ref
+			switch {
+			case p.anchored:
+				lo -= ev.lookbackDelta
+			case p.smoothed:
+				lo -= ev.lookbackDelta
+				hi += ev.lookbackDelta
+			}
+			var pts []FPoint
+			if p.at == nil || step == 0 {
+				pts = w.slide(lo, hi)
+			} else {
+				pts = w.buf[w.head:]
+			}
+			ev.addSamples(len(pts) - prevWindow)
+			prevWindow = len(pts)
+			if len(pts) == 0 {
+				continue
+			}
+			call.ts, call.rangeStart, call.rangeEnd = ts, ref-p.rangeMs, ref
+			if v, ok := fn(call, pts); ok {
+				out = append(out, FPoint{T: ts, F: v})
+			}
+		}
+		ev.currentSamples -= prevWindow
+		if len(out) == 0 {
+			return
+		}
+		ev.addSamples(len(out))
+		if checkCounter {
+			metricName := src.metric.Get(labels.MetricName)
+			if metricName != "" && !strings.HasSuffix(metricName, "_total") && !strings.HasSuffix(metricName, "_sum") &&
+				!strings.HasSuffix(metricName, "_count") && !strings.HasSuffix(metricName, "_bucket") {
+				ev.warn(annotations.NewPossibleNonCounterInfo(metricName, e.Args[0].PositionRange()))
+			}
+		}
+		emit(Series{Metric: src.metric, Floats: slices.Clone(out), dropName: dropName || src.dropName})
+	})
+}
+
+// evalCall evaluates a function call.
+func (ev *evaluator) evalCall(e *parser.Call) Value {
+	name := e.Func.Name
+	switch name {
+	case "label_replace":
+		return ev.evalLabelReplace(e.Args)
+	case "label_join":
+		return ev.evalLabelJoin(e.Args)
+	case "info":
+		return ev.evalInfo(e.Args)
+	case "timestamp":
+		if vs, ok := unwrapParens(e.Args[0]).(*parser.VectorSelector); ok {
+			return ev.evalTimestampOfSelector(vs)
+		}
+	}
+	for i, a := range e.Args {
+		switch unwrapParens(a).(type) {
+		case *parser.MatrixSelector, *parser.SubqueryExpr:
+			e.Args[i] = unwrapParens(a)
+			var mat Matrix
+			ev.evalRangeFunction(e, i, func(s Series) { mat = append(mat, s) })
+			if name == "absent_over_time" {
+				return ev.absentOverTime(e, mat)
+			}
+			return mat
+		}
+	}
+	fn := instantFunctions[name]
+	if fn == nil {
+		ev.errorf("function %q is not supported", name)
+	}
+	if (name == "sort" || name == "sort_desc" || name == "sort_by_label" || name == "sort_by_label_desc") && ev.startTS != ev.endTS {
+		ev.warn(annotations.NewSortInRangeQueryWarning(e.PositionRange()))
+	}
+	return ev.rangeEval(nil, func(v []Vector, enh *evalNodeHelper) Vector {
+		return fn(ev, v, e.Args, enh)
+	}, e.Args...)
+}
+
+func unwrapParens(e parser.Expr) parser.Expr {
+	for {
+		p, ok := e.(*parser.ParenExpr)
+		if !ok {
+			return e
+		}
+		e = p.Expr
+	}
+}
+
+// absentOverTime turns the per-series presence computed by evalRangeFunction into the single
+// series absent_over_time returns: 1 at the steps where no series had samples.
+func (ev *evaluator) absentOverTime(e *parser.Call, mat Matrix) Matrix {
+	steps := ev.numSteps()
+	found := make(map[int64]struct{}, steps)
+	for _, s := range mat {
+		if len(s.Floats) == steps {
+			return Matrix{}
+		}
+		for _, p := range s.Floats {
+			found[p.T] = struct{}{}
+		}
+	}
+	if len(found) == steps {
+		return Matrix{}
+	}
+	pts := make([]FPoint, 0, steps-len(found))
+	for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+		if _, ok := found[ts]; !ok {
+			pts = append(pts, FPoint{T: ts, F: 1})
+		}
+	}
+	return Matrix{{Metric: createLabelsForAbsentFunction(e.Args[0]), Floats: pts, dropName: true}}
+}
+
+// evalTimestampOfSelector implements timestamp(selector): the timestamp of the sample the
+// selector picks, rather than of the evaluation step.
+func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
+	ss := ev.selectSeries(vs, 0, "timestamp")
+	off := vs.OriginalOffset.Milliseconds()
+	var it tsdb.Iterator
+	var cur sampleCursor
+	var mat Matrix
+	buf := make([]FPoint, 0, ev.numSteps())
+	for ss.Next() {
+		ev.checkCtx()
+		s := ss.At()
+		it = s.Iterator(it)
+		cur.reset(it)
+		buf = buf[:0]
+		if vs.Timestamp != nil {
+			if t, _, ok := cur.lookup(*vs.Timestamp-off, ev.lookbackDelta); ok {
+				for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
+				}
+			}
+		} else {
+			for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+				if t, _, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
+					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
+				}
+			}
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		ev.addSamples(len(buf))
+		mat = append(mat, Series{Metric: s.Labels(), Floats: slices.Clone(buf), dropName: true})
+	}
+	ev.seriesSetErr(ss)
+	return mat
+}
+
+// evalNodeHelper carries per-node state and buffers across the steps of rangeEval.
+type evalNodeHelper struct {
+	Ts  int64
+	Out Vector
+
+	lb     *labels.Builder
+	lblBuf []byte
+
+	// Binary operations.
+	numSigs            int
+	rightSigs          []Sample
+	sigsPresent        []bool
+	matchedSigs        []map[uint64]struct{}
+	matchedSigsPresent []bool
+	resultMetric       map[string]labels.Labels
+	lblResultBuf       []byte
+
+	// histogram_quantile on classic buckets.
+	signatureToMetricWithBuckets  map[string]*metricWithBuckets
+	quantileStrs                  map[float64]string
+	signatureToLabelsWithQuantile map[string]map[float64]labels.Labels
+}
+
+func (enh *evalNodeHelper) resetBuilder(lbls labels.Labels) {
+	if enh.lb == nil {
+		enh.lb = labels.NewBuilder(lbls)
+	} else {
+		enh.lb.Reset(lbls)
+	}
+}
+
+// seriesHelper holds the join signature ordinal of an input series of a binary operation.
+type seriesHelper struct{ sigOrdinal int }
+
+// rangeEval evaluates exprs and calls f once per step with their values at that step,
+// assembling the returned vectors into series. With matching set, each input series' join
+// signature is computed once up front (not per step).
+func (ev *evaluator) rangeEval(matching *parser.VectorMatching, f func([]Vector, *evalNodeHelper) Vector, exprs ...parser.Expr) Matrix {
+	return ev.rangeEvalHelpers(matching, func(v []Vector, _ [][]seriesHelper, enh *evalNodeHelper) Vector {
+		return f(v, enh)
+	}, exprs...)
+}
+
+func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]Vector, [][]seriesHelper, *evalNodeHelper) Vector, exprs ...parser.Expr) Matrix {
+	numSteps := ev.numSteps()
+	matrixes := make([]Matrix, len(exprs))
+	origNumSamples := ev.currentSamples
+	for i, e := range exprs {
+		if e == nil || e.Type() == parser.ValueTypeString {
+			continue
+		}
+		matrixes[i] = ev.eval(e).(Matrix)
+	}
+	vectors := make([]Vector, len(exprs))
+	biggest := 1
+	for i := range exprs {
+		vectors[i] = make(Vector, 0, len(matrixes[i]))
+		biggest = max(biggest, len(matrixes[i]))
+	}
+	enh := &evalNodeHelper{Out: make(Vector, 0, biggest)}
+
+	var seriesHelpers, bufHelpers [][]seriesHelper
+	if matching != nil {
+		seriesHelpers = make([][]seriesHelper, len(exprs))
+		bufHelpers = make([][]seriesHelper, len(exprs))
+		names := slices.Clone(matching.MatchingLabels)
+		var sigf func(labels.Labels) string
+		buf := make([]byte, 0, 1024)
+		if matching.On {
+			slices.Sort(names)
+			sigf = func(l labels.Labels) string { return string(l.BytesWithLabels(buf, names...)) }
+		} else {
+			names = append([]string{labels.MetricName}, names...)
+			slices.Sort(names)
+			sigf = func(l labels.Labels) string { return string(l.BytesWithoutLabels(buf, names...)) }
+		}
+		sigToOrdinal := map[string]int{}
+		for i := range exprs {
+			seriesHelpers[i] = make([]seriesHelper, len(matrixes[i]))
+			bufHelpers[i] = make([]seriesHelper, 0, len(matrixes[i]))
+			for si, s := range matrixes[i] {
+				sig := sigf(s.Metric)
+				ord, ok := sigToOrdinal[sig]
+				if !ok {
+					ord = enh.numSigs
+					sigToOrdinal[sig] = ord
+					enh.numSigs++
+				}
+				seriesHelpers[i][si] = seriesHelper{sigOrdinal: ord}
+			}
+		}
+	}
+
+	type outSeries struct {
+		idx int   // index into out
+		ts  int64 // last step written
+	}
+	seriess := make(map[uint64]outSeries, biggest)
+	var out Matrix
+	// Output series usually keep the labels of an input series: remember the hash of the
+	// labels last seen at each output position to skip re-hashing unchanged label sets.
+	tempNumSamples := ev.currentSamples
+	for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+		ev.checkCtx()
+		ev.currentSamples = tempNumSamples
+		for i := range exprs {
+			var sh []seriesHelper
+			if matching != nil {
+				sh = seriesHelpers[i]
+				bufHelpers[i] = bufHelpers[i][:0]
+			}
+			var bh []seriesHelper
+			if matching != nil {
+				bh = bufHelpers[i]
+			}
+			vectors[i], bh = ev.gatherVector(ts, matrixes[i], vectors[i], bh, sh)
+			if matching != nil {
+				bufHelpers[i] = bh
+			}
+		}
+		enh.Ts = ts
+		result := f(vectors, bufHelpers, enh)
+		enh.Out = result[:0]
+		ev.addSamples(len(result))
+		tempNumSamples += len(result)
+
+		if ev.startTS == ev.endTS {
+			mat := make(Matrix, len(result))
+			for i, s := range result {
+				mat[i] = Series{Metric: s.Metric, Floats: []FPoint{{T: ts, F: s.F}}, dropName: s.dropName}
+			}
+			ev.currentSamples = origNumSamples + len(mat)
+			return mat
+		}
+		for _, s := range result {
+			h := s.Metric.Hash()
+			os, ok := seriess[h]
+			if ok {
+				if os.ts == ts {
+					ev.errorf("vector cannot contain metrics with the same labelset")
+				}
+			} else {
+				os.idx = len(out)
+				out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, min(numSteps, 64))})
+			}
+			os.ts = ts
+			out[os.idx].Floats = append(out[os.idx].Floats, FPoint{T: ts, F: s.F})
+			seriess[h] = os
+		}
+	}
+	ev.currentSamples = origNumSamples + out.TotalSamples()
+	return out
+}
+
+// gatherVector collects the points of input at step ts into output, consuming them.
+func (ev *evaluator) gatherVector(ts int64, input Matrix, output Vector, bufHelpers, seriesHelpers []seriesHelper) (Vector, []seriesHelper) {
+	output = output[:0]
+	for i := range input {
+		s := &input[i]
+		if len(s.Floats) == 0 || s.Floats[0].T != ts {
+			continue
+		}
+		output = append(output, Sample{Metric: s.Metric, F: s.Floats[0].F, T: ts, dropName: s.dropName})
+		s.Floats = s.Floats[1:]
+		if len(seriesHelpers) > 0 {
+			bufHelpers = append(bufHelpers, seriesHelpers[i])
+		}
+	}
+	return output, bufHelpers
+}
+
+// evalLabelReplace implements label_replace, which works on series rather than samples.
+func (ev *evaluator) evalLabelReplace(args parser.Expressions) Value {
+	var (
+		dst      = stringFromArg(args[1])
+		repl     = stringFromArg(args[2])
+		src      = stringFromArg(args[3])
+		regexStr = stringFromArg(args[4])
+	)
+	regex, err := compileAnchoredRegexp(regexStr)
+	if err != nil {
+		ev.errorf("invalid regular expression in label_replace(): %s", regexStr)
+	}
+	if !model.UTF8Validation.IsValidLabelName(dst) {
+		ev.errorf("invalid destination label name in label_replace(): %s", dst)
+	}
+	mat := ev.eval(args[0]).(Matrix)
+	lb := labels.NewBuilder(labels.EmptyLabels())
+	for i, el := range mat {
+		srcVal := el.Metric.Get(src)
+		indexes := regex.FindStringSubmatchIndex(srcVal)
+		if indexes == nil {
+			continue
+		}
+		res := regex.ExpandString([]byte{}, repl, srcVal, indexes)
+		lb.Reset(el.Metric)
+		lb.Set(dst, string(res))
+		mat[i].Metric = lb.Labels()
+		if dst == model.MetricNameLabel {
+			mat[i].dropName = false
+		}
+	}
+	return ev.mergeSeriesWithSameLabelset(mat)
+}
+
+// evalLabelJoin implements label_join.
+func (ev *evaluator) evalLabelJoin(args parser.Expressions) Value {
+	var (
+		dst       = stringFromArg(args[1])
+		sep       = stringFromArg(args[2])
+		srcLabels = make([]string, len(args)-3)
+	)
+	for i := 3; i < len(args); i++ {
+		src := stringFromArg(args[i])
+		if !model.UTF8Validation.IsValidLabelName(src) {
+			ev.errorf("invalid source label name in label_join(): %s", src)
+		}
+		srcLabels[i-3] = src
+	}
+	if !model.UTF8Validation.IsValidLabelName(dst) {
+		ev.errorf("invalid destination label name in label_join(): %s", dst)
+	}
+	mat := ev.eval(args[0]).(Matrix)
+	srcVals := make([]string, len(srcLabels))
+	lb := labels.NewBuilder(labels.EmptyLabels())
+	for i, el := range mat {
+		for j, src := range srcLabels {
+			srcVals[j] = el.Metric.Get(src)
+		}
+		lb.Reset(el.Metric)
+		lb.Set(dst, strings.Join(srcVals, sep))
+		mat[i].Metric = lb.Labels()
+		if dst == model.MetricNameLabel {
+			mat[i].dropName = false
+		}
+	}
+	return ev.mergeSeriesWithSameLabelset(mat)
+}
+
+// errInfoUnsupported is returned for info(): it joins against target_info series with
+// Prometheus's experimental matching rules, which Vigil does not implement yet.
+var errInfoUnsupported = errors.New("function info() is not supported by this engine")
+
+func (ev *evaluator) evalInfo(parser.Expressions) Value {
+	ev.error(errInfoUnsupported)
+	return nil
+}

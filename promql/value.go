@@ -1,0 +1,116 @@
+package promql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// Value is the result of an evaluation: Scalar, String, Vector or Matrix. It satisfies the
+// upstream parser.Value interface so that callers can switch on Type() the same way.
+type Value interface {
+	Type() parser.ValueType
+	String() string
+}
+
+func (Matrix) Type() parser.ValueType { return parser.ValueTypeMatrix }
+func (Vector) Type() parser.ValueType { return parser.ValueTypeVector }
+func (Scalar) Type() parser.ValueType { return parser.ValueTypeScalar }
+func (String) Type() parser.ValueType { return parser.ValueTypeString }
+
+// String is a string value (only string literals produce one).
+type String struct {
+	T int64
+	V string
+}
+
+func (s String) String() string { return s.V }
+
+// Scalar is a float not associated with a metric.
+type Scalar struct {
+	T int64
+	V float64
+}
+
+func (s Scalar) String() string {
+	return fmt.Sprintf("scalar: %s @[%v]", strconv.FormatFloat(s.V, 'f', -1, 64), s.T)
+}
+
+// FPoint is one float data point.
+type FPoint struct {
+	T int64
+	F float64
+}
+
+func (p FPoint) String() string {
+	return fmt.Sprintf("%s @[%v]", strconv.FormatFloat(p.F, 'f', -1, 64), p.T)
+}
+
+// Sample is one float sample of a labelled series at a time.
+type Sample struct {
+	Metric labels.Labels
+	T      int64
+	F      float64
+
+	// dropName marks that __name__ (and the other schema labels) must be removed before the
+	// result leaves the engine (Prometheus's delayed name removal).
+	dropName bool
+}
+
+func (s Sample) String() string {
+	return fmt.Sprintf("%s => %s", s.Metric, FPoint{T: s.T, F: s.F})
+}
+
+// Vector is an instant vector: samples at one timestamp.
+type Vector []Sample
+
+func (vec Vector) String() string {
+	entries := make([]string, len(vec))
+	for i, s := range vec {
+		entries[i] = s.String()
+	}
+	return strings.Join(entries, "\n")
+}
+
+// Series is a labelled stream of float points.
+type Series struct {
+	Metric labels.Labels
+	Floats []FPoint
+
+	dropName bool // see Sample.dropName
+}
+
+func (s Series) String() string {
+	vals := make([]string, len(s.Floats))
+	for i, f := range s.Floats {
+		vals[i] = f.String()
+	}
+	return fmt.Sprintf("%s =>\n%s", s.Metric, strings.Join(vals, "\n"))
+}
+
+// Matrix is a range vector, or the result of a range query: series sorted by labels.
+type Matrix []Series
+
+func (m Matrix) String() string {
+	strs := make([]string, len(m))
+	for i, ss := range m {
+		strs[i] = ss.String()
+	}
+	return strings.Join(strs, "\n")
+}
+
+// TotalSamples returns the number of points in the matrix.
+func (m Matrix) TotalSamples() int {
+	n := 0
+	for _, s := range m {
+		n += len(s.Floats)
+	}
+	return n
+}
+
+func (m Matrix) Len() int           { return len(m) }
+func (m Matrix) Less(i, j int) bool { return labels.Compare(m[i].Metric, m[j].Metric) < 0 }
+func (m Matrix) Swap(i, j int)      { m[i], m[j] = m[j], m[i] }

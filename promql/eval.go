@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/prometheus/common/model"
@@ -382,9 +383,12 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
 }
 
 // window is a sliding window over one series' samples (stale markers dropped) for increasing
-// ranges (lo, hi]. Each sample is read from the iterator once.
+// ranges (lo, hi]. Each sample is read once, from a storage iterator or from an in-memory
+// slice (subquery results).
 type window struct {
 	it      tsdb.Iterator
+	mem     []FPoint // in-memory source when it is nil
+	memPos  int
 	buf     []FPoint
 	head    int
 	done    bool
@@ -394,14 +398,29 @@ type window struct {
 }
 
 func (w *window) reset(it tsdb.Iterator) {
-	w.it = it
+	w.it, w.mem, w.memPos = it, nil, 0
 	w.buf = w.buf[:0]
 	w.head = 0
 	w.done = false
 	w.pending = false
 }
 
+func (w *window) resetSlice(pts []FPoint) {
+	w.reset(nil)
+	w.mem = pts
+}
+
 func (w *window) next() {
+	if w.it == nil {
+		if w.memPos < len(w.mem) {
+			w.nt, w.nf = w.mem[w.memPos].T, w.mem[w.memPos].F
+			w.memPos++
+			w.pending = true
+			return
+		}
+		w.done, w.pending = true, false
+		return
+	}
 	for w.it.Next() {
 		w.nt, w.nf = w.it.At()
 		if tsdb.IsStaleNaN(w.nf) {
@@ -411,6 +430,26 @@ func (w *window) next() {
 		return
 	}
 	w.done, w.pending = true, false
+}
+
+// seek positions the source at the first sample with timestamp >= t.
+func (w *window) seek(t int64) {
+	w.pending = false
+	if w.it == nil {
+		w.memPos += sort.Search(len(w.mem)-w.memPos, func(i int) bool { return w.mem[w.memPos+i].T >= t })
+		w.next()
+		return
+	}
+	if !w.it.Seek(t) {
+		w.done = true
+		return
+	}
+	w.nt, w.nf = w.it.At()
+	if tsdb.IsStaleNaN(w.nf) {
+		w.next()
+	} else {
+		w.pending = true
+	}
 }
 
 // slide moves the window to (lo, hi] and returns its points (valid until the next call).
@@ -426,17 +465,7 @@ func (w *window) slide(lo, hi int64) []FPoint {
 		}
 		if w.pending && w.nt <= lo {
 			// Nothing buffered: seek instead of reading the gap.
-			w.pending = false
-			if w.it.Seek(lo + 1) {
-				w.nt, w.nf = w.it.At()
-				if tsdb.IsStaleNaN(w.nf) {
-					w.next()
-				} else {
-					w.pending = true
-				}
-			} else {
-				w.done = true
-			}
+			w.seek(lo + 1)
 		}
 	} else if w.head > 1024 && w.head > len(w.buf)/2 {
 		n := copy(w.buf, w.buf[w.head:])
@@ -453,30 +482,6 @@ func (w *window) slide(lo, hi int64) []FPoint {
 	}
 	return w.buf[w.head:]
 }
-
-// sliceIterator iterates over in-memory points (subquery results).
-type sliceIterator struct {
-	pts []FPoint
-	i   int
-}
-
-func (it *sliceIterator) Next() bool {
-	it.i++
-	return it.i < len(it.pts)
-}
-
-func (it *sliceIterator) Seek(t int64) bool {
-	if it.i < 0 {
-		it.i = 0
-	}
-	for it.i < len(it.pts) && it.pts[it.i].T < t {
-		it.i++
-	}
-	return it.i < len(it.pts)
-}
-
-func (it *sliceIterator) At() (int64, float64) { p := it.pts[it.i]; return p.T, p.F }
-func (it *sliceIterator) Err() error           { return nil }
 
 // matrixSelector evaluates a range vector selector for an instant query: the raw samples in
 // (t-range, t] per series.
@@ -578,7 +583,7 @@ type rangeSource struct {
 
 // forEachRangeSeries calls fn for every series of a range-vector argument (matrix selector or
 // subquery) with an iterator over the series' samples.
-func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, fn func(src rangeSource, it tsdb.Iterator)) {
+func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *window, fn func(src rangeSource)) {
 	switch a := arg.(type) {
 	case *parser.MatrixSelector:
 		vs := a.VectorSelector.(*parser.VectorSelector)
@@ -588,7 +593,8 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, fn func(
 			ev.checkCtx()
 			s := ss.At()
 			it = s.Iterator(it)
-			fn(rangeSource{metric: s.Labels()}, it)
+			w.reset(it)
+			fn(rangeSource{metric: s.Labels()})
 			if err := it.Err(); err != nil {
 				ev.error(ErrStorage{Err: fmt.Errorf("iterating series %s: %w", s.Labels(), err)})
 			}
@@ -596,10 +602,9 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, fn func(
 		ev.seriesSetErr(ss)
 	case *parser.SubqueryExpr:
 		mat := ev.runSubquery(a)
-		it := &sliceIterator{}
 		for _, s := range mat {
-			it.pts, it.i = s.Floats, -1
-			fn(rangeSource{metric: s.Metric, dropName: s.dropName}, it)
+			w.resetSlice(s.Floats)
+			fn(rangeSource{metric: s.Metric, dropName: s.dropName})
 		}
 		ev.currentSamples -= mat.TotalSamples()
 	default:
@@ -663,8 +668,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	out := make([]FPoint, 0, n)
 	var w window
 	checkCounter := name == "rate" || name == "increase"
-	ev.forEachRangeSeries(e.Args[matrixArg], name, func(src rangeSource, it tsdb.Iterator) {
-		w.reset(it)
+	ev.forEachRangeSeries(e.Args[matrixArg], name, &w, func(src rangeSource) {
 		out = out[:0]
 		call.metric = src.metric
 		step := 0

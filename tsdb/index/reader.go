@@ -1,0 +1,689 @@
+package index
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"iter"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/tsdb/chunks"
+	"github.com/vigil-monitoring/vigil/tsdb/chunks/mmap"
+)
+
+// Reader reads an index file. It is safe for concurrent use. Strings it returns are ordinary
+// heap strings that stay valid after Close; postings lists read the file lazily and must not be
+// used after Close.
+type Reader struct {
+	b      []byte
+	closer io.Closer
+	secs   [numSections][]byte
+
+	numSeries uint64
+	baseTime  int64
+
+	// Symbols are copied into one heap string at open (the symbols section is small next to the
+	// series and postings), so that label names and values handed out never alias the mapping.
+	syms   string
+	symOff []uint32 // symOff[i]:symOff[i+1] is symbol i in syms
+
+	names []nameEntry // ascending by name
+}
+
+type nameEntry struct {
+	name     string
+	valueIDs []uint32 // ascending
+	postOff  []uint32 // postings of value i are postings[postOff[i]:postOff[i+1]]
+}
+
+// NewFileReader maps the index file at path and opens it.
+func NewFileReader(path string) (*Reader, error) {
+	f, err := mmap.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open index: %w", err)
+	}
+	r, err := newReader(f.Bytes(), true)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
+	r.closer = f
+	return r, nil
+}
+
+// NewReader opens an index held in b, which must stay unchanged while the reader is in use.
+func NewReader(b []byte) (*Reader, error) {
+	return newReader(b, true)
+}
+
+// newReader opens b; verifyCRC is false only in fuzz tests, so that they reach the decoders
+// behind the checksums.
+func newReader(b []byte, verifyCRC bool) (*Reader, error) {
+	if len(b) < headerSize+tocSize {
+		return nil, corrupt(-1, "file of %d bytes is too short", len(b))
+	}
+	if string(b[:4]) != MagicIndex {
+		return nil, corrupt(-1, "bad magic %x", b[:4])
+	}
+	if b[4] != FormatV1 {
+		return nil, corrupt(-1, "unsupported version %d", b[4])
+	}
+	toc := b[len(b)-tocSize:]
+	if got, want := crc32.Checksum(toc[:tocSize-4], castagnoli), binary.BigEndian.Uint32(toc[tocSize-4:]); got != want {
+		return nil, corrupt(-1, "TOC checksum mismatch: stored %08x, computed %08x", want, got)
+	}
+	r := &Reader{b: b}
+	limit := uint64(len(b) - tocSize)
+	for i := range numSections {
+		e := toc[i*tocEntrySize:]
+		off, ln, crc := binary.BigEndian.Uint64(e), binary.BigEndian.Uint64(e[8:]), binary.BigEndian.Uint32(e[16:])
+		if off < headerSize || off > limit || ln > limit-off {
+			return nil, corrupt(i, "section [%d, +%d) outside the file", off, ln)
+		}
+		r.secs[i] = b[off : off+ln : off+ln]
+		if verifyCRC {
+			if got := crc32.Checksum(r.secs[i], castagnoli); got != crc {
+				return nil, corrupt(i, "checksum mismatch: stored %08x, computed %08x", crc, got)
+			}
+		}
+	}
+	r.numSeries = binary.BigEndian.Uint64(toc[numSections*tocEntrySize:])
+	r.baseTime = int64(binary.BigEndian.Uint64(toc[numSections*tocEntrySize+8:]))
+
+	// Each series entry takes at least 3 bytes, which bounds what a forged count can make us do.
+	if r.numSeries > uint64(len(r.secs[secSeries]))/3 {
+		return nil, corrupt(secSeries, "%d series cannot fit in %d bytes", r.numSeries, len(r.secs[secSeries]))
+	}
+	if want := (r.numSeries + seriesStride - 1) / seriesStride * 4; uint64(len(r.secs[secSeriesOffsets])) != want {
+		return nil, corrupt(secSeriesOffsets, "%d bytes, want %d for %d series", len(r.secs[secSeriesOffsets]), want, r.numSeries)
+	}
+	if err := r.readSymbols(); err != nil {
+		return nil, err
+	}
+	if err := r.readLabelTable(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Reader) readSymbols() error {
+	s := r.secs[secSymbols]
+	if len(s) < 4 {
+		return corrupt(secSymbols, "section of %d bytes has no count", len(s))
+	}
+	n := uint64(binary.BigEndian.Uint32(s[len(s)-4:]))
+	d := decbuf{b: s[:len(s)-4]}
+	if n > uint64(len(d.b)) {
+		return corrupt(secSymbols, "%d symbols cannot fit in %d bytes", n, len(d.b))
+	}
+	var sb strings.Builder
+	sb.Grow(len(d.b))
+	r.symOff = make([]uint32, 0, n+1)
+	var prev []byte
+	for i := range n {
+		sym := d.bytes(d.uvarint())
+		if d.err != nil {
+			return corrupt(secSymbols, "symbol %d: %v", i, d.err)
+		}
+		if i > 0 && string(sym) <= string(prev) {
+			return corrupt(secSymbols, "symbol %d out of order", i)
+		}
+		prev = sym
+		r.symOff = append(r.symOff, uint32(sb.Len()))
+		sb.Write(sym)
+	}
+	if len(d.b) != 0 {
+		return corrupt(secSymbols, "%d trailing bytes", len(d.b))
+	}
+	r.symOff = append(r.symOff, uint32(sb.Len()))
+	r.syms = sb.String()
+	return nil
+}
+
+func (r *Reader) numSymbols() uint64 { return uint64(len(r.symOff) - 1) }
+
+// sym returns symbol id, which the caller has checked to be < numSymbols.
+func (r *Reader) sym(id uint64) string { return r.syms[r.symOff[id]:r.symOff[id+1]] }
+
+func (r *Reader) readLabelTable() error {
+	d := decbuf{b: r.secs[secLabels]}
+	postLen := uint64(len(r.secs[secPostings]))
+	if postLen > math.MaxUint32 {
+		return corrupt(secPostings, "section of %d bytes exceeds 4 GiB", postLen)
+	}
+	nNames := d.uvarint()
+	if nNames > uint64(len(d.b))/2 {
+		return corrupt(secLabels, "%d names cannot fit in %d bytes", nNames, len(d.b))
+	}
+	r.names = make([]nameEntry, 0, nNames)
+	var off uint64
+	for i := range nNames {
+		nid := d.uvarint()
+		nv := d.uvarint()
+		if d.err != nil {
+			return corrupt(secLabels, "name %d: %v", i, d.err)
+		}
+		if nid >= r.numSymbols() {
+			return corrupt(secLabels, "name %d: bad symbol %d", i, nid)
+		}
+		name := r.sym(nid)
+		if i > 0 && name <= r.names[i-1].name {
+			return corrupt(secLabels, "name %d out of order", i)
+		}
+		if nv == 0 || nv > uint64(len(d.b))/2 {
+			return corrupt(secLabels, "name %q: %d values cannot fit in %d bytes", name, nv, len(d.b))
+		}
+		e := nameEntry{name: name, valueIDs: make([]uint32, nv), postOff: make([]uint32, nv+1)}
+		var vid uint64
+		for j := range nv {
+			delta := d.uvarint()
+			ln := d.uvarint()
+			if d.err != nil {
+				return corrupt(secLabels, "name %q value %d: %v", name, j, d.err)
+			}
+			if j > 0 && delta == 0 {
+				return corrupt(secLabels, "name %q: values out of order", name)
+			}
+			vid += delta
+			if delta >= r.numSymbols() || vid >= r.numSymbols() {
+				return corrupt(secLabels, "name %q value %d: bad symbol", name, j)
+			}
+			if ln > postLen-off {
+				return corrupt(secLabels, "name %q value %d: postings run past their section", name, j)
+			}
+			e.valueIDs[j] = uint32(vid)
+			e.postOff[j] = uint32(off)
+			off += ln
+		}
+		e.postOff[nv] = uint32(off)
+		r.names = append(r.names, e)
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return corrupt(secLabels, "malformed table end")
+	}
+	if off != postLen {
+		return corrupt(secLabels, "lists cover %d of %d postings bytes", off, postLen)
+	}
+	return nil
+}
+
+// Close releases the mapping of a reader opened with NewFileReader.
+func (r *Reader) Close() error {
+	if r.closer == nil {
+		return nil
+	}
+	c := r.closer
+	r.closer = nil
+	return c.Close()
+}
+
+// Size returns the size of the index in bytes.
+func (r *Reader) Size() int64 { return int64(len(r.b)) }
+
+// NumSeries returns the number of series. Series references are 0 … NumSeries()-1.
+func (r *Reader) NumSeries() uint64 { return r.numSeries }
+
+// NumSymbols returns the number of distinct label names and values.
+func (r *Reader) NumSymbols() int { return len(r.symOff) - 1 }
+
+// NumLabelPairs returns the number of distinct label name/value pairs (postings lists).
+func (r *Reader) NumLabelPairs() int {
+	n := 0
+	for _, e := range r.names {
+		n += len(e.valueIDs)
+	}
+	return n
+}
+
+// Symbols returns all symbols in ascending order.
+func (r *Reader) Symbols() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := range r.numSymbols() {
+			if !yield(r.sym(i)) {
+				return
+			}
+		}
+	}
+}
+
+func (r *Reader) lookupName(name string) *nameEntry {
+	i, ok := slices.BinarySearchFunc(r.names, name, func(e nameEntry, n string) int { return strings.Compare(e.name, n) })
+	if !ok {
+		return nil
+	}
+	return &r.names[i]
+}
+
+// lookupValue returns the index of value among e's values.
+func (r *Reader) lookupValue(e *nameEntry, value string) (int, bool) {
+	return slices.BinarySearchFunc(e.valueIDs, value, func(id uint32, v string) int {
+		return strings.Compare(r.sym(uint64(id)), v)
+	})
+}
+
+// LabelNames returns the sorted label names. With matchers, only names of series matching all
+// of them are returned (a matcher that matches the empty string also matches series without
+// that label, as in PromQL).
+func (r *Reader) LabelNames(ctx context.Context, matchers ...*labels.Matcher) ([]string, error) {
+	if len(matchers) == 0 {
+		out := make([]string, len(r.names))
+		for i, e := range r.names {
+			out[i] = e.name
+		}
+		return out, nil
+	}
+	p := r.postingsForMatchers(ctx, matchers)
+	seen := map[uint64]struct{}{}
+	for n := 0; p.Next(); n++ {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("label names: %w", err)
+			}
+		}
+		body, err := r.seriesBody(p.At())
+		if err != nil {
+			return nil, err
+		}
+		d := decbuf{b: body}
+		nl := d.uvarint()
+		var nid uint64
+		for i := uint64(0); i < nl && d.err == nil; i++ {
+			nid += d.uvarint()
+			d.uvarint()
+			if nid >= r.numSymbols() {
+				return nil, corrupt(secSeries, "series %d: bad name symbol", p.At())
+			}
+			seen[nid] = struct{}{}
+		}
+		if d.err != nil {
+			return nil, corrupt(secSeries, "series %d: %v", p.At(), d.err)
+		}
+	}
+	if err := p.Err(); err != nil {
+		return nil, fmt.Errorf("label names: %w", err)
+	}
+	ids := make([]uint64, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = r.sym(id)
+	}
+	return out, nil
+}
+
+func (r *Reader) postingsForMatchers(ctx context.Context, ms []*labels.Matcher) Postings {
+	its := make([]Postings, 0, len(ms))
+	for _, m := range ms {
+		if m.Matches("") {
+			notMatching := r.PostingsForLabelMatching(ctx, m.Name, func(v string) bool { return !m.Matches(v) })
+			its = append(its, Without(r.AllPostings(), notMatching))
+		} else {
+			its = append(its, r.PostingsForLabelMatching(ctx, m.Name, m.Matches))
+		}
+	}
+	return Intersect(its...)
+}
+
+// LabelValues returns the sorted values of the label name (none if it does not exist).
+func (r *Reader) LabelValues(ctx context.Context, name string) ([]string, error) {
+	e := r.lookupName(name)
+	if e == nil {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("label values: %w", err)
+	}
+	out := make([]string, len(e.valueIDs))
+	for i, id := range e.valueIDs {
+		out[i] = r.sym(uint64(id))
+	}
+	return out, nil
+}
+
+// Postings returns the series having label name with any of values (their union). Values
+// that do not occur are ignored.
+func (r *Reader) Postings(ctx context.Context, name string, values ...string) (Postings, error) {
+	e := r.lookupName(name)
+	if e == nil {
+		return EmptyPostings(), nil
+	}
+	its := make([]Postings, 0, len(values))
+	for i, v := range values {
+		if i%1024 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("postings: %w", err)
+			}
+		}
+		if j, ok := r.lookupValue(e, v); ok {
+			its = append(its, r.postingsAt(e, j))
+		}
+	}
+	return Merge(its...), nil
+}
+
+// PostingsForLabelMatching returns the union of the postings of every value of name for which
+// match returns true. A cancelled ctx yields an error postings list.
+func (r *Reader) PostingsForLabelMatching(ctx context.Context, name string, match func(value string) bool) Postings {
+	e := r.lookupName(name)
+	if e == nil {
+		return EmptyPostings()
+	}
+	var its []Postings
+	for i, id := range e.valueIDs {
+		if i%1024 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return ErrPostings(fmt.Errorf("postings for %s: %w", name, err))
+			}
+		}
+		if match(r.sym(uint64(id))) {
+			its = append(its, r.postingsAt(e, i))
+		}
+	}
+	return Merge(its...)
+}
+
+// PostingsCount returns how many series have the label pair, without reading the list.
+func (r *Reader) PostingsCount(name, value string) (int, error) {
+	e := r.lookupName(name)
+	if e == nil {
+		return 0, nil
+	}
+	j, ok := r.lookupValue(e, value)
+	if !ok {
+		return 0, nil
+	}
+	d := decbuf{b: r.secs[secPostings][e.postOff[j]:e.postOff[j+1]]}
+	d.byte()
+	n := d.uvarint()
+	if d.err != nil || n > r.numSeries {
+		return 0, corrupt(secPostings, "list of %s=%q: bad count", name, value)
+	}
+	return int(n), nil
+}
+
+// AllPostings returns every series reference.
+func (r *Reader) AllPostings() Postings {
+	if r.numSeries == 0 {
+		return EmptyPostings()
+	}
+	return &rangePostings{end: r.numSeries}
+}
+
+func (r *Reader) postingsAt(e *nameEntry, i int) Postings {
+	d := decbuf{b: r.secs[secPostings][e.postOff[i]:e.postOff[i+1]]}
+	enc := d.byte()
+	d.uvarint() // count, only needed by PostingsCount
+	if d.err != nil {
+		return ErrPostings(corrupt(secPostings, "list of %s: %v", e.name, d.err))
+	}
+	switch enc {
+	case postingsDeltas:
+		return &deltaPostings{d: d, max: r.numSeries}
+	case postingsRuns:
+		p := &runPostings{d: d, max: r.numSeries}
+		p.runsLeft = p.d.uvarint()
+		return p
+	default:
+		return ErrPostings(corrupt(secPostings, "list of %s: unknown encoding %d", e.name, enc))
+	}
+}
+
+// seriesBody returns the encoded entry of series ref.
+func (r *Reader) seriesBody(ref uint64) ([]byte, error) {
+	if ref >= r.numSeries {
+		return nil, fmt.Errorf("series %d: %w", ref, ErrNotFound)
+	}
+	offs := r.secs[secSeriesOffsets]
+	sample := ref / seriesStride
+	off := uint64(binary.BigEndian.Uint32(offs[sample*4:]))
+	ser := r.secs[secSeries]
+	if off >= uint64(len(ser)) {
+		return nil, corrupt(secSeriesOffsets, "series %d: offset %d out of range", ref, off)
+	}
+	d := decbuf{b: ser[off:]}
+	for range ref % seriesStride {
+		d.bytes(d.uvarint())
+	}
+	body := d.bytes(d.uvarint())
+	if d.err != nil {
+		return nil, corrupt(secSeries, "series %d: %v", ref, d.err)
+	}
+	return body, nil
+}
+
+// Series fills builder with the labels of series ref and chks (reset first) with its chunk
+// metas: Ref, MinTime and MaxTime, Chunk left nil. An unknown ref returns an error wrapping
+// ErrNotFound.
+func (r *Reader) Series(ref uint64, builder *labels.ScratchBuilder, chks *[]chunks.Meta) error {
+	body, err := r.seriesBody(ref)
+	if err != nil {
+		return err
+	}
+	d := decbuf{b: body}
+	builder.Reset()
+	nl := d.uvarint()
+	if nl > uint64(len(d.b))/2 {
+		return corrupt(secSeries, "series %d: %d labels cannot fit in %d bytes", ref, nl, len(d.b))
+	}
+	var nid uint64
+	for i := range nl {
+		delta := d.uvarint()
+		vid := d.uvarint()
+		if d.err != nil {
+			break
+		}
+		if i > 0 && delta == 0 {
+			return corrupt(secSeries, "series %d: label names out of order", ref)
+		}
+		nid += delta
+		if delta >= r.numSymbols() || nid >= r.numSymbols() || vid >= r.numSymbols() {
+			return corrupt(secSeries, "series %d: symbol out of range", ref)
+		}
+		builder.Add(r.sym(nid), r.sym(vid))
+	}
+	nc := d.uvarint()
+	if nc > uint64(len(d.b))/3 {
+		return corrupt(secSeries, "series %d: %d chunks cannot fit in %d bytes", ref, nc, len(d.b))
+	}
+	*chks = (*chks)[:0]
+	var prev chunks.Meta
+	for i := range nc {
+		var c chunks.Meta
+		if i == 0 {
+			c.MinTime = r.baseTime + d.varint()
+		} else {
+			c.MinTime = prev.MaxTime + d.varint()
+		}
+		dur := d.uvarint()
+		if dur > math.MaxInt64 {
+			return corrupt(secSeries, "series %d: chunk %d duration out of range", ref, i)
+		}
+		c.MaxTime = c.MinTime + int64(dur)
+		if i == 0 {
+			c.Ref = d.uvarint()
+		} else {
+			c.Ref = prev.Ref + uint64(d.varint())
+		}
+		if d.err != nil {
+			break
+		}
+		*chks = append(*chks, c)
+		prev = c
+	}
+	if d.err != nil {
+		return corrupt(secSeries, "series %d: %v", ref, d.err)
+	}
+	if len(d.b) != 0 {
+		return corrupt(secSeries, "series %d: %d trailing bytes", ref, len(d.b))
+	}
+	return nil
+}
+
+// errCorruptPostings is wrapped by the postings iterators' errors.
+var errCorruptPostings = errors.New("malformed postings list")
+
+// deltaPostings decodes encoding 0 lazily from the file.
+type deltaPostings struct {
+	d       decbuf
+	max     uint64 // refs must be < max (the number of series)
+	cur     uint64
+	started bool
+	done    bool
+	err     error
+}
+
+func (p *deltaPostings) Next() bool {
+	if p.done {
+		return false
+	}
+	if len(p.d.b) == 0 {
+		p.done = true
+		return false
+	}
+	v := p.d.uvarint()
+	if p.started {
+		next := p.cur + v + 1
+		if next <= p.cur {
+			return p.fail()
+		}
+		v = next
+	}
+	if p.d.err != nil || v >= p.max {
+		return p.fail()
+	}
+	p.cur, p.started = v, true
+	return true
+}
+
+func (p *deltaPostings) fail() bool {
+	p.done = true
+	p.err = corrupt(secPostings, "%w", errCorruptPostings)
+	return false
+}
+
+func (p *deltaPostings) Seek(v uint64) bool {
+	if p.done {
+		return false
+	}
+	if p.started && p.cur >= v {
+		return true
+	}
+	for p.Next() {
+		if p.cur >= v {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *deltaPostings) At() uint64 { return p.cur }
+func (p *deltaPostings) Err() error { return p.err }
+
+// runPostings decodes encoding 1 lazily; seeking within and across runs needs no per-element
+// work.
+type runPostings struct {
+	d        decbuf
+	max      uint64
+	runsLeft uint64
+	cur      uint64
+	runEnd   uint64 // exclusive end of the current run
+	started  bool
+	done     bool
+	err      error
+}
+
+func (p *runPostings) nextRun() bool {
+	if p.runsLeft == 0 {
+		p.done = true
+		if len(p.d.b) != 0 || p.d.err != nil {
+			p.err = corrupt(secPostings, "%w: trailing bytes", errCorruptPostings)
+		}
+		return false
+	}
+	p.runsLeft--
+	gap := p.d.uvarint()
+	ln := p.d.uvarint()
+	start := p.runEnd + gap
+	end := start + ln + 1
+	if p.d.err != nil || start < p.runEnd || end <= start || end > p.max || (p.started && gap == 0) {
+		p.done = true
+		p.err = corrupt(secPostings, "%w", errCorruptPostings)
+		return false
+	}
+	p.cur, p.runEnd, p.started = start, end, true
+	return true
+}
+
+func (p *runPostings) Next() bool {
+	if p.done {
+		return false
+	}
+	if p.started && p.cur+1 < p.runEnd {
+		p.cur++
+		return true
+	}
+	return p.nextRun()
+}
+
+func (p *runPostings) Seek(v uint64) bool {
+	if p.done {
+		return false
+	}
+	if p.started {
+		if p.cur >= v {
+			return true
+		}
+		if v < p.runEnd {
+			p.cur = v
+			return true
+		}
+	}
+	for p.nextRun() {
+		if v < p.runEnd {
+			p.cur = max(p.cur, v)
+			return true
+		}
+	}
+	return false
+}
+
+func (p *runPostings) At() uint64 { return p.cur }
+func (p *runPostings) Err() error { return p.err }
+
+// rangePostings yields 0 … end-1 (all series of an index).
+type rangePostings struct {
+	cur, end uint64
+	started  bool
+}
+
+func (p *rangePostings) Next() bool {
+	if !p.started {
+		p.started = true
+		return p.cur < p.end
+	}
+	if p.cur < p.end {
+		p.cur++
+	}
+	return p.cur < p.end
+}
+
+func (p *rangePostings) Seek(v uint64) bool {
+	p.started = true
+	if p.cur < v {
+		p.cur = min(v, p.end)
+	}
+	return p.cur < p.end
+}
+
+func (p *rangePostings) At() uint64 { return p.cur }
+func (p *rangePostings) Err() error { return nil }

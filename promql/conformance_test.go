@@ -1,0 +1,301 @@
+package promql_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/vigil-monitoring/vigil/promql"
+	"github.com/vigil-monitoring/vigil/promql/promqltest"
+	"github.com/vigil-monitoring/vigil/tsdb"
+)
+
+// testStorage is what the conformance runner loads data into and queries.
+type testStorage interface {
+	tsdb.Queryable
+	tsdb.Appendable
+	Close() error
+}
+
+// newTestStorage opens an empty storage for one test file section (between clears).
+var newTestStorage = func(t testing.TB) testStorage {
+	return memStorage{promqltest.NewMemStorage()}
+}
+
+type memStorage struct{ *promqltest.MemStorage }
+
+func (memStorage) Close() error { return nil }
+
+// nativeHistogramFunctions only make sense on native histograms.
+var nativeHistogramFunctions = regexp.MustCompile(`\b(histogram_(count|sum|avg|stddev|stdvar))\s*\(`)
+
+func testdataDir(t testing.TB) string {
+	if d := os.Getenv("VIGIL_PROMQL_TESTDATA"); d != "" {
+		if filepath.IsAbs(d) {
+			return d
+		}
+		// Relative paths are relative to the repository root (one level up from promql/).
+		return filepath.Join("..", d)
+	}
+	return filepath.Join("..", "..", "shared", "conformance", "promql")
+}
+
+type outcome int
+
+const (
+	passed outcome = iota
+	failed
+	unsupported
+)
+
+type conformance struct {
+	t       *testing.T
+	engine  *promql.Engine
+	file    string
+	counts  [3]int
+	reports []string
+}
+
+func TestConformance(t *testing.T) {
+	dir := testdataDir(t)
+	files, err := filepath.Glob(filepath.Join(dir, "*.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no *.test files in %s", dir)
+	}
+	sort.Strings(files)
+	c := &conformance{
+		t: t,
+		engine: promql.NewEngine(promql.EngineOpts{
+			MaxSamples: 10000,
+			Timeout:    100 * time.Second,
+			Parser:     parser.NewParser(promqltest.ParserOptions),
+		}),
+	}
+	for _, f := range files {
+		c.runFile(f)
+	}
+	for _, r := range c.reports {
+		t.Log(r)
+	}
+	line := fmt.Sprintf("promql conformance: %d passed, %d failed, %d unsupported", c.counts[passed], c.counts[failed], c.counts[unsupported])
+	fmt.Println(line)
+	if c.counts[failed] > 0 {
+		t.Errorf("%d conformance evals failed", c.counts[failed])
+	}
+}
+
+func (c *conformance) runFile(path string) {
+	c.file = filepath.Base(path)
+	content, err := os.ReadFile(path)
+	if err != nil {
+		c.t.Fatalf("reading %s: %v", path, err)
+	}
+	cmds, err := promqltest.Parse(string(content))
+	if err != nil {
+		c.t.Fatalf("parsing %s: %v", path, err)
+	}
+	st := newTestStorage(c.t)
+	defer func() { st.Close() }()
+	nativeLoaded, stLoaded := false, false
+	for _, cmd := range cmds {
+		switch cmd := cmd.(type) {
+		case *promqltest.Clear:
+			st.Close()
+			st = newTestStorage(c.t)
+			nativeLoaded, stLoaded = false, false
+		case *promqltest.Load:
+			nativeLoaded = nativeLoaded || cmd.NativeHistograms
+			stLoaded = stLoaded || cmd.StartTimestamps
+			app := st.Appender(context.Background())
+			for _, s := range cmd.Series {
+				for _, p := range s.Samples {
+					if _, err := app.Append(0, s.Metric, p.T, p.F); err != nil {
+						c.t.Fatalf("%s:%d: loading %s: %v", c.file, cmd.Line, s.Metric, err)
+					}
+				}
+			}
+			if err := app.Commit(); err != nil {
+				c.t.Fatalf("%s:%d: committing load: %v", c.file, cmd.Line, err)
+			}
+		case *promqltest.Eval:
+			err := c.runEval(st, cmd)
+			needsNative := cmd.NativeHistograms || nativeHistogramFunctions.MatchString(cmd.Expr)
+			switch {
+			case err == nil:
+				c.counts[passed]++
+			case needsNative || nativeLoaded:
+				c.counts[unsupported]++
+			default:
+				c.counts[failed]++
+				note := ""
+				if stLoaded {
+					note = " [load has start timestamps, which Vigil does not store]"
+				}
+				c.reports = append(c.reports, fmt.Sprintf("FAIL %s:%d: %s%s\n    %v", c.file, cmd.Line, cmd.Expr, note, err))
+			}
+		}
+	}
+}
+
+func toResult(v promql.Value) promqltest.Result {
+	switch v := v.(type) {
+	case promql.Scalar:
+		return promqltest.Result{Type: parser.ValueTypeScalar, Scalar: v.V}
+	case promql.String:
+		return promqltest.Result{Type: parser.ValueTypeString, String: v.V}
+	case promql.Vector:
+		r := promqltest.Result{Type: parser.ValueTypeVector}
+		for _, s := range v {
+			r.Series = append(r.Series, promqltest.ResultSeries{Metric: s.Metric, Points: []promqltest.Point{{T: s.T, F: s.F}}})
+		}
+		return r
+	case promql.Matrix:
+		r := promqltest.Result{Type: parser.ValueTypeMatrix}
+		for _, s := range v {
+			rs := promqltest.ResultSeries{Metric: s.Metric}
+			for _, p := range s.Floats {
+				rs.Points = append(rs.Points, promqltest.Point{T: p.T, F: p.F})
+			}
+			r.Series = append(r.Series, rs)
+		}
+		return r
+	}
+	return promqltest.Result{}
+}
+
+// runEval runs one eval command the way upstream's promqltest does: range evals once; instant
+// evals as given, with @-modifier variants, and each also as a range query around the time.
+func (c *conformance) runEval(st testStorage, cmd *promqltest.Eval) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	ctx := context.Background()
+	if cmd.IsRange {
+		q, err := c.engine.NewRangeQuery(ctx, st, cmd.Expr, cmd.Start, cmd.End, cmd.Step)
+		if err != nil {
+			if cmd.IsFail() {
+				if cerr := cmd.CheckFailure(err); cerr == nil {
+					return nil
+				}
+			}
+			return fmt.Errorf("error creating range query: %w", err)
+		}
+		defer q.Close()
+		res := q.Exec(ctx)
+		if res.Err != nil {
+			if cmd.IsFail() {
+				return cmd.CheckFailure(res.Err)
+			}
+			return fmt.Errorf("error evaluating query: %w", res.Err)
+		}
+		if cmd.IsFail() {
+			return fmt.Errorf("expected error evaluating query but got none")
+		}
+		if err := cmd.CheckAnnotations(cmd.Expr, res.Warnings); err != nil {
+			return err
+		}
+		return cmd.CompareResult(toResult(res.Value))
+	}
+	variants, err := promqltest.AtModifierVariants(cmd.Expr, cmd.EvalAt)
+	if err != nil {
+		return err
+	}
+	variants = append([]promqltest.AtVariant{{Expr: cmd.Expr, EvalTime: cmd.EvalAt}}, variants...)
+	for _, v := range variants {
+		if err := c.runInstant(st, cmd, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *conformance) runInstant(st testStorage, cmd *promqltest.Eval, v promqltest.AtVariant) error {
+	ctx := context.Background()
+	q, err := c.engine.NewInstantQuery(ctx, st, v.Expr, v.EvalTime)
+	if err != nil {
+		if cmd.IsFail() {
+			if cerr := cmd.CheckFailure(err); cerr == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("error creating instant query for %q: %w", v.Expr, err)
+	}
+	defer q.Close()
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		if cmd.IsFail() {
+			return cmd.CheckFailure(res.Err)
+		}
+		return fmt.Errorf("error evaluating query %q at %v: %w", v.Expr, v.EvalTime.UnixMilli(), res.Err)
+	}
+	if cmd.IsFail() {
+		return fmt.Errorf("expected error evaluating query %q but got none", v.Expr)
+	}
+	if err := cmd.CheckAnnotations(v.Expr, res.Warnings); err != nil {
+		return err
+	}
+	if err := cmd.CompareResult(toResult(res.Value)); err != nil {
+		return fmt.Errorf("query %q at %v: %w", v.Expr, v.EvalTime.UnixMilli(), err)
+	}
+	if cmd.ExcludeFromRangeQuery || promqltest.QueryContextFuncs.MatchString(v.Expr) {
+		return nil
+	}
+	// The same query in range mode must give the same result at the middle step.
+	rq, err := c.engine.NewRangeQuery(ctx, st, v.Expr, v.EvalTime.Add(-time.Minute), v.EvalTime.Add(time.Minute), time.Minute)
+	if err != nil {
+		return fmt.Errorf("error creating range query for %q: %w", v.Expr, err)
+	}
+	defer rq.Close()
+	rres := rq.Exec(ctx)
+	if rres.Err != nil {
+		return fmt.Errorf("error evaluating query %q in range mode: %w", v.Expr, rres.Err)
+	}
+	if cmd.IsOrdered() {
+		return nil
+	}
+	mat, ok := rres.Value.(promql.Matrix)
+	if !ok {
+		return fmt.Errorf("range query returned %T", rres.Value)
+	}
+	for i := 1; i < len(mat); i++ {
+		if labels.Compare(mat[i-1].Metric, mat[i].Metric) > 0 {
+			return fmt.Errorf("range result of %q not sorted by labels: %s before %s", v.Expr, mat[i-1].Metric, mat[i].Metric)
+		}
+	}
+	t := v.EvalTime.UnixMilli()
+	vec := promql.Vector{}
+	for _, s := range mat {
+		for _, p := range s.Floats {
+			if p.T == t {
+				vec = append(vec, promql.Sample{Metric: s.Metric, T: p.T, F: p.F})
+				break
+			}
+		}
+	}
+	var r promqltest.Result
+	if _, ok := res.Value.(promql.Scalar); ok {
+		if len(vec) == 0 {
+			return fmt.Errorf("range mode of %q returned no scalar point at %d", v.Expr, t)
+		}
+		r = toResult(promql.Scalar{V: vec[0].F, T: t})
+	} else {
+		r = toResult(vec)
+	}
+	if err := cmd.CompareResult(r); err != nil {
+		return fmt.Errorf("query %q at %v range mode: %w", v.Expr, t, err)
+	}
+	return nil
+}

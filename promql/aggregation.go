@@ -58,14 +58,16 @@ func (ev *evaluator) evalAggregation(e *parser.AggregateExpr) Value {
 	return result
 }
 
+// paramStats returns the extremes of an aggregation parameter over the steps. As in
+// Prometheus, a NaN makes both extremes NaN (math.Max/Min propagate it).
 func paramStats(params []float64) (minV, maxV float64, hasNaN bool) {
-	minV, maxV = math.Inf(1), math.Inf(-1)
+	if len(params) == 0 {
+		return 0, 0, false
+	}
+	minV, maxV = math.MaxFloat64, -math.MaxFloat64
 	for _, p := range params {
-		if math.IsNaN(p) {
-			hasNaN = true
-			continue
-		}
-		minV, maxV = math.Min(minV, p), math.Max(maxV, p)
+		maxV, minV = math.Max(maxV, p), math.Min(minV, p)
+		hasNaN = hasNaN || math.IsNaN(p)
 	}
 	return minV, maxV, hasNaN
 }

@@ -136,6 +136,9 @@ func (c *conformance) runFile(path string) {
 				c.counts[passed]++
 			case needsNative || nativeLoaded:
 				c.counts[unsupported]++
+				if os.Getenv("VIGIL_CONFORMANCE_VERBOSE") != "" {
+					c.reports = append(c.reports, fmt.Sprintf("UNSUPPORTED %s:%d: %s\n    %v", c.file, cmd.Line, cmd.Expr, err))
+				}
 			default:
 				c.counts[failed]++
 				note := ""

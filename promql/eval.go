@@ -190,11 +190,12 @@ func (ev *evaluator) eval(expr parser.Expr) Value {
 	case *parser.StringLiteral:
 		return String{V: e.Val, T: ev.startTS}
 	case *parser.VectorSelector:
-		if e.Smoothed {
-			ev.errorf("smoothed modifier on instant vector selectors is not supported")
-		}
 		var mat Matrix
-		ev.vectorSelector(e, func(s Series) { mat = append(mat, s) })
+		if e.Smoothed {
+			ev.smoothedVectorSelector(e, func(s Series) { mat = append(mat, s) })
+		} else {
+			ev.vectorSelector(e, func(s Series) { mat = append(mat, s) })
+		}
 		return mat
 	case *parser.MatrixSelector:
 		if ev.startTS != ev.endTS {
@@ -256,6 +257,9 @@ func (ev *evaluator) selectSeries(vs *parser.VectorSelector, rangeMs int64, fn s
 	}
 	if rangeMs == 0 {
 		hints.Start -= ev.lookbackDelta - 1
+		if vs.Smoothed {
+			hints.End += ev.lookbackDelta
+		}
 	} else {
 		hints.Start -= rangeMs - 1
 		if vs.Anchored || vs.Smoothed {
@@ -317,6 +321,47 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 		}
 		if err := it.Err(); err != nil {
 			ev.error(ErrStorage{Err: fmt.Errorf("iterating series %s: %w", s.Labels(), err)})
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		ev.addSamples(len(buf))
+		emit(Series{Metric: s.Labels(), Floats: slices.Clone(buf)})
+	}
+	ev.seriesSetErr(ss)
+}
+
+// smoothedVectorSelector evaluates "metric smoothed": the value at each step is interpolated
+// linearly between the samples around it (within the lookback delta on either side), or the
+// last sample before it when there is none after.
+func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func(Series)) {
+	ss := ev.selectSeries(vs, 0, "")
+	off := vs.OriginalOffset.Milliseconds()
+	lb := ev.lookbackDelta
+	buf := make([]FPoint, 0, ev.numSteps())
+	var it tsdb.Iterator
+	var w window
+	for ss.Next() {
+		ev.checkCtx()
+		s := ss.At()
+		it = s.Iterator(it)
+		w.reset(it)
+		buf = buf[:0]
+		for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+			dataTS := refTime(ts, vs.Timestamp, off)
+			floats := w.slide(dataTS-lb, dataTS+lb)
+			if len(floats) == 0 {
+				continue
+			}
+			i := sort.Search(len(floats), func(i int) bool { return floats[i].T >= dataTS })
+			switch {
+			case i < len(floats) && floats[i].T == dataTS:
+				buf = append(buf, FPoint{F: floats[i].F, T: ts})
+			case i > 0 && i < len(floats):
+				buf = append(buf, FPoint{F: interpolate(floats[i-1], floats[i], dataTS, false), T: ts})
+			case i > 0:
+				buf = append(buf, FPoint{F: floats[i-1].F, T: ts})
+			}
 		}
 		if len(buf) == 0 {
 			continue

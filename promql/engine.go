@@ -433,6 +433,15 @@ func findMinMaxTime(s *parser.EvalStmt) (int64, int64) {
 	var evalRange time.Duration
 	parser.Inspect(s.Expr, func(node parser.Node, path []parser.Node) error {
 		switch n := node.(type) {
+		case *parser.Call:
+			if n.Func.Name != "info" {
+				break
+			}
+			// info() reads info series at the time of its argument's selectors.
+			ts, off := infoSeriesSelectTimestampAndOffset(n.Args[0])
+			start, end := timeRangeForSelector(s, &parser.VectorSelector{Timestamp: ts, OriginalOffset: off}, path, 0)
+			minTS = min(minTS, start)
+			maxTS = max(maxTS, end)
 		case *parser.VectorSelector:
 			start, end := timeRangeForSelector(s, n, path, evalRange)
 			minTS = min(minTS, start)

@@ -2,7 +2,6 @@ package promql
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -1116,11 +1115,3 @@ func (ev *evaluator) evalLabelJoin(args parser.Expressions) Value {
 	return ev.mergeSeriesWithSameLabelset(mat)
 }
 
-// errInfoUnsupported is returned for info(): it joins against target_info series with
-// Prometheus's experimental matching rules, which Vigil does not implement yet.
-var errInfoUnsupported = errors.New("function info() is not supported by this engine")
-
-func (ev *evaluator) evalInfo(parser.Expressions) Value {
-	ev.error(errInfoUnsupported)
-	return nil
-}

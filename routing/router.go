@@ -1,0 +1,472 @@
+// Package routing is Vigil's alert router: it takes alerts from Vigil's own ruler (in memory)
+// and from other Prometheus servers (through the Alertmanager API v2 in web/alertmanager),
+// and routes, groups, deduplicates, silences and inhibits them exactly as Alertmanager does,
+// handing notifications to the receivers built by package notify.
+//
+// The pipeline is assembled from upstream Alertmanager packages (dispatch, inhibit, silence,
+// nflog, provider/mem, notify, timeinterval, template, cluster) so that the behaviour is the
+// same as Alertmanager's. Their constructors register metrics, so the long-lived pieces
+// (alerts, silences, notification log, pipeline builder, dispatcher metrics, cluster peer)
+// are built once in New; ApplyConfig rebuilds only the route tree, receivers, inhibitor and
+// dispatcher, as Alertmanager's own app package does.
+package routing
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/alertmanager/cluster"
+	"github.com/prometheus/alertmanager/config"
+	"github.com/prometheus/alertmanager/dispatch"
+	"github.com/prometheus/alertmanager/eventrecorder"
+	"github.com/prometheus/alertmanager/featurecontrol"
+	"github.com/prometheus/alertmanager/inhibit"
+	"github.com/prometheus/alertmanager/marker"
+	"github.com/prometheus/alertmanager/nflog"
+	amnotify "github.com/prometheus/alertmanager/notify"
+	"github.com/prometheus/alertmanager/provider"
+	"github.com/prometheus/alertmanager/provider/mem"
+	"github.com/prometheus/alertmanager/silence"
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/alertmanager/timeinterval"
+	"github.com/prometheus/alertmanager/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+
+	"github.com/vigil-monitoring/vigil/notify"
+)
+
+// DefaultConfig is the alertmanager.yml used when no file is given: one route to a receiver
+// without integrations, so alerts are grouped and visible in the API but delivered nowhere.
+//
+//go:embed default.yml
+var DefaultConfig string
+
+// Defaults mirroring Alertmanager's flags.
+const (
+	DefaultRetention           = 120 * time.Hour
+	DefaultMaintenanceInterval = 15 * time.Minute
+	DefaultAlertGCInterval     = 30 * time.Minute
+	DefaultClusterListen       = "0.0.0.0:9094"
+)
+
+// ClusterOptions configures gossip with other Vigil (or Alertmanager) instances. An empty
+// ListenAddress disables clustering.
+type ClusterOptions struct {
+	ListenAddress    string
+	AdvertiseAddress string
+	Peers            []string
+	// PeerTimeout is the time each peer waits per position in the cluster before sending, so
+	// that the first peer's notification log entry reaches the others first.
+	PeerTimeout      time.Duration
+	GossipInterval   time.Duration
+	PushPullInterval time.Duration
+	SettleTimeout    time.Duration
+	// ReconnectInterval and ReconnectTimeout govern rejoining lost peers.
+	ReconnectInterval time.Duration
+	ReconnectTimeout  time.Duration
+}
+
+// Options configures a Router. Zero values get Alertmanager's defaults.
+type Options struct {
+	// ConfigFile is the alertmanager.yml path; empty means DefaultConfig.
+	ConfigFile string
+	// DataDir holds the silences and notification log snapshots ("silences", "nflog").
+	DataDir string
+	// Retention is how long silences and notification log entries are kept after expiry.
+	Retention time.Duration
+	// MaintenanceInterval is how often state is garbage-collected and snapshotted to DataDir.
+	MaintenanceInterval time.Duration
+	// AlertGCInterval is how often resolved alerts are dropped from memory.
+	AlertGCInterval time.Duration
+	// ExternalURL is the URL templates link back to (e.g. silence links).
+	ExternalURL *url.URL
+	Cluster     ClusterOptions
+
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Router owns the whole alerting pipeline. It is safe for concurrent use.
+type Router struct {
+	opts   Options
+	logger *slog.Logger
+
+	alerts       *mem.Alerts
+	silences     *silence.Silences
+	silencer     *silence.Silencer
+	nflog        *nflog.Log
+	groupMarker  marker.GroupMarker
+	peer         *cluster.Peer
+	pipeline     *amnotify.PipelineBuilder
+	dispMetrics  *dispatch.DispatcherMetrics
+	recorder     eventrecorder.Recorder
+	startTime    time.Time
+	stopc        chan struct{}
+	maintenance  sync.WaitGroup
+	cancelAlerts context.CancelFunc
+	settleCancel context.CancelFunc
+
+	// mtx guards the config-scoped state below, swapped by ApplyConfig.
+	mtx         sync.RWMutex
+	conf        *config.Config
+	route       *dispatch.Route
+	receivers   map[string][]amnotify.Integration
+	intervener  *timeinterval.Intervener
+	inhibitor   *inhibit.Inhibitor
+	dispatcher  *dispatch.Dispatcher
+	subscribers []func(*config.Config)
+
+	stopOnce sync.Once
+}
+
+// New builds the pipeline, loads persisted silences and notification log from DataDir,
+// joins the cluster if configured, and applies the configuration.
+func New(opts Options) (*Router, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.DataDir == "" {
+		return nil, errors.New("routing: data directory is required")
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.MaintenanceInterval <= 0 {
+		opts.MaintenanceInterval = DefaultMaintenanceInterval
+	}
+	if opts.AlertGCInterval <= 0 {
+		opts.AlertGCInterval = DefaultAlertGCInterval
+	}
+	if opts.ExternalURL == nil {
+		opts.ExternalURL = &url.URL{Scheme: "http", Host: "localhost:9090"}
+	}
+	setClusterDefaults(&opts.Cluster)
+
+	conf, err := LoadConfig(opts.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o777); err != nil {
+		return nil, fmt.Errorf("creating alerting data directory: %w", err)
+	}
+
+	r := &Router{
+		opts:         opts,
+		logger:       opts.Logger,
+		groupMarker:  marker.NewGroupMarker(),
+		recorder:     eventrecorder.NopRecorder(),
+		startTime:    time.Now(),
+		stopc:        make(chan struct{}),
+		settleCancel: func() {},
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			r.Stop()
+		}
+	}()
+	reg := opts.Registerer
+	ff := featurecontrol.NoopFlags{}
+
+	if opts.Cluster.ListenAddress != "" {
+		c := opts.Cluster
+		r.peer, err = cluster.Create(r.logger.With("component", "cluster"), reg,
+			c.ListenAddress, c.AdvertiseAddress, c.Peers, true,
+			c.PushPullInterval, c.GossipInterval, cluster.DefaultTCPTimeout,
+			cluster.DefaultResolvePeersTimeout, cluster.DefaultProbeTimeout, cluster.DefaultProbeInterval,
+			nil, false, "", "")
+		if err != nil {
+			return nil, fmt.Errorf("creating gossip peer on %s: %w", c.ListenAddress, err)
+		}
+	}
+
+	r.nflog, err = nflog.New(nflog.Options{
+		SnapshotFile: filepath.Join(opts.DataDir, "nflog"),
+		Retention:    opts.Retention,
+		Logger:       r.logger.With("component", "nflog"),
+		Metrics:      reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating notification log: %w", err)
+	}
+	if r.peer != nil {
+		c := r.peer.AddState("nfl", r.nflog, reg)
+		r.nflog.SetBroadcast(c.Broadcast)
+	}
+	r.maintenance.Go(func() {
+		r.nflog.Maintenance(opts.MaintenanceInterval, filepath.Join(opts.DataDir, "nflog"), r.stopc, nil)
+	})
+
+	r.silences, err = silence.New(silence.Options{
+		SnapshotFile:  filepath.Join(opts.DataDir, "silences"),
+		Retention:     opts.Retention,
+		Logger:        r.logger.With("component", "silences"),
+		Metrics:       reg,
+		EventRecorder: r.recorder,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating silences: %w", err)
+	}
+	if r.peer != nil {
+		c := r.peer.AddState("sil", r.silences, reg)
+		r.silences.SetBroadcast(c.Broadcast)
+	}
+	r.maintenance.Go(func() {
+		r.silences.Maintenance(opts.MaintenanceInterval, filepath.Join(opts.DataDir, "silences"), r.stopc, nil)
+	})
+	r.silencer = silence.NewSilencer(r.silences, r.logger.With("component", "silencer"), r.recorder)
+
+	if r.peer != nil {
+		// Join after the states are registered so the first push/pull carries them.
+		if err := r.peer.Join(opts.Cluster.ReconnectInterval, opts.Cluster.ReconnectTimeout); err != nil {
+			r.logger.Warn("unable to join gossip mesh", "err", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opts.Cluster.SettleTimeout)
+		r.settleCancel = cancel
+		go r.peer.Settle(ctx, opts.Cluster.GossipInterval*10)
+	}
+
+	alertsCtx, cancel := context.WithCancel(context.Background())
+	r.cancelAlerts = cancel
+	r.alerts, err = mem.NewAlerts(alertsCtx, opts.AlertGCInterval, 0, r.silencer, r.logger.With("component", "alerts"), r.recorder, reg, ff)
+	if err != nil {
+		return nil, fmt.Errorf("creating alert store: %w", err)
+	}
+	r.pipeline = amnotify.NewPipelineBuilder(reg, ff, r.recorder)
+	r.dispMetrics = dispatch.NewDispatcherMetrics(false, reg, ff)
+
+	if err := r.ApplyConfig(conf); err != nil {
+		return nil, err
+	}
+	ok = true
+	return r, nil
+}
+
+func setClusterDefaults(c *ClusterOptions) {
+	if c.PeerTimeout <= 0 {
+		c.PeerTimeout = 15 * time.Second
+	}
+	if c.GossipInterval <= 0 {
+		c.GossipInterval = cluster.DefaultGossipInterval
+	}
+	if c.PushPullInterval <= 0 {
+		c.PushPullInterval = cluster.DefaultPushPullInterval
+	}
+	if c.SettleTimeout <= 0 {
+		c.SettleTimeout = cluster.DefaultPushPullInterval
+	}
+	if c.ReconnectInterval <= 0 {
+		c.ReconnectInterval = cluster.DefaultReconnectInterval
+	}
+	if c.ReconnectTimeout <= 0 {
+		c.ReconnectTimeout = cluster.DefaultReconnectTimeout
+	}
+}
+
+// LoadConfig reads and validates an alertmanager.yml with the upstream parser; an empty path
+// yields DefaultConfig.
+func LoadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		conf, err := config.Load(DefaultConfig)
+		if err != nil {
+			return nil, fmt.Errorf("embedded default alertmanager config: %w", err)
+		}
+		return conf, nil
+	}
+	conf, err := config.LoadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading alertmanager config %s: %w", path, err)
+	}
+	return conf, nil
+}
+
+// Reload re-reads the configuration file and applies it. On error the running configuration
+// stays in place.
+func (r *Router) Reload() error {
+	conf, err := LoadConfig(r.opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	return r.ApplyConfig(conf)
+}
+
+// ApplyConfig rebuilds the route tree, receivers, inhibitor and dispatcher from conf. All
+// fallible work happens before the running pipeline is touched, so a bad config leaves the
+// previous one running.
+func (r *Router) ApplyConfig(conf *config.Config) error {
+	tmpl, err := template.FromGlobs(conf.Templates)
+	if err != nil {
+		return fmt.Errorf("parsing notification templates: %w", err)
+	}
+	tmpl.ExternalURL = r.opts.ExternalURL
+
+	routes := dispatch.NewRoute(conf.Route, nil)
+	active := map[string]struct{}{}
+	routes.Walk(func(rt *dispatch.Route) { active[rt.RouteOpts.Receiver] = struct{}{} })
+	receivers := make(map[string][]amnotify.Integration, len(active))
+	for _, rcv := range conf.Receivers {
+		if _, used := active[rcv.Name]; !used {
+			continue
+		}
+		ints, err := notify.BuildReceiverIntegrations(rcv, tmpl, r.logger)
+		if err != nil {
+			return fmt.Errorf("receiver %q: %w", rcv.Name, err)
+		}
+		receivers[rcv.Name] = ints
+	}
+	intervals := make(map[string][]timeinterval.TimeInterval, len(conf.MuteTimeIntervals)+len(conf.TimeIntervals))
+	for _, ti := range conf.MuteTimeIntervals {
+		intervals[ti.Name] = ti.TimeIntervals
+	}
+	for _, ti := range conf.TimeIntervals {
+		intervals[ti.Name] = ti.TimeIntervals
+	}
+	intervener := timeinterval.NewIntervener(intervals)
+
+	r.mtx.Lock()
+	defer r.mtx.Unlock()
+	if r.inhibitor != nil {
+		r.inhibitor.Stop()
+	}
+	if r.dispatcher != nil {
+		r.dispatcher.Stop()
+	}
+	inhibitor := inhibit.NewInhibitor(r.alerts, conf.InhibitRules, r.logger.With("component", "inhibitor"), r.recorder)
+	var peer amnotify.Peer
+	if r.peer != nil {
+		peer = r.peer
+	}
+	stage := r.pipeline.New(receivers, r.clusterWait, inhibitor, r.silencer, intervener, r.groupMarker, r.nflog, peer)
+	disp := dispatch.NewDispatcher(r.alerts, routes, stage, r.groupMarker, r.notifyTimeout,
+		30*time.Second, nil, r.logger, r.recorder, r.dispMetrics, tmpl)
+
+	// The inhibitor must have loaded the current alerts before the dispatcher starts, or an
+	// alert that is inhibited could be sent in the first flush.
+	go inhibitor.Run()
+	inhibitor.WaitForLoading()
+	go disp.Run(r.startTime)
+	disp.WaitForLoading()
+
+	r.conf, r.route, r.receivers, r.intervener = conf, routes, receivers, intervener
+	r.inhibitor, r.dispatcher = inhibitor, disp
+	for _, f := range r.subscribers {
+		f(conf)
+	}
+	r.logger.Info("alerting configuration applied", "file", r.opts.ConfigFile, "receivers", len(receivers), "inhibit_rules", len(conf.InhibitRules))
+	return nil
+}
+
+// clusterWait delays a peer's sends by its position in the cluster, so that one notification
+// is sent per group: the first peer sends, gossips its nflog entry, and the others find it
+// in their dedup stage.
+func (r *Router) clusterWait() time.Duration {
+	if r.peer == nil {
+		return 0
+	}
+	return time.Duration(r.peer.Position()) * r.opts.Cluster.PeerTimeout
+}
+
+func (r *Router) notifyTimeout(d time.Duration) time.Duration {
+	if d < amnotify.MinTimeout {
+		d = amnotify.MinTimeout
+	}
+	return d + r.clusterWait()
+}
+
+// Subscribe registers f to be called with every applied configuration, starting with the
+// current one. The API handler uses it to keep its view of the config in step.
+func (r *Router) Subscribe(f func(*config.Config)) {
+	r.mtx.Lock()
+	defer r.mtx.Unlock()
+	r.subscribers = append(r.subscribers, f)
+	if r.conf != nil {
+		f(r.conf)
+	}
+}
+
+// Config returns the configuration in use.
+func (r *Router) Config() *config.Config {
+	r.mtx.RLock()
+	defer r.mtx.RUnlock()
+	return r.conf
+}
+
+// Alerts is the alert store (for the API).
+func (r *Router) Alerts() provider.Alerts { return r.alerts }
+
+// Silences is the silence store (for the API).
+func (r *Router) Silences() *silence.Silences { return r.silences }
+
+// Peer returns the cluster peer, or nil when clustering is off. The return type is the
+// interface so that a nil peer is a nil interface, as the API expects.
+func (r *Router) Peer() cluster.ClusterPeer {
+	if r.peer == nil {
+		return nil
+	}
+	return r.peer
+}
+
+// GroupMuted reports whether the group is muted by time intervals (for the API).
+func (r *Router) GroupMuted(routeID, groupKey string) ([]string, bool) {
+	return r.groupMarker.Muted(routeID, groupKey)
+}
+
+// Groups returns the aggregation groups of the running dispatcher (for the API).
+func (r *Router) Groups(ctx context.Context, routeFilter func(*dispatch.Route) bool, alertFilter func(*types.Alert, time.Time) bool) (dispatch.AlertGroups, map[model.Fingerprint][]string, error) {
+	r.mtx.RLock()
+	d := r.dispatcher
+	r.mtx.RUnlock()
+	return d.Groups(ctx, routeFilter, alertFilter)
+}
+
+// SetAlertStatus evaluates inhibitions and silences for lset so that the marker in ctx
+// carries its state (for the API's alert listing).
+func (r *Router) SetAlertStatus(ctx context.Context, lset model.LabelSet) {
+	r.mtx.RLock()
+	ih := r.inhibitor
+	r.mtx.RUnlock()
+	ih.Mutes(ctx, lset)
+	r.silencer.Mutes(ctx, lset)
+}
+
+// Stop stops dispatching, writes final snapshots of silences and the notification log to
+// the data directory, and leaves the cluster. It is idempotent.
+func (r *Router) Stop() {
+	r.stopOnce.Do(func() {
+		r.mtx.Lock()
+		if r.inhibitor != nil {
+			r.inhibitor.Stop()
+		}
+		if r.dispatcher != nil {
+			r.dispatcher.Stop()
+		}
+		r.mtx.Unlock()
+		// Closing stopc makes both maintenance loops write a last snapshot before exiting.
+		close(r.stopc)
+		r.maintenance.Wait()
+		if r.alerts != nil {
+			r.alerts.Close()
+		}
+		if r.cancelAlerts != nil {
+			r.cancelAlerts()
+		}
+		r.settleCancel()
+		if r.peer != nil {
+			if err := r.peer.Leave(10 * time.Second); err != nil {
+				r.logger.Warn("leaving gossip mesh", "err", err)
+			}
+		}
+	})
+}

@@ -1,0 +1,77 @@
+// Package alertmanager serves the Alertmanager API v2 under /api/v2/ on Vigil's listener.
+//
+// The API is upstream Alertmanager's own (github.com/prometheus/alertmanager/api/v2: its
+// OpenAPI spec, generated router, validation and handlers) bound to Vigil's router, so the
+// JSON shapes, status codes and error messages are Alertmanager's by construction and amtool
+// works unchanged. Vigil adds one endpoint, GET /api/v2/alerts/explain.
+package alertmanager
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	apiv2 "github.com/prometheus/alertmanager/api/v2"
+	"github.com/prometheus/alertmanager/config"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+
+	"github.com/vigil-monitoring/vigil/routing"
+)
+
+// ExplainPath is Vigil's "why was I (not) paged?" endpoint: GET with one query parameter per
+// label (?alertname=HighLatency&service=api) returns routing.Explanation as JSON.
+const ExplainPath = "/api/v2/alerts/explain"
+
+// Handler serves /api/v2/. Build it once per router: the upstream API registers metrics.
+type Handler struct {
+	router *routing.Router
+	mux    *http.ServeMux
+}
+
+// New binds the upstream API v2 to r and keeps it in step with r's configuration reloads.
+func New(r *routing.Router, logger *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	api, err := apiv2.NewAPI(r.Alerts(), r.Groups, r.GroupMuted, r.Silences(), r.Peer(), logger.With("component", "api", "version", "v2"), reg)
+	if err != nil {
+		return nil, fmt.Errorf("creating alertmanager API v2: %w", err)
+	}
+	r.Subscribe(func(c *config.Config) { api.Update(c, r.SetAlertStatus) })
+
+	h := &Handler{router: r, mux: http.NewServeMux()}
+	h.mux.Handle("/api/v2/", api.Handler)
+	h.mux.HandleFunc("GET "+ExplainPath, h.explain)
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler for paths under /api/v2/.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func (h *Handler) explain(w http.ResponseWriter, r *http.Request) {
+	lset := model.LabelSet{}
+	for k, vs := range r.URL.Query() {
+		if len(vs) != 1 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("label %q given %d times; give each label once", k, len(vs)))
+			return
+		}
+		lset[model.LabelName(k)] = model.LabelValue(vs[0])
+	}
+	ex, err := h.router.Explain(r.Context(), lset)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(ex)
+}
+
+// writeError answers as the upstream API does for bad requests: a JSON string body.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(msg)
+}

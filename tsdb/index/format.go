@@ -20,12 +20,17 @@ import (
 //	                (0, 1, 2, …) of the entry:
 //	                  uvarint(len(body)) | body
 //	                  body = uvarint(#labels)
-//	                         per label: uvarint(name ID - previous name ID; absolute for the first)
-//	                                    uvarint(value ID)
+//	                         per label: uvarint(name index - previous name index; absolute for
+//	                                    the first), the name index being the name's position in
+//	                                    the label table
+//	                                    uvarint(value rank among the name's values)
 //	                         uvarint(#chunks)
 //	                         first chunk: varint(mint - base time) uvarint(maxt - mint) uvarint(ref)
-//	                         next chunks: varint(mint - previous maxt) uvarint(maxt - mint)
+//	                         next chunks: varint(mint - previous maxt)
+//	                                      varint((maxt - mint) - previous (maxt - mint))
 //	                                      varint(ref - previous ref)
+//	                Ranks instead of symbol IDs take one byte for most labels (job, namespace, …)
+//	                where an ID among all symbols would take three.
 //	series offsets  uint32 offset (within the series section) of every 16th series entry, so a
 //	                lookup skips at most 15 entries.
 //	postings        one list per label pair, in (name, value) order:

@@ -48,18 +48,32 @@ func genSeries(rng *rand.Rand, n int) []testSeries {
 			continue
 		}
 		seen[lset.String()] = struct{}{}
-		nc := rng.IntN(5)
-		chks := make([]chunks.Meta, nc)
-		t := int64(1_700_000_000_000) + rng.Int64N(100_000)
-		for i := range chks {
-			d := int64(rng.IntN(1_800_000))
-			chks[i] = chunks.Meta{Ref: chunkRef, MinTime: t, MaxTime: t + d}
-			chunkRef += uint64(50 + rng.IntN(200))
-			t += d + 15_000
-		}
-		out = append(out, testSeries{lset: lset, chks: chks})
+		out = append(out, testSeries{lset: lset})
 	}
 	slices.SortFunc(out, func(a, b testSeries) int { return labels.Compare(a.lset, b.lset) })
+	// Chunks as a compactor writes them for a 2h block scraped every 15s: series in order, each
+	// with up to four 120-sample chunks, refs increasing through the segment. A quarter of the
+	// series are irregular (late start, odd lengths) to exercise the signed deltas.
+	const start, interval, perChunk = int64(1_700_000_000_000), int64(15_000), int64(120)
+	for i := range out {
+		t := start + rng.Int64N(interval)
+		nc, irregular := 4, rng.IntN(4) == 0
+		if irregular {
+			nc = rng.IntN(5)
+			t += rng.Int64N(3_600_000)
+		}
+		chks := make([]chunks.Meta, nc)
+		for j := range chks {
+			d := (perChunk - 1) * interval
+			if irregular || j == nc-1 {
+				d = rng.Int64N(perChunk) * interval
+			}
+			chks[j] = chunks.Meta{Ref: chunkRef, MinTime: t, MaxTime: t + d}
+			chunkRef += uint64(120 + rng.IntN(80))
+			t += d + interval
+		}
+		out[i].chks = chks
+	}
 	return out
 }
 
@@ -136,6 +150,9 @@ func TestIndexRoundTrip(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "index")
 			writeIndex(t, path, series)
 
+			if ents, err := os.ReadDir(filepath.Dir(path)); err != nil || len(ents) != 1 {
+				t.Fatalf("the writer left files behind: %v %v", ents, err)
+			}
 			r, err := NewFileReader(path)
 			if err != nil {
 				t.Fatal(err)
@@ -560,4 +577,35 @@ func BenchmarkIndex(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestChunkMetaEdgeCases(t *testing.T) {
+	series := []testSeries{
+		{labels.FromStrings("a", "1"), []chunks.Meta{
+			{Ref: 1<<40 | 12, MinTime: -5_000, MaxTime: -1},
+			{Ref: 8, MinTime: -3_000, MaxTime: 10}, // overlaps the previous one, ref goes backwards
+			{Ref: 1<<64 - 1, MinTime: -3_000, MaxTime: 1 << 62},
+		}},
+		{labels.FromStrings("a", "2"), nil},
+		{labels.FromStrings("a", "3", "b", "x"), []chunks.Meta{{Ref: 0, MinTime: -1 << 62, MaxTime: -1 << 62}}},
+	}
+	path := filepath.Join(t.TempDir(), "index")
+	writeIndex(t, path, series)
+	r, err := NewFileReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var b labels.ScratchBuilder
+	var chks []chunks.Meta
+	for i, s := range series {
+		if err := r.Series(uint64(i), &b, &chks); err != nil {
+			t.Fatal(err)
+		}
+		if !labels.Equal(b.Labels(), s.lset) || !slices.EqualFunc(chks, s.chks, func(a, b chunks.Meta) bool {
+			return a.Ref == b.Ref && a.MinTime == b.MinTime && a.MaxTime == b.MaxTime
+		}) {
+			t.Fatalf("series %d: got %s %+v, want %s %+v", i, b.Labels(), chks, s.lset, s.chks)
+		}
+	}
 }

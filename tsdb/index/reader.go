@@ -293,14 +293,14 @@ func (r *Reader) LabelNames(ctx context.Context, matchers ...*labels.Matcher) ([
 		}
 		d := decbuf{b: body}
 		nl := d.uvarint()
-		var nid uint64
+		var ni uint64
 		for i := uint64(0); i < nl && d.err == nil; i++ {
-			nid += d.uvarint()
+			ni += d.uvarint()
 			d.uvarint()
-			if nid >= r.numSymbols() {
-				return nil, corrupt(secSeries, "series %d: bad name symbol", p.At())
+			if ni >= uint64(len(r.names)) {
+				return nil, corrupt(secSeries, "series %d: bad label name index", p.At())
 			}
-			seen[nid] = struct{}{}
+			seen[ni] = struct{}{}
 		}
 		if d.err != nil {
 			return nil, corrupt(secSeries, "series %d: %v", p.At(), d.err)
@@ -316,7 +316,7 @@ func (r *Reader) LabelNames(ctx context.Context, matchers ...*labels.Matcher) ([
 	slices.Sort(ids)
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = r.sym(id)
+		out[i] = r.names[id].name
 	}
 	return out, nil
 }
@@ -475,21 +475,25 @@ func (r *Reader) Series(ref uint64, builder *labels.ScratchBuilder, chks *[]chun
 	if nl > uint64(len(d.b))/2 {
 		return corrupt(secSeries, "series %d: %d labels cannot fit in %d bytes", ref, nl, len(d.b))
 	}
-	var nid uint64
+	var ni uint64
 	for i := range nl {
 		delta := d.uvarint()
-		vid := d.uvarint()
+		rank := d.uvarint()
 		if d.err != nil {
 			break
 		}
 		if i > 0 && delta == 0 {
 			return corrupt(secSeries, "series %d: label names out of order", ref)
 		}
-		nid += delta
-		if delta >= r.numSymbols() || nid >= r.numSymbols() || vid >= r.numSymbols() {
-			return corrupt(secSeries, "series %d: symbol out of range", ref)
+		ni += delta
+		if delta >= uint64(len(r.names)) || ni >= uint64(len(r.names)) {
+			return corrupt(secSeries, "series %d: label name index out of range", ref)
 		}
-		builder.Add(r.sym(nid), r.sym(vid))
+		e := &r.names[ni]
+		if rank >= uint64(len(e.valueIDs)) {
+			return corrupt(secSeries, "series %d: value rank out of range for %s", ref, e.name)
+		}
+		builder.Add(e.name, r.sym(uint64(e.valueIDs[rank])))
 	}
 	nc := d.uvarint()
 	if nc > uint64(len(d.b))/3 {
@@ -504,11 +508,20 @@ func (r *Reader) Series(ref uint64, builder *labels.ScratchBuilder, chks *[]chun
 		} else {
 			c.MinTime = prev.MaxTime + d.varint()
 		}
-		dur := d.uvarint()
-		if dur > math.MaxInt64 {
-			return corrupt(secSeries, "series %d: chunk %d duration out of range", ref, i)
+		var dur int64
+		if i == 0 {
+			u := d.uvarint()
+			if u > math.MaxInt64 {
+				return corrupt(secSeries, "series %d: chunk %d duration out of range", ref, i)
+			}
+			dur = int64(u)
+		} else {
+			dur = (prev.MaxTime - prev.MinTime) + d.varint()
+			if dur < 0 {
+				return corrupt(secSeries, "series %d: chunk %d duration out of range", ref, i)
+			}
 		}
-		c.MaxTime = c.MinTime + int64(dur)
+		c.MaxTime = c.MinTime + dur
 		if i == 0 {
 			c.Ref = d.uvarint()
 		} else {

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -20,8 +22,12 @@ import (
 // ascending across calls), AddSeries for every series in labels order, Close.
 //
 // Series references are ordinals: the caller passes 0 for the first series, 1 for the next and
-// so on, and the reader uses the same numbers. Postings are kept in memory until Close (4 bytes
-// per label of every series).
+// so on, and the reader uses the same numbers.
+//
+// Series entries store each label value as its rank among the values of its name, which is only
+// known once all series are in, so AddSeries spools entries to a temporary file next to the
+// index and Close rewrites them. Postings are kept in memory until Close (4 bytes per label of
+// every series).
 //
 // A Writer is not safe for concurrent use.
 type Writer struct {
@@ -39,13 +45,16 @@ type Writer struct {
 	lastSym  string
 	nSymbols uint32
 
-	nSeries    uint64
+	spool   *os.File // series entries with symbol IDs, rewritten at Close
+	spoolW  *bufio.Writer
+	nSeries uint64
+
 	lastLabels labels.Labels
 	baseTime   int64
 	baseSet    bool
-	seriesOffs []uint32
 	postings   map[uint64][]uint32 // name ID << 32 | value ID → series refs
 	buf        []byte
+	lenBuf     [binary.MaxVarintLen64]byte
 }
 
 type tocEntry struct {
@@ -141,8 +150,17 @@ func (w *Writer) finishSymbols() {
 	w.buf = binary.BigEndian.AppendUint32(w.buf[:0], w.nSymbols)
 	w.write(w.buf)
 	w.endSection(secSymbols)
-	w.startSection(secSeries)
 	w.stage = 1
+	if w.err != nil {
+		return
+	}
+	spool, err := os.CreateTemp(filepath.Dir(w.path), filepath.Base(w.path)+".series-*")
+	if err != nil {
+		w.err = fmt.Errorf("create index series spool: %w", err)
+		return
+	}
+	w.spool = spool
+	w.spoolW = bufio.NewWriterSize(spool, 1<<20)
 }
 
 // AddSeries adds the series with reference ref, which must be the number of series added
@@ -156,6 +174,9 @@ func (w *Writer) AddSeries(ref uint64, lset labels.Labels, chks ...chunks.Meta) 
 	}
 	if w.stage == 0 {
 		w.finishSymbols()
+		if w.err != nil {
+			return w.err
+		}
 	}
 	if w.stage != 1 {
 		return w.fail(errors.New("index: AddSeries after Close"))
@@ -169,7 +190,7 @@ func (w *Writer) AddSeries(ref uint64, lset labels.Labels, chks ...chunks.Meta) 
 	if w.nSeries > 0 && labels.Compare(lset, w.lastLabels) <= 0 {
 		return w.fail(fmt.Errorf("index: series %s not after %s: series must be added in labels order", lset, w.lastLabels))
 	}
-	if w.nSeries%uint64(1024) == 0 {
+	if w.nSeries%1024 == 0 {
 		if err := w.ctx.Err(); err != nil {
 			return w.fail(fmt.Errorf("index: %w", err))
 		}
@@ -177,18 +198,11 @@ func (w *Writer) AddSeries(ref uint64, lset labels.Labels, chks ...chunks.Meta) 
 	if w.nSeries >= math.MaxUint32 {
 		return w.fail(errors.New("index: too many series"))
 	}
-	secOff := w.pos - w.toc[secSeries].off
-	if secOff > math.MaxUint32 {
-		return w.fail(errors.New("index: series section exceeds 4 GiB"))
-	}
-	if w.nSeries%seriesStride == 0 {
-		w.seriesOffs = append(w.seriesOffs, uint32(secOff))
-	}
 
-	// Body first, into buf after a reserved prefix, to learn its length.
+	// Spooled entry: uvarint(len) | uvarint(#labels) | per label uvarint(name ID) uvarint(value
+	// ID) | chunk metas exactly as they will appear in the file.
 	body := w.buf[:0]
 	body = binary.AppendUvarint(body, uint64(lset.Len()))
-	var prevName uint32
 	var err error
 	lset.Range(func(l labels.Label) {
 		if err != nil {
@@ -204,76 +218,93 @@ func (w *Writer) AddSeries(ref uint64, lset labels.Labels, chks ...chunks.Meta) 
 			err = fmt.Errorf("index: symbol of label %s=%q missing from the symbol table", l.Name, l.Value)
 			return
 		}
-		body = binary.AppendUvarint(body, uint64(nid-prevName))
+		body = binary.AppendUvarint(body, uint64(nid))
 		body = binary.AppendUvarint(body, uint64(vid))
-		prevName = nid
 		key := uint64(nid)<<32 | uint64(vid)
 		w.postings[key] = append(w.postings[key], uint32(w.nSeries))
 	})
 	if err != nil {
 		return w.fail(err)
 	}
-	body = binary.AppendUvarint(body, uint64(len(chks)))
-	for i, c := range chks {
-		if c.MaxTime < c.MinTime {
-			return w.fail(fmt.Errorf("index: series %s chunk %d has MaxTime %d < MinTime %d", lset, i, c.MaxTime, c.MinTime))
-		}
-		if i == 0 {
-			if !w.baseSet {
-				w.baseTime, w.baseSet = c.MinTime, true
-			}
-			body = binary.AppendVarint(body, c.MinTime-w.baseTime)
-			body = binary.AppendUvarint(body, uint64(c.MaxTime-c.MinTime))
-			body = binary.AppendUvarint(body, c.Ref)
-			continue
-		}
-		prev := chks[i-1]
-		if c.MinTime < prev.MinTime {
-			return w.fail(fmt.Errorf("index: series %s chunks not sorted by MinTime", lset))
-		}
-		body = binary.AppendVarint(body, c.MinTime-prev.MaxTime)
-		body = binary.AppendUvarint(body, uint64(c.MaxTime-c.MinTime))
-		body = binary.AppendVarint(body, int64(c.Ref-prev.Ref))
+	body, err = w.appendChunkMetas(body, lset, chks)
+	if err != nil {
+		return w.fail(err)
 	}
 	w.buf = body
-	var lenBuf [binary.MaxVarintLen64]byte
-	w.write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(body)))])
-	w.write(body)
-	if w.err != nil {
-		return w.err
+	if _, err := w.spoolW.Write(w.lenBuf[:binary.PutUvarint(w.lenBuf[:], uint64(len(body)))]); err != nil {
+		return w.fail(fmt.Errorf("index: spool series: %w", err))
+	}
+	if _, err := w.spoolW.Write(body); err != nil {
+		return w.fail(fmt.Errorf("index: spool series: %w", err))
 	}
 	w.lastLabels = lset.Copy()
 	w.nSeries++
 	return nil
 }
 
-// Close writes the series offsets, postings, label table and TOC, and fsyncs the file.
+// appendChunkMetas encodes chunk metas. Durations are stored as the change from the previous
+// chunk's, which is zero for most chunks of a regularly scraped series.
+func (w *Writer) appendChunkMetas(b []byte, lset labels.Labels, chks []chunks.Meta) ([]byte, error) {
+	b = binary.AppendUvarint(b, uint64(len(chks)))
+	for i, c := range chks {
+		if c.MaxTime < c.MinTime {
+			return nil, fmt.Errorf("index: series %s chunk %d has MaxTime %d < MinTime %d", lset, i, c.MaxTime, c.MinTime)
+		}
+		if i == 0 {
+			if !w.baseSet {
+				w.baseTime, w.baseSet = c.MinTime, true
+			}
+			b = binary.AppendVarint(b, c.MinTime-w.baseTime)
+			b = binary.AppendUvarint(b, uint64(c.MaxTime-c.MinTime))
+			b = binary.AppendUvarint(b, c.Ref)
+			continue
+		}
+		prev := chks[i-1]
+		if c.MinTime < prev.MinTime {
+			return nil, fmt.Errorf("index: series %s chunks not sorted by MinTime", lset)
+		}
+		b = binary.AppendVarint(b, c.MinTime-prev.MaxTime)
+		b = binary.AppendVarint(b, (c.MaxTime-c.MinTime)-(prev.MaxTime-prev.MinTime))
+		b = binary.AppendVarint(b, int64(c.Ref-prev.Ref))
+	}
+	return b, nil
+}
+
+// Close writes the series, series offsets, postings, label table and TOC, fsyncs the file and
+// removes the spool. It returns the first error met by any call.
 func (w *Writer) Close() error {
 	if w.stage == 2 {
 		return w.err
 	}
-	defer func() { w.stage = 2 }()
+	if w.stage == 0 && w.err == nil {
+		w.finishSymbols()
+	}
+	w.stage = 2
+	defer w.removeSpool()
 	if w.err != nil {
 		w.f.Close()
 		return w.err
 	}
-	if w.stage == 0 {
-		w.finishSymbols()
-	}
-	w.endSection(secSeries)
-
-	w.startSection(secSeriesOffsets)
-	for _, off := range w.seriesOffs {
-		w.buf = binary.BigEndian.AppendUint32(w.buf[:0], off)
-		w.write(w.buf)
-	}
-	w.endSection(secSeriesOffsets)
 
 	keys := make([]uint64, 0, len(w.postings))
 	for k := range w.postings {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+
+	w.startSection(secSeries)
+	offs, err := w.rewriteSeries(keys)
+	if err != nil {
+		w.fail(err)
+	}
+	w.endSection(secSeries)
+
+	w.startSection(secSeriesOffsets)
+	for _, off := range offs {
+		w.buf = binary.BigEndian.AppendUint32(w.buf[:0], off)
+		w.write(w.buf)
+	}
+	w.endSection(secSeriesOffsets)
 
 	w.startSection(secPostings)
 	lens := make([]uint64, len(keys))
@@ -282,7 +313,7 @@ func (w *Writer) Close() error {
 		w.buf = appendPostings(w.buf[:0], w.postings[k])
 		w.write(w.buf)
 		lens[i] = w.pos - start
-		delete(w.postings, k) // let the lists go as we write them
+		delete(w.postings, k) // let the lists go as they are written
 	}
 	w.endSection(secPostings)
 
@@ -315,6 +346,83 @@ func (w *Writer) Close() error {
 		w.err = fmt.Errorf("close index %s: %w", w.path, err)
 	}
 	return w.err
+}
+
+func (w *Writer) removeSpool() {
+	if w.spool == nil {
+		return
+	}
+	name := w.spool.Name()
+	w.spool.Close()
+	os.Remove(name)
+	w.spool = nil
+}
+
+// rewriteSeries copies the spooled series into the file, replacing symbol IDs by the name's
+// index in the label table and the value's rank among that name's values. It returns the
+// offsets of every seriesStride-th entry.
+func (w *Writer) rewriteSeries(keys []uint64) ([]uint32, error) {
+	nameIdx := map[uint32]uint64{}
+	rank := make(map[uint64]uint64, len(keys))
+	var r uint64
+	for i, k := range keys {
+		if i == 0 || k>>32 != keys[i-1]>>32 {
+			nameIdx[uint32(k>>32)] = uint64(len(nameIdx))
+			r = 0
+		}
+		rank[k] = r
+		r++
+	}
+	if err := w.spoolW.Flush(); err != nil {
+		return nil, fmt.Errorf("index: flush series spool: %w", err)
+	}
+	if _, err := w.spool.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("index: rewind series spool: %w", err)
+	}
+	br := bufio.NewReaderSize(w.spool, 1<<20)
+	offs := make([]uint32, 0, (w.nSeries+seriesStride-1)/seriesStride)
+	var in, out []byte
+	for i := range w.nSeries {
+		if i%1024 == 0 {
+			if err := w.ctx.Err(); err != nil {
+				return nil, fmt.Errorf("index: %w", err)
+			}
+		}
+		secOff := w.pos - w.toc[secSeries].off
+		if secOff > math.MaxUint32 {
+			return nil, errors.New("index: series section exceeds 4 GiB")
+		}
+		if i%seriesStride == 0 {
+			offs = append(offs, uint32(secOff))
+		}
+		n, err := binary.ReadUvarint(br)
+		if err != nil {
+			return nil, fmt.Errorf("index: read series spool: %w", err)
+		}
+		in = slices.Grow(in[:0], int(n))[:n]
+		if _, err := io.ReadFull(br, in); err != nil {
+			return nil, fmt.Errorf("index: read series spool: %w", err)
+		}
+		d := decbuf{b: in}
+		nl := d.uvarint()
+		out = binary.AppendUvarint(out[:0], nl)
+		var prevName uint64
+		for range nl {
+			nid := d.uvarint()
+			vid := d.uvarint()
+			ni := nameIdx[uint32(nid)]
+			out = binary.AppendUvarint(out, ni-prevName)
+			out = binary.AppendUvarint(out, rank[nid<<32|vid])
+			prevName = ni
+		}
+		if d.err != nil {
+			return nil, fmt.Errorf("index: series spool entry %d: %w", i, d.err)
+		}
+		out = append(out, d.b...) // chunk metas, already in their final encoding
+		w.write(w.lenBuf[:binary.PutUvarint(w.lenBuf[:], uint64(len(out)))])
+		w.write(out)
+	}
+	return offs, w.err
 }
 
 func (w *Writer) writeLabelTable(keys []uint64, lens []uint64) {

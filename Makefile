@@ -43,6 +43,12 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m $(PKGS)
 
+# PromQL conformance: the upstream promqltest files (VIGIL_PROMQL_TESTDATA overrides the folder).
+# Go's own PASS/ok lines are filtered so that the summary line is the last one.
+conformance:
+	@out=$$($(GO) test -count=1 -run '^TestConformance$$' -v ./promql/ 2>&1); rc=$$?; \
+	printf '%s\n' "$$out" | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS$$' -e '^FAIL$$' -e '^ok ' -e '^FAIL\s' | tail -n 80; exit $$rc
+
 # Short fuzzing of every parser of outside input (seed corpora always run in `make test`).
 FUZZTIME ?= 20s
 fuzz:

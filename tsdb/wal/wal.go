@@ -220,12 +220,9 @@ func (w *WAL) Log(recs ...[]byte) error {
 	if w.closed {
 		return ErrClosed
 	}
-	if w.dirty {
-		if err := w.seg.Truncate(w.segOff); err != nil {
-			w.metrics.writesFailed.Inc()
-			return fmt.Errorf("truncate WAL segment %d after a failed write: %w", w.segIdx, err)
-		}
-		w.dirty = false
+	if err := w.undoFailedWrite(); err != nil {
+		w.metrics.writesFailed.Inc()
+		return err
 	}
 	total := 0
 	for _, r := range recs {
@@ -254,15 +251,39 @@ func (w *WAL) Log(recs ...[]byte) error {
 	}
 	if err != nil {
 		w.metrics.writesFailed.Inc()
-		// Whatever part of the batch reached the file must go, or replay would find a torn
-		// record in the middle of the log once later writes land after it.
+		// Whatever part of the batch reached the file must go: it may hold complete records of a
+		// batch reported as failed, and later writes after it would turn a torn tail into
+		// corruption in the middle of the log.
 		if terr := w.seg.Truncate(w.segOff); terr != nil {
 			w.dirty = true
-			w.logger.Error("Cannot undo failed WAL write", "segment", w.segIdx, "offset", w.segOff, "err", terr)
+			w.logger.Error("Cannot truncate WAL segment after failed write; retrying before the next write",
+				"segment", w.segIdx, "offset", w.segOff, "err", terr)
+			// Until the truncation succeeds, zeros over what was written make it an invalid
+			// record (the checksum covers the length) rather than replayable ones: a restart then
+			// drops it as a torn tail. Overwriting allocated blocks needs no free space.
+			if n > 0 {
+				clear(buf[:n])
+				if _, zerr := w.seg.WriteAt(buf[:n], w.segOff); zerr != nil {
+					w.logger.Error("Cannot invalidate failed WAL write", "segment", w.segIdx, "offset", w.segOff, "err", zerr)
+				}
+			}
 		}
 		return fmt.Errorf("write WAL segment %d at offset %d: %w", w.segIdx, w.segOff, err)
 	}
 	w.segOff += int64(n)
+	return nil
+}
+
+// undoFailedWrite retries the truncation a failed write could not do. Nothing may be written
+// into or after a segment holding the remains of a failed batch until it succeeds.
+func (w *WAL) undoFailedWrite() error {
+	if !w.dirty {
+		return nil
+	}
+	if err := w.seg.Truncate(w.segOff); err != nil {
+		return fmt.Errorf("truncate WAL segment %d after a failed write: %w", w.segIdx, err)
+	}
+	w.dirty = false
 	return nil
 }
 
@@ -279,6 +300,11 @@ func appendRecord(b, rec []byte) []byte {
 // cut fsyncs and closes the current segment and starts the next one. The new file is created
 // first: if that fails (disk full), the current segment stays usable.
 func (w *WAL) cut() error {
+	// Closing a segment with the remains of a failed write would leave them in the middle of the
+	// log, where a reader reports corruption and repair drops everything after.
+	if err := w.undoFailedWrite(); err != nil {
+		return err
+	}
 	next := w.segIdx + 1
 	f, err := w.openFile(SegmentName(w.dir, next))
 	if err != nil {
@@ -380,6 +406,10 @@ func (w *WAL) Close() error {
 		return nil
 	}
 	w.closed = true
+	if err := w.undoFailedWrite(); err != nil {
+		// The remains were zeroed; the next Open drops them as a torn tail of the last segment.
+		w.logger.Error("Closing WAL with the remains of a failed write", "err", err)
+	}
 	if err := w.fsync(w.seg); err != nil {
 		w.seg.Close()
 		return fmt.Errorf("sync WAL segment %d: %w", w.segIdx, err)

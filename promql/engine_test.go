@@ -1,0 +1,346 @@
+package promql_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/vigil-monitoring/vigil/promql"
+	"github.com/vigil-monitoring/vigil/promql/promqltest"
+	"github.com/vigil-monitoring/vigil/tsdb"
+)
+
+// testData loads a small data set: counters, gauges and a classic histogram, every 15s for
+// 10 minutes from t=0.
+func testData(t testing.TB) *promqltest.MemStorage {
+	t.Helper()
+	st := promqltest.NewMemStorage()
+	add := func(ls labels.Labels, f func(i int) float64) {
+		var pts []promqltest.Point
+		for i := 0; i <= 40; i++ {
+			pts = append(pts, promqltest.Point{T: int64(i) * 15000, F: f(i)})
+		}
+		if err := st.Add(ls, pts...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, inst := range []string{"a", "b"} {
+		k := 1.0
+		if inst == "b" {
+			k = 2
+		}
+		add(labels.FromStrings("__name__", "http_requests_total", "job", "api", "instance", inst), func(i int) float64 { return k * float64(i) * 15 })
+		add(labels.FromStrings("__name__", "temperature", "job", "api", "instance", inst), func(i int) float64 { return k * 10 })
+		for _, le := range []string{"0.1", "1", "+Inf"} {
+			add(labels.FromStrings("__name__", "latency_bucket", "job", "api", "instance", inst, "le", le), func(i int) float64 {
+				switch le {
+				case "0.1":
+					return float64(i)
+				case "1":
+					return float64(i) * 3
+				}
+				return float64(i) * 4
+			})
+		}
+	}
+	add(labels.FromStrings("__name__", "info_meta", "job", "api", "version", "1.2"), func(int) float64 { return 1 })
+	return st
+}
+
+func instant(t *testing.T, ng *promql.Engine, q tsdb.Queryable, qs string, ts time.Time) *promql.Result {
+	t.Helper()
+	qry, err := ng.NewInstantQuery(context.Background(), q, qs, ts)
+	if err != nil {
+		t.Fatalf("%s: %v", qs, err)
+	}
+	defer qry.Close()
+	return qry.Exec(context.Background())
+}
+
+func TestInstantQueries(t *testing.T) {
+	st := testData(t)
+	ng := promql.NewEngine(promql.EngineOpts{})
+	at := time.Unix(600, 0)
+	cases := []struct {
+		query string
+		want  string // Value.String()
+	}{
+		{`temperature{instance="a"}`, `{__name__="temperature", instance="a", job="api"} => 10 @[600000]`},
+		{`temperature{instance=~"b|c"}`, `{__name__="temperature", instance="b", job="api"} => 20 @[600000]`},
+		{`temperature{instance!="a"}`, `{__name__="temperature", instance="b", job="api"} => 20 @[600000]`},
+		{`temperature{instance!~"a"}`, `{__name__="temperature", instance="b", job="api"} => 20 @[600000]`},
+		{`sum(temperature)`, `{} => 30 @[600000]`},
+		{`round(sum by (instance) (rate(http_requests_total[5m])), 0.001)`, "{instance=\"a\"} => 1 @[600000]\n{instance=\"b\"} => 2 @[600000]"},
+		{`scalar(sum(temperature))`, `scalar: 30 @[600000]`},
+		{`"hello"`, `hello`},
+		{`1 + 2 * 3`, `scalar: 7 @[600000]`},
+		{`temperature{instance="a"} offset 10m`, `{__name__="temperature", instance="a", job="api"} => 10 @[600000]`},
+		{`http_requests_total{instance="a"} @ 300`, `{__name__="http_requests_total", instance="a", job="api"} => 300 @[600000]`},
+		{`http_requests_total{instance="a"} @ start()`, `{__name__="http_requests_total", instance="a", job="api"} => 600 @[600000]`},
+		{`max_over_time(http_requests_total{instance="b"}[1m:15s])`, `{instance="b", job="api"} => 1200 @[600000]`},
+		{`topk(1, temperature)`, `{__name__="temperature", instance="b", job="api"} => 20 @[600000]`},
+		{`count_values("v", temperature)`, "{v=\"10\"} => 1 @[600000]\n{v=\"20\"} => 1 @[600000]"},
+		{`round(histogram_quantile(0.5, sum by (le) (rate(latency_bucket[5m]))), 0.001)`, `{} => 0.55 @[600000]`},
+		{`temperature{instance="a"} > bool 15`, `{instance="a", job="api"} => 0 @[600000]`},
+		{`temperature{instance="a"} * on(job) group_left(version) info_meta`, `{instance="a", job="api", version="1.2"} => 10 @[600000]`},
+		{`label_replace(temperature{instance="a"}, "x", "$1", "instance", "(.*)")`, `{__name__="temperature", instance="a", job="api", x="a"} => 10 @[600000]`},
+		{`absent(nonexistent{job="x"})`, `{job="x"} => 1 @[600000]`},
+		{`temperature{instance="a"} unless temperature{instance="a"}`, ``},
+		{`time()`, `scalar: 600 @[600000]`},
+		{`day_of_month()`, `{} => 1 @[600000]`},
+	}
+	for _, c := range cases {
+		t.Run(c.query, func(t *testing.T) {
+			res := instant(t, ng, st, c.query, at)
+			if res.Err != nil {
+				t.Fatalf("unexpected error: %v", res.Err)
+			}
+			if got := res.Value.String(); got != c.want {
+				t.Errorf("got\n%s\nwant\n%s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestRangeQuery(t *testing.T) {
+	st := testData(t)
+	ng := promql.NewEngine(promql.EngineOpts{})
+	qry, err := ng.NewRangeQuery(context.Background(), st, `round(sum(rate(http_requests_total[1m])), 0.001)`, time.Unix(300, 0), time.Unix(420, 0), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := qry.Exec(context.Background())
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	want := "{} =>\n3 @[300000]\n3 @[360000]\n3 @[420000]"
+	if got := res.Value.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if _, ok := qry.Statement().(*parser.EvalStmt); !ok {
+		t.Errorf("Statement() = %T, want *parser.EvalStmt", qry.Statement())
+	}
+}
+
+func TestStalenessAndLookback(t *testing.T) {
+	st := promqltest.NewMemStorage()
+	ls := labels.FromStrings("__name__", "m")
+	if err := st.Add(ls, promqltest.Point{T: 0, F: 1}, promqltest.Point{T: 60000, F: 2}, promqltest.Point{T: 120000, F: tsdb.StaleNaN()}); err != nil {
+		t.Fatal(err)
+	}
+	ng := promql.NewEngine(promql.EngineOpts{LookbackDelta: 2 * time.Minute})
+	for _, c := range []struct {
+		at      int64
+		present bool
+		value   float64
+	}{
+		{0, true, 1}, {60, true, 2}, {119, true, 2}, {120, false, 0}, {200, false, 0},
+	} {
+		res := instant(t, ng, st, "m", time.Unix(c.at, 0))
+		vec := res.Value.(promql.Vector)
+		if c.present != (len(vec) == 1) || (c.present && vec[0].F != c.value) {
+			t.Errorf("at %ds: got %v, want present=%v value=%v", c.at, vec, c.present, c.value)
+		}
+	}
+	// Without the stale marker, the sample would be visible until the lookback delta ends.
+	st2 := promqltest.NewMemStorage()
+	if err := st2.Add(ls, promqltest.Point{T: 0, F: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if vec := instant(t, ng, st2, "m", time.Unix(119, 0)).Value.(promql.Vector); len(vec) != 1 {
+		t.Errorf("sample within lookback not returned")
+	}
+	if vec := instant(t, ng, st2, "m", time.Unix(120, 0)).Value.(promql.Vector); len(vec) != 0 {
+		t.Errorf("sample exactly lookback old returned: %v", vec)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	st := testData(t)
+	ctx := context.Background()
+	t.Run("parse error", func(t *testing.T) {
+		ng := promql.NewEngine(promql.EngineOpts{})
+		_, err := ng.NewInstantQuery(ctx, st, "sum(", time.Unix(0, 0))
+		var perr parser.ParseErrors
+		if !errors.As(err, &perr) {
+			t.Fatalf("got %T %v, want parser.ParseErrors", err, err)
+		}
+	})
+	t.Run("range query of range vector", func(t *testing.T) {
+		ng := promql.NewEngine(promql.EngineOpts{})
+		_, err := ng.NewRangeQuery(ctx, st, "temperature[5m]", time.Unix(0, 0), time.Unix(60, 0), time.Second)
+		if err == nil || !strings.Contains(err.Error(), "invalid expression type") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("too many samples", func(t *testing.T) {
+		ng := promql.NewEngine(promql.EngineOpts{MaxSamples: 10})
+		res := instant(t, ng, st, "http_requests_total[10m]", time.Unix(600, 0))
+		var e promql.ErrTooManySamples
+		if !errors.As(res.Err, &e) {
+			t.Fatalf("got %v, want ErrTooManySamples", res.Err)
+		}
+		if res.Err.Error() != "query processing would load too many samples into memory in query execution" {
+			t.Errorf("wrong text: %q", res.Err.Error())
+		}
+	})
+	t.Run("canceled", func(t *testing.T) {
+		ng := promql.NewEngine(promql.EngineOpts{})
+		qry, err := ng.NewInstantQuery(ctx, st, "temperature", time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		res := qry.Exec(cctx)
+		var e promql.ErrQueryCanceled
+		if !errors.As(res.Err, &e) {
+			t.Fatalf("got %v, want ErrQueryCanceled", res.Err)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		ng := promql.NewEngine(promql.EngineOpts{Timeout: time.Nanosecond})
+		qry, err := ng.NewInstantQuery(ctx, st, "temperature", time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+		res := qry.Exec(ctx)
+		var e promql.ErrQueryTimeout
+		if !errors.As(res.Err, &e) {
+			t.Fatalf("got %v, want ErrQueryTimeout", res.Err)
+		}
+	})
+	t.Run("storage error", func(t *testing.T) {
+		ng := promql.NewEngine(promql.EngineOpts{})
+		res := instant(t, ng, failingQueryable{}, "temperature", time.Unix(0, 0))
+		var e promql.ErrStorage
+		if !errors.As(res.Err, &e) || !errors.Is(res.Err, errDisk) {
+			t.Fatalf("got %v, want ErrStorage wrapping errDisk", res.Err)
+		}
+	})
+	t.Run("many-to-many", func(t *testing.T) {
+		ng := promql.NewEngine(promql.EngineOpts{})
+		res := instant(t, ng, st, "temperature + on(job) temperature", time.Unix(600, 0))
+		if res.Err == nil || !strings.Contains(res.Err.Error(), "many-to-many matching not allowed") {
+			t.Fatalf("got %v", res.Err)
+		}
+	})
+}
+
+var errDisk = errors.New("disk on fire")
+
+type failingQueryable struct{}
+
+func (failingQueryable) Querier(int64, int64) (tsdb.Querier, error) { return failingQuerier{}, nil }
+
+type failingQuerier struct{}
+
+func (failingQuerier) Select(context.Context, bool, *tsdb.SelectHints, ...*labels.Matcher) tsdb.SeriesSet {
+	return tsdb.ErrSeriesSet(errDisk)
+}
+func (failingQuerier) LabelValues(context.Context, string, ...*labels.Matcher) ([]string, error) {
+	return nil, errDisk
+}
+func (failingQuerier) LabelNames(context.Context, ...*labels.Matcher) ([]string, error) {
+	return nil, errDisk
+}
+func (failingQuerier) Close() error { return nil }
+
+// blockingQueryable blocks Querier until released, to hold queries inside the engine.
+type blockingQueryable struct {
+	inner   tsdb.Queryable
+	release chan struct{}
+	active  atomic.Int32
+	peak    atomic.Int32
+}
+
+func (b *blockingQueryable) Querier(mint, maxt int64) (tsdb.Querier, error) {
+	n := b.active.Add(1)
+	defer b.active.Add(-1)
+	for {
+		p := b.peak.Load()
+		if n <= p || b.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	<-b.release
+	return b.inner.Querier(mint, maxt)
+}
+
+func TestMaxConcurrency(t *testing.T) {
+	st := testData(t)
+	bq := &blockingQueryable{inner: st, release: make(chan struct{})}
+	ng := promql.NewEngine(promql.EngineOpts{MaxConcurrent: 2})
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			qry, err := ng.NewInstantQuery(context.Background(), bq, "sum(temperature)", time.Unix(600, 0))
+			if err != nil {
+				errs <- err
+				return
+			}
+			if res := qry.Exec(context.Background()); res.Err != nil {
+				errs <- res.Err
+			}
+		}()
+	}
+	// Let the queries pile up, then release them one by one.
+	time.Sleep(50 * time.Millisecond)
+	if a := bq.active.Load(); a != 2 {
+		t.Errorf("%d queries executing, want 2", a)
+	}
+	for range 6 {
+		bq.release <- struct{}{}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if p := bq.peak.Load(); p > 2 {
+		t.Errorf("peak concurrency %d > 2", p)
+	}
+
+	// A query waiting for a slot gives up with its context.
+	bq2 := &blockingQueryable{inner: st, release: make(chan struct{})}
+	ng2 := promql.NewEngine(promql.EngineOpts{MaxConcurrent: 1})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		qry, _ := ng2.NewInstantQuery(context.Background(), bq2, "temperature", time.Unix(0, 0))
+		qry.Exec(context.Background())
+	}()
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	qry, _ := ng2.NewInstantQuery(ctx, bq2, "temperature", time.Unix(0, 0))
+	res := qry.Exec(ctx)
+	var e promql.ErrQueryTimeout
+	if !errors.As(res.Err, &e) || !strings.Contains(res.Err.Error(), "query queue") {
+		t.Errorf("got %v, want timeout in query queue", res.Err)
+	}
+	bq2.release <- struct{}{}
+	<-done
+}
+
+func TestValueStrings(t *testing.T) {
+	m := promql.Matrix{{Metric: labels.FromStrings("a", "b"), Floats: []promql.FPoint{{T: 1000, F: 1.5}, {T: 2000, F: math.Inf(1)}}}}
+	if got, want := m.String(), "{a=\"b\"} =>\n1.5 @[1000]\n+Inf @[2000]"; got != want {
+		t.Errorf("Matrix.String() = %q, want %q", got, want)
+	}
+	if got, want := (promql.Scalar{T: 5, V: 0.25}).String(), "scalar: 0.25 @[5]"; got != want {
+		t.Errorf("Scalar.String() = %q, want %q", got, want)
+	}
+}

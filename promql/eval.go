@@ -1114,4 +1114,3 @@ func (ev *evaluator) evalLabelJoin(args parser.Expressions) Value {
 	}
 	return ev.mergeSeriesWithSameLabelset(mat)
 }
-

@@ -159,9 +159,9 @@ type memSeriesSet struct {
 	i      int
 }
 
-func (s *memSeriesSet) Next() bool     { s.i++; return s.i < len(s.series) }
+func (s *memSeriesSet) Next() bool      { s.i++; return s.i < len(s.series) }
 func (s *memSeriesSet) At() tsdb.Series { return s.series[s.i] }
-func (s *memSeriesSet) Err() error     { return nil }
+func (s *memSeriesSet) Err() error      { return nil }
 
 type memSeriesView struct {
 	lset    labels.Labels

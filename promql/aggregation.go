@@ -47,6 +47,11 @@ func (ev *evaluator) evalAggregation(e *parser.AggregateExpr) Value {
 		}, e.Expr)
 	}
 
+	if streamableAgg(e.Op) {
+		if res, ok := ev.streamAggregation(e, sortedGrouping); ok {
+			return res
+		}
+	}
 	var params []float64
 	if e.Param != nil && e.Param.Type() == parser.ValueTypeScalar {
 		params = ev.scalarValues(e.Param)
@@ -487,4 +492,189 @@ func generateGroupingLabels(enh *evalNodeHelper, metric labels.Labels, without b
 	default:
 		return labels.EmptyLabels()
 	}
+}
+
+// streamableAgg tells whether an aggregation can fold its input one series at a time.
+func streamableAgg(op parser.ItemType) bool {
+	switch op {
+	case parser.SUM, parser.AVG, parser.COUNT, parser.MIN, parser.MAX, parser.GROUP, parser.STDDEV, parser.STDVAR:
+		return true
+	}
+	return false
+}
+
+// stream produces the series of expr one at a time through emit, without materializing the
+// whole matrix. It returns false (without emitting) when expr cannot be streamed.
+func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
+	switch e := expr.(type) {
+	case *parser.ParenExpr:
+		return ev.stream(e.Expr, emit)
+	case *parser.VectorSelector:
+		if e.Smoothed {
+			ev.smoothedVectorSelector(e, emit)
+		} else {
+			ev.vectorSelector(e, emit)
+		}
+		return true
+	case *parser.Call:
+		if e.Func.Name == "absent_over_time" || rangeFunctions[e.Func.Name] == nil {
+			return false
+		}
+		for i, a := range e.Args {
+			switch unwrapParens(a).(type) {
+			case *parser.MatrixSelector, *parser.SubqueryExpr:
+				e.Args[i] = unwrapParens(a)
+				ev.evalRangeFunction(e, i, emit)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// streamGroup accumulates one output group of a streamed aggregation, per step.
+type streamGroup struct {
+	metric   labels.Labels
+	dropName bool
+	value    []float64
+	kahanC   []float64
+	mean     []float64
+	count    []float64 // 0: no input at this step
+	incr     []bool    // avg switched to incremental mean (overflow)
+}
+
+// streamAggregation folds the input series of e into per-group, per-step accumulators as they
+// are produced, so that e.g. sum(rate(x[5m])) over a range never holds the rate matrix. The
+// fold order per step is the input series order, as in aggregation(), so results are equal.
+func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping []string) (Matrix, bool) {
+	n := ev.numSteps()
+	enh := &evalNodeHelper{}
+	buf := make([]byte, 0, 1024)
+	groupIdx := map[uint64]int{}
+	var groups []*streamGroup
+	op := e.Op
+	ok := ev.stream(e.Expr, func(s Series) {
+		var key uint64
+		key, buf = generateGroupingKey(s.Metric, sortedGrouping, e.Without, buf)
+		gi, found := groupIdx[key]
+		if !found {
+			gi = len(groups)
+			groupIdx[key] = gi
+			g := &streamGroup{
+				metric: generateGroupingLabels(enh, s.Metric, e.Without, sortedGrouping),
+				value:  make([]float64, n),
+				count:  make([]float64, n),
+			}
+			switch op {
+			case parser.SUM:
+				g.kahanC = make([]float64, n)
+			case parser.AVG:
+				g.kahanC, g.mean, g.incr = make([]float64, n), make([]float64, n), make([]bool, n)
+			case parser.STDDEV, parser.STDVAR:
+				g.mean = make([]float64, n)
+			}
+			groups = append(groups, g)
+			ev.addSamples(n)
+		}
+		g := groups[gi]
+		if s.dropName {
+			g.dropName = true
+		}
+		for _, p := range s.Floats {
+			k := int((p.T - ev.startTS) / ev.interval)
+			f := p.F
+			if g.count[k] == 0 {
+				g.count[k] = 1
+				switch op {
+				case parser.STDVAR, parser.STDDEV:
+					g.mean[k] = f
+					if math.IsNaN(f) || math.IsInf(f, 0) {
+						g.value[k] = math.NaN()
+					} else {
+						g.value[k] = 0
+					}
+				case parser.GROUP:
+					g.value[k] = 1
+				case parser.AVG:
+					g.value[k], g.mean[k] = f, f
+				default:
+					g.value[k] = f
+				}
+				continue
+			}
+			switch op {
+			case parser.SUM:
+				g.value[k], g.kahanC[k] = kahansum.Inc(f, g.value[k], g.kahanC[k])
+			case parser.AVG:
+				g.count[k]++
+				cnt := g.count[k]
+				if !g.incr[k] {
+					newV, newC := kahansum.Inc(f, g.value[k], g.kahanC[k])
+					if !math.IsInf(newV, 0) {
+						g.value[k], g.kahanC[k] = newV, newC
+						continue
+					}
+					g.incr[k] = true
+					g.mean[k] = g.value[k] / (cnt - 1)
+					g.kahanC[k] /= cnt - 1
+				}
+				q := (cnt - 1) / cnt
+				g.mean[k], g.kahanC[k] = kahansum.Inc(f/cnt, q*g.mean[k], q*g.kahanC[k])
+			case parser.MAX:
+				if g.value[k] < f || math.IsNaN(g.value[k]) {
+					g.value[k] = f
+				}
+			case parser.MIN:
+				if g.value[k] > f || math.IsNaN(g.value[k]) {
+					g.value[k] = f
+				}
+			case parser.COUNT, parser.GROUP:
+				g.count[k]++
+			case parser.STDVAR, parser.STDDEV:
+				g.count[k]++
+				delta := f - g.mean[k]
+				g.mean[k] += delta / g.count[k]
+				g.value[k] += delta * (f - g.mean[k])
+			}
+		}
+		// The input series is folded in: it no longer occupies memory.
+		ev.currentSamples -= len(s.Floats)
+	})
+	if !ok {
+		return nil, false
+	}
+	out := make(Matrix, 0, len(groups))
+	for _, g := range groups {
+		pts := make([]FPoint, 0, n)
+		for k := range n {
+			cnt := g.count[k]
+			if cnt == 0 {
+				continue
+			}
+			v := g.value[k]
+			switch op {
+			case parser.SUM:
+				v += g.kahanC[k]
+			case parser.AVG:
+				if g.incr[k] {
+					v = g.mean[k] + g.kahanC[k]
+				} else {
+					v = v/cnt + g.kahanC[k]/cnt
+				}
+			case parser.COUNT:
+				v = cnt
+			case parser.STDVAR:
+				v /= cnt
+			case parser.STDDEV:
+				v = math.Sqrt(v / cnt)
+			}
+			pts = append(pts, FPoint{T: ev.startTS + int64(k)*ev.interval, F: v})
+		}
+		if len(pts) > 0 {
+			out = append(out, Series{Metric: g.metric, Floats: pts, dropName: g.dropName})
+		}
+	}
+	ev.currentSamples -= len(groups) * n
+	ev.addSamples(out.TotalSamples())
+	return out, true
 }

@@ -975,8 +975,10 @@ func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]
 	}
 	seriess := make(map[uint64]outSeries, biggest)
 	var out Matrix
-	// Output series usually keep the labels of an input series: remember the hash of the
-	// labels last seen at each output position to skip re-hashing unchanged label sets.
+	var (
+		prevMetric []labels.Labels
+		prevHash   []uint64
+	)
 	tempNumSamples := ev.currentSamples
 	for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
 		ev.checkCtx()
@@ -1010,8 +1012,20 @@ func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]
 			ev.currentSamples = origNumSamples + len(mat)
 			return mat
 		}
-		for _, s := range result {
-			h := s.Metric.Hash()
+		for i, s := range result {
+			// Output positions are usually stable across steps: reuse the previous step's hash
+			// when the labels are the same (a pointer comparison for unchanged labels).
+			var h uint64
+			if i < len(prevMetric) && labels.Equal(prevMetric[i], s.Metric) {
+				h = prevHash[i]
+			} else {
+				h = s.Metric.Hash()
+				if i < len(prevMetric) {
+					prevMetric[i], prevHash[i] = s.Metric, h
+				} else {
+					prevMetric, prevHash = append(prevMetric, s.Metric), append(prevHash, h)
+				}
+			}
 			os, ok := seriess[h]
 			if ok {
 				if os.ts == ts {

@@ -289,21 +289,26 @@ func (w *WAL) undoFailedWrite() error {
 
 // appendRecord appends the framing and payload of rec to b.
 func appendRecord(b, rec []byte) []byte {
-	var hdr [recordHeaderSize]byte
-	binary.LittleEndian.PutUint32(hdr[:4], uint32(len(rec)))
-	crc := crc32.Update(crc32.Update(0, castagnoli, hdr[:4]), castagnoli, rec)
-	binary.LittleEndian.PutUint32(hdr[4:], crc)
-	b = append(b, hdr[:]...)
+	// The header is built in b itself: a local array passed to crc32 would escape to the heap
+	// and cost an allocation per record.
+	start := len(b)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(rec)))
+	crc := crc32.Update(crc32.Update(0, castagnoli, b[start:start+4]), castagnoli, rec)
+	b = binary.LittleEndian.AppendUint32(b, crc)
 	return append(b, rec...)
 }
 
-// cut fsyncs and closes the current segment and starts the next one. The new file is created
-// first: if that fails (disk full), the current segment stays usable.
+// cut fsyncs and closes the current segment and starts the next one. The current segment is
+// made durable before the next one exists, so that after a power loss every segment but the last
+// is complete; and if the new file cannot be created (disk full), the current one stays in use.
 func (w *WAL) cut() error {
 	// Closing a segment with the remains of a failed write would leave them in the middle of the
 	// log, where a reader reports corruption and repair drops everything after.
 	if err := w.undoFailedWrite(); err != nil {
 		return err
+	}
+	if err := w.fsync(w.seg); err != nil {
+		return fmt.Errorf("sync WAL segment %d: %w", w.segIdx, err)
 	}
 	next := w.segIdx + 1
 	f, err := w.openFile(SegmentName(w.dir, next))
@@ -313,16 +318,13 @@ func (w *WAL) cut() error {
 	old, oldIdx := w.seg, w.segIdx
 	w.seg, w.segIdx, w.segOff, w.dirty = f, next, 0, false
 	w.metrics.currentSegment.Set(float64(next))
-	if err := syncDir(w.dir); err != nil {
-		old.Close()
-		return err
-	}
-	if err := w.fsync(old); err != nil {
-		old.Close()
-		return fmt.Errorf("sync WAL segment %d: %w", oldIdx, err)
-	}
 	if err := old.Close(); err != nil {
-		return fmt.Errorf("close WAL segment %d: %w", oldIdx, err)
+		w.logger.Warn("Closing WAL segment", "segment", oldIdx, "err", err)
+	}
+	// The new name must be durable before anything written into the file can be: a later fsync
+	// of the file does not persist its directory entry.
+	if err := syncDir(w.dir); err != nil {
+		return err
 	}
 	return nil
 }

@@ -499,3 +499,18 @@ func TestClosed(t *testing.T) {
 		t.Fatalf("Log after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestLogAllocs guards the zero-allocation append path the head relies on.
+func TestLogAllocs(t *testing.T) {
+	w := openWAL(t, t.TempDir(), Options{}, nil)
+	defer w.Close()
+	rec := make([]byte, 12000)
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := w.Log(rec); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Log allocated %v times per call, want 0", allocs)
+	}
+}

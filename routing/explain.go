@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/alertmanager/provider"
 	"github.com/prometheus/alertmanager/silence"
 	"github.com/prometheus/alertmanager/silence/silencepb"
+	"github.com/prometheus/alertmanager/store"
 	"github.com/prometheus/common/model"
 )
 
@@ -119,7 +120,7 @@ func (r *Router) Explain(ctx context.Context, lset model.LabelSet) (*Explanation
 	ex := &Explanation{Labels: lset, Fingerprint: fp.String(), Routes: []ExplainedRoute{}, SilencedBy: []ExplainedSil{}, InhibitedBy: []ExplainedInhib{}}
 	if a, err := r.alerts.Get(fp); err == nil {
 		ex.Alert = &ExplainedAlert{StartsAt: a.StartsAt, EndsAt: a.EndsAt, UpdatedAt: a.UpdatedAt, Resolved: a.ResolvedAt(now)}
-	} else if !errors.Is(err, provider.ErrNotFound) {
+	} else if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, provider.ErrNotFound) {
 		return nil, fmt.Errorf("looking up alert: %w", err)
 	}
 	hash := hashLabels(lset)

@@ -118,6 +118,7 @@ type Router struct {
 	// mtx guards the config-scoped state below, swapped by ApplyConfig.
 	mtx         sync.RWMutex
 	conf        *config.Config
+	maskedText  string
 	route       *dispatch.Route
 	receivers   map[string][]amnotify.Integration
 	intervener  *timeinterval.Intervener
@@ -154,7 +155,7 @@ func New(opts Options) (*Router, error) {
 	}
 	setClusterDefaults(&opts.Cluster)
 
-	conf, err := LoadConfig(opts.ConfigFile)
+	conf, text, err := loadConfig(opts.ConfigFile)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +248,7 @@ func New(opts Options) (*Router, error) {
 	r.pipeline = amnotify.NewPipelineBuilder(reg, ff, r.recorder)
 	r.dispMetrics = dispatch.NewDispatcherMetrics(false, reg, ff)
 
-	if err := r.ApplyConfig(conf); err != nil {
+	if err := r.applyConfig(conf, text); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -278,34 +279,53 @@ func setClusterDefaults(c *ClusterOptions) {
 // LoadConfig reads and validates an alertmanager.yml with the upstream parser; an empty path
 // yields DefaultConfig.
 func LoadConfig(path string) (*config.Config, error) {
+	conf, _, err := loadConfig(path)
+	return conf, err
+}
+
+// loadConfig also returns the file's text, which the API shows (masked) as the config.
+func loadConfig(path string) (*config.Config, string, error) {
 	if path == "" {
 		conf, err := config.Load(DefaultConfig)
 		if err != nil {
-			return nil, fmt.Errorf("embedded default alertmanager config: %w", err)
+			return nil, "", fmt.Errorf("embedded default alertmanager config: %w", err)
 		}
-		return conf, nil
+		return conf, DefaultConfig, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("loading alertmanager config: %w", err)
 	}
 	conf, err := config.LoadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("loading alertmanager config %s: %w", path, err)
+		return nil, "", fmt.Errorf("loading alertmanager config %s: %w", path, err)
 	}
-	return conf, nil
+	return conf, string(b), nil
 }
 
 // Reload re-reads the configuration file and applies it. On error the running configuration
 // stays in place.
 func (r *Router) Reload() error {
-	conf, err := LoadConfig(r.opts.ConfigFile)
+	conf, text, err := loadConfig(r.opts.ConfigFile)
 	if err != nil {
 		return err
 	}
-	return r.ApplyConfig(conf)
+	return r.applyConfig(conf, text)
 }
 
 // ApplyConfig rebuilds the route tree, receivers, inhibitor and dispatcher from conf. All
 // fallible work happens before the running pipeline is touched, so a bad config leaves the
 // previous one running.
 func (r *Router) ApplyConfig(conf *config.Config) error {
+	return r.applyConfig(conf, conf.String())
+}
+
+func (r *Router) applyConfig(conf *config.Config, text string) error {
+	masked, err := MaskSecrets(text)
+	if err != nil {
+		// Upstream's own rendering masks every secret field; it only loses the user's layout.
+		masked = conf.String()
+	}
 	tmpl, err := template.FromGlobs(conf.Templates)
 	if err != nil {
 		return fmt.Errorf("parsing notification templates: %w", err)
@@ -359,7 +379,7 @@ func (r *Router) ApplyConfig(conf *config.Config) error {
 	go disp.Run(r.startTime)
 	disp.WaitForLoading()
 
-	r.conf, r.route, r.receivers, r.intervener = conf, routes, receivers, intervener
+	r.conf, r.maskedText, r.route, r.receivers, r.intervener = conf, masked, routes, receivers, intervener
 	r.inhibitor, r.dispatcher = inhibitor, disp
 	for _, f := range r.subscribers {
 		f(conf)
@@ -401,6 +421,14 @@ func (r *Router) Config() *config.Config {
 	r.mtx.RLock()
 	defer r.mtx.RUnlock()
 	return r.conf
+}
+
+// MaskedConfig is the configuration text as the user wrote it, credentials replaced by
+// "<secret>" (see MaskSecrets). The API serves it as the status' original config.
+func (r *Router) MaskedConfig() string {
+	r.mtx.RLock()
+	defer r.mtx.RUnlock()
+	return r.maskedText
 }
 
 // Alerts is the alert store (for the API).

@@ -7,6 +7,7 @@
 package alertmanager
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ const ExplainPath = "/api/v2/alerts/explain"
 // Handler serves /api/v2/. Build it once per router: the upstream API registers metrics.
 type Handler struct {
 	router *routing.Router
+	api    http.Handler
 	mux    *http.ServeMux
 }
 
@@ -41,14 +43,66 @@ func New(r *routing.Router, logger *slog.Logger, reg prometheus.Registerer) (*Ha
 	}
 	r.Subscribe(func(c *config.Config) { api.Update(c, r.SetAlertStatus) })
 
-	h := &Handler{router: r, mux: http.NewServeMux()}
+	h := &Handler{router: r, api: api.Handler, mux: http.NewServeMux()}
 	h.mux.Handle("/api/v2/", api.Handler)
+	h.mux.HandleFunc("GET /api/v2/status", h.status)
 	h.mux.HandleFunc("GET "+ExplainPath, h.explain)
 	return h, nil
 }
 
 // ServeHTTP implements http.Handler for paths under /api/v2/.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// status serves upstream's status with one change: config.original is the configuration as
+// the user wrote it, secrets masked, instead of upstream's re-rendering of the parsed config.
+// The re-rendering lists every field of this Alertmanager version with its default, which
+// amtool releases older than the library (Debian's among them) reject as unknown fields, so
+// `amtool config routes test` would fail against a config it can parse.
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{header: http.Header{}, code: http.StatusOK}
+	h.api.ServeHTTP(rec, r)
+	var body map[string]json.RawMessage
+	if rec.code != http.StatusOK || json.Unmarshal(rec.body.Bytes(), &body) != nil {
+		rec.copyTo(w)
+		return
+	}
+	cfg, err := json.Marshal(map[string]string{"original": h.router.MaskedConfig()})
+	if err != nil {
+		rec.copyTo(w)
+		return
+	}
+	body["config"] = cfg
+	out, err := json.Marshal(body)
+	if err != nil {
+		rec.copyTo(w)
+		return
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.Header().Del("Content-Length")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
+
+// recorder buffers a response of the upstream handler so that it can be amended.
+type recorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(code int)        { r.code = code }
+
+func (r *recorder) copyTo(w http.ResponseWriter) {
+	for k, v := range r.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(r.code)
+	_, _ = w.Write(r.body.Bytes())
+}
 
 func (h *Handler) explain(w http.ResponseWriter, r *http.Request) {
 	lset := model.LabelSet{}

@@ -69,7 +69,8 @@ func listCheckpoints(dir string) ([]int, error) {
 // checkpoint.<to>: it keeps the series records of series for which keep returns true, their
 // samples at or after mint and their tombstones that reach mint, and drops everything else. The
 // checkpoint is written to a .tmp directory, fsynced and renamed into place, after which older
-// checkpoints are deleted. The caller then truncates the WAL to segment to+1.
+// checkpoints are deleted. The caller then truncates the WAL to segment to+1. Segments of the
+// range that the last checkpoint already holds are skipped; to must be a closed segment.
 func Checkpoint(logger *slog.Logger, w *WAL, from, to int, keep func(ref uint64) bool, mint int64) (stats *CheckpointStats, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -102,9 +103,15 @@ func Checkpoint(logger *slog.Logger, w *WAL, from, to int, keep func(ref uint64)
 	lastCP, lastIdx, err := LastCheckpoint(dir)
 	switch {
 	case err == nil:
-		if lastIdx >= from {
-			return nil, fmt.Errorf("checkpoint: last checkpoint %d already covers segment %d", lastIdx, from)
+		if lastIdx >= to {
+			return nil, fmt.Errorf("checkpoint: last checkpoint %d already covers segments up to %d", lastIdx, to)
 		}
+		if from > lastIdx+1 {
+			return nil, fmt.Errorf("checkpoint: segments %d to %d are in neither the last checkpoint (%d) nor the range", lastIdx+1, from-1, lastIdx)
+		}
+		// Segments up to lastIdx are already in the checkpoint; they are left over when a crash
+		// came between writing it and truncating the WAL.
+		from = lastIdx + 1
 		r, err := NewCheckpointReader(lastCP)
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint: open last checkpoint: %w", err)

@@ -216,3 +216,47 @@ func TestLastCheckpointNotFound(t *testing.T) {
 		t.Fatalf("LastCheckpoint = %v, want ErrNotFound", err)
 	}
 }
+
+// TestCheckpointAfterMissedTruncate covers a crash between writing a checkpoint and truncating
+// the WAL: the next checkpoint must not read the segments the last one already holds twice, and
+// a checkpoint of a range already covered fails.
+func TestCheckpointAfterMissedTruncate(t *testing.T) {
+	dir := t.TempDir()
+	w := openWAL(t, dir, Options{SegmentSize: 1024}, nil)
+	defer w.Close()
+	all := func(uint64) bool { return true }
+
+	writeWorkload(t, w, 0, 4, []int64{1, 2, 3})
+	to, err := w.NextSegment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	to--
+	if _, err := Checkpoint(nil, w, 0, to, all, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Checkpoint(nil, w, 0, to, all, 0); err == nil {
+		t.Fatal("second checkpoint of the same range succeeded")
+	}
+	writeWorkload(t, w, 4, 6, []int64{4})
+	to2, err := w.NextSegment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	to2--
+	stats, err := Checkpoint(nil, w, 0, to2, all, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.TotalSeries != 6 || stats.TotalSamples != 4*3+2 {
+		t.Fatalf("stats = %+v, want 6 series and 14 samples read once", *stats)
+	}
+	name, _, err := LastCheckpoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	series, samples, _ := checkpointContent(t, name)
+	if len(series) != 6 || len(samples) != 14 {
+		t.Fatalf("checkpoint holds %d series and %d samples, want 6 and 14", len(series), len(samples))
+	}
+}

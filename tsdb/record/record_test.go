@@ -308,3 +308,15 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestSeriesEncodeAllocs(t *testing.T) {
+	var enc Encoder
+	s := manySeries(100)
+	buf := enc.Series(s, nil)
+	allocs := testing.AllocsPerRun(100, func() {
+		buf = enc.Series(s, buf)
+	})
+	if allocs != 0 {
+		t.Fatalf("encoding series into a reused buffer allocated %v times, want 0", allocs)
+	}
+}

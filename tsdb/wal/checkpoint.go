@@ -65,6 +65,26 @@ func listCheckpoints(dir string) ([]int, error) {
 	return cps, nil
 }
 
+// removeTmpCheckpoints deletes checkpoints left half-written by a crash: they are never read
+// (LastCheckpoint skips them) and only take disk space.
+func removeTmpCheckpoints(dir string, logger *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("list WAL directory: %w", err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), checkpointPrefix) || !strings.HasSuffix(e.Name(), ".tmp") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		logger.Info("Removing incomplete WAL checkpoint", "path", path)
+		if err := os.RemoveAll(path); err != nil {
+			return fmt.Errorf("remove incomplete checkpoint: %w", err)
+		}
+	}
+	return nil
+}
+
 // Checkpoint compacts the last checkpoint (if any) and WAL segments [from, to] of w into
 // checkpoint.<to>: it keeps the series records of series for which keep returns true, their
 // samples at or after mint and their tombstones that reach mint, and drops everything else. The

@@ -207,13 +207,22 @@ func TestCheckpoint(t *testing.T) {
 	}
 }
 
-func TestLastCheckpointNotFound(t *testing.T) {
+func TestIncompleteCheckpoint(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "checkpoint.00000003.tmp"), 0o755); err != nil {
+	tmp := filepath.Join(dir, "checkpoint.00000003.tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "00000000"), []byte("partial"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := LastCheckpoint(dir); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("LastCheckpoint = %v, want ErrNotFound", err)
+	}
+	w := openWAL(t, dir, Options{}, nil)
+	defer w.Close()
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Open left the incomplete checkpoint: %v", err)
 	}
 }
 

@@ -7,7 +7,7 @@
 //	  00000012               segment files, named by a zero-padded decimal index
 //	  00000013
 //	  checkpoint.00000011/   the newest checkpoint: itself a directory of segments (00000000, ...)
-//	  checkpoint.00000014.tmp/  a checkpoint being written; removed if found stale
+//	  checkpoint.00000014.tmp/  a checkpoint being written; a stale one is removed by Open
 //
 // Segment indexes only grow. After a restart writing continues in a new segment after the last
 // existing one, so a segment is never appended to once its writer has gone. Replay reads the
@@ -47,5 +47,33 @@
 // survive the process being killed. Segments are fsynced when they are cut or the WAL is closed,
 // and on Sync; surviving a power loss between those points is not promised. A failed write (for
 // example ENOSPC) is undone by truncating the segment back to the end of the previous batch, so a
-// half-written record is never replayed, and the next Log call writes at that offset again.
+// half-written record is never replayed, and the next Log call writes at that offset again. If even the
+// truncation fails, the written bytes are overwritten with zeros (an invalid record, dropped as a
+// torn tail on the next Open) and no write or segment cut happens until a retried truncation
+// succeeds.
+//
+// # Checkpoints
+//
+// Checkpoint(logger, w, from, to, keep, mint) reads the last checkpoint and segments [from, to],
+// keeps the series records of series for which keep(ref) holds, their samples with T >= mint and
+// their tombstone intervals ending at or after mint, and writes them (records of package
+// tsdb/record) as checkpoint.<to>: a directory of segments in the format above, written under a
+// .tmp name, fsynced and renamed, after which older checkpoints are deleted. The DB then calls
+// Truncate(to+1). Replay is
+//
+//	name, idx, err := wal.LastCheckpoint(dir)  // ErrNotFound: no checkpoint, replay from 0
+//	r, _ := wal.NewCheckpointReader(name)      // then wal.NewReader(dir, idx+1, -1)
+//
+// and on a *CorruptionErr from the WAL's own segments, (*WAL).Repair. A corrupt checkpoint cannot
+// be repaired by dropping a tail (its records are the oldest), so Repair refuses it.
+//
+// # Metrics
+//
+//	vigil_tsdb_wal_fsync_duration_seconds         summary of segment fsyncs
+//	vigil_tsdb_wal_corruptions_total              torn tails and corruptions repaired
+//	vigil_tsdb_wal_writes_failed_total            Log calls that failed
+//	vigil_tsdb_wal_segment_current                index of the segment being written
+//	vigil_tsdb_wal_truncations_total              Truncate calls (and _failed_total)
+//	vigil_tsdb_checkpoint_creations_total         Checkpoint calls (and _failed_total)
+//	vigil_tsdb_checkpoint_deletions_total         old checkpoints deleted
 package wal

@@ -117,6 +117,9 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 		openFile:    opts.openFile,
 		metrics:     newMetrics(reg),
 	}
+	if err := removeTmpCheckpoints(dir, logger); err != nil {
+		return nil, err
+	}
 	segs, err := listSegments(dir)
 	if err != nil {
 		return nil, err

@@ -232,7 +232,7 @@ func New(opts Options) (*Router, error) {
 	if r.peer != nil {
 		// Join after the states are registered so the first push/pull carries them.
 		if err := r.peer.Join(opts.Cluster.ReconnectInterval, opts.Cluster.ReconnectTimeout); err != nil {
-			r.logger.Warn("unable to join gossip mesh", "err", err)
+			r.logger.Warn("unable to join gossip mesh", "component", "cluster", "err", err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), opts.Cluster.SettleTimeout)
 		r.settleCancel = cancel
@@ -340,7 +340,7 @@ func (r *Router) applyConfig(conf *config.Config, text string) error {
 		if _, used := active[rcv.Name]; !used {
 			continue
 		}
-		ints, err := notify.BuildReceiverIntegrations(rcv, tmpl, r.logger)
+		ints, err := notify.BuildReceiverIntegrations(rcv, tmpl, r.logger.With("component", "notify"))
 		if err != nil {
 			return fmt.Errorf("receiver %q: %w", rcv.Name, err)
 		}
@@ -384,7 +384,7 @@ func (r *Router) applyConfig(conf *config.Config, text string) error {
 	for _, f := range r.subscribers {
 		f(conf)
 	}
-	r.logger.Info("alerting configuration applied", "file", r.opts.ConfigFile, "receivers", len(receivers), "inhibit_rules", len(conf.InhibitRules))
+	r.logger.Info("alerting configuration applied", "component", "routing", "file", r.opts.ConfigFile, "receivers", len(receivers), "inhibit_rules", len(conf.InhibitRules))
 	return nil
 }
 
@@ -493,7 +493,7 @@ func (r *Router) Stop() {
 		r.settleCancel()
 		if r.peer != nil {
 			if err := r.peer.Leave(10 * time.Second); err != nil {
-				r.logger.Warn("leaving gossip mesh", "err", err)
+				r.logger.Warn("leaving gossip mesh", "component", "cluster", "err", err)
 			}
 		}
 	})

@@ -39,6 +39,7 @@ type flags struct {
 	enableLifecycle   bool
 	enableAdminAPI    bool
 	walSegmentSizeRaw bytesFlag
+	alerting          *alertingFlags
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -57,6 +58,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("web.enable-admin-api", "Enable API endpoints for admin control actions.").BoolVar(&f.enableAdminAPI)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
+	f.alerting = registerAlertingFlags(app)
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
 	}
@@ -88,6 +90,9 @@ func newLogger(level, format string) *slog.Logger {
 }
 
 func main() {
+	if handled, code := runAlertingCommand(os.Args[1:], os.Stdout, os.Stderr); handled {
+		os.Exit(code)
+	}
 	f, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
@@ -143,6 +148,12 @@ func run(f *flags, logger *slog.Logger) error {
 			fmt.Fprintln(w, "Service Unavailable")
 		}
 	})
+
+	alerting, err := setupAlerting(f.alerting, dbDir, f.listenAddress, mux, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer alerting.Stop()
 
 	ln, err := net.Listen("tcp", f.listenAddress)
 	if err != nil {

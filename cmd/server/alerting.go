@@ -1,0 +1,168 @@
+package main
+
+// Alert routing wiring: flags, the router, the Alertmanager API v2 on Vigil's mux, and the
+// `vigil explain alert` command.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	commonversion "github.com/prometheus/common/version"
+
+	"github.com/vigil-monitoring/vigil/routing"
+	amweb "github.com/vigil-monitoring/vigil/web/alertmanager"
+)
+
+type alertingFlags struct {
+	configFile         string
+	retention          model.Duration
+	clusterListen      string
+	clusterAdvertise   string
+	clusterPeers       []string
+	clusterPeerTimeout model.Duration
+	clusterGossip      model.Duration
+	clusterPushPull    model.Duration
+	clusterSettle      model.Duration
+}
+
+// registerAlertingFlags adds the alerting flags. Names are Alertmanager's where the meaning is
+// the same; clustering is off unless --cluster.listen-address is given (Alertmanager turns it
+// on by default, which would open a gossip port on every single Vigil).
+func registerAlertingFlags(app *kingpin.Application) *alertingFlags {
+	var f alertingFlags
+	app.Flag("alertmanager.config.file", "Alertmanager configuration file (alertmanager.yml). An embedded default that delivers nowhere is used when absent.").StringVar(&f.configFile)
+	app.Flag("alertmanager.data-retention", "How long to keep silences and notification log entries after they expire.").Default("120h").SetValue(&f.retention)
+	app.Flag("cluster.listen-address", "Listen address for HA gossip of silences and the notification log (e.g. 0.0.0.0:9094). Empty disables clustering.").Default("").StringVar(&f.clusterListen)
+	app.Flag("cluster.advertise-address", "Explicit address to advertise in the cluster.").StringVar(&f.clusterAdvertise)
+	app.Flag("cluster.peer", "Initial peers (may be repeated).").StringsVar(&f.clusterPeers)
+	app.Flag("cluster.peer-timeout", "Time to wait between peers to send notifications.").Default("15s").SetValue(&f.clusterPeerTimeout)
+	app.Flag("cluster.gossip-interval", "Interval between sending gossip messages.").Default("200ms").SetValue(&f.clusterGossip)
+	app.Flag("cluster.pushpull-interval", "Interval for gossip state syncs.").Default("1m").SetValue(&f.clusterPushPull)
+	app.Flag("cluster.settle-timeout", "Maximum time to wait for cluster connections to settle before evaluating notifications.").Default("1m").SetValue(&f.clusterSettle)
+	return &f
+}
+
+// setupAlerting builds the router (state under <storage>/alertmanager) and mounts the
+// Alertmanager API v2 on mux. The caller stops the router on shutdown (final snapshots) and
+// calls its Reload on SIGHUP and /-/reload.
+func setupAlerting(f *alertingFlags, storageDir, listenAddress string, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*routing.Router, error) {
+	if f == nil {
+		f = &alertingFlags{retention: model.Duration(routing.DefaultRetention)}
+	}
+	// The Alertmanager API reports its version from prometheus/common/version; amtool compares it.
+	commonversion.Version = version
+	r, err := routing.New(routing.Options{
+		ConfigFile:  f.configFile,
+		DataDir:     filepath.Join(storageDir, "alertmanager"),
+		Retention:   time.Duration(f.retention),
+		ExternalURL: externalURL(listenAddress),
+		Cluster: routing.ClusterOptions{
+			ListenAddress:    f.clusterListen,
+			AdvertiseAddress: f.clusterAdvertise,
+			Peers:            f.clusterPeers,
+			PeerTimeout:      time.Duration(f.clusterPeerTimeout),
+			GossipInterval:   time.Duration(f.clusterGossip),
+			PushPullInterval: time.Duration(f.clusterPushPull),
+			SettleTimeout:    time.Duration(f.clusterSettle),
+		},
+		Logger:     logger, // each part adds its own component
+		Registerer: reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("alerting: %w", err)
+	}
+	h, err := amweb.New(r, logger, reg)
+	if err != nil {
+		r.Stop()
+		return nil, fmt.Errorf("alerting: %w", err)
+	}
+	mux.Handle("/api/v2/", h)
+	return r, nil
+}
+
+func externalURL(listen string) *url.URL {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return &url.URL{Scheme: "http", Host: "localhost:9090"}
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		} else {
+			host = "localhost"
+		}
+	}
+	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
+}
+
+// runAlertingCommand runs `vigil explain alert [--url=URL] label=value ...` if args name it,
+// and reports whether it did. It asks a running Vigil's explain endpoint, so it works against
+// the instance that actually routes the alerts.
+func runAlertingCommand(args []string, stdout, stderr io.Writer) (bool, int) {
+	if len(args) == 0 || args[0] != "explain" {
+		return false, 0
+	}
+	app := kingpin.New("vigil explain", "Explain why an alert was (not) notified.")
+	app.Terminate(nil)
+	app.ErrorWriter(stderr)
+	app.UsageWriter(stderr)
+	cmd := app.Command("alert", "Show routes, group key, silences, inhibitions and last notification for a label set.")
+	base := cmd.Flag("url", "URL of the Vigil server.").Default("http://localhost:9090").String()
+	asJSON := cmd.Flag("json", "Print the raw JSON answer.").Bool()
+	pairs := cmd.Arg("labels", "label=value pairs").Required().Strings()
+	if _, err := app.Parse(args[1:]); err != nil {
+		fmt.Fprintf(stderr, "vigil explain: %v\n", err)
+		return true, 2
+	}
+	q := url.Values{}
+	for _, p := range *pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			fmt.Fprintf(stderr, "vigil explain: %q is not label=value\n", p)
+			return true, 2
+		}
+		q.Set(k, strings.Trim(v, `"`))
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get(strings.TrimSuffix(*base, "/") + amweb.ExplainPath + "?" + q.Encode())
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil explain: %v\n", err)
+		return true, 1
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil explain: reading answer: %v\n", err)
+		return true, 1
+	}
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "vigil explain: %s: %s\n", resp.Status, strings.TrimSpace(string(body)))
+		return true, 1
+	}
+	if *asJSON {
+		fmt.Fprintln(stdout, string(body))
+		return true, 0
+	}
+	var ex routing.Explanation
+	if err := json.Unmarshal(body, &ex); err != nil {
+		fmt.Fprintf(stderr, "vigil explain: decoding answer: %v\n", err)
+		return true, 1
+	}
+	fmt.Fprintf(stdout, "Labels: %s\n", ex.Labels)
+	for _, s := range ex.Summary {
+		fmt.Fprintf(stdout, "- %s\n", s)
+	}
+	return true, 0
+}

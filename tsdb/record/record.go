@@ -300,10 +300,10 @@ func (d *Decoder) Samples(rec []byte, into []RefSample) ([]RefSample, error) {
 	var db decbuf
 	db.header(rec, Samples)
 	n := db.count("samples", minSampleSize)
-	if db.err != nil || n == 0 {
-		if db.err != nil {
-			return into, db.err
-		}
+	if db.err != nil {
+		return into, db.err
+	}
+	if n == 0 {
 		return into, db.end()
 	}
 	baseRef := db.uvarint("base ref")

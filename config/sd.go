@@ -227,10 +227,14 @@ type KubernetesSelector struct {
 	Field string         `yaml:"field,omitempty"`
 }
 
-// KubernetesAttachMetadata adds node or namespace metadata to pod-based targets.
+// KubernetesAttachMetadata adds metadata of related objects (node, namespace, owning
+// deployment, job or cronjob) to pod-based targets.
 type KubernetesAttachMetadata struct {
-	Node      bool `yaml:"node"`
-	Namespace bool `yaml:"namespace"`
+	Node       bool `yaml:"node"`
+	Namespace  bool `yaml:"namespace"`
+	Deployment bool `yaml:"deployment"`
+	Job        bool `yaml:"job"`
+	CronJob    bool `yaml:"cronjob"`
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler with Prometheus's checks and messages.
@@ -287,3 +291,5 @@ func (c *KubernetesSDConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	}
 	return nil
 }
+
+func (r KubernetesRole) String() string { return string(r) }

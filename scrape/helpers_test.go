@@ -1,0 +1,192 @@
+package scrape
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"net/http"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/config"
+	"github.com/vigil-monitoring/vigil/tsdb"
+)
+
+type sample struct {
+	lset labels.Labels
+	t    int64
+	v    float64
+}
+
+// testStorage is a tsdb.Appendable double with the TSDB's append contract: refs per series,
+// out-of-order and duplicate-timestamp errors, nothing visible before Commit.
+type testStorage struct {
+	mtx      sync.Mutex
+	refs     map[string]tsdb.SeriesRef
+	lastT    map[tsdb.SeriesRef]int64
+	lastV    map[tsdb.SeriesRef]float64
+	samples  []sample
+	commits  int
+	rollback int
+}
+
+func newTestStorage() *testStorage {
+	return &testStorage{refs: map[string]tsdb.SeriesRef{}, lastT: map[tsdb.SeriesRef]int64{}, lastV: map[tsdb.SeriesRef]float64{}}
+}
+
+func (s *testStorage) Appender(context.Context) tsdb.Appender { return &testAppender{s: s} }
+
+type pendingSample struct {
+	sample
+	ref tsdb.SeriesRef
+}
+
+type testAppender struct {
+	s       *testStorage
+	pending []pendingSample
+}
+
+func (a *testAppender) Append(_ tsdb.SeriesRef, l labels.Labels, t int64, v float64) (tsdb.SeriesRef, error) {
+	if l.IsEmpty() {
+		return 0, tsdb.ErrEmptyLabelSet
+	}
+	a.s.mtx.Lock()
+	defer a.s.mtx.Unlock()
+	key := l.String()
+	ref, ok := a.s.refs[key]
+	if !ok {
+		ref = tsdb.SeriesRef(len(a.s.refs) + 1)
+		a.s.refs[key] = ref
+	}
+	lt, lv, seen := int64(0), 0.0, false
+	if t0, ok := a.s.lastT[ref]; ok {
+		lt, lv, seen = t0, a.s.lastV[ref], true
+	}
+	for _, p := range a.pending {
+		if p.ref == ref {
+			lt, lv, seen = p.t, p.v, true
+		}
+	}
+	if seen {
+		if t < lt {
+			return 0, tsdb.ErrOutOfOrderSample
+		}
+		if t == lt {
+			if math.Float64bits(v) != math.Float64bits(lv) {
+				return 0, tsdb.ErrDuplicateSampleForTimestamp
+			}
+			return ref, nil
+		}
+	}
+	a.pending = append(a.pending, pendingSample{sample{l, t, v}, ref})
+	return ref, nil
+}
+
+func (a *testAppender) Commit() error {
+	a.s.mtx.Lock()
+	defer a.s.mtx.Unlock()
+	for _, p := range a.pending {
+		a.s.samples = append(a.s.samples, p.sample)
+		a.s.lastT[p.ref], a.s.lastV[p.ref] = p.t, p.v
+	}
+	a.pending = nil
+	a.s.commits++
+	return nil
+}
+
+func (a *testAppender) Rollback() error {
+	a.s.mtx.Lock()
+	a.s.rollback++
+	a.s.mtx.Unlock()
+	a.pending = nil
+	return nil
+}
+
+// series returns the committed samples of the series with the given labels string.
+func (s *testStorage) series(lset string) []sample {
+	s.mtx.Lock()
+	defer s.mtx.Unlock()
+	var res []sample
+	for _, smp := range s.samples {
+		if smp.lset.String() == lset {
+			res = append(res, smp)
+		}
+	}
+	return res
+}
+
+// names returns the distinct metric names committed, sorted.
+func (s *testStorage) names() []string {
+	s.mtx.Lock()
+	defer s.mtx.Unlock()
+	seen := map[string]struct{}{}
+	for _, smp := range s.samples {
+		seen[smp.lset.Get(model.MetricNameLabel)] = struct{}{}
+	}
+	var res []string
+	for n := range seen {
+		res = append(res, n)
+	}
+	sort.Strings(res)
+	return res
+}
+
+func (s *testStorage) all() []sample {
+	s.mtx.Lock()
+	defer s.mtx.Unlock()
+	return append([]sample(nil), s.samples...)
+}
+
+func (s *testStorage) reset() {
+	s.mtx.Lock()
+	s.samples = nil
+	s.mtx.Unlock()
+}
+
+// testLoop builds a loop for a target with labels job="test", instance="x:1" and the given
+// config tweaks, scraping url (which may be empty when only append is used).
+func testLoop(t testing.TB, app tsdb.Appendable, tweak func(*config.ScrapeConfig), url string) *scrapeLoop {
+	t.Helper()
+	cfg, err := config.Load("scrape_configs:\n- job_name: test\n  scrape_interval: 1s\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := cfg.ScrapeConfigs[0]
+	if tweak != nil {
+		tweak(sc)
+		if err := sc.Validate(cfg.GlobalConfig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := "x:1"
+	if url != "" {
+		addr = url
+	}
+	lset, discovered, err := populateLabels(labels.NewBuilder(labels.EmptyLabels()), sc, model.LabelSet{model.AddressLabel: model.LabelValue(addr)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := newTarget(sc.JobName, lset, discovered, sc.Params)
+	return newScrapeLoop(context.Background(), target, newLoopConfig(sc), http.DefaultClient, app, nil, 0, nil, slog.New(slog.DiscardHandler))
+}
+
+// appendOnce runs one append pass in its own batch, committing on success and rolling back on
+// error, as scrapeAndReport does.
+func appendOnce(t testing.TB, sl *scrapeLoop, app tsdb.Appendable, body, contentType string, ts time.Time) (appendStats, error) {
+	t.Helper()
+	a := app.Appender(context.Background())
+	stats, err := sl.append(a, []byte(body), contentType, ts)
+	if err != nil {
+		_ = a.Rollback()
+		return stats, err
+	}
+	if cerr := a.Commit(); cerr != nil {
+		t.Fatal(cerr)
+	}
+	return stats, nil
+}

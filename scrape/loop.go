@@ -1,0 +1,693 @@
+package scrape
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
+	"github.com/prometheus/prometheus/model/textparse"
+
+	"github.com/vigil-monitoring/vigil/config"
+	"github.com/vigil-monitoring/vigil/tsdb"
+)
+
+// Errors with Prometheus's texts, so that lastError reads the same.
+var (
+	errSampleLimit        = errors.New("sample limit exceeded")
+	errBodySizeLimit      = errors.New("body size limit exceeded")
+	errNameLabelMandatory = fmt.Errorf("missing metric name (%s label)", model.MetricNameLabel)
+)
+
+// maxFutureSkew bounds how far past the scrape time an exposed timestamp may be. Prometheus
+// stores such samples; a single one years ahead would stretch the head's time range and stall
+// block cutting, so Vigil rejects them as out of bounds and says so in lastError.
+const maxFutureSkew = 10 * time.Minute
+
+// UserAgent is sent with every scrape.
+var UserAgent = "Vigil/0.1"
+
+type labelLimits struct {
+	labelLimit            int
+	labelNameLengthLimit  int
+	labelValueLengthLimit int
+}
+
+// loopConfig is everything from the scrape config a loop needs, resolved once per pool.
+type loopConfig struct {
+	interval, timeout        time.Duration
+	honorLabels              bool
+	honorTimestamps          bool
+	trackTimestampsStaleness bool
+	sampleLimit              int
+	bodySizeLimit            int64
+	limits                   labelLimits
+	metricRelabel            []*relabel.Config
+	acceptHeader             string
+	acceptEncoding           string
+	fallbackType             string
+}
+
+func newLoopConfig(cfg *config.ScrapeConfig) loopConfig {
+	lc := loopConfig{
+		interval:                 time.Duration(cfg.ScrapeInterval),
+		timeout:                  time.Duration(cfg.ScrapeTimeout),
+		honorLabels:              cfg.HonorLabels,
+		honorTimestamps:          cfg.HonorTimestamps,
+		trackTimestampsStaleness: cfg.TrackTimestampsStaleness,
+		sampleLimit:              int(cfg.SampleLimit),
+		bodySizeLimit:            int64(cfg.BodySizeLimit),
+		limits: labelLimits{
+			labelLimit:            int(cfg.LabelLimit),
+			labelNameLengthLimit:  int(cfg.LabelNameLengthLimit),
+			labelValueLengthLimit: int(cfg.LabelValueLengthLimit),
+		},
+		metricRelabel:  cfg.MetricRelabelConfigs,
+		acceptHeader:   acceptHeader(cfg.ScrapeProtocols),
+		acceptEncoding: "identity",
+		fallbackType:   cfg.ScrapeFallbackProtocol.HeaderMediaType(),
+	}
+	if cfg.EnableCompression {
+		lc.acceptEncoding = "gzip"
+	}
+	return lc
+}
+
+// cacheCompatible reports whether a cache built under a may serve b: the cached label sets
+// depend on the label handling options only.
+func (a loopConfig) cacheCompatible(b loopConfig) bool {
+	return a.honorLabels == b.honorLabels && a.limits == b.limits &&
+		slices.EqualFunc(a.metricRelabel, b.metricRelabel, func(x, y *relabel.Config) bool {
+			return fmt.Sprint(*x) == fmt.Sprint(*y)
+		})
+}
+
+// acceptHeader builds the Accept header from scrape_protocols, most preferred first, as
+// Prometheus does.
+func acceptHeader(sps []config.ScrapeProtocol) string {
+	vals := make([]string, 0, len(sps)+1)
+	weight := len(config.ScrapeProtocolsHeaders) + 1
+	for _, sp := range sps {
+		val := config.ScrapeProtocolsHeaders[sp]
+		if sp == config.PrometheusText1_0_0 || sp == config.OpenMetricsText1_0_0 {
+			val += ";" + model.EscapingKey + "=" + model.AllowUTF8
+		}
+		val += fmt.Sprintf(";q=0.%d", weight)
+		vals = append(vals, val)
+		weight--
+	}
+	vals = append(vals, fmt.Sprintf("*/*;q=0.%d", weight))
+	return strings.Join(vals, ",")
+}
+
+// appendStats is what one append pass found.
+type appendStats struct {
+	total, added, seriesAdded      int
+	outOfOrder, duplicates, bounds int
+	histograms                     int
+}
+
+func (s appendStats) warning() error {
+	var parts []string
+	if s.outOfOrder > 0 {
+		parts = append(parts, fmt.Sprintf("%d out-of-order samples", s.outOfOrder))
+	}
+	if s.duplicates > 0 {
+		parts = append(parts, fmt.Sprintf("%d samples with the same timestamp as another (duplicate series)", s.duplicates))
+	}
+	if s.bounds > 0 {
+		parts = append(parts, fmt.Sprintf("%d samples too old or too far into the future", s.bounds))
+	}
+	if s.histograms > 0 {
+		parts = append(parts, fmt.Sprintf("%d native histogram samples (not supported by Vigil's storage)", s.histograms))
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("scrape succeeded but dropped %s", strings.Join(parts, ", "))
+}
+
+// scrapeLoop scrapes one target.
+type scrapeLoop struct {
+	target     *Target
+	cfg        loopConfig
+	client     *http.Client
+	appendable tsdb.Appendable
+	logger     *slog.Logger
+	cache      *scrapeCache
+	offsetSeed uint64
+	metrics    *metrics
+
+	// targetLabels are the target's public labels, attached to every sample.
+	targetLabels labels.Labels
+
+	// ctx stops the loop; appendCtx (the manager's) is only cancelled at shutdown, so that a
+	// reload does not abort an append half way.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	appendCtx context.Context
+	stopped   chan struct{}
+
+	symbols *labels.SymbolTable
+	lb      *labels.Builder
+	buf     bytes.Buffer
+	br      *bufio.Reader
+	gz      *gzip.Reader
+	req     *http.Request
+
+	reportRefs [numReportSeries]tsdb.SeriesRef
+	reportLset [numReportSeries]labels.Labels
+
+	lastScrape           time.Time
+	disableEndOfRunStale atomic.Bool
+	// staleMtx orders endOfRunStaleness against takeOver, which hands the cache to a new loop.
+	staleMtx  sync.Mutex
+	staleDone bool
+
+	forced atomic.Pointer[forcedErr]
+}
+
+func newScrapeLoop(appendCtx context.Context, t *Target, cfg loopConfig, client *http.Client, app tsdb.Appendable, cache *scrapeCache, seed uint64, m *metrics, logger *slog.Logger) *scrapeLoop {
+	if cache == nil {
+		cache = newScrapeCache()
+	}
+	ctx, cancel := context.WithCancel(appendCtx)
+	sl := &scrapeLoop{
+		target:       t,
+		cfg:          cfg,
+		client:       client,
+		appendable:   app,
+		logger:       logger,
+		cache:        cache,
+		offsetSeed:   seed,
+		metrics:      m,
+		targetLabels: t.Labels(),
+		ctx:          ctx,
+		cancel:       cancel,
+		appendCtx:    appendCtx,
+		stopped:      make(chan struct{}),
+		symbols:      labels.NewSymbolTable(),
+		lb:           labels.NewBuilder(labels.EmptyLabels()),
+	}
+	t.setMetadataStore(cache.meta)
+	return sl
+}
+
+func (sl *scrapeLoop) run() {
+	defer close(sl.stopped)
+	select {
+	case <-time.After(sl.target.offset(sl.cfg.interval, sl.offsetSeed, time.Now())):
+	case <-sl.ctx.Done():
+		return
+	}
+	ticker := time.NewTicker(sl.cfg.interval)
+	defer ticker.Stop()
+	for {
+		// Round(0) drops the monotonic reading so the wall clock timestamp is stored.
+		sl.scrapeAndReport(time.Now().Round(0))
+		select {
+		case <-sl.ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// stop ends the loop and waits for an in-flight scrape to finish.
+func (sl *scrapeLoop) stop() {
+	sl.cancel()
+	<-sl.stopped
+}
+
+// scrapeAndReport does one scrape: fetch, parse and append in one batch, commit, then append
+// the report series. On any failure the batch is rolled back (nothing partial is stored) and the
+// target's series get stale markers, as after an empty scrape.
+func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
+	start := time.Now()
+	sl.lastScrape = ts
+	var (
+		stats       appendStats
+		scrapeErr   error
+		contentType string
+	)
+	if scrapeErr = sl.forcedError(); scrapeErr == nil {
+		ctx, cancel := context.WithTimeout(sl.appendCtx, sl.cfg.timeout)
+		contentType, scrapeErr = sl.fetch(ctx)
+		cancel()
+	}
+
+	app := sl.appendable.Appender(sl.appendCtx)
+	var b []byte
+	if scrapeErr == nil {
+		b = sl.buf.Bytes()
+	}
+	stats, appErr := sl.append(app, b, contentType, ts)
+	if appErr != nil {
+		_ = app.Rollback()
+		app = sl.appendable.Appender(sl.appendCtx)
+		// A failed scrape stores nothing and behaves like an empty one: stale markers for all.
+		sl.cache.forgetCurrent()
+		if _, err := sl.append(app, nil, "", ts); err != nil {
+			_ = app.Rollback()
+			app = sl.appendable.Appender(sl.appendCtx)
+			sl.logger.Warn("Appending stale markers failed", "err", err)
+		}
+		if scrapeErr == nil {
+			scrapeErr = appErr
+		}
+	}
+	dur := time.Since(start)
+	if err := sl.report(app, ts, dur, stats, scrapeErr); err != nil {
+		sl.logger.Warn("Appending scrape report failed", "err", err)
+	}
+	if err := app.Commit(); err != nil {
+		sl.logger.Error("Scrape commit failed", "err", err)
+		if scrapeErr == nil {
+			scrapeErr = fmt.Errorf("storing samples: %w", err)
+		}
+	}
+	health := HealthGood
+	lastErr := scrapeErr
+	if scrapeErr != nil {
+		health = HealthBad
+		sl.logger.Debug("Scrape failed", "err", scrapeErr)
+	} else {
+		lastErr = stats.warning()
+		if lastErr != nil {
+			sl.logger.Warn("Some scraped samples were rejected", "err", lastErr)
+		}
+	}
+	sl.target.report(ts, dur, health, lastErr)
+	if sl.metrics != nil {
+		sl.metrics.observe(sl.target.pool, dur, scrapeErr, stats)
+	}
+}
+
+// fetch GETs the target into sl.buf and returns the response's Content-Type.
+func (sl *scrapeLoop) fetch(ctx context.Context) (string, error) {
+	if sl.req == nil {
+		req, err := http.NewRequest(http.MethodGet, sl.target.URL(), http.NoBody)
+		if err != nil {
+			return "", err
+		}
+		req.Header.Add("Accept", sl.cfg.acceptHeader)
+		req.Header.Add("Accept-Encoding", sl.cfg.acceptEncoding)
+		req.Header.Set("User-Agent", UserAgent)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(sl.cfg.timeout.Seconds(), 'f', -1, 64))
+		sl.req = req
+	}
+	resp, err := sl.client.Do(sl.req.WithContext(ctx))
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+	}()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("server returned HTTP status %s", resp.Status)
+	}
+	limit := sl.cfg.bodySizeLimit
+	if limit <= 0 {
+		limit = 1<<63 - 1
+	}
+	var r io.Reader = resp.Body
+	switch ce := resp.Header.Get("Content-Encoding"); ce {
+	case "", "identity":
+	case "gzip":
+		if sl.gz == nil {
+			sl.br = bufio.NewReader(resp.Body)
+			sl.gz, err = gzip.NewReader(sl.br)
+		} else {
+			sl.br.Reset(resp.Body)
+			err = sl.gz.Reset(sl.br)
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading gzip response: %w", err)
+		}
+		r = sl.gz
+	default:
+		return "", fmt.Errorf("unsupported Content-Encoding %q", ce)
+	}
+	sl.buf.Reset()
+	n, err := sl.buf.ReadFrom(io.LimitReader(r, limit))
+	if err != nil {
+		return "", fmt.Errorf("reading response body: %w", err)
+	}
+	if n >= limit {
+		// Read one more byte to tell "exactly at the limit" from "over it".
+		var one [1]byte
+		if m, _ := r.Read(one[:]); m > 0 {
+			return "", fmt.Errorf("%w (limit: %d bytes)", errBodySizeLimit, limit)
+		}
+	}
+	if sl.gz != nil && r == sl.gz {
+		if err := sl.gz.Close(); err != nil {
+			return "", fmt.Errorf("reading gzip response: %w", err)
+		}
+	}
+	return resp.Header.Get("Content-Type"), nil
+}
+
+// append parses b and appends its samples to app. It does not commit or roll back. An empty b
+// (a failed scrape) only writes stale markers for the series of the previous scrape.
+func (sl *scrapeLoop) append(app tsdb.Appender, b []byte, contentType string, ts time.Time) (stats appendStats, err error) {
+	defTime := ts.UnixMilli()
+	if len(b) == 0 {
+		err = sl.updateStaleMarkers(app, defTime)
+		sl.cache.iterDone(false)
+		return stats, err
+	}
+	p, perr := textparse.New(b, contentType, sl.symbols, textparse.ParserOptions{
+		// Vigil's TSDB stores float samples; classic histograms stay classic.
+		IgnoreNativeHistograms: true,
+		FallbackContentType:    sl.cfg.fallbackType,
+	})
+	if p == nil {
+		return stats, perr
+	}
+	var (
+		sampleLimitErr error
+		appended       int
+		lset           labels.Labels
+		maxT           = defTime + maxFutureSkew.Milliseconds()
+		cache          = sl.cache
+		meta           = cache.meta
+	)
+loop:
+	for {
+		var et textparse.Entry
+		if et, err = p.Next(); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			break
+		}
+		switch et {
+		case textparse.EntryType:
+			mf, typ := p.Type()
+			meta.setType(mf, typ, cache.iter)
+			continue
+		case textparse.EntryHelp:
+			mf, help := p.Help()
+			meta.setHelp(mf, help, cache.iter)
+			continue
+		case textparse.EntryUnit:
+			mf, unit := p.Unit()
+			meta.setUnit(mf, unit, cache.iter)
+			continue
+		case textparse.EntryComment:
+			continue
+		case textparse.EntryHistogram:
+			stats.total++
+			stats.histograms++
+			continue
+		}
+		stats.total++
+
+		met, parsedTS, val := p.Series()
+		t := defTime
+		if !sl.cfg.honorTimestamps {
+			parsedTS = nil
+		}
+		if parsedTS != nil {
+			t = *parsedTS
+		}
+		if cache.getDropped(met) {
+			continue
+		}
+		ce, cached, alreadyScraped := cache.get(met)
+		var ref tsdb.SeriesRef
+		if cached {
+			ref, lset = ce.ref, ce.lset
+		} else {
+			p.Labels(&lset)
+			lset = sl.mutateSampleLabels(lset)
+			if lset.IsEmpty() {
+				cache.addDropped(met)
+				continue
+			}
+			if !lset.Has(model.MetricNameLabel) {
+				err = errNameLabelMandatory
+				break loop
+			}
+			if !lset.IsValid(config.NameValidationScheme) {
+				err = fmt.Errorf("invalid metric name or label names: %s", lset.String())
+				break loop
+			}
+			if err = verifyLabelLimits(lset, &sl.cfg.limits); err != nil {
+				break loop
+			}
+		}
+
+		var aerr error
+		switch {
+		case sl.cfg.sampleLimit > 0 && appended >= sl.cfg.sampleLimit:
+			// Keep parsing so scrape_samples_scraped is right; the batch is rolled back.
+			aerr = errSampleLimit
+		case alreadyScraped && parsedTS == nil:
+			aerr = tsdb.ErrDuplicateSampleForTimestamp
+		case parsedTS != nil && t > maxT:
+			aerr = tsdb.ErrOutOfBounds
+		default:
+			appended++
+			ref, aerr = app.Append(ref, lset, t, val)
+		}
+		track := parsedTS == nil || sl.cfg.trackTimestampsStaleness
+		switch {
+		case aerr == nil:
+			if cached {
+				ce.ref = ref
+			} else {
+				ce = cache.add(met, ref, lset)
+				if sampleLimitErr == nil {
+					stats.seriesAdded++
+				}
+			}
+			if track {
+				cache.track(ce)
+			}
+		case errors.Is(aerr, errSampleLimit):
+			sampleLimitErr = aerr
+		case errors.Is(aerr, tsdb.ErrOutOfOrderSample):
+			stats.outOfOrder++
+		case errors.Is(aerr, tsdb.ErrDuplicateSampleForTimestamp):
+			stats.duplicates++
+		case errors.Is(aerr, tsdb.ErrOutOfBounds):
+			stats.bounds++
+		default:
+			err = aerr
+			break loop
+		}
+		// Counted even when rejected: this is the number of series after relabeling.
+		stats.added++
+	}
+	if err == nil && sampleLimitErr != nil {
+		err = sampleLimitErr
+	}
+	if err != nil {
+		return stats, err
+	}
+	if err = sl.updateStaleMarkers(app, defTime); err != nil {
+		return stats, err
+	}
+	cache.iterDone(true)
+	return stats, nil
+}
+
+// updateStaleMarkers appends a stale marker for every series of the previous scrape that is not
+// in this one.
+func (sl *scrapeLoop) updateStaleMarkers(app tsdb.Appender, t int64) (err error) {
+	stale := tsdb.StaleNaN()
+	sl.cache.forEachStale(func(e *cacheEntry) bool {
+		_, err = app.Append(e.ref, e.lset, t, stale)
+		if errors.Is(err, tsdb.ErrOutOfOrderSample) || errors.Is(err, tsdb.ErrDuplicateSampleForTimestamp) {
+			// Expected when a target went away and came back with a new loop.
+			err = nil
+		}
+		return err == nil
+	})
+	return err
+}
+
+// mutateSampleLabels attaches the target labels (honor_labels decides who wins a conflict;
+// otherwise the exposed value moves to exported_<name>) and applies metric_relabel_configs.
+// It returns empty labels when relabeling drops the series.
+func (sl *scrapeLoop) mutateSampleLabels(lset labels.Labels) labels.Labels {
+	lb := sl.lb
+	lb.Reset(lset)
+	if sl.cfg.honorLabels {
+		sl.targetLabels.Range(func(l labels.Label) {
+			if !lset.Has(l.Name) {
+				lb.Set(l.Name, l.Value)
+			}
+		})
+	} else {
+		var conflicting []labels.Label
+		sl.targetLabels.Range(func(l labels.Label) {
+			if v := lset.Get(l.Name); v != "" {
+				conflicting = append(conflicting, labels.Label{Name: l.Name, Value: v})
+			}
+			lb.Set(l.Name, l.Value)
+		})
+		if len(conflicting) > 0 {
+			slices.SortStableFunc(conflicting, func(a, b labels.Label) int { return len(a.Name) - len(b.Name) })
+			for _, l := range conflicting {
+				name := l.Name
+				for {
+					name = model.ExportedLabelPrefix + name
+					if lb.Get(name) == "" {
+						lb.Set(name, l.Value)
+						break
+					}
+				}
+			}
+		}
+	}
+	if !relabel.ProcessBuilder(lb, sl.cfg.metricRelabel...) {
+		return labels.EmptyLabels()
+	}
+	return lb.Labels()
+}
+
+func verifyLabelLimits(lset labels.Labels, limits *labelLimits) error {
+	met := lset.Get(model.MetricNameLabel)
+	if limits.labelLimit > 0 {
+		if n := lset.Len(); n > limits.labelLimit {
+			return fmt.Errorf("label_limit exceeded (metric: %.50s, number of labels: %d, limit: %d)", met, n, limits.labelLimit)
+		}
+	}
+	if limits.labelNameLengthLimit == 0 && limits.labelValueLengthLimit == 0 {
+		return nil
+	}
+	return lset.Validate(func(l labels.Label) error {
+		if limits.labelNameLengthLimit > 0 && len(l.Name) > limits.labelNameLengthLimit {
+			return fmt.Errorf("label_name_length_limit exceeded (metric: %.50s, label name: %.50s, length: %d, limit: %d)", met, l.Name, len(l.Name), limits.labelNameLengthLimit)
+		}
+		if limits.labelValueLengthLimit > 0 && len(l.Value) > limits.labelValueLengthLimit {
+			return fmt.Errorf("label_value_length_limit exceeded (metric: %.50s, label name: %.50s, value: %.50q, length: %d, limit: %d)", met, l.Name, l.Value, len(l.Value), limits.labelValueLengthLimit)
+		}
+		return nil
+	})
+}
+
+// The report series, in the order they are appended.
+const (
+	reportUp = iota
+	reportDuration
+	reportSamplesScraped
+	reportSamplesPostRelabel
+	reportSeriesAdded
+	numReportSeries
+)
+
+var reportNames = [numReportSeries]string{
+	"up",
+	"scrape_duration_seconds",
+	"scrape_samples_scraped",
+	"scrape_samples_post_metric_relabeling",
+	"scrape_series_added",
+}
+
+// ReportMetadata is the metadata of the synthetic per-scrape series, for the metadata API.
+var ReportMetadata = []MetricMetadata{
+	{MetricFamily: "up", Type: model.MetricTypeGauge, Help: "Health of the scrape target. 1 means the target is healthy, 0 if the scrape failed.", Unit: "targets"},
+	{MetricFamily: "scrape_duration_seconds", Type: model.MetricTypeGauge, Help: "Duration of the last scrape in seconds.", Unit: "seconds"},
+	{MetricFamily: "scrape_samples_scraped", Type: model.MetricTypeGauge, Help: "Number of samples last scraped.", Unit: "samples"},
+	{MetricFamily: "scrape_samples_post_metric_relabeling", Type: model.MetricTypeGauge, Help: "Number of samples remaining after metric relabeling was applied.", Unit: "samples"},
+	{MetricFamily: "scrape_series_added", Type: model.MetricTypeGauge, Help: "Number of series in the last scrape.", Unit: "series"},
+}
+
+func (sl *scrapeLoop) report(app tsdb.Appender, ts time.Time, dur time.Duration, s appendStats, scrapeErr error) error {
+	up := 0.0
+	if scrapeErr == nil {
+		up = 1
+	}
+	vals := [numReportSeries]float64{up, dur.Seconds(), float64(s.total), float64(s.added), float64(s.seriesAdded)}
+	return sl.appendReport(app, ts.UnixMilli(), vals)
+}
+
+func (sl *scrapeLoop) appendReport(app tsdb.Appender, t int64, vals [numReportSeries]float64) error {
+	for i := range numReportSeries {
+		if sl.reportLset[i].IsEmpty() {
+			sl.lb.Reset(labels.EmptyLabels())
+			sl.lb.Set(model.MetricNameLabel, reportNames[i])
+			sl.targetLabels.Range(func(l labels.Label) { sl.lb.Set(l.Name, l.Value) })
+			sl.reportLset[i] = sl.lb.Labels()
+		}
+		ref, err := app.Append(sl.reportRefs[i], sl.reportLset[i], t, vals[i])
+		switch {
+		case err == nil:
+			sl.reportRefs[i] = ref
+		case errors.Is(err, tsdb.ErrOutOfOrderSample), errors.Is(err, tsdb.ErrDuplicateSampleForTimestamp):
+			// A target that went away and came back with a new loop; not worth a log line.
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// endOfRunStaleness writes stale markers for every series of a target that went away. It waits
+// until just after the target's next two scrapes would have happened, so that a target that
+// comes back at once (a flapping discovery) is not marked stale; a loop that takes over the
+// cache disables this.
+func (sl *scrapeLoop) endOfRunStaleness() {
+	last := sl.lastScrape
+	if last.IsZero() {
+		return
+	}
+	staleTime := last.Add(sl.cfg.interval)
+	wait := time.Until(last.Add(2*sl.cfg.interval + sl.cfg.interval/10))
+	select {
+	case <-sl.appendCtx.Done():
+		return
+	case <-time.After(wait):
+	}
+	sl.staleMtx.Lock()
+	defer sl.staleMtx.Unlock()
+	sl.staleDone = true
+	if sl.disableEndOfRunStale.Load() {
+		return
+	}
+	app := sl.appendable.Appender(sl.appendCtx)
+	sl.cache.forgetCurrent()
+	if _, err := sl.append(app, nil, "", staleTime); err != nil {
+		_ = app.Rollback()
+		sl.logger.Warn("Stale append failed", "err", err)
+		return
+	}
+	stale := tsdb.StaleNaN()
+	if err := sl.appendReport(app, staleTime.UnixMilli(), [numReportSeries]float64{stale, stale, stale, stale, stale}); err != nil {
+		sl.logger.Warn("Stale report append failed", "err", err)
+	}
+	if err := app.Commit(); err != nil {
+		sl.logger.Warn("Stale commit failed", "err", err)
+	}
+}
+
+// takeOver cancels the pending end-of-run stale markers and hands the cache to a new loop for
+// the same target. It fails if the markers were already written.
+func (sl *scrapeLoop) takeOver() (*scrapeCache, bool) {
+	sl.staleMtx.Lock()
+	defer sl.staleMtx.Unlock()
+	if sl.staleDone {
+		return nil, false
+	}
+	sl.disableEndOfRunStale.Store(true)
+	return sl.cache, true
+}

@@ -1,0 +1,437 @@
+package scrape
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/config"
+	"github.com/vigil-monitoring/vigil/scrape/kubernetes"
+)
+
+// provider is one running discoverer of a pool and the groups it reported.
+type provider struct {
+	kind   string
+	cfg    any // the SD config it was built from, to recognise it across reloads
+	d      Discoverer
+	cancel context.CancelFunc
+	groups map[string]*config.TargetGroup
+}
+
+type providerUpdate struct {
+	p   *provider
+	tgs []*config.TargetGroup
+}
+
+// scrapePool runs the discovery and the scrape loops of one scrape config (job).
+type scrapePool struct {
+	m      *Manager
+	ctx    context.Context // cancelled when the pool stops
+	cancel context.CancelFunc
+	done   chan struct{}
+	logger *slog.Logger
+
+	updates chan providerUpdate
+
+	mtx       sync.Mutex
+	cfg       *config.ScrapeConfig
+	lcfg      loopConfig
+	client    *http.Client
+	providers []*provider
+	active    map[uint64]*Target
+	loops     map[uint64]*scrapeLoop
+	dropped   []*Target
+	nDropped  int
+	// stopping holds loops of vanished targets that are waiting to write stale markers; a
+	// target that comes back takes its loop's cache over and cancels the markers.
+	stopping map[uint64]*scrapeLoop
+	// syncedOnce is set after the first sync, so the API can tell "no targets yet".
+	syncedOnce bool
+}
+
+func newHTTPClient(cfg *config.ScrapeConfig, opts []commoncfg.HTTPClientOption) (*http.Client, error) {
+	c, err := commoncfg.NewClientFromConfig(cfg.HTTPClientConfig, cfg.JobName, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error creating HTTP client for job %q: %w", cfg.JobName, err)
+	}
+	return c, nil
+}
+
+func newScrapePool(m *Manager, cfg *config.ScrapeConfig, client *http.Client) *scrapePool {
+	ctx, cancel := context.WithCancel(m.ctx)
+	p := &scrapePool{
+		m:        m,
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+		logger:   m.logger.With("scrape_pool", cfg.JobName),
+		updates:  make(chan providerUpdate),
+		cfg:      cfg,
+		lcfg:     newLoopConfig(cfg),
+		client:   client,
+		active:   map[uint64]*Target{},
+		loops:    map[uint64]*scrapeLoop{},
+		stopping: map[uint64]*scrapeLoop{},
+	}
+	go p.runUpdates()
+	return p
+}
+
+// sdConfigs lists the discovery configs of a scrape config with their kinds.
+func sdConfigs(cfg *config.ScrapeConfig) (kinds []string, cfgs []any) {
+	if len(cfg.StaticConfigs) > 0 {
+		kinds, cfgs = append(kinds, "static"), append(cfgs, cfg.StaticConfigs)
+	}
+	for _, c := range cfg.FileSDConfigs {
+		kinds, cfgs = append(kinds, "file"), append(cfgs, c)
+	}
+	for _, c := range cfg.HTTPSDConfigs {
+		kinds, cfgs = append(kinds, "http"), append(cfgs, c)
+	}
+	for _, c := range cfg.KubernetesSDConfigs {
+		kinds, cfgs = append(kinds, "kubernetes"), append(cfgs, c)
+	}
+	return kinds, cfgs
+}
+
+func (p *scrapePool) newDiscoverer(kind string, c any) (Discoverer, error) {
+	logger := p.logger.With("discovery", kind)
+	switch kind {
+	case "static":
+		return NewStaticDiscoverer(c.([]*config.TargetGroup)), nil
+	case "file":
+		return NewFileDiscoverer(c.(*config.FileSDConfig), logger), nil
+	case "http":
+		return NewHTTPDiscoverer(c.(*config.HTTPSDConfig), logger, p.m.opts.HTTPClientOptions...)
+	case "kubernetes":
+		if p.m.opts.NewKubernetesDiscoverer != nil {
+			return p.m.opts.NewKubernetesDiscoverer(c.(*config.KubernetesSDConfig), logger)
+		}
+		return kubernetes.New(c.(*config.KubernetesSDConfig), logger)
+	}
+	return nil, fmt.Errorf("unknown discovery kind %q", kind)
+}
+
+// providerPlan is the outcome of prepareProviders: the providers a config needs, reusing
+// running ones whose config did not change.
+type providerPlan struct {
+	next  []*provider
+	fresh []*provider
+	stale []*provider
+}
+
+// prepareProviders builds the discoverers of cfg that are not running yet, without starting
+// anything, so that an error leaves the pool untouched.
+func (p *scrapePool) prepareProviders(cfg *config.ScrapeConfig) (*providerPlan, error) {
+	kinds, cfgs := sdConfigs(cfg)
+	p.mtx.Lock()
+	old := p.providers
+	p.mtx.Unlock()
+	used := make([]bool, len(old))
+	plan := &providerPlan{next: make([]*provider, len(kinds))}
+	for i := range kinds {
+		for j, op := range old {
+			if !used[j] && op.kind == kinds[i] && reflect.DeepEqual(op.cfg, cfgs[i]) {
+				used[j], plan.next[i] = true, op
+				break
+			}
+		}
+		if plan.next[i] != nil {
+			continue
+		}
+		d, err := p.newDiscoverer(kinds[i], cfgs[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s discovery for job %q: %w", kinds[i], cfg.JobName, err)
+		}
+		np := &provider{kind: kinds[i], cfg: cfgs[i], d: d, groups: map[string]*config.TargetGroup{}}
+		plan.next[i] = np
+		plan.fresh = append(plan.fresh, np)
+	}
+	for j, op := range old {
+		if !used[j] {
+			plan.stale = append(plan.stale, op)
+		}
+	}
+	return plan, nil
+}
+
+// applyProviders switches to the planned providers: it stops the ones no longer configured
+// (dropping their groups) and starts the new ones.
+func (p *scrapePool) applyProviders(plan *providerPlan) {
+	p.mtx.Lock()
+	p.providers = plan.next
+	p.mtx.Unlock()
+	for _, op := range plan.stale {
+		op.cancel()
+	}
+	for _, np := range plan.fresh {
+		ctx, cancel := context.WithCancel(p.ctx)
+		np.cancel = cancel
+		ch := make(chan []*config.TargetGroup)
+		go np.d.Run(ctx, ch)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case tgs := <-ch:
+					select {
+					case p.updates <- providerUpdate{p: np, tgs: tgs}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}()
+	}
+}
+
+// runUpdates applies discovery updates and re-syncs targets, at most once per
+// Options.DiscoveryUpdateInterval (Prometheus batches the same way, every 5s), but at once when
+// the last sync is longer ago than that, so that startup and single changes are quick.
+func (p *scrapePool) runUpdates() {
+	defer close(p.done)
+	var (
+		timer    *time.Timer
+		timerC   <-chan time.Time
+		lastSync time.Time
+		every    = p.m.opts.DiscoveryUpdateInterval
+	)
+	for {
+		select {
+		case <-p.ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return
+		case u := <-p.updates:
+			p.mtx.Lock()
+			current := false
+			for _, pr := range p.providers {
+				current = current || pr == u.p
+			}
+			if current {
+				for _, tg := range u.tgs {
+					if tg == nil {
+						continue
+					}
+					if len(tg.Targets) == 0 {
+						delete(u.p.groups, tg.Source)
+					} else {
+						u.p.groups[tg.Source] = tg
+					}
+				}
+			}
+			p.mtx.Unlock()
+			if !current || timerC != nil {
+				continue
+			}
+			if wait := every - time.Since(lastSync); wait > 0 {
+				timer = time.NewTimer(wait)
+				timerC = timer.C
+				continue
+			}
+			p.sync()
+			lastSync = time.Now()
+		case <-timerC:
+			timer, timerC = nil, nil
+			p.sync()
+			lastSync = time.Now()
+		}
+	}
+}
+
+// sync recomputes the targets from the current groups and starts and stops loops to match.
+func (p *scrapePool) sync() {
+	p.mtx.Lock()
+	defer p.mtx.Unlock()
+	p.syncLocked(false)
+}
+
+// syncLocked computes targets from all groups. With restart, loops of unchanged targets are
+// replaced by loops with the current config (a reload); otherwise they keep running.
+func (p *scrapePool) syncLocked(restart bool) {
+	var (
+		lb      = labels.NewBuilder(labels.EmptyLabels())
+		targets = map[uint64]*Target{}
+		order   []uint64
+		dropped []*Target
+		nDrop   int
+	)
+	for _, pr := range p.providers {
+		sources := make([]string, 0, len(pr.groups))
+		for s := range pr.groups {
+			sources = append(sources, s)
+		}
+		sort.Strings(sources)
+		for _, s := range sources {
+			ts, errs := targetsFromGroup(pr.groups[s], p.cfg, lb)
+			for _, err := range errs {
+				p.logger.Error("Creating target failed", "err", err)
+			}
+			for _, t := range ts {
+				if t.labels.IsEmpty() {
+					nDrop++
+					if p.cfg.KeepDroppedTargets == 0 || uint(len(dropped)) < p.cfg.KeepDroppedTargets {
+						dropped = append(dropped, t)
+					}
+					continue
+				}
+				if _, dup := targets[t.hash]; dup {
+					continue
+				}
+				targets[t.hash] = t
+				order = append(order, t.hash)
+			}
+		}
+	}
+	p.dropped, p.nDropped = dropped, nDrop
+
+	var forced error
+	if p.cfg.TargetLimit > 0 && len(targets) > int(p.cfg.TargetLimit) {
+		forced = fmt.Errorf("target_limit exceeded (number of targets: %d, limit: %d)", len(targets), p.cfg.TargetLimit)
+	}
+
+	var wg sync.WaitGroup
+	// Stop loops of targets that are gone; they write stale markers after two intervals unless
+	// the target comes back.
+	for h, l := range p.loops {
+		if _, ok := targets[h]; ok {
+			continue
+		}
+		delete(p.loops, h)
+		delete(p.active, h)
+		p.stopping[h] = l
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.stop()
+			go func() {
+				l.endOfRunStaleness()
+				p.mtx.Lock()
+				if p.stopping[h] == l {
+					delete(p.stopping, h)
+				}
+				p.mtx.Unlock()
+			}()
+		}()
+	}
+	var start []*scrapeLoop
+	for _, h := range order {
+		t := targets[h]
+		old, running := p.loops[h]
+		if running && !restart {
+			// Same target: keep the loop and its state; refresh what discovery may change
+			// without changing the target's identity.
+			old.target.discoveredLabels = t.discoveredLabels
+			old.setForcedError(forced)
+			continue
+		}
+		var cache *scrapeCache
+		if running {
+			// Reload: the new loop takes over; no stale markers, and the cache if the label
+			// handling did not change.
+			old.disableEndOfRunStale.Store(true)
+			wg.Add(1)
+			go func() { defer wg.Done(); old.stop() }()
+			if old.cfg.cacheCompatible(p.lcfg) {
+				cache = old.cache
+			}
+			t = old.target // keep health and last scrape for the API
+		} else if gone, ok := p.stopping[h]; ok {
+			// The target vanished and came back before its stale markers were written.
+			delete(p.stopping, h)
+			if c, ok := gone.takeOver(); ok && gone.cfg.cacheCompatible(p.lcfg) {
+				cache = c
+			}
+		}
+		l := newScrapeLoop(p.m.ctx, t, p.lcfg, p.client, p.m.app, cache, p.m.opts.OffsetSeed, p.m.metrics, p.logger.With("target", t.URL()))
+		l.setForcedError(forced)
+		p.loops[h] = l
+		p.active[h] = t
+		start = append(start, l)
+	}
+	// Old loops must be done before their successors append, or two loops would write the same
+	// series concurrently.
+	wg.Wait()
+	for _, l := range start {
+		go l.run()
+	}
+	p.syncedOnce = true
+	if p.m.metrics != nil {
+		p.m.metrics.poolTargets.WithLabelValues(p.cfg.JobName).Set(float64(len(p.active)))
+	}
+}
+
+// reload switches the pool to a changed config with providers from prepareProviders.
+func (p *scrapePool) reload(cfg *config.ScrapeConfig, client *http.Client, plan *providerPlan) {
+	p.applyProviders(plan)
+	p.mtx.Lock()
+	defer p.mtx.Unlock()
+	p.cfg, p.lcfg, p.client = cfg, newLoopConfig(cfg), client
+	p.syncLocked(true)
+}
+
+// stop ends discovery and all loops. With staleness, the loops' series get stale markers (the
+// job was removed); at shutdown they do not, so that a restart continues the series.
+func (p *scrapePool) stop(staleness bool) {
+	p.cancel()
+	<-p.done
+	p.mtx.Lock()
+	defer p.mtx.Unlock()
+	var wg sync.WaitGroup
+	for h, l := range p.loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.stop()
+			if staleness {
+				go l.endOfRunStaleness()
+			}
+		}()
+		delete(p.loops, h)
+		delete(p.active, h)
+	}
+	wg.Wait()
+	if p.m.metrics != nil {
+		p.m.metrics.poolTargets.DeleteLabelValues(p.cfg.JobName)
+	}
+}
+
+func (p *scrapePool) activeTargets() []*Target {
+	p.mtx.Lock()
+	defer p.mtx.Unlock()
+	res := make([]*Target, 0, len(p.active))
+	for _, t := range p.active {
+		res = append(res, t)
+	}
+	sort.Slice(res, func(i, j int) bool { return res[i].url < res[j].url })
+	return res
+}
+
+func (p *scrapePool) droppedTargets() ([]*Target, int) {
+	p.mtx.Lock()
+	defer p.mtx.Unlock()
+	return append([]*Target(nil), p.dropped...), p.nDropped
+}
+
+// forcedError support on the loop: a pool over target_limit fails every scrape of every target
+// with the same error, as Prometheus does.
+type forcedErr struct{ err error }
+
+func (sl *scrapeLoop) setForcedError(err error) { sl.forced.Store(&forcedErr{err: err}) }
+
+func (sl *scrapeLoop) forcedError() error {
+	if f := sl.forced.Load(); f != nil {
+		return f.err
+	}
+	return nil
+}

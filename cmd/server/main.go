@@ -40,6 +40,7 @@ type flags struct {
 	enableAdminAPI    bool
 	walSegmentSizeRaw bytesFlag
 	alerting          *alertingFlags
+	scrape            *scrapeFlags
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -59,6 +60,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
 	f.alerting = registerAlertingFlags(app)
+	f.scrape = registerScrapeFlags(app)
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
 	}
@@ -154,6 +156,13 @@ func run(f *flags, logger *slog.Logger) error {
 		return err
 	}
 	defer alerting.Stop()
+
+	scraping, err := setupScrape(f.scrape, f.enableLifecycle, db, mux, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer scraping.Stop()
+	scraping.Reloader.AddFunc("alertmanager", alerting.Reload)
 
 	ln, err := net.Listen("tcp", f.listenAddress)
 	if err != nil {

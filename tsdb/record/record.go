@@ -317,20 +317,47 @@ func (d *Decoder) Samples(rec []byte, into []RefSample) ([]RefSample, error) {
 		return into, db.err
 	}
 	into = grow(into, n)
+	// The hot loop of replay: decode from a local slice, with the one-byte varint (the common
+	// case: same timestamp, nearby refs) handled inline, and fall back to decbuf for errors.
+	b := db.b
 	for range n {
-		dref := db.varint("sample ref")
-		dt := db.varint("sample timestamp")
-		v := db.uint64le("sample value")
-		if db.err != nil {
+		dref, k := fastVarint(b)
+		if k <= 0 {
+			db.b = b
+			db.varint("sample ref")
+			return into, db.err
+		}
+		b = b[k:]
+		dt, k := fastVarint(b)
+		if k <= 0 {
+			db.b = b
+			db.varint("sample timestamp")
+			return into, db.err
+		}
+		b = b[k:]
+		if len(b) < 8 {
+			db.b = b
+			db.uint64le("sample value")
 			return into, db.err
 		}
 		into = append(into, RefSample{
 			Ref: baseRef + uint64(dref),
 			T:   baseT + dt,
-			V:   math.Float64frombits(v),
+			V:   math.Float64frombits(binary.LittleEndian.Uint64(b)),
 		})
+		b = b[8:]
 	}
+	db.b = b
 	return into, db.end()
+}
+
+// fastVarint is binary.Varint with the single-byte case inlined.
+func fastVarint(b []byte) (int64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		u := int64(b[0])
+		return (u >> 1) ^ -(u & 1), 1
+	}
+	return binary.Varint(b)
 }
 
 // Tombstones decodes a tombstones record, appending to into[:0].

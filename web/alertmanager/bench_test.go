@@ -1,0 +1,268 @@
+package alertmanager
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-monitoring/vigil/routing"
+)
+
+// The intake benchmarks post the same payloads over loopback HTTP to Vigil's handler and, when
+// Debian's Alertmanager is installed, to a prometheus-alertmanager process started for the run,
+// so that the two figures come from one machine, one client and one moment.
+//
+//	go test -run '^$' -bench Intake -benchtime 5s ./web/alertmanager/
+
+// benchConfig groups by instance so that every distinct alert is its own aggregation group,
+// and sends nowhere so that only intake and dispatch are measured.
+const benchConfig = `
+route:
+  receiver: void
+  group_by: [alertname, instance]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 4h
+receivers:
+- name: void
+`
+
+const benchAlertSpace = 10000 // distinct alerts, and so active groups, the intake cycles over
+
+// payloads pre-renders n POST bodies of batch alerts each, covering benchAlertSpace alerts.
+func payloads(n, batch int) [][]byte {
+	out := make([][]byte, n)
+	k := 0
+	for i := range out {
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for j := 0; j < batch; j++ {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"labels":{"alertname":"BenchAlert","instance":"host-%d:9100","job":"node","severity":"warning"},"annotations":{"summary":"load is high on host-%d"},"generatorURL":"http://prom:9090/graph"}`, k%benchAlertSpace, k%benchAlertSpace)
+			k++
+		}
+		b.WriteByte(']')
+		out[i] = b.Bytes()
+	}
+	return out
+}
+
+func startVigilAPI(b *testing.B) string {
+	b.Helper()
+	dir := b.TempDir()
+	cfg := filepath.Join(dir, "am.yml")
+	if err := os.WriteFile(cfg, []byte(benchConfig), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	r, err := routing.New(routing.Options{ConfigFile: cfg, DataDir: filepath.Join(dir, "data"), Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(r.Stop)
+	h, err := New(r, nil, reg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v2/", h)
+	srv := httptest.NewServer(mux)
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// startAlertmanager runs Debian's Alertmanager with the same config, or returns "" if absent.
+func startAlertmanager(b *testing.B) (string, int) {
+	b.Helper()
+	bin, err := exec.LookPath("prometheus-alertmanager")
+	if err != nil {
+		return "", 0
+	}
+	dir := b.TempDir()
+	cfg := filepath.Join(dir, "am.yml")
+	if err := os.WriteFile(cfg, []byte(benchConfig), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.path="+dir, "--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=error")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	u := "http://" + addr
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if resp, err := http.Get(u + "/-/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("alertmanager did not become ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return u, cmd.Process.Pid
+}
+
+func benchIntake(b *testing.B, base string, batch int) {
+	bodies := payloads(1024, batch)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	post := func(body []byte) time.Duration {
+		start := time.Now()
+		resp, err := client.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("POST /api/v2/alerts: %s", resp.Status)
+		}
+		return time.Since(start)
+	}
+	// Warm up: every alert exists, so every group is active, before measuring.
+	for i := 0; i < benchAlertSpace/batch+1; i++ {
+		post(bodies[i%len(bodies)])
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		lat = append(lat, post(bodies[i%len(bodies)]))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "alerts/s")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkIntake posts batches of 1 and 64 alerts (POST /api/v2/alerts) with 10k groups active.
+func BenchmarkIntake(b *testing.B) {
+	targets := []struct {
+		name  string
+		start func(*testing.B) string
+	}{
+		{"vigil", startVigilAPI},
+		{"alertmanager", func(b *testing.B) string { u, _ := startAlertmanager(b); return u }},
+	}
+	for _, tg := range targets {
+		for _, batch := range []int{1, 64} {
+			b.Run(fmt.Sprintf("%s/batch=%d", tg.name, batch), func(b *testing.B) {
+				u := tg.start(b)
+				if u == "" {
+					b.Skip("prometheus-alertmanager not installed (Debian prometheus-alertmanager)")
+				}
+				benchIntake(b, u, batch)
+			})
+		}
+	}
+}
+
+// BenchmarkMemoryPerAlert reports the memory each active alert costs as the delta of Go heap in
+// use over 10k alerts: Vigil's after a GC, Alertmanager's from its go_memstats_heap_inuse_bytes
+// (no GC forced there, so it includes garbage) and also its resident-set delta.
+func BenchmarkMemoryPerAlert(b *testing.B) {
+	const n = benchAlertSpace
+	postAll := func(base string) {
+		for _, body := range payloads(n/64+1, 64) {
+			resp, err := http.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	b.Run("vigil", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			u := startVigilAPI(b)
+			before := heapInuse()
+			postAll(u)
+			time.Sleep(500 * time.Millisecond) // let the dispatcher create the groups
+			b.ReportMetric(float64(heapInuse()-before)/n, "bytes/alert")
+		}
+	})
+	b.Run("alertmanager", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			u, pid := startAlertmanager(b)
+			if u == "" {
+				b.Skip("prometheus-alertmanager not installed")
+			}
+			rssBefore, heapBefore := rss(b, pid), remoteHeapInuse(b, u)
+			postAll(u)
+			time.Sleep(500 * time.Millisecond)
+			b.ReportMetric(float64(remoteHeapInuse(b, u)-heapBefore)/n, "bytes/alert")
+			b.ReportMetric(float64(rss(b, pid)-rssBefore)/n, "rss-bytes/alert")
+		}
+	})
+}
+
+func heapInuse() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapInuse)
+}
+
+func remoteHeapInuse(b *testing.B, base string) int64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return int64(f)
+		}
+	}
+	b.Fatal("no go_memstats_heap_inuse_bytes")
+	return 0
+}
+
+func rss(b *testing.B, pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb * 1024
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}

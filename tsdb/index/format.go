@@ -39,7 +39,12 @@ import (
 //	                  encoding 1, runs of consecutive refs: uvarint(#runs) then per run
 //	                    uvarint(start - end of previous run (exclusive; 0 before the first))
 //	                    uvarint(run length - 1)
-//	                The writer picks whichever is smaller. Series sorted by labels make the lists
+//	                  encoding 2, deltas with skips, for long lists: uvarint(#skips), then
+//	                    #skips × (uint32 ref, uint32 offset), then the data of encoding 0.
+//	                    Skip k holds the ref of element (k+1)·128 - 1 and the offset, within the
+//	                    data, of the delta of element (k+1)·128, so that Seek binary searches the
+//	                    table and decodes at most 128 deltas instead of the whole list.
+//	                The writer picks runs when smaller, else deltas (with skips when long). Series sorted by labels make the lists
 //	                of the leading labels (__name__, job) long runs, which cost a few bytes.
 //	label table     uvarint(#names) then per name, names ascending:
 //	                  uvarint(name ID) | uvarint(#values)
@@ -70,6 +75,12 @@ const (
 
 	postingsDeltas byte = 0
 	postingsRuns   byte = 1
+	postingsSkips  byte = 2
+
+	// skipEvery is the spacing of skip table entries in lists of encoding 2; lists shorter than
+	// minSkipList use plain deltas, since scanning them is as fast as a table lookup.
+	skipEvery   = 128
+	minSkipList = 2 * skipEvery
 )
 
 const (

@@ -245,6 +245,18 @@ func TestIndexRoundTrip(t *testing.T) {
 				})
 				checkAgainst(t, name+" matching", p, naiveMerge(want...), rng)
 			}
+			if n == 5000 {
+				// All three postings encodings must have been exercised above.
+				encs := map[byte]int{}
+				for _, e := range r.names {
+					for i := range e.valueIDs {
+						encs[r.secs[secPostings][e.postOff[i]]]++
+					}
+				}
+				if encs[postingsDeltas] == 0 || encs[postingsRuns] == 0 || encs[postingsSkips] == 0 {
+					t.Fatalf("postings encodings used: %v", encs)
+				}
+			}
 			if r.NumLabelPairs() != pairs {
 				t.Fatalf("NumLabelPairs = %d, want %d", r.NumLabelPairs(), pairs)
 			}

@@ -10,6 +10,7 @@ import (
 	"iter"
 	"math"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -76,7 +77,7 @@ func newReader(b []byte, verifyCRC bool) (*Reader, error) {
 		return nil, corrupt(-1, "unsupported version %d", b[4])
 	}
 	toc := b[len(b)-tocSize:]
-	if got, want := crc32.Checksum(toc[:tocSize-4], castagnoli), binary.BigEndian.Uint32(toc[tocSize-4:]); got != want {
+	if got, want := crc32.Checksum(toc[:tocSize-4], castagnoli), binary.BigEndian.Uint32(toc[tocSize-4:]); verifyCRC && got != want {
 		return nil, corrupt(-1, "TOC checksum mismatch: stored %08x, computed %08x", want, got)
 	}
 	r := &Reader{b: b}
@@ -357,7 +358,7 @@ func (r *Reader) Postings(ctx context.Context, name string, values ...string) (P
 	if e == nil {
 		return EmptyPostings(), nil
 	}
-	its := make([]Postings, 0, len(values))
+	idxs := make([]int, 0, len(values))
 	for i, v := range values {
 		if i%1024 == 1023 {
 			if err := ctx.Err(); err != nil {
@@ -365,10 +366,52 @@ func (r *Reader) Postings(ctx context.Context, name string, values ...string) (P
 			}
 		}
 		if j, ok := r.lookupValue(e, v); ok {
-			its = append(its, r.postingsAt(e, j))
+			idxs = append(idxs, j)
 		}
 	}
-	return Merge(its...), nil
+	slices.Sort(idxs)
+	return r.union(ctx, e, slices.Compact(idxs)), nil
+}
+
+// mergeLimit is the number of lists above which a union is decoded into one sorted slice
+// rather than merged through a heap of iterators: beyond it, an iterator per list costs more
+// than sorting (for example a regex over a high-cardinality label such as pod).
+const mergeLimit = 32
+
+// union returns the union of the postings of e's values at the ascending indices idxs.
+func (r *Reader) union(ctx context.Context, e *nameEntry, idxs []int) Postings {
+	if len(idxs) <= mergeLimit {
+		its := make([]Postings, len(idxs))
+		for i, j := range idxs {
+			its[i] = r.postingsAt(e, j)
+		}
+		return Merge(its...)
+	}
+	var total uint64
+	for _, j := range idxs {
+		d := decbuf{b: r.secs[secPostings][e.postOff[j]:e.postOff[j+1]]}
+		d.byte()
+		total += d.uvarint()
+		// A series has one value per name, so the lists of a name are disjoint.
+		if d.err != nil || total > r.numSeries {
+			return ErrPostings(corrupt(secPostings, "lists of %s: bad counts", e.name))
+		}
+	}
+	refs := make([]uint64, 0, total)
+	for i, j := range idxs {
+		if i%1024 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return ErrPostings(fmt.Errorf("postings for %s: %w", e.name, err))
+			}
+		}
+		var err error
+		if refs, err = r.appendList(refs, e, j); err != nil {
+			return ErrPostings(err)
+		}
+	}
+	slices.Sort(refs)
+	// Compact only matters for a damaged file, where lists could overlap.
+	return NewListPostings(slices.Compact(refs))
 }
 
 // PostingsForLabelMatching returns the union of the postings of every value of name for which
@@ -378,7 +421,7 @@ func (r *Reader) PostingsForLabelMatching(ctx context.Context, name string, matc
 	if e == nil {
 		return EmptyPostings()
 	}
-	var its []Postings
+	var idxs []int
 	for i, id := range e.valueIDs {
 		if i%1024 == 1023 {
 			if err := ctx.Err(); err != nil {
@@ -386,10 +429,10 @@ func (r *Reader) PostingsForLabelMatching(ctx context.Context, name string, matc
 			}
 		}
 		if match(r.sym(uint64(id))) {
-			its = append(its, r.postingsAt(e, i))
+			idxs = append(idxs, i)
 		}
 	}
-	return Merge(its...)
+	return r.union(ctx, e, idxs)
 }
 
 // PostingsCount returns how many series have the label pair, without reading the list.
@@ -419,6 +462,41 @@ func (r *Reader) AllPostings() Postings {
 	return &rangePostings{end: r.numSeries}
 }
 
+// appendList appends the postings of e's value i to refs. Unlike postingsAt it allocates no
+// iterator, which matters when a union covers thousands of lists.
+func (r *Reader) appendList(refs []uint64, e *nameEntry, i int) ([]uint64, error) {
+	d := decbuf{b: r.secs[secPostings][e.postOff[i]:e.postOff[i+1]]}
+	enc := d.byte()
+	d.uvarint()
+	if d.err != nil {
+		return refs, corrupt(secPostings, "list of %s: %v", e.name, d.err)
+	}
+	switch enc {
+	case postingsDeltas, postingsSkips:
+		if enc == postingsSkips {
+			if n := d.uvarint(); n <= uint64(len(d.b))/8 {
+				d.bytes(n * 8)
+			} else {
+				return refs, corrupt(secPostings, "list of %s: skip table runs past the list", e.name)
+			}
+		}
+		dp := deltaPostings{d: d, max: r.numSeries}
+		for dp.Next() {
+			refs = append(refs, dp.cur)
+		}
+		return refs, dp.err
+	case postingsRuns:
+		rp := runPostings{d: d, max: r.numSeries}
+		rp.runsLeft = rp.d.uvarint()
+		for rp.Next() {
+			refs = append(refs, rp.cur)
+		}
+		return refs, rp.err
+	default:
+		return refs, corrupt(secPostings, "list of %s: unknown encoding %d", e.name, enc)
+	}
+}
+
 func (r *Reader) postingsAt(e *nameEntry, i int) Postings {
 	d := decbuf{b: r.secs[secPostings][e.postOff[i]:e.postOff[i+1]]}
 	enc := d.byte()
@@ -429,6 +507,13 @@ func (r *Reader) postingsAt(e *nameEntry, i int) Postings {
 	switch enc {
 	case postingsDeltas:
 		return &deltaPostings{d: d, max: r.numSeries}
+	case postingsSkips:
+		n := d.uvarint()
+		if n > uint64(len(d.b))/8 {
+			return ErrPostings(corrupt(secPostings, "list of %s: skip table runs past the list", e.name))
+		}
+		table := d.bytes(n * 8)
+		return &deltaPostings{d: d, data: d.b, skips: table, max: r.numSeries}
 	case postingsRuns:
 		p := &runPostings{d: d, max: r.numSeries}
 		p.runsLeft = p.d.uvarint()
@@ -545,9 +630,12 @@ func (r *Reader) Series(ref uint64, builder *labels.ScratchBuilder, chks *[]chun
 // errCorruptPostings is wrapped by the postings iterators' errors.
 var errCorruptPostings = errors.New("malformed postings list")
 
-// deltaPostings decodes encoding 0 lazily from the file.
+// deltaPostings decodes encodings 0 and 2 lazily from the file.
 type deltaPostings struct {
 	d       decbuf
+	data    []byte // all deltas, for jumps through skips
+	skips   []byte // encoding 2: 8-byte entries (ref, offset in data)
+	idx     uint64 // elements consumed
 	max     uint64 // refs must be < max (the number of series)
 	cur     uint64
 	started bool
@@ -575,6 +663,7 @@ func (p *deltaPostings) Next() bool {
 		return p.fail()
 	}
 	p.cur, p.started = v, true
+	p.idx++
 	return true
 }
 
@@ -591,12 +680,39 @@ func (p *deltaPostings) Seek(v uint64) bool {
 	if p.started && p.cur >= v {
 		return true
 	}
+	if len(p.skips) > 0 {
+		p.skipTo(v)
+	}
 	for p.Next() {
 		if p.cur >= v {
 			return true
 		}
 	}
 	return false
+}
+
+// skipTo jumps to the last skip entry whose ref is < v, if that is ahead of the current
+// position, so that the following scan decodes at most skipEvery deltas.
+func (p *deltaPostings) skipTo(v uint64) {
+	n := len(p.skips) / 8
+	// Number of entries with ref < v; the table is ascending.
+	k := sort.Search(n, func(i int) bool { return uint64(binary.BigEndian.Uint32(p.skips[8*i:])) >= v })
+	if k == 0 {
+		return
+	}
+	k--
+	target := uint64(k+1) * skipEvery // elements consumed after the jump
+	if target <= p.idx {
+		return
+	}
+	ref := uint64(binary.BigEndian.Uint32(p.skips[8*k:]))
+	off := uint64(binary.BigEndian.Uint32(p.skips[8*k+4:]))
+	if off > uint64(len(p.data)) || ref >= p.max || (p.started && ref <= p.cur) {
+		p.fail()
+		return
+	}
+	p.d.b = p.data[off:]
+	p.cur, p.idx, p.started = ref, target, true
 }
 
 func (p *deltaPostings) At() uint64 { return p.cur }

@@ -494,8 +494,34 @@ func appendPostings(b []byte, refs []uint32) []byte {
 		}
 		return b
 	}
-	b = append(b, postingsDeltas)
+	if len(refs) < minSkipList {
+		b = append(b, postingsDeltas)
+		b = binary.AppendUvarint(b, uint64(len(refs)))
+		return appendDeltas(b, refs)
+	}
+	b = append(b, postingsSkips)
 	b = binary.AppendUvarint(b, uint64(len(refs)))
+	nSkips := (len(refs) - 1) / skipEvery
+	b = binary.AppendUvarint(b, uint64(nSkips))
+	table := len(b)
+	b = append(b, make([]byte, nSkips*8)...)
+	data := len(b)
+	for i, r := range refs {
+		if i > 0 && i%skipEvery == 0 {
+			k := i/skipEvery - 1
+			binary.BigEndian.PutUint32(b[table+8*k:], refs[i-1])
+			binary.BigEndian.PutUint32(b[table+8*k+4:], uint32(len(b)-data))
+		}
+		if i == 0 {
+			b = binary.AppendUvarint(b, uint64(r))
+		} else {
+			b = binary.AppendUvarint(b, uint64(r-refs[i-1]-1))
+		}
+	}
+	return b
+}
+
+func appendDeltas(b []byte, refs []uint32) []byte {
 	for i, r := range refs {
 		if i == 0 {
 			b = binary.AppendUvarint(b, uint64(r))

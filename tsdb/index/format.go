@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 )
 
 // Index file format (version 1)
@@ -20,10 +21,11 @@ import (
 //	                (0, 1, 2, …) of the entry:
 //	                  uvarint(len(body)) | body
 //	                  body = uvarint(#labels)
-//	                         per label: uvarint(name index - previous name index; absolute for
-//	                                    the first), the name index being the name's position in
-//	                                    the label table
-//	                                    uvarint(value rank among the name's values)
+//	                         per label: a label ref (see appendLabelRef) of
+//	                                    name delta = name index - previous name index (absolute
+//	                                    for the first), the name index being the name's
+//	                                    position in the label table, and
+//	                                    rank = the value's rank among the name's values
 //	                         uvarint(#chunks)
 //	                         first chunk: varint(mint - base time) uvarint(maxt - mint) uvarint(ref)
 //	                         next chunks: varint(mint - previous maxt)
@@ -183,4 +185,30 @@ func (d *decbuf) byte() byte {
 		return 0
 	}
 	return b[0]
+}
+
+// appendLabelRef encodes a series label as uvarint(rank << 3 | min(delta, 7)), followed by
+// uvarint(delta - 7) when delta >= 7. Name deltas are almost always below 7 and most labels have
+// few values, so a label usually takes one byte (job, namespace, container, le), two for up to
+// 2048 values (instance, __name__).
+func appendLabelRef(b []byte, delta, rank uint64) []byte {
+	if delta < 7 {
+		return binary.AppendUvarint(b, rank<<3|delta)
+	}
+	b = binary.AppendUvarint(b, rank<<3|7)
+	return binary.AppendUvarint(b, delta-7)
+}
+
+// labelRef decodes what appendLabelRef wrote.
+func (d *decbuf) labelRef() (delta, rank uint64) {
+	x := d.uvarint()
+	delta, rank = x&7, x>>3
+	if delta == 7 {
+		if more := d.uvarint(); more <= math.MaxUint64-7 {
+			delta += more
+		} else {
+			d.err = errors.New("label name delta overflows")
+		}
+	}
+	return delta, rank
 }

@@ -425,6 +425,9 @@ func walkIndex(r *Reader) error {
 			_, err := r.LabelNames(ctx, labels.MustNewMatcher(labels.MatchEqual, name, vals[0]))
 			note(err)
 		}
+		// The union of all values goes through the decode-and-sort path for many values.
+		_, err = ExpandPostings(r.PostingsForLabelMatching(ctx, name, func(string) bool { return true }))
+		note(err)
 	}
 	var b labels.ScratchBuilder
 	var chks []chunks.Meta
@@ -600,6 +603,10 @@ func TestChunkMetaEdgeCases(t *testing.T) {
 		}},
 		{labels.FromStrings("a", "2"), nil},
 		{labels.FromStrings("a", "3", "b", "x"), []chunks.Meta{{Ref: 0, MinTime: -1 << 62, MaxTime: -1 << 62}}},
+		{labels.FromStrings("c", "1", "d", "1", "e", "1", "f", "1", "g", "1", "h", "1", "i", "1", "j", "1"), nil},
+		// Name index 10 as the first label, and a jump of 9 from "a": the long form of label refs.
+		{labels.FromStrings("x", "1", "z", "1"), nil},
+		{labels.FromStrings("z", "1"), nil},
 	}
 	path := filepath.Join(t.TempDir(), "index")
 	writeIndex(t, path, series)

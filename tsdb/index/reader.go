@@ -296,9 +296,9 @@ func (r *Reader) LabelNames(ctx context.Context, matchers ...*labels.Matcher) ([
 		nl := d.uvarint()
 		var ni uint64
 		for i := uint64(0); i < nl && d.err == nil; i++ {
-			ni += d.uvarint()
-			d.uvarint()
-			if ni >= uint64(len(r.names)) {
+			delta, _ := d.labelRef()
+			ni += delta
+			if delta >= uint64(len(r.names)) || ni >= uint64(len(r.names)) {
 				return nil, corrupt(secSeries, "series %d: bad label name index", p.At())
 			}
 			seen[ni] = struct{}{}
@@ -557,13 +557,12 @@ func (r *Reader) Series(ref uint64, builder *labels.ScratchBuilder, chks *[]chun
 	d := decbuf{b: body}
 	builder.Reset()
 	nl := d.uvarint()
-	if nl > uint64(len(d.b))/2 {
+	if nl > uint64(len(d.b)) {
 		return corrupt(secSeries, "series %d: %d labels cannot fit in %d bytes", ref, nl, len(d.b))
 	}
 	var ni uint64
 	for i := range nl {
-		delta := d.uvarint()
-		rank := d.uvarint()
+		delta, rank := d.labelRef()
 		if d.err != nil {
 			break
 		}

@@ -411,8 +411,7 @@ func (w *Writer) rewriteSeries(keys []uint64) ([]uint32, error) {
 			nid := d.uvarint()
 			vid := d.uvarint()
 			ni := nameIdx[uint32(nid)]
-			out = binary.AppendUvarint(out, ni-prevName)
-			out = binary.AppendUvarint(out, rank[nid<<32|vid])
+			out = appendLabelRef(out, ni-prevName, rank[nid<<32|vid])
 			prevName = ni
 		}
 		if d.err != nil {

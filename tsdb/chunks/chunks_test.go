@@ -231,6 +231,50 @@ func TestMissingSegmentIsCorruption(t *testing.T) {
 	}
 }
 
+func TestReaderOnDamagedFiles(t *testing.T) {
+	dir := t.TempDir()
+	chks := randChunks(rand.New(rand.NewPCG(7, 7)), 20, 50)
+	writeChunks(t, dir, 0, chks, 20)
+	seg := SegmentFile(dir, 0)
+	st, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Truncated mid-way: the reader opens, chunks before the cut read fine, the rest are
+	// reported as corrupt.
+	if err := os.Truncate(seg, st.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var ok, bad int
+	for _, c := range chks {
+		got, err := r.Chunk(c.Ref)
+		var cerr *CorruptionErr
+		switch {
+		case err == nil && bytes.Equal(got, c.Chunk):
+			ok++
+		case errors.As(err, &cerr):
+			bad++
+		default:
+			t.Fatalf("ref %x: %v", c.Ref, err)
+		}
+	}
+	if ok == 0 || bad == 0 {
+		t.Fatalf("%d readable, %d corrupt: want both", ok, bad)
+	}
+	// Truncated into the header: opening fails.
+	if err := os.Truncate(seg, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewReader(dir); err == nil {
+		t.Fatal("segment without a header accepted")
+	}
+}
+
 func FuzzChunkReader(f *testing.F) {
 	dir := f.TempDir()
 	chks := randChunks(rand.New(rand.NewPCG(4, 4)), 5, 30)

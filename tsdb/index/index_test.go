@@ -628,3 +628,26 @@ func TestChunkMetaEdgeCases(t *testing.T) {
 		}
 	}
 }
+
+func TestFileReaderOnDamagedFiles(t *testing.T) {
+	orig := smallIndex(t, 50)
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"empty":     nil,
+		"header":    orig[:headerSize],
+		"truncated": orig[:len(orig)-7],
+		"flipped":   func() []byte { b := bytes.Clone(orig); b[len(b)/2] ^= 0x10; return b }(),
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := NewFileReader(path); err == nil {
+			r.Close()
+			t.Errorf("%s: opened without error", name)
+		}
+	}
+	if _, err := NewFileReader(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ package main
 // `vigil explain alert` command.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -126,39 +127,26 @@ func runAlertingCommand(args []string, stdout, stderr io.Writer) (bool, int) {
 		fmt.Fprintf(stderr, "vigil explain: %v\n", err)
 		return true, 2
 	}
-	q := url.Values{}
+	lset := model.LabelSet{}
 	for _, p := range *pairs {
 		k, v, ok := strings.Cut(p, "=")
 		if !ok || k == "" {
 			fmt.Fprintf(stderr, "vigil explain: %q is not label=value\n", p)
 			return true, 2
 		}
-		q.Set(k, strings.Trim(v, `"`))
+		lset[model.LabelName(k)] = model.LabelValue(strings.Trim(v, `"`))
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Get(strings.TrimSuffix(*base, "/") + amweb.ExplainPath + "?" + q.Encode())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ex, err := amweb.FetchExplanation(ctx, http.DefaultClient, *base, lset)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil explain: %v\n", err)
 		return true, 1
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		fmt.Fprintf(stderr, "vigil explain: reading answer: %v\n", err)
-		return true, 1
-	}
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "vigil explain: %s: %s\n", resp.Status, strings.TrimSpace(string(body)))
-		return true, 1
-	}
 	if *asJSON {
-		fmt.Fprintln(stdout, string(body))
+		b, _ := json.MarshalIndent(ex, "", "  ")
+		fmt.Fprintln(stdout, string(b))
 		return true, 0
-	}
-	var ex routing.Explanation
-	if err := json.Unmarshal(body, &ex); err != nil {
-		fmt.Fprintf(stderr, "vigil explain: decoding answer: %v\n", err)
-		return true, 1
 	}
 	fmt.Fprintf(stdout, "Labels: %s\n", ex.Labels)
 	for _, s := range ex.Summary {

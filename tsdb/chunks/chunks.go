@@ -93,6 +93,9 @@ type Writer struct {
 	n       int64 // bytes in the open segment
 	entries int   // chunks in the open segment
 	err     error // sticky: once a write failed the segment is in an unknown state
+
+	closed   bool
+	closeErr error
 	buf     [binary.MaxVarintLen64]byte
 }
 
@@ -211,8 +214,21 @@ func (w *Writer) finishSegment() error {
 }
 
 // Close flushes and fsyncs the last segment and the directory. It returns the first error the
-// writer met, so a caller that ignored a WriteChunks error still learns of it here.
+// writer met, so a caller that ignored a WriteChunks error still learns of it here. Closing
+// again returns the same result.
 func (w *Writer) Close() error {
+	if w.closed {
+		return w.closeErr
+	}
+	w.closed = true
+	w.closeErr = w.close()
+	if w.err == nil {
+		w.err = errors.New("chunk writer closed")
+	}
+	return w.closeErr
+}
+
+func (w *Writer) close() error {
 	if w.err != nil {
 		if w.f != nil {
 			w.f.Close()
@@ -221,14 +237,9 @@ func (w *Writer) Close() error {
 		return w.err
 	}
 	if err := w.finishSegment(); err != nil {
-		w.err = err
 		return err
 	}
-	w.err = errors.New("chunk writer closed")
-	if err := syncDir(w.dir); err != nil {
-		return err
-	}
-	return nil
+	return syncDir(w.dir)
 }
 
 func syncDir(dir string) error {

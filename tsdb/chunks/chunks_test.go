@@ -126,6 +126,25 @@ func TestWriterRejectsBadChunks(t *testing.T) {
 	if err := w.Close(); err == nil {
 		t.Fatal("Close after failure reported success")
 	}
+	if err := w.Close(); err == nil {
+		t.Fatal("second Close after failure reported success")
+	}
+	ok, err := NewWriter(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.WriteChunks(Meta{Chunk: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := ok.WriteChunks(Meta{Chunk: []byte{1}}); err == nil {
+		t.Fatal("write after Close accepted")
+	}
 	if _, err := NewWriter(t.TempDir(), MaxSegmentSize+1); err == nil {
 		t.Fatal("oversized segment size accepted")
 	}

@@ -52,9 +52,18 @@ type Writer struct {
 	lastLabels labels.Labels
 	baseTime   int64
 	baseSet    bool
-	postings   map[uint64][]uint32 // name ID << 32 | value ID → series refs
+	postings   map[uint64]*[]uint32 // name ID << 32 | value ID → series refs
+	// prev caches the labels of the previous series with their IDs and postings: series come
+	// sorted, so neighbours share most label pairs and skip the map lookups.
+	prev []cachedLabel
 	buf        []byte
 	lenBuf     [binary.MaxVarintLen64]byte
+}
+
+type cachedLabel struct {
+	name, value string
+	nid, vid    uint32
+	list        *[]uint32
 }
 
 type tocEntry struct {
@@ -74,7 +83,7 @@ func NewWriter(ctx context.Context, path string) (*Writer, error) {
 		f:        f,
 		bw:       bufio.NewWriterSize(f, 1<<20),
 		symbols:  map[string]uint32{},
-		postings: map[uint64][]uint32{},
+		postings: map[uint64]*[]uint32{},
 	}
 	hdr := [headerSize]byte{}
 	copy(hdr[:], MagicIndex)
@@ -204,8 +213,17 @@ func (w *Writer) AddSeries(ref uint64, lset labels.Labels, chks ...chunks.Meta) 
 	body := w.buf[:0]
 	body = binary.AppendUvarint(body, uint64(lset.Len()))
 	var err error
+	i := 0
 	lset.Range(func(l labels.Label) {
 		if err != nil {
+			return
+		}
+		if i < len(w.prev) && w.prev[i].name == l.Name && w.prev[i].value == l.Value {
+			c := &w.prev[i]
+			body = binary.AppendUvarint(body, uint64(c.nid))
+			body = binary.AppendUvarint(body, uint64(c.vid))
+			*c.list = append(*c.list, uint32(w.nSeries))
+			i++
 			return
 		}
 		if l.Name == "" || l.Value == "" {
@@ -221,8 +239,21 @@ func (w *Writer) AddSeries(ref uint64, lset labels.Labels, chks ...chunks.Meta) 
 		body = binary.AppendUvarint(body, uint64(nid))
 		body = binary.AppendUvarint(body, uint64(vid))
 		key := uint64(nid)<<32 | uint64(vid)
-		w.postings[key] = append(w.postings[key], uint32(w.nSeries))
+		list := w.postings[key]
+		if list == nil {
+			list = new([]uint32)
+			w.postings[key] = list
+		}
+		*list = append(*list, uint32(w.nSeries))
+		c := cachedLabel{name: l.Name, value: l.Value, nid: nid, vid: vid, list: list}
+		if i < len(w.prev) {
+			w.prev[i] = c
+		} else {
+			w.prev = append(w.prev, c)
+		}
+		i++
 	})
+	w.prev = w.prev[:i]
 	if err != nil {
 		return w.fail(err)
 	}
@@ -238,6 +269,12 @@ func (w *Writer) AddSeries(ref uint64, lset labels.Labels, chks ...chunks.Meta) 
 		return w.fail(fmt.Errorf("index: spool series: %w", err))
 	}
 	w.lastLabels = lset.Copy()
+	// The cache refers to the copy: lset's strings might be reused by the caller.
+	j := 0
+	w.lastLabels.Range(func(l labels.Label) {
+		w.prev[j].name, w.prev[j].value = l.Name, l.Value
+		j++
+	})
 	w.nSeries++
 	return nil
 }
@@ -310,7 +347,7 @@ func (w *Writer) Close() error {
 	lens := make([]uint64, len(keys))
 	for i, k := range keys {
 		start := w.pos
-		w.buf = appendPostings(w.buf[:0], w.postings[k])
+		w.buf = appendPostings(w.buf[:0], *w.postings[k])
 		w.write(w.buf)
 		lens[i] = w.pos - start
 		delete(w.postings, k) // let the lists go as they are written

@@ -96,7 +96,7 @@ type Writer struct {
 
 	closed   bool
 	closeErr error
-	buf     [binary.MaxVarintLen64]byte
+	buf      [binary.MaxVarintLen64]byte
 }
 
 // NewWriter returns a writer that creates segment files in dir (created if missing), cutting a

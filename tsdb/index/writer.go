@@ -55,9 +55,9 @@ type Writer struct {
 	postings   map[uint64]*[]uint32 // name ID << 32 | value ID → series refs
 	// prev caches the labels of the previous series with their IDs and postings: series come
 	// sorted, so neighbours share most label pairs and skip the map lookups.
-	prev []cachedLabel
-	buf        []byte
-	lenBuf     [binary.MaxVarintLen64]byte
+	prev   []cachedLabel
+	buf    []byte
+	lenBuf [binary.MaxVarintLen64]byte
 }
 
 type cachedLabel struct {

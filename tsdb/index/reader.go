@@ -124,6 +124,9 @@ func (r *Reader) readSymbols() error {
 	if n > uint64(len(d.b)) {
 		return corrupt(secSymbols, "%d symbols cannot fit in %d bytes", n, len(d.b))
 	}
+	if uint64(len(d.b)) > math.MaxUint32 {
+		return corrupt(secSymbols, "section of %d bytes exceeds 4 GiB", len(d.b))
+	}
 	var sb strings.Builder
 	sb.Grow(len(d.b))
 	r.symOff = make([]uint32, 0, n+1)

@@ -160,6 +160,9 @@ func (w *Writer) finishSymbols() {
 	w.write(w.buf)
 	w.endSection(secSymbols)
 	w.stage = 1
+	if w.toc[secSymbols].len > math.MaxUint32 {
+		w.fail(errors.New("index: symbols section exceeds 4 GiB"))
+	}
 	if w.err != nil {
 		return
 	}
@@ -353,6 +356,9 @@ func (w *Writer) Close() error {
 		delete(w.postings, k) // let the lists go as they are written
 	}
 	w.endSection(secPostings)
+	if w.toc[secPostings].len > math.MaxUint32 {
+		w.fail(errors.New("index: postings section exceeds 4 GiB"))
+	}
 
 	w.startSection(secLabels)
 	w.writeLabelTable(keys, lens)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 
 	apiv2 "github.com/prometheus/alertmanager/api/v2"
 	"github.com/prometheus/alertmanager/config"
@@ -27,9 +28,13 @@ const ExplainPath = "/api/v2/alerts/explain"
 
 // Handler serves /api/v2/. Build it once per router: the upstream API registers metrics.
 type Handler struct {
-	router *routing.Router
-	api    http.Handler
-	mux    *http.ServeMux
+	router   *routing.Router
+	api      http.Handler
+	mux      *http.ServeMux
+	logger   *slog.Logger
+	received receivedCounters
+	// fallbacks counts intake requests handed to the upstream handler (for tests).
+	fallbacks atomic.Int64
 }
 
 // New binds the upstream API v2 to r and keeps it in step with r's configuration reloads.
@@ -37,14 +42,26 @@ func New(r *routing.Router, logger *slog.Logger, reg prometheus.Registerer) (*Ha
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	api, err := apiv2.NewAPI(r.Alerts(), r.Groups, r.GroupMuted, r.Silences(), r.Peer(), logger.With("component", "api", "version", "v2"), reg)
+	logger = logger.With("component", "api", "version", "v2")
+	var capture *capturingRegisterer
+	if reg != nil {
+		capture = &capturingRegisterer{Registerer: reg}
+		reg = capture
+	}
+	api, err := apiv2.NewAPI(r.Alerts(), r.Groups, r.GroupMuted, r.Silences(), r.Peer(), logger, reg)
 	if err != nil {
 		return nil, fmt.Errorf("creating alertmanager API v2: %w", err)
 	}
 	r.Subscribe(func(c *config.Config) { api.Update(c, r.SetAlertStatus) })
 
-	h := &Handler{router: r, api: api.Handler, mux: http.NewServeMux()}
+	h := &Handler{router: r, api: api.Handler, mux: http.NewServeMux(), logger: logger}
+	if capture != nil {
+		h.received = newReceivedCounters(capture.received)
+	} else {
+		h.received = newReceivedCounters(nil)
+	}
 	h.mux.Handle("/api/v2/", api.Handler)
+	h.mux.HandleFunc("POST /api/v2/alerts", h.postAlerts)
 	h.mux.HandleFunc("GET /api/v2/status", h.status)
 	h.mux.HandleFunc("GET "+ExplainPath, h.explain)
 	return h, nil

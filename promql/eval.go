@@ -409,7 +409,7 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
 	if c.pending && c.nt <= minT {
 		// Everything up to minT is irrelevant: jump over it.
 		c.hasPrev = false
-		if c.it.Seek(minT + 1) {
+		if c.it.SeekTo(minT + 1) {
 			c.nt, c.nf = c.it.At()
 			c.pending = true
 		} else {
@@ -484,7 +484,7 @@ func (w *window) seek(t int64) {
 		w.next()
 		return
 	}
-	if !w.it.Seek(t) {
+	if !w.it.SeekTo(t) {
 		w.done = true
 		return
 	}

@@ -94,10 +94,10 @@ type Series interface {
 type Iterator interface {
 	// Next advances to the next sample. It returns false at the end or on error.
 	Next() bool
-	// Seek advances to the first sample with timestamp >= t. If the current sample already
+	// SeekTo advances to the first sample with timestamp >= t. If the current sample already
 	// satisfies that, it does not move. It returns false if there is no such sample.
-	Seek(t int64) bool
-	// At returns the current sample. Only valid after Next or Seek returned true.
+	SeekTo(t int64) bool
+	// At returns the current sample. Only valid after Next or SeekTo returned true.
 	At() (int64, float64)
 	Err() error
 }

@@ -82,18 +82,18 @@ func TestRoundTrip(t *testing.T) {
 				// Seek to every 7th sample's timestamp and just past it.
 				for j := 0; j < n; j += 7 {
 					it.Reset(b)
-					if !it.Seek(samples[j].t) {
+					if !it.SeekTo(samples[j].t) {
 						t.Fatalf("%s/%s: seek %d failed", kind, name, j)
 					}
 					if gt, _ := it.At(); gt != samples[j].t {
 						t.Fatalf("%s/%s: seek landed on %d, want %d", kind, name, gt, samples[j].t)
 					}
-					if it.Seek(samples[j].t - 1) { // must not move back
+					if it.SeekTo(samples[j].t - 1) { // must not move back
 						if gt, _ := it.At(); gt != samples[j].t {
 							t.Fatalf("%s/%s: seek moved backwards", kind, name)
 						}
 					}
-					ok := it.Seek(samples[j].t + 1)
+					ok := it.SeekTo(samples[j].t + 1)
 					if ok != (j+1 < n) {
 						t.Fatalf("%s/%s: seek past %d = %v", kind, name, j, ok)
 					}
@@ -165,7 +165,7 @@ func FuzzIterator(f *testing.F) {
 		}
 		_ = it.Err()
 		it.Reset(b)
-		it.Seek(100)
+		it.SeekTo(100)
 	})
 }
 

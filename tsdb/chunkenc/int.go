@@ -150,7 +150,7 @@ func (it *intIterator) At() (int64, float64) { return it.t, float64(it.v) }
 func (it *intIterator) AtT() int64           { return it.t }
 func (it *intIterator) Err() error           { return it.err }
 
-func (it *intIterator) Seek(t int64) bool {
+func (it *intIterator) SeekTo(t int64) bool {
 	if it.err != nil {
 		return false
 	}

@@ -49,12 +49,12 @@ func (it *Iterator) Next() bool {
 	return false
 }
 
-func (it *Iterator) Seek(t int64) bool {
+func (it *Iterator) SeekTo(t int64) bool {
 	switch it.enc {
 	case EncXOR:
-		return it.x.Seek(t)
+		return it.x.SeekTo(t)
 	case EncInt:
-		return it.i.Seek(t)
+		return it.i.SeekTo(t)
 	}
 	return false
 }

@@ -206,7 +206,7 @@ func (it *xorIterator) At() (int64, float64) { return it.t, it.val }
 func (it *xorIterator) AtT() int64           { return it.t }
 func (it *xorIterator) Err() error           { return it.err }
 
-func (it *xorIterator) Seek(t int64) bool {
+func (it *xorIterator) SeekTo(t int64) bool {
 	if it.err != nil {
 		return false
 	}

@@ -1,0 +1,513 @@
+package tsdb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
+	"github.com/vigil-monitoring/vigil/tsdb/chunks"
+	"github.com/vigil-monitoring/vigil/tsdb/index"
+	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
+)
+
+// blockChunkSamples is how many samples the block writer puts in a chunk. Head chunks hold 120;
+// blocks re-encode into bigger ones: per-chunk overhead (index entry, CRC, first timestamp and
+// value) is paid 4× less often, and a 2h block at 15s is exactly one chunk per series.
+const blockChunkSamples = 480
+
+// chunkSegmentSize is the size at which block chunk files are cut.
+const chunkSegmentSize = 512 << 20
+
+// writeBlock writes the samples in [mint, maxt) of the given series (sorted by labels) as a new
+// block under parent and returns its meta. The block appears atomically: it is written to
+// <ulid>.tmp and renamed.
+func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mint, maxt int64, comp BlockCompaction, logger *slog.Logger) (*BlockMeta, error) {
+	id := ulid.Make().String()
+	tmp := filepath.Join(parent, id+".tmp")
+	final := filepath.Join(parent, id)
+	if err := os.MkdirAll(tmp, 0o777); err != nil {
+		return nil, fmt.Errorf("creating block directory: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	meta := &BlockMeta{ULID: id, MinTime: mint, MaxTime: maxt, Compaction: comp, Version: metaVersion}
+	if len(meta.Compaction.Sources) == 0 {
+		meta.Compaction.Sources = []string{id}
+	}
+
+	symSet := map[string]struct{}{}
+	for _, s := range series {
+		s.lset.Range(func(l labels.Label) {
+			symSet[l.Name] = struct{}{}
+			symSet[l.Value] = struct{}{}
+		})
+	}
+	symbols := make([]string, 0, len(symSet))
+	for s := range symSet {
+		symbols = append(symbols, s)
+	}
+	sort.Strings(symbols)
+
+	cw, err := chunks.NewWriter(filepath.Join(tmp, chunksDirname), chunkSegmentSize)
+	if err != nil {
+		return nil, fmt.Errorf("creating chunk writer: %w", err)
+	}
+	iw, err := index.NewWriter(ctx, filepath.Join(tmp, indexFilename))
+	if err != nil {
+		cw.Close()
+		return nil, fmt.Errorf("creating index writer: %w", err)
+	}
+	closeAll := func() {
+		cw.Close()
+		iw.Close()
+	}
+	if err := iw.AddSymbols(symbols); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("writing symbols: %w", err)
+	}
+
+	var (
+		ts    = make([]int64, 0, blockChunkSamples)
+		vs    = make([]float64, 0, blockChunkSamples)
+		metas []chunks.Meta
+		it    Iterator
+		ref   uint64
+	)
+	for i, s := range series {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				closeAll()
+				return nil, err
+			}
+		}
+		metas = metas[:0]
+		sel := *s
+		sel.mint, sel.maxt = mint, maxt-1
+		it = sel.Iterator(it)
+		flush := func() {
+			if len(ts) == 0 {
+				return
+			}
+			metas = append(metas, chunks.Meta{MinTime: ts[0], MaxTime: ts[len(ts)-1], Chunk: chunkenc.Encode(ts, vs)})
+			meta.Stats.NumSamples += uint64(len(ts))
+			ts, vs = ts[:0], vs[:0]
+		}
+		for it.Next() {
+			t, v := it.At()
+			ts = append(ts, t)
+			vs = append(vs, v)
+			if len(ts) == blockChunkSamples {
+				flush()
+			}
+		}
+		if err := it.Err(); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("reading series %s: %w", s.lset, err)
+		}
+		flush()
+		if len(metas) == 0 {
+			continue
+		}
+		if err := cw.WriteChunks(metas...); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("writing chunks: %w", err)
+		}
+		for j := range metas {
+			metas[j].Chunk = nil
+		}
+		if err := iw.AddSeries(ref, s.lset, metas...); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("writing series %s to the index: %w", s.lset, err)
+		}
+		ref++
+		meta.Stats.NumSeries++
+		meta.Stats.NumChunks += uint64(len(metas))
+	}
+	if err := cw.Close(); err != nil {
+		iw.Close()
+		return nil, fmt.Errorf("closing chunk writer: %w", err)
+	}
+	if err := iw.Close(); err != nil {
+		return nil, fmt.Errorf("closing index writer: %w", err)
+	}
+	if _, err := tombstones.WriteFile(logger, tmp, tombstones.NewMemTombstones()); err != nil {
+		return nil, fmt.Errorf("writing tombstones: %w", err)
+	}
+	if err := writeMeta(tmp, meta); err != nil {
+		return nil, fmt.Errorf("writing meta.json: %w", err)
+	}
+	if err := syncDir(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("renaming block into place: %w", err)
+	}
+	ok = true
+	if err := syncDir(parent); err != nil {
+		return nil, err
+	}
+	return meta, nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Compact cuts blocks from the head while it spans more than 1.5 block ranges, merges blocks
+// into bigger levels, and applies retention.
+func (db *DB) Compact() error {
+	db.cmtx.Lock()
+	defer db.cmtx.Unlock()
+	if err := db.compactHead(); err != nil {
+		db.metrics.compactionsFailed.Inc()
+		return err
+	}
+	if err := db.compactBlocks(); err != nil {
+		db.metrics.compactionsFailed.Inc()
+		return err
+	}
+	return db.applyRetention()
+}
+
+func (db *DB) compactHead() error {
+	r := db.opts.MinBlockDuration
+	for {
+		h := db.head
+		hmin, hmax := h.MinTime(), h.MaxTime()
+		if hmin > hmax || hmax-hmin <= r*3/2 {
+			return nil
+		}
+		mint := rangeEnd(hmin, r) - r
+		maxt := mint + r
+		if err := db.persistHeadRange(mint, maxt); err != nil {
+			return err
+		}
+	}
+}
+
+// persistHeadRange writes the head's samples in [mint, maxt) to a block and drops them from the
+// head and the WAL.
+func (db *DB) persistHeadRange(mint, maxt int64) error {
+	start := time.Now()
+	h := db.head
+	// New samples older than maxt now go to blocks only: refuse them in the head first so that
+	// none can slip in between the block being written and the head being truncated.
+	h.appendMu.Lock()
+	if maxt > h.minValidT.Load() {
+		h.minValidT.Store(maxt)
+	}
+	h.appendMu.Unlock()
+
+	series, err := headSource{h}.selectSeries(context.Background(), mint, maxt-1, false)
+	if err != nil {
+		return fmt.Errorf("reading the head: %w", err)
+	}
+	if len(series) > 0 {
+		meta, err := writeBlock(context.Background(), db.dir, series, mint, maxt, BlockCompaction{Level: 1}, db.logger)
+		if err != nil {
+			return fmt.Errorf("persisting head block [%d, %d): %w", mint, maxt, err)
+		}
+		db.logger.Info("head block persisted", "ulid", meta.ULID, "mint", mint, "maxt", maxt,
+			"series", meta.Stats.NumSeries, "samples", meta.Stats.NumSamples, "duration", time.Since(start))
+		if err := db.reloadBlocks(); err != nil {
+			return err
+		}
+	}
+	h.truncate(maxt)
+	if err := db.wal.checkpoint(h, maxt); err != nil {
+		return err
+	}
+	db.metrics.headCompactions.Inc()
+	return nil
+}
+
+// compactionRanges are the block ranges of each level: min, 3×, 9×, … up to the max duration.
+func (db *DB) compactionRanges() []int64 {
+	var rs []int64
+	for r := db.opts.MinBlockDuration; r <= db.opts.MaxBlockDuration; r *= 3 {
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// plan returns the blocks to compact next: overlapping blocks first, then the blocks of an
+// aligned range of a higher level once that range is complete.
+func (db *DB) plan() []*Block {
+	blocks := db.Blocks()
+	sort.Slice(blocks, func(i, j int) bool { return blocks[i].meta.MinTime < blocks[j].meta.MinTime })
+	// Overlaps (e.g. a block restored from a snapshot): merge every group of overlapping blocks.
+	for i := 0; i < len(blocks)-1; i++ {
+		group := []*Block{blocks[i]}
+		maxt := blocks[i].meta.MaxTime
+		for j := i + 1; j < len(blocks) && blocks[j].meta.MinTime < maxt; j++ {
+			group = append(group, blocks[j])
+			maxt = max(maxt, blocks[j].meta.MaxTime)
+		}
+		if len(group) > 1 {
+			return group
+		}
+	}
+	ranges := db.compactionRanges()
+	if len(blocks) < 2 {
+		return nil
+	}
+	newest := blocks[len(blocks)-1].meta.MaxTime
+	for _, r := range ranges[1:] {
+		groups := map[int64][]*Block{}
+		var starts []int64
+		for _, b := range blocks {
+			if b.meta.MaxTime-b.meta.MinTime >= r || b.meta.Compaction.Failed {
+				continue
+			}
+			start := rangeEnd(b.meta.MinTime, r) - r
+			if b.meta.MaxTime > start+r {
+				continue // spans the range boundary (cannot happen for aligned blocks)
+			}
+			if _, ok := groups[start]; !ok {
+				starts = append(starts, start)
+			}
+			groups[start] = append(groups[start], b)
+		}
+		sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
+		for _, start := range starts {
+			g := groups[start]
+			// A range is complete once newer data exists past its end, so nothing more can land
+			// in it from the head.
+			if len(g) > 1 && newest >= start+r {
+				return g
+			}
+		}
+	}
+	return nil
+}
+
+func (db *DB) compactBlocks() error {
+	for {
+		group := db.plan()
+		if len(group) == 0 {
+			return nil
+		}
+		if err := db.compactGroup(group); err != nil {
+			for _, b := range group {
+				b.meta.Compaction.Failed = true
+				_ = writeMeta(b.dir, &b.meta)
+			}
+			return err
+		}
+	}
+}
+
+// compactGroup merges blocks into one, then deletes them.
+func (db *DB) compactGroup(group []*Block) error {
+	start := time.Now()
+	mint, maxt := int64(math.MaxInt64), int64(math.MinInt64)
+	comp := BlockCompaction{}
+	var parents []string
+	var acquired []*Block
+	releaseAll := func() {
+		for _, b := range acquired {
+			b.release()
+		}
+		acquired = nil
+	}
+	defer releaseAll()
+	for _, b := range group {
+		mint, maxt = min(mint, b.meta.MinTime), max(maxt, b.meta.MaxTime)
+		comp.Level = max(comp.Level, b.meta.Compaction.Level)
+		comp.Sources = append(comp.Sources, b.meta.Compaction.Sources...)
+		parents = append(parents, b.meta.ULID)
+		if !b.acquire() {
+			return fmt.Errorf("block %s is closing", b.meta.ULID)
+		}
+		acquired = append(acquired, b)
+	}
+	comp.Level++
+	comp.Parents = parents
+	sort.Strings(comp.Sources)
+	lists := make([][]*selectedSeries, 0, len(group))
+	for _, b := range group {
+		ss, err := b.selectSeries(context.Background(), mint, maxt-1, false)
+		if err != nil {
+			return err
+		}
+		lists = append(lists, ss)
+	}
+	series := lists[0]
+	if len(lists) > 1 {
+		series = mergeSelected(lists)
+	}
+	meta, err := writeBlock(context.Background(), db.dir, series, mint, maxt, comp, db.logger)
+	if err != nil {
+		return fmt.Errorf("compacting %d blocks: %w", len(group), err)
+	}
+	db.logger.Info("blocks compacted", "ulid", meta.ULID, "level", comp.Level, "sources", len(group),
+		"mint", mint, "maxt", maxt, "duration", time.Since(start))
+	db.metrics.compactions.Inc()
+	releaseAll() // deleting the parents waits for their readers, us included
+	return db.deleteBlocks(parents)
+}
+
+// deleteBlocks removes blocks from the DB and the disk.
+func (db *DB) deleteBlocks(ids []string) error {
+	del := map[string]bool{}
+	for _, id := range ids {
+		del[id] = true
+	}
+	db.mu.Lock()
+	var keep, drop []*Block
+	for _, b := range db.blocks {
+		if del[b.meta.ULID] {
+			drop = append(drop, b)
+		} else {
+			keep = append(keep, b)
+		}
+	}
+	db.blocks = keep
+	db.mu.Unlock()
+	for _, b := range drop {
+		if err := b.Close(); err != nil {
+			db.logger.Warn("closing block", "ulid", b.meta.ULID, "err", err)
+		}
+		// Rename first so that a crash mid-delete leaves a .tmp dir, removed at the next start.
+		tmp := b.dir + ".tmp-for-deletion"
+		if err := os.Rename(b.dir, tmp); err != nil {
+			return fmt.Errorf("deleting block %s: %w", b.meta.ULID, err)
+		}
+		if err := os.RemoveAll(tmp); err != nil {
+			return fmt.Errorf("deleting block %s: %w", b.meta.ULID, err)
+		}
+	}
+	return db.reloadBlocks()
+}
+
+// reloadBlocks opens blocks that appeared on disk and forgets the ones that are gone.
+func (db *DB) reloadBlocks() error {
+	entries, err := os.ReadDir(db.dir)
+	if err != nil {
+		return fmt.Errorf("reading data directory: %w", err)
+	}
+	db.mu.RLock()
+	open := map[string]*Block{}
+	for _, b := range db.blocks {
+		open[b.meta.ULID] = b
+	}
+	db.mu.RUnlock()
+	var blocks []*Block
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := ulid.ParseStrict(e.Name()); err != nil {
+			continue
+		}
+		if b, ok := open[e.Name()]; ok {
+			blocks = append(blocks, b)
+			delete(open, e.Name())
+			continue
+		}
+		b, err := OpenBlock(filepath.Join(db.dir, e.Name()))
+		if err != nil {
+			// A damaged block must not stop the DB: report it and serve the rest.
+			db.logger.Error("cannot open block, skipping it", "block", e.Name(), "err", err)
+			db.metrics.blockOpenFailures.Inc()
+			continue
+		}
+		blocks = append(blocks, b)
+	}
+	sort.Slice(blocks, func(i, j int) bool { return blocks[i].meta.MinTime < blocks[j].meta.MinTime })
+	db.mu.Lock()
+	db.blocks = blocks
+	db.mu.Unlock()
+	for _, b := range open {
+		b.Close()
+	}
+	return nil
+}
+
+// removeTmpDirs deletes what an interrupted block write, deletion or checkpoint left behind.
+func removeTmpDirs(dir string, logger *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading data directory: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && (strings.HasSuffix(e.Name(), ".tmp") || strings.HasSuffix(e.Name(), ".tmp-for-deletion")) {
+			logger.Info("removing leftover temporary directory", "dir", e.Name())
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("removing %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// applyRetention deletes blocks past the retention time and, oldest first, while the blocks
+// and the WAL exceed the retention size.
+func (db *DB) applyRetention() error {
+	blocks := db.Blocks()
+	if len(blocks) == 0 {
+		return nil
+	}
+	var drop []string
+	dropped := map[string]bool{}
+	if ret := db.opts.RetentionDuration; ret > 0 {
+		newest := blocks[len(blocks)-1].meta.MaxTime
+		if hm := db.head.MaxTime(); hm > newest {
+			newest = hm
+		}
+		for _, b := range blocks {
+			if b.meta.MaxTime <= newest-ret {
+				drop = append(drop, b.meta.ULID)
+				dropped[b.meta.ULID] = true
+				db.metrics.retentionTime.Inc()
+			}
+		}
+	}
+	if db.opts.MaxBytes > 0 {
+		size, _ := db.wal.w.Size()
+		for _, b := range blocks {
+			if !dropped[b.meta.ULID] {
+				size += b.Size()
+			}
+		}
+		for _, b := range blocks {
+			if size <= db.opts.MaxBytes {
+				break
+			}
+			if dropped[b.meta.ULID] {
+				continue
+			}
+			drop = append(drop, b.meta.ULID)
+			dropped[b.meta.ULID] = true
+			size -= b.Size()
+			db.metrics.retentionSize.Inc()
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	db.logger.Info("deleting blocks past retention", "blocks", len(drop))
+	return db.deleteBlocks(drop)
+}

@@ -1,0 +1,226 @@
+package tsdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DB is Vigil's time-series database: a head in memory backed by a WAL, and immutable blocks on
+// disk cut from the head and compacted in the background.
+type DB struct {
+	dir    string
+	opts   Options
+	logger *slog.Logger
+	reg    prometheus.Registerer
+
+	head *Head
+	wal  *walHandle
+
+	mu     sync.RWMutex // guards blocks and closed
+	blocks []*Block
+	closed bool
+
+	// cmtx serialises compaction, retention, deletion and snapshots.
+	cmtx    sync.Mutex
+	stopc   chan struct{}
+	donec   chan struct{}
+	metrics *dbMetrics
+	lock    *os.File
+}
+
+// Open opens or creates a DB in dir, replaying the WAL. opts may be nil for the defaults.
+func Open(dir string, opts *Options, logger *slog.Logger, reg prometheus.Registerer) (db *DB, err error) {
+	if opts == nil {
+		opts = DefaultOptions()
+	}
+	o := *opts
+	def := DefaultOptions()
+	if o.MinBlockDuration <= 0 {
+		o.MinBlockDuration = def.MinBlockDuration
+	}
+	if o.MaxBlockDuration < o.MinBlockDuration {
+		o.MaxBlockDuration = o.MinBlockDuration
+	}
+	if o.WALSegmentSize <= 0 {
+		o.WALSegmentSize = def.WALSegmentSize
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	db = &DB{dir: dir, opts: o, logger: logger, reg: reg, stopc: make(chan struct{}), donec: make(chan struct{})}
+	if !o.NoLockfile {
+		if db.lock, err = lockDir(dir); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if err != nil && db.lock != nil {
+			db.lock.Close()
+		}
+	}()
+	if err := removeTmpDirs(dir, logger); err != nil {
+		return nil, err
+	}
+	db.metrics = newDBMetrics(reg, db)
+	hm := newHeadMetrics(reg, func() *Head { return db.head })
+	if err := db.reloadBlocks(); err != nil {
+		return nil, err
+	}
+	db.wal, err = openWAL(filepath.Join(dir, "wal"), o.WALSegmentSize, logger, reg)
+	if err != nil {
+		return nil, err
+	}
+	db.head = newHead(o.MinBlockDuration, db.wal, hm)
+	if maxt := db.blocksMaxTime(); maxt > 0 {
+		// Samples older than the newest block belong to blocks; the head refuses them.
+		db.head.minValidT.Store(maxt)
+	}
+	start := time.Now()
+	if err := db.wal.replay(db.head, logger); err != nil {
+		db.wal.close()
+		return nil, fmt.Errorf("replaying the WAL: %w", err)
+	}
+	logger.Info("WAL replayed", "duration", time.Since(start), "series", db.head.NumSeries(),
+		"mint", db.head.MinTime(), "maxt", db.head.MaxTime())
+	go db.run()
+	return db, nil
+}
+
+// Dir returns the data directory.
+func (db *DB) Dir() string { return db.dir }
+
+// Head returns the in-memory head.
+func (db *DB) Head() *Head { return db.head }
+
+// Appender returns a batch appender. See Appender.
+func (db *DB) Appender(_ context.Context) Appender {
+	return &dbAppender{headAppender: db.head.Appender(), db: db}
+}
+
+type dbAppender struct {
+	*headAppender
+	db *DB
+}
+
+func (a *dbAppender) Commit() error {
+	if err := a.headAppender.Commit(); err != nil {
+		return err
+	}
+	// Cut a block as soon as the head spans 1.5 block ranges, without waiting for the ticker.
+	h := a.db.head
+	if h.MaxTime()-h.MinTime() > a.db.opts.MinBlockDuration*3/2 {
+		a.db.triggerCompaction()
+	}
+	return nil
+}
+
+// Querier returns a querier over [mint, maxt] across the blocks and the head.
+func (db *DB) Querier(mint, maxt int64) (Querier, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return nil, ErrClosed
+	}
+	q := &querier{mint: mint, maxt: maxt}
+	for _, b := range db.blocks {
+		if b.meta.MaxTime >= mint && b.meta.MinTime <= maxt {
+			if !b.acquire() {
+				continue
+			}
+			q.sources = append(q.sources, b)
+			q.closers = append(q.closers, b.release)
+		}
+	}
+	if h := db.head; h.MaxTime() >= mint && h.MinTime() <= maxt {
+		q.sources = append(q.sources, headSource{h})
+	}
+	return q, nil
+}
+
+// Blocks returns the current blocks, oldest first.
+func (db *DB) Blocks() []*Block {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return append([]*Block(nil), db.blocks...)
+}
+
+func (db *DB) blocksMaxTime() int64 {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	var maxt int64
+	for _, b := range db.blocks {
+		if b.meta.MaxTime > maxt {
+			maxt = b.meta.MaxTime
+		}
+	}
+	return maxt
+}
+
+func (db *DB) triggerCompaction() {
+	select {
+	case db.metrics.compactc <- struct{}{}:
+	default:
+	}
+}
+
+// run cuts blocks, compacts and applies retention in the background.
+func (db *DB) run() {
+	defer close(db.donec)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stopc:
+			return
+		case <-t.C:
+		case <-db.metrics.compactc:
+		}
+		if err := db.Compact(); err != nil {
+			db.logger.Error("compaction failed", "err", err)
+		}
+	}
+}
+
+// Close stops background work, flushes the WAL and closes everything.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true
+	db.mu.Unlock()
+	close(db.stopc)
+	<-db.donec
+	db.cmtx.Lock()
+	defer db.cmtx.Unlock()
+	var errs []error
+	if err := db.wal.close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the WAL: %w", err))
+	}
+	db.mu.Lock()
+	for _, b := range db.blocks {
+		if err := b.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	db.mu.Unlock()
+	if db.lock != nil {
+		if err := db.lock.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		os.Remove(filepath.Join(db.dir, "lock"))
+	}
+	return errors.Join(errs...)
+}

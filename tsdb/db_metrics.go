@@ -1,0 +1,84 @@
+package tsdb
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type dbMetrics struct {
+	compactc          chan struct{}
+	compactions       prometheus.Counter
+	headCompactions   prometheus.Counter
+	compactionsFailed prometheus.Counter
+	blockOpenFailures prometheus.Counter
+	retentionTime     prometheus.Counter
+	retentionSize     prometheus.Counter
+}
+
+func newDBMetrics(reg prometheus.Registerer, db *DB) *dbMetrics {
+	m := &dbMetrics{
+		compactc: make(chan struct{}, 1),
+		compactions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_compactions_total", Help: "Total number of block compactions (blocks merged into a bigger one).",
+		}),
+		headCompactions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_head_compactions_total", Help: "Total number of blocks cut from the head.",
+		}),
+		compactionsFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_compactions_failed_total", Help: "Total number of compactions that failed.",
+		}),
+		blockOpenFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_block_open_failures_total", Help: "Total number of blocks that could not be opened (damaged) and were skipped.",
+		}),
+		retentionTime: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_time_retentions_total", Help: "Number of blocks deleted because they passed the retention time.",
+		}),
+		retentionSize: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_size_retentions_total", Help: "Number of blocks deleted because the retention size was exceeded.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.compactions, m.headCompactions, m.compactionsFailed, m.blockOpenFailures,
+			m.retentionTime, m.retentionSize,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "vigil_tsdb_blocks_loaded", Help: "Number of blocks currently loaded.",
+			}, func() float64 { return float64(len(db.Blocks())) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "vigil_tsdb_storage_blocks_bytes", Help: "Bytes used by blocks on disk (index, chunks, tombstones).",
+			}, func() float64 {
+				var n int64
+				for _, b := range db.Blocks() {
+					n += b.Size()
+				}
+				return float64(n)
+			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "vigil_tsdb_wal_storage_size_bytes", Help: "Bytes used by the WAL (segments and checkpoint).",
+			}, func() float64 {
+				if db.wal == nil {
+					return 0
+				}
+				n, _ := db.wal.w.Size()
+				return float64(n)
+			}),
+		)
+	}
+	return m
+}
+
+// lockDir takes an exclusive flock on <dir>/lock so that two processes never share a DB.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("creating lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s (is another vigil using it?): %w", dir, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,351 @@
+package tsdb
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/tsdb/record"
+	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
+)
+
+// walLog is what the head needs from the WAL.
+type walLog interface {
+	Log(recs ...[]byte) error
+}
+
+// Head holds the newest data in memory: every series appended since the last block was cut.
+type Head struct {
+	chunkRange int64
+	wal        walLog // nil: no WAL (tests)
+	metrics    *headMetrics
+
+	series   *seriesStore
+	postings *memPostings
+
+	lastRef     atomic.Uint64
+	appenderID  atomic.Uint64
+	numSeries   atomic.Int64
+	minTime     atomic.Int64
+	maxTime     atomic.Int64
+	minValidT   atomic.Int64 // samples before this are out of bounds (already in blocks)
+	appendMu    sync.RWMutex // held for reading by commits, for writing by truncation
+	tombstones  *tombstones.MemTombstones
+	encoderPool sync.Pool
+}
+
+func newHead(chunkRange int64, w walLog, m *headMetrics) *Head {
+	h := &Head{
+		chunkRange: chunkRange,
+		wal:        w,
+		metrics:    m,
+		series:     newSeriesStore(),
+		postings:   newMemPostings(),
+		tombstones: tombstones.NewMemTombstones(),
+	}
+	h.minTime.Store(math.MaxInt64)
+	h.maxTime.Store(math.MinInt64)
+	h.minValidT.Store(math.MinInt64)
+	return h
+}
+
+// MinTime and MaxTime bound the head's samples; MinTime > MaxTime when it is empty.
+func (h *Head) MinTime() int64 { return h.minTime.Load() }
+func (h *Head) MaxTime() int64 { return h.maxTime.Load() }
+
+// NumSeries is the number of series in the head.
+func (h *Head) NumSeries() int64 { return h.numSeries.Load() }
+
+func (h *Head) updateTimes(mint, maxt int64) {
+	for {
+		cur := h.minTime.Load()
+		if mint >= cur || h.minTime.CompareAndSwap(cur, mint) {
+			break
+		}
+	}
+	for {
+		cur := h.maxTime.Load()
+		if maxt <= cur || h.maxTime.CompareAndSwap(cur, maxt) {
+			break
+		}
+	}
+}
+
+func (h *Head) getOrCreate(lset labels.Labels) (*memSeries, bool, error) {
+	// An empty value means "no such label": never index one.
+	lset = lset.WithoutEmpty()
+	hash := lset.Hash()
+	if ms := h.series.getByHash(hash, lset); ms != nil {
+		return ms, false, nil
+	}
+	if lset.IsEmpty() {
+		return nil, false, ErrEmptyLabelSet
+	}
+	if name, dup := lset.HasDuplicateLabelNames(); dup {
+		return nil, false, fmt.Errorf("%w: %q in %s", ErrDuplicateLabelName, name, lset)
+	}
+	ms, created := h.series.getOrCreate(hash, lset, func() uint64 { return h.lastRef.Add(1) })
+	if created {
+		h.postings.add(ms.ref, lset)
+		h.numSeries.Add(1)
+		h.metrics.seriesCreated.Inc()
+	}
+	return ms, created, nil
+}
+
+// getOrCreateWithRef is used by WAL replay: the series gets the ref it had before the restart.
+func (h *Head) getOrCreateWithRef(ref uint64, lset labels.Labels) *memSeries {
+	ms, created := h.series.getOrCreate(lset.Hash(), lset, func() uint64 { return ref })
+	if created {
+		h.postings.add(ms.ref, lset)
+		h.numSeries.Add(1)
+		for {
+			cur := h.lastRef.Load()
+			if ref <= cur || h.lastRef.CompareAndSwap(cur, ref) {
+				break
+			}
+		}
+	}
+	return ms
+}
+
+// Appender returns a batch appender on the head.
+func (h *Head) Appender() *headAppender {
+	return &headAppender{head: h, id: h.appenderID.Add(1), minT: math.MaxInt64, maxT: math.MinInt64}
+}
+
+type pendingSample struct {
+	s *memSeries
+	t int64
+	v float64
+}
+
+type headAppender struct {
+	head       *Head
+	id         uint64
+	samples    []pendingSample
+	newSeries  []*memSeries
+	minT, maxT int64
+	done       bool
+}
+
+func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v float64) (SeriesRef, error) {
+	if a.done {
+		return 0, fmt.Errorf("append on a committed or rolled back appender")
+	}
+	if t < a.head.minValidT.Load() {
+		a.head.metrics.outOfBound.Inc()
+		return 0, ErrOutOfBounds
+	}
+	var ms *memSeries
+	if ref != 0 {
+		ms = a.head.series.getByRef(uint64(ref))
+	}
+	if ms == nil {
+		var err error
+		ms, _, err = a.head.getOrCreate(lset)
+		if err != nil {
+			return 0, err
+		}
+	}
+	ms.mu.Lock()
+	for ms.removed {
+		// Truncation removed the series between our lookup and the lock: create it anew.
+		ms.mu.Unlock()
+		var err error
+		if ms, _, err = a.head.getOrCreate(lset); err != nil {
+			return 0, err
+		}
+		ms.mu.Lock()
+	}
+	if !ms.logged && ms.pendingApp != a.id {
+		a.newSeries = append(a.newSeries, ms)
+	}
+	err := ms.appendable(t, v)
+	if err == nil && ms.pendingApp == a.id {
+		// The batch already holds newer or equal samples of this series.
+		if t < ms.pendingT {
+			err = ErrOutOfOrderSample
+		} else if t == ms.pendingT {
+			err = ErrDuplicateSampleForTimestamp
+		}
+	}
+	if err == nil {
+		ms.pendingT, ms.pendingApp = t, a.id
+	}
+	ms.mu.Unlock()
+	if err != nil {
+		if err == ErrOutOfOrderSample {
+			a.head.metrics.outOfOrder.Inc()
+		}
+		return SeriesRef(ms.ref), err
+	}
+	a.samples = append(a.samples, pendingSample{ms, t, v})
+	if t < a.minT {
+		a.minT = t
+	}
+	if t > a.maxT {
+		a.maxT = t
+	}
+	return SeriesRef(ms.ref), nil
+}
+
+type walBuffers struct {
+	series  []record.RefSeries
+	samples []record.RefSample
+	b1, b2  []byte
+}
+
+func (a *headAppender) Commit() error {
+	if a.done {
+		return fmt.Errorf("commit on a committed or rolled back appender")
+	}
+	a.done = true
+	h := a.head
+	if len(a.samples) == 0 && len(a.newSeries) == 0 {
+		return nil
+	}
+	h.appendMu.RLock()
+	defer h.appendMu.RUnlock()
+	if err := a.log(); err != nil {
+		h.metrics.walWriteFailed.Inc()
+		a.release()
+		return fmt.Errorf("writing to the WAL: %w", err)
+	}
+	for _, s := range a.newSeries {
+		s.mu.Lock()
+		s.logged = true
+		s.mu.Unlock()
+	}
+	var appended, dropped int
+	for i := range a.samples {
+		p := &a.samples[i]
+		p.s.mu.Lock()
+		if p.s.append(p.t, p.v, h.chunkRange) {
+			appended++
+		} else {
+			dropped++ // a concurrent appender committed the same or a newer sample first
+		}
+		if p.s.pendingApp == a.id {
+			p.s.pendingApp = 0
+		}
+		p.s.mu.Unlock()
+	}
+	h.metrics.samplesAppended.Add(float64(appended))
+	if dropped > 0 {
+		h.metrics.outOfOrder.Add(float64(dropped))
+	}
+	if appended > 0 {
+		h.updateTimes(a.minT, a.maxT)
+	}
+	a.samples, a.newSeries = nil, nil
+	return nil
+}
+
+func (a *headAppender) log() error {
+	h := a.head
+	if h.wal == nil {
+		return nil
+	}
+	buf, _ := h.encoderPool.Get().(*walBuffers)
+	if buf == nil {
+		buf = &walBuffers{}
+	}
+	defer h.encoderPool.Put(buf)
+	var enc record.Encoder
+	recs := make([][]byte, 0, 2)
+	if len(a.newSeries) > 0 {
+		buf.series = buf.series[:0]
+		for _, s := range a.newSeries {
+			buf.series = append(buf.series, record.RefSeries{Ref: s.ref, Labels: s.lset})
+		}
+		buf.b1 = enc.Series(buf.series, buf.b1[:0])
+		recs = append(recs, buf.b1)
+	}
+	if len(a.samples) > 0 {
+		buf.samples = buf.samples[:0]
+		for _, p := range a.samples {
+			buf.samples = append(buf.samples, record.RefSample{Ref: p.s.ref, T: p.t, V: p.v})
+		}
+		buf.b2 = enc.Samples(buf.samples, buf.b2[:0])
+		recs = append(recs, buf.b2)
+	}
+	return h.wal.Log(recs...)
+}
+
+func (a *headAppender) release() {
+	for i := range a.samples {
+		p := &a.samples[i]
+		p.s.mu.Lock()
+		if p.s.pendingApp == a.id {
+			p.s.pendingApp = 0
+		}
+		p.s.mu.Unlock()
+	}
+	a.samples, a.newSeries = nil, nil
+}
+
+func (a *headAppender) Rollback() error {
+	if a.done {
+		return nil
+	}
+	a.done = true
+	a.release()
+	return nil
+}
+
+// dbAppender wraps the head appender for the DB (it counts for compaction triggering).
+var _ Appender = (*headAppender)(nil)
+
+// truncate drops all data before mint from the head and removes series left empty. It returns
+// the refs of removed series (for the WAL checkpoint's keep function).
+func (h *Head) truncate(mint int64) map[uint64]struct{} {
+	h.appendMu.Lock()
+	defer h.appendMu.Unlock()
+	if mint > h.minValidT.Load() {
+		h.minValidT.Store(mint)
+	}
+	removed := map[uint64]struct{}{}
+	var lsets []labels.Labels
+	var dead []*memSeries
+	newMin := int64(math.MaxInt64)
+	h.series.forEach(func(s *memSeries) {
+		s.mu.Lock()
+		n := s.truncateBefore(mint)
+		h.metrics.chunksRemoved.Add(float64(n))
+		empty := s.empty() && s.pendingApp == 0
+		if empty {
+			s.removed = true
+		}
+		if !empty {
+			if mt := s.minTime(); mt < newMin {
+				newMin = mt
+			}
+		}
+		s.mu.Unlock()
+		if empty {
+			dead = append(dead, s)
+		}
+	})
+	for _, s := range dead {
+		h.series.remove(s)
+		removed[s.ref] = struct{}{}
+		lsets = append(lsets, s.lset)
+	}
+	h.postings.deleteRefs(removed, lsets)
+	h.numSeries.Add(-int64(len(dead)))
+	h.metrics.seriesRemoved.Add(float64(len(dead)))
+	if newMin == math.MaxInt64 {
+		// Empty head: keep the bounds at the truncation point so block cutting does not rescan.
+		h.minTime.Store(math.MaxInt64)
+		h.maxTime.Store(math.MinInt64)
+	} else {
+		h.minTime.Store(newMin)
+	}
+	h.tombstones.DeleteTombstones(removed)
+	h.tombstones.TruncateBefore(mint)
+	return removed
+}

@@ -1,0 +1,89 @@
+package tsdb
+
+import (
+	"context"
+	"sort"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// headSource reads the head for a querier.
+type headSource struct{ h *Head }
+
+func (hs headSource) refs(ctx context.Context, ms ...*labels.Matcher) ([]*memSeries, error) {
+	p, err := postingsForMatchers(ctx, headIndex{hs.h.postings}, ms...)
+	if err != nil {
+		return nil, err
+	}
+	var out []*memSeries
+	for p.Next() {
+		if s := hs.h.series.getByRef(p.At()); s != nil {
+			out = append(out, s)
+		}
+	}
+	return out, p.Err()
+}
+
+func (hs headSource) selectSeries(ctx context.Context, mint, maxt int64, metaOnly bool, ms ...*labels.Matcher) ([]*selectedSeries, error) {
+	series, err := hs.refs(ctx, ms...)
+	if err != nil {
+		return nil, err
+	}
+	hasDels := hs.h.tombstones.Total() > 0
+	out := make([]*selectedSeries, 0, len(series))
+	for i, s := range series {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		sel := &selectedSeries{lset: s.lset, mint: mint, maxt: maxt}
+		s.mu.Lock()
+		if metaOnly {
+			if !s.overlaps(mint, maxt) {
+				s.mu.Unlock()
+				continue
+			}
+		} else {
+			sel.chunks = s.chunksFor(mint, maxt, nil)
+		}
+		s.mu.Unlock()
+		if !metaOnly && len(sel.chunks) == 0 {
+			continue
+		}
+		if hasDels {
+			if dels, _ := hs.h.tombstones.Get(s.ref); len(dels) > 0 {
+				for j := range sel.chunks {
+					sel.chunks[j].dels = dels
+				}
+			}
+		}
+		out = append(out, sel)
+	}
+	sort.Slice(out, func(i, j int) bool { return labels.Compare(out[i].lset, out[j].lset) < 0 })
+	return out, nil
+}
+
+func (hs headSource) labelValues(ctx context.Context, name string, ms ...*labels.Matcher) ([]string, error) {
+	if len(ms) == 0 {
+		vals := hs.h.postings.labelValues(name)
+		// The index keeps "" only for the all-series key.
+		return vals, nil
+	}
+	ss, err := hs.selectSeries(ctx, hs.h.MinTime(), hs.h.MaxTime(), true, ms...)
+	if err != nil {
+		return nil, err
+	}
+	return valuesFromSeries(ss, name), nil
+}
+
+func (hs headSource) labelNames(ctx context.Context, ms ...*labels.Matcher) ([]string, error) {
+	if len(ms) == 0 {
+		return hs.h.postings.labelNames(), nil
+	}
+	ss, err := hs.selectSeries(ctx, hs.h.MinTime(), hs.h.MaxTime(), true, ms...)
+	if err != nil {
+		return nil, err
+	}
+	return namesFromSeries(ss), nil
+}

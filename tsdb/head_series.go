@@ -1,0 +1,305 @@
+package tsdb
+
+import (
+	"math"
+	"sync"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
+)
+
+// samplesPerChunk is when the head cuts a chunk. Upstream uses 120; blocks merge small chunks
+// at compaction anyway, so the head keeps them small to bound the open chunk's size.
+const samplesPerChunk = 120
+
+// memChunk is a closed, immutable chunk of the head.
+type memChunk struct {
+	data       []byte
+	minT, maxT int64
+}
+
+// memSeries is a series in the head. Everything but ref and lset is guarded by mu.
+type memSeries struct {
+	mu   sync.Mutex
+	ref  uint64
+	lset labels.Labels
+	hash uint64
+	// hashNext chains series whose label hashes collide (rare), saving a slice per series.
+	hashNext *memSeries
+
+	closed []memChunk
+	open   *chunkenc.XORChunk
+	app    chunkenc.XORAppender
+	// openMinT is the first timestamp of the open chunk, lastT/lastV the newest committed sample.
+	openMinT int64
+	lastT    int64
+	lastV    float64
+	// nextCut is the chunk-range boundary at which the open chunk must be cut, so that chunks never
+	// straddle a block boundary.
+	nextCut int64
+
+	// pendingT is the newest sample of the series in the uncommitted batch of appender pendingApp,
+	// so that a batch itself cannot go out of order.
+	pendingT   int64
+	pendingApp uint64
+
+	// logged is set once the series record is in the WAL.
+	logged bool
+	// removed is set when truncation drops the series; appenders holding it look it up again.
+	removed bool
+}
+
+func newMemSeries(ref uint64, lset labels.Labels, hash uint64) *memSeries {
+	return &memSeries{ref: ref, lset: lset, hash: hash, lastT: math.MinInt64, pendingT: math.MinInt64}
+}
+
+// appendable checks a sample against the committed state (caller holds mu).
+func (s *memSeries) appendable(t int64, v float64) error {
+	if s.lastT == math.MinInt64 || t > s.lastT {
+		return nil
+	}
+	if t < s.lastT {
+		return ErrOutOfOrderSample
+	}
+	if math.Float64bits(v) != math.Float64bits(s.lastV) {
+		return ErrDuplicateSampleForTimestamp
+	}
+	return nil
+}
+
+// append adds a committed sample (caller holds mu). It returns false for a duplicate, which is
+// dropped. chunkRange aligns chunk cuts.
+func (s *memSeries) append(t int64, v float64, chunkRange int64) bool {
+	if s.lastT != math.MinInt64 && t <= s.lastT {
+		return false
+	}
+	if s.open == nil || t >= s.nextCut || s.open.NumSamples() >= samplesPerChunk {
+		s.cutChunk(t, chunkRange)
+	}
+	s.app.Append(t, v)
+	s.lastT, s.lastV = t, v
+	return true
+}
+
+func (s *memSeries) cutChunk(t int64, chunkRange int64) {
+	if s.open != nil && s.open.NumSamples() > 0 {
+		s.open.Compact()
+		s.closed = append(s.closed, memChunk{data: s.open.Bytes(), minT: s.openMinT, maxT: s.lastT})
+	}
+	s.open = chunkenc.NewXORChunk()
+	app, _ := s.open.Appender() // a new chunk has nothing to decode
+	s.app = *app
+	s.openMinT = t
+	s.nextCut = rangeEnd(t, chunkRange)
+}
+
+// rangeEnd returns the end (exclusive) of the aligned range of width r containing t.
+func rangeEnd(t, r int64) int64 {
+	if r <= 0 {
+		return math.MaxInt64
+	}
+	q := t / r
+	if t%r != 0 && t < 0 {
+		q-- // Go division truncates towards zero; we want the floor
+	}
+	return (q + 1) * r
+}
+
+// minTime returns the oldest sample's time, MaxInt64 when empty (caller holds mu).
+func (s *memSeries) minTime() int64 {
+	if len(s.closed) > 0 {
+		return s.closed[0].minT
+	}
+	if s.open != nil && s.open.NumSamples() > 0 {
+		return s.openMinT
+	}
+	return math.MaxInt64
+}
+
+// truncateBefore drops closed chunks that end before mint and the open chunk if it ends before
+// mint too. It returns the number of chunks removed (caller holds mu).
+func (s *memSeries) truncateBefore(mint int64) int {
+	n := 0
+	for n < len(s.closed) && s.closed[n].maxT < mint {
+		n++
+	}
+	if n > 0 {
+		rest := make([]memChunk, len(s.closed)-n)
+		copy(rest, s.closed[n:])
+		s.closed = rest
+	}
+	if len(s.closed) == 0 && s.open != nil && s.open.NumSamples() > 0 && s.lastT < mint {
+		s.open = nil
+		n++
+	}
+	return n
+}
+
+// empty reports whether the series holds no samples (caller holds mu).
+func (s *memSeries) empty() bool {
+	return len(s.closed) == 0 && (s.open == nil || s.open.NumSamples() == 0)
+}
+
+// chunksFor appends the chunks overlapping [mint, maxt] to dst, copying the open chunk since
+// appends keep writing into its last byte (caller holds mu).
+func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry) []chunkEntry {
+	for _, c := range s.closed {
+		if c.maxT >= mint && c.minT <= maxt {
+			dst = append(dst, chunkEntry{data: c.data, minT: c.minT, maxT: c.maxT})
+		}
+	}
+	if s.open != nil && s.open.NumSamples() > 0 && s.lastT >= mint && s.openMinT <= maxt {
+		b := s.open.Bytes()
+		cp := make([]byte, len(b))
+		copy(cp, b)
+		dst = append(dst, chunkEntry{data: cp, minT: s.openMinT, maxT: s.lastT})
+	}
+	return dst
+}
+
+// overlaps reports whether the series has samples in [mint, maxt] (caller holds mu).
+func (s *memSeries) overlaps(mint, maxt int64) bool {
+	for _, c := range s.closed {
+		if c.maxT >= mint && c.minT <= maxt {
+			return true
+		}
+	}
+	return s.open != nil && s.open.NumSamples() > 0 && s.lastT >= mint && s.openMinT <= maxt
+}
+
+// seriesStore maps refs and label hashes to series. Refs are dense (allocated sequentially), so
+// the ref index is a paged array: 8 bytes per series instead of a map entry.
+type seriesStore struct {
+	pagesMu sync.RWMutex
+	pages   []*[seriesPageSize]*memSeries
+
+	stripes [hashStripes]hashStripe
+}
+
+const (
+	seriesPageBits = 12
+	seriesPageSize = 1 << seriesPageBits
+	hashStripes    = 1 << 10
+)
+
+type hashStripe struct {
+	sync.RWMutex
+	m map[uint64]*memSeries
+	_ [32]byte // keep stripes on separate cache lines
+}
+
+func newSeriesStore() *seriesStore {
+	s := &seriesStore{}
+	for i := range s.stripes {
+		s.stripes[i].m = map[uint64]*memSeries{}
+	}
+	return s
+}
+
+func (s *seriesStore) getByRef(ref uint64) *memSeries {
+	p := ref >> seriesPageBits
+	s.pagesMu.RLock()
+	defer s.pagesMu.RUnlock()
+	if p >= uint64(len(s.pages)) || s.pages[p] == nil {
+		return nil
+	}
+	return s.pages[p][ref&(seriesPageSize-1)]
+}
+
+func (s *seriesStore) setRef(ref uint64, ms *memSeries) {
+	p := ref >> seriesPageBits
+	s.pagesMu.Lock()
+	for uint64(len(s.pages)) <= p {
+		s.pages = append(s.pages, nil)
+	}
+	if s.pages[p] == nil {
+		s.pages[p] = new([seriesPageSize]*memSeries)
+	}
+	s.pages[p][ref&(seriesPageSize-1)] = ms
+	s.pagesMu.Unlock()
+}
+
+func (s *seriesStore) getByHash(hash uint64, lset labels.Labels) *memSeries {
+	st := &s.stripes[hash&(hashStripes-1)]
+	st.RLock()
+	defer st.RUnlock()
+	for ms := st.m[hash]; ms != nil; ms = ms.hashNext {
+		if labels.Equal(ms.lset, lset) {
+			return ms
+		}
+	}
+	return nil
+}
+
+// getOrCreate returns the series for lset, creating it with ref from newRef if it is new.
+func (s *seriesStore) getOrCreate(hash uint64, lset labels.Labels, newRef func() uint64) (*memSeries, bool) {
+	if ms := s.getByHash(hash, lset); ms != nil {
+		return ms, false
+	}
+	st := &s.stripes[hash&(hashStripes-1)]
+	st.Lock()
+	for ms := st.m[hash]; ms != nil; ms = ms.hashNext {
+		if labels.Equal(ms.lset, lset) {
+			st.Unlock()
+			return ms, false
+		}
+	}
+	ms := newMemSeries(newRef(), lset, hash)
+	ms.hashNext = st.m[hash]
+	st.m[hash] = ms
+	s.setRef(ms.ref, ms)
+	st.Unlock()
+	return ms, true
+}
+
+// remove deletes a series from both indexes.
+func (s *seriesStore) remove(ms *memSeries) {
+	st := &s.stripes[ms.hash&(hashStripes-1)]
+	st.Lock()
+	var prev *memSeries
+	for cur := st.m[ms.hash]; cur != nil; prev, cur = cur, cur.hashNext {
+		if cur == ms {
+			if prev == nil {
+				if cur.hashNext == nil {
+					delete(st.m, ms.hash)
+				} else {
+					st.m[ms.hash] = cur.hashNext
+				}
+			} else {
+				prev.hashNext = cur.hashNext
+			}
+			break
+		}
+	}
+	st.Unlock()
+	p := ms.ref >> seriesPageBits
+	s.pagesMu.Lock()
+	if p < uint64(len(s.pages)) && s.pages[p] != nil {
+		s.pages[p][ms.ref&(seriesPageSize-1)] = nil
+	}
+	s.pagesMu.Unlock()
+}
+
+// forEach calls f for every series (in ref order). f must not call back into the store.
+func (s *seriesStore) forEach(f func(*memSeries)) {
+	s.pagesMu.RLock()
+	pages := make([]*[seriesPageSize]*memSeries, len(s.pages))
+	copy(pages, s.pages)
+	s.pagesMu.RUnlock()
+	var buf [seriesPageSize]*memSeries
+	for _, p := range pages {
+		if p == nil {
+			continue
+		}
+		// Page entries are written under pagesMu: copy the page under it, then call f unlocked.
+		s.pagesMu.RLock()
+		buf = *p
+		s.pagesMu.RUnlock()
+		for _, ms := range buf {
+			if ms != nil {
+				f(ms)
+			}
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package tsdb
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-monitoring/vigil/tsdb/record"
+	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
+	"github.com/vigil-monitoring/vigil/tsdb/wal"
+)
+
+// walHandle ties the WAL to the head: logging, replay and checkpointing.
+type walHandle struct {
+	w      *wal.WAL
+	dir    string
+	logger *slog.Logger
+}
+
+func openWAL(dir string, segmentSize int, logger *slog.Logger, reg prometheus.Registerer) (*walHandle, error) {
+	w, err := wal.Open(dir, wal.Options{SegmentSize: segmentSize}, logger.With("component", "wal"), reg)
+	if err != nil {
+		return nil, fmt.Errorf("opening the WAL: %w", err)
+	}
+	return &walHandle{w: w, dir: dir, logger: logger}, nil
+}
+
+func (h *walHandle) Log(recs ...[]byte) error { return h.w.Log(recs...) }
+
+func (h *walHandle) close() error { return h.w.Close() }
+
+// replayStats count what replay did, for the log.
+type replayStats struct {
+	records, samples, outOfOrder, unknownRefs int
+}
+
+// replay loads the newest checkpoint and the segments after it into the head. A corrupt record
+// ends the replay at that point: everything before it is kept, the WAL is repaired (the bad tail
+// deleted) and the damage logged; the DB starts with what was readable.
+func (h *walHandle) replay(head *Head, logger *slog.Logger) error {
+	st := &replayStats{}
+	refs := map[uint64]*memSeries{} // WAL refs whose series got another ref in the head
+	from := 0
+	cpName, cpIdx, err := wal.LastCheckpoint(h.dir)
+	switch {
+	case err == nil:
+		r, err := wal.NewCheckpointReader(cpName)
+		if err != nil {
+			return fmt.Errorf("reading checkpoint %s: %w", cpName, err)
+		}
+		err = h.replayReader(r, head, refs, st)
+		r.Close()
+		if err != nil {
+			// A damaged checkpoint cannot be repaired by truncation: the segments it replaced are
+			// gone. Keep what was read and say so.
+			logger.Error("checkpoint is damaged; data after the damage point is lost", "checkpoint", cpName, "err", err)
+		}
+		from = cpIdx + 1
+	case errors.Is(err, wal.ErrNotFound):
+	default:
+		return fmt.Errorf("finding the last checkpoint: %w", err)
+	}
+	first, last, err := h.w.Segments()
+	if err != nil {
+		return fmt.Errorf("listing WAL segments: %w", err)
+	}
+	if first > from {
+		from = first
+	}
+	if last >= from {
+		r, err := wal.NewReader(h.dir, from, -1)
+		if err != nil {
+			return fmt.Errorf("reading WAL segments: %w", err)
+		}
+		err = h.replayReader(r, head, refs, st)
+		r.Close()
+		if err != nil {
+			var cerr *wal.CorruptionErr
+			if !errors.As(err, &cerr) {
+				return err
+			}
+			logger.Warn("WAL is corrupt; keeping everything before the damage", "segment", cerr.Segment, "offset", cerr.Offset, "err", cerr.Err)
+			if err := h.w.Repair(cerr); err != nil {
+				return fmt.Errorf("repairing the WAL: %w", err)
+			}
+		}
+	}
+	// Everything replayed is in the WAL already.
+	head.series.forEach(func(s *memSeries) {
+		s.mu.Lock()
+		s.logged = true
+		s.mu.Unlock()
+	})
+	if st.outOfOrder > 0 || st.unknownRefs > 0 {
+		logger.Warn("WAL replay skipped samples", "out_of_order", st.outOfOrder, "unknown_series", st.unknownRefs)
+	}
+	logger.Debug("WAL replay", "records", st.records, "samples", st.samples)
+	return nil
+}
+
+func (h *walHandle) replayReader(r *wal.Reader, head *Head, refs map[uint64]*memSeries, st *replayStats) error {
+	var (
+		dec     record.Decoder
+		series  []record.RefSeries
+		samples []record.RefSample
+		stones  []record.Stone
+		err     error
+	)
+	minValid := head.minValidT.Load()
+	lookup := func(ref uint64) *memSeries {
+		if s, ok := refs[ref]; ok {
+			return s
+		}
+		return head.series.getByRef(ref)
+	}
+	mint, maxt := int64(math.MaxInt64), int64(math.MinInt64)
+	for r.Next() {
+		rec := r.Record()
+		st.records++
+		switch dec.Type(rec) {
+		case record.Series:
+			if series, err = dec.Series(rec, series[:0]); err != nil {
+				return fmt.Errorf("decoding series record in segment %d: %w", r.Segment(), err)
+			}
+			for _, s := range series {
+				ms := head.getOrCreateWithRef(s.Ref, s.Labels.Copy())
+				if ms.ref != s.Ref {
+					refs[s.Ref] = ms
+				}
+			}
+		case record.Samples:
+			if samples, err = dec.Samples(rec, samples[:0]); err != nil {
+				return fmt.Errorf("decoding samples record in segment %d: %w", r.Segment(), err)
+			}
+			for _, s := range samples {
+				if s.T < minValid {
+					continue
+				}
+				ms := lookup(s.Ref)
+				if ms == nil {
+					st.unknownRefs++
+					continue
+				}
+				ms.mu.Lock()
+				ok := ms.append(s.T, s.V, head.chunkRange)
+				ms.mu.Unlock()
+				if !ok {
+					st.outOfOrder++
+					continue
+				}
+				st.samples++
+				mint, maxt = min(mint, s.T), max(maxt, s.T)
+			}
+		case record.Tombstones:
+			if stones, err = dec.Tombstones(rec, stones[:0]); err != nil {
+				return fmt.Errorf("decoding tombstones record in segment %d: %w", r.Segment(), err)
+			}
+			for _, s := range stones {
+				ms := lookup(s.Ref)
+				if ms == nil {
+					continue
+				}
+				for _, iv := range s.Intervals {
+					head.tombstones.AddInterval(ms.ref, tombstones.Interval{Mint: iv.Mint, Maxt: iv.Maxt})
+				}
+			}
+		default:
+			return fmt.Errorf("unknown WAL record type %d in segment %d", rec[0], r.Segment())
+		}
+	}
+	if mint <= maxt {
+		head.updateTimes(mint, maxt)
+	}
+	return r.Err()
+}
+
+// checkpoint rewrites the WAL after the head was truncated at mint: the live series and the
+// samples still in the head go into a checkpoint, older segments are deleted.
+func (h *walHandle) checkpoint(head *Head, mint int64) error {
+	first, _, err := h.w.Segments()
+	if err != nil {
+		return fmt.Errorf("listing WAL segments: %w", err)
+	}
+	cur, err := h.w.NextSegment()
+	if err != nil {
+		return fmt.Errorf("cutting a WAL segment: %w", err)
+	}
+	last := cur - 1
+	if last < first {
+		return nil
+	}
+	keep := func(ref uint64) bool { return head.series.getByRef(ref) != nil }
+	if _, err := wal.Checkpoint(h.logger, h.w, first, last, keep, mint); err != nil {
+		return fmt.Errorf("creating WAL checkpoint: %w", err)
+	}
+	if err := h.w.Truncate(last + 1); err != nil {
+		return fmt.Errorf("truncating the WAL: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+package tsdb
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type headMetrics struct {
+	seriesCreated   prometheus.Counter
+	seriesRemoved   prometheus.Counter
+	samplesAppended prometheus.Counter
+	outOfOrder      prometheus.Counter
+	outOfBound      prometheus.Counter
+	chunksRemoved   prometheus.Counter
+	walWriteFailed  prometheus.Counter
+}
+
+func newHeadMetrics(reg prometheus.Registerer, h func() *Head) *headMetrics {
+	m := &headMetrics{
+		seriesCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_head_series_created_total", Help: "Total number of series created in the head.",
+		}),
+		seriesRemoved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_head_series_removed_total", Help: "Total number of series removed from the head.",
+		}),
+		samplesAppended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_head_samples_appended_total", Help: "Total number of appended samples.",
+		}),
+		outOfOrder: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_out_of_order_samples_total", Help: "Total number of samples rejected as out of order or duplicate.",
+		}),
+		outOfBound: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_out_of_bound_samples_total", Help: "Total number of samples rejected for being older than the head.",
+		}),
+		chunksRemoved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_head_chunks_removed_total", Help: "Total number of head chunks removed by truncation.",
+		}),
+		walWriteFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_head_commits_failed_total", Help: "Total number of commits that failed to write the WAL.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.seriesCreated, m.seriesRemoved, m.samplesAppended, m.outOfOrder, m.outOfBound,
+			m.chunksRemoved, m.walWriteFailed,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "vigil_tsdb_head_series", Help: "Total number of series in the head.",
+			}, func() float64 { return float64(h().NumSeries()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "vigil_tsdb_head_min_time", Help: "Minimum time bound of the head block (ms).",
+			}, func() float64 { return float64(h().MinTime()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "vigil_tsdb_head_max_time", Help: "Maximum timestamp of the head block (ms).",
+			}, func() float64 { return float64(h().MaxTime()) }),
+		)
+	}
+	return m
+}

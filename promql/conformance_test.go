@@ -25,9 +25,18 @@ type testStorage interface {
 	Close() error
 }
 
-// newTestStorage opens an empty storage for one test file section (between clears).
-var newTestStorage = func(t testing.TB) testStorage {
-	return memStorage{promqltest.NewMemStorage()}
+// newTestStorage opens an empty storage for one test file section (between clears): a real
+// tsdb.DB in a temporary directory, or the in-memory double with
+// VIGIL_CONFORMANCE_STORAGE=mem.
+func newTestStorage(t testing.TB) testStorage {
+	if os.Getenv("VIGIL_CONFORMANCE_STORAGE") == "mem" {
+		return memStorage{promqltest.NewMemStorage()}
+	}
+	db, err := tsdb.Open(t.TempDir(), tsdb.DefaultOptions(), nil, nil)
+	if err != nil {
+		t.Fatalf("opening tsdb: %v", err)
+	}
+	return db
 }
 
 type memStorage struct{ *promqltest.MemStorage }

@@ -190,8 +190,7 @@ func (it *memIterator) Next() bool {
 	return it.i < len(it.samples)
 }
 
-//nolint:stdmethods // tsdb.Iterator's Seek is by timestamp, not io.Seeker.
-func (it *memIterator) Seek(t int64) bool {
+func (it *memIterator) SeekTo(t int64) bool {
 	if it.i < 0 {
 		it.i = 0
 	}

@@ -97,6 +97,7 @@ type Writer struct {
 	closed   bool
 	closeErr error
 	buf      [binary.MaxVarintLen64]byte
+	crcBuf   [crcSize]byte
 }
 
 // NewWriter returns a writer that creates segment files in dir (created if missing), cutting a
@@ -151,12 +152,15 @@ func (w *Writer) write(c *Meta) error {
 
 	crc := crc32.Update(0, castagnoli, w.buf[:ln])
 	crc = crc32.Update(crc, castagnoli, c.Chunk)
-	var crcb [crcSize]byte
-	binary.BigEndian.PutUint32(crcb[:], crc)
-	for _, b := range [][]byte{w.buf[:ln], c.Chunk, crcb[:]} {
-		if _, err := w.bw.Write(b); err != nil {
-			return fmt.Errorf("write chunk to %s: %w", w.f.Name(), err)
-		}
+	binary.BigEndian.PutUint32(w.crcBuf[:], crc)
+	if _, err := w.bw.Write(w.buf[:ln]); err != nil {
+		return fmt.Errorf("write chunk to %s: %w", w.f.Name(), err)
+	}
+	if _, err := w.bw.Write(c.Chunk); err != nil {
+		return fmt.Errorf("write chunk to %s: %w", w.f.Name(), err)
+	}
+	if _, err := w.bw.Write(w.crcBuf[:]); err != nil {
+		return fmt.Errorf("write chunk to %s: %w", w.f.Name(), err)
 	}
 	w.n += size
 	w.entries++

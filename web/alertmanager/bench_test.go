@@ -96,6 +96,25 @@ func startAlertmanager(b *testing.B) (string, int) {
 	if err != nil {
 		return "", 0
 	}
+	return startProcess(b, bin, func(cfg, dir, addr string) []string {
+		return []string{"--config.file=" + cfg, "--storage.path=" + dir, "--web.listen-address=" + addr, "--cluster.listen-address=", "--log.level=error"}
+	})
+}
+
+// startVigilProcess runs a vigil binary named by $VIGIL_BENCH_BIN, so that Vigil, like
+// Alertmanager, serves from its own process and not from the benchmark's.
+func startVigilProcess(b *testing.B) (string, int) {
+	b.Helper()
+	bin := os.Getenv("VIGIL_BENCH_BIN")
+	if bin == "" {
+		return "", 0
+	}
+	return startProcess(b, bin, func(cfg, dir, addr string) []string {
+		return []string{"--alertmanager.config.file=" + cfg, "--storage.tsdb.path=" + dir, "--web.listen-address=" + addr, "--log.level=error"}
+	})
+}
+
+func startProcess(b *testing.B, bin string, args func(cfg, dir, addr string) []string) (string, int) {
 	dir := b.TempDir()
 	cfg := filepath.Join(dir, "am.yml")
 	if err := os.WriteFile(cfg, []byte(benchConfig), 0o600); err != nil {
@@ -107,7 +126,7 @@ func startAlertmanager(b *testing.B) (string, int) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.path="+dir, "--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=error")
+	cmd := exec.Command(bin, args(cfg, dir, addr)...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -121,7 +140,7 @@ func startAlertmanager(b *testing.B) (string, int) {
 			}
 		}
 		if time.Now().After(deadline) {
-			b.Fatal("alertmanager did not become ready")
+			b.Fatalf("%s did not become ready", bin)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -166,6 +185,7 @@ func BenchmarkIntake(b *testing.B) {
 		start func(*testing.B) string
 	}{
 		{"vigil", startVigilAPI},
+		{"vigil-process", func(b *testing.B) string { u, _ := startVigilProcess(b); return u }},
 		{"alertmanager", func(b *testing.B) string { u, _ := startAlertmanager(b); return u }},
 	}
 	for _, tg := range targets {
@@ -173,7 +193,7 @@ func BenchmarkIntake(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/batch=%d", tg.name, batch), func(b *testing.B) {
 				u := tg.start(b)
 				if u == "" {
-					b.Skip("prometheus-alertmanager not installed (Debian prometheus-alertmanager)")
+					b.Skip("binary not available: Debian prometheus-alertmanager, or $VIGIL_BENCH_BIN for vigil-process")
 				}
 				benchIntake(b, u, batch)
 			})
@@ -203,6 +223,18 @@ func BenchmarkMemoryPerAlert(b *testing.B) {
 			postAll(u)
 			time.Sleep(500 * time.Millisecond) // let the dispatcher create the groups
 			b.ReportMetric(float64(heapInuse()-before)/n, "bytes/alert")
+		}
+	})
+	b.Run("vigil-process", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			u, pid := startVigilProcess(b)
+			if u == "" {
+				b.Skip("$VIGIL_BENCH_BIN not set")
+			}
+			rssBefore := rss(b, pid)
+			postAll(u)
+			time.Sleep(500 * time.Millisecond)
+			b.ReportMetric(float64(rss(b, pid)-rssBefore)/n, "rss-bytes/alert")
 		}
 	})
 	b.Run("alertmanager", func(b *testing.B) {

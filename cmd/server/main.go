@@ -41,6 +41,7 @@ type flags struct {
 	walSegmentSizeRaw bytesFlag
 	alerting          *alertingFlags
 	scrape            *scrapeFlags
+	api               *apiFlags
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -61,6 +62,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
 	f.alerting = registerAlertingFlags(app)
 	f.scrape = registerScrapeFlags(app)
+	f.api = registerAPIFlags(app)
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
 	}
@@ -163,6 +165,10 @@ func run(f *flags, logger *slog.Logger) error {
 	}
 	defer scraping.Stop()
 	scraping.Reloader.AddFunc("alertmanager", alerting.Reload)
+
+	if _, err := setupAPI(f, db, scraping, nil, mux, reg, logger); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", f.listenAddress)
 	if err != nil {

@@ -1,0 +1,185 @@
+package main
+
+// Prometheus HTTP API wiring: the query flags, the PromQL engine, and /api/v1/ on the mux.
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
+
+	"github.com/vigil-monitoring/vigil/promql"
+	"github.com/vigil-monitoring/vigil/tsdb"
+	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
+)
+
+// startTime is reported as the server's start time in /api/v1/status/runtimeinfo.
+var startTime = time.Now()
+
+type apiFlags struct {
+	app                 *kingpin.Application
+	lookbackDelta       model.Duration
+	queryTimeout        model.Duration
+	maxSamples          int
+	maxConcurrency      int
+	enableRemoteWrite   bool
+}
+
+func registerAPIFlags(app *kingpin.Application) *apiFlags {
+	f := &apiFlags{app: app}
+	app.Flag("query.lookback-delta", "The maximum lookback duration for retrieving metrics during expression evaluations and federation.").Default("5m").SetValue(&f.lookbackDelta)
+	app.Flag("query.timeout", "Maximum time a query may take before being aborted.").Default("2m").SetValue(&f.queryTimeout)
+	app.Flag("query.max-samples", "Maximum number of samples a single query can load into memory. Note that queries will fail if they try to load more samples than this into memory, so this also limits the number of samples a query can return.").Default("50000000").IntVar(&f.maxSamples)
+	app.Flag("query.max-concurrency", "Maximum number of queries executed concurrently.").Default("20").IntVar(&f.maxConcurrency)
+	app.Flag("web.enable-remote-write-receiver", "Enable API endpoint accepting remote write requests.").BoolVar(&f.enableRemoteWrite)
+	return f
+}
+
+// flagValues returns every flag with its current value, for /api/v1/status/flags.
+func (f *apiFlags) flagValues() map[string]string {
+	m := map[string]string{}
+	for _, fl := range f.app.Model().Flags {
+		m[fl.Name] = fl.Value.String()
+	}
+	return m
+}
+
+// apiRuntime is what the rest of the server can use of the query side: the engine is shared
+// with rule evaluation so that --query.* limits apply to both.
+type apiRuntime struct {
+	Engine *promql.Engine
+	API    *apiv1.API
+}
+
+// setupAPI builds the PromQL engine from the --query.* flags and mounts /api/v1/ on mux.
+// rules may be nil until a ruler is wired in.
+func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesRetriever, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*apiRuntime, error) {
+	af := f.api
+	if af.maxConcurrency < 0 || af.maxSamples < 0 {
+		return nil, fmt.Errorf("--query.max-concurrency (%d) and --query.max-samples (%d) must not be negative", af.maxConcurrency, af.maxSamples)
+	}
+	engine := promql.NewEngine(promql.EngineOpts{
+		Logger:        logger.With("component", "query engine"),
+		Reg:           reg,
+		MaxSamples:    af.maxSamples,
+		Timeout:       time.Duration(af.queryTimeout),
+		LookbackDelta: time.Duration(af.lookbackDelta),
+		MaxConcurrent: af.maxConcurrency,
+	})
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		cwd = "<unknown>"
+	}
+	externalHost := f.listenAddress
+	if h, p, err := net.SplitHostPort(f.listenAddress); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
+		externalHost = net.JoinHostPort(host, p)
+	}
+	opts := apiv1.Options{
+		Logger:     logger.With("component", "api"),
+		Queryable:  db,
+		Engine:     engine,
+		Appendable: db,
+		DB:         db,
+		Rules:      rules,
+		Flags:      af.flagValues,
+		BuildInfo: apiv1.BuildInfo{
+			Version:   version,
+			Revision:  buildSetting("vcs.revision"),
+			Branch:    "",
+			BuildUser: "",
+			BuildDate: buildSetting("vcs.time"),
+			GoVersion: runtime.Version(),
+		},
+		GlobalURL:         apiv1.GlobalURLOptions{ListenAddress: f.listenAddress, Host: externalHost, Scheme: "http"},
+		EnableAdmin:       f.enableAdminAPI,
+		EnableRemoteWrite: af.enableRemoteWrite,
+	}
+	if scraping != nil {
+		opts.Targets = scraping.Manager
+		opts.Metadata = scraping.Manager.Metadata
+		opts.Config = func() string {
+			if cfg := scraping.Reloader.Config(); cfg != nil {
+				return cfg.String()
+			}
+			return ""
+		}
+	}
+	retention := retentionString(f)
+	opts.RuntimeInfo = func() apiv1.RuntimeInfo {
+		ri := apiv1.RuntimeInfo{
+			StartTime:        startTime,
+			CWD:              cwd,
+			Hostname:         host,
+			ServerTime:       time.Now().UTC(),
+			GoroutineCount:   runtime.NumGoroutine(),
+			GOMAXPROCS:       runtime.GOMAXPROCS(0),
+			GOMEMLIMIT:       debug.SetMemoryLimit(-1),
+			GOGC:             os.Getenv("GOGC"),
+			GODEBUG:          os.Getenv("GODEBUG"),
+			StorageRetention: retention,
+		}
+		if scraping != nil {
+			ri.ReloadConfigSuccess = gaugeValue(scraping.Reloader.success) == 1
+			if ts := gaugeValue(scraping.Reloader.successTime); ts > 0 {
+				ri.LastConfigTime = time.Unix(int64(ts), 0).UTC()
+			}
+		}
+		return ri
+	}
+	api := apiv1.New(opts)
+	mux.Handle("/api/v1/", api)
+	return &apiRuntime{Engine: engine, API: api}, nil
+}
+
+// retentionString renders the retention settings as Prometheus's runtimeinfo does
+// ("15d", "512MiB", or "15d or 512MiB").
+func retentionString(f *flags) string {
+	var s string
+	if f.retentionTime != 0 {
+		s = f.retentionTime.String()
+	}
+	if f.retentionSize != 0 {
+		size := fmt.Sprintf("%dB", int64(f.retentionSize))
+		if s == "" {
+			return size
+		}
+		return s + " or " + size
+	}
+	return s
+}
+
+func buildSetting(key string) string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, s := range info.Settings {
+		if s.Key == key {
+			return s.Value
+		}
+	}
+	return ""
+}
+
+// gaugeValue reads a gauge owned by another subsystem (the reloader's status gauges) without
+// adding state to it.
+func gaugeValue(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	if err := g.Write(&m); err != nil || m.Gauge == nil {
+		return 0
+	}
+	return m.Gauge.GetValue()
+}

@@ -1,0 +1,172 @@
+package v1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/vigil-monitoring/vigil/promql"
+)
+
+// maxPointsPerSeries bounds range queries as Prometheus does: enough for a week at 60s or a
+// year at 1h.
+const maxPointsPerSeries = 11000
+
+var errTruncated = errors.New("results truncated due to limit")
+
+// checkQueryOpts rejects per-query options Vigil's engine does not implement instead of
+// ignoring them.
+func checkQueryOpts(r *http.Request) error {
+	if r.FormValue("lookback_delta") != "" {
+		return errors.New("the lookback_delta parameter is not supported; use --query.lookback-delta")
+	}
+	return nil
+}
+
+func (a *API) query(r *http.Request) (res apiResult) {
+	limit, err := parseLimitParam(r.FormValue("limit"))
+	if err != nil {
+		return invalidParamError(err, "limit")
+	}
+	ts, err := parseTimeParam(r, "time", a.now())
+	if err != nil {
+		return invalidParamError(err, "time")
+	}
+	ctx := r.Context()
+	if to := r.FormValue("timeout"); to != "" {
+		timeout, err := parseDuration(to)
+		if err != nil {
+			return invalidParamError(err, "timeout")
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, a.now().Add(timeout))
+		defer cancel()
+	}
+	if err := checkQueryOpts(r); err != nil {
+		return errResult(errorBadData, err)
+	}
+	qs := r.FormValue("query")
+	qry, err := a.opts.Engine.NewInstantQuery(ctx, a.opts.Queryable, qs, ts)
+	if err != nil {
+		return invalidParamError(err, "query")
+	}
+	return a.execQuery(ctx, qry, qs, limit)
+}
+
+func (a *API) queryRange(r *http.Request) (res apiResult) {
+	limit, err := parseLimitParam(r.FormValue("limit"))
+	if err != nil {
+		return invalidParamError(err, "limit")
+	}
+	start, err := parseTime(r.FormValue("start"))
+	if err != nil {
+		return invalidParamError(err, "start")
+	}
+	end, err := parseTime(r.FormValue("end"))
+	if err != nil {
+		return invalidParamError(err, "end")
+	}
+	if end.Before(start) {
+		return invalidParamError(errors.New("end timestamp must not be before start time"), "end")
+	}
+	step, err := parseDuration(r.FormValue("step"))
+	if err != nil {
+		return invalidParamError(err, "step")
+	}
+	if step <= 0 {
+		return invalidParamError(errors.New("zero or negative query resolution step widths are not accepted. Try a positive integer"), "step")
+	}
+	if end.Sub(start)/step > maxPointsPerSeries {
+		return errResult(errorBadData, errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"))
+	}
+	ctx := r.Context()
+	if to := r.FormValue("timeout"); to != "" {
+		timeout, err := parseDuration(to)
+		if err != nil {
+			return invalidParamError(err, "timeout")
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	if err := checkQueryOpts(r); err != nil {
+		return errResult(errorBadData, err)
+	}
+	qs := r.FormValue("query")
+	qry, err := a.opts.Engine.NewRangeQuery(ctx, a.opts.Queryable, qs, start, end, step)
+	if err != nil {
+		return invalidParamError(err, "query")
+	}
+	return a.execQuery(ctx, qry, qs, limit)
+}
+
+// execQuery runs a prepared query. The query stays open until the response is written (its
+// finalizer), because the result's label strings may point into storage it holds.
+func (a *API) execQuery(ctx context.Context, qry promql.Query, qs string, limit int) apiResult {
+	res := qry.Exec(ctx)
+	if res.Err != nil {
+		return apiResult{err: returnAPIError(res.Err), warnings: res.Warnings, query: qs, finalizer: qry.Close}
+	}
+	warnings := res.Warnings
+	if limit > 0 {
+		switch v := res.Value.(type) {
+		case promql.Matrix:
+			if len(v) > limit {
+				res.Value = v[:limit]
+				warnings = warnings.Add(errTruncated)
+			}
+		case promql.Vector:
+			if len(v) > limit {
+				res.Value = v[:limit]
+				warnings = warnings.Add(errTruncated)
+			}
+		}
+	}
+	if res.Value == nil {
+		qry.Close()
+		return errResult(errorInternal, fmt.Errorf("query %q returned no value and no error", qs))
+	}
+	return apiResult{
+		data:      &queryData{ResultType: res.Value.Type(), Result: res.Value},
+		warnings:  warnings,
+		query:     qs,
+		finalizer: qry.Close,
+	}
+}
+
+func (a *API) formatQuery(r *http.Request) apiResult {
+	expr, err := a.parser.ParseExpr(r.FormValue("query"))
+	if err != nil {
+		return invalidParamError(err, "query")
+	}
+	return apiResult{data: expr.Pretty(0)}
+}
+
+func (a *API) parseQuery(r *http.Request) apiResult {
+	expr, err := a.parser.ParseExpr(r.FormValue("query"))
+	if err != nil {
+		return invalidParamError(err, "query")
+	}
+	return apiResult{data: translateAST(expr)}
+}
+
+// queryExemplars validates its parameters as Prometheus does and answers an empty list: Vigil
+// does not store exemplars.
+func (a *API) queryExemplars(r *http.Request) apiResult {
+	start, err := parseTimeParam(r, "start", MinTime)
+	if err != nil {
+		return invalidParamError(err, "start")
+	}
+	end, err := parseTimeParam(r, "end", MaxTime)
+	if err != nil {
+		return invalidParamError(err, "end")
+	}
+	if end.Before(start) {
+		return errResult(errorBadData, errors.New("end timestamp must not be before start timestamp"))
+	}
+	if _, err := a.parser.ParseExpr(r.FormValue("query")); err != nil {
+		return errResult(errorBadData, err)
+	}
+	return apiResult{data: []struct{}{}}
+}

@@ -26,12 +26,12 @@ import (
 var startTime = time.Now()
 
 type apiFlags struct {
-	app                 *kingpin.Application
-	lookbackDelta       model.Duration
-	queryTimeout        model.Duration
-	maxSamples          int
-	maxConcurrency      int
-	enableRemoteWrite   bool
+	app               *kingpin.Application
+	lookbackDelta     model.Duration
+	queryTimeout      model.Duration
+	maxSamples        int
+	maxConcurrency    int
+	enableRemoteWrite bool
 }
 
 func registerAPIFlags(app *kingpin.Application) *apiFlags {

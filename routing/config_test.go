@@ -1,0 +1,92 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestTimeIntervalsAndCustomTemplates covers two alertmanager.yml features through the whole
+// pipeline: a route muted by mute_time_intervals delivers nothing (and explain says why), and a
+// custom template file named in templates: renders the Slack title.
+func TestTimeIntervalsAndCustomTemplates(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		titles []string
+	)
+	slackHook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Attachments []struct {
+				Title string `json:"title"`
+			} `json:"attachments"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil || len(m.Attachments) != 1 {
+			t.Errorf("slack payload: %v", err)
+			return
+		}
+		mu.Lock()
+		titles = append(titles, m.Attachments[0].Title)
+		mu.Unlock()
+	}))
+	defer slackHook.Close()
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vigil.tmpl"), []byte(`{{ define "vigil.title" }}Vigil: {{ .CommonLabels.alertname }} on {{ .CommonLabels.service }}{{ end }}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`
+templates: ['%s/*.tmpl']
+time_intervals:
+- name: always
+  time_intervals:
+  - weekdays: ['sunday:saturday']
+route:
+  receiver: chat
+  group_by: [alertname]
+  group_wait: 50ms
+  routes:
+  - matchers: ['team="quiet"']
+    receiver: chat
+    mute_time_intervals: [always]
+receivers:
+- name: chat
+  slack_configs:
+  - api_url: %s/services/x
+    title: '{{ template "vigil.title" . }}'
+`, dir, slackHook.URL)
+	r := newTestRouter(t, t.TempDir(), conf, ClusterOptions{})
+	defer r.Stop()
+	if err := r.Send(context.Background(),
+		firing("alertname", "Loud", "service", "api"),
+		firing("alertname", "Quiet", "service", "api", "team", "quiet"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the slack message", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(titles) == 1
+	})
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	got := strings.Join(titles, "|")
+	mu.Unlock()
+	if got != "Vigil: Loud on api" {
+		t.Fatalf("slack titles = %q, want only the custom-templated Loud", got)
+	}
+	ex, err := r.Explain(context.Background(), firing("alertname", "Quiet", "service", "api", "team", "quiet").Labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ex.Routes) != 1 || strings.Join(ex.Routes[0].MutedNowBy, ",") != "always" {
+		t.Errorf("explain routes = %+v, want muted now by 'always'", ex.Routes)
+	}
+}

@@ -35,6 +35,9 @@ type Head struct {
 	appendMu    sync.RWMutex // held for reading by commits, for writing by truncation
 	tombstones  *tombstones.MemTombstones
 	encoderPool sync.Pool
+	// batchPool recycles appenders' sample buffers: a scrape appends about the same number of
+	// samples every time, so steady-state appends allocate nothing.
+	batchPool sync.Pool
 }
 
 func newHead(chunkRange int64, w walLog, m *headMetrics) *Head {
@@ -114,7 +117,21 @@ func (h *Head) getOrCreateWithRef(ref uint64, lset labels.Labels) *memSeries {
 
 // Appender returns a batch appender on the head.
 func (h *Head) Appender() *headAppender {
-	return &headAppender{head: h, id: h.appenderID.Add(1), minT: math.MaxInt64, maxT: math.MinInt64}
+	a := &headAppender{head: h, id: h.appenderID.Add(1), minT: math.MaxInt64, maxT: math.MinInt64}
+	if b, ok := h.batchPool.Get().(*[]pendingSample); ok {
+		a.samples = (*b)[:0]
+	}
+	return a
+}
+
+// recycle hands the sample buffer back for the next appender.
+func (a *headAppender) recycle() {
+	if cap(a.samples) > 0 {
+		b := a.samples[:0]
+		clear(b[:cap(b)]) // drop series pointers so removed series can be collected
+		a.head.batchPool.Put(&b)
+	}
+	a.samples, a.newSeries = nil, nil
 }
 
 type pendingSample struct {
@@ -241,7 +258,7 @@ func (a *headAppender) Commit() error {
 	if appended > 0 {
 		h.updateTimes(a.minT, a.maxT)
 	}
-	a.samples, a.newSeries = nil, nil
+	a.recycle()
 	return nil
 }
 
@@ -285,7 +302,7 @@ func (a *headAppender) release() {
 		}
 		p.s.mu.Unlock()
 	}
-	a.samples, a.newSeries = nil, nil
+	a.recycle()
 }
 
 func (a *headAppender) Rollback() error {

@@ -3,6 +3,7 @@ package tsdb
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -169,10 +170,11 @@ func (s *memSeries) overlaps(mint, maxt int64) bool {
 }
 
 // seriesStore maps refs and label hashes to series. Refs are dense (allocated sequentially), so
-// the ref index is a paged array: 8 bytes per series instead of a map entry.
+// the ref index is a paged array of atomic pointers: 8 bytes per series instead of a map entry,
+// and lookups by ref (every append from a scrape cache) take no lock.
 type seriesStore struct {
-	pagesMu sync.RWMutex
-	pages   []*[seriesPageSize]*memSeries
+	pagesMu sync.Mutex // serialises growth
+	pages   atomic.Pointer[[]*seriesPage]
 
 	stripes [hashStripes]hashStripe
 }
@@ -182,6 +184,8 @@ const (
 	seriesPageSize = 1 << seriesPageBits
 	hashStripes    = 1 << 10
 )
+
+type seriesPage [seriesPageSize]atomic.Pointer[memSeries]
 
 type hashStripe struct {
 	sync.RWMutex
@@ -194,30 +198,45 @@ func newSeriesStore() *seriesStore {
 	for i := range s.stripes {
 		s.stripes[i].m = map[uint64]*memSeries{}
 	}
+	s.pages.Store(&[]*seriesPage{})
 	return s
 }
 
-func (s *seriesStore) getByRef(ref uint64) *memSeries {
-	p := ref >> seriesPageBits
-	s.pagesMu.RLock()
-	defer s.pagesMu.RUnlock()
-	if p >= uint64(len(s.pages)) || s.pages[p] == nil {
-		return nil
+func (s *seriesStore) page(ref uint64) *seriesPage {
+	ps := *s.pages.Load()
+	if p := ref >> seriesPageBits; p < uint64(len(ps)) {
+		return ps[p]
 	}
-	return s.pages[p][ref&(seriesPageSize-1)]
+	return nil
+}
+
+func (s *seriesStore) getByRef(ref uint64) *memSeries {
+	if pg := s.page(ref); pg != nil {
+		return pg[ref&(seriesPageSize-1)].Load()
+	}
+	return nil
 }
 
 func (s *seriesStore) setRef(ref uint64, ms *memSeries) {
-	p := ref >> seriesPageBits
-	s.pagesMu.Lock()
-	for uint64(len(s.pages)) <= p {
-		s.pages = append(s.pages, nil)
+	pg := s.page(ref)
+	if pg == nil {
+		s.pagesMu.Lock()
+		ps := *s.pages.Load()
+		p := ref >> seriesPageBits
+		if p >= uint64(len(ps)) {
+			// Copy on grow: readers keep using the old slice, whose pages are shared.
+			nps := make([]*seriesPage, p+1, max(p+1, uint64(len(ps))*2))
+			copy(nps, ps)
+			for i := len(ps); i < len(nps); i++ {
+				nps[i] = new(seriesPage)
+			}
+			s.pages.Store(&nps)
+			ps = nps
+		}
+		pg = ps[p]
+		s.pagesMu.Unlock()
 	}
-	if s.pages[p] == nil {
-		s.pages[p] = new([seriesPageSize]*memSeries)
-	}
-	s.pages[p][ref&(seriesPageSize-1)] = ms
-	s.pagesMu.Unlock()
+	pg[ref&(seriesPageSize-1)].Store(ms)
 }
 
 func (s *seriesStore) getByHash(hash uint64, lset labels.Labels) *memSeries {
@@ -273,31 +292,16 @@ func (s *seriesStore) remove(ms *memSeries) {
 		}
 	}
 	st.Unlock()
-	p := ms.ref >> seriesPageBits
-	s.pagesMu.Lock()
-	if p < uint64(len(s.pages)) && s.pages[p] != nil {
-		s.pages[p][ms.ref&(seriesPageSize-1)] = nil
+	if pg := s.page(ms.ref); pg != nil {
+		pg[ms.ref&(seriesPageSize-1)].CompareAndSwap(ms, nil)
 	}
-	s.pagesMu.Unlock()
 }
 
 // forEach calls f for every series (in ref order). f must not call back into the store.
 func (s *seriesStore) forEach(f func(*memSeries)) {
-	s.pagesMu.RLock()
-	pages := make([]*[seriesPageSize]*memSeries, len(s.pages))
-	copy(pages, s.pages)
-	s.pagesMu.RUnlock()
-	var buf [seriesPageSize]*memSeries
-	for _, p := range pages {
-		if p == nil {
-			continue
-		}
-		// Page entries are written under pagesMu: copy the page under it, then call f unlocked.
-		s.pagesMu.RLock()
-		buf = *p
-		s.pagesMu.RUnlock()
-		for _, ms := range buf {
-			if ms != nil {
+	for _, pg := range *s.pages.Load() {
+		for i := range pg {
+			if ms := pg[i].Load(); ms != nil {
 				f(ms)
 			}
 		}

@@ -131,13 +131,13 @@ func (e *encoder) result(v promql.Value) error {
 	case promql.Scalar:
 		// Prometheus marshals scalars with plain 'f' formatting (no exponent), unlike samples.
 		e.buf = append(e.buf, '[')
-		e.buf = appendTimestamp(e.buf, v.T)
+		e.buf = appendFloatTimestamp(e.buf, v.T)
 		e.buf = append(e.buf, ',', '"')
 		e.buf = strconv.AppendFloat(e.buf, v.V, 'f', -1, 64)
 		e.buf = append(e.buf, '"', ']')
 	case promql.String:
 		e.buf = append(e.buf, '[')
-		e.buf = appendTimestamp(e.buf, v.T)
+		e.buf = appendFloatTimestamp(e.buf, v.T)
 		e.buf = append(e.buf, ',')
 		e.buf = appendString(e.buf, v.V)
 		e.buf = append(e.buf, ']')
@@ -195,6 +195,20 @@ func appendTimestamp(b []byte, t int64) []byte {
 		b = strconv.AppendUint(b, frac, 10)
 	}
 	return b
+}
+
+// appendFloatTimestamp writes milliseconds as Prometheus does for scalars and strings: the
+// float64 seconds encoded by encoding/json ("1.5", where samples get "1.500").
+func appendFloatTimestamp(b []byte, t int64) []byte {
+	s := float64(t) / 1000
+	if math.IsInf(s, 0) || math.IsNaN(s) {
+		return appendTimestamp(b, t)
+	}
+	enc, err := json.Marshal(s)
+	if err != nil {
+		return appendTimestamp(b, t)
+	}
+	return append(b, enc...)
 }
 
 // appendFloat formats a sample value as Prometheus does: shortest representation, exponent

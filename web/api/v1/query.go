@@ -40,7 +40,7 @@ func (a *API) query(r *http.Request) (res apiResult) {
 			return invalidParamError(err, "timeout")
 		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, a.now().Add(timeout))
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	if err := checkQueryOpts(r); err != nil {

@@ -346,4 +346,3 @@ func TestCanceledQueryIs499(t *testing.T) {
 		t.Fatalf("timeout: %d", got)
 	}
 }
-

@@ -73,7 +73,11 @@ func newTestDB(t testing.TB) *tsdb.DB {
 
 func newTestEnv(t testing.TB, mod func(*Options)) *testEnv {
 	t.Helper()
-	db := newTestDB(t)
+	return newTestEnvDB(t, newTestDB(t), mod)
+}
+
+func newTestEnvDB(t testing.TB, db *tsdb.DB, mod func(*Options)) *testEnv {
+	t.Helper()
 	opts := Options{
 		Queryable:  db,
 		Engine:     promql.NewEngine(promql.EngineOpts{MaxSamples: 1_000_000, Timeout: time.Minute}),

@@ -42,6 +42,7 @@ type flags struct {
 	alerting          *alertingFlags
 	scrape            *scrapeFlags
 	api               *apiFlags
+	rules             *rulesFlags
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -62,6 +63,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
 	f.alerting = registerAlertingFlags(app)
 	f.scrape = registerScrapeFlags(app)
+	f.rules = registerRulesFlags(app)
 	f.api = registerAPIFlags(app)
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
@@ -169,7 +171,13 @@ func run(f *flags, logger *slog.Logger) error {
 	defer scraping.Stop()
 	scraping.Reloader.AddFunc("alertmanager", alerting.Reload)
 
-	if _, err := setupAPI(f, db, scraping, nil, mux, reg, logger); err != nil {
+	rules, err := setupRules(f.rules, db, alerting, scraping.Reloader, externalURL(f.listenAddress), reg, logger)
+	if err != nil {
+		return err
+	}
+	defer rules.Stop()
+
+	if _, err := setupAPI(f, db, scraping, rules.API(), mux, reg, logger); err != nil {
 		return err
 	}
 

@@ -7,11 +7,93 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 
+	"github.com/vigil-monitoring/vigil/config"
+	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/ruler"
+	"github.com/vigil-monitoring/vigil/tsdb"
+	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
 )
+
+type rulesFlags struct {
+	outageTolerance model.Duration
+	gracePeriod     model.Duration
+	resendDelay     model.Duration
+	queueCapacity   int
+}
+
+// registerRulesFlags adds the rule and notification flags under Prometheus's names and defaults.
+func registerRulesFlags(app *kingpin.Application) *rulesFlags {
+	var f rulesFlags
+	app.Flag("rules.alert.for-outage-tolerance", "Max time to tolerate outage for restoring \"for\" state of alert.").Default("1h").SetValue(&f.outageTolerance)
+	app.Flag("rules.alert.for-grace-period", "Minimum duration between alert and restored \"for\" state. This is maintained only for alerts with configured \"for\" time greater than grace period.").Default("10m").SetValue(&f.gracePeriod)
+	app.Flag("rules.alert.resend-delay", "Minimum amount of time to wait before resending an alert to Alertmanager.").Default("1m").SetValue(&f.resendDelay)
+	app.Flag("alertmanager.notification-queue-capacity", "The capacity of the queue for pending Alertmanager notifications.").Default("10000").IntVar(&f.queueCapacity)
+	return &f
+}
+
+// rulesRuntime is the running rule manager and its alert sender.
+type rulesRuntime struct {
+	Manager *ruler.Manager
+	Sender  *ruler.Sender
+}
+
+// Stop stops rule evaluation, then alert delivery.
+func (r *rulesRuntime) Stop() {
+	r.Manager.Stop()
+	r.Sender.Stop()
+}
+
+// setupRules starts the rule manager over db with the configuration rl loaded, sends alerts to
+// local (Vigil's routing) and to the configured external Alertmanagers, and registers with rl
+// so that reloads update rules and Alertmanagers (a bad rule file leaves the old rules running
+// and fails the reload). Rule files that do not load at startup are an error, as in Prometheus.
+func setupRules(f *rulesFlags, db *tsdb.DB, local ruler.Notifier, rl *reloader, extURL *url.URL, reg prometheus.Registerer, logger *slog.Logger) (*rulesRuntime, error) {
+	if f == nil {
+		f = &rulesFlags{}
+	}
+	logger = logger.With("component", "rule manager")
+	sender := ruler.NewSender(local, ruler.SenderOptions{
+		QueueCapacity: f.queueCapacity, Registerer: reg, Logger: logger.With("component", "notifier"),
+	})
+	engine := promql.NewEngine(promql.EngineOpts{Logger: logger})
+	m := ruler.NewManager(&ruler.Options{
+		QueryFunc:       ruler.EngineQueryFunc(engine, db),
+		Queryable:       db,
+		Appendable:      db,
+		Notifier:        sender,
+		Logger:          logger,
+		Registerer:      reg,
+		OutageTolerance: time.Duration(f.outageTolerance),
+		ForGracePeriod:  time.Duration(f.gracePeriod),
+		ResendDelay:     time.Duration(f.resendDelay),
+	})
+	apply := func(cfg *config.Config) error {
+		// Rules first: a bad rule file fails the reload before the Alertmanagers change.
+		if err := m.ApplyConfig(cfg, extURL); err != nil {
+			return err
+		}
+		return sender.ApplyConfig(cfg)
+	}
+	if cfg := rl.Config(); cfg != nil {
+		if err := apply(cfg); err != nil {
+			m.Stop()
+			return nil, fmt.Errorf("rules: %w", err)
+		}
+	}
+	rl.Add("rules", apply)
+	sender.Run()
+	m.Run()
+	return &rulesRuntime{Manager: m, Sender: sender}, nil
+}
 
 // runRulesCommand runs `vigil check rules|config` or `vigil test rules` if args name them, and
 // reports whether it did. Output and exit codes are promtool's, so CI scripts keep working.
@@ -57,4 +139,64 @@ func runRulesCommand(args []string, stdout, stderr io.Writer) (bool, int) {
 	}
 	// `vigil check` or `vigil test` without a subcommand: kingpin printed the usage.
 	return true, ruler.FailureExitCode
+}
+
+// rulesAPI serves the rule manager's state to /api/v1/rules and /api/v1/alerts in the wire
+// types of web/api/v1 (which does not depend on the ruler).
+type rulesAPI struct{ m *ruler.Manager }
+
+// API returns the rules for the HTTP API.
+func (r *rulesRuntime) API() apiv1.RulesRetriever { return rulesAPI{r.Manager} }
+
+func (a rulesAPI) RuleGroups() []*apiv1.RuleGroup {
+	groups := a.m.RuleGroups()
+	out := make([]*apiv1.RuleGroup, 0, len(groups))
+	for _, g := range groups {
+		ag := &apiv1.RuleGroup{
+			Name: g.Name(), File: g.File(), Interval: g.Interval().Seconds(), Limit: g.Limit(),
+			EvaluationTime: g.EvaluationTime().Seconds(), LastEvaluation: g.LastEvaluation(),
+			Rules: make([]apiv1.Rule, 0, len(g.Rules())),
+		}
+		for _, r := range g.Rules() {
+			health, lastErr := string(r.Health()), ""
+			if err := r.LastError(); err != nil {
+				lastErr = err.Error()
+			}
+			switch rule := r.(type) {
+			case *ruler.AlertingRule:
+				ar := &apiv1.AlertingRule{
+					State: rule.State().String(), Name: rule.Name(), Query: rule.Query().String(),
+					Duration: rule.HoldDuration().Seconds(), KeepFiringFor: rule.KeepFiringFor().Seconds(),
+					Labels: rule.Labels(), Annotations: rule.Annotations(), Alerts: []*apiv1.Alert{},
+					Health: health, LastError: lastErr,
+					EvaluationTime: rule.EvaluationDuration().Seconds(), LastEvaluation: rule.EvaluationTimestamp(),
+				}
+				for _, al := range rule.ActiveAlerts() {
+					ar.Alerts = append(ar.Alerts, apiAlert(al))
+				}
+				ag.Rules = append(ag.Rules, ar)
+			case *ruler.RecordingRule:
+				ag.Rules = append(ag.Rules, &apiv1.RecordingRule{
+					Name: rule.Name(), Query: rule.Query().String(), Labels: rule.Labels(),
+					Health: health, LastError: lastErr,
+					EvaluationTime: rule.EvaluationDuration().Seconds(), LastEvaluation: rule.EvaluationTimestamp(),
+				})
+			}
+		}
+		out = append(out, ag)
+	}
+	return out
+}
+
+func apiAlert(a *ruler.Alert) *apiv1.Alert {
+	activeAt := a.ActiveAt
+	res := &apiv1.Alert{
+		Labels: a.Labels, Annotations: a.Annotations, State: a.State.String(), ActiveAt: &activeAt,
+		Value: strconv.FormatFloat(a.Value, 'e', -1, 64),
+	}
+	if !a.KeepFiringSince.IsZero() {
+		k := a.KeepFiringSince
+		res.KeepFiringSince = &k
+	}
+	return res
 }

@@ -322,13 +322,16 @@ func (ev *evaluator) aggregationK(e *parser.AggregateExpr, fParam float64, input
 		}
 	}
 
+	// One Sample for the whole loop: heap.Push takes a pointer, which would otherwise
+	// allocate per input sample.
+	var s Sample
 seriesLoop:
 	for si := range input {
 		f, ok := nextValue(enh.Ts, &input[si])
 		if !ok {
 			continue
 		}
-		s := Sample{Metric: input[si].Metric, F: f, dropName: input[si].dropName}
+		s = Sample{Metric: input[si].Metric, F: f, dropName: input[si].dropName}
 		group := &groups[seriesToResult[si]]
 		if !group.seen {
 			*group = groupedAggregation{seen: true, heap: group.heap[:0]}
@@ -402,7 +405,7 @@ seriesLoop:
 		if !ok {
 			idx = len(out)
 			seriess[h] = idx
-			out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, min(numSteps, 64))})
+			out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, numSteps)})
 		}
 		out[idx].Floats = append(out[idx].Floats, FPoint{T: enh.Ts, F: s.F})
 	}

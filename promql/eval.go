@@ -191,9 +191,9 @@ func (ev *evaluator) eval(expr parser.Expr) Value {
 	case *parser.VectorSelector:
 		var mat Matrix
 		if e.Smoothed {
-			ev.smoothedVectorSelector(e, func(s Series) { mat = append(mat, s) })
+			ev.smoothedVectorSelector(e, collect(&mat))
 		} else {
-			ev.vectorSelector(e, func(s Series) { mat = append(mat, s) })
+			ev.vectorSelector(e, collect(&mat))
 		}
 		return mat
 	case *parser.MatrixSelector:
@@ -211,6 +211,15 @@ func (ev *evaluator) eval(expr parser.Expr) Value {
 	}
 	ev.errorf("unhandled expression of type %T", expr)
 	return nil
+}
+
+// collect returns an emit function that appends copies of the emitted series to mat. Emitted
+// series' points are only valid during the emit call: producers reuse their buffers.
+func collect(mat *Matrix) func(Series) {
+	return func(s Series) {
+		s.Floats = slices.Clone(s.Floats)
+		*mat = append(*mat, s)
+	}
 }
 
 // constant returns a scalar with value v at every step.
@@ -325,7 +334,7 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 			continue
 		}
 		ev.addSamples(len(buf))
-		emit(Series{Metric: s.Labels(), Floats: slices.Clone(buf)})
+		emit(Series{Metric: s.Labels(), Floats: buf})
 	}
 	ev.seriesSetErr(ss)
 }
@@ -366,7 +375,7 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 			continue
 		}
 		ev.addSamples(len(buf))
-		emit(Series{Metric: s.Labels(), Floats: slices.Clone(buf)})
+		emit(Series{Metric: s.Labels(), Floats: buf})
 	}
 	ev.seriesSetErr(ss)
 }
@@ -760,7 +769,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 				ev.warn(annotations.NewPossibleNonCounterInfo(metricName, e.Args[0].PositionRange()))
 			}
 		}
-		emit(Series{Metric: src.metric, Floats: slices.Clone(out), dropName: dropName || src.dropName})
+		emit(Series{Metric: src.metric, Floats: out, dropName: dropName || src.dropName})
 	})
 }
 
@@ -784,7 +793,7 @@ func (ev *evaluator) evalCall(e *parser.Call) Value {
 		case *parser.MatrixSelector, *parser.SubqueryExpr:
 			e.Args[i] = unwrapParens(a)
 			var mat Matrix
-			ev.evalRangeFunction(e, i, func(s Series) { mat = append(mat, s) })
+			ev.evalRangeFunction(e, i, collect(&mat))
 			if name == "absent_over_time" {
 				return ev.absentOverTime(e, mat)
 			}
@@ -1033,7 +1042,7 @@ func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]
 				}
 			} else {
 				os.idx = len(out)
-				out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, min(numSteps, 64))})
+				out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, numSteps)})
 			}
 			os.ts = ts
 			out[os.idx].Floats = append(out[os.idx].Floats, FPoint{T: ts, F: s.F})

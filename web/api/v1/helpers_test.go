@@ -38,7 +38,10 @@ type testEnv struct {
 //	special{kind="nan"|"inf"|"-inf"}             = NaN, +Inf, -Inf
 func newTestDB(t testing.TB) *tsdb.DB {
 	t.Helper()
-	db, err := tsdb.Open(t.TempDir(), tsdb.DefaultOptions(), nil, nil)
+	opts := tsdb.DefaultOptions()
+	// The data is from 2024: keep it when a test also appends samples at the current time.
+	opts.RetentionDuration = (100 * 365 * 24 * time.Hour).Milliseconds()
+	db, err := tsdb.Open(t.TempDir(), opts, nil, nil)
 	if err != nil {
 		t.Fatalf("opening tsdb: %v", err)
 	}

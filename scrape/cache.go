@@ -32,6 +32,9 @@ type scrapeCache struct {
 
 	series  map[string]*cacheEntry
 	dropped map[string]uint64
+	// seenSeries and seenDropped count distinct entries hit in this scrape; when they equal the
+	// map sizes nothing is evictable and iterDone skips walking the maps (the steady state).
+	seenSeries, seenDropped int
 
 	// cur and prev hold the entries appended (without an explicit timestamp) in this and the
 	// previous scrape. Slices rather than maps: appending a pointer is cheaper than a map insert
@@ -57,6 +60,9 @@ func (c *scrapeCache) get(met []byte) (e *cacheEntry, ok, alreadyScraped bool) {
 		return nil, false, false
 	}
 	alreadyScraped = e.lastIter == c.iter
+	if !alreadyScraped {
+		c.seenSeries++
+	}
 	e.lastIter = c.iter
 	return e, true, alreadyScraped
 }
@@ -64,17 +70,25 @@ func (c *scrapeCache) get(met []byte) (e *cacheEntry, ok, alreadyScraped bool) {
 func (c *scrapeCache) add(met []byte, ref tsdb.SeriesRef, lset labels.Labels) *cacheEntry {
 	e := &cacheEntry{ref: ref, lset: lset, lastIter: c.iter}
 	c.series[string(met)] = e
+	c.seenSeries++
 	return e
 }
 
-func (c *scrapeCache) addDropped(met []byte) { c.dropped[string(met)] = c.iter }
+func (c *scrapeCache) addDropped(met []byte) {
+	c.dropped[string(met)] = c.iter
+	c.seenDropped++
+}
 
 func (c *scrapeCache) getDropped(met []byte) bool {
-	if _, ok := c.dropped[string(met)]; ok {
-		c.dropped[string(met)] = c.iter // assignment with string(b) key does not allocate for existing keys either
-		return true
+	it, ok := c.dropped[string(met)]
+	if !ok {
+		return false
 	}
-	return false
+	if it != c.iter {
+		c.seenDropped++
+		c.dropped[string(met)] = c.iter // no allocation: the key exists
+	}
+	return true
 }
 
 // track records that e was appended in this scrape, for staleness.
@@ -111,17 +125,23 @@ func (c *scrapeCache) forEachStale(f func(e *cacheEntry) bool) {
 // it, so that series churn does not grow the cache without bound.
 func (c *scrapeCache) iterDone(flush bool) {
 	if flush {
-		for s, e := range c.series {
-			if e.lastIter != c.iter {
-				delete(c.series, s)
+		if c.seenSeries < len(c.series) {
+			for s, e := range c.series {
+				if e.lastIter != c.iter {
+					delete(c.series, s)
+				}
 			}
 		}
-		for s, it := range c.dropped {
-			if it != c.iter {
-				delete(c.dropped, s)
+		if c.seenDropped < len(c.dropped) {
+			for s, it := range c.dropped {
+				if it != c.iter {
+					delete(c.dropped, s)
+				}
 			}
 		}
-		c.meta.evict(c.iter)
+		if c.iter%10 == 0 {
+			c.meta.evict(c.iter)
+		}
 	} else if len(c.series) > 2*len(c.prev)+1000 {
 		// Failing scrapes with changing series would otherwise grow the cache forever; once it
 		// is far larger than what the last good scrape needed, start over.
@@ -130,6 +150,7 @@ func (c *scrapeCache) iterDone(flush bool) {
 	}
 	clear(c.prev) // drop pointers so evicted entries can be collected
 	c.prev, c.cur = c.cur, c.prev[:0]
+	c.seenSeries, c.seenDropped = 0, 0
 	c.iter++
 }
 
@@ -150,7 +171,6 @@ type metaEntry struct {
 // has its own lock; writes only take it once per metric family per scrape.
 type metadataStore struct {
 	mtx     sync.RWMutex
-	iter    uint64
 	entries map[string]*metaEntry
 }
 

@@ -91,9 +91,15 @@ func newLoopConfig(cfg *config.ScrapeConfig) loopConfig {
 // depend on the label handling options only.
 func (a loopConfig) cacheCompatible(b loopConfig) bool {
 	return a.honorLabels == b.honorLabels && a.limits == b.limits &&
-		slices.EqualFunc(a.metricRelabel, b.metricRelabel, func(x, y *relabel.Config) bool {
-			return fmt.Sprint(*x) == fmt.Sprint(*y)
-		})
+		slices.EqualFunc(a.metricRelabel, b.metricRelabel, sameRelabelConfig)
+}
+
+// sameRelabelConfig compares two rules by what they do (the compiled regexp is compared by its
+// source; it holds pointers).
+func sameRelabelConfig(x, y *relabel.Config) bool {
+	return slices.Equal(x.SourceLabels, y.SourceLabels) && x.Separator == y.Separator &&
+		x.Regex.String() == y.Regex.String() && x.Modulus == y.Modulus &&
+		x.TargetLabel == y.TargetLabel && x.Replacement == y.Replacement && x.Action == y.Action
 }
 
 // acceptHeader builds the Accept header from scrape_protocols, most preferred first, as

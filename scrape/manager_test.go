@@ -115,17 +115,30 @@ scrape_configs:
 	}
 
 	// Reloading the same file keeps the very same loop (no restart, no gap).
-	m.poolsMtx.RLock()
-	loopBefore := m.pools["one"].loops[one.hash]
-	m.poolsMtx.RUnlock()
+	loopsOf := func(job string) map[uint64]*scrapeLoop {
+		m.poolsMtx.RLock()
+		defer m.poolsMtx.RUnlock()
+		p := m.pools[job]
+		p.mtx.Lock()
+		defer p.mtx.Unlock()
+		res := map[uint64]*scrapeLoop{}
+		for h, l := range p.loops {
+			res[h] = l
+		}
+		return res
+	}
+	loopBefore := loopsOf("one")[one.hash]
+	twoBefore := loopsOf("two")
 	if err := m.ApplyConfig(mustLoad(t, cfgText)); err != nil {
 		t.Fatal(err)
 	}
-	m.poolsMtx.RLock()
-	loopAfter := m.pools["one"].loops[one.hash]
-	m.poolsMtx.RUnlock()
-	if loopBefore != loopAfter {
+	if loopsOf("one")[one.hash] != loopBefore {
 		t.Fatal("an unchanged job's loop was restarted")
+	}
+	for h, l := range loopsOf("two") {
+		if twoBefore[h] != l {
+			t.Fatal("an unchanged job with relabel_configs was restarted")
+		}
 	}
 
 	// Changing job two only restarts job two; job one keeps scraping.
@@ -133,14 +146,23 @@ scrape_configs:
 	if err := m.ApplyConfig(mustLoad(t, changed)); err != nil {
 		t.Fatal(err)
 	}
-	m.poolsMtx.RLock()
-	if m.pools["one"].loops[one.hash] != loopBefore {
+	if loopsOf("one")[one.hash] != loopBefore {
 		t.Error("job one's loop changed although its config did not")
 	}
-	twoLoops := len(m.pools["two"].loops)
-	m.poolsMtx.RUnlock()
-	if twoLoops != 1 || m.TargetsActive()["two"][0].Interval() != 40*time.Millisecond {
-		t.Errorf("job two not reloaded: %d loops, interval %v", twoLoops, m.TargetsActive()["two"][0].Interval())
+	if n := len(loopsOf("two")); n != 1 || m.TargetsActive()["two"][0].Interval() != 40*time.Millisecond {
+		t.Errorf("job two not reloaded: %d loops, interval %v", n, m.TargetsActive()["two"][0].Interval())
+	}
+	// The interval is part of the target's internal labels, so the target changed identity
+	// internally; its series must continue without stale markers.
+	time.Sleep(200 * time.Millisecond)
+	bSeries := st.series(fmt.Sprintf(`{__name__="b_metric", instance=%q, job="two"}`, host(b)))
+	for _, s := range bSeries {
+		if tsdb.IsStaleNaN(s.v) {
+			t.Fatalf("reloading job two wrote stale markers: %v", bSeries)
+		}
+	}
+	if len(bSeries) < 3 {
+		t.Fatalf("job two not scraping after reload: %v", bSeries)
 	}
 
 	// Removing job one stops its scrapes and, two intervals later, marks its series stale.

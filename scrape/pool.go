@@ -50,9 +50,10 @@ type scrapePool struct {
 	loops     map[uint64]*scrapeLoop
 	dropped   []*Target
 	nDropped  int
-	// stopping holds loops of vanished targets that are waiting to write stale markers; a
-	// target that comes back takes its loop's cache over and cancels the markers.
-	stopping map[uint64]*scrapeLoop
+	// stopping holds loops of vanished targets that are waiting to write stale markers, by
+	// target identity; a target that comes back (or reappears with changed internal labels)
+	// takes its loop's cache over and cancels the markers.
+	stopping map[string]*scrapeLoop
 	// syncedOnce is set after the first sync, so the API can tell "no targets yet".
 	syncedOnce bool
 }
@@ -79,7 +80,7 @@ func newScrapePool(m *Manager, cfg *config.ScrapeConfig, client *http.Client) *s
 		client:   client,
 		active:   map[uint64]*Target{},
 		loops:    map[uint64]*scrapeLoop{},
-		stopping: map[uint64]*scrapeLoop{},
+		stopping: map[string]*scrapeLoop{},
 	}
 	go p.runUpdates()
 	return p
@@ -309,7 +310,8 @@ func (p *scrapePool) syncLocked(restart bool) {
 		}
 		delete(p.loops, h)
 		delete(p.active, h)
-		p.stopping[h] = l
+		id := l.target.identity
+		p.stopping[id] = l
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -317,8 +319,8 @@ func (p *scrapePool) syncLocked(restart bool) {
 			go func() {
 				l.endOfRunStaleness()
 				p.mtx.Lock()
-				if p.stopping[h] == l {
-					delete(p.stopping, h)
+				if p.stopping[id] == l {
+					delete(p.stopping, id)
 				}
 				p.mtx.Unlock()
 			}()
@@ -331,7 +333,7 @@ func (p *scrapePool) syncLocked(restart bool) {
 		if running && !restart {
 			// Same target: keep the loop and its state; refresh what discovery may change
 			// without changing the target's identity.
-			old.target.discoveredLabels = t.discoveredLabels
+			old.target.setDiscoveredLabels(t.discoveredLabels)
 			old.setForcedError(forced)
 			continue
 		}
@@ -346,9 +348,10 @@ func (p *scrapePool) syncLocked(restart bool) {
 				cache = old.cache
 			}
 			t = old.target // keep health and last scrape for the API
-		} else if gone, ok := p.stopping[h]; ok {
-			// The target vanished and came back before its stale markers were written.
-			delete(p.stopping, h)
+		} else if gone, ok := p.stopping[t.identity]; ok {
+			// The target vanished and came back before its stale markers were written, or its
+			// internal labels changed on reload: its series continue in the new loop.
+			delete(p.stopping, t.identity)
 			if c, ok := gone.takeOver(); ok && gone.cfg.cacheCompatible(p.lcfg) {
 				cache = c
 			}
@@ -376,8 +379,11 @@ func (p *scrapePool) reload(cfg *config.ScrapeConfig, client *http.Client, plan 
 	p.applyProviders(plan)
 	p.mtx.Lock()
 	defer p.mtx.Unlock()
+	old := p.client
 	p.cfg, p.lcfg, p.client = cfg, newLoopConfig(cfg), client
 	p.syncLocked(true)
+	// The old loops are stopped; their keep-alive connections are of no further use.
+	old.CloseIdleConnections()
 }
 
 // stop ends discovery and all loops. With staleness, the loops' series get stale markers (the
@@ -401,6 +407,7 @@ func (p *scrapePool) stop(staleness bool) {
 		delete(p.active, h)
 	}
 	wg.Wait()
+	p.client.CloseIdleConnections()
 	if p.m.metrics != nil {
 		p.m.metrics.poolTargets.DeleteLabelValues(p.cfg.JobName)
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +43,10 @@ type Target struct {
 	interval time.Duration
 	timeout  time.Duration
 	hash     uint64
+	// identity is what the target's series are identified by (URL and public labels); a target
+	// whose internal labels change (e.g. a new scrape interval) keeps it, so its new loop can
+	// take over the old one's series without stale markers.
+	identity string
 
 	mtx                sync.RWMutex
 	health             TargetHealth
@@ -75,6 +78,7 @@ func newTarget(pool string, lset, discovered labels.Labels, params url.Values) *
 	fmt.Fprintf(h, "%016d", lset.Hash())
 	h.Write([]byte(t.url))
 	t.hash = h.Sum64()
+	t.identity = t.url + "\xff" + t.Labels().String()
 	return t
 }
 
@@ -121,7 +125,17 @@ func (t *Target) Labels() labels.Labels {
 func (t *Target) LabelsWithInternal() labels.Labels { return t.labels }
 
 // DiscoveredLabels returns the labels the target had before relabeling.
-func (t *Target) DiscoveredLabels() labels.Labels { return t.discoveredLabels }
+func (t *Target) DiscoveredLabels() labels.Labels {
+	t.mtx.RLock()
+	defer t.mtx.RUnlock()
+	return t.discoveredLabels
+}
+
+func (t *Target) setDiscoveredLabels(l labels.Labels) {
+	t.mtx.Lock()
+	t.discoveredLabels = l
+	t.mtx.Unlock()
+}
 
 // URL returns the scrape URL ("" for dropped targets).
 func (t *Target) URL() string { return t.url }
@@ -326,8 +340,3 @@ func (t *Target) String() string {
 	}
 	return t.url
 }
-
-// formatDuration renders durations like Prometheus's API (e.g. "15s").
-func formatDuration(d time.Duration) string { return model.Duration(d).String() }
-
-var _ = strconv.Itoa

@@ -57,6 +57,13 @@ func (ev *evaluator) evalAggregation(e *parser.AggregateExpr) Value {
 		params = ev.scalarValues(e.Param)
 	}
 	origSamples := ev.currentSamples
+	switch e.Op {
+	case parser.TOPK, parser.BOTTOMK, parser.LIMITK, parser.LIMIT_RATIO:
+		if res, ok := ev.streamAggregationK(e, sortedGrouping, params); ok {
+			ev.currentSamples = origSamples + res.TotalSamples()
+			return res
+		}
+	}
 	input := ev.eval(e.Expr).(Matrix)
 	result := ev.aggregateMatrix(e, sortedGrouping, input, params)
 	ev.currentSamples = origSamples + result.TotalSamples()
@@ -75,6 +82,51 @@ func paramStats(params []float64) (minV, maxV float64, hasNaN bool) {
 		hasNaN = hasNaN || math.IsNaN(p)
 	}
 	return minV, maxV, hasNaN
+}
+
+// checkAggParams validates the parameter of topk, bottomk, limitk, limit_ratio and quantile
+// as Prometheus does; skip is set when the parameter makes the result empty.
+func (ev *evaluator) checkAggParams(e *parser.AggregateExpr, params []float64) (skip bool) {
+	minP, maxP, hasNaN := paramStats(params)
+	switch e.Op {
+	case parser.TOPK, parser.BOTTOMK, parser.LIMITK:
+		if maxP < 1 {
+			return true
+		}
+		if hasNaN {
+			ev.errorf("Parameter value is NaN")
+		}
+		if minP <= minInt64 {
+			ev.errorf("Scalar value %v underflows int64", minP)
+		}
+		if maxP >= maxInt64 {
+			ev.errorf("Scalar value %v overflows int64", maxP)
+		}
+	case parser.LIMIT_RATIO:
+		if maxP == 0 && minP == 0 {
+			return true
+		}
+		if hasNaN {
+			ev.errorf("Ratio value is NaN")
+		}
+		if maxP > 1.0 {
+			ev.warn(annotations.NewInvalidRatioWarning(maxP, 1.0, e.Param.PositionRange()))
+		}
+		if minP < -1.0 {
+			ev.warn(annotations.NewInvalidRatioWarning(minP, -1.0, e.Param.PositionRange()))
+		}
+	case parser.QUANTILE:
+		if hasNaN {
+			ev.warn(annotations.NewInvalidQuantileWarning(math.NaN(), e.Param.PositionRange()))
+		}
+		if maxP > 1 {
+			ev.warn(annotations.NewInvalidQuantileWarning(maxP, e.Param.PositionRange()))
+		}
+		if minP < 0 {
+			ev.warn(annotations.NewInvalidQuantileWarning(minP, e.Param.PositionRange()))
+		}
+	}
+	return false
 }
 
 func (ev *evaluator) aggregateMatrix(e *parser.AggregateExpr, sortedGrouping []string, input Matrix, params []float64) Matrix {
@@ -102,46 +154,11 @@ func (ev *evaluator) aggregateMatrix(e *parser.AggregateExpr, sortedGrouping []s
 	groups := make([]groupedAggregation, len(groupToResult))
 
 	var seriess map[uint64]int // topk & co: output series by labels hash
-	minP, maxP, hasNaN := paramStats(params)
-	switch e.Op {
-	case parser.TOPK, parser.BOTTOMK, parser.LIMITK:
-		if maxP < 1 {
-			return nil
-		}
-		if hasNaN {
-			ev.errorf("Parameter value is NaN")
-		}
-		if minP <= minInt64 {
-			ev.errorf("Scalar value %v underflows int64", minP)
-		}
-		if maxP >= maxInt64 {
-			ev.errorf("Scalar value %v overflows int64", maxP)
-		}
+	if ev.checkAggParams(e, params) {
+		return nil
+	}
+	if kOp {
 		seriess = make(map[uint64]int, len(input))
-	case parser.LIMIT_RATIO:
-		if maxP == 0 && minP == 0 {
-			return nil
-		}
-		if hasNaN {
-			ev.errorf("Ratio value is NaN")
-		}
-		if maxP > 1.0 {
-			ev.warn(annotations.NewInvalidRatioWarning(maxP, 1.0, e.Param.PositionRange()))
-		}
-		if minP < -1.0 {
-			ev.warn(annotations.NewInvalidRatioWarning(minP, -1.0, e.Param.PositionRange()))
-		}
-		seriess = make(map[uint64]int, len(input))
-	case parser.QUANTILE:
-		if hasNaN {
-			ev.warn(annotations.NewInvalidQuantileWarning(math.NaN(), e.Param.PositionRange()))
-		}
-		if maxP > 1 {
-			ev.warn(annotations.NewInvalidQuantileWarning(maxP, e.Param.PositionRange()))
-		}
-		if minP < 0 {
-			ev.warn(annotations.NewInvalidQuantileWarning(minP, e.Param.PositionRange()))
-		}
 	}
 
 	var kResult Matrix
@@ -678,6 +695,124 @@ func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping [
 		}
 	}
 	ev.currentSamples -= len(groups) * n
+	ev.addSamples(out.TotalSamples())
+	return out, true
+}
+
+// streamAggregationK implements topk, bottomk, limitk and limit_ratio over a streamable input:
+// each step keeps only its k candidates per group (a heap per group and step) instead of the
+// whole input matrix. Series are offered to the heaps in input order, as in aggregationK, so
+// ties resolve the same way.
+func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping []string, params []float64) (Matrix, bool) {
+	n := ev.numSteps()
+	op := e.Op
+	ks := make([]int64, n)
+	ratios := make([]float64, n)
+	for i := range n {
+		var p float64
+		if params != nil {
+			p = params[i]
+		}
+		switch op {
+		case parser.LIMIT_RATIO:
+			ratios[i] = max(-1, min(1, p))
+		default:
+			if !math.IsNaN(p) && p > minInt64 && p < maxInt64 {
+				ks[i] = int64(p)
+			}
+		}
+	}
+	buf := make([]byte, 0, 1024)
+	groupIdx := map[uint64]int{}
+	var heaps [][]vectorByValueHeap // by group, then step
+	var s Sample
+	ok := ev.stream(e.Expr, func(in Series) {
+		var key uint64
+		key, buf = generateGroupingKey(in.Metric, sortedGrouping, e.Without, buf)
+		gi, found := groupIdx[key]
+		if !found {
+			gi = len(heaps)
+			groupIdx[key] = gi
+			heaps = append(heaps, make([]vectorByValueHeap, n))
+		}
+		hs := heaps[gi]
+		for _, p := range in.Floats {
+			k := int((p.T - ev.startTS) / ev.interval)
+			s = Sample{Metric: in.Metric, F: p.F, dropName: in.dropName}
+			h := &hs[k]
+			switch op {
+			case parser.TOPK:
+				switch {
+				case int64(len(*h)) < ks[k]:
+					heap.Push(h, &s)
+				case ks[k] > 0 && ((*h)[0].F < s.F || (math.IsNaN((*h)[0].F) && !math.IsNaN(s.F))):
+					(*h)[0] = s
+					if ks[k] > 1 {
+						heap.Fix(h, 0)
+					}
+				}
+			case parser.BOTTOMK:
+				rh := (*vectorByReverseValueHeap)(h)
+				switch {
+				case int64(len(*h)) < ks[k]:
+					heap.Push(rh, &s)
+				case ks[k] > 0 && ((*h)[0].F > s.F || (math.IsNaN((*h)[0].F) && !math.IsNaN(s.F))):
+					(*h)[0] = s
+					if ks[k] > 1 {
+						heap.Fix(rh, 0)
+					}
+				}
+			case parser.LIMITK:
+				if int64(len(*h)) < ks[k] {
+					*h = append(*h, s)
+				}
+			case parser.LIMIT_RATIO:
+				if ratios[k] != 0 && addRatioSample(ratios[k], &s) {
+					heap.Push(h, &s)
+				}
+			}
+		}
+		ev.currentSamples -= len(in.Floats)
+	})
+	if !ok {
+		return nil, false
+	}
+	if ev.checkAggParams(e, params) {
+		return nil, true
+	}
+	var out Matrix
+	seriess := map[uint64]int{}
+	for k := range n {
+		ts := ev.startTS + int64(k)*ev.interval
+		for gi := range heaps {
+			h := heaps[gi][k]
+			switch op {
+			case parser.TOPK:
+				if len(h) > 1 {
+					sort.Sort(sort.Reverse(h))
+				}
+			case parser.BOTTOMK:
+				if len(h) > 1 {
+					sort.Sort(sort.Reverse((*vectorByReverseValueHeap)(&h)))
+				}
+			}
+			for _, v := range h {
+				if ev.startTS == ev.endTS {
+					out = append(out, Series{Metric: v.Metric, Floats: []FPoint{{T: ts, F: v.F}}, dropName: v.dropName})
+					continue
+				}
+				hash := v.Metric.Hash()
+				idx, ok := seriess[hash]
+				if !ok {
+					idx = len(out)
+					seriess[hash] = idx
+					out = append(out, Series{Metric: v.Metric, dropName: v.dropName})
+				}
+				out[idx].Floats = append(out[idx].Floats, FPoint{T: ts, F: v.F})
+			}
+			heaps[gi][k] = nil
+		}
+	}
 	ev.addSamples(out.TotalSamples())
 	return out, true
 }

@@ -598,10 +598,11 @@ func (ev *evaluator) subqueryTimeRange(e *parser.SubqueryExpr) (start, end, inte
 	return start, end, interval
 }
 
-// runSubquery evaluates the inner expression of a subquery at its own steps.
-func (ev *evaluator) runSubquery(e *parser.SubqueryExpr) Matrix {
+// subqueryEvaluator returns the child evaluator that runs a subquery's inner expression at
+// the subquery's own steps.
+func (ev *evaluator) subqueryEvaluator(e *parser.SubqueryExpr) *evaluator {
 	start, end, interval := ev.subqueryTimeRange(e)
-	child := &evaluator{
+	return &evaluator{
 		ctx:            ev.ctx,
 		querier:        ev.querier,
 		startTS:        start,
@@ -613,6 +614,11 @@ func (ev *evaluator) runSubquery(e *parser.SubqueryExpr) Matrix {
 		currentSamples: ev.currentSamples,
 		annos:          ev.annos,
 	}
+}
+
+// runSubquery evaluates the inner expression of a subquery at its own steps.
+func (ev *evaluator) runSubquery(e *parser.SubqueryExpr) Matrix {
+	child := ev.subqueryEvaluator(e)
 	res := child.eval(e.Expr)
 	ev.currentSamples = child.currentSamples
 	ev.peakSamples = max(ev.peakSamples, child.peakSamples)
@@ -654,6 +660,20 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 		}
 		ev.seriesSetErr(ss)
 	case *parser.SubqueryExpr:
+		// When the inner expression can be produced series by series, feed each series to
+		// fn as it comes instead of materializing the subquery's whole result.
+		child := ev.subqueryEvaluator(a)
+		if child.endTS >= child.startTS {
+			streamed := child.stream(a.Expr, func(s Series) {
+				w.resetSlice(s.Floats)
+				fn(rangeSource{metric: s.Metric, dropName: s.dropName})
+				child.currentSamples -= len(s.Floats) // consumed, no longer held
+			})
+			ev.peakSamples = max(ev.peakSamples, child.peakSamples)
+			if streamed {
+				return
+			}
+		}
 		mat := ev.runSubquery(a)
 		for _, s := range mat {
 			w.resetSlice(s.Floats)

@@ -1,0 +1,280 @@
+package adapter
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
+)
+
+// PromAPI is the part of the Prometheus HTTP API the adapter uses; v1.API implements it, so any
+// Prometheus-compatible server (Vigil, Prometheus, Thanos, Mimir, VictoriaMetrics) works.
+type PromAPI interface {
+	Query(ctx context.Context, query string, ts time.Time, opts ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error)
+	Series(ctx context.Context, matches []string, startTime, endTime time.Time, opts ...v1.Option) ([]model.LabelSet, v1.Warnings, v1.Infos, error)
+}
+
+type metricKey struct {
+	gr     schema.GroupResource
+	metric string
+}
+
+// seriesRef is what a query for an API metric needs: the series name and the rule that named it.
+type seriesRef struct {
+	series     string
+	rule       *Rule
+	namespaced bool // the series carry a namespace label
+}
+
+// registry is an immutable snapshot of everything discovered by one relist.
+type registry struct {
+	custom       map[metricKey]seriesRef
+	external     map[string]seriesRef
+	customList   []provider.CustomMetricInfo
+	externalList []provider.ExternalMetricInfo
+	at           time.Time
+	err          error // error of the relist that produced this snapshot, if it was partial
+}
+
+// Discoverer keeps the set of servable metrics current. It relists periodically and, so that a
+// metric that has just started to exist does not wait for the next relist, relists on demand
+// when a request asks for a metric it does not know (rate-limited by MissInterval).
+type Discoverer struct {
+	API          PromAPI
+	Mapper       apimeta.RESTMapper
+	MaxAge       time.Duration // series seen within this window are servable
+	MissInterval time.Duration // minimum time between relists triggered by unknown metrics
+	Timeout      time.Duration // per relist
+	Now          func() time.Time
+
+	rules atomic.Pointer[RuleSet]
+	reg   atomic.Pointer[registry]
+
+	mu      sync.Mutex // serializes relists
+	gen     uint64
+	lastTry time.Time
+}
+
+// SetRules installs a new rule set. The caller relists afterwards so the new rules take effect.
+func (d *Discoverer) SetRules(rs *RuleSet) { d.rules.Store(rs) }
+
+// Rules returns the rule set in use.
+func (d *Discoverer) Rules() *RuleSet { return d.rules.Load() }
+
+func (d *Discoverer) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// Relist queries the series of every rule and replaces the registry.
+func (d *Discoverer) Relist(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.relistLocked(ctx)
+}
+
+func (d *Discoverer) relistLocked(ctx context.Context) error {
+	rs := d.rules.Load()
+	if rs == nil {
+		return fmt.Errorf("no rules loaded")
+	}
+	if d.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+		defer cancel()
+	}
+	start := d.now()
+	d.lastTry = start
+	d.gen++
+	// Rules with the same seriesQuery share one /api/v1/series call, as in prometheus-adapter.
+	byQuery := map[string][]*Rule{}
+	var order []string
+	for _, r := range slices.Concat(rs.Rules, rs.ExternalRules) {
+		if _, ok := byQuery[r.SeriesQuery]; !ok {
+			order = append(order, r.SeriesQuery)
+		}
+		byQuery[r.SeriesQuery] = append(byQuery[r.SeriesQuery], r)
+	}
+	reg := &registry{custom: map[metricKey]seriesRef{}, external: map[string]seriesRef{}, at: start}
+	old := d.reg.Load()
+	var errs []string
+	for _, q := range order {
+		sets, warnings, _, err := d.API.Series(ctx, []string{q}, start.Add(-d.MaxAge), start)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("series %s: %v", q, err))
+			// Keep what the previous relist knew for these rules rather than dropping metrics
+			// that HPAs are using because of one failed request.
+			if old != nil {
+				carryOver(reg, old, byQuery[q])
+			}
+			continue
+		}
+		for _, w := range warnings {
+			klog.V(2).InfoS("series query warning", "query", q, "warning", w)
+		}
+		d.addSeries(reg, byQuery[q], sets)
+	}
+	for k := range reg.custom {
+		reg.customList = append(reg.customList, provider.CustomMetricInfo{GroupResource: k.gr, Metric: k.metric,
+			Namespaced: k.gr != NamespaceResource && k.gr != nodeResource && reg.custom[k].namespaced})
+	}
+	for m := range reg.external {
+		reg.externalList = append(reg.externalList, provider.ExternalMetricInfo{Metric: m})
+	}
+	if len(errs) > 0 {
+		reg.err = fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	d.reg.Store(reg)
+	klog.V(2).InfoS("relisted metrics", "custom", len(reg.custom), "external", len(reg.external),
+		"seriesQueries", len(order), "took", d.now().Sub(start), "errors", len(errs))
+	return reg.err
+}
+
+func carryOver(reg, old *registry, rules []*Rule) {
+	in := map[*Rule]bool{}
+	for _, r := range rules {
+		in[r] = true
+	}
+	for k, v := range old.custom {
+		if in[v.rule] {
+			reg.custom[k] = v
+		}
+	}
+	for k, v := range old.external {
+		if in[v.rule] {
+			reg.external[k] = v
+		}
+	}
+}
+
+func (d *Discoverer) addSeries(reg *registry, rules []*Rule, sets []model.LabelSet) {
+	// Many series share a name and label-name set (one per pod, say); resolve each shape once.
+	seen := map[string]struct{}{}
+	var names []string
+	for _, ls := range sets {
+		name := string(ls[model.MetricNameLabel])
+		if name == "" {
+			continue
+		}
+		names = names[:0]
+		for l := range ls {
+			if l != model.MetricNameLabel {
+				names = append(names, string(l))
+			}
+		}
+		slices.Sort(names)
+		shape := name + "\xff" + strings.Join(names, "\xff")
+		if _, ok := seen[shape]; ok {
+			continue
+		}
+		seen[shape] = struct{}{}
+		for _, r := range rules {
+			api, ok := r.MetricName(name)
+			if !ok {
+				continue
+			}
+			ref := seriesRef{series: name, rule: r}
+			if r.External {
+				if _, dup := reg.external[api]; !dup {
+					reg.external[api] = ref
+				}
+				continue
+			}
+			grs, namespaced := r.resources.ResourcesForLabels(d.Mapper, d.gen, names)
+			ref.namespaced = namespaced
+			for _, gr := range grs {
+				k := metricKey{gr: gr, metric: api}
+				if prev, dup := reg.custom[k]; dup && prev.series != name {
+					klog.V(3).InfoS("two series map to the same metric; keeping the first", "metric", api, "resource", gr, "kept", prev.series, "dropped", name)
+					continue
+				}
+				reg.custom[k] = ref
+			}
+		}
+	}
+}
+
+// lookupCustom finds a custom metric, relisting once if it is unknown and the last relist is
+// older than MissInterval. It returns the snapshot it used so errors can say what was queried.
+func (d *Discoverer) lookupCustom(ctx context.Context, k metricKey) (seriesRef, *registry, bool) {
+	if reg := d.reg.Load(); reg != nil {
+		if ref, ok := reg.custom[k]; ok {
+			return ref, reg, true
+		}
+	}
+	reg := d.relistOnMiss(ctx)
+	if reg == nil {
+		return seriesRef{}, nil, false
+	}
+	ref, ok := reg.custom[k]
+	return ref, reg, ok
+}
+
+func (d *Discoverer) lookupExternal(ctx context.Context, metric string) (seriesRef, *registry, bool) {
+	if reg := d.reg.Load(); reg != nil {
+		if ref, ok := reg.external[metric]; ok {
+			return ref, reg, true
+		}
+	}
+	reg := d.relistOnMiss(ctx)
+	if reg == nil {
+		return seriesRef{}, nil, false
+	}
+	ref, ok := reg.external[metric]
+	return ref, reg, ok
+}
+
+func (d *Discoverer) relistOnMiss(ctx context.Context) *registry {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// Concurrent misses queue here; the first relists, the rest find a fresh snapshot.
+	if d.now().Sub(d.lastTry) >= d.MissInterval {
+		if err := d.relistLocked(ctx); err != nil {
+			klog.ErrorS(err, "relist on unknown metric failed")
+		}
+	}
+	return d.reg.Load()
+}
+
+// Run relists every interval until ctx is done.
+func (d *Discoverer) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.Relist(ctx); err != nil {
+				klog.ErrorS(err, "periodic relist failed (metrics from the last good relist are kept)")
+			}
+		}
+	}
+}
+
+// ListAllMetrics returns the custom metrics of the last relist.
+func (d *Discoverer) listCustom() []provider.CustomMetricInfo {
+	if reg := d.reg.Load(); reg != nil {
+		return reg.customList
+	}
+	return nil
+}
+
+func (d *Discoverer) listExternal() []provider.ExternalMetricInfo {
+	if reg := d.reg.Load(); reg != nil {
+		return reg.externalList
+	}
+	return nil
+}

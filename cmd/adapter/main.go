@@ -1,0 +1,128 @@
+// Command vigil-adapter serves the Kubernetes custom and external metrics APIs from PromQL, so
+// HorizontalPodAutoscalers can scale on metrics held by Vigil or any Prometheus-compatible
+// server. It reads prometheus-adapter configuration files unchanged.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	commoncfg "github.com/prometheus/common/config"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/metadata"
+	"k8s.io/component-base/logs"
+	"k8s.io/klog/v2"
+	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
+
+	"github.com/vigil-monitoring/vigil/adapter"
+)
+
+type options struct {
+	promURL         string
+	tokenFile       string
+	caFile          string
+	certFile        string
+	keyFile         string
+	insecureTLS     bool
+	configFile      string
+	relistInterval  time.Duration
+	maxAge          time.Duration
+	missInterval    time.Duration
+	queryTimeout    time.Duration
+	configPoll      time.Duration
+	relistTimeout   time.Duration
+	prometheusAgent string
+}
+
+func main() {
+	logs.InitLogs()
+	defer logs.FlushLogs()
+	if err := run(); err != nil {
+		klog.ErrorS(err, "vigil-adapter failed")
+		logs.FlushLogs()
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cmd := &basecmd.AdapterBase{Name: "vigil-adapter"}
+	var o options
+	fs := cmd.Flags()
+	fs.StringVar(&o.promURL, "prometheus-url", "http://localhost:9090", "URL of Vigil or any server with the Prometheus HTTP API (/api/v1/query, /api/v1/series)")
+	fs.StringVar(&o.tokenFile, "prometheus-bearer-token-file", "", "file with a bearer token for the Prometheus API; re-read on every request, so rotated tokens work")
+	fs.StringVar(&o.caFile, "prometheus-ca-file", "", "CA certificate file to verify the Prometheus API server")
+	fs.StringVar(&o.certFile, "prometheus-client-cert-file", "", "client certificate file for TLS to the Prometheus API")
+	fs.StringVar(&o.keyFile, "prometheus-client-key-file", "", "client key file for TLS to the Prometheus API")
+	fs.BoolVar(&o.insecureTLS, "prometheus-insecure-skip-tls-verify", false, "do not verify the Prometheus API server's certificate")
+	fs.StringVar(&o.configFile, "config", "", "prometheus-adapter config file (rules, externalRules); watched and reloaded on change. Empty: prometheus-adapter's default rules")
+	fs.DurationVar(&o.relistInterval, "metrics-relist-interval", 30*time.Second, "how often to rediscover metrics; unknown metrics also trigger a rediscovery (see --discovery-on-miss-interval)")
+	fs.DurationVar(&o.maxAge, "metrics-max-age", 5*time.Minute, "series seen within this window are servable")
+	fs.DurationVar(&o.missInterval, "discovery-on-miss-interval", time.Second, "minimum time between rediscoveries triggered by requests for unknown metrics")
+	fs.DurationVar(&o.queryTimeout, "query-timeout", 10*time.Second, "timeout of one PromQL query")
+	fs.DurationVar(&o.relistTimeout, "relist-timeout", 30*time.Second, "timeout of one rediscovery")
+	fs.DurationVar(&o.configPoll, "config-poll-interval", 10*time.Second, "re-read --config at least this often, in case file-system events are missed")
+	logs.AddFlags(fs)
+	if err := fs.Parse(os.Args); err != nil {
+		return fmt.Errorf("parsing flags: %w", err)
+	}
+	if o.relistInterval <= 0 || o.maxAge <= 0 {
+		return errors.New("--metrics-relist-interval and --metrics-max-age must be positive")
+	}
+
+	promAPI, err := newPromAPI(o)
+	if err != nil {
+		return err
+	}
+	mapper, err := cmd.RESTMapper()
+	if err != nil {
+		return fmt.Errorf("building the discovery REST mapper: %w", err)
+	}
+	clientCfg, err := cmd.ClientConfig()
+	if err != nil {
+		return err
+	}
+	meta, err := metadata.NewForConfig(clientCfg)
+	if err != nil {
+		return fmt.Errorf("building the metadata client: %w", err)
+	}
+
+	ctx := genericapiserver.SetupSignalContext()
+	d := &adapter.Discoverer{API: promAPI, Mapper: mapper, MaxAge: o.maxAge, MissInterval: o.missInterval, Timeout: o.relistTimeout}
+	reloader := &adapter.Reloader{Path: o.configFile, Discoverer: d}
+	if err := reloader.Load(ctx); err != nil {
+		return err
+	}
+	go d.Run(ctx, o.relistInterval)
+	go reloader.Watch(ctx, o.configPoll)
+
+	p := &adapter.Provider{Discoverer: d, Mapper: mapper, Lister: &adapter.MetadataLister{Client: meta, Mapper: mapper}, QueryTimeout: o.queryTimeout}
+	cmd.WithCustomMetrics(p)
+	cmd.WithExternalMetrics(p)
+	klog.InfoS("starting vigil-adapter", "prometheus", o.promURL, "config", reloader.Path)
+	return cmd.Run(ctx)
+}
+
+func newPromAPI(o options) (v1.API, error) {
+	hc := commoncfg.HTTPClientConfig{
+		TLSConfig: commoncfg.TLSConfig{CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile, InsecureSkipVerify: o.insecureTLS},
+	}
+	if o.tokenFile != "" {
+		hc.Authorization = &commoncfg.Authorization{Type: "Bearer", CredentialsFile: o.tokenFile}
+	}
+	if err := hc.Validate(); err != nil {
+		return nil, fmt.Errorf("prometheus client settings: %w", err)
+	}
+	rt, err := commoncfg.NewRoundTripperFromConfig(hc, "vigil-adapter")
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client: %w", err)
+	}
+	c, err := api.NewClient(api.Config{Address: o.promURL, RoundTripper: rt})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client for %s: %w", o.promURL, err)
+	}
+	return v1.NewAPI(c), nil
+}

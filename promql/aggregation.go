@@ -536,7 +536,30 @@ func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
 			ev.vectorSelector(e, emit)
 		}
 		return true
+	case *parser.BinaryExpr:
+		// vector op number (or number op vector) transforms each series on its own.
+		if e.Op.IsSetOperator() {
+			return false
+		}
+		lhs, rhs := unwrapParens(e.LHS), unwrapParens(e.RHS)
+		if num, ok := rhs.(*parser.NumberLiteral); ok && lhs.Type() == parser.ValueTypeVector {
+			return ev.stream(lhs, ev.scalarBinopStream(e, num.Val, false, emit))
+		}
+		if num, ok := lhs.(*parser.NumberLiteral); ok && rhs.Type() == parser.ValueTypeVector {
+			return ev.stream(rhs, ev.scalarBinopStream(e, num.Val, true, emit))
+		}
+		return false
 	case *parser.Call:
+		if f, ok := pointwiseFunctions[e.Func.Name]; ok && len(e.Args) == 1 {
+			var out []FPoint
+			return ev.stream(e.Args[0], func(s Series) {
+				out = out[:0]
+				for _, p := range s.Floats {
+					out = append(out, FPoint{T: p.T, F: f(p.F)})
+				}
+				emit(Series{Metric: s.Metric, Floats: out, dropName: true})
+			})
+		}
 		if e.Func.Name == "absent_over_time" || rangeFunctions[e.Func.Name] == nil {
 			return false
 		}
@@ -815,4 +838,38 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 	}
 	ev.addSamples(out.TotalSamples())
 	return out, true
+}
+
+// scalarBinopStream returns an emit function applying "series op v" (or "v op series" when
+// swap is set) to each streamed series, with vectorScalarBinop's semantics.
+func (ev *evaluator) scalarBinopStream(e *parser.BinaryExpr, v float64, swap bool, emit func(Series)) func(Series) {
+	var out []FPoint
+	pos := e.PositionRange()
+	return func(s Series) {
+		out = out[:0]
+		for _, p := range s.Floats {
+			lf, rf := p.F, v
+			if swap {
+				lf, rf = rf, lf
+			}
+			value, keep, err := vectorElemBinop(e.Op, lf, rf, pos)
+			if err != nil {
+				ev.warn(err)
+				continue
+			}
+			if e.Op.IsComparisonOperator() && swap {
+				value = rf
+			}
+			if e.ReturnBool {
+				value, keep = btos(keep), true
+			}
+			if keep {
+				out = append(out, FPoint{T: p.T, F: value})
+			}
+		}
+		if len(out) == 0 {
+			return
+		}
+		emit(Series{Metric: s.Metric, Floats: out, dropName: s.dropName || changesMetricSchema(e.Op) || e.ReturnBool})
+	}
 }

@@ -183,6 +183,11 @@ func (ev *evaluator) eval(expr parser.Expr) Value {
 		}
 		return mat
 	case *parser.BinaryExpr:
+		// Series-wise operations (vector op number) skip the per-step machinery.
+		var mat Matrix
+		if ev.stream(e, collect(&mat)) {
+			return mat
+		}
 		return ev.evalBinary(e)
 	case *parser.NumberLiteral:
 		return ev.constant(e.Val)
@@ -806,6 +811,12 @@ func (ev *evaluator) evalCall(e *parser.Call) Value {
 	case "timestamp":
 		if vs, ok := unwrapParens(e.Args[0]).(*parser.VectorSelector); ok {
 			return ev.evalTimestampOfSelector(vs)
+		}
+	}
+	if _, ok := pointwiseFunctions[name]; ok {
+		var mat Matrix
+		if ev.stream(e, collect(&mat)) {
+			return mat
 		}
 	}
 	for i, a := range e.Args {

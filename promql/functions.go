@@ -144,6 +144,20 @@ func init() {
 		"month":        dateFunc(func(t time.Time) float64 { return float64(t.Month()) }),
 		"year":         dateFunc(func(t time.Time) float64 { return float64(t.Year()) }),
 	}
+	for name, f := range pointwiseFunctions {
+		instantFunctions[name] = simple(f)
+	}
+}
+
+// pointwiseFunctions map each sample value on its own (the metric name is dropped).
+var pointwiseFunctions = map[string]func(float64) float64{
+	"abs": math.Abs, "ceil": math.Ceil, "floor": math.Floor, "exp": math.Exp, "sqrt": math.Sqrt,
+	"ln": math.Log, "log2": math.Log2, "log10": math.Log10,
+	"sin": math.Sin, "cos": math.Cos, "tan": math.Tan, "asin": math.Asin, "acos": math.Acos, "atan": math.Atan,
+	"sinh": math.Sinh, "cosh": math.Cosh, "tanh": math.Tanh, "asinh": math.Asinh, "acosh": math.Acosh, "atanh": math.Atanh,
+	"rad": func(v float64) float64 { return v * math.Pi / 180 },
+	"deg": func(v float64) float64 { return v * 180 / math.Pi },
+	"sgn": sgn,
 }
 
 func lessNaN(cur, m float64) bool      { return cur < m || math.IsNaN(m) }

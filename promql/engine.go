@@ -60,10 +60,6 @@ func (e ErrTooManySamples) Error() string {
 func (e ErrStorage) Error() string { return e.Err.Error() }
 func (e ErrStorage) Unwrap() error { return e.Err }
 
-// ErrNativeHistogramsUnsupported is returned when a query needs native histogram data or
-// semantics that Vigil does not implement.
-var ErrNativeHistogramsUnsupported = errors.New("native histograms are not supported")
-
 // EngineOpts configure an Engine.
 type EngineOpts struct {
 	Logger *slog.Logger
@@ -77,11 +73,12 @@ type EngineOpts struct {
 	LookbackDelta time.Duration
 	// MaxConcurrent bounds the number of queries executing at once (0: unlimited).
 	MaxConcurrent int
-	// EnableAtModifier and EnableNegativeOffset are kept for Prometheus flag compatibility; as
-	// in Prometheus 3 they are on unless DisableAtModifier / DisableNegativeOffset are set.
+	// EnableAtModifier and EnableNegativeOffset mirror Prometheus's options. As in
+	// Prometheus 3, where both features are always on, the zero value does not turn them off:
+	// only DisableAtModifier / DisableNegativeOffset do.
 	EnableAtModifier, EnableNegativeOffset bool
-	// DisableAtModifier and DisableNegativeOffset turn the features off (the zero value of
-	// EngineOpts keeps them on, as Prometheus 3 does).
+	// DisableAtModifier and DisableNegativeOffset reject queries using "@" or a negative
+	// offset ("@ modifier is disabled", "negative offset is disabled").
 	DisableAtModifier, DisableNegativeOffset bool
 	// Parser parses queries; nil uses the standard parser with experimental functions,
 	// duration expressions, extended range selectors and fill modifiers enabled.
@@ -359,6 +356,7 @@ func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotation
 
 	start := s.Start.UnixMilli()
 	ev := &evaluator{
+		logger:        q.ng.logger,
 		ctx:           ctx,
 		querier:       querier,
 		startTS:       start,

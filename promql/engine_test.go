@@ -227,6 +227,18 @@ func TestErrors(t *testing.T) {
 			t.Fatalf("got %v, want ErrStorage wrapping errDisk", res.Err)
 		}
 	})
+	t.Run("disabled features", func(t *testing.T) {
+		ng := promql.NewEngine(promql.EngineOpts{DisableAtModifier: true, DisableNegativeOffset: true})
+		if _, err := ng.NewInstantQuery(ctx, st, "temperature @ 100", time.Unix(0, 0)); err == nil || err.Error() != "@ modifier is disabled" {
+			t.Errorf("@: got %v", err)
+		}
+		if _, err := ng.NewInstantQuery(ctx, st, "temperature offset -1m", time.Unix(0, 0)); err == nil || err.Error() != "negative offset is disabled" {
+			t.Errorf("negative offset: got %v", err)
+		}
+		if _, err := promql.NewEngine(promql.EngineOpts{}).NewInstantQuery(ctx, st, "temperature offset -1m @ 5", time.Unix(0, 0)); err != nil {
+			t.Errorf("default engine rejected @ / negative offset: %v", err)
+		}
+	})
 	t.Run("many-to-many", func(t *testing.T) {
 		ng := promql.NewEngine(promql.EngineOpts{})
 		res := instant(t, ng, st, "temperature + on(job) temperature", time.Unix(600, 0))

@@ -3,6 +3,7 @@ package promql
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"slices"
 	"sort"
@@ -22,6 +23,7 @@ import (
 // evaluator with their own steps. Errors abort evaluation by panicking with an error value,
 // recovered in Eval, because they can arise deep inside per-step loops.
 type evaluator struct {
+	logger        *slog.Logger
 	ctx           context.Context
 	querier       tsdb.Querier
 	startTS       int64
@@ -75,10 +77,13 @@ func (ev *evaluator) Eval(expr parser.Expr) (v Value, ws annotations.Annotations
 		}
 		switch e := r.(type) {
 		case runtime.Error:
-			// A bug must not take the server down; report it with the stack in the log.
+			// A bug must not take the server down: fail the query, log the stack.
 			buf := make([]byte, 64<<10)
 			buf = buf[:runtime.Stack(buf, false)]
-			err = fmt.Errorf("unexpected error: %w\n%s", e, buf)
+			if ev.logger != nil {
+				ev.logger.Error("runtime panic during query evaluation", "err", e, "stacktrace", string(buf))
+			}
+			err = fmt.Errorf("unexpected error: %w", e)
 		case error:
 			err = e
 		default:
@@ -608,6 +613,7 @@ func (ev *evaluator) subqueryTimeRange(e *parser.SubqueryExpr) (start, end, inte
 func (ev *evaluator) subqueryEvaluator(e *parser.SubqueryExpr) *evaluator {
 	start, end, interval := ev.subqueryTimeRange(e)
 	return &evaluator{
+		logger:         ev.logger,
 		ctx:            ev.ctx,
 		querier:        ev.querier,
 		startTS:        start,

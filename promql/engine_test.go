@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -355,4 +357,83 @@ func TestValueStrings(t *testing.T) {
 	if got, want := (promql.Scalar{T: 5, V: 0.25}).String(), "scalar: 0.25 @[5]"; got != want {
 		t.Errorf("Scalar.String() = %q, want %q", got, want)
 	}
+}
+
+// TestStreamingMatchesMaterialized checks that the series-at-a-time paths (streamed
+// aggregations, subqueries, vector-number operations) give the results of the step-wise
+// paths: "or on() vector(-1) == -2" adds nothing but forces materialization.
+func TestStreamingMatchesMaterialized(t *testing.T) {
+	st := testData(t)
+	ng := promql.NewEngine(promql.EngineOpts{})
+	const force = ` or on() (vector(-1) == -2)`
+	for _, tmpl := range []string{
+		`sum by (job) (rate(http_requests_total[2m])%s)`,
+		`avg(temperature%s)`,
+		`count by (instance) (latency_bucket%s)`,
+		`min(rate(latency_bucket[1m])%s)`,
+		`max without (le) (latency_bucket%s)`,
+		`group by (job) (temperature%s)`,
+		`stddev(rate(http_requests_total[1m])%s)`,
+		`stdvar(latency_bucket%s)`,
+		`topk(2, rate(latency_bucket[1m])%s)`,
+		`bottomk by (instance) (1, latency_bucket%s)`,
+		`limitk(3, latency_bucket%s)`,
+		`limit_ratio(0.5, latency_bucket%s)`,
+		`max_over_time((rate(http_requests_total[1m])%s)[3m:30s])`,
+		`sum((latency_bucket%s) > 10)`,
+		`count(abs(temperature%s - 15))`,
+	} {
+		streamed := strings.Replace(tmpl, "%s", "", 1)
+		forced := strings.Replace(tmpl, "%s", force, 1)
+		for _, rangeQuery := range []bool{false, true} {
+			var a, b promql.Value
+			for i, q := range []string{streamed, forced} {
+				var qry promql.Query
+				var err error
+				if rangeQuery {
+					qry, err = ng.NewRangeQuery(context.Background(), st, q, time.Unix(60, 0), time.Unix(600, 0), 45*time.Second)
+				} else {
+					qry, err = ng.NewInstantQuery(context.Background(), st, q, time.Unix(400, 0))
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+				res := qry.Exec(context.Background())
+				if res.Err != nil {
+					t.Fatalf("%s: %v", q, res.Err)
+				}
+				if i == 0 {
+					a = res.Value
+				} else {
+					b = res.Value
+				}
+			}
+			if got, want := normalize(a), normalize(b); got != want {
+				t.Errorf("%s (range=%v):\nstreamed:\n%s\nmaterialized:\n%s", streamed, rangeQuery, got, want)
+			}
+		}
+	}
+}
+
+// normalize renders a result independent of series order, with values rounded to absorb
+// float summation order.
+func normalize(v promql.Value) string {
+	var lines []string
+	add := func(m labels.Labels, t int64, f float64) {
+		lines = append(lines, m.String()+" "+strconv.FormatInt(t, 10)+" "+strconv.FormatFloat(f, 'g', 10, 64))
+	}
+	switch v := v.(type) {
+	case promql.Vector:
+		for _, s := range v {
+			add(s.Metric, s.T, s.F)
+		}
+	case promql.Matrix:
+		for _, s := range v {
+			for _, p := range s.Floats {
+				add(s.Metric, p.T, p.F)
+			}
+		}
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }

@@ -26,7 +26,7 @@ func TestScrapeIntoTSDB(t *testing.T) {
 	payloads := []string{
 		"# TYPE a gauge\na{x=\"1\"} 1\na{x=\"2\"} 2\n",
 		"a{x=\"1\"} 10\na{x=\"2\"} 20\na{x=\"2\"} 21\n", // duplicate series: the second is rejected
-		"a{x=\"1\"} 100\n",                             // x=2 disappears: stale marker
+		"a{x=\"1\"} 100\n", // x=2 disappears: stale marker
 	}
 	for i, p := range payloads {
 		stats, err := appendOnce(t, sl, db, p, textType, base.Add(time.Duration(i)*time.Second))

@@ -237,24 +237,33 @@ func appendLabels(b []byte, ls labels.Labels) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, l.Name)
+		b = appendLabelString(b, l.Name)
 		b = append(b, ':')
-		b = appendString(b, l.Value)
+		b = appendLabelString(b, l.Value)
 	})
 	return append(b, '}')
 }
 
 const hexDigits = "0123456789abcdef"
 
-// appendString writes s as a JSON string with encoding/json's escaping: control characters,
-// quote and backslash, the HTML-sensitive <, > and &, U+2028/U+2029, and invalid UTF-8 as U+FFFD.
-func appendString(b []byte, s string) []byte {
+// appendString writes s as a JSON string escaped as Prometheus's encoder (jsoniter configured
+// like encoding/json) does for response strings: control characters (\b and \f as \u0008 and
+// \u000c), quote and backslash, the HTML-sensitive <, > and &, U+2028/U+2029, and invalid UTF-8
+// as U+FFFD.
+func appendString(b []byte, s string) []byte { return appendJSONString(b, s, true) }
+
+// appendLabelString writes a label name or value as Prometheus's label marshalling does: the
+// same but without HTML or U+2028/U+2029 escaping. Unlike Prometheus, invalid UTF-8 still
+// becomes U+FFFD, so that the document stays valid JSON.
+func appendLabelString(b []byte, s string) []byte { return appendJSONString(b, s, false) }
+
+func appendJSONString(b []byte, s string, html bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if c >= 0x20 && c != '"' && c != '\\' && (!html || (c != '<' && c != '>' && c != '&')) {
 				i++
 				continue
 			}
@@ -268,10 +277,6 @@ func appendString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			}
@@ -282,12 +287,16 @@ func appendString(b []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			if html {
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, "\uFFFD"...)
+			}
 			i += size
 			start = i
 			continue
 		}
-		if r == '\u2028' || r == '\u2029' {
+		if html && (r == '\u2028' || r == '\u2029') {
 			b = append(b, s[start:i]...)
 			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
 			i += size

@@ -100,8 +100,10 @@ receivers:
   - routing_key: SECRET6
     url: https://events.pagerduty.com/v2/enqueue
   email_configs:
-  - auth_password: SECRET7
+  - auth_password: &pw SECRET7
     to: a@example.org
+  - auth_password: *pw
+    to: b@example.org
 `
 	out, err := MaskSecrets(in)
 	if err != nil {

@@ -17,6 +17,7 @@ var secretKeys = map[string]bool{
 	"opsgenie_api_key": true, "victorops_api_key": true, "wechat_api_secret": true,
 	"token": true, "user_key": true, "bot_token": true, "app_token": true, "slack_app_token": true,
 	"secret_key": true, "access_key": true, "slack_api_url": true, "webhook_url": true,
+	"alert_source_token": true,
 }
 
 // secretURLParents are receiver types whose api_url is itself the credential (a Slack incoming
@@ -54,8 +55,12 @@ func maskNode(n *yaml.Node, parentKey string) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i].Value, n.Content[i+1]
+			secret := secretKeys[k] || (k == "api_url" && secretURLParents[parentKey])
 			switch {
-			case v.Kind == yaml.ScalarNode && v.Value != "" && (secretKeys[k] || (k == "api_url" && secretURLParents[parentKey])):
+			case secret && v.Kind == yaml.AliasNode:
+				// The alias would print the anchored value: replace the reference itself.
+				n.Content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "<secret>"}
+			case secret && v.Kind == yaml.ScalarNode && v.Value != "":
 				v.Value, v.Style, v.Tag = "<secret>", 0, "!!str"
 			case v.Kind == yaml.ScalarNode && k == "url" && parentKey == "webhook_configs":
 				v.Value = maskURL(v.Value)

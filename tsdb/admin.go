@@ -163,6 +163,8 @@ func (db *DB) Snapshot(dir string, withHead bool) error {
 	if mint > maxt {
 		return nil
 	}
+	g := h.chunks.acquire()
+	defer h.chunks.release(g)
 	ss, err := headSource{h}.selectSeries(context.Background(), mint, maxt, false)
 	if err != nil {
 		return err
@@ -227,7 +229,7 @@ func (db *DB) Stats(limit int) Stats {
 	h.series.forEach(func(s *memSeries) {
 		s.mu.Lock()
 		chunks += int64(len(s.closed))
-		if s.open != nil && s.open.NumSamples() > 0 {
+		if s.hasOpen() {
 			chunks++
 		}
 		s.mu.Unlock()

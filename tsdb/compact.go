@@ -220,12 +220,15 @@ func (db *DB) persistHeadRange(mint, maxt int64) error {
 	}
 	h.appendMu.Unlock()
 
+	g := h.chunks.acquire()
 	series, err := headSource{h}.selectSeries(context.Background(), mint, maxt-1, false)
 	if err != nil {
+		h.chunks.release(g)
 		return fmt.Errorf("reading the head: %w", err)
 	}
 	if len(series) > 0 {
 		meta, err := writeBlock(context.Background(), db.dir, series, mint, maxt, BlockCompaction{Level: 1}, db.logger)
+		h.chunks.release(g)
 		if err != nil {
 			return fmt.Errorf("persisting head block [%d, %d): %w", mint, maxt, err)
 		}
@@ -234,6 +237,8 @@ func (db *DB) persistHeadRange(mint, maxt int64) error {
 		if err := db.reloadBlocks(); err != nil {
 			return err
 		}
+	} else {
+		h.chunks.release(g)
 	}
 	h.truncate(maxt)
 	if err := db.wal.checkpoint(h, maxt); err != nil {
@@ -487,6 +492,7 @@ func (db *DB) applyRetention() error {
 	}
 	if db.opts.MaxBytes > 0 {
 		size, _ := db.wal.w.Size()
+		size += db.head.chunks.size()
 		for _, b := range blocks {
 			if !dropped[b.meta.ULID] {
 				size += b.Size()

@@ -81,7 +81,12 @@ func Open(dir string, opts *Options, logger *slog.Logger, reg prometheus.Registe
 	if err != nil {
 		return nil, err
 	}
-	db.head = newHead(o.MinBlockDuration, db.wal, hm)
+	hc, err := openHeadChunks(filepath.Join(dir, headChunksDirname), defaultHeadChunkSeg)
+	if err != nil {
+		db.wal.close()
+		return nil, err
+	}
+	db.head = newHead(o.MinBlockDuration, db.wal, hm, hc)
 	if maxt := db.blocksMaxTime(); maxt > 0 {
 		// Samples older than the newest block belong to blocks; the head refuses them.
 		db.head.minValidT.Store(maxt)
@@ -143,7 +148,9 @@ func (db *DB) Querier(mint, maxt int64) (Querier, error) {
 		}
 	}
 	if h := db.head; h.MaxTime() >= mint && h.MinTime() <= maxt {
+		g := h.chunks.acquire()
 		q.sources = append(q.sources, headSource{h})
+		q.closers = append(q.closers, func() { h.chunks.release(g) })
 	}
 	return q, nil
 }
@@ -209,6 +216,7 @@ func (db *DB) Close() error {
 	if err := db.wal.close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the WAL: %w", err))
 	}
+	db.head.chunks.close()
 	db.mu.Lock()
 	for _, b := range db.blocks {
 		if err := b.Close(); err != nil {

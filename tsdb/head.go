@@ -35,13 +35,21 @@ type Head struct {
 	appendMu    sync.RWMutex // held for reading by commits, for writing by truncation
 	tombstones  *tombstones.MemTombstones
 	encoderPool sync.Pool
+	// chunks holds closed chunks off the Go heap; spilled holds the few that could not be
+	// written there (disk full), keyed by refs with headChunkSpillBit set.
+	chunks   *headChunks
+	spillMu  sync.RWMutex
+	spilled  map[uint64][]byte
+	spillSeq uint64
 	// batchPool recycles appenders' sample buffers: a scrape appends about the same number of
 	// samples every time, so steady-state appends allocate nothing.
 	batchPool sync.Pool
 }
 
-func newHead(chunkRange int64, w walLog, m *headMetrics) *Head {
+func newHead(chunkRange int64, w walLog, m *headMetrics, hc *headChunks) *Head {
 	h := &Head{
+		chunks:     hc,
+		spilled:    map[uint64][]byte{},
 		chunkRange: chunkRange,
 		wal:        w,
 		metrics:    m,
@@ -241,7 +249,7 @@ func (a *headAppender) Commit() error {
 	for i := range a.samples {
 		p := &a.samples[i]
 		p.s.mu.Lock()
-		if p.s.append(p.t, p.v, h.chunkRange) {
+		if p.s.append(p.t, p.v, h) {
 			appended++
 		} else {
 			dropped++ // a concurrent appender committed the same or a newer sample first
@@ -331,7 +339,7 @@ func (h *Head) truncate(mint int64) map[uint64]struct{} {
 	newMin := int64(math.MaxInt64)
 	h.series.forEach(func(s *memSeries) {
 		s.mu.Lock()
-		n := s.truncateBefore(mint)
+		n := s.truncateBefore(mint, h)
 		h.metrics.chunksRemoved.Add(float64(n))
 		empty := s.empty() && s.pendingApp == 0
 		if empty {
@@ -362,7 +370,46 @@ func (h *Head) truncate(mint int64) map[uint64]struct{} {
 	} else {
 		h.minTime.Store(newMin)
 	}
+	h.chunks.truncate(mint)
 	h.tombstones.DeleteTombstones(removed)
 	h.tombstones.TruncateBefore(mint)
 	return removed
+}
+
+// storeChunk moves a closed chunk's bytes off the heap and returns its reference. If the chunk
+// file cannot be written (disk full), the chunk stays on the heap: appends must not fail for it.
+func (h *Head) storeChunk(b []byte, maxT int64) uint64 {
+	ref, err := h.chunks.write(b, maxT)
+	if err == nil {
+		return ref
+	}
+	h.metrics.chunkSpills.Inc()
+	cp := make([]byte, len(b))
+	copy(cp, b)
+	h.spillMu.Lock()
+	h.spillSeq++
+	ref = headChunkSpillBit | h.spillSeq
+	h.spilled[ref] = cp
+	h.spillMu.Unlock()
+	return ref
+}
+
+func (h *Head) chunkData(ref uint64) ([]byte, error) {
+	if ref&headChunkSpillBit != 0 {
+		h.spillMu.RLock()
+		defer h.spillMu.RUnlock()
+		if b, ok := h.spilled[ref]; ok {
+			return b, nil
+		}
+		return nil, fmt.Errorf("head chunk %x: %w", ref, errHeadChunkGone)
+	}
+	return h.chunks.chunk(ref)
+}
+
+func (h *Head) forgetChunk(ref uint64) {
+	if ref&headChunkSpillBit != 0 {
+		h.spillMu.Lock()
+		delete(h.spilled, ref)
+		h.spillMu.Unlock()
+	}
 }

@@ -45,7 +45,12 @@ func (hs headSource) selectSeries(ctx context.Context, mint, maxt int64, metaOnl
 				continue
 			}
 		} else {
-			sel.chunks = s.chunksFor(mint, maxt, nil)
+			var err error
+			sel.chunks, err = s.chunksFor(mint, maxt, nil, hs.h)
+			if err != nil {
+				s.mu.Unlock()
+				return nil, err
+			}
 		}
 		s.mu.Unlock()
 		if !metaOnly && len(sel.chunks) == 0 {

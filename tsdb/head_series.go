@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -14,31 +15,28 @@ import (
 // at compaction anyway, so the head keeps them small to bound the open chunk's size.
 const samplesPerChunk = 120
 
-// memChunk is a closed, immutable chunk of the head.
+// memChunk is a closed, immutable chunk of the head; its bytes live in the head chunk files.
 type memChunk struct {
-	data       []byte
+	ref        uint64
 	minT, maxT int64
 }
 
-// memSeries is a series in the head. Everything but ref and lset is guarded by mu.
+// memSeries is a series in the head. Everything but ref and lset is guarded by mu. The struct is
+// kept small: there is one per active series.
 type memSeries struct {
 	mu   sync.Mutex
 	ref  uint64
 	lset labels.Labels
-	hash uint64
 	// hashNext chains series whose label hashes collide (rare), saving a slice per series.
 	hashNext *memSeries
 
 	closed []memChunk
-	open   *chunkenc.XORChunk
+	open   chunkenc.XORChunk // no bytes when there is no open chunk
 	app    chunkenc.XORAppender
 	// openMinT is the first timestamp of the open chunk, lastT/lastV the newest committed sample.
 	openMinT int64
 	lastT    int64
 	lastV    float64
-	// nextCut is the chunk-range boundary at which the open chunk must be cut, so that chunks never
-	// straddle a block boundary.
-	nextCut int64
 
 	// pendingT is the newest sample of the series in the uncommitted batch of appender pendingApp,
 	// so that a batch itself cannot go out of order.
@@ -51,8 +49,8 @@ type memSeries struct {
 	removed bool
 }
 
-func newMemSeries(ref uint64, lset labels.Labels, hash uint64) *memSeries {
-	return &memSeries{ref: ref, lset: lset, hash: hash, lastT: math.MinInt64, pendingT: math.MinInt64}
+func newMemSeries(ref uint64, lset labels.Labels) *memSeries {
+	return &memSeries{ref: ref, lset: lset, lastT: math.MinInt64, pendingT: math.MinInt64}
 }
 
 // appendable checks a sample against the committed state (caller holds mu).
@@ -69,30 +67,36 @@ func (s *memSeries) appendable(t int64, v float64) error {
 	return nil
 }
 
+func (s *memSeries) hasOpen() bool {
+	b := s.open.Bytes()
+	return len(b) > 0 && chunkenc.NumSamples(b) > 0
+}
+
 // append adds a committed sample (caller holds mu). It returns false for a duplicate, which is
-// dropped. chunkRange aligns chunk cuts.
-func (s *memSeries) append(t int64, v float64, chunkRange int64) bool {
+// dropped.
+func (s *memSeries) append(t int64, v float64, h *Head) bool {
 	if s.lastT != math.MinInt64 && t <= s.lastT {
 		return false
 	}
-	if s.open == nil || t >= s.nextCut || s.open.NumSamples() >= samplesPerChunk {
-		s.cutChunk(t, chunkRange)
+	if !s.hasOpen() || s.open.NumSamples() >= samplesPerChunk || t >= rangeEnd(s.openMinT, h.chunkRange) {
+		s.cutChunk(t, h)
 	}
 	s.app.Append(t, v)
 	s.lastT, s.lastV = t, v
 	return true
 }
 
-func (s *memSeries) cutChunk(t int64, chunkRange int64) {
-	if s.open != nil && s.open.NumSamples() > 0 {
-		s.open.Compact()
-		s.closed = append(s.closed, memChunk{data: s.open.Bytes(), minT: s.openMinT, maxT: s.lastT})
+// cutChunk moves the open chunk to the head chunk files and starts a new one sized like it.
+func (s *memSeries) cutChunk(t int64, h *Head) {
+	hint := 128
+	if s.hasOpen() {
+		b := s.open.Bytes()
+		hint = len(b) + len(b)/8
+		s.closed = append(s.closed, memChunk{ref: h.storeChunk(b, s.lastT), minT: s.openMinT, maxT: s.lastT})
 	}
-	s.open = chunkenc.NewXORChunk()
-	app, _ := s.open.Appender() // a new chunk has nothing to decode
-	s.app = *app
+	s.open.Reset(hint)
+	s.open.InitAppender(&s.app)
 	s.openMinT = t
-	s.nextCut = rangeEnd(t, chunkRange)
 }
 
 // rangeEnd returns the end (exclusive) of the aligned range of width r containing t.
@@ -112,7 +116,7 @@ func (s *memSeries) minTime() int64 {
 	if len(s.closed) > 0 {
 		return s.closed[0].minT
 	}
-	if s.open != nil && s.open.NumSamples() > 0 {
+	if s.hasOpen() {
 		return s.openMinT
 	}
 	return math.MaxInt64
@@ -120,9 +124,10 @@ func (s *memSeries) minTime() int64 {
 
 // truncateBefore drops closed chunks that end before mint and the open chunk if it ends before
 // mint too. It returns the number of chunks removed (caller holds mu).
-func (s *memSeries) truncateBefore(mint int64) int {
+func (s *memSeries) truncateBefore(mint int64, h *Head) int {
 	n := 0
 	for n < len(s.closed) && s.closed[n].maxT < mint {
+		h.forgetChunk(s.closed[n].ref)
 		n++
 	}
 	if n > 0 {
@@ -130,8 +135,8 @@ func (s *memSeries) truncateBefore(mint int64) int {
 		copy(rest, s.closed[n:])
 		s.closed = rest
 	}
-	if len(s.closed) == 0 && s.open != nil && s.open.NumSamples() > 0 && s.lastT < mint {
-		s.open = nil
+	if len(s.closed) == 0 && s.hasOpen() && s.lastT < mint {
+		s.open = chunkenc.XORChunk{}
 		n++
 	}
 	return n
@@ -139,24 +144,28 @@ func (s *memSeries) truncateBefore(mint int64) int {
 
 // empty reports whether the series holds no samples (caller holds mu).
 func (s *memSeries) empty() bool {
-	return len(s.closed) == 0 && (s.open == nil || s.open.NumSamples() == 0)
+	return len(s.closed) == 0 && !s.hasOpen()
 }
 
 // chunksFor appends the chunks overlapping [mint, maxt] to dst, copying the open chunk since
-// appends keep writing into its last byte (caller holds mu).
-func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry) []chunkEntry {
+// appends keep writing into its last byte (caller holds mu, and a head chunk read generation).
+func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head) ([]chunkEntry, error) {
 	for _, c := range s.closed {
 		if c.maxT >= mint && c.minT <= maxt {
-			dst = append(dst, chunkEntry{data: c.data, minT: c.minT, maxT: c.maxT})
+			data, err := h.chunkData(c.ref)
+			if err != nil {
+				return dst, fmt.Errorf("series %s: %w", s.lset, err)
+			}
+			dst = append(dst, chunkEntry{data: data, minT: c.minT, maxT: c.maxT})
 		}
 	}
-	if s.open != nil && s.open.NumSamples() > 0 && s.lastT >= mint && s.openMinT <= maxt {
+	if s.hasOpen() && s.lastT >= mint && s.openMinT <= maxt {
 		b := s.open.Bytes()
 		cp := make([]byte, len(b))
 		copy(cp, b)
 		dst = append(dst, chunkEntry{data: cp, minT: s.openMinT, maxT: s.lastT})
 	}
-	return dst
+	return dst, nil
 }
 
 // overlaps reports whether the series has samples in [mint, maxt] (caller holds mu).
@@ -166,7 +175,7 @@ func (s *memSeries) overlaps(mint, maxt int64) bool {
 			return true
 		}
 	}
-	return s.open != nil && s.open.NumSamples() > 0 && s.lastT >= mint && s.openMinT <= maxt
+	return s.hasOpen() && s.lastT >= mint && s.openMinT <= maxt
 }
 
 // seriesStore maps refs and label hashes to series. Refs are dense (allocated sequentially), so
@@ -264,7 +273,7 @@ func (s *seriesStore) getOrCreate(hash uint64, lset labels.Labels, newRef func()
 			return ms, false
 		}
 	}
-	ms := newMemSeries(newRef(), lset, hash)
+	ms := newMemSeries(newRef(), lset)
 	ms.hashNext = st.m[hash]
 	st.m[hash] = ms
 	s.setRef(ms.ref, ms)
@@ -274,16 +283,17 @@ func (s *seriesStore) getOrCreate(hash uint64, lset labels.Labels, newRef func()
 
 // remove deletes a series from both indexes.
 func (s *seriesStore) remove(ms *memSeries) {
-	st := &s.stripes[ms.hash&(hashStripes-1)]
+	hash := ms.lset.Hash() // not stored: one word per series saved, recomputed on the rare removal
+	st := &s.stripes[hash&(hashStripes-1)]
 	st.Lock()
 	var prev *memSeries
-	for cur := st.m[ms.hash]; cur != nil; prev, cur = cur, cur.hashNext {
+	for cur := st.m[hash]; cur != nil; prev, cur = cur, cur.hashNext {
 		if cur == ms {
 			if prev == nil {
 				if cur.hashNext == nil {
-					delete(st.m, ms.hash)
+					delete(st.m, hash)
 				} else {
-					st.m[ms.hash] = cur.hashNext
+					st.m[hash] = cur.hashNext
 				}
 			} else {
 				prev.hashNext = cur.hashNext

@@ -145,7 +145,7 @@ func (h *walHandle) replayReader(r *wal.Reader, head *Head, refs map[uint64]*mem
 					continue
 				}
 				ms.mu.Lock()
-				ok := ms.append(s.T, s.V, head.chunkRange)
+				ok := ms.append(s.T, s.V, head)
 				ms.mu.Unlock()
 				if !ok {
 					st.outOfOrder++

@@ -10,6 +10,7 @@ type headMetrics struct {
 	outOfBound      prometheus.Counter
 	chunksRemoved   prometheus.Counter
 	walWriteFailed  prometheus.Counter
+	chunkSpills     prometheus.Counter
 }
 
 func newHeadMetrics(reg prometheus.Registerer, h func() *Head) *headMetrics {
@@ -35,10 +36,13 @@ func newHeadMetrics(reg prometheus.Registerer, h func() *Head) *headMetrics {
 		walWriteFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_tsdb_head_commits_failed_total", Help: "Total number of commits that failed to write the WAL.",
 		}),
+		chunkSpills: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_head_chunk_spills_total", Help: "Closed head chunks kept on the heap because the head chunk file could not be written.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.seriesCreated, m.seriesRemoved, m.samplesAppended, m.outOfOrder, m.outOfBound,
-			m.chunksRemoved, m.walWriteFailed,
+			m.chunksRemoved, m.walWriteFailed, m.chunkSpills,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "vigil_tsdb_head_series", Help: "Total number of series in the head.",
 			}, func() float64 { return float64(h().NumSeries()) }),

@@ -44,9 +44,22 @@ type XORChunk struct {
 
 // NewXORChunk returns an empty chunk with room for a typical chunk of 120 samples.
 func NewXORChunk() *XORChunk {
-	b := make([]byte, chunkHeaderSize, 128)
+	c := &XORChunk{}
+	c.Reset(128)
+	return c
+}
+
+// Reset empties the chunk, allocating capHint bytes: callers that know how big the previous
+// chunk of a series grew avoid the slack of append's doubling.
+func (c *XORChunk) Reset(capHint int) {
+	b := make([]byte, chunkHeaderSize, max(capHint, chunkHeaderSize+16))
 	b[0] = byte(EncXOR)
-	return &XORChunk{b: bstream{b: b}}
+	c.b = bstream{b: b}
+}
+
+// InitAppender points a caller-owned appender at an empty chunk (no allocation).
+func (c *XORChunk) InitAppender(a *XORAppender) {
+	*a = XORAppender{c: c, leading: 0xff}
 }
 
 // Bytes returns the encoded chunk, encoding byte first. The slice aliases the chunk: it changes

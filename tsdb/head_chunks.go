@@ -1,0 +1,251 @@
+package tsdb
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// headChunks keeps the head's completed chunks in memory-mapped files instead of the Go heap: a
+// series then holds 24 bytes per closed chunk instead of the chunk, and the kernel pages chunk
+// data in and out as queries need it. The files are a cache of what the WAL holds, so they need
+// no checksums and are deleted at start (WAL replay rebuilds them).
+//
+// Each segment file is created sparse at its full size and mapped shared and read-only once;
+// chunks are written with pwrite, which the shared mapping sees at once, so a segment is never
+// remapped. Segments whose chunks are all older than the head are retired on truncation and
+// unmapped only once no reader that could hold slices into them is left (see acquire).
+type headChunks struct {
+	dir     string
+	segSize int64
+
+	mu      sync.Mutex // serialises writes and segment changes
+	cur     *hcSegment
+	nextID  int
+	scratch []byte
+	segs    atomic.Pointer[[]*hcSegment] // indexed by segment id; nil once retired
+
+	readMu  sync.Mutex
+	gen     uint64
+	readers map[uint64]int // generation → open readers
+	pending []retired
+}
+
+type hcSegment struct {
+	id   int
+	f    *os.File
+	data []byte
+	off  int64 // next write offset (under headChunks.mu)
+	maxT int64 // newest chunk end written to it (under headChunks.mu)
+}
+
+type retired struct {
+	gen uint64
+	seg *hcSegment
+}
+
+const (
+	headChunksDirname     = "chunks_head"
+	defaultHeadChunkSeg   = 128 << 20
+	maxHeadChunkSize      = 1 << 20
+	headChunkSpillBit     = uint64(1) << 63
+	headChunkSegmentShift = 32
+)
+
+func openHeadChunks(dir string, segSize int64) (*headChunks, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("clearing head chunks: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, fmt.Errorf("creating head chunks directory: %w", err)
+	}
+	hc := &headChunks{dir: dir, segSize: segSize, readers: map[uint64]int{}}
+	hc.segs.Store(&[]*hcSegment{})
+	return hc, nil
+}
+
+func (hc *headChunks) newSegment() (*hcSegment, error) {
+	id := hc.nextID
+	path := filepath.Join(hc.dir, fmt.Sprintf("%06d", id))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("creating head chunk segment: %w", err)
+	}
+	if err := f.Truncate(hc.segSize); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sizing head chunk segment: %w", err)
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(hc.segSize), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mapping head chunk segment: %w", err)
+	}
+	hc.nextID++
+	seg := &hcSegment{id: id, f: f, data: data}
+	old := *hc.segs.Load()
+	segs := make([]*hcSegment, id+1)
+	copy(segs, old)
+	segs[id] = seg
+	hc.segs.Store(&segs)
+	return seg, nil
+}
+
+// write stores a chunk and returns its reference.
+func (hc *headChunks) write(chunk []byte, maxT int64) (uint64, error) {
+	if len(chunk) > maxHeadChunkSize {
+		return 0, fmt.Errorf("head chunk of %d bytes is too large", len(chunk))
+	}
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	need := int64(binary.MaxVarintLen32 + len(chunk))
+	if hc.cur == nil || hc.cur.off+need > hc.segSize {
+		seg, err := hc.newSegment()
+		if err != nil {
+			return 0, err
+		}
+		hc.cur = seg
+	}
+	b := binary.AppendUvarint(hc.scratch[:0], uint64(len(chunk)))
+	b = append(b, chunk...)
+	hc.scratch = b
+	if _, err := hc.cur.f.WriteAt(b, hc.cur.off); err != nil {
+		return 0, fmt.Errorf("writing head chunk: %w", err)
+	}
+	ref := uint64(hc.cur.id)<<headChunkSegmentShift | uint64(hc.cur.off)
+	hc.cur.off += int64(len(b))
+	hc.cur.maxT = max(hc.cur.maxT, maxT)
+	return ref, nil
+}
+
+var errHeadChunkGone = errors.New("head chunk segment no longer exists")
+
+// chunk returns the bytes of a chunk; they alias the mapping and stay valid while the caller
+// holds a read generation (acquire).
+func (hc *headChunks) chunk(ref uint64) ([]byte, error) {
+	segs := *hc.segs.Load()
+	id, off := int(ref>>headChunkSegmentShift), int64(uint32(ref))
+	if id >= len(segs) || segs[id] == nil {
+		return nil, fmt.Errorf("head chunk %d/%d: %w", id, off, errHeadChunkGone)
+	}
+	data := segs[id].data
+	if off >= int64(len(data)) {
+		return nil, fmt.Errorf("head chunk %d/%d: offset out of range", id, off)
+	}
+	l, n := binary.Uvarint(data[off:])
+	if n <= 0 || l > maxHeadChunkSize || off+int64(n)+int64(l) > int64(len(data)) {
+		return nil, fmt.Errorf("head chunk %d/%d: bad length", id, off)
+	}
+	start := off + int64(n)
+	return data[start : start+int64(l) : start+int64(l)], nil
+}
+
+// acquire registers a reader; chunk bytes it obtains stay mapped until release.
+func (hc *headChunks) acquire() uint64 {
+	hc.readMu.Lock()
+	g := hc.gen
+	hc.readers[g]++
+	hc.readMu.Unlock()
+	return g
+}
+
+func (hc *headChunks) release(g uint64) {
+	hc.readMu.Lock()
+	if hc.readers[g]--; hc.readers[g] <= 0 {
+		delete(hc.readers, g)
+	}
+	hc.reapLocked()
+	hc.readMu.Unlock()
+}
+
+// truncate retires the segments whose chunks all end before mint.
+func (hc *headChunks) truncate(mint int64) {
+	hc.mu.Lock()
+	segs := *hc.segs.Load()
+	var drop []*hcSegment
+	ns := make([]*hcSegment, len(segs))
+	copy(ns, segs)
+	for i, s := range segs {
+		if s != nil && s != hc.cur && s.maxT < mint {
+			drop = append(drop, s)
+			ns[i] = nil
+		}
+	}
+	if len(drop) > 0 {
+		hc.segs.Store(&ns)
+	}
+	hc.mu.Unlock()
+	if len(drop) == 0 {
+		return
+	}
+	hc.readMu.Lock()
+	for _, s := range drop {
+		hc.pending = append(hc.pending, retired{gen: hc.gen, seg: s})
+	}
+	hc.gen++
+	hc.reapLocked()
+	hc.readMu.Unlock()
+}
+
+// reapLocked unmaps retired segments that no reader can still reference: readers that started
+// at a generation newer than the retirement cannot have seen them.
+func (hc *headChunks) reapLocked() {
+	kept := hc.pending[:0]
+	for _, p := range hc.pending {
+		busy := false
+		for g := range hc.readers {
+			if g <= p.gen {
+				busy = true
+				break
+			}
+		}
+		if busy {
+			kept = append(kept, p)
+			continue
+		}
+		p.seg.close(true)
+	}
+	hc.pending = kept
+}
+
+func (s *hcSegment) close(remove bool) {
+	syscall.Munmap(s.data)
+	s.f.Close()
+	if remove {
+		os.Remove(s.f.Name())
+	}
+}
+
+// size is the bytes of chunk data written to live segments.
+func (hc *headChunks) size() int64 {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	var n int64
+	for _, s := range *hc.segs.Load() {
+		if s != nil {
+			n += s.off
+		}
+	}
+	return n
+}
+
+func (hc *headChunks) close() {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	for _, s := range *hc.segs.Load() {
+		if s != nil {
+			s.close(false)
+		}
+	}
+	hc.segs.Store(&[]*hcSegment{})
+	hc.readMu.Lock()
+	for _, p := range hc.pending {
+		p.seg.close(true)
+	}
+	hc.pending = nil
+	hc.readMu.Unlock()
+}

@@ -323,7 +323,7 @@ func TestHASendsOnce(t *testing.T) {
 	opts := func(listen, peer string) ClusterOptions {
 		return ClusterOptions{
 			ListenAddress: listen, AdvertiseAddress: listen, Peers: []string{peer},
-			PeerTimeout: time.Second, GossipInterval: 50 * time.Millisecond,
+			PeerTimeout: 2 * time.Second, GossipInterval: 50 * time.Millisecond,
 			PushPullInterval: time.Second, SettleTimeout: 500 * time.Millisecond,
 		}
 	}
@@ -349,8 +349,8 @@ func TestHASendsOnce(t *testing.T) {
 		}
 	}
 	waitFor(t, 10*time.Second, "both groups notified", func() bool { return len(hook.notifications()) >= 2 })
-	// The second peer waits one peer_timeout (1s) before its own attempt; wait past that.
-	time.Sleep(2500 * time.Millisecond)
+	// The second peer waits one peer_timeout (2s) before its own attempt; wait past that.
+	time.Sleep(3 * time.Second)
 	if got := strings.Join(hook.alertnames(), " "); got != "GroupOne/firing GroupTwo/firing" {
 		t.Fatalf("HA pair delivered %q, want each group once and the silenced one never", got)
 	}

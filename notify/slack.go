@@ -95,10 +95,16 @@ func (n *Slack) Notify(ctx context.Context, as ...*types.Alert) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		err = slack.PostWebhookCustomHTTPContext(ctx, u, n.client, &slack.WebhookMessage{
+		msg := &slack.WebhookMessage{
 			Channel: channel, Username: username, IconEmoji: iconEmoji, IconURL: iconURL,
 			Text: text, Attachments: []slack.Attachment{att},
-		})
+		}
+		if n.conf.LinkNames {
+			// slack-go's webhook message has no link_names field; parse=full is Slack's
+			// documented way to have @user and #channel linked in incoming webhooks.
+			msg.Parse = "full"
+		}
+		err = slack.PostWebhookCustomHTTPContext(ctx, u, n.client, msg)
 		if err != nil {
 			retry, err := classifySlackError(err)
 			return retry, fmt.Errorf("slack webhook, channel %q: %w", channel, amnotify.RedactURL(err))

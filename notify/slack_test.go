@@ -40,6 +40,7 @@ func TestSlackIncomingWebhook(t *testing.T) {
 		Channel     string            `json:"channel"`
 		Username    string            `json:"username"`
 		IconEmoji   string            `json:"icon_emoji"`
+		Parse       string            `json:"parse"`
 		Attachments []slackAttachment `json:"attachments"`
 	}
 	var (
@@ -76,6 +77,7 @@ receivers:
     channel: '#alerts'
     username: vigil
     icon_emoji: ':fire:'
+    link_names: true
     send_resolved: true
     text: '{{ range .Alerts }}{{ .Annotations.summary }}{{ end }}'
     fields:
@@ -111,7 +113,7 @@ receivers:
 				t.Fatalf("requests = %d, want %d", len(got), i+1)
 			}
 			m := got[i]
-			if m.Channel != "#alerts" || m.Username != "vigil" || m.IconEmoji != ":fire:" {
+			if m.Channel != "#alerts" || m.Username != "vigil" || m.IconEmoji != ":fire:" || m.Parse != "full" {
 				t.Errorf("message header = %+v", m)
 			}
 			if len(m.Attachments) != 1 {

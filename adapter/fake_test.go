@@ -13,9 +13,10 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/labels"
+	klabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 )
@@ -29,13 +30,14 @@ type fakeProm struct {
 	mu          sync.Mutex
 	series      []model.LabelSet
 	results     map[string]model.Vector
+	encoded     map[string][]byte // responses of results, encoded once (benchmarks measure the adapter, not the fake)
 	fn          func(q string) (model.Vector, bool)
 	queries     []string
 	seriesCalls int
 }
 
 func newFakeProm(t testing.TB) *fakeProm {
-	f := &fakeProm{results: map[string]model.Vector{}}
+	f := &fakeProm{results: map[string]model.Vector{}, encoded: map[string][]byte{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/series", func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -49,9 +51,19 @@ func newFakeProm(t testing.TB) *fakeProm {
 		f.mu.Lock()
 		f.seriesCalls++
 		var data []model.LabelSet
+		var sels [][]*labels.Matcher
+		for _, m := range r.Form["match[]"] {
+			ms, err := parser.NewParser(parser.Options{}).ParseMetricSelector(m)
+			if err != nil {
+				f.mu.Unlock()
+				writeAPIError(w, err.Error())
+				return
+			}
+			sels = append(sels, ms)
+		}
 		for _, ls := range f.series {
-			for _, m := range r.Form["match[]"] {
-				if seriesSelected(t, m, ls) {
+			for _, ms := range sels {
+				if matchAll(ms, ls) {
 					data = append(data, ls)
 					break
 				}
@@ -68,6 +80,12 @@ func newFakeProm(t testing.TB) *fakeProm {
 		q := r.Form.Get("query")
 		f.mu.Lock()
 		f.queries = append(f.queries, q)
+		if b, ok := f.encoded[q]; ok {
+			f.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(b)
+			return
+		}
 		vec, ok := f.results[q]
 		fn := f.fn
 		f.mu.Unlock()
@@ -105,6 +123,18 @@ func (f *fakeProm) setResult(q string, v model.Vector) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.results[q] = v
+	delete(f.encoded, q)
+}
+
+// setResultCached is setResult with the response encoded once, up front.
+func (f *fakeProm) setResultCached(q string, v model.Vector) {
+	b, err := json.Marshal(map[string]any{"status": "success", "data": map[string]any{"resultType": "vector", "result": v}})
+	if err != nil {
+		panic(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.encoded[q] = b
 }
 
 func (f *fakeProm) lastQuery() string {
@@ -145,7 +175,7 @@ type fakeLister struct {
 	sels  []string
 }
 
-func (l *fakeLister) ListNames(_ context.Context, info provider.CustomMetricInfo, namespace string, selector labels.Selector) ([]string, error) {
+func (l *fakeLister) ListNames(_ context.Context, info provider.CustomMetricInfo, namespace string, selector klabels.Selector) ([]string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sels = append(l.sels, info.GroupResource.String()+" "+selector.String())
@@ -202,6 +232,10 @@ func seriesSelected(t testing.TB, sel string, ls model.LabelSet) bool {
 		t.Errorf("series selector %s: %v", sel, err)
 		return false
 	}
+	return matchAll(ms, ls)
+}
+
+func matchAll(ms []*labels.Matcher, ls model.LabelSet) bool {
 	for _, m := range ms {
 		if !m.Matches(string(ls[model.LabelName(m.Name)])) {
 			return false

@@ -90,3 +90,49 @@ receivers:
 		t.Errorf("explain routes = %+v, want muted now by 'always'", ex.Routes)
 	}
 }
+
+// TestRetryWithBackoff makes the receiver fail twice with 500: the notify pipeline retries
+// (with backoff) within the group's flush until it is accepted, and logs the notification.
+func TestRetryWithBackoff(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		attempts []time.Time
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts = append(attempts, time.Now())
+		if len(attempts) <= 2 {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer hook.Close()
+	r := newTestRouter(t, t.TempDir(), testConfig(hook.URL), ClusterOptions{})
+	defer r.Stop()
+	if err := r.Send(context.Background(), firing("alertname", "Flaky")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the third attempt", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(attempts) >= 3
+	})
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	n := len(attempts)
+	gap := attempts[2].Sub(attempts[1])
+	mu.Unlock()
+	if n != 3 {
+		t.Errorf("attempts = %d, want 3 (two failures, one success, no more)", n)
+	}
+	if gap <= 0 {
+		t.Errorf("retries not spaced: %v", gap)
+	}
+	ex, err := r.Explain(context.Background(), firing("alertname", "Flaky").Labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nf := ex.Routes[0].Notifications; len(nf) != 1 || !nf[0].IncludedFiring {
+		t.Errorf("notification log after the retried send = %+v", nf)
+	}
+}

@@ -56,3 +56,8 @@ fuzz:
 
 clean:
 	rm -rf $(BIN)
+
+# End-to-end: real control plane + metrics server + vigil-adapter + HPA scaling (scripts/e2e.sh).
+.PHONY: e2e
+e2e:
+	@scripts/e2e.sh

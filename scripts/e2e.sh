@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# make e2e: the real HPA controller scales a Deployment on metrics served by vigil-adapter.
+#
+# A control plane (etcd, kube-apiserver, kube-controller-manager; ../shared/k8s-e2e) runs on
+# 127.0.0.1. A metrics server (Vigil if bin/vigil serves /api/v1, else Debian's prometheus;
+# force one with E2E_METRICS_SERVER=vigil|prometheus) scrapes a tiny HTTP endpoint whose values
+# this script writes. bin/vigil-adapter is registered through APIServices for
+# custom.metrics.k8s.io v1beta1+v1beta2 and external.metrics.k8s.io v1beta1. The script checks
+# the raw metrics API paths, scales a Deployment up and down through an HPA, checks config
+# reload, validates deploy/ with --dry-run=server, and reports timings.
+# Control-plane binaries are built once and cached under $K8S_E2E_ROOT (~/.cache/vigil-k8s-e2e).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CP=${CONTROLPLANE:-$REPO/../shared/k8s-e2e/controlplane.sh}
+ROOT=${K8S_E2E_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil-k8s-e2e}
+BIN=$ROOT/bin
+PKI=$ROOT/run/pki
+WORK=$(mktemp -d /tmp/vigil-e2e.XXXXXX)
+METRICS_PORT=${METRICS_PORT:-26090}
+PROM_PORT=${PROM_PORT:-26091}
+ADAPTER_PORT=${E2E_ADAPTER_PORT:-26446}
+KUBECTL="kubectl --kubeconfig=$PKI/admin.kubeconfig"
+T0=$(date +%s.%N)
+PIDS=()
+
+log() { printf '[e2e %s +%5.1fs] %s\n' "$(date +%H:%M:%S)" "$(echo "$(date +%s.%N) - $T0" | bc)" "$*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc | xargs printf '%.1f'; }
+
+cleanup() {
+  local rc=$?
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  "$CP" stop >/dev/null 2>&1 || true
+  if [ $rc -ne 0 ]; then
+    log "logs kept in $WORK and $ROOT/run/logs"; tail -n 30 "$WORK/adapter.log" 2>/dev/null || true
+  else
+    rm -rf "$WORK"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+
+wait_until() { # what timeout cmd...
+  local what=$1 to=$2 t; t=$(now); shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ "$(echo "$(now) - $t > $to" | bc)" = 1 ] && fail "timeout ($to s) waiting for $what"
+    sleep 0.2
+  done
+  log "$what after $(since "$t")s"
+}
+
+# ---------------------------------------------------------------- build (cached)
+t=$(now)
+[ -x "$BIN/etcd" ] || nice -n 10 "$CP" build_etcd
+if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kube-controller-manager" ]; then nice -n 10 "$CP" build_k8s; fi
+make -C "$REPO" --no-print-directory build-adapter >/dev/null
+log "binaries ready in $(since "$t")s"
+
+# ---------------------------------------------------------------- metrics server
+# The endpoint whose values the test controls: a directory served over HTTP; write_metrics
+# replaces the file atomically so a scrape never sees half a file.
+mkdir -p "$WORK/www"
+write_metrics() { printf '%s\n' "$@" > "$WORK/www/metrics.tmp"; mv "$WORK/www/metrics.tmp" "$WORK/www/metrics"; }
+write_metrics "# no metrics yet"
+(cd "$WORK/www" && exec python3 -m http.server "$METRICS_PORT" --bind 127.0.0.1 >"$WORK/http.log" 2>&1) &
+PIDS+=($!)
+
+cat > "$WORK/prometheus.yml" <<YAML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+- job_name: e2e
+  metrics_path: /metrics
+  static_configs: [{targets: ['127.0.0.1:$METRICS_PORT']}]
+YAML
+
+api_ok() { curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=up" | grep -q '"status":"success"'; }
+start_vigil() {
+  make -C "$REPO" --no-print-directory build-server >/dev/null 2>&1 || return 1
+  "$REPO/bin/vigil" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/vigil-data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/metrics-server.log" 2>&1 &
+  PIDS+=($!)
+  local i; for i in $(seq 100); do api_ok && return 0; sleep 0.2; done
+  kill "${PIDS[-1]}" 2>/dev/null; return 1
+}
+start_prometheus() {
+  prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom-data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/metrics-server.log" 2>&1 &
+  PIDS+=($!)
+  local i; for i in $(seq 150); do api_ok && return 0; sleep 0.2; done
+  return 1
+}
+SERVER=${E2E_METRICS_SERVER:-auto}
+case $SERVER in
+  vigil) start_vigil || fail "bin/vigil did not serve /api/v1" ;;
+  prometheus) start_prometheus || fail "prometheus did not start" ;;
+  auto) if start_vigil; then SERVER=vigil; else log "bin/vigil has no working /api/v1 yet; using Debian prometheus"; SERVER=prometheus; start_prometheus || fail "prometheus did not start"; fi ;;
+esac
+log "metrics server: $SERVER on 127.0.0.1:$PROM_PORT"
+
+# ---------------------------------------------------------------- control plane
+t=$(now)
+"$CP" certs >/dev/null 2>&1
+"$CP" clean >/dev/null 2>&1   # fresh etcd: no HPAs or Deployments left from an earlier run
+"$CP" start
+log "control plane up in $(since "$t")s"
+
+$KUBECTL apply -f - >/dev/null <<YAML
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: vigil-adapter-e2e:auth-delegator}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:auth-delegator}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-metrics-adapter}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: vigil-adapter-e2e:auth-reader, namespace: kube-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-metrics-adapter}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: vigil-adapter-e2e:view}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-metrics-adapter}]
+YAML
+
+# ---------------------------------------------------------------- deploy/ validation
+t=$(now)
+$KUBECTL create namespace monitoring --dry-run=client -o yaml | $KUBECTL apply -f - >/dev/null
+$KUBECTL create namespace vigil-example --dry-run=client -o yaml | $KUBECTL apply -f - >/dev/null
+$KUBECTL kustomize "$REPO/deploy" > "$WORK/deploy.yaml"
+$KUBECTL kustomize "$REPO/deploy/example" > "$WORK/example.yaml"
+$KUBECTL apply --dry-run=server -f "$WORK/deploy.yaml" >"$WORK/dryrun.txt" || fail "deploy/ rejected by the API server"
+$KUBECTL apply --dry-run=server -f "$WORK/example.yaml" >>"$WORK/dryrun.txt" || fail "deploy/example rejected by the API server"
+log "deploy/ and deploy/example validated with --dry-run=server: $(wc -l <"$WORK/dryrun.txt") objects in $(since "$t")s"
+# The adapter's config in deploy/ must load in the real binary's parser as well.
+"$REPO/bin/vigil-adapter" --help >/dev/null 2>&1 || true
+
+# ---------------------------------------------------------------- adapter
+cat > "$WORK/adapter.yaml" <<'YAML'
+rules:
+- seriesQuery: '{__name__=~"^e2e_.*",namespace!=""}'
+  resources:
+    template: <<.Resource>>
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+externalRules:
+- seriesQuery: '{__name__="e2e_queue_depth",namespace!=""}'
+  resources:
+    overrides:
+      namespace: {resource: namespace}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>})
+YAML
+t=$(now)
+mkdir -p "$WORK/adapter-certs"
+"$REPO/bin/vigil-adapter" --secure-port="$ADAPTER_PORT" --bind-address=127.0.0.1 --cert-dir="$WORK/adapter-certs" \
+  --lister-kubeconfig="$PKI/adapter.kubeconfig" \
+  --authentication-kubeconfig="$PKI/adapter.kubeconfig" --authorization-kubeconfig="$PKI/adapter.kubeconfig" \
+  --prometheus-url="http://127.0.0.1:$PROM_PORT" --config="$WORK/adapter.yaml" \
+  --metrics-relist-interval=30s --config-poll-interval=2s --v=2 >"$WORK/adapter.log" 2>&1 &
+ADAPTER_PID=$!; PIDS+=($ADAPTER_PID)
+wait_until "adapter /healthz" 60 curl -fsSk "https://127.0.0.1:$ADAPTER_PORT/healthz"
+$KUBECTL apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: vigil-adapter-e2e, namespace: kube-system}
+spec: {type: ExternalName, externalName: 127.0.0.1, ports: [{name: https, port: $ADAPTER_PORT}]}
+YAML
+for api in v1beta1.custom.metrics.k8s.io v1beta2.custom.metrics.k8s.io v1beta1.external.metrics.k8s.io; do
+  v=${api%%.*}; g=${api#*.}
+  $KUBECTL apply -f - >/dev/null <<YAML
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: $api}
+spec:
+  group: $g
+  version: $v
+  service: {name: vigil-adapter-e2e, namespace: kube-system, port: $ADAPTER_PORT}
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: $([ "$v" = v1beta2 ] && echo 200 || echo 100)
+YAML
+done
+for api in v1beta1.custom.metrics.k8s.io v1beta2.custom.metrics.k8s.io v1beta1.external.metrics.k8s.io; do
+  wait_until "APIService $api Available" 60 $KUBECTL wait --for=condition=Available --timeout=2s "apiservice/$api"
+done
+log "adapter registered in $(since "$t")s"
+
+# ---------------------------------------------------------------- workload
+$KUBECTL create namespace e2e --dry-run=client -o yaml | $KUBECTL apply -f - >/dev/null
+$KUBECTL -n e2e create deployment web --image=registry.invalid/none:1 --replicas=1 --dry-run=client -o yaml | $KUBECTL apply -f - >/dev/null
+wait_until "pod of deployment web" 60 bash -c "$KUBECTL -n e2e get pods -l app=web -o name | grep -q pod/"
+POD=$($KUBECTL -n e2e get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
+
+set_queue() { # queue depth for deployment web; per-pod load for the first pod
+  write_metrics "# TYPE e2e_queue_depth gauge" "e2e_queue_depth{namespace=\"e2e\",deployment=\"web\"} $1" \
+    "# TYPE e2e_pod_load gauge" "e2e_pod_load{namespace=\"e2e\",pod=\"$POD\"} ${2:-5}"
+}
+raw() { $KUBECTL get --raw "$1" 2>&1; }
+value_is() { # path jsonpath-ish: first "value" field equals $2
+  raw "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); v=d["items"][0]["value"] if "items" in d else d["value"]; sys.exit(0 if v==sys.argv[1] else 1)' "$2"
+}
+
+# An unknown metric gives an error a user can act on.
+msg=$(raw /apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/pods/%2A/e2e_pod_load || true)
+echo "$msg" | grep -q "metric e2e_pod_load not found for pods in namespace e2e" || fail "unexpected error for a missing metric: $msg"
+log "missing metric error: $(echo "$msg" | head -c 300)"
+
+# Discovery lag: from the first write of a new metric to the adapter serving it.
+t=$(now); set_queue 30 5
+wait_until "new metric servable (scrape 1s + relist on miss)" 30 value_is /apis/external.metrics.k8s.io/v1beta1/namespaces/e2e/e2e_queue_depth 30
+LAG=$(since "$t")
+value_is /apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/deployments.apps/web/e2e_queue_depth 30 || fail "object metric v1beta1: $(raw /apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/deployments.apps/web/e2e_queue_depth)"
+value_is /apis/custom.metrics.k8s.io/v1beta2/namespaces/e2e/deployments.apps/web/e2e_queue_depth 30 || fail "object metric v1beta2: $(raw /apis/custom.metrics.k8s.io/v1beta2/namespaces/e2e/deployments.apps/web/e2e_queue_depth)"
+value_is "/apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/pods/%2A/e2e_pod_load?labelSelector=app%3Dweb" 5 || fail "pods metric: $(raw "/apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/pods/%2A/e2e_pod_load?labelSelector=app%3Dweb")"
+value_is /apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/metrics/e2e_queue_depth 30 || fail "namespace metric: $(raw /apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/metrics/e2e_queue_depth)"
+raw /apis/custom.metrics.k8s.io/v1beta1 | grep -q '"name":"deployments.apps/e2e_queue_depth"' || fail "discovery list lacks deployments.apps/e2e_queue_depth"
+log "raw metrics API paths OK (external, object v1beta1+v1beta2, pods, namespace, listing)"
+
+# ---------------------------------------------------------------- HPA up and down
+replicas() { $KUBECTL -n e2e get deploy web -o jsonpath='{.spec.replicas}'; }
+wait_replicas() { wait_until "deployment web at $1 replicas" "$2" test "$(replicas)" = "$1"; }
+t=$(now)
+$KUBECTL apply -f - >/dev/null <<'YAML'
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: e2e}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 10
+  metrics:
+  - type: External
+    external:
+      metric:
+        name: e2e_queue_depth
+        selector: {matchLabels: {deployment: web}}
+      target: {type: AverageValue, averageValue: "10"}
+  behavior:
+    scaleDown: {stabilizationWindowSeconds: 0}
+YAML
+wait_replicas 3 60; UP1=$(since "$t")
+t=$(now); set_queue 60; wait_replicas 6 90; UP2=$(since "$t")
+t=$(now); set_queue 20; wait_replicas 2 90; DOWN=$(since "$t")
+log "HPA (External): 1->3 in ${UP1}s after creation, 3->6 in ${UP2}s, 6->2 in ${DOWN}s after the metric changed"
+
+# Object metric on the Deployment through custom.metrics.k8s.io.
+t=$(now); set_queue 50
+$KUBECTL -n e2e patch hpa web --type=merge -p '{"spec":{"metrics":[{"type":"Object","object":{"describedObject":{"apiVersion":"apps/v1","kind":"Deployment","name":"web"},"metric":{"name":"e2e_queue_depth"},"target":{"type":"AverageValue","averageValue":"10"}}}]}}' >/dev/null
+wait_replicas 5 90; OBJ=$(since "$t")
+log "HPA (Object): 2->5 in ${OBJ}s"
+$KUBECTL -n e2e get hpa web
+
+# ---------------------------------------------------------------- config reload
+t=$(now)
+cat > "$WORK/adapter.yaml.new" <<'YAML'
+rules:
+- seriesQuery: '{__name__=~"^e2e_.*",namespace!=""}'
+  resources:
+    template: <<.Resource>>
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+externalRules:
+- seriesQuery: '{__name__="e2e_queue_depth",namespace!=""}'
+  name: {as: queue_depth_reloaded}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>})
+YAML
+echo 'rules: [{seriesQuery: "up{", metricsQuery: x}]' > "$WORK/adapter.yaml.bad"
+mv "$WORK/adapter.yaml.bad" "$WORK/adapter.yaml"
+wait_until "bad config rejected, old rules kept" 20 grep -q "keeping the previous rules" "$WORK/adapter.log"
+value_is /apis/external.metrics.k8s.io/v1beta1/namespaces/e2e/e2e_queue_depth 50 || fail "old rules not kept after a bad edit"
+mv "$WORK/adapter.yaml.new" "$WORK/adapter.yaml"
+wait_until "reloaded rule serves queue_depth_reloaded" 20 value_is /apis/external.metrics.k8s.io/v1beta1/namespaces/e2e/queue_depth_reloaded 50
+log "config reload (bad edit kept old rules, good edit applied) in $(since "$t")s"
+
+RSS=$(( $(awk '/VmRSS/{print $2}' /proc/$ADAPTER_PID/status) / 1024 ))
+log "PASS: metrics server $SERVER, discovery lag ${LAG}s, adapter RSS ${RSS} MiB, total $(since "$T0")s"

@@ -151,6 +151,8 @@ func (s *scrapeRuntime) Stop() {
 // not load at startup is an error: Vigil does not start with nothing to do.
 func setupScrape(f *scrapeFlags, enableLifecycle bool, app tsdb.Appendable, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*scrapeRuntime, error) {
 	reg.MustRegister(kubernetes.Collectors()...)
+	scrape.UserAgent = "Vigil/" + version
+	kubernetes.UserAgent = "Vigil/" + version
 	m := scrape.NewManager(nil, logger.With("component", "scrape"), app, reg)
 	rl := newReloader(f.configFile, reg, logger.With("component", "config"))
 	rl.Add("scrape", m.ApplyConfig)

@@ -28,7 +28,6 @@ func TestLoadFileFull(t *testing.T) {
 	if node == nil {
 		t.Fatal("job node missing")
 	}
-	abs, _ := filepath.Abs("testdata")
 	checks := []struct {
 		name      string
 		got, want any
@@ -56,7 +55,6 @@ func TestLoadFileFull(t *testing.T) {
 		{"k8s job inherits interval", cfg.ScrapeConfigs[1].ScrapeInterval, model.Duration(30 * time.Second)},
 		{"k8s job default compression", cfg.ScrapeConfigs[1].EnableCompression, true},
 	}
-	_ = abs
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)

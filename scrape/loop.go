@@ -38,6 +38,10 @@ var (
 // block cutting, so Vigil rejects them as out of bounds and says so in lastError.
 const maxFutureSkew = 10 * time.Minute
 
+// scrapeTimestampTolerance is how far a scrape may fire from its ideal tick and still be stored
+// at the tick (Prometheus's default).
+const scrapeTimestampTolerance = 2 * time.Millisecond
+
 // UserAgent is sent with every scrape.
 var UserAgent = "Vigil/0.1"
 
@@ -222,15 +226,33 @@ func (sl *scrapeLoop) run() {
 	}
 	ticker := time.NewTicker(sl.cfg.interval)
 	defer ticker.Stop()
+	// Round(0) drops the monotonic reading so the wall clock timestamp is stored.
+	aligned := time.Now().Round(0)
+	tolerance := min(sl.cfg.interval/100, scrapeTimestampTolerance)
 	for {
-		// Round(0) drops the monotonic reading so the wall clock timestamp is stored.
-		sl.scrapeAndReport(time.Now().Round(0))
+		var ts time.Time
+		ts, aligned = alignTimestamp(time.Now().Round(0), aligned, sl.cfg.interval, tolerance)
+		sl.scrapeAndReport(ts)
 		select {
 		case <-sl.ctx.Done():
 			return
 		case <-ticker.C:
 		}
 	}
+}
+
+// alignTimestamp snaps a scrape time to the ideal tick (aligned advanced by whole intervals) when
+// it is within tolerance of it. Timer jitter would otherwise make every timestamp delta slightly
+// different; constant deltas cost one bit each in the TSDB's delta-of-delta encoding (Prometheus
+// does the same). It returns the timestamp to use and the new ideal tick.
+func alignTimestamp(now, aligned time.Time, interval, tolerance time.Duration) (time.Time, time.Time) {
+	for now.Sub(aligned) >= interval {
+		aligned = aligned.Add(interval)
+	}
+	if now.Sub(aligned) <= tolerance {
+		return aligned, aligned
+	}
+	return now, aligned
 }
 
 // stop ends the loop and waits for an in-flight scrape to finish.

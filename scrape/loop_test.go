@@ -445,3 +445,25 @@ func TestAcceptHeader(t *testing.T) {
 		t.Errorf("accept header %q", got)
 	}
 }
+
+func TestAlignTimestamp(t *testing.T) {
+	start := time.Unix(1000, 0)
+	cases := []struct {
+		name        string
+		now         time.Duration // after start
+		wantTS      time.Duration
+		wantAligned time.Duration
+	}{
+		{"on tick", 10 * time.Second, 10 * time.Second, 10 * time.Second},
+		{"1ms late snaps", 10*time.Second + time.Millisecond, 10 * time.Second, 10 * time.Second},
+		{"3ms late keeps", 10*time.Second + 3*time.Millisecond, 10*time.Second + 3*time.Millisecond, 10 * time.Second},
+		{"skipped ticks", 30*time.Second + time.Millisecond, 30 * time.Second, 30 * time.Second},
+		{"early keeps", 9*time.Second + 999*time.Millisecond, 9*time.Second + 999*time.Millisecond, 0},
+	}
+	for _, c := range cases {
+		ts, al := alignTimestamp(start.Add(c.now), start, 10*time.Second, 2*time.Millisecond)
+		if !ts.Equal(start.Add(c.wantTS)) || !al.Equal(start.Add(c.wantAligned)) {
+			t.Errorf("%s: ts %v aligned %v, want %v %v", c.name, ts.Sub(start), al.Sub(start), c.wantTS, c.wantAligned)
+		}
+	}
+}

@@ -144,4 +144,3 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	w.maxWrite = max(w.maxWrite, len(p))
 	return w.buf.Write(p)
 }
-

@@ -199,7 +199,7 @@ func (ev *evaluator) vectorBinop(op parser.ItemType, lhs, rhs Vector, matching *
 		if returnBool {
 			value = btos(keep)
 		}
-		metric := resultMetric(ls.Metric, rs.Metric, op, matching, enh)
+		metric := resultMetric(ls.Metric, rs.Metric, op, matching, enh, ev.startTS != ev.endTS)
 		if matching.Card == parser.CardOneToOne {
 			if matchedSigsPresent[sigOrd] {
 				ev.errorf("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)")
@@ -252,8 +252,11 @@ func (ev *evaluator) vectorBinop(op parser.ItemType, lhs, rhs Vector, matching *
 }
 
 // resultMetric returns the labels of the result of a binary operation between lhs and rhs,
-// cached per label pair across steps.
-func resultMetric(lhs, rhs labels.Labels, op parser.ItemType, matching *parser.VectorMatching, enh *evalNodeHelper) labels.Labels {
+// cached per label pair across steps when there is more than one step.
+func resultMetric(lhs, rhs labels.Labels, op parser.ItemType, matching *parser.VectorMatching, enh *evalNodeHelper, cache bool) labels.Labels {
+	if !cache {
+		return buildResultMetric(lhs, rhs, op, matching, enh)
+	}
 	if enh.resultMetric == nil {
 		enh.resultMetric = make(map[string]labels.Labels, len(enh.Out))
 	}
@@ -267,7 +270,12 @@ func resultMetric(lhs, rhs labels.Labels, op parser.ItemType, matching *parser.V
 		return ret
 	}
 	str := string(enh.lblResultBuf)
+	ret := buildResultMetric(lhs, rhs, op, matching, enh)
+	enh.resultMetric[str] = ret
+	return ret
+}
 
+func buildResultMetric(lhs, rhs labels.Labels, op parser.ItemType, matching *parser.VectorMatching, enh *evalNodeHelper) labels.Labels {
 	enh.resetBuilder(lhs)
 	if changesMetricSchema(op) {
 		schema.Metadata{}.SetToLabels(enh.lb)
@@ -287,9 +295,7 @@ func resultMetric(lhs, rhs labels.Labels, op parser.ItemType, matching *parser.V
 			enh.lb.Del(ln)
 		}
 	}
-	ret := enh.lb.Labels()
-	enh.resultMetric[str] = ret
-	return ret
+	return enh.lb.Labels()
 }
 
 func (ev *evaluator) vectorScalarBinop(op parser.ItemType, lhs Vector, rhs float64, swap, returnBool bool, enh *evalNodeHelper, pos posrange.PositionRange) Vector {

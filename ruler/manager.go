@@ -261,8 +261,13 @@ func (m *Manager) Update(u UpdateOptions) error {
 				ng.copyState(og)
 			}
 			wg.Done()
-			<-m.block
-			ng.run(m.opts.Context)
+			// A group replaced before the manager runs never starts; stop must not wait for it.
+			select {
+			case <-m.block:
+				ng.run(m.opts.Context)
+			case <-ng.done:
+				close(ng.terminated)
+			}
 		}(ng)
 	}
 	// Groups no longer configured stop, and their series go stale.

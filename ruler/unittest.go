@@ -6,6 +6,7 @@ package ruler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -232,7 +233,7 @@ func (tg *testGroup) loadInput(p parser.Parser, start time.Time) ([]*lazySeries,
 				continue
 			}
 			if v.Histogram != nil {
-				return nil, fmt.Errorf("input_series %q: %w", is.Series, promql.ErrNativeHistogramsUnsupported)
+				return nil, fmt.Errorf("input_series %q: %w", is.Series, errNativeHistograms)
 			}
 			ls.samples = append(ls.samples, promql.FPoint{T: start.Add(gap * time.Duration(j)).UnixMilli(), F: v.Value})
 		}
@@ -444,7 +445,7 @@ Outer:
 		for _, s := range tc.ExpSamples {
 			lb, err := o.Parser.ParseMetric(s.Labels)
 			if err == nil && s.Histogram != "" {
-				err = promql.ErrNativeHistogramsUnsupported
+				err = errNativeHistograms
 			}
 			if err != nil {
 				err = fmt.Errorf("labels %q: %w", s.Labels, err)
@@ -547,3 +548,6 @@ func indentLines(lines, indent string) string {
 	n := strings.Split(lines, "\n")
 	return strings.Join(n, "\n"+indent)
 }
+
+// errNativeHistograms rejects histogram samples in test files: Vigil stores floats only.
+var errNativeHistograms = errors.New("native histograms are not supported by Vigil")

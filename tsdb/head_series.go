@@ -67,10 +67,7 @@ func (s *memSeries) appendable(t int64, v float64) error {
 	return nil
 }
 
-func (s *memSeries) hasOpen() bool {
-	b := s.open.Bytes()
-	return len(b) > 0 && chunkenc.NumSamples(b) > 0
-}
+func (s *memSeries) hasOpen() bool { return s.app.NumSamples() > 0 }
 
 // append adds a committed sample (caller holds mu). It returns false for a duplicate, which is
 // dropped.
@@ -78,7 +75,7 @@ func (s *memSeries) append(t int64, v float64, h *Head) bool {
 	if s.lastT != math.MinInt64 && t <= s.lastT {
 		return false
 	}
-	if !s.hasOpen() || s.open.NumSamples() >= samplesPerChunk || t >= rangeEnd(s.openMinT, h.chunkRange) {
+	if n := s.app.NumSamples(); n == 0 || n >= samplesPerChunk || t >= rangeEnd(s.openMinT, h.chunkRange) {
 		s.cutChunk(t, h)
 	}
 	s.app.Append(t, v)
@@ -136,7 +133,7 @@ func (s *memSeries) truncateBefore(mint int64, h *Head) int {
 		s.closed = rest
 	}
 	if len(s.closed) == 0 && s.hasOpen() && s.lastT < mint {
-		s.open = chunkenc.XORChunk{}
+		s.open, s.app = chunkenc.XORChunk{}, chunkenc.XORAppender{}
 		n++
 	}
 	return n

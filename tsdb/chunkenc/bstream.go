@@ -23,19 +23,23 @@ func (s *bstream) writeBit(bit bool) {
 	s.count--
 }
 
-// writeBits writes the nbits low bits of u, most significant first.
+// writeBits writes the nbits low bits of u, most significant first, filling the free bits of
+// the last byte in one step instead of bit by bit.
 func (s *bstream) writeBits(u uint64, nbits int) {
-	u <<= 64 - uint(nbits)
-	for nbits >= 8 {
-		byt := byte(u >> 56)
-		s.writeByte(byt)
-		u <<= 8
-		nbits -= 8
+	if nbits == 0 {
+		return
 	}
+	u <<= 64 - uint(nbits) // left-align: bits past nbits are zero
 	for nbits > 0 {
-		s.writeBit((u >> 63) == 1)
-		u <<= 1
-		nbits--
+		if s.count == 0 {
+			s.b = append(s.b, 0)
+			s.count = 8
+		}
+		s.b[len(s.b)-1] |= byte(u >> (64 - uint(s.count)))
+		n := min(int(s.count), nbits)
+		u <<= uint(n)
+		nbits -= n
+		s.count -= uint8(n)
 	}
 }
 

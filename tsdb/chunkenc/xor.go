@@ -81,6 +81,7 @@ func (c *XORChunk) Compact() {
 // XORAppender appends to an XORChunk. Its state is what the next sample is encoded against.
 type XORAppender struct {
 	c        *XORChunk
+	num      uint16 // samples in the chunk: kept here so appends never read the header
 	t        int64
 	v        float64
 	tDelta   uint64
@@ -104,13 +105,14 @@ func (c *XORChunk) Appender() (*XORAppender, error) {
 	}
 	a.t, a.v, a.tDelta = it.t, it.val, it.tDelta
 	a.leading, a.trailing = it.leading, it.trailing
+	a.num = uint16(n)
 	return a, nil
 }
 
 // Append adds a sample. Timestamps must increase; the caller checks.
 func (a *XORAppender) Append(t int64, v float64) {
 	b := &a.c.b
-	num := binary.BigEndian.Uint16(b.b[1:])
+	num := a.num
 	switch num {
 	case 0:
 		var buf [binary.MaxVarintLen64]byte
@@ -149,8 +151,12 @@ func (a *XORAppender) Append(t int64, v float64) {
 		a.tDelta = tDelta
 	}
 	a.t, a.v = t, v
+	a.num = num + 1
 	binary.BigEndian.PutUint16(b.b[1:], num+1)
 }
+
+// NumSamples returns the number of samples appended to the chunk.
+func (a *XORAppender) NumSamples() int { return int(a.num) }
 
 // bitRange reports whether x fits in nbits as a two's complement number.
 func bitRange(x int64, nbits uint8) bool {

@@ -139,7 +139,9 @@ func TestQueryEndpoints(t *testing.T) {
 			body: `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1704067200,"2"],[1704067215,"2"]]}]}}`,
 		},
 		{
-			name: "info annotation", path: "/api/v1/query", params: q("query", `rate(temperature[5m])`, "time", at), code: 200,
+			name: "info annotation with the query position", path: "/api/v1/query", params: q("query", `rate(temperature[5m])`, "time", at), code: 200,
+			body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"city":"<b>&"},"value":[1704067800,"6.666666666666666e-11"]}]},` +
+				`"infos":["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"temperature\" (1:6)"]}`,
 		},
 		// Bad input.
 		{name: "parse error with position", path: "/api/v1/query", params: q("query", `sum(`, "time", at), code: 400, errType: "bad_data",

@@ -523,58 +523,6 @@ func streamableAgg(op parser.ItemType) bool {
 	return false
 }
 
-// stream produces the series of expr one at a time through emit, without materializing the
-// whole matrix. It returns false (without emitting) when expr cannot be streamed.
-func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
-	switch e := expr.(type) {
-	case *parser.ParenExpr:
-		return ev.stream(e.Expr, emit)
-	case *parser.VectorSelector:
-		if e.Smoothed {
-			ev.smoothedVectorSelector(e, emit)
-		} else {
-			ev.vectorSelector(e, emit)
-		}
-		return true
-	case *parser.BinaryExpr:
-		// vector op number (or number op vector) transforms each series on its own.
-		if e.Op.IsSetOperator() {
-			return false
-		}
-		lhs, rhs := unwrapParens(e.LHS), unwrapParens(e.RHS)
-		if num, ok := rhs.(*parser.NumberLiteral); ok && lhs.Type() == parser.ValueTypeVector {
-			return ev.stream(lhs, ev.scalarBinopStream(e, num.Val, false, emit))
-		}
-		if num, ok := lhs.(*parser.NumberLiteral); ok && rhs.Type() == parser.ValueTypeVector {
-			return ev.stream(rhs, ev.scalarBinopStream(e, num.Val, true, emit))
-		}
-		return false
-	case *parser.Call:
-		if f, ok := pointwiseFunctions[e.Func.Name]; ok && len(e.Args) == 1 {
-			var out []FPoint
-			return ev.stream(e.Args[0], func(s Series) {
-				out = out[:0]
-				for _, p := range s.Floats {
-					out = append(out, FPoint{T: p.T, F: f(p.F)})
-				}
-				emit(Series{Metric: s.Metric, Floats: out, dropName: true})
-			})
-		}
-		if e.Func.Name == "absent_over_time" || rangeFunctions[e.Func.Name] == nil {
-			return false
-		}
-		for i, a := range e.Args {
-			switch unwrapParens(a).(type) {
-			case *parser.MatrixSelector, *parser.SubqueryExpr:
-				e.Args[i] = unwrapParens(a)
-				ev.evalRangeFunction(e, i, emit)
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // streamGroup accumulates one output group of a streamed aggregation, per step.
 type streamGroup struct {
 	metric   labels.Labels

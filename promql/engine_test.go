@@ -360,8 +360,9 @@ func TestValueStrings(t *testing.T) {
 }
 
 // TestStreamingMatchesMaterialized checks that the series-at-a-time paths (streamed
-// aggregations, subqueries, vector-number operations) give the results of the step-wise
-// paths: "or on() vector(-1) == -2" adds nothing but forces materialization.
+// aggregations, subqueries, vector-number operations, joins) give the results of the
+// step-wise paths: "or on() vector(-1) == -2" adds nothing but cannot be streamed, which
+// forces materialization of the operand it is attached to.
 func TestStreamingMatchesMaterialized(t *testing.T) {
 	st := testData(t)
 	ng := promql.NewEngine(promql.EngineOpts{})
@@ -382,6 +383,12 @@ func TestStreamingMatchesMaterialized(t *testing.T) {
 		`max_over_time((rate(http_requests_total[1m])%s)[3m:30s])`,
 		`sum((latency_bucket%s) > 10)`,
 		`count(abs(temperature%s - 15))`,
+		`(rate(latency_bucket[1m])%s) * on (job) group_left (version) info_meta`,
+		`info_meta * on (job) group_right (version) (latency_bucket%s)`,
+		`(latency_bucket%s) > on (job, instance) group_left temperature`,
+		`(temperature%s) / on (instance, job) rate(http_requests_total[1m])`,
+		`(temperature%s) >= bool ignoring (__name__) temperature`,
+		`sum by (le) ((latency_bucket%s) / ignoring (le) group_left temperature)`,
 	} {
 		streamed := strings.Replace(tmpl, "%s", "", 1)
 		forced := strings.Replace(tmpl, "%s", force, 1)

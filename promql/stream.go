@@ -1,0 +1,287 @@
+package promql
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// Series-at-a-time evaluation: expressions whose output series each depend on one input series
+// (selectors, range functions, vector-number operations, pointwise functions) and joins whose
+// "many" side is such an expression are produced one series at a time, so that aggregations,
+// subqueries and joins over them never hold the whole input matrix.
+
+// canStream reports whether stream can produce expr series by series.
+func canStream(expr parser.Expr) bool {
+	switch e := expr.(type) {
+	case *parser.ParenExpr:
+		return canStream(e.Expr)
+	case *parser.VectorSelector:
+		return true
+	case *parser.BinaryExpr:
+		if e.Op.IsSetOperator() {
+			return false
+		}
+		lhs, rhs := unwrapParens(e.LHS), unwrapParens(e.RHS)
+		if _, ok := rhs.(*parser.NumberLiteral); ok && lhs.Type() == parser.ValueTypeVector {
+			return canStream(lhs)
+		}
+		if _, ok := lhs.(*parser.NumberLiteral); ok && rhs.Type() == parser.ValueTypeVector {
+			return canStream(rhs)
+		}
+		if m := streamableJoin(e); m != nil {
+			return canStream(m)
+		}
+		return false
+	case *parser.Call:
+		if _, ok := pointwiseFunctions[e.Func.Name]; ok && len(e.Args) == 1 {
+			return canStream(e.Args[0])
+		}
+		if e.Func.Name == "absent_over_time" || rangeFunctions[e.Func.Name] == nil {
+			return false
+		}
+		for _, a := range e.Args {
+			switch unwrapParens(a).(type) {
+			case *parser.MatrixSelector, *parser.SubqueryExpr:
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// streamableJoin returns the "many" side of a vector-vector arithmetic or comparison that can
+// be evaluated by streaming that side against the materialized other side, or nil.
+func streamableJoin(e *parser.BinaryExpr) parser.Expr {
+	m := e.VectorMatching
+	if m == nil || e.LHS.Type() != parser.ValueTypeVector || e.RHS.Type() != parser.ValueTypeVector ||
+		m.Card == parser.CardManyToMany || m.FillValues.LHS != nil || m.FillValues.RHS != nil {
+		return nil
+	}
+	if m.Card == parser.CardOneToMany {
+		return e.RHS
+	}
+	return e.LHS
+}
+
+// stream produces the series of expr one at a time through emit, without materializing the
+// whole matrix. Emitted points are only valid during the call. It returns false, without
+// evaluating anything, when expr cannot be streamed.
+func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
+	if !canStream(expr) {
+		return false
+	}
+	switch e := expr.(type) {
+	case *parser.ParenExpr:
+		return ev.stream(e.Expr, emit)
+	case *parser.VectorSelector:
+		if e.Smoothed {
+			ev.smoothedVectorSelector(e, emit)
+		} else {
+			ev.vectorSelector(e, emit)
+		}
+		return true
+	case *parser.BinaryExpr:
+		lhs, rhs := unwrapParens(e.LHS), unwrapParens(e.RHS)
+		if num, ok := rhs.(*parser.NumberLiteral); ok && lhs.Type() == parser.ValueTypeVector {
+			return ev.stream(lhs, ev.scalarBinopStream(e, num.Val, false, emit))
+		}
+		if num, ok := lhs.(*parser.NumberLiteral); ok && rhs.Type() == parser.ValueTypeVector {
+			return ev.stream(rhs, ev.scalarBinopStream(e, num.Val, true, emit))
+		}
+		ev.streamJoin(e, emit)
+		return true
+	case *parser.Call:
+		if f, ok := pointwiseFunctions[e.Func.Name]; ok && len(e.Args) == 1 {
+			var out []FPoint
+			return ev.stream(e.Args[0], func(s Series) {
+				out = out[:0]
+				for _, p := range s.Floats {
+					out = append(out, FPoint{T: p.T, F: f(p.F)})
+				}
+				emit(Series{Metric: s.Metric, Floats: out, dropName: true})
+			})
+		}
+		for i, a := range e.Args {
+			switch unwrapParens(a).(type) {
+			case *parser.MatrixSelector, *parser.SubqueryExpr:
+				e.Args[i] = unwrapParens(a)
+				ev.evalRangeFunction(e, i, emit)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// joinCell is the "one" side sample of a match group at a step.
+type joinCell struct {
+	series int32 // index into the one side's matrix; -1: none
+	f      float64
+}
+
+// streamJoin evaluates a one-to-one or many-to-one (group_left/group_right) operation by
+// materializing the "one" side and streaming the "many" side against it. Errors are those of
+// vectorBinop: duplicate series on the one side, and multiple matches, at a step.
+func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
+	matching := e.VectorMatching
+	swapped := matching.Card == parser.CardOneToMany
+	manyExpr, oneExpr := e.LHS, e.RHS
+	if swapped {
+		manyExpr, oneExpr = e.RHS, e.LHS
+	}
+	n := ev.numSteps()
+	one := ev.eval(oneExpr).(Matrix)
+
+	names := slices.Clone(matching.MatchingLabels)
+	buf := make([]byte, 0, 1024)
+	var sigf func(labels.Labels) []byte
+	if matching.On {
+		slices.Sort(names)
+		sigf = func(l labels.Labels) []byte { buf = l.BytesWithLabels(buf, names...); return buf }
+	} else {
+		names = append([]string{labels.MetricName}, names...)
+		slices.Sort(names)
+		sigf = func(l labels.Labels) []byte { buf = l.BytesWithoutLabels(buf, names...); return buf }
+	}
+
+	// The one side by match group and step, and the first duplicate per step.
+	sigToOrd := map[string]int{}
+	var cells [][]joinCell
+	dupAtStep := make([]error, n)
+	oneSide := "right"
+	if swapped {
+		oneSide = "left"
+	}
+	for si, s := range one {
+		sig := sigf(s.Metric)
+		ord, ok := sigToOrd[string(sig)]
+		if !ok {
+			ord = len(cells)
+			sigToOrd[string(sig)] = ord
+			row := make([]joinCell, n)
+			for k := range row {
+				row[k].series = -1
+			}
+			cells = append(cells, row)
+		}
+		for _, p := range s.Floats {
+			k := (p.T - ev.startTS) / ev.interval
+			c := &cells[ord][k]
+			if c.series >= 0 {
+				if dupAtStep[k] == nil {
+					other := one[c.series]
+					matchedLabels := s.Metric.MatchLabels(matching.On, matching.MatchingLabels...)
+					d1, d2 := s.Metric.String(), other.Metric.String()
+					if d1 > d2 {
+						d1, d2 = d2, d1
+					}
+					dupAtStep[k] = fmt.Errorf("found duplicate series for the match group %s on the %s hand-side of the operation: [%s, %s]"+
+						";many-to-many matching not allowed: matching labels must be unique on one side", matchedLabels.String(), oneSide, d1, d2)
+				}
+				continue
+			}
+			*c = joinCell{series: int32(si), f: p.F}
+		}
+	}
+
+	// Multiple-match detection: per match group (one-to-one) or per result series
+	// (many-to-one), the steps already matched.
+	words := (n + 63) / 64
+	matchedByOrd := make([][]uint64, len(cells))
+	matchedByMetric := map[uint64][]uint64{}
+	markStep := func(bits []uint64, k int) bool {
+		w, b := k/64, uint64(1)<<(k%64)
+		if bits[w]&b != 0 {
+			return false
+		}
+		bits[w] |= b
+		return true
+	}
+
+	enh := &evalNodeHelper{}
+	pos := e.PositionRange()
+	type outSeries struct {
+		metric labels.Labels
+		pts    []FPoint
+	}
+	var outs []outSeries
+	ev.stream(manyExpr, func(s Series) {
+		outs = outs[:0]
+		ord, ok := sigToOrd[string(sigf(s.Metric))]
+		lastOne, lastMetric, lastHash := int32(-1), labels.EmptyLabels(), uint64(0)
+		for _, p := range s.Floats {
+			k := int((p.T - ev.startTS) / ev.interval)
+			if dupAtStep[k] != nil {
+				ev.error(dupAtStep[k])
+			}
+			if !ok {
+				continue
+			}
+			c := cells[ord][k]
+			if c.series < 0 {
+				continue
+			}
+			fl, fr := p.F, c.f
+			if swapped {
+				fl, fr = fr, fl
+			}
+			value, keep, err := vectorElemBinop(e.Op, fl, fr, pos)
+			if err != nil {
+				ev.warn(err)
+				continue
+			}
+			if e.ReturnBool {
+				value = btos(keep)
+			}
+			if c.series != lastOne {
+				lastOne = c.series
+				lastMetric = buildResultMetric(s.Metric, one[c.series].Metric, e.Op, matching, enh)
+				lastHash = lastMetric.Hash()
+			}
+			if matching.Card == parser.CardOneToOne {
+				if matchedByOrd[ord] == nil {
+					matchedByOrd[ord] = make([]uint64, words)
+				}
+				if !markStep(matchedByOrd[ord], k) {
+					ev.errorf("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)")
+				}
+			} else {
+				bits := matchedByMetric[lastHash]
+				if bits == nil {
+					bits = make([]uint64, words)
+					matchedByMetric[lastHash] = bits
+				}
+				if !markStep(bits, k) {
+					ev.errorf("multiple matches for labels: grouping labels must ensure unique matches")
+				}
+			}
+			if !keep && !e.ReturnBool {
+				continue
+			}
+			// Usually all points of a many-side series go to one result series.
+			i := len(outs) - 1
+			if i < 0 || !labels.Equal(outs[i].metric, lastMetric) {
+				i = slices.IndexFunc(outs, func(o outSeries) bool { return labels.Equal(o.metric, lastMetric) })
+				if i < 0 {
+					// Reuse the point buffers of earlier series.
+					if len(outs) < cap(outs) {
+						outs = outs[:len(outs)+1]
+					} else {
+						outs = append(outs, outSeries{})
+					}
+					i = len(outs) - 1
+					outs[i].metric, outs[i].pts = lastMetric, outs[i].pts[:0]
+				}
+			}
+			outs[i].pts = append(outs[i].pts, FPoint{T: p.T, F: value})
+		}
+		for _, o := range outs {
+			emit(Series{Metric: o.metric, Floats: o.pts, dropName: e.ReturnBool})
+		}
+		ev.currentSamples -= len(s.Floats)
+	})
+	ev.currentSamples -= one.TotalSamples()
+}

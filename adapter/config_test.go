@@ -79,6 +79,24 @@ func TestSampleConfigAndWalkthrough(t *testing.T) {
 	}
 }
 
+// The config shipped in deploy/ must load, and name metrics as its comments say.
+func TestDeployConfig(t *testing.T) {
+	data, err := os.ReadFile("../deploy/adapter/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, warnings, err := LoadRules(data)
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("%v %q", err, warnings)
+	}
+	if n, ok := rs.Rules[0].MetricName("http_requests_total"); !ok || n != "http_requests_per_second" {
+		t.Errorf("rules[0]: %q %v", n, ok)
+	}
+	if n, ok := rs.ExternalRules[0].MetricName("http_requests_total"); !ok || n != "http_requests_per_second" {
+		t.Errorf("externalRules[0]: %q %v", n, ok)
+	}
+}
+
 func TestInvalidConfigNamesTheRule(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"yaml", "rules: [", "parsing adapter config"},

@@ -275,4 +275,38 @@ wait_until "reloaded rule serves queue_depth_reloaded" 20 value_is /apis/externa
 log "config reload (bad edit kept old rules, good edit applied) in $(since "$t")s"
 
 RSS=$(( $(awk '/VmRSS/{print $2}' /proc/$ADAPTER_PID/status) / 1024 ))
-log "PASS: metrics server $SERVER, discovery lag ${LAG}s, adapter RSS ${RSS} MiB, total $(since "$T0")s"
+log "adapter RSS after the functional checks: ${RSS} MiB"
+
+# ---------------------------------------------------------------- performance (E2E_PERF=1)
+# 1,000 pods in a Deployment, a Pods-metric request for all of them through the aggregator
+# (p50/p99), 10,000 metric names listed, and the adapter's RSS with them.
+if [ "${E2E_PERF:-0}" = 1 ]; then
+  NPODS=${E2E_PERF_PODS:-1000}; NNAMES=${E2E_PERF_NAMES:-10000}
+  t=$(now)
+  $KUBECTL create namespace perf --dry-run=client -o yaml | $KUBECTL apply -f - >/dev/null
+  $KUBECTL -n perf create deployment big --image=registry.invalid/none:1 --replicas="$NPODS" --dry-run=client -o yaml | $KUBECTL apply -f - >/dev/null
+  wait_until "$NPODS pods of deployment big" 600 bash -c "[ \$($KUBECTL -n perf get pods -l app=big -o name | wc -l) -ge $NPODS ]"
+  $KUBECTL -n perf get pods -l app=big -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' > "$WORK/pods.txt"
+  {
+    cat "$WORK/www/metrics"
+    echo "# TYPE e2e_perf_load gauge"
+    awk '{printf "e2e_perf_load{namespace=\"perf\",pod=\"%s\"} %d\n", $1, NR}' "$WORK/pods.txt"
+    seq -f '%05g' 1 "$NNAMES" | awk '{printf "e2e_perf_metric_%s{namespace=\"perf\",pod=\"p\"} 1\n", $1}'
+  } > "$WORK/www/metrics.tmp"; mv "$WORK/www/metrics.tmp" "$WORK/www/metrics"
+  CURL="curl -fsS --cert $PKI/admin.crt --key $PKI/admin.key --cacert $PKI/ca.crt"
+  API=https://127.0.0.1:26443/apis/custom.metrics.k8s.io/v1beta1
+  last=$(printf 'e2e_perf_metric_%05d' "$NNAMES")
+  wait_until "$NNAMES metric names servable" 120 $CURL "$API/namespaces/perf/pods/p/$last"
+  pods_ok() { $CURL "$API/namespaces/perf/pods/%2A/e2e_perf_load?labelSelector=app%3Dbig" | python3 -c "import json,sys; sys.exit(0 if len(json.load(sys.stdin)['items'])==$NPODS else 1)"; }
+  wait_until "Pods metric for all $NPODS pods" 60 pods_ok
+  for i in $(seq 200); do $CURL -o /dev/null -w '%{time_total}\n' "$API/namespaces/perf/pods/%2A/e2e_perf_load?labelSelector=app%3Dbig"; done > "$WORK/lat.txt"
+  for i in $(seq 20); do $CURL -o /dev/null -w '%{time_total}\n' "$API"; done > "$WORK/list.txt"
+  pct() { sort -n "$1" | awk -v p="$2" '{a[NR]=$1} END{i=int(NR*p/100+0.5); if(i<1)i=1; if(i>NR)i=NR; printf "%.1f", a[i]*1000}'; }
+  NLIST=$($CURL "$API" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["resources"]))')
+  sleep 5
+  PRSS=$(( $(awk '/VmRSS/{print $2}' /proc/$ADAPTER_PID/status) / 1024 ))
+  log "PERF: Pods metric for $NPODS pods via the aggregator: p50 $(pct "$WORK/lat.txt" 50) ms, p99 $(pct "$WORK/lat.txt" 99) ms (200 requests, curl incl. TLS handshake)"
+  log "PERF: listing $NLIST custom metrics ($NNAMES names): p50 $(pct "$WORK/list.txt" 50) ms, p99 $(pct "$WORK/list.txt" 99) ms; adapter RSS ${PRSS} MiB; phase took $(since "$t")s"
+fi
+
+log "PASS: metrics server $SERVER, discovery lag ${LAG}s, total $(since "$T0")s"

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	commoncfg "github.com/prometheus/common/config"
+	"k8s.io/apimachinery/pkg/api/resource"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/metadata"
 	"k8s.io/component-base/logs"
@@ -35,7 +37,7 @@ type options struct {
 	queryTimeout    time.Duration
 	configPoll      time.Duration
 	relistTimeout   time.Duration
-	prometheusAgent string
+	memoryLimit     string
 }
 
 func main() {
@@ -65,12 +67,21 @@ func run() error {
 	fs.DurationVar(&o.queryTimeout, "query-timeout", 10*time.Second, "timeout of one PromQL query")
 	fs.DurationVar(&o.relistTimeout, "relist-timeout", 30*time.Second, "timeout of one rediscovery")
 	fs.DurationVar(&o.configPoll, "config-poll-interval", 10*time.Second, "re-read --config at least this often, in case file-system events are missed")
+	fs.StringVar(&o.memoryLimit, "go-memory-limit", "48Mi", "soft limit for the Go runtime (GC works harder near it instead of growing the heap); 0 disables; the GOMEMLIMIT environment variable takes precedence")
 	logs.AddFlags(fs)
 	if err := fs.Parse(os.Args); err != nil {
 		return fmt.Errorf("parsing flags: %w", err)
 	}
 	if o.relistInterval <= 0 || o.maxAge <= 0 {
 		return errors.New("--metrics-relist-interval and --metrics-max-age must be positive")
+	}
+
+	if os.Getenv("GOMEMLIMIT") == "" && o.memoryLimit != "0" {
+		q, err := resource.ParseQuantity(o.memoryLimit)
+		if err != nil {
+			return fmt.Errorf("--go-memory-limit: %w", err)
+		}
+		debug.SetMemoryLimit(q.Value())
 	}
 
 	promAPI, err := newPromAPI(o)

@@ -29,7 +29,7 @@ func TestReloadKeepsOldRulesOnBadEdit(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go r.Watch(ctx, time.Hour) // events only: the poll would hide a broken watch
+	go r.Watch(ctx, time.Hour)         // events only: the poll would hide a broken watch
 	time.Sleep(300 * time.Millisecond) // let the watcher register before the first write
 
 	bad := strings.Replace(e2eConfig, "metricsQuery: 'sum(<<.Series>>", "metricsQuery: 'sum(<<.Series>", 1)

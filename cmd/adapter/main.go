@@ -24,20 +24,20 @@ import (
 )
 
 type options struct {
-	promURL         string
-	tokenFile       string
-	caFile          string
-	certFile        string
-	keyFile         string
-	insecureTLS     bool
-	configFile      string
-	relistInterval  time.Duration
-	maxAge          time.Duration
-	missInterval    time.Duration
-	queryTimeout    time.Duration
-	configPoll      time.Duration
-	relistTimeout   time.Duration
-	memoryLimit     string
+	promURL        string
+	tokenFile      string
+	caFile         string
+	certFile       string
+	keyFile        string
+	insecureTLS    bool
+	configFile     string
+	relistInterval time.Duration
+	maxAge         time.Duration
+	missInterval   time.Duration
+	queryTimeout   time.Duration
+	configPoll     time.Duration
+	relistTimeout  time.Duration
+	memoryLimit    string
 }
 
 func main() {

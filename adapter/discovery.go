@@ -80,12 +80,17 @@ func (d *Discoverer) now() time.Time {
 
 // Relist queries the series of every rule and replaces the registry.
 func (d *Discoverer) Relist(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.relistLocked(ctx)
+	return d.relist(ctx, "config")
 }
 
-func (d *Discoverer) relistLocked(ctx context.Context) error {
+func (d *Discoverer) relist(ctx context.Context, trigger string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.relistLocked(ctx, trigger)
+}
+
+func (d *Discoverer) relistLocked(ctx context.Context, trigger string) (err error) {
+	defer func() { relists.WithLabelValues(trigger, result(err)).Inc() }()
 	rs := d.rules.Load()
 	if rs == nil {
 		return fmt.Errorf("no rules loaded")
@@ -137,6 +142,9 @@ func (d *Discoverer) relistLocked(ctx context.Context) error {
 		reg.err = fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	d.reg.Store(reg)
+	relistDuration.Observe(d.now().Sub(start).Seconds())
+	discovered.WithLabelValues("custom").Set(float64(len(reg.custom)))
+	discovered.WithLabelValues("external").Set(float64(len(reg.external)))
 	klog.V(2).InfoS("relisted metrics", "custom", len(reg.custom), "external", len(reg.external),
 		"seriesQueries", len(order), "took", d.now().Sub(start), "errors", len(errs))
 	return reg.err
@@ -241,7 +249,7 @@ func (d *Discoverer) relistOnMiss(ctx context.Context) *registry {
 	defer d.mu.Unlock()
 	// Concurrent misses queue here; the first relists, the rest find a fresh snapshot.
 	if d.now().Sub(d.lastTry) >= d.MissInterval {
-		if err := d.relistLocked(ctx); err != nil {
+		if err := d.relistLocked(ctx, "miss"); err != nil {
 			klog.ErrorS(err, "relist on unknown metric failed")
 		}
 	}
@@ -257,7 +265,7 @@ func (d *Discoverer) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := d.Relist(ctx); err != nil {
+			if err := d.relist(ctx, "periodic"); err != nil {
 				klog.ErrorS(err, "periodic relist failed (metrics from the last good relist are kept)")
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/component-base/metrics/legacyregistry"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 )
 
@@ -195,5 +196,25 @@ func TestPrometheusDownKeepsMetrics(t *testing.T) {
 	_, err := p.GetExternalMetric(context.Background(), "shop", labels.Everything(), provider.ExternalMetricInfo{Metric: "queue_depth"})
 	if statusCode(err) != http.StatusServiceUnavailable {
 		t.Errorf("query against a closed server: %v", err)
+	}
+}
+
+func TestMetricsRegistered(t *testing.T) {
+	RegisterMetrics()
+	f := newFakeProm(t)
+	f.setSeries(series("queue_depth", "namespace", "shop", "queue", "orders"))
+	newTestProvider(t, f, mustRules(t, e2eConfig), &fakeLister{})
+	mfs, err := legacyregistry.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = true
+	}
+	for _, n := range []string{"vigil_adapter_relists_total", "vigil_adapter_relist_duration_seconds", "vigil_adapter_metrics_discovered"} {
+		if !got[n] {
+			t.Errorf("%s not on the API server's registry", n)
+		}
 	}
 }

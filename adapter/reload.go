@@ -76,6 +76,12 @@ func (r *Reloader) name() string {
 
 func (r *Reloader) done(err error) error {
 	r.lastErr = err
+	configReloads.WithLabelValues(result(err)).Inc()
+	if err != nil {
+		configLastSuccess.Set(0)
+	} else {
+		configLastSuccess.Set(1)
+	}
 	if r.OnLoad != nil {
 		r.OnLoad(err)
 	}

@@ -76,7 +76,10 @@ scrape_configs:
   static_configs: [{targets: ['127.0.0.1:$METRICS_PORT']}]
 YAML
 
-api_ok() { curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=up" | grep -q '"status":"success"'; }
+api_ok() {
+  curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=up" | grep -q '"status":"success"' &&
+    curl -fsS -g "http://127.0.0.1:$PROM_PORT/api/v1/series?match[]=up" | grep -q '"status":"success"'
+}
 start_vigil() {
   make -C "$REPO" --no-print-directory build-server >/dev/null 2>&1 || return 1
   "$REPO/bin/vigil" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/vigil-data" \

@@ -102,6 +102,7 @@ func run() error {
 	}
 
 	ctx := genericapiserver.SetupSignalContext()
+	adapter.RegisterMetrics()
 	d := &adapter.Discoverer{API: promAPI, Mapper: mapper, MaxAge: o.maxAge, MissInterval: o.missInterval, Timeout: o.relistTimeout}
 	reloader := &adapter.Reloader{Path: o.configFile, Discoverer: d}
 	if err := reloader.Load(ctx); err != nil {

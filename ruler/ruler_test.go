@@ -452,3 +452,30 @@ func TestEvalTimestampSpreadsGroups(t *testing.T) {
 		t.Errorf("next slot %v, want %v", next, ta.Add(time.Minute))
 	}
 }
+
+func TestTemplateErrorInAnnotation(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(nil)
+	g := loadOne(t, m, `
+groups:
+  - name: g
+    rules:
+      - alert: T
+        expr: vector(3)
+        annotations:
+          bad: '{{ 1 | toTime | humanize }}'
+          good: '{{ $value | humanizePercentage }} {{ with query "vector(2)" }}{{ . | first | value }}{{ end }}'
+`)
+	g.eval(context.Background(), t0)
+	ar := g.AlertingRules()[0]
+	if ar.Health() != HealthGood {
+		t.Fatalf("a template error made the rule unhealthy: %v", ar.LastError())
+	}
+	a := ar.ActiveAlerts()[0]
+	if bad := a.Annotations.Get("bad"); !strings.HasPrefix(bad, "<error expanding template: ") || !strings.Contains(bad, "humanize") {
+		t.Errorf("bad annotation %q", bad)
+	}
+	if good := a.Annotations.Get("good"); good != "300% 2" {
+		t.Errorf("good annotation %q", good)
+	}
+}

@@ -127,3 +127,26 @@ func TestCheckRulesParityWithPromtool(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckConfigParityWithPromtool compares `check config` verdicts: the main file, its
+// rule_files globs (a plain path must exist) and the rule files themselves.
+func TestCheckConfigParityWithPromtool(t *testing.T) {
+	bin, _ := promtool(t)
+	for _, f := range glob(t, "testdata/config/*.yml") {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			want := SuccessExitCode
+			if strings.HasPrefix(filepath.Base(f), "bad_") {
+				want = FailureExitCode
+			}
+			pcode, pout := runPromtool(t, bin, "check", "config", f)
+			var stdout, stderr bytes.Buffer
+			vcode := CheckConfig(&stdout, &stderr, CheckOptions{}, f)
+			if pcode != want {
+				t.Errorf("promtool exit code %d, the file expects %d:\n%s", pcode, want, pout)
+			}
+			if vcode != pcode {
+				t.Errorf("vigil exit code %d, promtool %d\nvigil:\n%s%s\npromtool:\n%s", vcode, pcode, stdout.String(), stderr.String(), pout)
+			}
+		})
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/promql"
@@ -477,5 +479,92 @@ groups:
 	}
 	if good := a.Annotations.Get("good"); good != "300% 2" {
 		t.Errorf("good annotation %q", good)
+	}
+}
+
+// TestManagerRuns runs groups on their own schedule while the API reads their state and a
+// reload replaces one of them (run under -race).
+func TestManagerRuns(t *testing.T) {
+	e := newEnv(t)
+	reg := prometheus.NewRegistry()
+	m := e.manager(&Options{Registerer: reg, ResendDelay: time.Millisecond})
+	fn := writeRules(t, `
+groups:
+  - name: fast
+    interval: 50ms
+    rules:
+      - record: one
+        expr: vector(1)
+      - alert: Always
+        expr: one > 0
+`)
+	if err := m.Update(UpdateOptions{Interval: time.Minute, Files: []string{fn}}); err != nil {
+		t.Fatal(err)
+	}
+	m.Run()
+	stopReads := make(chan struct{})
+	readsDone := make(chan struct{})
+	go func() {
+		defer close(readsDone)
+		for {
+			select {
+			case <-stopReads:
+				return
+			default:
+			}
+			for _, g := range m.RuleGroups() {
+				_, _, _ = g.EvaluationTime(), g.LastEvaluation(), g.RuleEvaluationTimeSum()
+				for _, r := range g.Rules() {
+					_, _, _, _ = r.Health(), r.LastError(), r.EvaluationTimestamp(), r.EvaluationDuration()
+				}
+			}
+			for _, ar := range m.AlertingRules() {
+				_, _ = ar.State(), ar.ActiveAlerts()
+			}
+		}
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	var sent []routing.Alert
+	waitFor("an alert sent", func() bool {
+		sent = append(sent, e.notifier.take()...)
+		return len(sent) > 0
+	})
+	if sent[0].Labels["alertname"] != "Always" {
+		t.Errorf("sent %v", sent[0])
+	}
+	if err := m.Update(UpdateOptions{Interval: time.Minute, Files: []string{writeRules(t, `
+groups:
+  - name: fast
+    interval: 60ms
+    rules:
+      - record: one
+        expr: vector(1)
+      - alert: Always
+        expr: one > 0
+`)}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the reloaded group to evaluate", func() bool {
+		for _, g := range m.RuleGroups() {
+			if g.Interval() == 60*time.Millisecond && !g.LastEvaluation().IsZero() {
+				return true
+			}
+		}
+		return false
+	})
+	close(stopReads)
+	<-readsDone
+	m.Stop()
+	if n := testutil.CollectAndCount(reg, "prometheus_rule_group_iterations_total"); n != 1 {
+		t.Errorf("%d iteration series, want 1 (the removed group's series deleted)", n)
 	}
 }

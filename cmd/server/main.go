@@ -171,7 +171,7 @@ func run(f *flags, logger *slog.Logger) error {
 	defer scraping.Stop()
 	scraping.Reloader.AddFunc("alertmanager", alerting.Reload)
 
-	rules, err := setupRules(f.rules, db, alerting, scraping.Reloader, externalURL(f.listenAddress), reg, logger)
+	rules, err := setupRules(f.rules, db, alerting, scraping.Reloader, externalURL(f.listenAddress), time.Duration(f.api.lookbackDelta), reg, logger)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,10 @@ func (r *rulesRuntime) Stop() {
 // local (Vigil's routing) and to the configured external Alertmanagers, and registers with rl
 // so that reloads update rules and Alertmanagers (a bad rule file leaves the old rules running
 // and fails the reload). Rule files that do not load at startup are an error, as in Prometheus.
-func setupRules(f *rulesFlags, db *tsdb.DB, local ruler.Notifier, rl *reloader, extURL *url.URL, reg prometheus.Registerer, logger *slog.Logger) (*rulesRuntime, error) {
+//
+// lookback is --query.lookback-delta: rules see series as queries do, as in Prometheus where both
+// use one engine.
+func setupRules(f *rulesFlags, db *tsdb.DB, local ruler.Notifier, rl *reloader, extURL *url.URL, lookback time.Duration, reg prometheus.Registerer, logger *slog.Logger) (*rulesRuntime, error) {
 	if f == nil {
 		f = &rulesFlags{}
 	}
@@ -64,7 +67,7 @@ func setupRules(f *rulesFlags, db *tsdb.DB, local ruler.Notifier, rl *reloader, 
 	sender := ruler.NewSender(local, ruler.SenderOptions{
 		QueueCapacity: f.queueCapacity, Registerer: reg, Logger: logger.With("component", "notifier"),
 	})
-	engine := promql.NewEngine(promql.EngineOpts{Logger: logger})
+	engine := promql.NewEngine(promql.EngineOpts{Logger: logger, LookbackDelta: lookback})
 	m := ruler.NewManager(&ruler.Options{
 		QueryFunc:       ruler.EngineQueryFunc(engine, db),
 		Queryable:       db,

@@ -133,6 +133,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 		manyExpr, oneExpr = e.RHS, e.LHS
 	}
 	n := ev.numSteps()
+	origSamples := ev.currentSamples
 	one := ev.eval(oneExpr).(Matrix)
 
 	names := slices.Clone(matching.MatchingLabels)
@@ -185,7 +186,14 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 			}
 			*c = joinCell{series: int32(si), f: p.F}
 		}
+		// The values now live in cells; only the labels are needed from here on.
+		one[si].Floats = nil
 	}
+
+	// The one side is now held as cells: count those instead of its points, until the end.
+	ev.currentSamples = origSamples
+	ev.addSamples(len(cells) * n)
+	defer func() { ev.currentSamples -= len(cells) * n }()
 
 	// Multiple-match detection: per match group (one-to-one) or per result series
 	// (many-to-one), the steps already matched.
@@ -283,5 +291,4 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 		}
 		ev.currentSamples -= len(s.Floats)
 	})
-	ev.currentSamples -= one.TotalSamples()
 }

@@ -787,37 +787,3 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 	ev.addSamples(out.TotalSamples())
 	return out, true
 }
-
-// scalarBinopStream returns an emit function applying "series op v" (or "v op series" when
-// swap is set) to each streamed series, with vectorScalarBinop's semantics.
-func (ev *evaluator) scalarBinopStream(e *parser.BinaryExpr, v float64, swap bool, emit func(Series)) func(Series) {
-	var out []FPoint
-	pos := e.PositionRange()
-	return func(s Series) {
-		out = out[:0]
-		for _, p := range s.Floats {
-			lf, rf := p.F, v
-			if swap {
-				lf, rf = rf, lf
-			}
-			value, keep, err := vectorElemBinop(e.Op, lf, rf, pos)
-			if err != nil {
-				ev.warn(err)
-				continue
-			}
-			if e.Op.IsComparisonOperator() && swap {
-				value = rf
-			}
-			if e.ReturnBool {
-				value, keep = btos(keep), true
-			}
-			if keep {
-				out = append(out, FPoint{T: p.T, F: value})
-			}
-		}
-		if len(out) == 0 {
-			return
-		}
-		emit(Series{Metric: s.Metric, Floats: out, dropName: s.dropName || changesMetricSchema(e.Op) || e.ReturnBool})
-	}
-}

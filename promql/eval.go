@@ -324,8 +324,7 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 		buf = buf[:0]
 		if vs.Timestamp != nil {
 			// The @ modifier pins the lookup: compute it once and repeat it per step.
-			if t, f, ok := cur.lookup(refTime(0, vs.Timestamp, off), ev.lookbackDelta); ok {
-				_ = t
+			if _, f, ok := cur.lookup(refTime(0, vs.Timestamp, off), ev.lookbackDelta); ok {
 				for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
 					buf = append(buf, FPoint{T: ts, F: f})
 				}
@@ -644,8 +643,8 @@ func (ev *evaluator) runSubquery(e *parser.SubqueryExpr) Matrix {
 	return mat
 }
 
-// rangeSource yields, for a function's range-vector argument, each input series with an
-// iterator over its samples, and describes how the window for a step is placed.
+// rangeSource describes one input series of a range-vector argument; its samples are in the
+// window passed to forEachRangeSeries.
 type rangeSource struct {
 	metric   labels.Labels
 	dropName bool

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/grafana/regexp"
@@ -965,5 +964,3 @@ func stringSliceFromArgs(args parser.Expressions) []string {
 func compileAnchoredRegexp(re string) (*regexp.Regexp, error) {
 	return regexp.Compile("^(?s:" + re + ")$")
 }
-
-var _ = strings.HasPrefix

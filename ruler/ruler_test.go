@@ -41,13 +41,13 @@ func (c *captureNotifier) take() []routing.Alert {
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	db       *tsdb.DB
 	query    QueryFunc
 	notifier *captureNotifier
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	db, err := tsdb.Open(t.TempDir(), nil, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
@@ -93,6 +93,11 @@ func (e *env) queryAt(qs string, ts time.Time) promql.Vector {
 }
 
 func writeRules(t *testing.T, content string) string {
+	t.Helper()
+	return writeRulesB(t, content)
+}
+
+func writeRulesB(t testing.TB, content string) string {
 	t.Helper()
 	fn := filepath.Join(t.TempDir(), "rules.yml")
 	if err := os.WriteFile(fn, []byte(content), 0o644); err != nil {

@@ -54,8 +54,6 @@ type scrapePool struct {
 	// target identity; a target that comes back (or reappears with changed internal labels)
 	// takes its loop's cache over and cancels the markers.
 	stopping map[string]*scrapeLoop
-	// syncedOnce is set after the first sync, so the API can tell "no targets yet".
-	syncedOnce bool
 }
 
 func newHTTPClient(cfg *config.ScrapeConfig, opts []commoncfg.HTTPClientOption) (*http.Client, error) {
@@ -368,7 +366,6 @@ func (p *scrapePool) syncLocked(restart bool) {
 	for _, l := range start {
 		go l.run()
 	}
-	p.syncedOnce = true
 	if p.m.metrics != nil {
 		p.m.metrics.poolTargets.WithLabelValues(p.cfg.JobName).Set(float64(len(p.active)))
 	}

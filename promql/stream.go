@@ -134,7 +134,6 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 	}
 	n := ev.numSteps()
 	origSamples := ev.currentSamples
-	one := ev.eval(oneExpr).(Matrix)
 
 	names := slices.Clone(matching.MatchingLabels)
 	buf := make([]byte, 0, 1024)
@@ -148,15 +147,21 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 		sigf = func(l labels.Labels) []byte { buf = l.BytesWithoutLabels(buf, names...); return buf }
 	}
 
-	// The one side by match group and step, and the first duplicate per step.
+	// Index the one side by match group and step (the values go into cells, only the labels
+	// are kept), and record the first duplicate per step.
 	sigToOrd := map[string]int{}
-	var cells [][]joinCell
+	var (
+		cells      [][]joinCell
+		oneMetrics []labels.Labels
+	)
 	dupAtStep := make([]error, n)
 	oneSide := "right"
 	if swapped {
 		oneSide = "left"
 	}
-	for si, s := range one {
+	addOne := func(s Series) {
+		si := len(oneMetrics)
+		oneMetrics = append(oneMetrics, s.Metric)
 		sig := sigf(s.Metric)
 		ord, ok := sigToOrd[string(sig)]
 		if !ok {
@@ -173,9 +178,8 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 			c := &cells[ord][k]
 			if c.series >= 0 {
 				if dupAtStep[k] == nil {
-					other := one[c.series]
 					matchedLabels := s.Metric.MatchLabels(matching.On, matching.MatchingLabels...)
-					d1, d2 := s.Metric.String(), other.Metric.String()
+					d1, d2 := s.Metric.String(), oneMetrics[c.series].String()
 					if d1 > d2 {
 						d1, d2 = d2, d1
 					}
@@ -186,8 +190,11 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 			}
 			*c = joinCell{series: int32(si), f: p.F}
 		}
-		// The values now live in cells; only the labels are needed from here on.
-		one[si].Floats = nil
+	}
+	if !ev.stream(oneExpr, addOne) {
+		for _, s := range ev.eval(oneExpr).(Matrix) {
+			addOne(s)
+		}
 	}
 
 	// The one side is now held as cells: count those instead of its points, until the end.
@@ -246,7 +253,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 			}
 			if c.series != lastOne {
 				lastOne = c.series
-				lastMetric = buildResultMetric(s.Metric, one[c.series].Metric, e.Op, matching, enh)
+				lastMetric = buildResultMetric(s.Metric, oneMetrics[c.series], e.Op, matching, enh)
 				lastHash = lastMetric.Hash()
 			}
 			if matching.Card == parser.CardOneToOne {

@@ -370,7 +370,7 @@ func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotation
 		ev.interval = 1
 	}
 	val, ws, err := ev.Eval(s.Expr)
-	q.ng.metrics.samples.Add(float64(ev.peakSamples))
+	q.ng.metrics.samples.Add(float64(ev.totalSamples))
 	if err != nil {
 		return nil, ws, err
 	}

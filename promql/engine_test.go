@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -443,4 +444,38 @@ func normalize(v promql.Value) string {
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
+}
+
+func TestEngineMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ng := promql.NewEngine(promql.EngineOpts{Reg: reg, MaxConcurrent: 3})
+	// A second engine on the same registry must not panic.
+	promql.NewEngine(promql.EngineOpts{Reg: reg})
+	if res := instant(t, ng, testData(t), "sum(temperature)", time.Unix(600, 0)); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.Gauge != nil:
+				got[mf.GetName()] = m.Gauge.GetValue()
+			case m.Counter != nil:
+				got[mf.GetName()] = m.Counter.GetValue()
+			}
+		}
+	}
+	if got["prometheus_engine_queries_concurrent_max"] != 3 {
+		t.Errorf("queries_concurrent_max = %v, want 3", got["prometheus_engine_queries_concurrent_max"])
+	}
+	if got["prometheus_engine_query_samples_total"] <= 0 {
+		t.Errorf("query_samples_total = %v, want > 0", got["prometheus_engine_query_samples_total"])
+	}
+	if got["prometheus_engine_queries"] != 0 {
+		t.Errorf("queries = %v after the query ended", got["prometheus_engine_queries"])
+	}
 }

@@ -35,6 +35,7 @@ type evaluator struct {
 	maxSamples     int
 	currentSamples int
 	peakSamples    int
+	totalSamples   int // samples loaded or produced, for prometheus_engine_query_samples_total
 
 	annos *annotations.Annotations
 }
@@ -49,6 +50,9 @@ func (ev *evaluator) warn(err error) { ev.annos.Add(err) }
 
 // addSamples accounts n samples held in memory and fails the query past the limit.
 func (ev *evaluator) addSamples(n int) {
+	if n > 0 {
+		ev.totalSamples += n
+	}
 	ev.currentSamples += n
 	if ev.currentSamples > ev.peakSamples {
 		ev.peakSamples = ev.currentSamples
@@ -631,6 +635,7 @@ func (ev *evaluator) runSubquery(e *parser.SubqueryExpr) Matrix {
 	child := ev.subqueryEvaluator(e)
 	res := child.eval(e.Expr)
 	ev.currentSamples = child.currentSamples
+	ev.totalSamples += child.totalSamples
 	ev.peakSamples = max(ev.peakSamples, child.peakSamples)
 	mat, ok := res.(Matrix)
 	if !ok {
@@ -680,6 +685,7 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 				child.currentSamples -= len(s.Floats) // consumed, no longer held
 			})
 			ev.peakSamples = max(ev.peakSamples, child.peakSamples)
+			ev.totalSamples += child.totalSamples
 			if streamed {
 				return
 			}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -291,20 +292,38 @@ func TestEngineRatios(t *testing.T) {
 			if nv, nu := e.runVigil(t, q.query, rq), e.runUpstream(t, q.query, rq); nv != nu {
 				t.Errorf("%s %s: %d series from vigil, %d from upstream", mode, q.name, nv, nu)
 			}
-			rv := testing.Benchmark(func(b *testing.B) {
-				b.ReportAllocs()
-				for b.Loop() {
-					e.runVigil(b, q.query, rq)
+			// The machine is shared: alternate the engines three times and keep each one's
+			// fastest run.
+			var rv, ru testing.BenchmarkResult
+			var pvs, pus []uint64
+			for i := range 3 {
+				v := testing.Benchmark(func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						e.runVigil(b, q.query, rq)
+					}
+				})
+				u := testing.Benchmark(func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						e.runUpstream(b, q.query, rq)
+					}
+				})
+				p1 := peakHeap(func() { e.runVigil(t, q.query, rq) })
+				p2 := peakHeap(func() { e.runUpstream(t, q.query, rq) })
+				if i == 0 || v.NsPerOp() < rv.NsPerOp() {
+					rv = v
 				}
-			})
-			ru := testing.Benchmark(func(b *testing.B) {
-				b.ReportAllocs()
-				for b.Loop() {
-					e.runUpstream(b, q.query, rq)
+				if i == 0 || u.NsPerOp() < ru.NsPerOp() {
+					ru = u
 				}
-			})
-			pv := peakHeap(func() { e.runVigil(t, q.query, rq) })
-			pu := peakHeap(func() { e.runUpstream(t, q.query, rq) })
+				pvs, pus = append(pvs, p1), append(pus, p2)
+			}
+			// Peak heap: the median of the three samples (a short query can finish between
+			// two forced collections and show nothing).
+			slices.Sort(pvs)
+			slices.Sort(pus)
+			pv, pu := pvs[1], pus[1]
 			fmt.Printf("%-28s %10.2fms %10.2fms %10.2f %10.2f %10.2f %10.1fkB %10.1fkB\n", mode+"/"+q.name,
 				float64(rv.NsPerOp())/1e6, float64(ru.NsPerOp())/1e6,
 				float64(rv.NsPerOp())/float64(ru.NsPerOp()),

@@ -116,10 +116,11 @@ func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
 	return false
 }
 
-// joinCell is the "one" side sample of a match group at a step.
-type joinCell struct {
-	series int32 // index into the one side's matrix; -1: none
-	f      float64
+// joinCells hold, per match group, the "one" side's sample at each step: the index of the
+// series that has it (-1: none) and its value, in separate arrays to avoid padding.
+type joinCells struct {
+	series []int32
+	f      []float64
 }
 
 // streamJoin evaluates a one-to-one or many-to-one (group_left/group_right) operation by
@@ -151,7 +152,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 	// are kept), and record the first duplicate per step.
 	sigToOrd := map[string]int{}
 	var (
-		cells      [][]joinCell
+		cells      []joinCells
 		oneMetrics []labels.Labels
 	)
 	dupAtStep := make([]error, n)
@@ -167,19 +168,19 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 		if !ok {
 			ord = len(cells)
 			sigToOrd[string(sig)] = ord
-			row := make([]joinCell, n)
-			for k := range row {
-				row[k].series = -1
+			row := joinCells{series: make([]int32, n), f: make([]float64, n)}
+			for k := range row.series {
+				row.series[k] = -1
 			}
 			cells = append(cells, row)
 		}
 		for _, p := range s.Floats {
 			k := (p.T - ev.startTS) / ev.interval
-			c := &cells[ord][k]
-			if c.series >= 0 {
+			row := cells[ord]
+			if prev := row.series[k]; prev >= 0 {
 				if dupAtStep[k] == nil {
 					matchedLabels := s.Metric.MatchLabels(matching.On, matching.MatchingLabels...)
-					d1, d2 := s.Metric.String(), oneMetrics[c.series].String()
+					d1, d2 := s.Metric.String(), oneMetrics[prev].String()
 					if d1 > d2 {
 						d1, d2 = d2, d1
 					}
@@ -188,7 +189,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 				}
 				continue
 			}
-			*c = joinCell{series: int32(si), f: p.F}
+			row.series[k], row.f[k] = int32(si), p.F
 		}
 	}
 	if !ev.stream(oneExpr, addOne) {
@@ -235,11 +236,11 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 			if !ok {
 				continue
 			}
-			c := cells[ord][k]
-			if c.series < 0 {
+			oneIdx := cells[ord].series[k]
+			if oneIdx < 0 {
 				continue
 			}
-			fl, fr := p.F, c.f
+			fl, fr := p.F, cells[ord].f[k]
 			if swapped {
 				fl, fr = fr, fl
 			}
@@ -251,9 +252,9 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 			if e.ReturnBool {
 				value = btos(keep)
 			}
-			if c.series != lastOne {
-				lastOne = c.series
-				lastMetric = buildResultMetric(s.Metric, oneMetrics[c.series], e.Op, matching, enh)
+			if oneIdx != lastOne {
+				lastOne = oneIdx
+				lastMetric = buildResultMetric(s.Metric, oneMetrics[oneIdx], e.Op, matching, enh)
 				lastHash = lastMetric.Hash()
 			}
 			if matching.Card == parser.CardOneToOne {

@@ -61,9 +61,10 @@ log "binaries ready in $(since "$t")s"
 
 # ---------------------------------------------------------------- metrics server
 # The endpoint whose values the test controls: a directory served over HTTP; write_metrics
-# replaces the file atomically so a scrape never sees half a file.
+# replaces the file atomically so a scrape never sees half a file. The .txt name makes
+# http.server send text/plain, which scrapers accept as the text exposition format.
 mkdir -p "$WORK/www"
-write_metrics() { printf '%s\n' "$@" > "$WORK/www/metrics.tmp"; mv "$WORK/www/metrics.tmp" "$WORK/www/metrics"; }
+write_metrics() { printf '%s\n' "$@" > "$WORK/www/metrics.tmp"; mv "$WORK/www/metrics.tmp" "$WORK/www/metrics.txt"; }
 write_metrics "# no metrics yet"
 (cd "$WORK/www" && exec python3 -m http.server "$METRICS_PORT" --bind 127.0.0.1 >"$WORK/http.log" 2>&1) &
 PIDS+=($!)
@@ -72,13 +73,13 @@ cat > "$WORK/prometheus.yml" <<YAML
 global: {scrape_interval: 1s, evaluation_interval: 1s}
 scrape_configs:
 - job_name: e2e
-  metrics_path: /metrics
+  metrics_path: /metrics.txt
   static_configs: [{targets: ['127.0.0.1:$METRICS_PORT']}]
 YAML
 
 api_ok() {
-  curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=up" | grep -q '"status":"success"' &&
-    curl -fsS -g "http://127.0.0.1:$PROM_PORT/api/v1/series?match[]=up" | grep -q '"status":"success"'
+  curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=up" 2>/dev/null | grep -q '"status":"success"' &&
+    curl -fsS -g "http://127.0.0.1:$PROM_PORT/api/v1/series?match[]=up" 2>/dev/null | grep -q '"status":"success"'
 }
 start_vigil() {
   make -C "$REPO" --no-print-directory build-server >/dev/null 2>&1 || return 1
@@ -224,7 +225,8 @@ log "raw metrics API paths OK (external, object v1beta1+v1beta2, pods, namespace
 
 # ---------------------------------------------------------------- HPA up and down
 replicas() { $KUBECTL -n e2e get deploy web -o jsonpath='{.spec.replicas}'; }
-wait_replicas() { wait_until "deployment web at $1 replicas" "$2" test "$(replicas)" = "$1"; }
+replicas_are() { [ "$(replicas)" = "$1" ]; }
+wait_replicas() { wait_until "deployment web at $1 replicas" "$2" replicas_are "$1"; }
 t=$(now)
 $KUBECTL apply -f - >/dev/null <<'YAML'
 apiVersion: autoscaling/v2
@@ -291,11 +293,11 @@ if [ "${E2E_PERF:-0}" = 1 ]; then
   wait_until "$NPODS pods of deployment big" 600 bash -c "[ \$($KUBECTL -n perf get pods -l app=big -o name | wc -l) -ge $NPODS ]"
   $KUBECTL -n perf get pods -l app=big -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' > "$WORK/pods.txt"
   {
-    cat "$WORK/www/metrics"
+    cat "$WORK/www/metrics.txt"
     echo "# TYPE e2e_perf_load gauge"
     awk '{printf "e2e_perf_load{namespace=\"perf\",pod=\"%s\"} %d\n", $1, NR}' "$WORK/pods.txt"
     seq -f '%05g' 1 "$NNAMES" | awk '{printf "e2e_perf_metric_%s{namespace=\"perf\",pod=\"p\"} 1\n", $1}'
-  } > "$WORK/www/metrics.tmp"; mv "$WORK/www/metrics.tmp" "$WORK/www/metrics"
+  } > "$WORK/www/metrics.tmp"; mv "$WORK/www/metrics.tmp" "$WORK/www/metrics.txt"
   CURL="curl -fsS --cert $PKI/admin.crt --key $PKI/admin.key --cacert $PKI/ca.crt"
   API=https://127.0.0.1:26443/apis/custom.metrics.k8s.io/v1beta1
   last=$(printf 'e2e_perf_metric_%05d' "$NNAMES")

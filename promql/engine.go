@@ -231,23 +231,39 @@ func (q *query) Cancel() {
 	}
 }
 
+// QueryOpts are per-query options (the API's lookback_delta parameter).
+type QueryOpts struct {
+	// LookbackDelta overrides the engine's lookback delta when positive.
+	LookbackDelta time.Duration
+}
+
 // NewInstantQuery prepares an instant query of qs at ts.
-func (ng *Engine) NewInstantQuery(_ context.Context, q tsdb.Queryable, qs string, ts time.Time) (Query, error) {
-	return ng.newQuery(q, qs, ts, ts, 0)
+func (ng *Engine) NewInstantQuery(ctx context.Context, q tsdb.Queryable, qs string, ts time.Time) (Query, error) {
+	return ng.NewInstantQueryWithOpts(ctx, q, QueryOpts{}, qs, ts)
 }
 
 // NewRangeQuery prepares a range query of qs from start to end every step.
-func (ng *Engine) NewRangeQuery(_ context.Context, q tsdb.Queryable, qs string, start, end time.Time, step time.Duration) (Query, error) {
+func (ng *Engine) NewRangeQuery(ctx context.Context, q tsdb.Queryable, qs string, start, end time.Time, step time.Duration) (Query, error) {
+	return ng.NewRangeQueryWithOpts(ctx, q, QueryOpts{}, qs, start, end, step)
+}
+
+// NewInstantQueryWithOpts is NewInstantQuery with per-query options.
+func (ng *Engine) NewInstantQueryWithOpts(_ context.Context, q tsdb.Queryable, opts QueryOpts, qs string, ts time.Time) (Query, error) {
+	return ng.newQuery(q, opts, qs, ts, ts, 0)
+}
+
+// NewRangeQueryWithOpts is NewRangeQuery with per-query options.
+func (ng *Engine) NewRangeQueryWithOpts(_ context.Context, q tsdb.Queryable, opts QueryOpts, qs string, start, end time.Time, step time.Duration) (Query, error) {
 	if step <= 0 {
 		return nil, errors.New("zero or negative query resolution step widths are not accepted. Try a positive integer")
 	}
 	if end.Before(start) {
 		return nil, errors.New("end timestamp must not be before start time")
 	}
-	return ng.newQuery(q, qs, start, end, step)
+	return ng.newQuery(q, opts, qs, start, end, step)
 }
 
-func (ng *Engine) newQuery(q tsdb.Queryable, qs string, start, end time.Time, step time.Duration) (Query, error) {
+func (ng *Engine) newQuery(q tsdb.Queryable, opts QueryOpts, qs string, start, end time.Time, step time.Duration) (Query, error) {
 	expr, err := ng.parser.ParseExpr(qs)
 	if err != nil {
 		return nil, err
@@ -258,7 +274,11 @@ func (ng *Engine) newQuery(q tsdb.Queryable, qs string, start, end time.Time, st
 	if step != 0 && expr.Type() != parser.ValueTypeVector && expr.Type() != parser.ValueTypeScalar {
 		return nil, fmt.Errorf("invalid expression type %q for range query, must be Scalar or instant Vector", parser.DocumentedType(expr.Type()))
 	}
-	es := &parser.EvalStmt{Start: start, End: end, Interval: step, LookbackDelta: ng.lookbackDelta}
+	lookback := ng.lookbackDelta
+	if opts.LookbackDelta > 0 {
+		lookback = opts.LookbackDelta
+	}
+	es := &parser.EvalStmt{Start: start, End: end, Interval: step, LookbackDelta: lookback}
 	es.Expr, err = preprocessExpr(expr, start, end, step)
 	if err != nil {
 		return nil, err

@@ -153,6 +153,14 @@ func TestStalenessAndLookback(t *testing.T) {
 			t.Errorf("at %ds: got %v, want present=%v value=%v", c.at, vec, c.present, c.value)
 		}
 	}
+	// A per-query lookback delta overrides the engine's.
+	qry, err := ng.NewInstantQueryWithOpts(context.Background(), st, promql.QueryOpts{LookbackDelta: 30 * time.Second}, "m", time.Unix(100, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vec := qry.Exec(context.Background()).Value.(promql.Vector); len(vec) != 0 {
+		t.Errorf("per-query lookback of 30s still sees a 40s old sample: %v", vec)
+	}
 	// Without the stale marker, the sample would be visible until the lookback delta ends.
 	st2 := promqltest.NewMemStorage()
 	if err := st2.Add(ls, promqltest.Point{T: 0, F: 1}); err != nil {

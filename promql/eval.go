@@ -641,10 +641,6 @@ func (ev *evaluator) runSubquery(e *parser.SubqueryExpr) Matrix {
 	if !ok {
 		ev.errorf("subquery of %T", res)
 	}
-	if ev.startTS == ev.endTS {
-		// A subquery as the whole (instant) query returns the points in its range.
-		return mat
-	}
 	return mat
 }
 

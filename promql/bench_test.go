@@ -66,7 +66,7 @@ func benchSeries() int {
 
 func loadBenchEnv(tb testing.TB) *benchEnv {
 	benchOnce.Do(func() {
-		benchData, benchErr = newBenchEnv(benchSeries())
+		benchData, benchErr = newBenchEnv(benchSeries(), benchSpan)
 	})
 	if benchErr != nil {
 		tb.Fatal(benchErr)
@@ -74,7 +74,7 @@ func loadBenchEnv(tb testing.TB) *benchEnv {
 	return benchData
 }
 
-func newBenchEnv(numSeries int) (*benchEnv, error) {
+func newBenchEnv(numSeries int, span time.Duration) (*benchEnv, error) {
 	dir, err := os.MkdirTemp("", "vigil-promql-bench")
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func newBenchEnv(numSeries int) (*benchEnv, error) {
 		}
 	}
 	start := time.Unix(1_700_000_000, 0)
-	steps := int(benchSpan / benchInterval)
+	steps := int(span / benchInterval)
 	ctx := context.Background()
 	vrefs := make([]tsdb.SeriesRef, len(series))
 	urefs := make([]storage.SeriesRef, len(series))
@@ -155,7 +155,7 @@ func newBenchEnv(numSeries int) (*benchEnv, error) {
 		ung: upromql.NewEngine(upromql.EngineOpts{
 			MaxSamples: 50_000_000, Timeout: 2 * time.Minute, EnableAtModifier: true, EnableNegativeOffset: true, Parser: p,
 		}),
-		end: start.Add(benchSpan),
+		end: start.Add(span),
 	}, nil
 }
 

@@ -34,7 +34,8 @@ func TestDifferentialAgainstUpstream(t *testing.T) {
 		`http_requests_total{code="500"}`,
 		`http_requests_total{method=~"p.*", code!="200"} offset 10m`,
 		`memory_bytes @ 1700003600`,
-		`rate(http_requests_total[5m])`, `irate(http_requests_total[5m])`, `increase(http_requests_total[10m])`,
+		`rate(http_requests_total[5m])`, `irate(http_requests_total[5m])`, `rate(memory_bytes[5m])`,
+		`quantile(1.5, memory_bytes)`, `histogram_quantile(2, rate(request_duration_seconds_bucket[5m]))`, `increase(http_requests_total[10m])`,
 		`delta(memory_bytes[5m])`, `idelta(memory_bytes[5m])`, `deriv(memory_bytes[10m])`,
 		`predict_linear(memory_bytes[10m], 600)`, `resets(memory_bytes[30m])`, `changes(memory_bytes[30m])`,
 		`avg_over_time(memory_bytes[10m])`, `min_over_time(memory_bytes[10m])`, `max_over_time(memory_bytes[10m])`,
@@ -95,6 +96,15 @@ func TestDifferentialAgainstUpstream(t *testing.T) {
 			}
 			if vr.Err != nil {
 				continue
+			}
+			vw, vi := vr.Warnings.AsStrings(q, 0, 0)
+			uw, ui := ur.Warnings.AsStrings(q, 0, 0)
+			slices.Sort(vw)
+			slices.Sort(uw)
+			slices.Sort(vi)
+			slices.Sort(ui)
+			if !slices.Equal(vw, uw) || !slices.Equal(vi, ui) {
+				t.Errorf("%s: annotations differ: vigil %v %v, upstream %v %v", name, vw, vi, uw, ui)
 			}
 			a, b := renderVigil(vr.Value), renderUpstream(ur.Value)
 			compared += len(a)

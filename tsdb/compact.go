@@ -240,6 +240,7 @@ func (db *DB) persistHeadRange(mint, maxt int64) error {
 	} else {
 		h.chunks.release(g)
 	}
+	h.chunks.waitForReaders()
 	h.truncate(maxt)
 	if err := db.wal.checkpoint(h, maxt); err != nil {
 		return err

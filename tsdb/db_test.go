@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -494,4 +495,42 @@ func (b *barrier) wait() {
 	for gen == b.gen {
 		b.cond.Wait()
 	}
+}
+
+// A querier created before a block is cut from the head must still see that range: the head
+// keeps it until the querier is closed.
+func TestQuerierSpanningHeadCompaction(t *testing.T) {
+	db := openTestDB(t, &Options{MinBlockDuration: hour, MaxBlockDuration: 3 * hour})
+	want := map[string][]tsample{}
+	fill(t, db, 10, 0, 2*hour, 60000, want)
+	q, err := db.Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- db.Compact() }()
+	select {
+	case err := <-done:
+		t.Fatalf("compaction truncated the head under an open querier (err %v)", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	got := map[string][]tsample{}
+	ss := q.Select(context.Background(), true, nil)
+	var it Iterator
+	for ss.Next() {
+		it = ss.At().Iterator(it)
+		for it.Next() {
+			ts, v := it.At()
+			got[ss.At().Labels().String()] = append(got[ss.At().Labels().String()], tsample{ts, v})
+		}
+	}
+	compare(t, got, want)
+	q.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(db.Blocks()) == 0 {
+		t.Fatal("no block cut")
+	}
+	compare(t, queryAll(t, db, math.MinInt64, math.MaxInt64), want)
 }

@@ -31,6 +31,7 @@ type headChunks struct {
 	segs    atomic.Pointer[[]*hcSegment] // indexed by segment id; nil once retired
 
 	readMu  sync.Mutex
+	readCnd *sync.Cond // signalled when a reader releases
 	gen     uint64
 	readers map[uint64]int // generation → open readers
 	pending []retired
@@ -65,6 +66,7 @@ func openHeadChunks(dir string, segSize int64) (*headChunks, error) {
 		return nil, fmt.Errorf("creating head chunks directory: %w", err)
 	}
 	hc := &headChunks{dir: dir, segSize: segSize, readers: map[uint64]int{}}
+	hc.readCnd = sync.NewCond(&hc.readMu)
 	hc.segs.Store(&[]*hcSegment{})
 	return hc, nil
 }
@@ -159,7 +161,32 @@ func (hc *headChunks) release(g uint64) {
 		delete(hc.readers, g)
 	}
 	hc.reapLocked()
+	hc.readCnd.Broadcast()
 	hc.readMu.Unlock()
+}
+
+// waitForReaders waits until every reader registered so far has released. The DB calls it
+// between making a new block visible and truncating the head: a querier that was created before
+// the block existed reads that range from the head, so the head must keep it until the querier
+// is done (as Prometheus waits for pending readers).
+func (hc *headChunks) waitForReaders() {
+	hc.readMu.Lock()
+	defer hc.readMu.Unlock()
+	g := hc.gen
+	hc.gen++
+	for {
+		busy := false
+		for rg := range hc.readers {
+			if rg <= g {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return
+		}
+		hc.readCnd.Wait()
+	}
 }
 
 // truncate retires the segments whose chunks all end before mint.

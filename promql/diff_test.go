@@ -66,6 +66,24 @@ func TestDifferentialAgainstUpstream(t *testing.T) {
 		`absent(nonexistent_metric{job="x"})`, `absent_over_time(memory_bytes[5m])`,
 		`limitk(2, memory_bytes)`, `limit_ratio(0.3, memory_bytes)`,
 		`hour(timestamp(memory_bytes))`, `day_of_week()`, `month()`,
+		// Nesting and modifiers.
+		`sum by (job) (max_over_time(memory_bytes[10m] offset -5m))`,
+		`avg(avg_over_time(rate(http_requests_total[5m])[15m:30s] @ end()))`,
+		`min_over_time(sum by (job) (memory_bytes)[20m:] offset 3m)`,
+		`memory_bytes @ start() - memory_bytes`,
+		`count(count by (job) (memory_bytes))`, `sum(sum by (job, instance) (rate(http_requests_total[5m])))`,
+		`max by (job) (rate(http_requests_total[5m])) > on (job) group_left avg by (job) (rate(http_requests_total[5m]))`,
+		`memory_bytes == bool on (job, instance) group_left max by (job, instance) (memory_bytes)`,
+		`topk(3, sum by (instance) (memory_bytes))`,
+		`sum by (job) (rate(http_requests_total[5m])) / ignoring (code) group_left sum by (job, code) (rate(http_requests_total[5m]))`,
+		`-memory_bytes * 2 + 1`, `(memory_bytes > 900) * 2`, `memory_bytes / 0`, `0 / (memory_bytes - memory_bytes)`,
+		`sum(memory_bytes offset 1h)`, `rate(http_requests_total[1m:15s])`, `deriv(sum(memory_bytes)[10m:1m])`,
+		`count_values by (job) ("value", round(memory_bytes, 100))`, `sort_desc(sum by (job) (memory_bytes))`,
+		`label_replace(sum by (job) (memory_bytes), "__name__", "renamed", "job", "(.*)")`,
+		`stddev_over_time(rate(http_requests_total[5m])[20m:1m])`, `mad_over_time(memory_bytes[20m])`,
+		`ts_of_max_over_time(memory_bytes[20m])`, `first_over_time(memory_bytes[20m])`,
+		`quantile(0.25, rate(http_requests_total[5m]))`, `avg(memory_bytes) + on() group_left max(memory_bytes)`,
+		`vector(time()) - on() group_right timestamp(memory_bytes)`,
 	}
 	ctx := context.Background()
 	compared, emptyQueries := 0, 0

@@ -77,6 +77,10 @@ type conformance struct {
 
 func TestConformance(t *testing.T) {
 	dir := testdataDir(t)
+	if _, err := os.Stat(dir); err != nil && os.Getenv("VIGIL_PROMQL_TESTDATA") == "" {
+		// Outside the shared workspace (a bare checkout) the default folder does not exist.
+		t.Skipf("no conformance files at %s (set VIGIL_PROMQL_TESTDATA): %v", dir, err)
+	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.test"))
 	if err != nil {
 		t.Fatal(err)

@@ -139,6 +139,9 @@ func (db *DB) rewriteBlock(b *Block) error {
 		return fmt.Errorf("rewriting block %s: %w", b.meta.ULID, err)
 	}
 	db.logger.Info("block rewritten without deleted data", "old", b.meta.ULID, "new", meta.ULID)
+	if err := db.reloadBlocks(); err != nil { // the new block first, see compactGroup
+		return err
+	}
 	return db.deleteBlocks([]string{b.meta.ULID})
 }
 

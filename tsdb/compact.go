@@ -372,6 +372,11 @@ func (db *DB) compactGroup(group []*Block) error {
 		"mint", mint, "maxt", maxt, "duration", time.Since(start))
 	db.metrics.compactions.Inc()
 	releaseAll() // deleting the parents waits for their readers, us included
+	// Make the new block visible before the parents go, so that no querier created in between
+	// sees neither (overlapping blocks are merged at query time meanwhile).
+	if err := db.reloadBlocks(); err != nil {
+		return err
+	}
 	return db.deleteBlocks(parents)
 }
 

@@ -7,7 +7,10 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider/helpers"
 )
@@ -40,6 +43,60 @@ func (l *MetadataLister) ListNames(ctx context.Context, info provider.CustomMetr
 	names := make([]string, 0, len(list.Items))
 	for i := range list.Items {
 		names = append(names, list.Items[i].Name)
+	}
+	return names, nil
+}
+
+var podsGVR = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+
+// PodCache answers pod listings from a metadata-only informer. HPAs on Pods metrics list the
+// pods of their selector on every sync; for a Deployment of 1,000 pods a list call costs the API
+// server and the adapter tens of milliseconds (measured in make e2e), a cache lookup well under
+// one. Only name, namespace and labels are kept, so a pod costs a few hundred bytes.
+// Other resources, and pods until the cache has synced, go to Fallback.
+type PodCache struct {
+	Fallback ObjectLister
+	informer cache.SharedIndexInformer
+}
+
+// NewPodCache starts the informer; it stops when ctx is done.
+func NewPodCache(ctx context.Context, client metadata.Interface, fallback ObjectLister) (*PodCache, error) {
+	f := metadatainformer.NewSharedInformerFactoryWithOptions(client, 0, metadatainformer.WithTransform(slimMetadata))
+	inf := f.ForResource(podsGVR).Informer()
+	f.Start(ctx.Done())
+	return &PodCache{Fallback: fallback, informer: inf}, nil
+}
+
+// slimMetadata drops everything but what selection and naming need.
+func slimMetadata(obj any) (any, error) {
+	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
+		return &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+			Name: m.Name, Namespace: m.Namespace, Labels: m.Labels, ResourceVersion: m.ResourceVersion}}, nil
+	}
+	return obj, nil
+}
+
+// ListNames implements ObjectLister.
+func (c *PodCache) ListNames(ctx context.Context, info provider.CustomMetricInfo, namespace string, selector labels.Selector) ([]string, error) {
+	if info.GroupResource != podsGVR.GroupResource() || !c.informer.HasSynced() {
+		return c.Fallback.ListNames(ctx, info, namespace, selector)
+	}
+	var objs []any
+	var err error
+	if info.Namespaced {
+		objs, err = c.informer.GetIndexer().ByIndex(cache.NamespaceIndex, namespace)
+	} else {
+		objs = c.informer.GetStore().List()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pod cache: %w", err)
+	}
+	var names []string
+	for _, o := range objs {
+		m, ok := o.(*metav1.PartialObjectMetadata)
+		if ok && selector.Matches(labels.Set(m.Labels)) {
+			names = append(names, m.Name)
+		}
 	}
 	return names, nil
 }

@@ -172,3 +172,28 @@ func BenchmarkParseOnly(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/(float64(b.N)*n), "ns/sample")
 }
+
+// BenchmarkCacheMemory reports the heap the scrape cache keeps per series of a steady target
+// (the cache is most of the scrape side's memory).
+func BenchmarkCacheMemory(b *testing.B) {
+	const n = 10000
+	body := []byte(benchPayload(n))
+	for i := 0; i < b.N; i++ {
+		app := &refAppendable{}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		sl := testLoop(b, app, nil, "")
+		ts := time.Now()
+		for range 2 {
+			ts = ts.Add(time.Second)
+			if _, err := sl.append(app, body, textType, ts); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/series")
+		runtime.KeepAlive(sl)
+	}
+}

@@ -1,9 +1,11 @@
 package scrape
 
 import (
+	"hash/crc32"
 	"sort"
 	"sync"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -19,21 +21,33 @@ type cacheEntry struct {
 	lastIter uint64
 	// trackedIter is the iteration the entry was last added to the staleness list.
 	trackedIter uint64
+	// check and size tell apart series strings whose key hashes collide; next chains them.
+	check   uint32
+	size    uint32
+	dropped bool // metric relabeling drops this series
+	next    *cacheEntry
 }
 
 // scrapeCache maps the raw series text of a target's exposition (e.g. `http_requests_total{code="200"}`)
 // to the final label set and the TSDB reference. In a steady scrape every sample is one map
-// lookup keyed by the bytes the parser hands out: no label parsing, relabeling, hashing or index
+// lookup on a hash of the bytes the parser hands out: no label parsing, relabeling or index
 // lookup. It also tracks which series were seen in the previous scrape, for staleness markers.
 // Not safe for concurrent use, except the metadata, which the API reads.
+//
+// The map is keyed by a 64-bit xxhash of the series text rather than by the text itself, which
+// would cost as much memory again as the label set (series text is typically 100-400 bytes, and
+// the cache holds one entry per series of every target). Entries also keep a CRC-32C and the
+// length of the text: a lookup must match all three (96 bits), and entries whose 64-bit hashes
+// collide are chained, so distinct series never share an entry.
 type scrapeCache struct {
 	// iter counts scrapes; it starts at 1 so that zero values in entries mean "never".
 	iter uint64
 
-	series  map[string]*cacheEntry
-	dropped map[string]uint64
+	entries map[uint64]*cacheEntry
+	// nSeries and nDropped count the entries of each kind.
+	nSeries, nDropped int
 	// seenSeries and seenDropped count distinct entries hit in this scrape; when they equal the
-	// map sizes nothing is evictable and iterDone skips walking the maps (the steady state).
+	// totals nothing is evictable and iterDone skips walking the map (the steady state).
 	seenSeries, seenDropped int
 
 	// cur and prev hold the entries appended (without an explicit timestamp) in this and the
@@ -44,51 +58,103 @@ type scrapeCache struct {
 	meta *metadataStore
 }
 
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// cacheKey identifies a series string in the cache.
+type cacheKey struct {
+	hash  uint64
+	check uint32
+	size  uint32
+}
+
+func keyOf(met []byte) cacheKey {
+	return cacheKey{hash: xxhash.Sum64(met), check: crc32.Checksum(met, castagnoli), size: uint32(len(met))}
+}
+
 func newScrapeCache() *scrapeCache {
 	return &scrapeCache{
 		iter:    1,
-		series:  map[string]*cacheEntry{},
-		dropped: map[string]uint64{},
+		entries: map[uint64]*cacheEntry{},
 		meta:    newMetadataStore(),
 	}
 }
 
-// get returns the entry for met and whether met was already seen in this scrape.
-func (c *scrapeCache) get(met []byte) (e *cacheEntry, ok, alreadyScraped bool) {
-	e, ok = c.series[string(met)] // no allocation: the compiler recognises map[string(b)]
-	if !ok {
-		return nil, false, false
+// find returns the entry for k, or nil.
+func (c *scrapeCache) find(k cacheKey) *cacheEntry {
+	for e := c.entries[k.hash]; e != nil; e = e.next {
+		if e.check == k.check && e.size == k.size {
+			return e
+		}
+	}
+	return nil
+}
+
+// get returns the entry for k and whether it was already seen in this scrape. Dropped series
+// come back with e.dropped set.
+func (c *scrapeCache) get(k cacheKey) (e *cacheEntry, alreadyScraped bool) {
+	e = c.find(k)
+	if e == nil {
+		return nil, false
 	}
 	alreadyScraped = e.lastIter == c.iter
 	if !alreadyScraped {
-		c.seenSeries++
+		if e.dropped {
+			c.seenDropped++
+		} else {
+			c.seenSeries++
+		}
 	}
 	e.lastIter = c.iter
-	return e, true, alreadyScraped
+	return e, alreadyScraped
 }
 
-func (c *scrapeCache) add(met []byte, ref tsdb.SeriesRef, lset labels.Labels) *cacheEntry {
-	e := &cacheEntry{ref: ref, lset: lset, lastIter: c.iter}
-	c.series[string(met)] = e
-	c.seenSeries++
+func (c *scrapeCache) insert(k cacheKey, e *cacheEntry) *cacheEntry {
+	e.check, e.size, e.lastIter = k.check, k.size, c.iter
+	e.next = c.entries[k.hash]
+	c.entries[k.hash] = e
+	if e.dropped {
+		c.nDropped++
+		c.seenDropped++
+	} else {
+		c.nSeries++
+		c.seenSeries++
+	}
 	return e
 }
 
-func (c *scrapeCache) addDropped(met []byte) {
-	c.dropped[string(met)] = c.iter
-	c.seenDropped++
+func (c *scrapeCache) add(k cacheKey, ref tsdb.SeriesRef, lset labels.Labels) *cacheEntry {
+	return c.insert(k, &cacheEntry{ref: ref, lset: lset})
 }
 
-func (c *scrapeCache) getDropped(met []byte) bool {
-	it, ok := c.dropped[string(met)]
-	if !ok {
-		return false
+func (c *scrapeCache) addDropped(k cacheKey) { c.insert(k, &cacheEntry{dropped: true}) }
+
+// evict removes entries not seen in this scrape.
+func (c *scrapeCache) evict() {
+	for h, head := range c.entries {
+		var keep *cacheEntry
+		for e := head; e != nil; {
+			next := e.next
+			if e.lastIter == c.iter {
+				e.next = keep
+				keep = e
+			} else if e.dropped {
+				c.nDropped--
+			} else {
+				c.nSeries--
+			}
+			e = next
+		}
+		if keep == nil {
+			delete(c.entries, h)
+		} else {
+			c.entries[h] = keep
+		}
 	}
-	if it != c.iter {
-		c.seenDropped++
-		c.dropped[string(met)] = c.iter // no allocation: the key exists
-	}
-	return true
+}
+
+func (c *scrapeCache) reset() {
+	clear(c.entries)
+	c.nSeries, c.nDropped = 0, 0
 }
 
 // track records that e was appended in this scrape, for staleness.
@@ -125,28 +191,16 @@ func (c *scrapeCache) forEachStale(f func(e *cacheEntry) bool) {
 // it, so that series churn does not grow the cache without bound.
 func (c *scrapeCache) iterDone(flush bool) {
 	if flush {
-		if c.seenSeries < len(c.series) {
-			for s, e := range c.series {
-				if e.lastIter != c.iter {
-					delete(c.series, s)
-				}
-			}
-		}
-		if c.seenDropped < len(c.dropped) {
-			for s, it := range c.dropped {
-				if it != c.iter {
-					delete(c.dropped, s)
-				}
-			}
+		if c.seenSeries < c.nSeries || c.seenDropped < c.nDropped {
+			c.evict()
 		}
 		if c.iter%10 == 0 {
 			c.meta.evict(c.iter)
 		}
-	} else if len(c.series) > 2*len(c.prev)+1000 {
+	} else if c.nSeries > 2*len(c.prev)+1000 {
 		// Failing scrapes with changing series would otherwise grow the cache forever; once it
 		// is far larger than what the last good scrape needed, start over.
-		clear(c.series)
-		clear(c.dropped)
+		c.reset()
 	}
 	clear(c.prev) // drop pointers so evicted entries can be collected
 	c.prev, c.cur = c.cur, c.prev[:0]

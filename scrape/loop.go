@@ -455,10 +455,12 @@ loop:
 		if parsedTS != nil {
 			t = *parsedTS
 		}
-		if cache.getDropped(met) {
+		key := keyOf(met)
+		ce, alreadyScraped := cache.get(key)
+		if ce != nil && ce.dropped {
 			continue
 		}
-		ce, cached, alreadyScraped := cache.get(met)
+		cached := ce != nil
 		var ref tsdb.SeriesRef
 		if cached {
 			ref, lset = ce.ref, ce.lset
@@ -466,7 +468,7 @@ loop:
 			p.Labels(&lset)
 			lset = sl.mutateSampleLabels(lset)
 			if lset.IsEmpty() {
-				cache.addDropped(met)
+				cache.addDropped(key)
 				continue
 			}
 			if !lset.Has(model.MetricNameLabel) {
@@ -501,7 +503,7 @@ loop:
 			if cached {
 				ce.ref = ref
 			} else {
-				ce = cache.add(met, ref, lset)
+				ce = cache.add(key, ref, lset)
 				if sampleLimitErr == nil {
 					stats.seriesAdded++
 				}

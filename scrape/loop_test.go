@@ -265,15 +265,15 @@ func TestAppendCacheSteadyState(t *testing.T) {
 			t.Errorf("scrape %d: seriesAdded=%d added=%d", i, stats.seriesAdded, stats.added)
 		}
 	}
-	if len(sl.cache.series) != 2 {
-		t.Errorf("cache has %d entries, want 2", len(sl.cache.series))
+	if sl.cache.nSeries != 2 {
+		t.Errorf("cache has %d entries, want 2", sl.cache.nSeries)
 	}
 	// Churn: entries not seen in a successful scrape are evicted.
 	if _, err := appendOnce(t, sl, st, "b 1\n", textType, ts0.Add(5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if len(sl.cache.series) != 1 {
-		t.Errorf("cache must drop vanished series, has %d", len(sl.cache.series))
+	if sl.cache.nSeries != 1 || len(sl.cache.entries) != 1 {
+		t.Errorf("cache must drop vanished series, has %d", sl.cache.nSeries)
 	}
 }
 

@@ -68,7 +68,7 @@ func TestScrapeIntoTSDB(t *testing.T) {
 	if len(x2) == 3 && !math.IsNaN(x2[2]) {
 		t.Errorf("stale marker must be a NaN")
 	}
-	for _, e := range sl.cache.series {
+	for _, e := range sl.cache.entries {
 		if e.ref == 0 {
 			t.Errorf("cache entry for %s has no TSDB ref", e.lset)
 		}

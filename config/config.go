@@ -75,6 +75,9 @@ type Config struct {
 	AlertingConfig AlertingConfig  `yaml:"alerting,omitempty"`
 	RuleFiles      []string        `yaml:"rule_files,omitempty"`
 	ScrapeConfigs  []*ScrapeConfig `yaml:"scrape_configs,omitempty"`
+	// ScrapeConfigFiles are globs of files holding more scrape_configs; LoadFile reads them
+	// and appends their jobs to ScrapeConfigs.
+	ScrapeConfigFiles []string `yaml:"scrape_config_files,omitempty"`
 }
 
 // patRulePath is Prometheus's check on rule file paths: globs only in the last element.
@@ -104,7 +107,50 @@ func LoadFile(filename string) (*Config, error) {
 		return nil, fmt.Errorf("parsing YAML file %s: %w", filename, err)
 	}
 	cfg.SetDirectory(filepath.Dir(filename))
+	if err := cfg.loadScrapeConfigFiles(); err != nil {
+		return nil, fmt.Errorf("parsing YAML file %s: %w", filename, err)
+	}
 	return cfg, nil
+}
+
+// loadScrapeConfigFiles reads the files matching ScrapeConfigFiles (read again on every reload,
+// as Prometheus does) and appends their jobs, validated against the global config and with
+// paths relative to their own file.
+func (c *Config) loadScrapeConfigFiles() error {
+	jobs := map[string]string{}
+	for _, sc := range c.ScrapeConfigs {
+		jobs[sc.JobName] = "main config file"
+	}
+	for _, pat := range c.ScrapeConfigFiles {
+		files, err := filepath.Glob(pat)
+		if err != nil {
+			return fmt.Errorf("error retrieving scrape config files for %q: %w", pat, err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return fmt.Errorf("scrape config file %q: %w", f, err)
+			}
+			var sc struct {
+				ScrapeConfigs []*ScrapeConfig `yaml:"scrape_configs,omitempty"`
+			}
+			if err := yaml.UnmarshalStrict(b, &sc); err != nil {
+				return fmt.Errorf("scrape config file %q: %w", f, friendlyYAMLError(err))
+			}
+			for _, s := range sc.ScrapeConfigs {
+				if err := s.Validate(c.GlobalConfig); err != nil {
+					return fmt.Errorf("scrape config file %q: %w", f, err)
+				}
+				if first, ok := jobs[s.JobName]; ok {
+					return fmt.Errorf("scrape config file %q: found multiple scrape configs with job name %q, first found in %s", f, s.JobName, first)
+				}
+				jobs[s.JobName] = fmt.Sprintf("%q", f)
+				s.SetDirectory(filepath.Dir(f))
+				c.ScrapeConfigs = append(c.ScrapeConfigs, s)
+			}
+		}
+	}
+	return nil
 }
 
 // notFoundRE matches yaml.v2's strict-mode message for unknown fields; the Go type name it quotes
@@ -123,6 +169,9 @@ func friendlyYAMLError(err error) error {
 func (c *Config) SetDirectory(dir string) {
 	for i, f := range c.RuleFiles {
 		c.RuleFiles[i] = commoncfg.JoinDir(dir, f)
+	}
+	for i, f := range c.ScrapeConfigFiles {
+		c.ScrapeConfigFiles[i] = commoncfg.JoinDir(dir, f)
 	}
 	for _, sc := range c.ScrapeConfigs {
 		sc.SetDirectory(dir)
@@ -164,6 +213,11 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 	for _, rf := range c.RuleFiles {
 		if !patRulePath.MatchString(rf) {
 			return fmt.Errorf("invalid rule file path %q", rf)
+		}
+	}
+	for _, sf := range c.ScrapeConfigFiles {
+		if !patRulePath.MatchString(sf) {
+			return fmt.Errorf("invalid scrape config file path %q", sf)
 		}
 	}
 	jobNames := map[string]struct{}{}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,5 +159,47 @@ func TestLoadFileMissing(t *testing.T) {
 	_, err := LoadFile(filepath.Join(t.TempDir(), "nope.yml"))
 	if err == nil || !strings.Contains(err.Error(), "reading config file") {
 		t.Fatalf("want a read error, got %v", err)
+	}
+}
+
+func TestScrapeConfigFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("prometheus.yml", "global: {scrape_interval: 7s}\nscrape_config_files: ['jobs/*.yml']\nscrape_configs:\n- job_name: main\n")
+	write("jobs/a.yml", "scrape_configs:\n- job_name: a\n  file_sd_configs: [{files: [sd/*.json]}]\n")
+	cfg, err := LoadFile(filepath.Join(dir, "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.ScrapeConfig("a")
+	if a == nil || len(cfg.ScrapeConfigs) != 2 {
+		t.Fatalf("jobs: %+v", cfg.ScrapeConfigs)
+	}
+	if a.ScrapeInterval != model.Duration(7*time.Second) {
+		t.Errorf("job from a file must get the global interval, got %v", a.ScrapeInterval)
+	}
+	if want := filepath.Join(dir, "jobs", "sd/*.json"); a.FileSDConfigs[0].Files[0] != want {
+		t.Errorf("paths must be relative to the job's file: %s, want %s", a.FileSDConfigs[0].Files[0], want)
+	}
+	for _, c := range []struct{ file, content, err string }{
+		{"jobs/b.yml", "scrape_configs:\n- job_name: main\n", `found multiple scrape configs with job name "main", first found in main config file`},
+		{"jobs/b.yml", "scrape_configs:\n- job_name: b\n  bogus: 1\n", "line 3: field bogus is unknown"},
+		{"jobs/b.yml", "scrape_configs:\n- job_name: b\n  scrape_timeout: 8s\n", `scrape timeout greater than scrape interval for scrape config with job name "b"`},
+	} {
+		write(c.file, c.content)
+		_, err := LoadFile(filepath.Join(dir, "prometheus.yml"))
+		if err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%q: err %v, want %q", c.content, err, c.err)
+		}
+	}
+	if _, err := Load("scrape_config_files: ['a/*/b.yml']\n"); err == nil || !strings.Contains(err.Error(), `invalid scrape config file path "a/*/b.yml"`) {
+		t.Errorf("bad pattern: %v", err)
 	}
 }

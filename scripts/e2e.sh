@@ -6,8 +6,9 @@
 # force one with E2E_METRICS_SERVER=vigil|prometheus) scrapes a tiny HTTP endpoint whose values
 # this script writes. bin/vigil-adapter is registered through APIServices for
 # custom.metrics.k8s.io v1beta1+v1beta2 and external.metrics.k8s.io v1beta1. The script checks
-# the raw metrics API paths, scales a Deployment up and down through an HPA, checks config
-# reload, validates deploy/ with --dry-run=server, and reports timings.
+# the raw metrics API paths, lets the HPA controller scale Deployments on External, Object and
+# Pods metrics (up and down), checks config reload, validates deploy/ with --dry-run=server, and
+# reports timings. E2E_PERF=1 adds a 1,000-pod / 10,000-name performance phase.
 # Control-plane binaries are built once and cached under $K8S_E2E_ROOT (~/.cache/vigil-k8s-e2e).
 set -euo pipefail
 
@@ -198,9 +199,10 @@ $KUBECTL -n e2e create deployment web --image=registry.invalid/none:1 --replicas
 wait_until "pod of deployment web" 60 bash -c "$KUBECTL -n e2e get pods -l app=web -o name | grep -q pod/"
 POD=$($KUBECTL -n e2e get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
 
+EXTRA=() # more metric lines, kept by every set_queue
 set_queue() { # queue depth for deployment web; per-pod load for the first pod
   write_metrics "# TYPE e2e_queue_depth gauge" "e2e_queue_depth{namespace=\"e2e\",deployment=\"web\"} $1" \
-    "# TYPE e2e_pod_load gauge" "e2e_pod_load{namespace=\"e2e\",pod=\"$POD\"} ${2:-5}"
+    "# TYPE e2e_pod_load gauge" "e2e_pod_load{namespace=\"e2e\",pod=\"$POD\"} ${2:-5}" "${EXTRA[@]}"
 }
 raw() { $KUBECTL get --raw "$1" 2>&1; }
 value_is() { # path jsonpath-ish: first "value" field equals $2
@@ -224,9 +226,9 @@ raw /apis/custom.metrics.k8s.io/v1beta1 | grep -q '"name":"deployments.apps/e2e_
 log "raw metrics API paths OK (external, object v1beta1+v1beta2, pods, namespace, listing)"
 
 # ---------------------------------------------------------------- HPA up and down
-replicas() { $KUBECTL -n e2e get deploy web -o jsonpath='{.spec.replicas}'; }
-replicas_are() { [ "$(replicas)" = "$1" ]; }
-wait_replicas() { wait_until "deployment web at $1 replicas" "$2" replicas_are "$1"; }
+replicas() { $KUBECTL -n e2e get deploy "${1:-web}" -o jsonpath='{.spec.replicas}'; }
+replicas_are() { [ "$(replicas "${2:-web}")" = "$1" ]; }
+wait_replicas() { wait_until "deployment ${3:-web} at $1 replicas" "$2" replicas_are "$1" "${3:-web}"; }
 t=$(now)
 $KUBECTL apply -f - >/dev/null <<'YAML'
 apiVersion: autoscaling/v2
@@ -257,6 +259,33 @@ $KUBECTL -n e2e patch hpa web --type=merge -p '{"spec":{"metrics":[{"type":"Obje
 wait_replicas 5 90; OBJ=$(since "$t")
 log "HPA (Object): 2->5 in ${OBJ}s"
 $KUBECTL -n e2e get hpa web
+
+# Pods metric: the HPA averages e2e_pod_load over the Deployment's pods. Without a kubelet pods
+# stay Pending and the HPA ignores them, so play kubelet and mark the first pod Running+Ready.
+$KUBECTL -n e2e create deployment api --image=registry.invalid/none:1 --replicas=1 --dry-run=client -o yaml | $KUBECTL apply -f - >/dev/null
+wait_until "pod of deployment api" 60 bash -c "$KUBECTL -n e2e get pods -l app=api -o name | grep -q pod/"
+APIPOD=$($KUBECTL -n e2e get pods -l app=api -o jsonpath='{.items[0].metadata.name}')
+ts=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+$KUBECTL -n e2e patch pod "$APIPOD" --subresource=status --type=merge -p \
+  "{\"status\":{\"phase\":\"Running\",\"startTime\":\"$ts\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"$ts\"}]}}" >/dev/null
+EXTRA=("e2e_pod_load{namespace=\"e2e\",pod=\"$APIPOD\"} 30"); set_queue 50
+t=$(now)
+$KUBECTL apply -f - >/dev/null <<'YAML'
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: api, namespace: e2e}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}
+  minReplicas: 1
+  maxReplicas: 10
+  metrics:
+  - type: Pods
+    pods:
+      metric: {name: e2e_pod_load}
+      target: {type: AverageValue, averageValue: "10"}
+YAML
+wait_replicas 3 60 api; PODSUP=$(since "$t")
+log "HPA (Pods): 1->3 in ${PODSUP}s (one Running pod at 30, target average 10)"
 
 # ---------------------------------------------------------------- config reload
 t=$(now)

@@ -56,6 +56,11 @@ type Discoverer struct {
 	MissInterval time.Duration // minimum time between relists triggered by unknown metrics
 	Timeout      time.Duration // per relist
 	Now          func() time.Time
+	// RefreshMapper, when set, re-reads API discovery into Mapper. It is called on a miss
+	// (at most every MapperMissInterval) so that a custom resource whose CRD was just installed
+	// maps without waiting for the periodic discovery refresh.
+	RefreshMapper      func() error
+	MapperMissInterval time.Duration
 
 	rules atomic.Pointer[RuleSet]
 	reg   atomic.Pointer[registry]
@@ -63,6 +68,28 @@ type Discoverer struct {
 	mu      sync.Mutex // serializes relists
 	gen     uint64
 	lastTry time.Time
+
+	mapperMu   sync.Mutex
+	lastMapper time.Time
+}
+
+// refreshMapperOnMiss re-reads API discovery if allowed by MapperMissInterval; it reports
+// whether it did.
+func (d *Discoverer) refreshMapperOnMiss() bool {
+	if d.RefreshMapper == nil {
+		return false
+	}
+	d.mapperMu.Lock()
+	defer d.mapperMu.Unlock()
+	if d.now().Sub(d.lastMapper) < d.MapperMissInterval {
+		return false
+	}
+	d.lastMapper = d.now()
+	if err := d.RefreshMapper(); err != nil {
+		klog.ErrorS(err, "refreshing API discovery after an unknown resource or metric failed")
+		return false
+	}
+	return true
 }
 
 // SetRules installs a new rule set. The caller relists afterwards so the new rules take effect.
@@ -249,6 +276,8 @@ func (d *Discoverer) relistOnMiss(ctx context.Context) *registry {
 	defer d.mu.Unlock()
 	// Concurrent misses queue here; the first relists, the rest find a fresh snapshot.
 	if d.now().Sub(d.lastTry) >= d.MissInterval {
+		// Labels may name a resource discovery did not know at the last relist.
+		d.refreshMapperOnMiss()
 		if err := d.relistLocked(ctx, "miss"); err != nil {
 			klog.ErrorS(err, "relist on unknown metric failed")
 		}

@@ -129,6 +129,9 @@ func metricIdentifier(name string, sel labels.Selector) (custom_metrics.MetricId
 // resolve normalizes the request's group-resource and finds the series behind the metric.
 func (p *Provider) resolve(ctx context.Context, info provider.CustomMetricInfo, namespace, object string) (provider.CustomMetricInfo, seriesRef, error) {
 	norm, _, err := info.Normalized(p.Mapper)
+	if err != nil && p.Discoverer.refreshMapperOnMiss() {
+		norm, _, err = info.Normalized(p.Mapper)
+	}
 	if err != nil {
 		return info, seriesRef{}, notFound("metric %s not found for %s %s: the API server does not know resource %s (%v)", info.Metric, info.GroupResource, where(namespace), info.GroupResource, err)
 	}

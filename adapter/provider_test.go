@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/model"
 	apierr "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -216,5 +218,38 @@ func TestMetricsRegistered(t *testing.T) {
 		if !got[n] {
 			t.Errorf("%s not on the API server's registry", n)
 		}
+	}
+}
+
+// swapMapper stands in for the discovery mapper: RefreshMapper swaps in what "discovery" now
+// reports.
+type swapMapper struct{ apimeta.RESTMapper }
+
+func TestCustomResourceInstalledAfterStart(t *testing.T) {
+	f := newFakeProm(t)
+	f.setSeries(series("orders_pending", "namespace", "shop", "widget", "w1"))
+	f.setResult(`max(orders_pending{namespace="shop",widget="w1"}) by (widget)`, model.Vector{sample(4, "widget", "w1")})
+	before := testMapper()
+	after := testMapper().(*apimeta.DefaultRESTMapper)
+	after.Add(schema.GroupVersionKind{Group: "example.com", Version: "v1", Kind: "Widget"}, apimeta.RESTScopeNamespace)
+	m := &swapMapper{before}
+	refreshes := 0
+	d := &Discoverer{API: f.api(t), Mapper: m, MaxAge: time.Minute, MapperMissInterval: time.Hour, RefreshMapper: func() error { refreshes++; m.RESTMapper = after; return nil }}
+	d.SetRules(mustRules(t, `rules:
+- seriesQuery: '{__name__="orders_pending",namespace!=""}'
+  resources: {template: <<.Resource>>}
+  metricsQuery: 'max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
+`))
+	if err := d.Relist(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := &Provider{Discoverer: d, Mapper: m, Lister: &fakeLister{}}
+	v, err := p.GetMetricByName(context.Background(), types.NamespacedName{Namespace: "shop", Name: "w1"},
+		provider.CustomMetricInfo{GroupResource: schema.GroupResource{Group: "example.com", Resource: "widgets"}, Namespaced: true, Metric: "orders_pending"}, labels.Everything())
+	if err != nil {
+		t.Fatalf("after the CRD appeared: %v", err)
+	}
+	if v.Value.Value() != 4 || v.DescribedObject.Kind != "Widget" || refreshes != 1 {
+		t.Errorf("got %+v %s, %d discovery refreshes", v.DescribedObject, v.Value.String(), refreshes)
 	}
 }

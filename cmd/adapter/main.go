@@ -19,6 +19,7 @@ import (
 	"k8s.io/component-base/logs"
 	"k8s.io/klog/v2"
 	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
+	"sigs.k8s.io/custom-metrics-apiserver/pkg/dynamicmapper"
 
 	"github.com/vigil-monitoring/vigil/adapter"
 )
@@ -83,6 +84,11 @@ func run() error {
 	if !fs.Changed("client-burst") {
 		cmd.ClientBurst = 200
 	}
+	// AdapterBase builds a refreshing mapper but nothing starts its refresh; without a period
+	// custom resources installed after start-up would never map.
+	if !fs.Changed("discovery-interval") {
+		cmd.DiscoveryInterval = 5 * time.Minute
+	}
 	if o.relistInterval <= 0 || o.maxAge <= 0 {
 		return errors.New("--metrics-relist-interval and --metrics-max-age must be positive")
 	}
@@ -115,6 +121,12 @@ func run() error {
 	ctx := genericapiserver.SetupSignalContext()
 	adapter.RegisterMetrics()
 	d := &adapter.Discoverer{API: promAPI, Mapper: mapper, MaxAge: o.maxAge, MissInterval: o.missInterval, Timeout: o.relistTimeout}
+	if rm, ok := mapper.(*dynamicmapper.RegeneratingDiscoveryRESTMapper); ok {
+		if cmd.DiscoveryInterval > 0 {
+			rm.RunUntil(ctx.Done())
+		}
+		d.RefreshMapper, d.MapperMissInterval = rm.RegenerateMappings, 10*time.Second
+	}
 	reloader := &adapter.Reloader{Path: o.configFile, Discoverer: d}
 	if err := reloader.Load(ctx); err != nil {
 		return err

@@ -158,9 +158,17 @@ func (d *Discoverer) relistLocked(ctx context.Context, trigger string) (err erro
 		}
 		d.addSeries(reg, byQuery[q], sets)
 	}
-	for k := range reg.custom {
-		reg.customList = append(reg.customList, provider.CustomMetricInfo{GroupResource: k.gr, Metric: k.metric,
-			Namespaced: k.gr != NamespaceResource && k.gr != nodeResource && reg.custom[k].namespaced})
+	scopes := map[schema.GroupResource]int{} // 1 namespaced, 2 cluster, 0 unknown to discovery
+	for k, ref := range reg.custom {
+		sc, ok := scopes[k.gr]
+		if !ok {
+			sc = d.scope(k.gr)
+			scopes[k.gr] = sc
+		}
+		// The API server's scope decides where it is known; otherwise, as prometheus-adapter
+		// does, series with a namespace label make a namespaced metric.
+		namespaced := sc == 1 || (sc == 0 && k.gr != NamespaceResource && k.gr != nodeResource && ref.namespaced)
+		reg.customList = append(reg.customList, provider.CustomMetricInfo{GroupResource: k.gr, Metric: k.metric, Namespaced: namespaced})
 	}
 	for m := range reg.external {
 		reg.externalList = append(reg.externalList, provider.ExternalMetricInfo{Metric: m})
@@ -239,6 +247,21 @@ func (d *Discoverer) addSeries(reg *registry, rules []*Rule, sets []model.LabelS
 			}
 		}
 	}
+}
+
+func (d *Discoverer) scope(gr schema.GroupResource) int {
+	gvk, err := d.Mapper.KindFor(gr.WithVersion(""))
+	if err != nil {
+		return 0
+	}
+	m, err := d.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return 0
+	}
+	if m.Scope.Name() == apimeta.RESTScopeNameNamespace {
+		return 1
+	}
+	return 2
 }
 
 // lookupCustom finds a custom metric, relisting once if it is unknown and the last relist is

@@ -253,3 +253,28 @@ func TestCustomResourceInstalledAfterStart(t *testing.T) {
 		t.Errorf("got %+v %s, %d discovery refreshes", v.DescribedObject, v.Value.String(), refreshes)
 	}
 }
+
+func TestListingUsesAPIScope(t *testing.T) {
+	f := newFakeProm(t)
+	// A node metric that carries a namespace label (kube-state-metrics style) is still a
+	// cluster-scoped metric; a pod metric is namespaced.
+	f.setSeries(series("node_load", "namespace", "kube-system", "node", "n1"), series("queue_depth", "namespace", "shop", "pod", "p"))
+	p := newTestProvider(t, f, mustRules(t, `rules:
+- seriesQuery: '{namespace!=""}'
+  resources: {template: <<.Resource>>}
+  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
+`), &fakeLister{})
+	got := map[string]bool{}
+	for _, m := range p.ListAllMetrics() {
+		got[m.GroupResource.String()+"/"+m.Metric] = m.Namespaced
+	}
+	want := map[string]bool{"nodes/node_load": false, "namespaces/node_load": false, "pods/queue_depth": true, "namespaces/queue_depth": false}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s: namespaced=%v (present %v), want %v", k, g, ok, v)
+		}
+	}
+}

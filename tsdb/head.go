@@ -27,7 +27,7 @@ type Head struct {
 	postings *memPostings
 
 	lastRef     atomic.Uint64
-	appenderID  atomic.Uint64
+	appenderID  atomic.Uint32
 	numSeries   atomic.Int64
 	minTime     atomic.Int64
 	maxTime     atomic.Int64
@@ -125,7 +125,11 @@ func (h *Head) getOrCreateWithRef(ref uint64, lset labels.Labels) *memSeries {
 
 // Appender returns a batch appender on the head.
 func (h *Head) Appender() *headAppender {
-	a := &headAppender{head: h, id: h.appenderID.Add(1), minT: math.MaxInt64, maxT: math.MinInt64}
+	id := h.appenderID.Add(1)
+	if id == 0 { // 0 means "no pending batch" in memSeries.pendingApp
+		id = h.appenderID.Add(1)
+	}
+	a := &headAppender{head: h, id: id, minT: math.MaxInt64, maxT: math.MinInt64}
 	if b, ok := h.batchPool.Get().(*[]pendingSample); ok {
 		a.samples = (*b)[:0]
 	}
@@ -150,7 +154,7 @@ type pendingSample struct {
 
 type headAppender struct {
 	head       *Head
-	id         uint64
+	id         uint32
 	samples    []pendingSample
 	newSeries  []*memSeries
 	minT, maxT int64

@@ -11,9 +11,10 @@ import (
 	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
 )
 
-// samplesPerChunk is when the head cuts a chunk. Upstream uses 120; blocks merge small chunks
-// at compaction anyway, so the head keeps them small to bound the open chunk's size.
-const samplesPerChunk = 120
+// samplesPerChunk is when the head cuts a chunk. Only the open chunk is on the heap (closed ones
+// are in the head chunk files, 24 bytes of heap each), so smaller chunks mean less heap per
+// series; blocks re-encode into 480-sample chunks, so disk is unaffected. Upstream uses 120.
+const samplesPerChunk = 60
 
 // memChunk is a closed, immutable chunk of the head; its bytes live in the head chunk files.
 type memChunk struct {
@@ -31,17 +32,16 @@ type memSeries struct {
 	hashNext *memSeries
 
 	closed []memChunk
-	open   chunkenc.XORChunk // no bytes when there is no open chunk
-	app    chunkenc.XORAppender
-	// openMinT is the first timestamp of the open chunk, lastT/lastV the newest committed sample.
+	// open is the chunk being appended to; its newest sample is the series' newest committed
+	// sample (a chunk is only cut right before the next sample goes into a new one).
+	open chunkenc.OpenChunk
+	// openMinT is the first timestamp of the open chunk.
 	openMinT int64
-	lastT    int64
-	lastV    float64
 
 	// pendingT is the newest sample of the series in the uncommitted batch of appender pendingApp,
 	// so that a batch itself cannot go out of order.
 	pendingT   int64
-	pendingApp uint64
+	pendingApp uint32
 
 	// logged is set once the series record is in the WAL.
 	logged bool
@@ -50,36 +50,54 @@ type memSeries struct {
 }
 
 func newMemSeries(ref uint64, lset labels.Labels) *memSeries {
-	return &memSeries{ref: ref, lset: lset, lastT: math.MinInt64, pendingT: math.MinInt64}
+	return &memSeries{ref: ref, lset: lset, pendingT: math.MinInt64}
+}
+
+// last returns the newest committed sample, ok false when there is none (caller holds mu).
+func (s *memSeries) last() (t int64, v float64, ok bool) {
+	if s.open.NumSamples() == 0 {
+		return 0, 0, false
+	}
+	t, v = s.open.Last()
+	return t, v, true
+}
+
+// lastT is the newest committed timestamp, MinInt64 when there is none (caller holds mu).
+func (s *memSeries) lastT() int64 {
+	if t, _, ok := s.last(); ok {
+		return t
+	}
+	return math.MinInt64
 }
 
 // appendable checks a sample against the committed state (caller holds mu).
 func (s *memSeries) appendable(t int64, v float64) error {
-	if s.lastT == math.MinInt64 || t > s.lastT {
+	lt, lv, ok := s.last()
+	if !ok || t > lt {
 		return nil
 	}
-	if t < s.lastT {
+	if t < lt {
 		return ErrOutOfOrderSample
 	}
-	if math.Float64bits(v) != math.Float64bits(s.lastV) {
+	if math.Float64bits(v) != math.Float64bits(lv) {
 		return ErrDuplicateSampleForTimestamp
 	}
 	return nil
 }
 
-func (s *memSeries) hasOpen() bool { return s.app.NumSamples() > 0 }
+func (s *memSeries) hasOpen() bool { return s.open.NumSamples() > 0 }
 
 // append adds a committed sample (caller holds mu). It returns false for a duplicate, which is
 // dropped.
 func (s *memSeries) append(t int64, v float64, h *Head) bool {
-	if s.lastT != math.MinInt64 && t <= s.lastT {
+	n := s.open.NumSamples()
+	if lt, _ := s.open.Last(); n > 0 && t <= lt {
 		return false
 	}
-	if n := s.app.NumSamples(); n == 0 || n >= samplesPerChunk || t >= rangeEnd(s.openMinT, h.chunkRange) {
+	if n == 0 || n >= samplesPerChunk || t >= rangeEnd(s.openMinT, h.chunkRange) {
 		s.cutChunk(t, h)
 	}
-	s.app.Append(t, v)
-	s.lastT, s.lastV = t, v
+	s.open.Append(t, v)
 	return true
 }
 
@@ -89,10 +107,10 @@ func (s *memSeries) cutChunk(t int64, h *Head) {
 	if s.hasOpen() {
 		b := s.open.Bytes()
 		hint = len(b) + len(b)/8
-		s.closed = append(s.closed, memChunk{ref: h.storeChunk(b, s.lastT), minT: s.openMinT, maxT: s.lastT})
+		lt := s.lastT()
+		s.closed = append(s.closed, memChunk{ref: h.storeChunk(b, lt), minT: s.openMinT, maxT: lt})
 	}
 	s.open.Reset(hint)
-	s.open.InitAppender(&s.app)
 	s.openMinT = t
 }
 
@@ -132,8 +150,8 @@ func (s *memSeries) truncateBefore(mint int64, h *Head) int {
 		copy(rest, s.closed[n:])
 		s.closed = rest
 	}
-	if len(s.closed) == 0 && s.hasOpen() && s.lastT < mint {
-		s.open, s.app = chunkenc.XORChunk{}, chunkenc.XORAppender{}
+	if len(s.closed) == 0 && s.hasOpen() && s.lastT() < mint {
+		s.open = chunkenc.OpenChunk{}
 		n++
 	}
 	return n
@@ -156,11 +174,11 @@ func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head) ([]ch
 			dst = append(dst, chunkEntry{data: data, minT: c.minT, maxT: c.maxT})
 		}
 	}
-	if s.hasOpen() && s.lastT >= mint && s.openMinT <= maxt {
+	if s.hasOpen() && s.lastT() >= mint && s.openMinT <= maxt {
 		b := s.open.Bytes()
 		cp := make([]byte, len(b))
 		copy(cp, b)
-		dst = append(dst, chunkEntry{data: cp, minT: s.openMinT, maxT: s.lastT})
+		dst = append(dst, chunkEntry{data: cp, minT: s.openMinT, maxT: s.lastT()})
 	}
 	return dst, nil
 }
@@ -172,7 +190,7 @@ func (s *memSeries) overlaps(mint, maxt int64) bool {
 			return true
 		}
 	}
-	return s.hasOpen() && s.lastT >= mint && s.openMinT <= maxt
+	return s.hasOpen() && s.lastT() >= mint && s.openMinT <= maxt
 }
 
 // seriesStore maps refs and label hashes to series. Refs are dense (allocated sequentially), so

@@ -57,11 +57,6 @@ func (c *XORChunk) Reset(capHint int) {
 	c.b = bstream{b: b}
 }
 
-// InitAppender points a caller-owned appender at an empty chunk (no allocation).
-func (c *XORChunk) InitAppender(a *XORAppender) {
-	*a = XORAppender{c: c, leading: 0xff}
-}
-
 // Bytes returns the encoded chunk, encoding byte first. The slice aliases the chunk: it changes
 // when samples are appended.
 func (c *XORChunk) Bytes() []byte { return c.b.b }
@@ -78,21 +73,26 @@ func (c *XORChunk) Compact() {
 	}
 }
 
-// XORAppender appends to an XORChunk. Its state is what the next sample is encoded against.
-type XORAppender struct {
-	c        *XORChunk
-	num      uint16 // samples in the chunk: kept here so appends never read the header
+// xorState is what the next sample of an XOR chunk is encoded against.
+type xorState struct {
 	t        int64
 	v        float64
 	tDelta   uint64
+	num      uint16 // samples in the chunk: kept here so appends never read the header
 	leading  uint8
 	trailing uint8
+}
+
+// XORAppender appends to an XORChunk.
+type XORAppender struct {
+	c  *XORChunk
+	st xorState
 }
 
 // Appender returns an appender positioned after the chunk's last sample. For a fresh chunk this
 // is free; for an existing one it decodes the chunk once.
 func (c *XORChunk) Appender() (*XORAppender, error) {
-	a := &XORAppender{c: c, leading: 0xff}
+	a := &XORAppender{c: c, st: xorState{leading: 0xff}}
 	n := c.NumSamples()
 	if n == 0 {
 		return a, nil
@@ -103,15 +103,45 @@ func (c *XORChunk) Appender() (*XORAppender, error) {
 	if it.Err() != nil {
 		return nil, it.Err()
 	}
-	a.t, a.v, a.tDelta = it.t, it.val, it.tDelta
-	a.leading, a.trailing = it.leading, it.trailing
-	a.num = uint16(n)
+	a.st = xorState{t: it.t, v: it.val, tDelta: it.tDelta, num: uint16(n), leading: it.leading, trailing: it.trailing}
 	return a, nil
 }
 
 // Append adds a sample. Timestamps must increase; the caller checks.
-func (a *XORAppender) Append(t int64, v float64) {
-	b := &a.c.b
+func (a *XORAppender) Append(t int64, v float64) { a.st.append(&a.c.b, t, v) }
+
+// NumSamples returns the number of samples appended to the chunk.
+func (a *XORAppender) NumSamples() int { return int(a.st.num) }
+
+// OpenChunk is an XOR chunk and its appender state in one value, for embedding in a struct
+// that exists once per series (the head's): no separate allocations, no pointer between them.
+// The zero value is an empty chunk without a buffer; Reset before appending.
+type OpenChunk struct {
+	b  bstream
+	st xorState
+}
+
+// Reset empties the chunk, allocating capHint bytes for it.
+func (c *OpenChunk) Reset(capHint int) {
+	b := make([]byte, chunkHeaderSize, max(capHint, chunkHeaderSize+16))
+	b[0] = byte(EncXOR)
+	c.b = bstream{b: b}
+	c.st = xorState{leading: 0xff}
+}
+
+// Append adds a sample. Timestamps must increase; the caller checks.
+func (c *OpenChunk) Append(t int64, v float64) { c.st.append(&c.b, t, v) }
+
+// NumSamples returns the number of samples in the chunk.
+func (c *OpenChunk) NumSamples() int { return int(c.st.num) }
+
+// Last returns the newest sample; only meaningful when NumSamples() > 0.
+func (c *OpenChunk) Last() (int64, float64) { return c.st.t, c.st.v }
+
+// Bytes returns the encoded chunk. It aliases the buffer, which appends keep modifying.
+func (c *OpenChunk) Bytes() []byte { return c.b.b }
+
+func (a *xorState) append(b *bstream, t int64, v float64) {
 	num := a.num
 	switch num {
 	case 0:
@@ -126,7 +156,7 @@ func (a *XORAppender) Append(t int64, v float64) {
 		for _, x := range buf[:binary.PutUvarint(buf[:], tDelta)] {
 			b.writeByte(x)
 		}
-		a.writeValue(v)
+		a.writeValue(b, v)
 		a.tDelta = tDelta
 	default:
 		tDelta := uint64(t - a.t)
@@ -147,7 +177,7 @@ func (a *XORAppender) Append(t int64, v float64) {
 			b.writeBits(0b1111, 4)
 			b.writeBits(uint64(dod), 64)
 		}
-		a.writeValue(v)
+		a.writeValue(b, v)
 		a.tDelta = tDelta
 	}
 	a.t, a.v = t, v
@@ -155,16 +185,12 @@ func (a *XORAppender) Append(t int64, v float64) {
 	binary.BigEndian.PutUint16(b.b[1:], num+1)
 }
 
-// NumSamples returns the number of samples appended to the chunk.
-func (a *XORAppender) NumSamples() int { return int(a.num) }
-
 // bitRange reports whether x fits in nbits as a two's complement number.
 func bitRange(x int64, nbits uint8) bool {
 	return -((1<<(nbits-1))-1) <= x && x <= 1<<(nbits-1)
 }
 
-func (a *XORAppender) writeValue(v float64) {
-	b := &a.c.b
+func (a *xorState) writeValue(b *bstream, v float64) {
 	delta := math.Float64bits(v) ^ math.Float64bits(a.v)
 	if delta == 0 {
 		b.writeBit(false)

@@ -160,23 +160,7 @@ func (a *xorState) append(b *bstream, t int64, v float64) {
 		a.tDelta = tDelta
 	default:
 		tDelta := uint64(t - a.t)
-		dod := int64(tDelta - a.tDelta)
-		switch {
-		case dod == 0:
-			b.writeBit(false)
-		case bitRange(dod, 14):
-			b.writeBits(0b10, 2)
-			b.writeBits(uint64(dod), 14)
-		case bitRange(dod, 17):
-			b.writeBits(0b110, 3)
-			b.writeBits(uint64(dod), 17)
-		case bitRange(dod, 20):
-			b.writeBits(0b1110, 4)
-			b.writeBits(uint64(dod), 20)
-		default:
-			b.writeBits(0b1111, 4)
-			b.writeBits(uint64(dod), 64)
-		}
+		writeTimestampDoD(b, int64(tDelta-a.tDelta))
 		a.writeValue(b, v)
 		a.tDelta = tDelta
 	}

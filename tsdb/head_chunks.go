@@ -16,9 +16,8 @@ import (
 // data in and out as queries need it. The files are a cache of what the WAL holds, so they need
 // no checksums and are deleted at start (WAL replay rebuilds them).
 //
-// Each segment file is created sparse at its full size and mapped shared and read-only once;
-// chunks are written with pwrite, which the shared mapping sees at once, so a segment is never
-// remapped. Segments whose chunks are all older than the head are retired on truncation and
+// Each segment file is mapped shared and read-only once, at its full size; chunks are written
+// with pwrite, which the shared mapping sees at once, so a segment is never remapped. Segments whose chunks are all older than the head are retired on truncation and
 // unmapped only once no reader that could hold slices into them is left (see acquire).
 type headChunks struct {
 	dir     string
@@ -78,10 +77,10 @@ func (hc *headChunks) newSegment() (*hcSegment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating head chunk segment: %w", err)
 	}
-	if err := f.Truncate(hc.segSize); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sizing head chunk segment: %w", err)
-	}
+	// The file grows by its writes; the mapping covers the whole segment size from the start.
+	// Mapping past the end of a file is allowed, and readers only touch bytes already written,
+	// so no page beyond the end is ever accessed (which would fault). Not preallocating keeps
+	// the directory's apparent size honest for du and size-based retention.
 	data, err := syscall.Mmap(int(f.Fd()), 0, int(hc.segSize), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		f.Close()

@@ -226,6 +226,7 @@ type walBuffers struct {
 	series  []record.RefSeries
 	samples []record.RefSample
 	b1, b2  []byte
+	c1, c2  []byte // snappy-compressed forms
 }
 
 func (a *headAppender) Commit() error {
@@ -292,7 +293,11 @@ func (a *headAppender) log() error {
 			buf.series = append(buf.series, record.RefSeries{Ref: s.ref, Labels: s.lset})
 		}
 		buf.b1 = enc.Series(buf.series, buf.b1[:0])
-		recs = append(recs, buf.b1)
+		rec := record.Compress(buf.b1, buf.c1)
+		if len(rec) < len(buf.b1) {
+			buf.c1 = rec
+		}
+		recs = append(recs, rec)
 	}
 	if len(a.samples) > 0 {
 		buf.samples = buf.samples[:0]
@@ -300,7 +305,11 @@ func (a *headAppender) log() error {
 			buf.samples = append(buf.samples, record.RefSample{Ref: p.s.ref, T: p.t, V: p.v})
 		}
 		buf.b2 = enc.Samples(buf.samples, buf.b2[:0])
-		recs = append(recs, buf.b2)
+		rec := record.Compress(buf.b2, buf.c2)
+		if len(rec) < len(buf.b2) {
+			buf.c2 = rec
+		}
+		recs = append(recs, rec)
 	}
 	return h.wal.Log(recs...)
 }

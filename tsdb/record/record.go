@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -142,6 +143,53 @@ func (e *Encoder) Tombstones(s []Stone, b []byte) []byte {
 // use: it reuses a label builder between calls.
 type Decoder struct {
 	builder labels.ScratchBuilder
+	plain   []byte // decompression buffer, reused
+}
+
+// compressedFlag marks a record whose body (everything after the type byte) is
+// snappy-compressed, as Prometheus compresses its WAL by default.
+const compressedFlag = 0x80
+
+// maxDecompressed bounds what a damaged compressed record can make the decoder allocate.
+const maxDecompressed = 1 << 28
+
+// Compress returns rec with its body snappy-compressed, using dst's space if it is large
+// enough, or rec itself when compression does not make it smaller. Decoders accept both.
+func Compress(rec, dst []byte) []byte {
+	if len(rec) < 2 {
+		return rec
+	}
+	need := 1 + snappy.MaxEncodedLen(len(rec)-1)
+	if cap(dst) < need {
+		dst = make([]byte, need)
+	}
+	dst = dst[:need]
+	body := snappy.Encode(dst[1:], rec[1:])
+	if 1+len(body) >= len(rec) {
+		return rec
+	}
+	dst[0] = rec[0] | compressedFlag
+	return dst[:1+len(body)]
+}
+
+// plainRecord returns rec uncompressed, in the decoder's buffer if it was compressed.
+func (d *Decoder) plainRecord(rec []byte) ([]byte, error) {
+	if len(rec) == 0 || rec[0]&compressedFlag == 0 {
+		return rec, nil
+	}
+	n, err := snappy.DecodedLen(rec[1:])
+	if err != nil || n > maxDecompressed {
+		return nil, fmt.Errorf("%w: bad compressed record", ErrCorrupt)
+	}
+	if cap(d.plain) < n+1 {
+		d.plain = make([]byte, n+1)
+	}
+	d.plain = d.plain[:n+1]
+	if _, err := snappy.Decode(d.plain[1:], rec[1:]); err != nil {
+		return nil, fmt.Errorf("%w: decompressing record: %v", ErrCorrupt, err)
+	}
+	d.plain[0] = rec[0] &^ compressedFlag
+	return d.plain, nil
 }
 
 // Type returns the type of rec, Unknown for an empty record or an unknown type byte.
@@ -149,7 +197,7 @@ func (d *Decoder) Type(rec []byte) Type {
 	if len(rec) == 0 {
 		return Unknown
 	}
-	switch t := Type(rec[0]); t {
+	switch t := Type(rec[0] &^ compressedFlag); t {
 	case Series, Samples, Tombstones:
 		return t
 	}
@@ -262,6 +310,10 @@ func (d *decbuf) end() error {
 // rec, which callers (the WAL reader) reuse.
 func (d *Decoder) Series(rec []byte, into []RefSeries) ([]RefSeries, error) {
 	into = into[:0]
+	rec, err := d.plainRecord(rec)
+	if err != nil {
+		return into, err
+	}
 	var db decbuf
 	db.header(rec, Series)
 	n := db.count("series", minSeriesSize)
@@ -297,6 +349,10 @@ func (d *Decoder) Series(rec []byte, into []RefSeries) ([]RefSeries, error) {
 // Samples decodes a samples record, appending to into[:0].
 func (d *Decoder) Samples(rec []byte, into []RefSample) ([]RefSample, error) {
 	into = into[:0]
+	rec, err := d.plainRecord(rec)
+	if err != nil {
+		return into, err
+	}
 	var db decbuf
 	db.header(rec, Samples)
 	n := db.count("samples", minSampleSize)
@@ -363,6 +419,10 @@ func fastVarint(b []byte) (int64, int) {
 // Tombstones decodes a tombstones record, appending to into[:0].
 func (d *Decoder) Tombstones(rec []byte, into []Stone) ([]Stone, error) {
 	into = into[:0]
+	rec, err := d.plainRecord(rec)
+	if err != nil {
+		return into, err
+	}
 	var db decbuf
 	db.header(rec, Tombstones)
 	n := db.count("stones", minStoneSize)

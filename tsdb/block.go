@@ -104,6 +104,9 @@ type Block struct {
 	tombstones tombstones.Reader
 	tombSize   int64
 
+	// onCorrupt is told about chunks that fail their checksum when read (log and metric).
+	onCorrupt func(b *Block, err error)
+
 	// refs counts queriers reading the block, so that deletion waits for them.
 	refMu   sync.Mutex
 	refs    int
@@ -243,7 +246,11 @@ func (b *Block) selectSeries(ctx context.Context, mint, maxt int64, metaOnly boo
 			}
 			data, err := b.chunks.Chunk(m.Ref)
 			if err != nil {
-				return nil, fmt.Errorf("block %s: series %s: %w", b.meta.ULID, builder.Labels(), err)
+				err = fmt.Errorf("block %s: series %s: %w", b.meta.ULID, builder.Labels(), err)
+				if b.onCorrupt != nil {
+					b.onCorrupt(b, err)
+				}
+				return nil, err
 			}
 			sel.chunks = append(sel.chunks, chunkEntry{data: data, minT: m.MinTime, maxT: m.MaxTime, dels: dels})
 		}

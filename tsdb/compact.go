@@ -439,6 +439,9 @@ func (db *DB) reloadBlocks() error {
 			continue
 		}
 		b, err := OpenBlock(filepath.Join(db.dir, e.Name()))
+		if err == nil {
+			b.onCorrupt = db.reportCorruption
+		}
 		if err != nil {
 			// A damaged block must not stop the DB: report it and serve the rest.
 			db.logger.Error("cannot open block, skipping it", "block", e.Name(), "err", err)

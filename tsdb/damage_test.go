@@ -9,8 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -108,7 +112,7 @@ func TestTornWALTail(t *testing.T) {
 	if err := os.Truncate(last, fi.Size()-7); err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	var logs syncBuffer
 	db, err = Open(dir, nil, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	if err != nil {
 		t.Fatalf("open after torn tail: %v", err)
@@ -171,7 +175,7 @@ func TestDamagedBlockFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var logs bytes.Buffer
+	var logs syncBuffer
 	db, err = Open(dir, blockOpts(), slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	if err != nil {
 		t.Fatalf("open with damaged blocks: %v", err)
@@ -182,6 +186,14 @@ func TestDamagedBlockFiles(t *testing.T) {
 	}
 	if len(db.Blocks()) != len(blocks)-1 {
 		t.Fatalf("%d blocks open, want %d", len(db.Blocks()), len(blocks)-1)
+	}
+	// The damaged chunk file is found by the start-up verification and counted.
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(db.metrics.chunkCorruptions) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("damaged chunk file not reported by the start-up verification")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	// Data of intact blocks and the head is served; reading the damaged chunks is an error,
 	// not a crash or silently wrong data.
@@ -266,4 +278,22 @@ func TestCommitFailsWhenWALWriteFails(t *testing.T) {
 	if len(got[s.String()]) != 2 || len(got[`{__name__="new"}`]) != 1 {
 		t.Fatalf("after restart: %v", got)
 	}
+}
+
+// syncBuffer is a log sink the test can read while background goroutines log.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

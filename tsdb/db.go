@@ -99,7 +99,41 @@ func Open(dir string, opts *Options, logger *slog.Logger, reg prometheus.Registe
 	logger.Info("WAL replayed", "duration", time.Since(start), "series", db.head.NumSeries(),
 		"mint", db.head.MinTime(), "maxt", db.head.MaxTime())
 	go db.run()
+	go db.verifyBlocks(db.Blocks())
 	return db, nil
+}
+
+// verifyBlocks reads every chunk of the blocks found at start once, in the background, so that
+// a damaged chunk file is reported (log and metric) at start rather than only when a query
+// happens to read the damaged part. The DB serves meanwhile; damaged chunks fail the queries
+// that read them, everything else is served.
+func (db *DB) verifyBlocks(blocks []*Block) {
+	errStop := errors.New("stopping")
+	for _, b := range blocks {
+		if !b.acquire() {
+			continue
+		}
+		err := b.chunks.Iterate(func(uint64, []byte) error {
+			select {
+			case <-db.stopc:
+				return errStop
+			default:
+				return nil
+			}
+		})
+		b.release()
+		if errors.Is(err, errStop) {
+			return
+		}
+		if err != nil {
+			db.reportCorruption(b, fmt.Errorf("verifying block %s: %w", b.meta.ULID, err))
+		}
+	}
+}
+
+func (db *DB) reportCorruption(b *Block, err error) {
+	db.metrics.chunkCorruptions.Inc()
+	db.logger.Error("damaged chunk data; queries reading it fail, the rest is served", "block", b.meta.ULID, "err", err)
 }
 
 // Dir returns the data directory.

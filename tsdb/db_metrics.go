@@ -17,6 +17,7 @@ type dbMetrics struct {
 	blockOpenFailures prometheus.Counter
 	retentionTime     prometheus.Counter
 	retentionSize     prometheus.Counter
+	chunkCorruptions  prometheus.Counter
 }
 
 func newDBMetrics(reg prometheus.Registerer, db *DB) *dbMetrics {
@@ -40,10 +41,13 @@ func newDBMetrics(reg prometheus.Registerer, db *DB) *dbMetrics {
 		retentionSize: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_tsdb_size_retentions_total", Help: "Number of blocks deleted because the retention size was exceeded.",
 		}),
+		chunkCorruptions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_tsdb_chunk_corruptions_total", Help: "Block chunks found damaged (checksum or framing), by the start-up verification or when read.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.compactions, m.headCompactions, m.compactionsFailed, m.blockOpenFailures,
-			m.retentionTime, m.retentionSize,
+			m.retentionTime, m.retentionSize, m.chunkCorruptions,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "vigil_tsdb_blocks_loaded", Help: "Number of blocks currently loaded.",
 			}, func() float64 { return float64(len(db.Blocks())) }),

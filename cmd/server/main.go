@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -143,6 +144,7 @@ func run(f *flags, logger *slog.Logger) error {
 	}()
 
 	ready := make(chan struct{})
+	quit := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
@@ -156,6 +158,21 @@ func run(f *flags, logger *slog.Logger) error {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "Service Unavailable")
 		}
+	})
+
+	// POST /-/quit stops the server as SIGTERM does, with --web.enable-lifecycle (as Prometheus).
+	var quitOnce sync.Once
+	mux.HandleFunc("/-/quit", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			http.Error(w, "Only POST or PUT requests allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if !f.enableLifecycle {
+			http.Error(w, "Lifecycle API is not enabled.", http.StatusForbidden)
+			return
+		}
+		fmt.Fprintln(w, "Requesting termination... Goodbye!")
+		quitOnce.Do(func() { close(quit) })
 	})
 
 	alerting, err := setupAlerting(f.alerting, dbDir, f.listenAddress, mux, reg, logger)
@@ -196,6 +213,8 @@ func run(f *flags, logger *slog.Logger) error {
 	select {
 	case s := <-sig:
 		logger.Info("received signal, shutting down", "signal", s.String())
+	case <-quit:
+		logger.Info("received /-/quit, shutting down")
 	case err := <-srvErr:
 		if !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("web server: %w", err)

@@ -25,8 +25,8 @@ import (
 
 // QueryEngine prepares PromQL queries (implemented by *promql.Engine).
 type QueryEngine interface {
-	NewInstantQuery(ctx context.Context, q tsdb.Queryable, qs string, ts time.Time) (promql.Query, error)
-	NewRangeQuery(ctx context.Context, q tsdb.Queryable, qs string, start, end time.Time, step time.Duration) (promql.Query, error)
+	NewInstantQueryWithOpts(ctx context.Context, q tsdb.Queryable, opts promql.QueryOpts, qs string, ts time.Time) (promql.Query, error)
+	NewRangeQueryWithOpts(ctx context.Context, q tsdb.Queryable, opts promql.QueryOpts, qs string, start, end time.Time, step time.Duration) (promql.Query, error)
 }
 
 // TSDBAdmin is what the status and admin endpoints need of the storage (implemented by *tsdb.DB).

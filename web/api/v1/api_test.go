@@ -154,7 +154,13 @@ func TestQueryEndpoints(t *testing.T) {
 			errText: `invalid parameter "timeout": cannot parse "soon" to a valid duration`},
 		{name: "bad limit", path: "/api/v1/query", params: q("query", "1", "limit", "-1"), code: 400, errType: "bad_data",
 			errText: `invalid parameter "limit": limit must be non-negative`},
-		{name: "lookback_delta is refused", path: "/api/v1/query", params: q("query", "1", "lookback_delta", "1m"), code: 400, errType: "bad_data", errText: "lookback_delta"},
+		{name: "bad lookback_delta", path: "/api/v1/query", params: q("query", "1", "lookback_delta", "soon"), code: 400, errType: "bad_data", errText: "error parsing lookback delta duration"},
+		// The last sample is at `at`; two minutes later the default 5m lookback still finds it, a
+		// 1m lookback_delta does not.
+		{name: "default lookback", path: "/api/v1/query", params: q("query", "temperature", "time", "1704067920"), code: 200,
+			body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"temperature","city":"<b>&"},"value":[1704067920,"4e-08"]}]}}`},
+		{name: "lookback_delta per query", path: "/api/v1/query", params: q("query", "temperature", "time", "1704067920", "lookback_delta", "1m"), code: 200,
+			body: `{"status":"success","data":{"resultType":"vector","result":[]}}`},
 		{name: "range: missing start", path: "/api/v1/query_range", params: q("query", "1", "end", "10", "step", "1"), code: 400, errType: "bad_data",
 			errText: `invalid parameter "start": cannot parse "" to a valid timestamp`},
 		{name: "range: end before start", path: "/api/v1/query_range", params: q("query", "1", "start", "10", "end", "5", "step", "1"), code: 400, errType: "bad_data",

@@ -15,13 +15,17 @@ const maxPointsPerSeries = 11000
 
 var errTruncated = errors.New("results truncated due to limit")
 
-// checkQueryOpts rejects per-query options Vigil's engine does not implement instead of
-// ignoring them.
-func checkQueryOpts(r *http.Request) error {
-	if r.FormValue("lookback_delta") != "" {
-		return errors.New("the lookback_delta parameter is not supported; use --query.lookback-delta")
+// queryOpts reads the per-query options (lookback_delta, as Prometheus 3 accepts it).
+func queryOpts(r *http.Request) (promql.QueryOpts, error) {
+	var opts promql.QueryOpts
+	if ld := r.FormValue("lookback_delta"); ld != "" {
+		d, err := parseDuration(ld)
+		if err != nil {
+			return opts, fmt.Errorf("error parsing lookback delta duration: %w", err)
+		}
+		opts.LookbackDelta = d
 	}
-	return nil
+	return opts, nil
 }
 
 func (a *API) query(r *http.Request) (res apiResult) {
@@ -43,11 +47,12 @@ func (a *API) query(r *http.Request) (res apiResult) {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	if err := checkQueryOpts(r); err != nil {
+	opts, err := queryOpts(r)
+	if err != nil {
 		return errResult(errorBadData, err)
 	}
 	qs := r.FormValue("query")
-	qry, err := a.opts.Engine.NewInstantQuery(ctx, a.opts.Queryable, qs, ts)
+	qry, err := a.opts.Engine.NewInstantQueryWithOpts(ctx, a.opts.Queryable, opts, qs, ts)
 	if err != nil {
 		return invalidParamError(err, "query")
 	}
@@ -90,11 +95,12 @@ func (a *API) queryRange(r *http.Request) (res apiResult) {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	if err := checkQueryOpts(r); err != nil {
+	opts, err := queryOpts(r)
+	if err != nil {
 		return errResult(errorBadData, err)
 	}
 	qs := r.FormValue("query")
-	qry, err := a.opts.Engine.NewRangeQuery(ctx, a.opts.Queryable, qs, start, end, step)
+	qry, err := a.opts.Engine.NewRangeQueryWithOpts(ctx, a.opts.Queryable, opts, qs, start, end, step)
 	if err != nil {
 		return invalidParamError(err, "query")
 	}

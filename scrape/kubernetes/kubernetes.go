@@ -264,46 +264,13 @@ func (d *Discovery) Run(ctx context.Context, ch chan<- []*vconfig.TargetGroup) {
 		for _, namespace := range namespaces {
 			var informer cache.SharedIndexInformer
 			e := d.client.DiscoveryV1().EndpointSlices(namespace)
-			elw := &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-					options.FieldSelector = d.selectors.endpointslice.field
-					options.LabelSelector = d.selectors.endpointslice.label
-					return e.List(ctx, options)
-				},
-				WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-					options.FieldSelector = d.selectors.endpointslice.field
-					options.LabelSelector = d.selectors.endpointslice.label
-					return e.Watch(ctx, options)
-				},
-			}
+			elw := listWatch(&d.selectors.endpointslice, e.List, e.Watch)
 			informer = d.newIndexedEndpointSlicesInformer(elw, &disv1.EndpointSlice{})
 
 			s := d.client.CoreV1().Services(namespace)
-			slw := &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-					options.FieldSelector = d.selectors.service.field
-					options.LabelSelector = d.selectors.service.label
-					return s.List(ctx, options)
-				},
-				WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-					options.FieldSelector = d.selectors.service.field
-					options.LabelSelector = d.selectors.service.label
-					return s.Watch(ctx, options)
-				},
-			}
+			slw := listWatch(&d.selectors.service, s.List, s.Watch)
 			p := d.client.CoreV1().Pods(namespace)
-			plw := &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-					options.FieldSelector = d.selectors.pod.field
-					options.LabelSelector = d.selectors.pod.label
-					return p.List(ctx, options)
-				},
-				WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-					options.FieldSelector = d.selectors.pod.field
-					options.LabelSelector = d.selectors.pod.label
-					return p.Watch(ctx, options)
-				},
-			}
+			plw := listWatch(&d.selectors.pod, p.List, p.Watch)
 			var nodeInf cache.SharedInformer
 			if d.attachMetadata.Node {
 				nodeInf = d.newNodeInformer(context.Background())
@@ -345,44 +312,11 @@ func (d *Discovery) Run(ctx context.Context, ch chan<- []*vconfig.TargetGroup) {
 	case RoleEndpoint:
 		for _, namespace := range namespaces {
 			e := d.client.CoreV1().Endpoints(namespace)
-			elw := &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-					options.FieldSelector = d.selectors.endpoints.field
-					options.LabelSelector = d.selectors.endpoints.label
-					return e.List(ctx, options)
-				},
-				WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-					options.FieldSelector = d.selectors.endpoints.field
-					options.LabelSelector = d.selectors.endpoints.label
-					return e.Watch(ctx, options)
-				},
-			}
+			elw := listWatch(&d.selectors.endpoints, e.List, e.Watch)
 			s := d.client.CoreV1().Services(namespace)
-			slw := &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-					options.FieldSelector = d.selectors.service.field
-					options.LabelSelector = d.selectors.service.label
-					return s.List(ctx, options)
-				},
-				WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-					options.FieldSelector = d.selectors.service.field
-					options.LabelSelector = d.selectors.service.label
-					return s.Watch(ctx, options)
-				},
-			}
+			slw := listWatch(&d.selectors.service, s.List, s.Watch)
 			p := d.client.CoreV1().Pods(namespace)
-			plw := &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-					options.FieldSelector = d.selectors.pod.field
-					options.LabelSelector = d.selectors.pod.label
-					return p.List(ctx, options)
-				},
-				WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-					options.FieldSelector = d.selectors.pod.field
-					options.LabelSelector = d.selectors.pod.label
-					return p.Watch(ctx, options)
-				},
-			}
+			plw := listWatch(&d.selectors.pod, p.List, p.Watch)
 			var nodeInf cache.SharedInformer
 			if d.attachMetadata.Node {
 				nodeInf = d.newNodeInformer(ctx)
@@ -438,18 +372,7 @@ func (d *Discovery) Run(ctx context.Context, ch chan<- []*vconfig.TargetGroup) {
 
 		for _, namespace := range namespaces {
 			p := d.client.CoreV1().Pods(namespace)
-			plw := &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-					options.FieldSelector = d.selectors.pod.field
-					options.LabelSelector = d.selectors.pod.label
-					return p.List(ctx, options)
-				},
-				WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-					options.FieldSelector = d.selectors.pod.field
-					options.LabelSelector = d.selectors.pod.label
-					return p.Watch(ctx, options)
-				},
-			}
+			plw := listWatch(&d.selectors.pod, p.List, p.Watch)
 			if d.attachMetadata.Deployment {
 				replicaSetInformer = d.newReplicaSetInformer(ctx, namespace)
 				go replicaSetInformer.Run(ctx.Done())
@@ -482,18 +405,7 @@ func (d *Discovery) Run(ctx context.Context, ch chan<- []*vconfig.TargetGroup) {
 
 		for _, namespace := range namespaces {
 			s := d.client.CoreV1().Services(namespace)
-			slw := &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-					options.FieldSelector = d.selectors.service.field
-					options.LabelSelector = d.selectors.service.label
-					return s.List(ctx, options)
-				},
-				WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-					options.FieldSelector = d.selectors.service.field
-					options.LabelSelector = d.selectors.service.label
-					return s.Watch(ctx, options)
-				},
-			}
+			slw := listWatch(&d.selectors.service, s.List, s.Watch)
 			svc := NewService(
 				d.logger.With("role", "service"),
 				d.newIndexedServicesInformer(slw),
@@ -512,18 +424,7 @@ func (d *Discovery) Run(ctx context.Context, ch chan<- []*vconfig.TargetGroup) {
 
 		for _, namespace := range namespaces {
 			i := d.client.NetworkingV1().Ingresses(namespace)
-			ilw := &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-					options.FieldSelector = d.selectors.ingress.field
-					options.LabelSelector = d.selectors.ingress.label
-					return i.List(ctx, options)
-				},
-				WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-					options.FieldSelector = d.selectors.ingress.field
-					options.LabelSelector = d.selectors.ingress.label
-					return i.Watch(ctx, options)
-				},
-			}
+			ilw := listWatch(&d.selectors.ingress, i.List, i.Watch)
 			ingress := NewIngress(
 				d.logger.With("role", "ingress"),
 				d.newIndexedIngressesInformer(ilw),
@@ -589,56 +490,24 @@ func retryOnError(ctx context.Context, interval time.Duration, f func() error) (
 
 func (d *Discovery) newReplicaSetInformer(_ context.Context, namespace string) cache.SharedInformer {
 	rs := d.client.AppsV1().ReplicaSets(namespace)
-	rslw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-			return rs.List(ctx, options)
-		},
-		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-			return rs.Watch(ctx, options)
-		},
-	}
+	rslw := listWatch(nil, rs.List, rs.Watch)
 	return d.mustNewSharedInformer(rslw, &appsv1.ReplicaSet{}, resyncDisabled)
 }
 
 func (d *Discovery) newJobInformer(_ context.Context, namespace string) cache.SharedInformer {
 	j := d.client.BatchV1().Jobs(namespace)
-	jlw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-			return j.List(ctx, options)
-		},
-		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-			return j.Watch(ctx, options)
-		},
-	}
+	jlw := listWatch(nil, j.List, j.Watch)
 	return d.mustNewSharedInformer(jlw, &batchv1.Job{}, resyncDisabled)
 }
 
 func (d *Discovery) newNodeInformer(_ context.Context) cache.SharedInformer {
-	nlw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-			options.FieldSelector = d.selectors.node.field
-			options.LabelSelector = d.selectors.node.label
-			return d.client.CoreV1().Nodes().List(ctx, options)
-		},
-		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-			options.FieldSelector = d.selectors.node.field
-			options.LabelSelector = d.selectors.node.label
-			return d.client.CoreV1().Nodes().Watch(ctx, options)
-		},
-	}
+	nlw := listWatch(&d.selectors.node, d.client.CoreV1().Nodes().List, d.client.CoreV1().Nodes().Watch)
 	return d.mustNewSharedInformer(nlw, &apiv1.Node{}, resyncDisabled)
 }
 
 func (d *Discovery) newNamespaceInformer(_ context.Context) cache.SharedInformer {
 	// We don't filter on NamespaceDiscovery.
-	nlw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-			return d.client.CoreV1().Namespaces().List(ctx, options)
-		},
-		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-			return d.client.CoreV1().Namespaces().Watch(ctx, options)
-		},
-	}
+	nlw := listWatch(nil, d.client.CoreV1().Namespaces().List, d.client.CoreV1().Namespaces().Watch)
 	return d.mustNewSharedInformer(nlw, &apiv1.Namespace{}, resyncDisabled)
 }
 
@@ -867,4 +736,28 @@ func nodeName(o any) (string, error) {
 		return "", err
 	}
 	return key, nil
+}
+
+// listWatch builds the ListWatch of one typed client (Pods(ns), Services(ns), Nodes(), …),
+// applying the role's selectors to every list and watch; a nil selector leaves the options as
+// the informer passes them.
+func listWatch[L runtime.Object](sel *resourceSelector,
+	list func(context.Context, metav1.ListOptions) (L, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
+) *cache.ListWatch {
+	apply := func(o *metav1.ListOptions) {
+		if sel != nil {
+			o.FieldSelector, o.LabelSelector = sel.field, sel.label
+		}
+	}
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
+			apply(&options)
+			return list(ctx, options)
+		},
+		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
+			apply(&options)
+			return watchFn(ctx, options)
+		},
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/tsdb/chunks"
+	"github.com/vigil-monitoring/vigil/tsdb/fileutil"
 	"github.com/vigil-monitoring/vigil/tsdb/index"
 	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
 )
@@ -70,27 +71,7 @@ func writeMeta(dir string, m *BlockMeta) error {
 	if err != nil {
 		return err
 	}
-	return writeFileSync(filepath.Join(dir, metaFilename), b)
-}
-
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fileutil.WriteFileAtomic(filepath.Join(dir, metaFilename), b)
 }
 
 // Block is an immutable block directory opened for reading.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
 	"github.com/vigil-monitoring/vigil/tsdb/chunks"
+	"github.com/vigil-monitoring/vigil/tsdb/fileutil"
 	"github.com/vigil-monitoring/vigil/tsdb/index"
 	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
 )
@@ -150,29 +151,17 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 	if err := writeMeta(tmp, meta); err != nil {
 		return nil, fmt.Errorf("writing meta.json: %w", err)
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := fileutil.SyncDir(tmp); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return nil, fmt.Errorf("renaming block into place: %w", err)
 	}
 	ok = true
-	if err := syncDir(parent); err != nil {
+	if err := fileutil.SyncDir(parent); err != nil {
 		return nil, err
 	}
 	return meta, nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
 }
 
 // Compact cuts blocks from the head while it spans more than 1.5 block ranges, merges blocks

@@ -28,6 +28,7 @@ import (
 	"strconv"
 
 	"github.com/vigil-monitoring/vigil/tsdb/chunks/mmap"
+	"github.com/vigil-monitoring/vigil/tsdb/fileutil"
 )
 
 const (
@@ -243,19 +244,7 @@ func (w *Writer) close() error {
 	if err := w.finishSegment(); err != nil {
 		return err
 	}
-	return syncDir(w.dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir for fsync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
-	}
-	return nil
+	return fileutil.SyncDir(w.dir)
 }
 
 // Reader serves chunks from the memory-mapped segments of a directory. It is safe for

@@ -27,6 +27,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+
+	"github.com/vigil-monitoring/vigil/tsdb/fileutil"
 )
 
 const (
@@ -362,42 +364,8 @@ func WriteFile(logger *slog.Logger, dir string, tr Reader) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	path := filepath.Join(dir, Filename)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
-	if err != nil {
-		return 0, fmt.Errorf("create tombstones: %w", err)
-	}
-	cleanup := func() {
-		f.Close()
-		if rerr := os.Remove(tmp); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && logger != nil {
-			logger.Warn("Removing temporary tombstones file failed", "file", tmp, "err", rerr)
-		}
-	}
-	if _, err := f.Write(b); err != nil {
-		cleanup()
-		return 0, fmt.Errorf("write tombstones: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		cleanup()
-		return 0, fmt.Errorf("fsync tombstones: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		cleanup()
-		return 0, fmt.Errorf("close tombstones: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		cleanup()
-		return 0, fmt.Errorf("rename tombstones: %w", err)
-	}
-	// The rename is only durable once the directory is synced.
-	d, err := os.Open(dir)
-	if err != nil {
-		return 0, fmt.Errorf("open block dir for fsync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return 0, fmt.Errorf("fsync block dir: %w", err)
+	if err := fileutil.WriteFileAtomic(filepath.Join(dir, Filename), b); err != nil {
+		return 0, fmt.Errorf("writing tombstones: %w", err)
 	}
 	return int64(len(b)), nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/vigil-monitoring/vigil/tsdb/fileutil"
 	"github.com/vigil-monitoring/vigil/tsdb/record"
 )
 
@@ -191,7 +192,7 @@ func Checkpoint(logger *slog.Logger, w *WAL, from, to int, keep func(ref uint64)
 	if err := cp.Close(); err != nil {
 		return nil, fmt.Errorf("checkpoint: close: %w", err)
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := fileutil.SyncDir(tmp); err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	// A complete checkpoint of the same index can exist if a previous run crashed between the
@@ -202,7 +203,7 @@ func Checkpoint(logger *slog.Logger, w *WAL, from, to int, keep func(ref uint64)
 	if err := os.Rename(tmp, final); err != nil {
 		return nil, fmt.Errorf("checkpoint: rename into place: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fileutil.SyncDir(dir); err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	// The new checkpoint is durable; failing to delete the old ones only costs disk space, they

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-monitoring/vigil/tsdb/fileutil"
 )
 
 // DefaultSegmentSize is the segment size used when Options.SegmentSize is zero.
@@ -190,24 +192,12 @@ func (w *WAL) createSegment(i int) error {
 	}
 	// The new directory entry must be durable before anything written to the file can be: a
 	// later fsync of the file does not persist its name.
-	if err := syncDir(w.dir); err != nil {
+	if err := fileutil.SyncDir(w.dir); err != nil {
 		f.Close()
 		return err
 	}
 	w.seg, w.segIdx, w.segOff, w.dirty = f, i, 0, false
 	w.metrics.currentSegment.Set(float64(i))
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory for sync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
 	return nil
 }
 
@@ -326,7 +316,7 @@ func (w *WAL) cut() error {
 	}
 	// The new name must be durable before anything written into the file can be: a later fsync
 	// of the file does not persist its directory entry.
-	if err := syncDir(w.dir); err != nil {
+	if err := fileutil.SyncDir(w.dir); err != nil {
 		return err
 	}
 	return nil

@@ -335,7 +335,7 @@ func (a *headAppender) Rollback() error {
 	return nil
 }
 
-// dbAppender wraps the head appender for the DB (it counts for compaction triggering).
+// headAppender is the Appender of the head; DB.Appender wraps it to trigger compaction.
 var _ Appender = (*headAppender)(nil)
 
 // truncate drops all data before mint from the head and removes series left empty. It returns

@@ -106,6 +106,10 @@ func (it *seriesIterator) mergeAll() {
 }
 
 func (it *seriesIterator) At() (int64, float64) { return it.t, it.v }
+
+func (it *seriesIterator) setChunkErr(err error) {
+	it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.lset, err)
+}
 func (it *seriesIterator) Err() error           { return it.err }
 
 // accept decides about a decoded sample: take it, skip it (before the range or deleted), or
@@ -153,7 +157,7 @@ func (it *seriesIterator) Next() bool {
 				}
 			}
 			if err := it.chk.Err(); err != nil {
-				it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.lset, err)
+				it.setChunkErr(err)
 				return false
 			}
 		}
@@ -171,7 +175,7 @@ func (it *seriesIterator) Next() bool {
 			// by sample.
 			if !it.chk.SeekTo(it.s.mint) {
 				if err := it.chk.Err(); err != nil {
-					it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.lset, err)
+					it.setChunkErr(err)
 					return false
 				}
 				continue
@@ -233,7 +237,7 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 	}
 	if !it.chk.SeekTo(t) {
 		if err := it.chk.Err(); err != nil {
-			it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.lset, err)
+			it.setChunkErr(err)
 			return false
 		}
 		return it.Next()

@@ -110,7 +110,7 @@ func (it *seriesIterator) At() (int64, float64) { return it.t, it.v }
 func (it *seriesIterator) setChunkErr(err error) {
 	it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.lset, err)
 }
-func (it *seriesIterator) Err() error           { return it.err }
+func (it *seriesIterator) Err() error { return it.err }
 
 // accept decides about a decoded sample: take it, skip it (before the range or deleted), or
 // stop (past the range).

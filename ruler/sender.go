@@ -73,7 +73,8 @@ type Sender struct {
 
 // amSet is one alerting.alertmanagers entry: its targets, client and alert relabeling.
 type amSet struct {
-	urls           []string
+	urls           []string   // the targets kept by relabel_configs, each once: alerts go there
+	dropped        []*url.URL // the targets relabel_configs dropped, as they were before relabeling
 	client         *http.Client
 	timeout        time.Duration
 	relabelConfigs []*relabel.Config
@@ -172,32 +173,82 @@ func newAMSet(c *config.AlertmanagerConfig) (*amSet, error) {
 	if scheme == "" {
 		scheme = "http"
 	}
+	alertsPath := path.Join("/", c.PathPrefix, "/api/v2/alerts")
+	seen := map[string]bool{}
+	lb := labels.NewBuilder(labels.EmptyLabels())
 	for _, tg := range c.StaticConfigs {
 		for _, t := range tg.Targets {
-			lb := labels.NewBuilder(labels.EmptyLabels())
-			for k, v := range tg.Labels {
-				lb.Set(string(k), string(v))
-			}
+			// The labels Prometheus gives relabel_configs to work on: the target's, the
+			// configured scheme and alerts path, then the group's labels the target lacks.
+			lb.Reset(labels.EmptyLabels())
 			for k, v := range t {
 				lb.Set(string(k), string(v))
 			}
-			// The same target labels Prometheus gives relabel_configs to work on.
-			if lb.Get("__scheme__") == "" {
-				lb.Set("__scheme__", scheme)
+			lb.Set(model.SchemeLabel, scheme)
+			lb.Set(alertsPathLabel, alertsPath)
+			for k, v := range tg.Labels {
+				if _, ok := t[k]; !ok {
+					lb.Set(string(k), string(v))
+				}
 			}
-			lb.Set("__alerts_path__", path.Join("/", c.PathPrefix, "/api/v2/alerts"))
+			preRelabel := lb.Labels()
 			if !relabel.ProcessBuilder(lb, c.RelabelConfigs...) {
+				set.dropped = append(set.dropped, alertmanagerURL(preRelabel.Get))
 				continue
 			}
-			addr := lb.Get(model.AddressLabel)
-			if err := config.CheckTargetAddress(model.LabelValue(addr)); err != nil {
+			if err := config.CheckTargetAddress(model.LabelValue(lb.Get(model.AddressLabel))); err != nil {
 				return nil, err
 			}
-			u := &url.URL{Scheme: lb.Get("__scheme__"), Host: addr, Path: lb.Get("__alerts_path__")}
-			set.urls = append(set.urls, u.String())
+			// Two targets that end up at one URL are one Alertmanager, as in Prometheus.
+			if u := alertmanagerURL(lb.Get).String(); !seen[u] {
+				seen[u] = true
+				set.urls = append(set.urls, u)
+			}
 		}
 	}
 	return set, nil
+}
+
+// alertsPathLabel holds an Alertmanager target's alerts path during relabeling, as in Prometheus.
+const alertsPathLabel = "__alerts_path__"
+
+// alertmanagerURL is where an Alertmanager target with these labels receives alerts.
+func alertmanagerURL(get func(string) string) *url.URL {
+	return &url.URL{Scheme: get(model.SchemeLabel), Host: get(model.AddressLabel), Path: get(alertsPathLabel)}
+}
+
+// ActiveAlertmanagers returns the URLs alerts are posted to: every alerting.alertmanagers
+// target kept by its relabel_configs (scheme://address/path_prefix/api/v2/alerts), in
+// configuration order, as Prometheus lists them in /api/v1/alertmanagers.
+func (s *Sender) ActiveAlertmanagers() []*url.URL {
+	s.cfgMtx.RLock()
+	defer s.cfgMtx.RUnlock()
+	var out []*url.URL
+	for _, set := range s.sets {
+		for _, raw := range set.urls {
+			u, err := url.Parse(raw)
+			if err != nil { // built by alertmanagerURL: cannot happen
+				continue
+			}
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// DroppedAlertmanagers returns the alerting.alertmanagers targets that relabel_configs
+// dropped, with the URL they had before relabeling, as Prometheus lists them.
+func (s *Sender) DroppedAlertmanagers() []*url.URL {
+	s.cfgMtx.RLock()
+	defer s.cfgMtx.RUnlock()
+	var out []*url.URL
+	for _, set := range s.sets {
+		for _, u := range set.dropped {
+			c := *u
+			out = append(out, &c)
+		}
+	}
+	return out
 }
 
 // Send applies external labels and alert relabeling, hands the alerts to the local Notifier and

@@ -6,7 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,5 +138,112 @@ func TestSenderRejectsUnsupportedDiscovery(t *testing.T) {
 	err = NewSender(nil, SenderOptions{}).ApplyConfig(cfg)
 	if err == nil || !strings.Contains(err.Error(), "file_sd_configs") {
 		t.Errorf("got %v, want an error naming file_sd_configs", err)
+	}
+}
+
+// The Alertmanagers for /api/v1/alertmanagers: active are the targets relabel_configs keep, as
+// scheme://address/path_prefix/api/v2/alerts and each once; dropped are those relabel_configs
+// drop, with the URL they had before relabeling. A new configuration replaces both lists.
+func TestSenderAlertmanagerLists(t *testing.T) {
+	cfg, err := config.Load(`
+alerting:
+  alertmanagers:
+    - scheme: https
+      path_prefix: /am/
+      static_configs:
+        - targets: ['am1:9093', 'am2:9093', 'am1:9093']
+          labels: {dc: a}
+        - targets: ['skip:9093']
+          labels: {dc: b}
+      relabel_configs:
+        - source_labels: [dc]
+          regex: b
+          action: drop
+        - source_labels: [__address__]
+          regex: 'am2:9093'
+          target_label: __address__
+          replacement: am2.internal:19093
+    - static_configs:
+        - targets: ['local:9093']
+      relabel_configs:
+        - source_labels: [__address__]
+          regex: 'nomatch.*'
+          action: keep
+    - static_configs:
+        - targets: ['plain:9093']
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSender(nil, SenderOptions{})
+	if got := s.ActiveAlertmanagers(); len(got) != 0 {
+		t.Fatalf("active before any configuration: %v", got)
+	}
+	if err := s.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	strs := func(us []*url.URL) []string {
+		out := []string{}
+		for _, u := range us {
+			out = append(out, u.String())
+		}
+		return out
+	}
+	wantActive := []string{"https://am1:9093/am/api/v2/alerts", "https://am2.internal:19093/am/api/v2/alerts", "http://plain:9093/api/v2/alerts"}
+	if got := strs(s.ActiveAlertmanagers()); !slices.Equal(got, wantActive) {
+		t.Errorf("active %q, want %q", got, wantActive)
+	}
+	wantDropped := []string{"https://skip:9093/am/api/v2/alerts", "http://local:9093/api/v2/alerts"}
+	if got := strs(s.DroppedAlertmanagers()); !slices.Equal(got, wantDropped) {
+		t.Errorf("dropped %q, want %q", got, wantDropped)
+	}
+	// The lists are copies: changing one does not change the Sender's.
+	s.ActiveAlertmanagers()[0].Host = "changed"
+	s.DroppedAlertmanagers()[0].Host = "changed"
+	if got := s.ActiveAlertmanagers()[0].Host; got != "am1:9093" {
+		t.Errorf("active changed through a returned URL: %q", got)
+	}
+	if got := s.DroppedAlertmanagers()[0].Host; got != "skip:9093" {
+		t.Errorf("dropped changed through a returned URL: %q", got)
+	}
+	// The discovered gauge counts the active ones.
+	if v := testutil.ToFloat64(s.discovered); v != 3 {
+		t.Errorf("alertmanagers discovered %v, want 3", v)
+	}
+
+	cfg2, err := config.Load("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['other:9093']\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApplyConfig(cfg2); err != nil {
+		t.Fatal(err)
+	}
+	if got := strs(s.ActiveAlertmanagers()); !slices.Equal(got, []string{"http://other:9093/api/v2/alerts"}) {
+		t.Errorf("active after reload %q", got)
+	}
+	if got := s.DroppedAlertmanagers(); len(got) != 0 {
+		t.Errorf("dropped after reload %v", got)
+	}
+}
+
+// Alerts go once to each Alertmanager URL even when two targets end up at the same one.
+func TestSenderPostsOncePerAlertmanager(t *testing.T) {
+	var posts atomic.Int32
+	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { posts.Add(1) }))
+	defer am.Close()
+	addr := strings.TrimPrefix(am.URL, "http://")
+	cfg, err := config.Load("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['" + addr + "', '" + addr + "']\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSender(nil, SenderOptions{})
+	if err := s.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !s.sendAll([]routing.Alert{{Labels: model.LabelSet{"alertname": "A"}}}) {
+		t.Fatal("sendAll failed")
+	}
+	if n := posts.Load(); n != 1 {
+		t.Errorf("%d posts, want 1", n)
 	}
 }

@@ -7,15 +7,13 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
 
 // cacheEntry is what the cache knows about one exposed series string.
 type cacheEntry struct {
-	ref  tsdb.SeriesRef
-	lset labels.Labels
+	ref tsdb.SeriesRef
 	// lastIter is the scrape iteration the series string was last seen in; it detects duplicates
 	// within one scrape and drives eviction.
 	lastIter uint64
@@ -29,7 +27,8 @@ type cacheEntry struct {
 }
 
 // scrapeCache maps the raw series text of a target's exposition (e.g. `http_requests_total{code="200"}`)
-// to the final label set and the TSDB reference. In a steady scrape every sample is one map
+// to the TSDB reference of its final series. It keeps no label set: the head holds each series'
+// labels once, and a reference the head has dropped is rebuilt from the exposition. In a steady scrape every sample is one map
 // lookup on a hash of the bytes the parser hands out: no label parsing, relabeling or index
 // lookup. It also tracks which series were seen in the previous scrape, for staleness markers.
 // Not safe for concurrent use, except the metadata, which the API reads.
@@ -122,8 +121,8 @@ func (c *scrapeCache) insert(k cacheKey, e *cacheEntry) *cacheEntry {
 	return e
 }
 
-func (c *scrapeCache) add(k cacheKey, ref tsdb.SeriesRef, lset labels.Labels) *cacheEntry {
-	return c.insert(k, &cacheEntry{ref: ref, lset: lset})
+func (c *scrapeCache) add(k cacheKey, ref tsdb.SeriesRef) *cacheEntry {
+	return c.insert(k, &cacheEntry{ref: ref})
 }
 
 func (c *scrapeCache) addDropped(k cacheKey) { c.insert(k, &cacheEntry{dropped: true}) }

@@ -2,8 +2,6 @@ package scrape
 
 import (
 	"testing"
-
-	"github.com/prometheus/prometheus/model/labels"
 )
 
 // TestCacheHashCollisions forces two series strings onto one 64-bit key hash: they must keep
@@ -13,8 +11,8 @@ func TestCacheHashCollisions(t *testing.T) {
 	a := keyOf([]byte(`a{x="1"}`))
 	b := keyOf([]byte(`b{x="2"}`))
 	b.hash = a.hash // pretend xxhash collided
-	ea := c.add(a, 1, labels.FromStrings("__name__", "a"))
-	eb := c.add(b, 2, labels.FromStrings("__name__", "b"))
+	ea := c.add(a, 1)
+	eb := c.add(b, 2)
 	if got := c.find(a); got != ea {
 		t.Fatalf("find(a) = %v", got)
 	}

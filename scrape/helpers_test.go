@@ -24,10 +24,12 @@ type sample struct {
 }
 
 // testStorage is a tsdb.Appendable double with the TSDB's append contract: refs per series,
-// out-of-order and duplicate-timestamp errors, nothing visible before Commit.
+// out-of-order and duplicate-timestamp errors, nothing visible before Commit, and appends by ref
+// without labels.
 type testStorage struct {
 	mtx      sync.Mutex
 	refs     map[string]tsdb.SeriesRef
+	byRef    map[tsdb.SeriesRef]labels.Labels
 	lastT    map[tsdb.SeriesRef]int64
 	lastV    map[tsdb.SeriesRef]float64
 	samples  []sample
@@ -36,7 +38,7 @@ type testStorage struct {
 }
 
 func newTestStorage() *testStorage {
-	return &testStorage{refs: map[string]tsdb.SeriesRef{}, lastT: map[tsdb.SeriesRef]int64{}, lastV: map[tsdb.SeriesRef]float64{}}
+	return &testStorage{refs: map[string]tsdb.SeriesRef{}, byRef: map[tsdb.SeriesRef]labels.Labels{}, lastT: map[tsdb.SeriesRef]int64{}, lastV: map[tsdb.SeriesRef]float64{}}
 }
 
 func (s *testStorage) Appender(context.Context) tsdb.Appender { return &testAppender{s: s} }
@@ -51,17 +53,23 @@ type testAppender struct {
 	pending []pendingSample
 }
 
-func (a *testAppender) Append(_ tsdb.SeriesRef, l labels.Labels, t int64, v float64) (tsdb.SeriesRef, error) {
-	if l.IsEmpty() {
-		return 0, tsdb.ErrEmptyLabelSet
-	}
+func (a *testAppender) Append(ref tsdb.SeriesRef, l labels.Labels, t int64, v float64) (tsdb.SeriesRef, error) {
 	a.s.mtx.Lock()
 	defer a.s.mtx.Unlock()
+	if known, ok := a.s.byRef[ref]; ok && ref != 0 {
+		l = known
+	} else if l.IsEmpty() {
+		if ref != 0 {
+			return 0, tsdb.ErrUnknownSeriesRef
+		}
+		return 0, tsdb.ErrEmptyLabelSet
+	}
 	key := l.String()
 	ref, ok := a.s.refs[key]
 	if !ok {
 		ref = tsdb.SeriesRef(len(a.s.refs) + 1)
 		a.s.refs[key] = ref
+		a.s.byRef[ref] = l
 	}
 	lt, lv, seen := int64(0), 0.0, false
 	if t0, ok := a.s.lastT[ref]; ok {

@@ -463,24 +463,16 @@ loop:
 		cached := ce != nil
 		var ref tsdb.SeriesRef
 		if cached {
-			ref, lset = ce.ref, ce.lset
+			// The head knows the series by its reference: no labels needed (the cache keeps
+			// none, the head holds them once).
+			ref, lset = ce.ref, labels.EmptyLabels()
 		} else {
-			p.Labels(&lset)
-			lset = sl.mutateSampleLabels(lset)
+			if lset, err = sl.seriesLabels(p, lset); err != nil {
+				break loop
+			}
 			if lset.IsEmpty() {
 				cache.addDropped(key)
 				continue
-			}
-			if !lset.Has(model.MetricNameLabel) {
-				err = errNameLabelMandatory
-				break loop
-			}
-			if !lset.IsValid(config.NameValidationScheme) {
-				err = fmt.Errorf("invalid metric name or label names: %s", lset.String())
-				break loop
-			}
-			if err = verifyLabelLimits(lset, &sl.cfg.limits); err != nil {
-				break loop
 			}
 		}
 
@@ -496,6 +488,14 @@ loop:
 		default:
 			appended++
 			ref, aerr = app.Append(ref, lset, t, val)
+			if errors.Is(aerr, tsdb.ErrUnknownSeriesRef) {
+				// Head truncation removed the cached series (it had no samples for a while):
+				// build its labels again so that it is created anew.
+				if lset, err = sl.seriesLabels(p, lset); err != nil {
+					break loop
+				}
+				ref, aerr = app.Append(0, lset, t, val)
+			}
 		}
 		track := parsedTS == nil || sl.cfg.trackTimestampsStaleness
 		switch {
@@ -503,7 +503,7 @@ loop:
 			if cached {
 				ce.ref = ref
 			} else {
-				ce = cache.add(key, ref, lset)
+				ce = cache.add(key, ref)
 				if sampleLimitErr == nil {
 					stats.seriesAdded++
 				}
@@ -544,14 +544,36 @@ loop:
 func (sl *scrapeLoop) updateStaleMarkers(app tsdb.Appender, t int64) (err error) {
 	stale := tsdb.StaleNaN()
 	sl.cache.forEachStale(func(e *cacheEntry) bool {
-		_, err = app.Append(e.ref, e.lset, t, stale)
-		if errors.Is(err, tsdb.ErrOutOfOrderSample) || errors.Is(err, tsdb.ErrDuplicateSampleForTimestamp) {
+		_, err = app.Append(e.ref, labels.EmptyLabels(), t, stale)
+		switch {
+		case errors.Is(err, tsdb.ErrOutOfOrderSample) || errors.Is(err, tsdb.ErrDuplicateSampleForTimestamp):
 			// Expected when a target went away and came back with a new loop.
+			err = nil
+		case errors.Is(err, tsdb.ErrUnknownSeriesRef):
+			// The head already dropped the series: there is nothing left to mark stale.
 			err = nil
 		}
 		return err == nil
 	})
 	return err
+}
+
+// seriesLabels builds the final label set of the parser's current series into buf's storage:
+// target labels attached, metric relabeling applied, names and limits checked. Empty labels
+// mean metric relabeling dropped the series.
+func (sl *scrapeLoop) seriesLabels(p textparse.Parser, buf labels.Labels) (labels.Labels, error) {
+	p.Labels(&buf)
+	lset := sl.mutateSampleLabels(buf)
+	if lset.IsEmpty() {
+		return lset, nil
+	}
+	if !lset.Has(model.MetricNameLabel) {
+		return lset, errNameLabelMandatory
+	}
+	if !lset.IsValid(config.NameValidationScheme) {
+		return lset, fmt.Errorf("invalid metric name or label names: %s", lset.String())
+	}
+	return lset, verifyLabelLimits(lset, &sl.cfg.limits)
 }
 
 // mutateSampleLabels attaches the target labels (honor_labels decides who wins a conflict;

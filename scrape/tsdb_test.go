@@ -70,7 +70,80 @@ func TestScrapeIntoTSDB(t *testing.T) {
 	}
 	for _, e := range sl.cache.entries {
 		if e.ref == 0 {
-			t.Errorf("cache entry for %s has no TSDB ref", e.lset)
+			t.Errorf("cache entry %+v has no TSDB ref", e)
 		}
+	}
+}
+
+// forgetfulAppendable wraps a TSDB and, while forget is set, behaves like a head whose
+// truncation removed every series: a known reference without labels is refused.
+type forgetfulAppendable struct {
+	db     *tsdb.DB
+	forget bool
+}
+
+func (f *forgetfulAppendable) Appender(ctx context.Context) tsdb.Appender {
+	return &forgetfulAppender{Appender: f.db.Appender(ctx), f: f}
+}
+
+type forgetfulAppender struct {
+	tsdb.Appender
+	f *forgetfulAppendable
+}
+
+func (a *forgetfulAppender) Append(ref tsdb.SeriesRef, lset labels.Labels, t int64, v float64) (tsdb.SeriesRef, error) {
+	if a.f.forget && ref != 0 && lset.IsEmpty() {
+		return 0, tsdb.ErrUnknownSeriesRef
+	}
+	return a.Appender.Append(ref, lset, t, v)
+}
+
+// TestScrapeSeriesGoneFromHead: the cache holds references only, so a reference the head no
+// longer knows must be rebuilt from the exposition (target labels and relabeling included), and
+// stale markers for such series are skipped rather than failing the scrape.
+func TestScrapeSeriesGoneFromHead(t *testing.T) {
+	db, err := tsdb.Open(t.TempDir(), tsdb.DefaultOptions(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	app := &forgetfulAppendable{db: db}
+	sl := testLoop(t, app, nil, "")
+	base := time.Now().Truncate(time.Second)
+	scrape := func(i int, body string) {
+		t.Helper()
+		if _, err := appendOnce(t, sl, app, body, textType, base.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatalf("scrape %d: %v", i, err)
+		}
+	}
+	scrape(0, "a{x=\"1\"} 1\na{x=\"2\"} 2\n")
+	app.forget = true
+	scrape(1, "a{x=\"1\"} 10\n") // x=1 rebuilt from the text; x=2's stale marker is skipped
+	app.forget = false
+	scrape(2, "a{x=\"1\"} 100\n")
+
+	q, err := db.Querier(base.Add(-time.Minute).UnixMilli(), base.Add(time.Minute).UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ss := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchEqual, "x", "1"))
+	var got []float64
+	for ss.Next() {
+		s := ss.At()
+		if s.Labels().Get("job") != "test" || s.Labels().Get("__name__") != "a" {
+			t.Errorf("rebuilt series has labels %s", s.Labels())
+		}
+		it := s.Iterator(nil)
+		for it.Next() {
+			_, v := it.At()
+			got = append(got, v)
+		}
+	}
+	if err := ss.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] != 1 || got[1] != 10 || got[2] != 100 {
+		t.Errorf("x=1 samples = %v, want [1 10 100] in one series", got)
 	}
 }

@@ -148,6 +148,19 @@ func TestAppendErrors(t *testing.T) {
 	if _, err := db.Appender(context.Background()).Append(0, labels.EmptyLabels(), 1, 1); !errors.Is(err, ErrEmptyLabelSet) {
 		t.Fatalf("empty label set: %v", err)
 	}
+	// A reference alone appends to a known series; an unknown one asks for the labels.
+	app = db.Appender(context.Background())
+	ref, err := app.Append(0, s, 4500, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Append(ref, labels.EmptyLabels(), 4600, 1); err != nil {
+		t.Fatalf("append by ref without labels: %v", err)
+	}
+	if _, err := app.Append(ref+1000, labels.EmptyLabels(), 4600, 1); !errors.Is(err, ErrUnknownSeriesRef) {
+		t.Fatalf("unknown ref without labels: %v", err)
+	}
+	app.Rollback()
 	// Rolled back samples never appear, and do not block later appends.
 	app = db.Appender(context.Background())
 	if _, err := app.Append(0, s, 5000, 5); err != nil {

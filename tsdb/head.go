@@ -174,6 +174,9 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 		ms = a.head.series.getByRef(uint64(ref))
 	}
 	if ms == nil {
+		if ref != 0 && lset.IsEmpty() {
+			return 0, ErrUnknownSeriesRef
+		}
 		var err error
 		ms, _, err = a.head.getOrCreate(lset)
 		if err != nil {
@@ -184,6 +187,9 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 	for ms.removed {
 		// Truncation removed the series between our lookup and the lock: create it anew.
 		ms.mu.Unlock()
+		if lset.IsEmpty() {
+			return 0, ErrUnknownSeriesRef
+		}
 		var err error
 		if ms, _, err = a.head.getOrCreate(lset); err != nil {
 			return 0, err

@@ -22,6 +22,10 @@ var (
 	ErrEmptyLabelSet               = errors.New("empty label set")
 	ErrDuplicateLabelName          = errors.New("label set has duplicate label names")
 	ErrClosed                      = errors.New("tsdb is closed")
+	// ErrUnknownSeriesRef is returned when Append gets a reference the head no longer holds
+	// (truncation removed the series) and no labels to create it anew: the caller must pass
+	// the labels.
+	ErrUnknownSeriesRef = errors.New("unknown series reference")
 )
 
 // StaleNaN is the bit pattern Prometheus uses to mark a series as stale. It is stored and
@@ -39,9 +43,11 @@ func IsStaleNaN(v float64) bool { return math.Float64bits(v) == StaleNaNBits }
 // goroutine (they are cheap).
 type Appender interface {
 	// Append adds a sample for the series lset (or ref, when non-zero and known). It returns the
-	// series reference to pass next time. A sample older than the newest committed or pending
-	// sample of the series fails with ErrOutOfOrderSample; one at the same timestamp with another
-	// value with ErrDuplicateSampleForTimestamp (the same value is accepted and ignored).
+	// series reference to pass next time. With a non-zero ref, lset may be empty: if the head
+	// no longer holds that series, Append then fails with ErrUnknownSeriesRef. A sample older
+	// than the newest committed or pending sample of the series fails with ErrOutOfOrderSample;
+	// one at the same timestamp with another value with ErrDuplicateSampleForTimestamp (the same
+	// value is accepted and ignored).
 	Append(ref SeriesRef, lset labels.Labels, t int64, v float64) (SeriesRef, error)
 	// Commit writes the batch to the WAL and makes it visible. On error nothing of the batch is
 	// visible.

@@ -188,13 +188,16 @@ func run(f *flags, logger *slog.Logger) error {
 	defer scraping.Stop()
 	scraping.Reloader.AddFunc("alertmanager", alerting.Reload)
 
-	rules, err := setupRules(f.rules, db, alerting, scraping.Reloader, externalURL(f.listenAddress), time.Duration(f.api.lookbackDelta), reg, logger)
+	// One PromQL engine for queries and rules, as in Prometheus: the API builds it from the
+	// --query.* flags, so the API is set up before the rules start (the HTTP server does not
+	// serve before both are).
+	rules := newRules(f.rules, alerting, reg, logger)
+	defer rules.Stop()
+	api, err := setupAPI(f, db, scraping, rules.API(), mux, reg, logger)
 	if err != nil {
 		return err
 	}
-	defer rules.Stop()
-
-	if _, err := setupAPI(f, db, scraping, rules.API(), mux, reg, logger); err != nil {
+	if err := rules.start(db, api.Engine, scraping.Reloader, externalURL(f.listenAddress)); err != nil {
 		return err
 	}
 

@@ -40,26 +40,19 @@ func registerRulesFlags(app *kingpin.Application) *rulesFlags {
 	return &f
 }
 
-// rulesRuntime is the running rule manager and its alert sender.
+// rulesRuntime is the rule manager and its alert sender. newRules makes the sender (and the
+// API view of the rules) before the PromQL engine exists; start runs the rules on that engine.
 type rulesRuntime struct {
-	Manager *ruler.Manager
+	f       *rulesFlags
+	reg     prometheus.Registerer
+	logger  *slog.Logger
+	Manager *ruler.Manager // nil until start
 	Sender  *ruler.Sender
 }
 
-// Stop stops rule evaluation, then alert delivery.
-func (r *rulesRuntime) Stop() {
-	r.Manager.Stop()
-	r.Sender.Stop()
-}
-
-// setupRules starts the rule manager over db with the configuration rl loaded, sends alerts to
-// local (Vigil's routing) and to the configured external Alertmanagers, and registers with rl
-// so that reloads update rules and Alertmanagers (a bad rule file leaves the old rules running
-// and fails the reload). Rule files that do not load at startup are an error, as in Prometheus.
-//
-// lookback is --query.lookback-delta: rules see series as queries do, as in Prometheus where both
-// use one engine.
-func setupRules(f *rulesFlags, db *tsdb.DB, local ruler.Notifier, rl *reloader, extURL *url.URL, lookback time.Duration, reg prometheus.Registerer, logger *slog.Logger) (*rulesRuntime, error) {
+// newRules makes the sender of alerts to local (Vigil's routing) and to the configured external
+// Alertmanagers. Rules run once start is called.
+func newRules(f *rulesFlags, local ruler.Notifier, reg prometheus.Registerer, logger *slog.Logger) *rulesRuntime {
 	if f == nil {
 		f = &rulesFlags{}
 	}
@@ -67,14 +60,33 @@ func setupRules(f *rulesFlags, db *tsdb.DB, local ruler.Notifier, rl *reloader, 
 	sender := ruler.NewSender(local, ruler.SenderOptions{
 		QueueCapacity: f.queueCapacity, Registerer: reg, Logger: logger.With("component", "notifier"),
 	})
-	engine := promql.NewEngine(promql.EngineOpts{Logger: logger, LookbackDelta: lookback})
+	return &rulesRuntime{f: f, reg: reg, logger: logger, Sender: sender}
+}
+
+// Stop stops rule evaluation, then alert delivery.
+func (r *rulesRuntime) Stop() {
+	if r.Manager != nil {
+		r.Manager.Stop()
+	}
+	r.Sender.Stop()
+}
+
+// start runs the rule manager over db with the configuration rl loaded, and registers with rl
+// so that reloads update rules and Alertmanagers (a bad rule file leaves the old rules running
+// and fails the reload). Rule files that do not load at startup are an error, as in Prometheus.
+//
+// engine is the API's engine: as in Prometheus, rules and queries share one engine, so
+// --query.lookback-delta, --query.max-samples, --query.timeout and --query.max-concurrency
+// apply to rule evaluation too.
+func (r *rulesRuntime) start(db *tsdb.DB, engine *promql.Engine, rl *reloader, extURL *url.URL) error {
+	f := r.f
 	m := ruler.NewManager(&ruler.Options{
 		QueryFunc:       ruler.EngineQueryFunc(engine, db),
 		Queryable:       db,
 		Appendable:      db,
-		Notifier:        sender,
-		Logger:          logger,
-		Registerer:      reg,
+		Notifier:        r.Sender,
+		Logger:          r.logger,
+		Registerer:      r.reg,
 		OutageTolerance: time.Duration(f.outageTolerance),
 		ForGracePeriod:  time.Duration(f.gracePeriod),
 		ResendDelay:     time.Duration(f.resendDelay),
@@ -84,18 +96,19 @@ func setupRules(f *rulesFlags, db *tsdb.DB, local ruler.Notifier, rl *reloader, 
 		if err := m.ApplyConfig(cfg, extURL); err != nil {
 			return err
 		}
-		return sender.ApplyConfig(cfg)
+		return r.Sender.ApplyConfig(cfg)
 	}
 	if cfg := rl.Config(); cfg != nil {
 		if err := apply(cfg); err != nil {
 			m.Stop()
-			return nil, fmt.Errorf("rules: %w", err)
+			return fmt.Errorf("rules: %w", err)
 		}
 	}
 	rl.Add("rules", apply)
-	sender.Run()
+	r.Sender.Run()
 	m.Run()
-	return &rulesRuntime{Manager: m, Sender: sender}, nil
+	r.Manager = m
+	return nil
 }
 
 // runRulesCommand runs `vigil check rules|config` or `vigil test rules` if args name them, and
@@ -145,14 +158,19 @@ func runRulesCommand(args []string, stdout, stderr io.Writer) (bool, int) {
 }
 
 // rulesAPI serves the rule manager's state to /api/v1/rules and /api/v1/alerts in the wire
-// types of web/api/v1 (which does not depend on the ruler).
-type rulesAPI struct{ m *ruler.Manager }
+// types of web/api/v1 (which does not depend on the ruler). It is handed to the API before the
+// manager starts (the API builds the engine rules run on); until then there are no groups.
+type rulesAPI struct{ r *rulesRuntime }
 
 // API returns the rules for the HTTP API.
-func (r *rulesRuntime) API() apiv1.RulesRetriever { return rulesAPI{r.Manager} }
+func (r *rulesRuntime) API() apiv1.RulesRetriever { return rulesAPI{r} }
 
 func (a rulesAPI) RuleGroups() []*apiv1.RuleGroup {
-	groups := a.m.RuleGroups()
+	m := a.r.Manager
+	if m == nil {
+		return nil
+	}
+	groups := m.RuleGroups()
 	out := make([]*apiv1.RuleGroup, 0, len(groups))
 	for _, g := range groups {
 		ag := &apiv1.RuleGroup{

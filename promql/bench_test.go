@@ -154,6 +154,7 @@ func newBenchEnv(numSeries int, span time.Duration) (*benchEnv, error) {
 		ng:       promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000, Timeout: 2 * time.Minute}),
 		ung: upromql.NewEngine(upromql.EngineOpts{
 			MaxSamples: 50_000_000, Timeout: 2 * time.Minute, EnableAtModifier: true, EnableNegativeOffset: true, Parser: p,
+			EnablePerStepStats:       true, // only used by queries that ask for it (the differential test)
 			NoStepSubqueryIntervalFn: func(int64) int64 { return time.Minute.Milliseconds() },
 		}),
 		end: start.Add(span),

@@ -11,6 +11,7 @@ import (
 
 	upromql "github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/util/almost"
+	"github.com/prometheus/prometheus/util/stats"
 
 	"github.com/vigil-monitoring/vigil/promql"
 )
@@ -84,6 +85,11 @@ func TestDifferentialAgainstUpstream(t *testing.T) {
 		`ts_of_max_over_time(memory_bytes[20m])`, `first_over_time(memory_bytes[20m])`,
 		`quantile(0.25, rate(http_requests_total[5m]))`, `avg(memory_bytes) + on() group_left max(memory_bytes)`,
 		`vector(time()) - on() group_right timestamp(memory_bytes)`,
+		// Subqueries whose steps fall between outer windows, offsets, nesting (sample counts).
+		`max_over_time(memory_bytes[30s:10s])`, `count_over_time(memory_bytes[2m:20s] offset 2m)`,
+		`max_over_time(deriv(rate(http_requests_total[5m])[10m:1m])[30m:5m])`,
+		`sum_over_time(memory_bytes[5m] @ 1700003000)`, `timestamp(memory_bytes @ 1700003000)`,
+		`info(rate(http_requests_total[5m]), {__name__="build_info"})`,
 	}
 	ctx := context.Background()
 	compared, emptyQueries := 0, 0
@@ -93,12 +99,14 @@ func TestDifferentialAgainstUpstream(t *testing.T) {
 			var vq promql.Query
 			var uq upromql.Query
 			var err1, err2 error
+			vopts := promql.QueryOpts{EnablePerStepStats: true}
+			uopts := upromql.NewPrometheusQueryOpts(true, 0)
 			if rangeQuery {
-				vq, err1 = e.ng.NewRangeQuery(ctx, e.vigil, q, e.end.Add(-time.Hour), e.end, time.Minute)
-				uq, err2 = e.ung.NewRangeQuery(ctx, e.upstream, nil, q, e.end.Add(-time.Hour), e.end, time.Minute)
+				vq, err1 = e.ng.NewRangeQueryWithOpts(ctx, e.vigil, vopts, q, e.end.Add(-time.Hour), e.end, time.Minute)
+				uq, err2 = e.ung.NewRangeQuery(ctx, e.upstream, uopts, q, e.end.Add(-time.Hour), e.end, time.Minute)
 			} else {
-				vq, err1 = e.ng.NewInstantQuery(ctx, e.vigil, q, e.end)
-				uq, err2 = e.ung.NewInstantQuery(ctx, e.upstream, nil, q, e.end)
+				vq, err1 = e.ng.NewInstantQueryWithOpts(ctx, e.vigil, vopts, q, e.end)
+				uq, err2 = e.ung.NewInstantQuery(ctx, e.upstream, uopts, q, e.end)
 			}
 			if (err1 == nil) != (err2 == nil) {
 				t.Errorf("%s: vigil err %v, upstream err %v", name, err1, err2)
@@ -131,6 +139,9 @@ func TestDifferentialAgainstUpstream(t *testing.T) {
 			}
 			if diff := compareRendered(a, b); diff != "" {
 				t.Errorf("%s: %s", name, diff)
+			}
+			if diff := compareStats(vq.Stats(), uq.Stats().Samples); diff != "" {
+				t.Errorf("%s: stats: %s", name, diff)
 			}
 		}
 	}
@@ -197,6 +208,24 @@ func compareRendered(a, b []rendered) string {
 		if !almost.Equal(a[i].f, b[i].f, 1e-9) && !(math.IsNaN(a[i].f) && math.IsNaN(b[i].f)) {
 			return fmt.Sprintf("%s: vigil %v, upstream %v", a[i].key, a[i].f, b[i].f)
 		}
+	}
+	return ""
+}
+
+// compareStats requires Vigil's sample counts (total, read, and both per step) to be
+// Prometheus's. Peak samples differ by design (Vigil holds fewer).
+func compareStats(v *promql.Stats, u *stats.QuerySamples) string {
+	if v.TotalSamples != u.TotalSamples || v.SamplesRead != u.SamplesRead {
+		return fmt.Sprintf("total/read samples: vigil %d/%d, upstream %d/%d", v.TotalSamples, v.SamplesRead, u.TotalSamples, u.SamplesRead)
+	}
+	if v.StartTimestamp != u.StartTimestamp || v.Interval != u.Interval {
+		return fmt.Sprintf("per-step grid: vigil %d+%d, upstream %d+%d", v.StartTimestamp, v.Interval, u.StartTimestamp, u.Interval)
+	}
+	if !slices.Equal(v.TotalSamplesPerStep, u.TotalSamplesPerStep) {
+		return fmt.Sprintf("total samples per step: vigil %v, upstream %v", v.TotalSamplesPerStep, u.TotalSamplesPerStep)
+	}
+	if !slices.Equal(v.SamplesReadPerStep, u.SamplesReadPerStep) {
+		return fmt.Sprintf("samples read per step: vigil %v, upstream %v", v.SamplesReadPerStep, u.SamplesReadPerStep)
 	}
 	return ""
 }

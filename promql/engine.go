@@ -212,6 +212,8 @@ type Query interface {
 	String() string
 	// Cancel cancels a running Exec.
 	Cancel()
+	// Stats returns the statistics of the executed query (nil before Exec).
+	Stats() *Stats
 }
 
 type query struct {
@@ -220,8 +222,11 @@ type query struct {
 	stmt      *parser.EvalStmt
 	queryable tsdb.Queryable
 	cancel    context.CancelFunc
+	perStep   bool
+	stats     *Stats
 }
 
+func (q *query) Stats() *Stats               { return q.stats }
 func (q *query) Statement() parser.Statement { return q.stmt }
 func (q *query) String() string              { return q.q }
 func (q *query) Close()                      {}
@@ -235,6 +240,8 @@ func (q *query) Cancel() {
 type QueryOpts struct {
 	// LookbackDelta overrides the engine's lookback delta when positive.
 	LookbackDelta time.Duration
+	// EnablePerStepStats makes Stats carry per-step sample counts (the API's stats=all).
+	EnablePerStepStats bool
 }
 
 // NewInstantQuery prepares an instant query of qs at ts.
@@ -283,7 +290,7 @@ func (ng *Engine) newQuery(q tsdb.Queryable, opts QueryOpts, qs string, start, e
 	if err != nil {
 		return nil, err
 	}
-	return &query{ng: ng, q: qs, stmt: es, queryable: q}, nil
+	return &query{ng: ng, q: qs, stmt: es, queryable: q, perStep: opts.EnablePerStepStats}, nil
 }
 
 var (
@@ -336,6 +343,9 @@ func contextDone(ctx context.Context, where string) error {
 // Exec runs the query.
 func (q *query) Exec(ctx context.Context) *Result {
 	ng := q.ng
+	execStart := time.Now()
+	q.stats = &Stats{}
+	defer func() { q.stats.ExecTotalTime = time.Since(execStart) }()
 	ng.metrics.current.Inc()
 	defer ng.metrics.current.Dec()
 	if ng.timeout > 0 {
@@ -354,21 +364,26 @@ func (q *query) Exec(ctx context.Context) *Result {
 			return &Result{Err: contextErr(ctx.Err(), "query queue")}
 		}
 		defer func() { <-ng.sem }()
-		ng.metrics.duration.WithLabelValues("queue_time").Observe(time.Since(queueStart).Seconds())
+		q.stats.ExecQueueTime = time.Since(queueStart)
+		ng.metrics.duration.WithLabelValues("queue_time").Observe(q.stats.ExecQueueTime.Seconds())
 	}
 	if err := contextDone(ctx, env); err != nil {
 		return &Result{Err: err}
 	}
 	evalStart := time.Now()
 	v, ws, err := q.execEvalStmt(ctx)
-	ng.metrics.duration.WithLabelValues("inner_eval").Observe(time.Since(evalStart).Seconds())
+	q.stats.EvalTotalTime = time.Since(evalStart)
 	return &Result{Value: v, Err: err, Warnings: ws}
 }
 
 func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotations, error) {
 	s := q.stmt
+	st := q.stats
+	prepStart := time.Now()
 	mint, maxt := findMinMaxTime(s)
 	querier, err := q.queryable.Querier(mint, maxt)
+	st.QueryPreparationTime = time.Since(prepStart)
+	q.ng.metrics.duration.WithLabelValues("prepare_time").Observe(st.QueryPreparationTime.Seconds())
 	if err != nil {
 		return nil, nil, ErrStorage{Err: fmt.Errorf("opening querier: %w", err)}
 	}
@@ -389,8 +404,17 @@ func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotation
 	if ev.interval == 0 {
 		ev.interval = 1
 	}
+	ev.stats = newSampleStats(ev.numSteps(), q.perStep)
+	innerStart := time.Now()
 	val, ws, err := ev.Eval(s.Expr)
-	q.ng.metrics.samples.Add(float64(ev.totalSamples))
+	st.InnerEvalTime = time.Since(innerStart)
+	q.ng.metrics.duration.WithLabelValues("inner_eval").Observe(st.InnerEvalTime.Seconds())
+	st.TotalSamples, st.SamplesRead, st.PeakSamples = ev.stats.total, ev.stats.read, ev.peakSamples
+	if q.perStep {
+		st.StartTimestamp, st.Interval = ev.startTS, ev.interval
+		st.TotalSamplesPerStep, st.SamplesReadPerStep = ev.stats.totalPerStep, ev.stats.readPerStep
+	}
+	q.ng.metrics.samples.Add(float64(ev.stats.total))
 	if err != nil {
 		return nil, ws, err
 	}
@@ -417,7 +441,10 @@ func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotation
 	if err := contextDone(ctx, "expression evaluation"); err != nil {
 		return nil, ws, err
 	}
+	sortStart := time.Now()
 	sort.Sort(mat)
+	st.ResultSortTime = time.Since(sortStart)
+	q.ng.metrics.duration.WithLabelValues("result_sort").Observe(st.ResultSortTime.Seconds())
 	return mat, ws, nil
 }
 

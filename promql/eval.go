@@ -35,7 +35,7 @@ type evaluator struct {
 	maxSamples     int
 	currentSamples int
 	peakSamples    int
-	totalSamples   int // samples loaded or produced, for prometheus_engine_query_samples_total
+	stats          *sampleStats // Prometheus's sample counts (see Stats)
 
 	annos *annotations.Annotations
 }
@@ -50,9 +50,6 @@ func (ev *evaluator) warn(err error) { ev.annos.Add(err) }
 
 // addSamples accounts n samples held in memory and fails the query past the limit.
 func (ev *evaluator) addSamples(n int) {
-	if n > 0 {
-		ev.totalSamples += n
-	}
 	ev.currentSamples += n
 	if ev.currentSamples > ev.peakSamples {
 		ev.peakSamples = ev.currentSamples
@@ -216,7 +213,11 @@ func (ev *evaluator) eval(expr parser.Expr) Value {
 		}
 		return ev.matrixSelector(e)
 	case *parser.SubqueryExpr:
-		mat := ev.runSubquery(e)
+		// A subquery's result as such (an instant query's range vector): Prometheus counts the
+		// inner evaluation's samples at the last step.
+		mat, child := ev.runSubquery(e)
+		ev.stats.add(ev.numSteps()-1, child.stats.total, false)
+		ev.mergeRead(child, 0, 0, false)
 		return mat
 	case *parser.StepInvariantExpr:
 		return ev.eval(e.Expr)
@@ -346,6 +347,7 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 		if len(buf) == 0 {
 			continue
 		}
+		ev.countSelected(buf, vs.Timestamp != nil)
 		ev.addSamples(len(buf))
 		emit(Series{Metric: s.Labels(), Floats: buf})
 	}
@@ -387,10 +389,34 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 		if len(buf) == 0 {
 			continue
 		}
+		ev.countSelected(buf, vs.Timestamp != nil)
 		ev.addSamples(len(buf))
 		emit(Series{Metric: s.Labels(), Floats: buf})
 	}
 	ev.seriesSetErr(ss)
+}
+
+// countSelected counts the points an instant selector produced for one series: one sample per
+// step, read from storage once when the @ modifier pins them (Prometheus evaluates a
+// step-invariant selector once and counts it at every step).
+func (ev *evaluator) countSelected(pts []FPoint, pinned bool) {
+	st := ev.stats
+	if st.totalPerStep == nil {
+		st.total += int64(len(pts))
+		if pinned {
+			st.read++
+		} else {
+			st.read += int64(len(pts))
+		}
+		return
+	}
+	for i, p := range pts {
+		step := int((p.T - ev.startTS) / ev.interval)
+		st.add(step, 1, !pinned)
+		if pinned && i == 0 {
+			st.addRead(0, 1)
+		}
+	}
 }
 
 // sampleCursor answers "newest sample at or before ref within the lookback" for increasing ref
@@ -581,6 +607,7 @@ func (ev *evaluator) matrixSelector(ms *parser.MatrixSelector) Matrix {
 		if len(pts) == 0 {
 			continue
 		}
+		ev.stats.add(0, int64(len(pts)), true)
 		ev.addSamples(len(pts))
 		mat = append(mat, Series{Metric: s.Labels(), Floats: slices.Clone(pts)})
 	}
@@ -615,7 +642,7 @@ func (ev *evaluator) subqueryTimeRange(e *parser.SubqueryExpr) (start, end, inte
 // the subquery's own steps.
 func (ev *evaluator) subqueryEvaluator(e *parser.SubqueryExpr) *evaluator {
 	start, end, interval := ev.subqueryTimeRange(e)
-	return &evaluator{
+	child := &evaluator{
 		logger:         ev.logger,
 		ctx:            ev.ctx,
 		querier:        ev.querier,
@@ -628,27 +655,31 @@ func (ev *evaluator) subqueryEvaluator(e *parser.SubqueryExpr) *evaluator {
 		currentSamples: ev.currentSamples,
 		annos:          ev.annos,
 	}
+	// The child always counts samples read per step: mergeRead attributes them to outer steps.
+	child.stats = newSampleStats(max(child.numSteps(), 0), end >= start)
+	return child
 }
 
-// runSubquery evaluates the inner expression of a subquery at its own steps.
-func (ev *evaluator) runSubquery(e *parser.SubqueryExpr) Matrix {
+// runSubquery evaluates the inner expression of a subquery at its own steps. The caller merges
+// the child's sample counts (see mergeSubqueryStats).
+func (ev *evaluator) runSubquery(e *parser.SubqueryExpr) (Matrix, *evaluator) {
 	child := ev.subqueryEvaluator(e)
 	res := child.eval(e.Expr)
 	ev.currentSamples = child.currentSamples
-	ev.totalSamples += child.totalSamples
 	ev.peakSamples = max(ev.peakSamples, child.peakSamples)
 	mat, ok := res.(Matrix)
 	if !ok {
 		ev.errorf("subquery of %T", res)
 	}
-	return mat
+	return mat, child
 }
 
 // rangeSource describes one input series of a range-vector argument; its samples are in the
 // window passed to forEachRangeSeries.
 type rangeSource struct {
-	metric   labels.Labels
-	dropName bool
+	metric       labels.Labels
+	dropName     bool
+	fromSubquery bool // samples read are counted by the subquery's evaluator
 }
 
 // forEachRangeSeries calls fn for every series of a range-vector argument (matrix selector or
@@ -673,23 +704,26 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 	case *parser.SubqueryExpr:
 		// When the inner expression can be produced series by series, feed each series to
 		// fn as it comes instead of materializing the subquery's whole result.
+		// The samples the subquery read go to the outer steps whose windows consume them.
+		offset, rangeMs := a.OriginalOffset.Milliseconds(), a.Range.Milliseconds()
 		child := ev.subqueryEvaluator(a)
 		if child.endTS >= child.startTS {
 			streamed := child.stream(a.Expr, func(s Series) {
 				w.resetSlice(s.Floats)
-				fn(rangeSource{metric: s.Metric, dropName: s.dropName})
+				fn(rangeSource{metric: s.Metric, dropName: s.dropName, fromSubquery: true})
 				child.currentSamples -= len(s.Floats) // consumed, no longer held
 			})
 			ev.peakSamples = max(ev.peakSamples, child.peakSamples)
-			ev.totalSamples += child.totalSamples
 			if streamed {
+				ev.mergeRead(child, offset, rangeMs, a.Timestamp != nil)
 				return
 			}
 		}
-		mat := ev.runSubquery(a)
+		mat, child := ev.runSubquery(a)
+		ev.mergeRead(child, offset, rangeMs, a.Timestamp != nil)
 		for _, s := range mat {
 			w.resetSlice(s.Floats)
-			fn(rangeSource{metric: s.Metric, dropName: s.dropName})
+			fn(rangeSource{metric: s.Metric, dropName: s.dropName, fromSubquery: true})
 		}
 		ev.currentSamples -= mat.TotalSamples()
 	default:
@@ -753,6 +787,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	out := make([]FPoint, 0, n)
 	var w window
 	checkCounter := name == "rate" || name == "increase"
+	st := ev.stats
 	ev.forEachRangeSeries(e.Args[matrixArg], name, &w, func(src rangeSource) {
 		out = out[:0]
 		call.metric = src.metric
@@ -783,6 +818,22 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 			prevWindow = len(pts)
 			if len(pts) == 0 {
 				continue
+			}
+			// Prometheus's counts: the whole window at every step; read from storage, the
+			// whole window at the first step and then what the previous window did not hold.
+			read := 0
+			if !src.fromSubquery && (step == 0 || p.at == nil) {
+				read = len(pts)
+				if step > 0 {
+					read -= sort.Search(len(pts), func(i int) bool { return pts[i].T > hi-ev.interval })
+				}
+			}
+			if st.totalPerStep != nil {
+				st.add(step, int64(len(pts)), false)
+				st.addRead(step, int64(read))
+			} else {
+				st.total += int64(len(pts))
+				st.read += int64(read)
 			}
 			call.ts, call.rangeStart, call.rangeEnd = ts, ref-p.rangeMs, ref
 			if v, ok := fn(call, pts); ok {
@@ -916,6 +967,7 @@ func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
 		if len(buf) == 0 {
 			continue
 		}
+		ev.countSelected(buf, vs.Timestamp != nil)
 		ev.addSamples(len(buf))
 		mat = append(mat, Series{Metric: s.Labels(), Floats: slices.Clone(buf), dropName: true})
 	}

@@ -201,6 +201,7 @@ func (ev *evaluator) fetchInfoSeries(mat Matrix, ignoreSeries map[uint64]struct{
 				}
 			}
 			if len(buf) > 0 {
+				ev.countSelected(buf, atTimestamp != nil)
 				ev.addSamples(len(buf))
 				infoMat = append(infoMat, Series{Metric: s.Labels(), Floats: slices.Clone(buf)})
 			}

@@ -53,6 +53,7 @@ func (e *encoder) flush() error {
 type queryData struct {
 	ResultType parser.ValueType
 	Result     promql.Value
+	Stats      *queryStats // with the stats parameter
 }
 
 func (e *encoder) value(v any) error {
@@ -63,6 +64,14 @@ func (e *encoder) value(v any) error {
 		e.buf = append(e.buf, `,"result":`...)
 		if err := e.result(v.Result); err != nil {
 			return err
+		}
+		if v.Stats != nil {
+			b, err := json.Marshal(v.Stats)
+			if err != nil {
+				return fmt.Errorf("encoding query stats: %w", err)
+			}
+			e.buf = append(e.buf, `,"stats":`...)
+			e.buf = append(e.buf, b...)
 		}
 		e.buf = append(e.buf, '}')
 	case []string:

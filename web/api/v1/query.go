@@ -15,9 +15,10 @@ const maxPointsPerSeries = 11000
 
 var errTruncated = errors.New("results truncated due to limit")
 
-// queryOpts reads the per-query options (lookback_delta, as Prometheus 3 accepts it).
+// queryOpts reads the per-query options (lookback_delta, as Prometheus 3 accepts it, and
+// per-step statistics for stats=all).
 func queryOpts(r *http.Request) (promql.QueryOpts, error) {
-	var opts promql.QueryOpts
+	opts := promql.QueryOpts{EnablePerStepStats: r.FormValue("stats") == statsAll}
 	if ld := r.FormValue("lookback_delta"); ld != "" {
 		d, err := parseDuration(ld)
 		if err != nil {
@@ -56,7 +57,7 @@ func (a *API) query(r *http.Request) (res apiResult) {
 	if err != nil {
 		return invalidParamError(err, "query")
 	}
-	return a.execQuery(ctx, qry, qs, limit)
+	return a.execQuery(ctx, qry, qs, limit, r.FormValue("stats"))
 }
 
 func (a *API) queryRange(r *http.Request) (res apiResult) {
@@ -104,12 +105,13 @@ func (a *API) queryRange(r *http.Request) (res apiResult) {
 	if err != nil {
 		return invalidParamError(err, "query")
 	}
-	return a.execQuery(ctx, qry, qs, limit)
+	return a.execQuery(ctx, qry, qs, limit, r.FormValue("stats"))
 }
 
 // execQuery runs a prepared query. The query stays open until the response is written (its
-// finalizer), because the result's label strings may point into storage it holds.
-func (a *API) execQuery(ctx context.Context, qry promql.Query, qs string, limit int) apiResult {
+// finalizer), because the result's label strings may point into storage it holds. A non-empty
+// stats parameter adds the query's statistics, as in Prometheus.
+func (a *API) execQuery(ctx context.Context, qry promql.Query, qs string, limit int, statsParam string) apiResult {
 	res := qry.Exec(ctx)
 	if res.Err != nil {
 		return apiResult{err: returnAPIError(res.Err), warnings: res.Warnings, query: qs, finalizer: qry.Close}
@@ -133,8 +135,15 @@ func (a *API) execQuery(ctx context.Context, qry promql.Query, qs string, limit 
 		qry.Close()
 		return errResult(errorInternal, fmt.Errorf("query %q returned no value and no error", qs))
 	}
+	if warn := statsParamWarning(statsParam); warn != nil {
+		warnings = warnings.Add(warn)
+	}
+	var st *queryStats
+	if statsParam != "" {
+		st = newQueryStats(qry.Stats())
+	}
 	return apiResult{
-		data:      &queryData{ResultType: res.Value.Type(), Result: res.Value},
+		data:      &queryData{ResultType: res.Value.Type(), Result: res.Value, Stats: st},
 		warnings:  warnings,
 		query:     qs,
 		finalizer: qry.Close,

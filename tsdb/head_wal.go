@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,6 +19,30 @@ type walHandle struct {
 	w      *wal.WAL
 	dir    string
 	logger *slog.Logger
+
+	replayMu     sync.Mutex
+	replayStatus WALReplayStatus
+}
+
+// WALReplayStatus is the progress of the WAL replay at start, as Prometheus reports it
+// (/api/v1/status/walreplay): the first segment to replay (the checkpoint's index when there
+// is one), the last segment, and the last segment fully replayed. After the replay Current is
+// Max.
+type WALReplayStatus struct {
+	Min, Max, Current int
+}
+
+// WALReplayStatus returns the progress of the WAL replay.
+func (db *DB) WALReplayStatus() WALReplayStatus {
+	db.wal.replayMu.Lock()
+	defer db.wal.replayMu.Unlock()
+	return db.wal.replayStatus
+}
+
+func (h *walHandle) setReplayStatus(f func(*WALReplayStatus)) {
+	h.replayMu.Lock()
+	f(&h.replayStatus)
+	h.replayMu.Unlock()
 }
 
 func openWAL(dir string, segmentSize int, logger *slog.Logger, reg prometheus.Registerer) (*walHandle, error) {
@@ -35,6 +60,8 @@ func (h *walHandle) close() error { return h.w.Close() }
 // replayStats count what replay did, for the log.
 type replayStats struct {
 	records, samples, outOfOrder, unknownRefs int
+	// segmentDone, when set, is called with each WAL segment fully read.
+	segmentDone func(seg int)
 }
 
 // replay loads the newest checkpoint and the segments after it into the head. A corrupt record
@@ -67,6 +94,15 @@ func (h *walHandle) replay(head *Head, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listing WAL segments: %w", err)
 	}
+	// The status counts the checkpoint as its index, as Prometheus does.
+	statusMin := max(first, 0)
+	if cpName != "" {
+		statusMin = cpIdx
+	}
+	h.setReplayStatus(func(s *WALReplayStatus) {
+		*s = WALReplayStatus{Min: statusMin, Max: max(last, statusMin), Current: statusMin}
+	})
+	defer h.setReplayStatus(func(s *WALReplayStatus) { s.Current = s.Max })
 	if first > from {
 		from = first
 	}
@@ -75,7 +111,9 @@ func (h *walHandle) replay(head *Head, logger *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("reading WAL segments: %w", err)
 		}
+		st.segmentDone = func(seg int) { h.setReplayStatus(func(s *WALReplayStatus) { s.Current = seg }) }
 		err = h.replayReader(r, head, refs, st)
+		st.segmentDone = nil
 		r.Close()
 		if err != nil {
 			var cerr *wal.CorruptionErr
@@ -117,7 +155,19 @@ func (h *walHandle) replayReader(r *wal.Reader, head *Head, refs map[uint64]*mem
 		return head.series.getByRef(ref)
 	}
 	mint, maxt := int64(math.MaxInt64), int64(math.MinInt64)
+	seg := -1 // the segment of the previous record, reported done when the reader moves on
+	defer func() {
+		if st.segmentDone != nil && seg >= 0 {
+			st.segmentDone(seg)
+		}
+	}()
 	for r.Next() {
+		if st.segmentDone != nil && r.Segment() != seg {
+			if seg >= 0 {
+				st.segmentDone(seg)
+			}
+			seg = r.Segment()
+		}
 		rec := r.Record()
 		st.records++
 		switch dec.Type(rec) {

@@ -61,8 +61,9 @@ type apiRuntime struct {
 }
 
 // setupAPI builds the PromQL engine from the --query.* flags and mounts /api/v1/ on mux.
-// rules may be nil until a ruler is wired in.
-func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesRetriever, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*apiRuntime, error) {
+// rules may be nil until a ruler is wired in. extra options are applied last, e.g.
+// func(o *apiv1.Options) { o.Alertmanagers = sender } for /api/v1/alertmanagers.
+func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesRetriever, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger, extra ...func(*apiv1.Options)) (*apiRuntime, error) {
 	af := f.api
 	if af.maxConcurrency < 0 || af.maxSamples < 0 {
 		return nil, fmt.Errorf("--query.max-concurrency (%d) and --query.max-samples (%d) must not be negative", af.maxConcurrency, af.maxSamples)
@@ -138,6 +139,9 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 			}
 		}
 		return ri
+	}
+	for _, f := range extra {
+		f(&opts)
 	}
 	api := apiv1.New(opts)
 	mux.Handle("/api/v1/", api)

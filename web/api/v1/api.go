@@ -36,6 +36,8 @@ type TSDBAdmin interface {
 	Snapshot(dir string, withHead bool) error
 	Stats(limit int) tsdb.Stats
 	Dir() string
+	WALReplayStatus() tsdb.WALReplayStatus
+	Blocks() []*tsdb.Block
 }
 
 // TargetRetriever gives the scrape targets (implemented by *scrape.Manager).
@@ -91,6 +93,8 @@ type Options struct {
 	Targets    TargetRetriever
 	Metadata   func(metric string, limitPerMetric int) map[string][]scrape.MetricMetadata
 	Rules      RulesRetriever
+	// Alertmanagers lists the Alertmanagers for /api/v1/alertmanagers; nil answers empty lists.
+	Alertmanagers AlertmanagerRetriever
 	// Config returns the YAML of the running configuration, secrets shown as <secret>.
 	Config      func() string
 	Flags       func() map[string]string
@@ -157,6 +161,9 @@ func New(opts Options) *API {
 	get("/status/buildinfo", a.serveBuildInfo)
 	get("/status/flags", a.serveFlags)
 	get("/status/tsdb", a.serveTSDBStatus)
+	get("/status/tsdb/blocks", a.serveTSDBBlocks)
+	get("/status/walreplay", a.serveWALReplayStatus)
+	get("/alertmanagers", a.alertmanagers)
 	postPut("/admin/tsdb/delete_series", a.deleteSeries)
 	postPut("/admin/tsdb/clean_tombstones", a.cleanTombstones)
 	postPut("/admin/tsdb/snapshot", a.snapshot)

@@ -63,7 +63,7 @@ func runCases(t *testing.T, env *testEnv, cases []apiCase) {
 
 // getOnly tells the endpoints Prometheus serves for GET only.
 func getOnly(path string) bool {
-	for _, p := range []string{"/api/v1/label/", "/api/v1/status/", "/api/v1/alerts", "/api/v1/rules", "/api/v1/targets", "/api/v1/metadata"} {
+	for _, p := range []string{"/api/v1/label/", "/api/v1/status/", "/api/v1/alerts", "/api/v1/alertmanagers", "/api/v1/rules", "/api/v1/targets", "/api/v1/metadata"} {
 		if strings.HasPrefix(path, p) {
 			return true
 		}

@@ -24,7 +24,7 @@ type Alert struct {
 // POST /api/v2/alerts applies (default start time, resolve_timeout for alerts without an end,
 // empty labels dropped, validation) and stores the valid alerts; the invalid ones are
 // reported together in the returned error while the valid ones are still accepted.
-func (r *Router) Send(ctx context.Context, alerts ...Alert) error {
+func (r *Router) Send(_ context.Context, alerts ...Alert) error {
 	now := time.Now()
 	resolveTimeout := time.Duration(r.Config().Global.ResolveTimeout)
 	valid := make([]*types.Alert, 0, len(alerts))
@@ -62,8 +62,19 @@ func (r *Router) Send(ctx context.Context, alerts ...Alert) error {
 		}
 		valid = append(valid, a)
 	}
-	if err := r.alerts.Put(ctx, valid...); err != nil {
-		return fmt.Errorf("storing alerts: %w", err)
+	in := make([]Incoming, len(valid))
+	for i, a := range valid {
+		in[i] = incomingFrom(a)
 	}
+	r.alerts.put(in)
 	return errs
+}
+
+// Store stores alerts that are validated and carry upstream's defaults (see Incoming): the
+// API's fast intake path.
+func (r *Router) Store(alerts []Incoming) { r.alerts.put(alerts) }
+
+// ResolveTimeout is the configured global resolve_timeout, the end given to alerts without one.
+func (r *Router) ResolveTimeout() time.Duration {
+	return time.Duration(r.Config().Global.ResolveTimeout)
 }

@@ -3,12 +3,14 @@
 // and routes, groups, deduplicates, silences and inhibits them exactly as Alertmanager does,
 // handing notifications to the receivers built by package notify.
 //
-// The pipeline is assembled from upstream Alertmanager packages (dispatch, inhibit, silence,
-// nflog, provider/mem, notify, timeinterval, template, cluster) so that the behaviour is the
-// same as Alertmanager's. Their constructors register metrics, so the long-lived pieces
-// (alerts, silences, notification log, pipeline builder, dispatcher metrics, cluster peer)
-// are built once in New; ApplyConfig rebuilds only the route tree, receivers, inhibitor and
-// dispatcher, as Alertmanager's own app package does.
+// The alert store and the dispatcher are Vigil's own (store.go, dispatcher.go): compact alerts
+// updated in place, and aggregation groups flushed by one scheduler instead of a goroutine and
+// a timer per group, with upstream's merge, grouping, timing and deletion rules. The rest of
+// the pipeline is upstream Alertmanager's (route tree, inhibit, silence, nflog, notify stages,
+// timeinterval, template, cluster), so that the behaviour is Alertmanager's. Constructors
+// register metrics, so the long-lived pieces (alerts, silences, notification log, pipeline
+// builder, dispatcher metrics, cluster peer) are built once in New; ApplyConfig rebuilds only
+// the route tree, receivers, inhibitor and dispatcher, as Alertmanager's own app package does.
 package routing
 
 import (
@@ -33,7 +35,6 @@ import (
 	"github.com/prometheus/alertmanager/nflog"
 	amnotify "github.com/prometheus/alertmanager/notify"
 	"github.com/prometheus/alertmanager/provider"
-	"github.com/prometheus/alertmanager/provider/mem"
 	"github.com/prometheus/alertmanager/silence"
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/alertmanager/timeinterval"
@@ -100,19 +101,18 @@ type Router struct {
 	opts   Options
 	logger *slog.Logger
 
-	alerts       *mem.Alerts
+	alerts       *alertStore
 	silences     *silence.Silences
 	silencer     *silence.Silencer
 	nflog        *nflog.Log
 	groupMarker  marker.GroupMarker
 	peer         *cluster.Peer
 	pipeline     *amnotify.PipelineBuilder
-	dispMetrics  *dispatch.DispatcherMetrics
+	dispMetrics  *dispatchMetrics
+	dispGen      uint64
 	recorder     eventrecorder.Recorder
-	startTime    time.Time
 	stopc        chan struct{}
 	maintenance  sync.WaitGroup
-	cancelAlerts context.CancelFunc
 	settleCancel context.CancelFunc
 
 	// mtx guards the config-scoped state below, swapped by ApplyConfig.
@@ -123,7 +123,7 @@ type Router struct {
 	receivers   map[string][]amnotify.Integration
 	intervener  *timeinterval.Intervener
 	inhibitor   *inhibit.Inhibitor
-	dispatcher  *dispatch.Dispatcher
+	dispatcher  *dispatcher
 	subscribers []func(*config.Config)
 
 	stopOnce sync.Once
@@ -168,7 +168,6 @@ func New(opts Options) (*Router, error) {
 		logger:       opts.Logger,
 		groupMarker:  marker.NewGroupMarker(),
 		recorder:     eventrecorder.NopRecorder(),
-		startTime:    time.Now(),
 		stopc:        make(chan struct{}),
 		settleCancel: func() {},
 	}
@@ -239,14 +238,10 @@ func New(opts Options) (*Router, error) {
 		go r.peer.Settle(ctx, opts.Cluster.GossipInterval*10)
 	}
 
-	alertsCtx, cancel := context.WithCancel(context.Background())
-	r.cancelAlerts = cancel
-	r.alerts, err = mem.NewAlerts(alertsCtx, opts.AlertGCInterval, 0, r.silencer, r.logger.With("component", "alerts"), r.recorder, reg, ff)
-	if err != nil {
-		return nil, fmt.Errorf("creating alert store: %w", err)
-	}
+	r.alerts = newAlertStore(opts.AlertGCInterval, r.silencer.PostGC, r.logger.With("component", "alerts"), reg)
 	r.pipeline = amnotify.NewPipelineBuilder(reg, ff, r.recorder)
-	r.dispMetrics = dispatch.NewDispatcherMetrics(false, reg, ff)
+	r.dispMetrics = newDispatchMetrics(reg)
+	r.dispMetrics.states.store = r.alerts
 
 	if err := r.applyConfig(conf, text); err != nil {
 		return nil, err
@@ -360,24 +355,30 @@ func (r *Router) applyConfig(conf *config.Config, text string) error {
 	if r.inhibitor != nil {
 		r.inhibitor.Stop()
 	}
-	if r.dispatcher != nil {
-		r.dispatcher.Stop()
-	}
-	inhibitor := inhibit.NewInhibitor(r.alerts, conf.InhibitRules, r.logger.With("component", "inhibitor"), r.recorder)
+	inhibitor := inhibit.NewInhibitor(filteredFeed{r.alerts, inhibitSources(conf)}, conf.InhibitRules, r.logger.With("component", "inhibitor"), r.recorder)
 	var peer amnotify.Peer
 	if r.peer != nil {
 		peer = r.peer
 	}
 	stage := r.pipeline.New(receivers, r.clusterWait, inhibitor, r.silencer, intervener, r.groupMarker, r.nflog, peer)
-	disp := dispatch.NewDispatcher(r.alerts, routes, stage, r.groupMarker, r.notifyTimeout,
-		30*time.Second, nil, r.logger, r.recorder, r.dispMetrics, tmpl)
+	r.dispGen++
+	disp := newDispatcher(r.alerts, routes, stage, r.groupMarker, r.notifyTimeout, tmpl, r.logger, r.dispMetrics, r.dispGen)
 
 	// The inhibitor must have loaded the current alerts before the dispatcher starts, or an
 	// alert that is inhibited could be sent in the first flush.
 	go inhibitor.Run()
 	inhibitor.WaitForLoading()
-	go disp.Run(r.startTime)
-	disp.WaitForLoading()
+	r.alerts.mu.Lock()
+	old := r.alerts.disp
+	if old != nil {
+		old.stopLocked()
+	}
+	r.alerts.disp = disp
+	disp.startLocked()
+	r.alerts.mu.Unlock()
+	if old != nil {
+		old.wait()
+	}
 
 	r.conf, r.maskedText, r.route, r.receivers, r.intervener = conf, masked, routes, receivers, intervener
 	r.inhibitor, r.dispatcher = inhibitor, disp
@@ -386,6 +387,26 @@ func (r *Router) applyConfig(conf *config.Config, text string) error {
 	}
 	r.logger.Info("alerting configuration applied", "component", "routing", "file", r.opts.ConfigFile, "receivers", len(receivers), "inhibit_rules", len(conf.InhibitRules))
 	return nil
+}
+
+// inhibitSources matches the alerts on the source side of some inhibition rule, the only ones
+// the inhibitor keeps; nil when there are no rules.
+func inhibitSources(conf *config.Config) func(model.LabelSet) bool {
+	if len(conf.InhibitRules) == 0 {
+		return nil
+	}
+	rules := make([]*inhibit.InhibitRule, len(conf.InhibitRules))
+	for i, cr := range conf.InhibitRules {
+		rules[i] = inhibit.NewInhibitRule(cr)
+	}
+	return func(ls model.LabelSet) bool {
+		for _, r := range rules {
+			if r.SourceMatchers.Matches(ls) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // clusterWait delays a peer's sends by its position in the cluster, so that one notification
@@ -453,10 +474,14 @@ func (r *Router) GroupMuted(routeID, groupKey string) ([]string, bool) {
 
 // Groups returns the aggregation groups of the running dispatcher (for the API).
 func (r *Router) Groups(ctx context.Context, routeFilter func(*dispatch.Route) bool, alertFilter func(*types.Alert, time.Time) bool) (dispatch.AlertGroups, map[model.Fingerprint][]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
 	r.mtx.RLock()
 	d := r.dispatcher
 	r.mtx.RUnlock()
-	return d.Groups(ctx, routeFilter, alertFilter)
+	groups, receivers := d.groupsSnapshot(routeFilter, alertFilter)
+	return groups, receivers, nil
 }
 
 // SetAlertStatus evaluates inhibitions and silences for lset so that the marker in ctx
@@ -477,18 +502,23 @@ func (r *Router) Stop() {
 		if r.inhibitor != nil {
 			r.inhibitor.Stop()
 		}
-		if r.dispatcher != nil {
-			r.dispatcher.Stop()
-		}
 		r.mtx.Unlock()
+		if r.alerts != nil {
+			r.alerts.mu.Lock()
+			d := r.alerts.disp
+			if d != nil {
+				d.stopLocked()
+			}
+			r.alerts.mu.Unlock()
+			if d != nil {
+				d.wait()
+			}
+		}
 		// Closing stopc makes both maintenance loops write a last snapshot before exiting.
 		close(r.stopc)
 		r.maintenance.Wait()
 		if r.alerts != nil {
-			r.alerts.Close()
-		}
-		if r.cancelAlerts != nil {
-			r.cancelAlerts()
+			r.alerts.close()
 		}
 		r.settleCancel()
 		if r.peer != nil {

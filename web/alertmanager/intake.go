@@ -2,111 +2,219 @@ package alertmanager
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-openapi/strfmt"
-	apiv2 "github.com/prometheus/alertmanager/api/v2"
-	"github.com/prometheus/alertmanager/api/v2/models"
+	"github.com/go-openapi/swag"
+	"github.com/go-openapi/validate"
+	"github.com/prometheus/alertmanager/matcher/compat"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
-)
 
-// postableAlert has the fields and field types of upstream's models.PostableAlert. Upstream's
-// generated decoder reads every alert twice (once per part of its type composition); this one
-// reads it once, and the result is then checked with upstream's own generated validation.
-type postableAlert struct {
-	Labels       models.LabelSet `json:"labels"`
-	Annotations  models.LabelSet `json:"annotations,omitempty"`
-	StartsAt     strfmt.DateTime `json:"startsAt,omitempty"`
-	EndsAt       strfmt.DateTime `json:"endsAt,omitempty"`
-	GeneratorURL strfmt.URI      `json:"generatorURL,omitempty"`
-}
+	"github.com/vigil-monitoring/vigil/routing"
+)
 
 // postAlerts is the fast path of POST /api/v2/alerts, the hot endpoint every Prometheus
 // server calls. It takes only requests it can answer exactly as upstream would — a JSON array
-// of alerts that pass upstream's model validation and alert validation — and hands everything
-// else (other content types, malformed JSON, invalid alerts) to the upstream handler with the
-// body intact, so that error codes and messages stay Alertmanager's.
+// of alerts in the plain shape (see decoder) that pass upstream's model validation and alert
+// validation, checked with upstream's own functions — and stores them without building
+// upstream's models or alert values. Everything else (other content types, other JSON shapes,
+// invalid alerts) goes to the upstream handler with the body intact, so that error codes and
+// messages stay Alertmanager's.
 func (h *Handler) postAlerts(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
+	st := intakePool.Get().(*intakeState)
+	defer st.release()
+	st.buf.Reset()
+	if r.ContentLength > 0 && r.ContentLength < 64<<20 {
+		st.buf.Grow(int(r.ContentLength))
+	}
+	if _, err := st.buf.ReadFrom(r.Body); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	body := st.buf.Bytes()
 	fallback := func() {
 		h.fallbacks.Add(1)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		h.api.ServeHTTP(w, r)
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	if !isJSON(r.Header.Get("Content-Type")) {
 		fallback()
 		return
 	}
-	var in []postableAlert
-	if err := json.Unmarshal(body, &in); err != nil || len(in) == 0 {
+	// One copy of the body; the decoded strings are substrings of it until stored.
+	if !st.dec.decode(string(body)) {
 		fallback()
 		return
 	}
-	postable := make(models.PostableAlerts, len(in))
-	for i, a := range in {
-		postable[i] = &models.PostableAlert{
-			Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt,
-			Alert: models.Alert{Labels: a.Labels, GeneratorURL: a.GeneratorURL},
-		}
-		if err := postable[i].Validate(strfmt.Default); err != nil {
-			fallback()
-			return
-		}
-	}
-	alerts := apiv2.OpenAPIAlertsToAlerts(r.Context(), postable)
-
-	// From here on exactly upstream's postAlertsHandler.
 	now := time.Now()
-	resolveTimeout := time.Duration(h.router.Config().Global.ResolveTimeout)
-	var firing, resolved float64
-	for _, a := range alerts {
-		a.UpdatedAt = now
-		if a.StartsAt.IsZero() {
-			if a.EndsAt.IsZero() {
-				a.StartsAt = now
-			} else {
-				a.StartsAt = a.EndsAt
-			}
-		}
-		if a.EndsAt.IsZero() {
-			a.Timeout = true
-			a.EndsAt = now.Add(resolveTimeout)
-		}
-		for k, v := range a.Labels {
-			if v == "" {
-				delete(a.Labels, k)
-			}
-		}
-		if err := a.Validate(); err != nil {
-			// Upstream stores the valid alerts of the batch and reports the invalid ones.
-			fallback()
-			return
-		}
-		if a.EndsAt.After(now) {
-			firing++
-		} else {
-			resolved++
-		}
-	}
-	if err := h.router.Alerts().Put(r.Context(), alerts...); err != nil {
-		h.logger.Error("Failed to create alerts", "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+	in, firing, ok := st.convert(now, h.router.ResolveTimeout())
+	if !ok {
+		// Upstream stores the valid alerts of the batch and reports the invalid ones.
+		fallback()
 		return
 	}
-	h.received.firing.Add(firing)
-	h.received.resolved.Add(resolved)
+	h.router.Store(in)
+	h.received.firing.Add(float64(firing))
+	h.received.resolved.Add(float64(len(in) - firing))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+}
+
+var intakePool = sync.Pool{New: func() any { return new(intakeState) }}
+
+// intakeState is the reusable scratch of one intake request.
+type intakeState struct {
+	buf bytes.Buffer
+	dec decoder
+	// The last time strings and generator URL seen, and their outcome: within a batch from one
+	// Prometheus rule evaluation they repeat.
+	lastStart, lastEnd timeMemo
+	lastURL            string
+	lastURLOK          bool
+}
+
+// release clears the references into the request's body and returns st to the pool.
+func (st *intakeState) release() {
+	clear(st.dec.pairs)
+	clear(st.dec.alerts)
+	st.dec.s = ""
+	st.lastStart, st.lastEnd, st.lastURL, st.lastURLOK = timeMemo{}, timeMemo{}, "", false
+	if st.buf.Cap() > 1<<20 {
+		return // let an unusually large buffer go
+	}
+	intakePool.Put(st)
+}
+
+type timeMemo struct {
+	s  string
+	t  time.Time
+	ok bool
+}
+
+func isJSON(ct string) bool {
+	if ct == "application/json" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// dateTime decodes and validates a startsAt or endsAt value exactly as upstream's model does:
+// strfmt's parser, then the date-time format check of the re-rendered value.
+func (m *timeMemo) dateTime(field, s string) (time.Time, bool) {
+	if m.s == s && m.s != "" {
+		return m.t, m.ok
+	}
+	m.s, m.t, m.ok = s, time.Time{}, false
+	dt, err := strfmt.ParseDateTime(s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if !swag.IsZero(dt) && validate.FormatOf(field, "body", "date-time", dt.String(), strfmt.Default) != nil {
+		return time.Time{}, false
+	}
+	m.t, m.ok = time.Time(dt), true
+	return m.t, true
+}
+
+// convert validates the decoded alerts with upstream's rules and applies upstream's defaults.
+// It returns the alerts to store and how many are firing; ok is false if any alert would be
+// rejected.
+func (st *intakeState) convert(now time.Time, resolveTimeout time.Duration) (out []routing.Incoming, firing int, ok bool) {
+	out = make([]routing.Incoming, len(st.dec.alerts))
+	pairs := st.dec.pairs
+	for i := range st.dec.alerts {
+		a := &st.dec.alerts[i]
+		if !a.hasLabels {
+			return nil, 0, false // required by the model
+		}
+		var startsAt, endsAt time.Time
+		if a.hasStarts {
+			if startsAt, ok = st.lastStart.dateTime("startsAt", a.startsAt); !ok {
+				return nil, 0, false
+			}
+		}
+		if a.hasEnds {
+			if endsAt, ok = st.lastEnd.dateTime("endsAt", a.endsAt); !ok {
+				return nil, 0, false
+			}
+		}
+		if a.generatorURL != "" {
+			if a.generatorURL != st.lastURL {
+				st.lastURL = a.generatorURL
+				st.lastURLOK = validate.FormatOf("generatorURL", "body", "uri", a.generatorURL, strfmt.Default) == nil
+			}
+			if !st.lastURLOK {
+				return nil, 0, false
+			}
+		}
+		// Upstream's handler: defaults, then empty label values dropped, then validation.
+		timeout := false
+		if startsAt.IsZero() {
+			if endsAt.IsZero() {
+				startsAt = now
+			} else {
+				startsAt = endsAt
+			}
+		}
+		if endsAt.IsZero() {
+			timeout = true
+			endsAt = now.Add(resolveTimeout)
+		}
+		if !endsAt.IsZero() && endsAt.Before(startsAt) {
+			return nil, 0, false
+		}
+		labels, ok := labelSet(pairs[a.labels.lo:a.labels.hi], true)
+		if !ok || labels == "" {
+			return nil, 0, false
+		}
+		annots, ok := labelSet(pairs[a.annotations.lo:a.annotations.hi], false)
+		if !ok {
+			return nil, 0, false
+		}
+		out[i] = routing.Incoming{
+			Labels: labels, Annotations: annots, GeneratorURL: a.generatorURL,
+			StartsAt: startsAt, EndsAt: endsAt, UpdatedAt: now, Timeout: timeout,
+		}
+		if endsAt.After(now) {
+			firing++
+		}
+	}
+	return out, firing, true
+}
+
+// labelSet sorts, checks and packs one label set: upstream's validation (label names by the
+// configured name rule, values valid UTF-8), empty values dropped when dropEmpty (labels, not
+// annotations). Duplicate names, which encoding/json would merge, are left to upstream.
+func labelSet(ps []routing.LabelPair, dropEmpty bool) (routing.Labels, bool) {
+	if dropEmpty {
+		n := 0
+		for _, p := range ps {
+			if p.Value != "" {
+				ps[n] = p
+				n++
+			}
+		}
+		ps = ps[:n]
+	}
+	slices.SortFunc(ps, func(a, b routing.LabelPair) int { return strings.Compare(a.Name, b.Name) })
+	for i, p := range ps {
+		if i > 0 && ps[i-1].Name == p.Name {
+			return "", false
+		}
+		if !compat.IsValidLabelName(model.LabelName(p.Name)) || !utf8.ValidString(p.Value) {
+			return "", false
+		}
+	}
+	return routing.PackPairs(ps), true
 }
 
 // receivedCounters are upstream's alertmanager_alerts_received_total counters, captured when

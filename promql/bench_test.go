@@ -193,6 +193,8 @@ func (e *benchEnv) runVigil(tb testing.TB, q string, rangeQuery bool) int {
 		tb.Fatal(res.Err)
 	}
 	switch v := res.Value.(type) {
+	case promql.StepMatrix:
+		return len(v.Series)
 	case promql.Matrix:
 		return len(v)
 	case promql.Vector:

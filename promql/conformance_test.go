@@ -192,6 +192,8 @@ func toResult(v promql.Value) promqltest.Result {
 			r.Series = append(r.Series, promqltest.ResultSeries{Metric: s.Metric, Points: []promqltest.Point{{T: s.T, F: s.F}}})
 		}
 		return r
+	case promql.StepMatrix:
+		return toResult(v.Matrix())
 	case promql.Matrix:
 		r := promqltest.Result{Type: parser.ValueTypeMatrix}
 		for _, s := range v {
@@ -298,10 +300,11 @@ func (c *conformance) runInstant(st testStorage, cmd *promqltest.Eval, v promqlt
 	if cmd.IsOrdered() {
 		return nil
 	}
-	mat, ok := rres.Value.(promql.Matrix)
+	sm, ok := rres.Value.(promql.StepMatrix)
 	if !ok {
 		return fmt.Errorf("range query returned %T", rres.Value)
 	}
+	mat := sm.Matrix()
 	for i := 1; i < len(mat); i++ {
 		if labels.Compare(mat[i-1].Metric, mat[i].Metric) > 0 {
 			return fmt.Errorf("range result of %q not sorted by labels: %s before %s", v.Expr, mat[i-1].Metric, mat[i].Metric)

@@ -164,6 +164,8 @@ func renderVigil(v promql.Value) []rendered {
 		for _, s := range v {
 			out = append(out, rendered{fmt.Sprintf("%s@%d", s.Metric, s.T), s.F})
 		}
+	case promql.StepMatrix:
+		return renderVigil(v.Matrix())
 	case promql.Matrix:
 		for _, s := range v {
 			for _, p := range s.Floats {

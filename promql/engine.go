@@ -406,9 +406,22 @@ func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotation
 	}
 	ev.stats = newSampleStats(ev.numSteps(), q.perStep)
 	innerStart := time.Now()
-	val, ws, err := ev.Eval(s.Expr)
-	st.InnerEvalTime = time.Since(innerStart)
+	var (
+		val   Value
+		steps StepMatrix
+		ws    annotations.Annotations
+	)
+	if s.Interval == 0 {
+		val, ws, err = ev.Eval(s.Expr)
+	} else {
+		steps, ws, err = ev.EvalSteps(s.Expr)
+	}
+	st.ResultSortTime = ev.sortTime
+	st.InnerEvalTime = time.Since(innerStart) - ev.sortTime
 	q.ng.metrics.duration.WithLabelValues("inner_eval").Observe(st.InnerEvalTime.Seconds())
+	if s.Interval != 0 {
+		q.ng.metrics.duration.WithLabelValues("result_sort").Observe(st.ResultSortTime.Seconds())
+	}
 	st.TotalSamples, st.SamplesRead, st.PeakSamples = ev.stats.total, ev.stats.read, ev.peakSamples
 	if q.perStep {
 		st.StartTimestamp, st.Interval = ev.startTS, ev.interval
@@ -418,34 +431,31 @@ func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotation
 	if err != nil {
 		return nil, ws, err
 	}
+	if s.Interval != 0 {
+		// A range query's result, sorted by evalSteps.
+		if err := contextDone(ctx, "expression evaluation"); err != nil {
+			return nil, ws, err
+		}
+		return steps, ws, nil
+	}
 	if str, ok := val.(String); ok {
 		return str, ws, nil
 	}
 	mat := val.(Matrix)
-	if s.Interval == 0 {
-		switch s.Expr.Type() {
-		case parser.ValueTypeVector:
-			vec := make(Vector, len(mat))
-			for i, ss := range mat {
-				vec[i] = Sample{Metric: ss.Metric, F: ss.Floats[0].F, T: start}
-			}
-			return vec, ws, nil
-		case parser.ValueTypeScalar:
-			return Scalar{V: mat[0].Floats[0].F, T: start}, ws, nil
-		case parser.ValueTypeMatrix:
-			sort.Sort(mat)
-			return mat, ws, nil
+	switch s.Expr.Type() {
+	case parser.ValueTypeVector:
+		vec := make(Vector, len(mat))
+		for i, ss := range mat {
+			vec[i] = Sample{Metric: ss.Metric, F: ss.Floats[0].F, T: start}
 		}
-		return nil, ws, fmt.Errorf("unexpected expression type %q", s.Expr.Type())
+		return vec, ws, nil
+	case parser.ValueTypeScalar:
+		return Scalar{V: mat[0].Floats[0].F, T: start}, ws, nil
+	case parser.ValueTypeMatrix:
+		sort.Sort(mat)
+		return mat, ws, nil
 	}
-	if err := contextDone(ctx, "expression evaluation"); err != nil {
-		return nil, ws, err
-	}
-	sortStart := time.Now()
-	sort.Sort(mat)
-	st.ResultSortTime = time.Since(sortStart)
-	q.ng.metrics.duration.WithLabelValues("result_sort").Observe(st.ResultSortTime.Seconds())
-	return mat, ws, nil
+	return nil, ws, fmt.Errorf("unexpected expression type %q", s.Expr.Type())
 }
 
 // subqueryTimes returns the sum of offsets and ranges of all subqueries in the path, reset at

@@ -443,6 +443,8 @@ func normalize(v promql.Value) string {
 		for _, s := range v {
 			add(s.Metric, s.T, s.F)
 		}
+	case promql.StepMatrix:
+		return normalize(v.Matrix())
 	case promql.Matrix:
 		for _, s := range v {
 			for _, p := range s.Floats {

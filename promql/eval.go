@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -36,6 +37,7 @@ type evaluator struct {
 	currentSamples int
 	peakSamples    int
 	stats          *sampleStats // Prometheus's sample counts (see Stats)
+	sortTime       time.Duration
 
 	annos *annotations.Annotations
 }
@@ -67,6 +69,21 @@ func (ev *evaluator) checkCtx() {
 
 // Eval evaluates expr and removes the names marked for delayed removal.
 func (ev *evaluator) Eval(expr parser.Expr) (v Value, ws annotations.Annotations, err error) {
+	ws, err = ev.run(func() { v = ev.cleanupMetricLabels(ev.eval(expr)) })
+	if err != nil {
+		v = nil
+	}
+	return v, ws, err
+}
+
+// EvalSteps evaluates the expression of a range query (see evalSteps).
+func (ev *evaluator) EvalSteps(expr parser.Expr) (m StepMatrix, ws annotations.Annotations, err error) {
+	ws, err = ev.run(func() { m = ev.evalSteps(expr) })
+	return m, ws, err
+}
+
+// run runs f, turning the errors raised by panicking (ev.error) into an error.
+func (ev *evaluator) run(f func()) (ws annotations.Annotations, err error) {
 	if ev.annos == nil {
 		ev.annos = &annotations.Annotations{}
 	}
@@ -90,10 +107,9 @@ func (ev *evaluator) Eval(expr parser.Expr) (v Value, ws annotations.Annotations
 		default:
 			err = fmt.Errorf("%v", e)
 		}
-		v = nil
 	}()
-	v = ev.eval(expr)
-	return ev.cleanupMetricLabels(v), ws, nil
+	f()
+	return nil, nil
 }
 
 // cleanupMetricLabels applies the delayed name removal at the end of the evaluation.

@@ -2,6 +2,7 @@ package promql
 
 import (
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -114,3 +115,71 @@ func (m Matrix) TotalSamples() int {
 func (m Matrix) Len() int           { return len(m) }
 func (m Matrix) Less(i, j int) bool { return labels.Compare(m[i].Metric, m[j].Metric) < 0 }
 func (m Matrix) Swap(i, j int)      { m[i], m[j] = m[j], m[i] }
+
+// StepMatrix is the result of a range query: series on the query's step grid, at Start,
+// Start+Step, …, Start+(Steps-1)*Step (ms). A series holds one value per step from its first
+// to its last point, plus a bitmap of the steps in between that have none: 8 bytes per point
+// instead of a 16-byte FPoint, the timestamps being implied by the grid. Series are sorted by
+// labels. The HTTP API encodes it directly; Matrix converts it to points.
+type StepMatrix struct {
+	Start, Step int64
+	Steps       int
+	Series      []StepSeries
+}
+
+// StepSeries is one series of a StepMatrix. Values[i] is the value at step First+i, unless
+// bit i of Absent is set; Absent is nil when every step from First to First+len(Values)-1 has
+// a point.
+type StepSeries struct {
+	Metric labels.Labels
+	First  int
+	Values []float64
+	Absent []uint64
+}
+
+func (StepMatrix) Type() parser.ValueType { return parser.ValueTypeMatrix }
+
+func (m StepMatrix) String() string { return m.Matrix().String() }
+
+// Has tells whether Values[i] is a point.
+func (s *StepSeries) Has(i int) bool {
+	return s.Absent == nil || s.Absent[i/64]&(1<<(i%64)) == 0
+}
+
+// Len returns the number of points of the series.
+func (s *StepSeries) Len() int {
+	n := len(s.Values)
+	for _, w := range s.Absent {
+		n -= bits.OnesCount64(w)
+	}
+	return n
+}
+
+// AppendPoints appends the points of series i to dst.
+func (m StepMatrix) AppendPoints(dst []FPoint, i int) []FPoint {
+	s := &m.Series[i]
+	for j, v := range s.Values {
+		if s.Has(j) {
+			dst = append(dst, FPoint{T: m.Start + int64(s.First+j)*m.Step, F: v})
+		}
+	}
+	return dst
+}
+
+// Matrix returns the series as points.
+func (m StepMatrix) Matrix() Matrix {
+	mat := make(Matrix, len(m.Series))
+	for i := range m.Series {
+		mat[i] = Series{Metric: m.Series[i].Metric, Floats: m.AppendPoints(make([]FPoint, 0, m.Series[i].Len()), i)}
+	}
+	return mat
+}
+
+// TotalSamples returns the number of points in the matrix.
+func (m StepMatrix) TotalSamples() int {
+	n := 0
+	for i := range m.Series {
+		n += m.Series[i].Len()
+	}
+	return n
+}

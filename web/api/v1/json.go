@@ -98,6 +98,35 @@ func (e *encoder) value(v any) error {
 
 func (e *encoder) result(v promql.Value) error {
 	switch v := v.(type) {
+	case promql.StepMatrix:
+		// A range query's result: points on the step grid, written without materializing them.
+		e.buf = append(e.buf, '[')
+		for i := range v.Series {
+			s := &v.Series[i]
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.buf = append(e.buf, `{"metric":`...)
+			e.buf = appendLabels(e.buf, s.Metric)
+			e.buf = append(e.buf, `,"values":[`...)
+			first := true
+			for j, f := range s.Values {
+				if !s.Has(j) {
+					continue
+				}
+				if !first {
+					e.buf = append(e.buf, ',')
+				}
+				first = false
+				e.buf = appendPoint(e.buf, v.Start+int64(s.First+j)*v.Step, f)
+				if j&1023 == 1023 {
+					e.maybeFlush()
+				}
+			}
+			e.buf = append(e.buf, ']', '}')
+			e.maybeFlush()
+		}
+		e.buf = append(e.buf, ']')
 	case promql.Matrix:
 		e.buf = append(e.buf, '[')
 		for i, s := range v {

@@ -144,3 +144,37 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	w.maxWrite = max(w.maxWrite, len(p))
 	return w.buf.Write(p)
 }
+
+// TestStepMatrixEncoding checks that a range query's compact result is written exactly as the
+// same points in a Matrix: absent steps skipped, timestamps from the grid.
+func TestStepMatrixEncoding(t *testing.T) {
+	sm := promql.StepMatrix{Start: 1704067200500, Step: 15000, Steps: 200, Series: []promql.StepSeries{
+		{Metric: labels.FromStrings("__name__", "a", "i", "0"), First: 0, Values: []float64{1, 2, 3}},
+		{Metric: labels.FromStrings("i", "1"), First: 5, Values: []float64{math.NaN(), 0, 7, math.Inf(-1)}, Absent: []uint64{0b0010}},
+		{Metric: labels.FromStrings("i", "2"), First: 70, Values: make([]float64, 130), Absent: make([]uint64, 3)},
+	}}
+	for j := range 130 {
+		sm.Series[2].Values[j] = float64(j) / 3
+		if j%7 == 0 {
+			sm.Series[2].Absent[j/64] |= 1 << (j % 64)
+		}
+	}
+	encode := func(v promql.Value) string {
+		var b bytes.Buffer
+		enc := newEncoder(&b)
+		if err := enc.value(&queryData{ResultType: v.Type(), Result: v}); err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.flush(); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	got, want := encode(sm), encode(sm.Matrix())
+	if got != want {
+		t.Fatalf("step matrix:\n%s\nmatrix:\n%s", got, want)
+	}
+	if !strings.Contains(got, `{"metric":{"i":"1"},"values":[[1704067275.500,"NaN"],[1704067305.500,"7"],[1704067320.500,"-Inf"]]}`) {
+		t.Fatalf("unexpected encoding %s", got)
+	}
+}

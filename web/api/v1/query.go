@@ -119,6 +119,12 @@ func (a *API) execQuery(ctx context.Context, qry promql.Query, qs string, limit 
 	warnings := res.Warnings
 	if limit > 0 {
 		switch v := res.Value.(type) {
+		case promql.StepMatrix:
+			if len(v.Series) > limit {
+				v.Series = v.Series[:limit]
+				res.Value = v
+				warnings = warnings.Add(errTruncated)
+			}
 		case promql.Matrix:
 			if len(v) > limit {
 				res.Value = v[:limit]

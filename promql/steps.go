@@ -1,0 +1,127 @@
+package promql
+
+import (
+	"slices"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/schema"
+)
+
+// evalSteps evaluates the expression of a range query into a StepMatrix. Expressions that can
+// be produced series by series are streamed straight into it, so that the result is the only
+// copy of the output held; the others are evaluated to a Matrix whose series are converted and
+// released one by one.
+func (ev *evaluator) evalSteps(expr parser.Expr) StepMatrix {
+	b := stepBuilder{m: StepMatrix{Start: ev.startTS, Step: ev.interval, Steps: ev.numSteps()}}
+	if !ev.stream(expr, b.add) {
+		mat := ev.eval(expr).(Matrix)
+		for i := range mat {
+			b.add(mat[i])
+			mat[i].Floats = nil
+		}
+	}
+	ev.mergeSameLabelset(&b.m)
+	sortStart := time.Now()
+	slices.SortFunc(b.m.Series, func(a, b StepSeries) int { return labels.Compare(a.Metric, b.Metric) })
+	ev.sortTime = time.Since(sortStart)
+	return b.m
+}
+
+// stepBuilder copies emitted series into a StepMatrix (emitted points are only valid during
+// the call), applying the delayed name removal.
+type stepBuilder struct {
+	m StepMatrix
+}
+
+func (b *stepBuilder) add(s Series) {
+	if len(s.Floats) == 0 {
+		return
+	}
+	step := b.m.Step
+	first := int((s.Floats[0].T - b.m.Start) / step)
+	n := int((s.Floats[len(s.Floats)-1].T-b.m.Start)/step) - first + 1
+	ss := StepSeries{Metric: s.Metric, First: first, Values: make([]float64, n)}
+	if s.dropName {
+		ss.Metric = s.Metric.DropReserved(schema.IsMetadataLabel)
+	}
+	if len(s.Floats) == n {
+		for i, p := range s.Floats {
+			ss.Values[i] = p.F
+		}
+	} else {
+		ss.Absent = make([]uint64, (n+63)/64)
+		for i := range n {
+			ss.Absent[i/64] |= 1 << (i % 64)
+		}
+		for _, p := range s.Floats {
+			i := int((p.T-b.m.Start)/step) - first
+			ss.Values[i] = p.F
+			ss.Absent[i/64] &^= 1 << (i % 64)
+		}
+	}
+	b.m.Series = append(b.m.Series, ss)
+}
+
+// mergeSameLabelset merges series that ended up with the same labels (after name removal),
+// failing if two of them have a point at the same step, as mergeSeriesWithSameLabelset does
+// for a Matrix.
+func (ev *evaluator) mergeSameLabelset(m *StepMatrix) {
+	if len(m.Series) <= 1 {
+		return
+	}
+	seen := make(map[uint64]int, len(m.Series))
+	dup := false
+	for i := range m.Series {
+		h := m.Series[i].Metric.Hash()
+		if _, ok := seen[h]; ok {
+			dup = true
+			break
+		}
+		seen[h] = i
+	}
+	if !dup {
+		return
+	}
+	byHash := make(map[uint64]int, len(m.Series))
+	merged := make([]StepSeries, 0, len(m.Series))
+	for _, s := range m.Series {
+		h := s.Metric.Hash()
+		j, ok := byHash[h]
+		if !ok {
+			byHash[h] = len(merged)
+			merged = append(merged, s)
+			continue
+		}
+		merged[j] = ev.mergeStepSeries(&merged[j], &s)
+	}
+	m.Series = merged
+}
+
+func (ev *evaluator) mergeStepSeries(a, b *StepSeries) StepSeries {
+	first := min(a.First, b.First)
+	last := max(a.First+len(a.Values), b.First+len(b.Values)) - 1
+	n := last - first + 1
+	out := StepSeries{Metric: a.Metric, First: first, Values: make([]float64, n), Absent: make([]uint64, (n+63)/64)}
+	for i := range n {
+		out.Absent[i/64] |= 1 << (i % 64)
+	}
+	for _, s := range []*StepSeries{a, b} {
+		for j, v := range s.Values {
+			if !s.Has(j) {
+				continue
+			}
+			i := s.First + j - first
+			if out.Has(i) {
+				ev.errorf("vector cannot contain metrics with the same labelset")
+			}
+			out.Values[i] = v
+			out.Absent[i/64] &^= 1 << (i % 64)
+		}
+	}
+	if out.Len() == n {
+		out.Absent = nil
+	}
+	return out
+}

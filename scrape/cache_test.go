@@ -40,3 +40,31 @@ func TestCacheHashCollisions(t *testing.T) {
 		t.Fatalf("empty scrape left nSeries=%d nDropped=%d entries=%d", c.nSeries, c.nDropped, len(c.entries))
 	}
 }
+
+// TestBodyPool: buffers are lent best-fit, the pool keeps only the largest maxIdle, and a
+// request larger than every idle buffer still gets one (the largest) rather than a new one.
+func TestBodyPool(t *testing.T) {
+	p := &bodyPool{maxIdle: 2}
+	if b := p.get(100); cap(b) < 100 || len(b) != 0 {
+		t.Fatalf("new buffer: len %d cap %d", len(b), cap(b))
+	}
+	for _, n := range []int{10, 1000, 100} {
+		p.put(make([]byte, 5, n))
+	}
+	if len(p.free) != 2 || cap(p.free[0]) != 100 || cap(p.free[1]) != 1000 {
+		t.Fatalf("idle buffers after overflow: %d, want the two largest", len(p.free))
+	}
+	if b := p.get(50); cap(b) != 100 || len(b) != 0 {
+		t.Fatalf("best fit for 50: cap %d len %d", cap(b), len(b))
+	}
+	if b := p.get(5000); cap(b) != 1000 {
+		t.Fatalf("oversized request: cap %d, want the largest idle buffer", cap(b))
+	}
+	if len(p.free) != 0 {
+		t.Fatalf("pool not empty: %d", len(p.free))
+	}
+	p.put(nil)
+	if len(p.free) != 0 {
+		t.Fatal("a nil buffer was pooled")
+	}
+}

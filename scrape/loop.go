@@ -174,10 +174,12 @@ type scrapeLoop struct {
 
 	symbols *labels.SymbolTable
 	lb      *labels.Builder
-	buf     bytes.Buffer
-	br      *bufio.Reader
-	gz      *gzip.Reader
-	req     *http.Request
+	// body is the last response, borrowed from bodies for one scrape; lastSize sizes the next.
+	body     []byte
+	lastSize int
+	br       *bufio.Reader
+	gz       *gzip.Reader
+	req      *http.Request
 
 	reportRefs [numReportSeries]tsdb.SeriesRef
 	reportLset [numReportSeries]labels.Labels
@@ -278,10 +280,11 @@ func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
 		cancel()
 	}
 
+	defer sl.releaseBody()
 	app := sl.appendable.Appender(sl.appendCtx)
 	var b []byte
 	if scrapeErr == nil {
-		b = sl.buf.Bytes()
+		b = sl.body
 	}
 	stats, appErr := sl.append(app, b, contentType, ts)
 	if appErr != nil {
@@ -325,7 +328,17 @@ func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
 	}
 }
 
-// fetch GETs the target into sl.buf and returns the response's Content-Type.
+// releaseBody hands the response buffer back to the pool once the scrape is appended.
+func (sl *scrapeLoop) releaseBody() {
+	if sl.body != nil {
+		sl.lastSize = len(sl.body)
+		bodies.put(sl.body)
+		sl.body = nil
+	}
+}
+
+// fetch GETs the target into sl.body (borrowed from bodies) and returns the response's
+// Content-Type.
 func (sl *scrapeLoop) fetch(ctx context.Context) (string, error) {
 	if sl.req == nil {
 		req, err := http.NewRequest(http.MethodGet, sl.target.URL(), http.NoBody)
@@ -371,8 +384,9 @@ func (sl *scrapeLoop) fetch(ctx context.Context) (string, error) {
 	default:
 		return "", fmt.Errorf("unsupported Content-Encoding %q", ce)
 	}
-	sl.buf.Reset()
-	n, err := sl.buf.ReadFrom(io.LimitReader(r, limit))
+	buf := bytes.NewBuffer(bodies.get(sl.lastSize))
+	n, err := buf.ReadFrom(io.LimitReader(r, limit))
+	sl.body = buf.Bytes()
 	if err != nil {
 		return "", fmt.Errorf("reading response body: %w", err)
 	}

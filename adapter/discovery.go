@@ -9,20 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 )
-
-// PromAPI is the part of the Prometheus HTTP API the adapter uses; v1.API implements it, so any
-// Prometheus-compatible server (Vigil, Prometheus, Thanos, Mimir, VictoriaMetrics) works.
-type PromAPI interface {
-	Query(ctx context.Context, query string, ts time.Time, opts ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error)
-	Series(ctx context.Context, matches []string, startTime, endTime time.Time, opts ...v1.Option) ([]model.LabelSet, v1.Warnings, v1.Infos, error)
-}
 
 type metricKey struct {
 	gr     schema.GroupResource
@@ -143,7 +134,7 @@ func (d *Discoverer) relistLocked(ctx context.Context, trigger string) (err erro
 	old := d.reg.Load()
 	var errs []string
 	for _, q := range order {
-		sets, warnings, _, err := d.API.Series(ctx, []string{q}, start.Add(-d.MaxAge), start)
+		warnings, err := d.API.Series(ctx, q, start.Add(-d.MaxAge), start, d.seriesAdder(reg, byQuery[q]))
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("series %s: %v", q, err))
 			// Keep what the previous relist knew for these rules rather than dropping metrics
@@ -156,7 +147,6 @@ func (d *Discoverer) relistLocked(ctx context.Context, trigger string) (err erro
 		for _, w := range warnings {
 			klog.V(2).InfoS("series query warning", "query", q, "warning", w)
 		}
-		d.addSeries(reg, byQuery[q], sets)
 	}
 	scopes := map[schema.GroupResource]int{} // 1 namespaced, 2 cluster, 0 unknown to discovery
 	for k, ref := range reg.custom {
@@ -202,27 +192,20 @@ func carryOver(reg, old *registry, rules []*Rule) {
 	}
 }
 
-func (d *Discoverer) addSeries(reg *registry, rules []*Rule, sets []model.LabelSet) {
+// seriesAdder returns the function that adds the series of one series query to reg.
+func (d *Discoverer) seriesAdder(reg *registry, rules []*Rule) func(name string, labelNames []string) {
 	// Many series share a name and label-name set (one per pod, say); resolve each shape once.
 	seen := map[string]struct{}{}
-	var names []string
-	for _, ls := range sets {
-		name := string(ls[model.MetricNameLabel])
-		if name == "" {
-			continue
+	var shape []byte
+	return func(name string, names []string) {
+		shape = append(shape[:0], name...)
+		for _, l := range names {
+			shape = append(append(shape, 0xff), l...)
 		}
-		names = names[:0]
-		for l := range ls {
-			if l != model.MetricNameLabel {
-				names = append(names, string(l))
-			}
+		if _, ok := seen[string(shape)]; ok {
+			return
 		}
-		slices.Sort(names)
-		shape := name + "\xff" + strings.Join(names, "\xff")
-		if _, ok := seen[shape]; ok {
-			continue
-		}
-		seen[shape] = struct{}{}
+		seen[string(shape)] = struct{}{}
 		for _, r := range rules {
 			api, ok := r.MetricName(name)
 			if !ok {

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -146,12 +144,12 @@ func (f *fakeProm) lastQuery() string {
 	return f.queries[len(f.queries)-1]
 }
 
-func (f *fakeProm) api(t testing.TB) v1.API {
-	c, err := api.NewClient(api.Config{Address: f.srv.URL})
+func (f *fakeProm) api(t testing.TB) PromAPI {
+	c, err := NewPromClient(f.srv.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v1.NewAPI(c)
+	return c
 }
 
 // testMapper knows the resources the tests use, as API discovery would report them.

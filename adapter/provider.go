@@ -92,7 +92,7 @@ func (p *Provider) query(ctx context.Context, q string) (model.Value, error) {
 		ctx, cancel = context.WithTimeout(ctx, p.QueryTimeout)
 		defer cancel()
 	}
-	v, warnings, _, err := p.Discoverer.API.Query(ctx, q, p.Discoverer.now())
+	v, warnings, err := p.Discoverer.API.Query(ctx, q, p.Discoverer.now())
 	if err != nil {
 		return nil, unavailable("query %s failed: %v", q, err)
 	}

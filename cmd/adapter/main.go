@@ -10,14 +10,14 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	commoncfg "github.com/prometheus/common/config"
 	"k8s.io/apimachinery/pkg/api/resource"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/metadata"
 	"k8s.io/component-base/logs"
 	"k8s.io/klog/v2"
+	"sigs.k8s.io/custom-metrics-apiserver/pkg/apiserver"
 	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/dynamicmapper"
 
@@ -141,13 +141,18 @@ func run() error {
 		}
 	}
 	p := &adapter.Provider{Discoverer: d, Mapper: mapper, Lister: lister, QueryTimeout: o.queryTimeout}
+	// OpenAPI without the core/v1 schemas the library's defaults carry (see OpenAPIDefinitions).
+	cmd.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(adapter.OpenAPIDefinitions, openapinamer.NewDefinitionNamer(apiserver.Scheme))
+	cmd.OpenAPIConfig.Info.Title, cmd.OpenAPIConfig.Info.Version = cmd.Name, "1.0.0"
+	cmd.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(adapter.OpenAPIDefinitions, openapinamer.NewDefinitionNamer(apiserver.Scheme))
+	cmd.OpenAPIV3Config.Info.Title, cmd.OpenAPIV3Config.Info.Version = cmd.Name, "1.0.0"
 	cmd.WithCustomMetrics(p)
 	cmd.WithExternalMetrics(p)
 	klog.InfoS("starting vigil-adapter", "prometheus", o.promURL, "config", reloader.Path)
 	return cmd.Run(ctx)
 }
 
-func newPromAPI(o options) (v1.API, error) {
+func newPromAPI(o options) (*adapter.PromClient, error) {
 	hc := commoncfg.HTTPClientConfig{
 		TLSConfig: commoncfg.TLSConfig{CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile, InsecureSkipVerify: o.insecureTLS},
 	}
@@ -161,9 +166,9 @@ func newPromAPI(o options) (v1.API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client: %w", err)
 	}
-	c, err := api.NewClient(api.Config{Address: o.promURL, RoundTripper: rt})
+	c, err := adapter.NewPromClient(o.promURL, rt)
 	if err != nil {
-		return nil, fmt.Errorf("prometheus client for %s: %w", o.promURL, err)
+		return nil, fmt.Errorf("--prometheus-url: %w", err)
 	}
-	return v1.NewAPI(c), nil
+	return c, nil
 }

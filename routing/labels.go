@@ -61,6 +61,17 @@ func PackPairs(pairs []LabelPair) Labels {
 	return Labels(b.String())
 }
 
+// AppendPairs appends the packed form of pairs (sorted by name, no duplicates) to b.
+func AppendPairs(b []byte, pairs []LabelPair) []byte {
+	for _, p := range pairs {
+		b = append(b, p.Name...)
+		b = append(b, sep)
+		b = append(b, p.Value...)
+		b = append(b, sep)
+	}
+	return b
+}
+
 // next returns the first pair of l and the rest; ok is false when l is empty.
 func (l Labels) next() (name, value string, rest Labels, ok bool) {
 	if l == "" {

@@ -88,7 +88,8 @@ func (e *entry) alert() *types.Alert {
 }
 
 // Incoming is a validated alert with upstream's defaults applied (start time, resolve timeout,
-// empty label values dropped), ready to be stored.
+// empty label values dropped), ready to be stored. Its strings may point into a buffer the
+// caller reuses once Store returns: the store copies whatever it keeps.
 type Incoming struct {
 	Labels         Labels
 	Annotations    Labels
@@ -253,13 +254,16 @@ func (s *alertStore) putLocked(a *Incoming) {
 			nd = merge(old, &nd)
 		}
 		if nd.annotations == old.annotations {
-			nd.annotations = old.annotations // keep one copy
+			nd.annotations = old.annotations
+		} else {
+			nd.annotations = Labels(strings.Clone(string(nd.annotations)))
 		}
 		e.alertData = nd
 	} else {
 		// New, or a fingerprint collision: the previous entry stays in the groups holding it,
 		// as upstream's groups keep the previous alert.
-		e = &entry{alertData: nd, labels: a.Labels, fp: fp}
+		nd.annotations = Labels(strings.Clone(string(nd.annotations)))
+		e = &entry{alertData: nd, labels: Labels(strings.Clone(string(a.Labels))), fp: fp}
 		s.alerts[fp] = e
 	}
 	if len(s.listeners) > 0 {

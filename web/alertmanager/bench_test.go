@@ -102,6 +102,39 @@ func startAlertmanager(b *testing.B) (string, int) {
 	})
 }
 
+// floorAddrEnv makes the test binary serve the floor server instead of running tests.
+const floorAddrEnv = "VIGIL_BENCH_FLOOR_ADDR"
+
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(floorAddrEnv); addr != "" {
+		serveFloor(addr)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// serveFloor answers POST /api/v2/alerts with 200 after reading the body and nothing else: the
+// cost of HTTP itself over the benchmark's loopback client, the floor under any server.
+func serveFloor(addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("POST /api/v2/alerts", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+	})
+	fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, mux))
+	os.Exit(1)
+}
+
+// startFloor runs the floor server in a process of its own (this test binary, re-executed).
+func startFloor(b *testing.B) (string, int) {
+	b.Helper()
+	return startProcessEnv(b, os.Args[0], func(_, _, addr string) ([]string, []string) {
+		return []string{"-test.run=^$"}, []string{floorAddrEnv + "=" + addr}
+	})
+}
+
 // startVigilProcess runs a vigil binary named by $VIGIL_BENCH_BIN, so that Vigil, like
 // Alertmanager, serves from its own process and not from the benchmark's.
 func startVigilProcess(b *testing.B) (string, int) {
@@ -116,6 +149,10 @@ func startVigilProcess(b *testing.B) (string, int) {
 }
 
 func startProcess(b *testing.B, bin string, args func(cfg, dir, addr string) []string) (string, int) {
+	return startProcessEnv(b, bin, func(cfg, dir, addr string) ([]string, []string) { return args(cfg, dir, addr), nil })
+}
+
+func startProcessEnv(b *testing.B, bin string, args func(cfg, dir, addr string) ([]string, []string)) (string, int) {
 	dir := b.TempDir()
 	cfg := filepath.Join(dir, "am.yml")
 	if err := os.WriteFile(cfg, []byte(benchConfig), 0o600); err != nil {
@@ -127,7 +164,9 @@ func startProcess(b *testing.B, bin string, args func(cfg, dir, addr string) []s
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, args(cfg, dir, addr)...)
+	argv, env := args(cfg, dir, addr)
+	cmd := exec.Command(bin, argv...)
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -186,7 +225,7 @@ func BenchmarkIntakeSaturated(b *testing.B) {
 	for _, tg := range []struct {
 		name  string
 		start func(*testing.B) (string, int)
-	}{{"vigil-process", startVigilProcess}, {"alertmanager", startAlertmanager}} {
+	}{{"floor", startFloor}, {"vigil-process", startVigilProcess}, {"alertmanager", startAlertmanager}} {
 		b.Run(tg.name+"/batch=64", func(b *testing.B) {
 			u, _ := tg.start(b)
 			if u == "" {
@@ -215,12 +254,15 @@ func BenchmarkIntakeSaturated(b *testing.B) {
 }
 
 // BenchmarkIntake posts batches of 1 and 64 alerts (POST /api/v2/alerts) with 10k groups active.
+// "floor" is a server that only reads the body and answers 200, in its own process: what HTTP
+// over this client costs, the bound under every server.
 func BenchmarkIntake(b *testing.B) {
 	targets := []struct {
 		name  string
 		start func(*testing.B) string
 	}{
 		{"vigil", startVigilAPI},
+		{"floor", func(b *testing.B) string { u, _ := startFloor(b); return u }},
 		{"vigil-process", func(b *testing.B) string { u, _ := startVigilProcess(b); return u }},
 		{"alertmanager", func(b *testing.B) string { u, _ := startAlertmanager(b); return u }},
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/go-openapi/strfmt"
 	"github.com/go-openapi/swag"
@@ -72,8 +73,10 @@ var intakePool = sync.Pool{New: func() any { return new(intakeState) }}
 
 // intakeState is the reusable scratch of one intake request.
 type intakeState struct {
-	buf bytes.Buffer
-	dec decoder
+	buf    bytes.Buffer
+	dec    decoder
+	packed []byte             // packed label sets of this request (see labelSet)
+	in     []routing.Incoming // the converted alerts
 	// The last time strings and generator URL seen, and their outcome: within a batch from one
 	// Prometheus rule evaluation they repeat.
 	lastStart, lastEnd timeMemo
@@ -85,6 +88,7 @@ type intakeState struct {
 func (st *intakeState) release() {
 	clear(st.dec.pairs)
 	clear(st.dec.alerts)
+	clear(st.in)
 	st.dec.s = ""
 	st.lastStart, st.lastEnd, st.lastURL, st.lastURLOK = timeMemo{}, timeMemo{}, "", false
 	if st.buf.Cap() > 1<<20 {
@@ -129,7 +133,9 @@ func (m *timeMemo) dateTime(field, s string) (time.Time, bool) {
 // It returns the alerts to store and how many are firing; ok is false if any alert would be
 // rejected.
 func (st *intakeState) convert(now time.Time, resolveTimeout time.Duration) (out []routing.Incoming, firing int, ok bool) {
-	out = make([]routing.Incoming, len(st.dec.alerts))
+	st.packed = st.packed[:0]
+	out = slices.Grow(st.in[:0], len(st.dec.alerts))[:len(st.dec.alerts)]
+	st.in = out
 	pairs := st.dec.pairs
 	for i := range st.dec.alerts {
 		a := &st.dec.alerts[i]
@@ -172,11 +178,11 @@ func (st *intakeState) convert(now time.Time, resolveTimeout time.Duration) (out
 		if !endsAt.IsZero() && endsAt.Before(startsAt) {
 			return nil, 0, false
 		}
-		labels, ok := labelSet(pairs[a.labels.lo:a.labels.hi], true)
+		labels, ok := st.labelSet(pairs[a.labels.lo:a.labels.hi], true)
 		if !ok || labels == "" {
 			return nil, 0, false
 		}
-		annots, ok := labelSet(pairs[a.annotations.lo:a.annotations.hi], false)
+		annots, ok := st.labelSet(pairs[a.annotations.lo:a.annotations.hi], false)
 		if !ok {
 			return nil, 0, false
 		}
@@ -194,7 +200,11 @@ func (st *intakeState) convert(now time.Time, resolveTimeout time.Duration) (out
 // labelSet sorts, checks and packs one label set: upstream's validation (label names by the
 // configured name rule, values valid UTF-8), empty values dropped when dropEmpty (labels, not
 // annotations). Duplicate names, which encoding/json would merge, are left to upstream.
-func labelSet(ps []routing.LabelPair, dropEmpty bool) (routing.Labels, bool) {
+//
+// The packed set lives in st's scratch buffer, which the next request overwrites: routing's
+// Store copies what it keeps (new alerts, changed annotations), so an update of a known alert
+// allocates nothing for its labels.
+func (st *intakeState) labelSet(ps []routing.LabelPair, dropEmpty bool) (routing.Labels, bool) {
 	if dropEmpty {
 		n := 0
 		for _, p := range ps {
@@ -214,7 +224,13 @@ func labelSet(ps []routing.LabelPair, dropEmpty bool) (routing.Labels, bool) {
 			return "", false
 		}
 	}
-	return routing.PackPairs(ps), true
+	start := len(st.packed)
+	st.packed = routing.AppendPairs(st.packed, ps)
+	if len(st.packed) == start {
+		return "", true
+	}
+	// Appending never writes over bytes already handed out: a grown buffer is a new array.
+	return routing.Labels(unsafe.String(&st.packed[start], len(st.packed)-start)), true
 }
 
 // receivedCounters are upstream's alertmanager_alerts_received_total counters, captured when

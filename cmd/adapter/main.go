@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"time"
@@ -148,6 +149,15 @@ func run() error {
 	cmd.OpenAPIV3Config.Info.Title, cmd.OpenAPIV3Config.Info.Version = cmd.Name, "1.0.0"
 	cmd.WithCustomMetrics(p)
 	cmd.WithExternalMetrics(p)
+	cfg, err := cmd.Config()
+	if err != nil {
+		return err
+	}
+	// Discovery listings of the metrics APIs are streamed from the registry (ListingHandler),
+	// behind the same authentication and authorization filters as every other path.
+	cfg.GenericConfig.BuildHandlerChainFunc = func(h http.Handler, c *genericapiserver.Config) http.Handler {
+		return genericapiserver.DefaultBuildHandlerChain(p.ListingHandler(h), c)
+	}
 	klog.InfoS("starting vigil-adapter", "prometheus", o.promURL, "config", reloader.Path)
 	return cmd.Run(ctx)
 }

@@ -281,6 +281,11 @@ type source interface {
 	labelNames(ctx context.Context, ms ...*labels.Matcher) ([]string, error)
 }
 
+// unsortedSource is a source that can also return its series unsorted, more cheaply.
+type unsortedSource interface {
+	selectSeriesUnsorted(ctx context.Context, mint, maxt int64, metaOnly bool, ms ...*labels.Matcher) ([]*selectedSeries, error)
+}
+
 // querier merges the sources that overlap its range.
 type querier struct {
 	mint, maxt int64
@@ -288,7 +293,10 @@ type querier struct {
 	closers    []func()
 }
 
-func (q *querier) Select(ctx context.Context, _ bool, hints *SelectHints, ms ...*labels.Matcher) SeriesSet {
+// Select returns the series matching ms. They are sorted by labels if sortSeries is set or
+// several sources are merged; a single source that can skip sorting (the head) returns them
+// in its own order otherwise, as Prometheus's head does (PromQL does not ask for sorting).
+func (q *querier) Select(ctx context.Context, sortSeries bool, hints *SelectHints, ms ...*labels.Matcher) SeriesSet {
 	mint, maxt := q.mint, q.maxt
 	metaOnly := false
 	if hints != nil {
@@ -297,7 +305,11 @@ func (q *querier) Select(ctx context.Context, _ bool, hints *SelectHints, ms ...
 	}
 	var all [][]*selectedSeries
 	for _, s := range q.sources {
-		ss, err := s.selectSeries(ctx, mint, maxt, metaOnly, ms...)
+		sel := s.selectSeries
+		if us, ok := s.(unsortedSource); ok && !sortSeries && len(q.sources) == 1 {
+			sel = us.selectSeriesUnsorted
+		}
+		ss, err := sel(ctx, mint, maxt, metaOnly, ms...)
 		if err != nil {
 			return ErrSeriesSet(err)
 		}

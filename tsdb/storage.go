@@ -69,8 +69,8 @@ type SelectHints struct {
 // It must be closed; data it returns stays valid until then.
 type Querier interface {
 	// Select returns the series matching all matchers that have samples in range. With sorted
-	// the series come in labels order (needed for merging); they always do today, sorting is
-	// cheap because postings are sorted.
+	// the series come in labels order (needed for merging); without, they may come in any order
+	// (the head alone returns them in creation order: sorting costs more than a short read).
 	Select(ctx context.Context, sorted bool, hints *SelectHints, matchers ...*labels.Matcher) SeriesSet
 	// LabelValues returns the sorted distinct values of name among series matching matchers
 	// (all series when none).

@@ -803,6 +803,9 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	out := make([]FPoint, 0, n)
 	var w window
 	checkCounter := name == "rate" || name == "increase"
+	// The possible-non-counter annotation is one per metric name: made once per name in a row,
+	// not once per series (the annotations are a set keyed by their text anyway).
+	lastWarned := ""
 	st := ev.stats
 	ev.forEachRangeSeries(e.Args[matrixArg], name, &w, func(src rangeSource) {
 		out = out[:0]
@@ -863,9 +866,10 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 		ev.addSamples(len(out))
 		if checkCounter {
 			metricName := src.metric.Get(labels.MetricName)
-			if metricName != "" && !strings.HasSuffix(metricName, "_total") && !strings.HasSuffix(metricName, "_sum") &&
+			if metricName != "" && metricName != lastWarned && !strings.HasSuffix(metricName, "_total") && !strings.HasSuffix(metricName, "_sum") &&
 				!strings.HasSuffix(metricName, "_count") && !strings.HasSuffix(metricName, "_bucket") {
 				ev.warn(annotations.NewPossibleNonCounterInfo(metricName, e.Args[0].PositionRange()))
+				lastWarned = metricName
 			}
 		}
 		emit(Series{Metric: src.metric, Floats: out, dropName: dropName || src.dropName})

@@ -17,14 +17,15 @@
 #
 #   cpu_per_cycle_s   server CPU seconds per evaluation of all groups:
 #                     (CPU in the rules window - baseline CPU rate x window) / cycles, where the
-#                     rules window runs from RULES_AFTER + WARMUP (60) s to the end of ingestion,
+#                     rules window runs from RULES_AFTER + WARMUP (60) s to 5 s before the end of
+#                     ingestion,
 #                     the baseline rate is the CPU rate from BASE_FROM (20) s to RULES_AFTER
 #                     (ingestion only), and cycles = rule group iterations in the window / groups
 #   wall_per_cycle_s  the servers' own figure: prometheus_rule_group_duration_seconds_sum
 #                     growth in the window / cycles (wall time of all groups in one cycle, summed)
 #   last_duration_sum_s  sum of prometheus_rule_group_last_duration_seconds at the end
 #   other_cores       cores used by everything else during the rules window (noise)
-#   health, alerts    from /api/v1/rules after the measurement: rules by health, alerts by state
+#   status            from /api/v1/rules at the end of the window: rules by health, alerts by state
 #
 # Runs wait until no other ../shared/bench/run.sh has been running for QUIET (20) s (the harness
 # uses fixed ports).
@@ -41,7 +42,9 @@ WARMUP=${WARMUP:-60}
 BASE_FROM=${BASE_FROM:-20}
 export DURATION=${DURATION:-360}
 export NODE_EXPORTER=0 QUERY_RUNS=${QUERY_RUNS:-3} QUERIES=$ROOT/scripts/bench/rules-queries.tsv
-export STATUS_AT=$((DURATION + 2))
+# /api/v1/rules is read STATUS_AT s after the start, just before the end of ingestion (the
+# harness stops the server soon after); the rules window ends before that read.
+export STATUS_AT=$((DURATION - 5))
 export WORK_DIR=$OUT/runs
 SERVERS=("$@")
 ((${#SERVERS[@]})) || SERVERS=(vigil prometheus2)
@@ -65,14 +68,14 @@ analyse() {
   local run=$1 server=$2 hz
   hz=$(getconf CLK_TCK)
   local t1=$((RULES_AFTER + WARMUP))
-  read -r -a f < <(awk -F'\t' -v hz="$hz" -v b0="$BASE_FROM" -v r="$RULES_AFTER" -v t1="$t1" -v end="$DURATION" '
+  read -r -a f < <(awk -F'\t' -v hz="$hz" -v b0="$BASE_FROM" -v r="$RULES_AFTER" -v t1="$t1" -v end="$STATUS_AT" '
     NR == 1 { next }
     # baseline: first row at or after b0, last row before the rules are loaded
     $1 >= b0 && bt0 == "" { bt0 = $1; bc0 = $2 }
     $1 < r { bt1 = $1; bc1 = $2 }
-    # rules window: first row at or after t1 .. last row at or before the end of ingestion
+    # rules window: first row at or after t1 .. last row before the /api/v1/rules read
     $1 >= t1 && $11 > 0 && wt0 == "" { wt0 = $1; wc0 = $2; wb0 = $3; wi0 = $4; wm0 = $5; wd0 = $6; we0 = $9; wf0 = $10 }
-    $1 <= end && $11 > 0 && wt0 != "" { wt1 = $1; wc1 = $2; wb1 = $3; wi1 = $4; wm1 = $5; wd1 = $6; wl1 = $8; we1 = $9; wf1 = $10; g = $11; ok = $12 }
+    $1 < end && $11 > 0 && wt0 != "" { wt1 = $1; wc1 = $2; wb1 = $3; wi1 = $4; wm1 = $5; wd1 = $6; wl1 = $8; we1 = $9; wf1 = $10; g = $11; ok = $12 }
     END {
       base = (bc1 - bc0) / hz / (bt1 - bt0)
       dt = wt1 - wt0; cpu = (wc1 - wc0) / hz

@@ -10,7 +10,7 @@
 # of the same run. Every SAMPLE_EVERY seconds the sampler writes one line to rules-bench.tsv in
 # the run dir: seconds since start, server CPU ticks (utime+stime), host busy ticks (/proc/stat)
 # and the sums over all groups of the server's prometheus_rule_* metrics. At STATUS_AT seconds
-# (during the harness's query phase, after its measurements) it saves /api/v1/rules.
+# it saves /api/v1/rules to rules-status.json.
 set -euo pipefail
 : "${RULES_FILE:?}" "${EVAL_INTERVAL:=30s}" "${RULES_AFTER:=90}" "${SAMPLE_EVERY:=5}" "${STATUS_AT:?}"
 cfg=

@@ -7,9 +7,10 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider/helpers"
@@ -61,9 +62,22 @@ type PodCache struct {
 
 // NewPodCache starts the informer; it stops when ctx is done.
 func NewPodCache(ctx context.Context, client metadata.Interface, fallback ObjectLister) (*PodCache, error) {
-	f := metadatainformer.NewSharedInformerFactoryWithOptions(client, 0, metadatainformer.WithTransform(slimMetadata))
-	inf := f.ForResource(podsGVR).Informer()
-	f.Start(ctx.Done())
+	pods := client.Resource(podsGVR).Namespace(metav1.NamespaceAll)
+	// As metadatainformer builds it (without its informer factory, which links a typed informer
+	// for every built-in API): the client says whether it supports watch-list semantics.
+	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return pods.List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return pods.Watch(ctx, opts)
+		},
+	}, client)
+	inf := cache.NewSharedIndexInformer(lw, &metav1.PartialObjectMetadata{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	if err := inf.SetTransform(slimMetadata); err != nil {
+		return nil, err
+	}
+	go inf.RunWithContext(ctx)
 	return &PodCache{Fallback: fallback, informer: inf}, nil
 }
 

@@ -4,43 +4,50 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
-	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
-	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/component-base/logs"
 	"k8s.io/klog/v2"
-	"sigs.k8s.io/custom-metrics-apiserver/pkg/apiserver"
-	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/dynamicmapper"
 
 	"github.com/vigil-monitoring/vigil/adapter"
+	"github.com/vigil-monitoring/vigil/adapter/serve"
 )
 
 type options struct {
-	promURL        string
-	tokenFile      string
-	caFile         string
-	certFile       string
-	keyFile        string
-	insecureTLS    bool
-	configFile     string
-	relistInterval time.Duration
-	maxAge         time.Duration
-	missInterval   time.Duration
-	queryTimeout   time.Duration
-	configPoll     time.Duration
-	relistTimeout  time.Duration
-	memoryLimit    string
-	cachePods      bool
+	listerKubeconfig  string
+	discoveryInterval time.Duration
+	clientQPS         float32
+	clientBurst       int
+	promURL           string
+	tokenFile         string
+	caFile            string
+	certFile          string
+	keyFile           string
+	insecureTLS       bool
+	configFile        string
+	relistInterval    time.Duration
+	maxAge            time.Duration
+	missInterval      time.Duration
+	queryTimeout      time.Duration
+	configPoll        time.Duration
+	relistTimeout     time.Duration
+	memoryLimit       string
+	cachePods         bool
 }
 
 func main() {
@@ -54,9 +61,14 @@ func main() {
 }
 
 func run() error {
-	cmd := &basecmd.AdapterBase{Name: "vigil-adapter"}
 	var o options
-	fs := cmd.Flags()
+	fs := pflag.CommandLine
+	srv := serve.NewOptions()
+	srv.AddFlags(fs)
+	fs.StringVar(&o.listerKubeconfig, "lister-kubeconfig", "", "kubeconfig file pointing at the 'core' kubernetes server with enough rights to list any described objects (in-cluster config if empty)")
+	fs.DurationVar(&o.discoveryInterval, "discovery-interval", 5*time.Minute, "interval at which to refresh API discovery information (the RESTMapper); unknown resources also trigger a refresh, at most every 10s")
+	fs.Float32Var(&o.clientQPS, "client-qps", 100, "maximum QPS of the Kubernetes client (client-go's default of 5 throttles the listing behind Pods metrics as soon as a few HPAs are polled together)")
+	fs.IntVar(&o.clientBurst, "client-burst", 200, "maximum burst of the Kubernetes client")
 	fs.StringVar(&o.promURL, "prometheus-url", "http://localhost:9090", "URL of Vigil or any server with the Prometheus HTTP API (/api/v1/query, /api/v1/series)")
 	fs.StringVar(&o.tokenFile, "prometheus-bearer-token-file", "", "file with a bearer token for the Prometheus API; re-read on every request, so rotated tokens work")
 	fs.StringVar(&o.caFile, "prometheus-ca-file", "", "CA certificate file to verify the Prometheus API server")
@@ -73,22 +85,8 @@ func run() error {
 	fs.StringVar(&o.memoryLimit, "go-memory-limit", "48Mi", "soft limit for the Go runtime (GC works harder near it instead of growing the heap); 0 disables; the GOMEMLIMIT environment variable takes precedence")
 	fs.BoolVar(&o.cachePods, "cache-pods", true, "keep pod names and labels in a watch-based cache for Pods metrics instead of listing pods on every request (needs watch on pods)")
 	logs.AddFlags(fs)
-	if err := fs.Parse(os.Args); err != nil {
+	if err := fs.Parse(os.Args[1:]); err != nil {
 		return fmt.Errorf("parsing flags: %w", err)
-	}
-	// client-go's default of 5 requests/s (burst 10) would throttle the object listing behind
-	// Pods metrics as soon as a few HPAs are polled together (measured in make e2e: every
-	// request waited ~200 ms); raise the defaults unless the user set them.
-	if !fs.Changed("client-qps") {
-		cmd.ClientQPS = 100
-	}
-	if !fs.Changed("client-burst") {
-		cmd.ClientBurst = 200
-	}
-	// AdapterBase builds a refreshing mapper but nothing starts its refresh; without a period
-	// custom resources installed after start-up would never map.
-	if !fs.Changed("discovery-interval") {
-		cmd.DiscoveryInterval = 5 * time.Minute
 	}
 	if o.relistInterval <= 0 || o.maxAge <= 0 {
 		return errors.New("--metrics-relist-interval and --metrics-max-age must be positive")
@@ -106,28 +104,34 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	mapper, err := cmd.RESTMapper()
+	clientCfg, err := clientConfig(o.listerKubeconfig)
+	if err != nil {
+		return fmt.Errorf("lister client config: %w", err)
+	}
+	clientCfg.QPS, clientCfg.Burst = o.clientQPS, o.clientBurst
+	disco, err := discovery.NewDiscoveryClientForConfig(clientCfg)
+	if err != nil {
+		return fmt.Errorf("building the discovery client: %w", err)
+	}
+	// Refreshed every --discovery-interval and, on a miss, by the Discoverer, so custom
+	// resources installed after start-up map.
+	mapper, err := dynamicmapper.NewRESTMapper(disco, o.discoveryInterval)
 	if err != nil {
 		return fmt.Errorf("building the discovery REST mapper: %w", err)
-	}
-	clientCfg, err := cmd.ClientConfig()
-	if err != nil {
-		return err
 	}
 	meta, err := metadata.NewForConfig(clientCfg)
 	if err != nil {
 		return fmt.Errorf("building the metadata client: %w", err)
 	}
 
-	ctx := genericapiserver.SetupSignalContext()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	adapter.RegisterMetrics()
 	d := &adapter.Discoverer{API: promAPI, Mapper: mapper, MaxAge: o.maxAge, MissInterval: o.missInterval, Timeout: o.relistTimeout}
-	if rm, ok := mapper.(*dynamicmapper.RegeneratingDiscoveryRESTMapper); ok {
-		if cmd.DiscoveryInterval > 0 {
-			rm.RunUntil(ctx.Done())
-		}
-		d.RefreshMapper, d.MapperMissInterval = rm.RegenerateMappings, 10*time.Second
+	if o.discoveryInterval > 0 {
+		mapper.RunUntil(ctx.Done())
 	}
+	d.RefreshMapper, d.MapperMissInterval = mapper.RegenerateMappings, 10*time.Second
 	reloader := &adapter.Reloader{Path: o.configFile, Discoverer: d}
 	if err := reloader.Load(ctx); err != nil {
 		return err
@@ -142,24 +146,25 @@ func run() error {
 		}
 	}
 	p := &adapter.Provider{Discoverer: d, Mapper: mapper, Lister: lister, QueryTimeout: o.queryTimeout}
-	// OpenAPI without the core/v1 schemas the library's defaults carry (see OpenAPIDefinitions).
-	cmd.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(adapter.OpenAPIDefinitions, openapinamer.NewDefinitionNamer(apiserver.Scheme))
-	cmd.OpenAPIConfig.Info.Title, cmd.OpenAPIConfig.Info.Version = cmd.Name, "1.0.0"
-	cmd.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(adapter.OpenAPIDefinitions, openapinamer.NewDefinitionNamer(apiserver.Scheme))
-	cmd.OpenAPIV3Config.Info.Title, cmd.OpenAPIV3Config.Info.Version = cmd.Name, "1.0.0"
-	cmd.WithCustomMetrics(p)
-	cmd.WithExternalMetrics(p)
-	cfg, err := cmd.Config()
+	api, err := serve.API(p, p)
 	if err != nil {
 		return err
 	}
 	// Discovery listings of the metrics APIs are streamed from the registry (ListingHandler),
-	// behind the same authentication and authorization filters as every other path.
-	cfg.GenericConfig.BuildHandlerChainFunc = func(h http.Handler, c *genericapiserver.Config) http.Handler {
-		return genericapiserver.DefaultBuildHandlerChain(p.ListingHandler(h), c)
+	// behind the same authentication and authorization as every other path.
+	server, err := srv.New(p.ListingHandler(api))
+	if err != nil {
+		return err
 	}
 	klog.InfoS("starting vigil-adapter", "prometheus", o.promURL, "config", reloader.Path)
-	return cmd.Run(ctx)
+	return server.Run(ctx)
+}
+
+func clientConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		return rest.InClusterConfig()
+	}
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
 }
 
 func newPromAPI(o options) (*adapter.PromClient, error) {

@@ -25,13 +25,14 @@ type seriesRef struct {
 	series     string
 	rule       *Rule
 	namespaced bool // the series carry a namespace label
+	// listNamespaced is how discovery lists the metric (set at the end of the relist).
+	listNamespaced bool
 }
 
 // registry is an immutable snapshot of everything discovered by one relist.
 type registry struct {
-	custom       map[metricKey]seriesRef
+	custom       *customMetrics
 	external     map[string]seriesRef
-	customList   []provider.CustomMetricInfo
 	externalList []provider.ExternalMetricInfo
 	at           time.Time
 	err          error // error of the relist that produced this snapshot, if it was partial
@@ -130,7 +131,7 @@ func (d *Discoverer) relistLocked(ctx context.Context, trigger string) (err erro
 		}
 		byQuery[r.SeriesQuery] = append(byQuery[r.SeriesQuery], r)
 	}
-	reg := &registry{custom: map[metricKey]seriesRef{}, external: map[string]seriesRef{}, at: start}
+	reg := &registry{custom: newCustomMetrics(), external: map[string]seriesRef{}, at: start}
 	old := d.reg.Load()
 	var errs []string
 	for _, q := range order {
@@ -149,7 +150,7 @@ func (d *Discoverer) relistLocked(ctx context.Context, trigger string) (err erro
 		}
 	}
 	scopes := map[schema.GroupResource]int{} // 1 namespaced, 2 cluster, 0 unknown to discovery
-	for k, ref := range reg.custom {
+	reg.custom.each(func(k metricKey, ref *seriesRef) {
 		sc, ok := scopes[k.gr]
 		if !ok {
 			sc = d.scope(k.gr)
@@ -157,9 +158,9 @@ func (d *Discoverer) relistLocked(ctx context.Context, trigger string) (err erro
 		}
 		// The API server's scope decides where it is known; otherwise, as prometheus-adapter
 		// does, series with a namespace label make a namespaced metric.
-		namespaced := sc == 1 || (sc == 0 && k.gr != NamespaceResource && k.gr != nodeResource && ref.namespaced)
-		reg.customList = append(reg.customList, provider.CustomMetricInfo{GroupResource: k.gr, Metric: k.metric, Namespaced: namespaced})
-	}
+		ref.listNamespaced = sc == 1 || (sc == 0 && k.gr != NamespaceResource && k.gr != nodeResource && ref.namespaced)
+	})
+	reg.custom.freeze()
 	for m := range reg.external {
 		reg.externalList = append(reg.externalList, provider.ExternalMetricInfo{Metric: m})
 	}
@@ -168,9 +169,9 @@ func (d *Discoverer) relistLocked(ctx context.Context, trigger string) (err erro
 	}
 	d.reg.Store(reg)
 	relistDuration.Observe(d.now().Sub(start).Seconds())
-	discovered.WithLabelValues("custom").Set(float64(len(reg.custom)))
+	discovered.WithLabelValues("custom").Set(float64(reg.custom.len()))
 	discovered.WithLabelValues("external").Set(float64(len(reg.external)))
-	klog.V(2).InfoS("relisted metrics", "custom", len(reg.custom), "external", len(reg.external),
+	klog.V(2).InfoS("relisted metrics", "custom", reg.custom.len(), "external", len(reg.external),
 		"seriesQueries", len(order), "took", d.now().Sub(start), "errors", len(errs))
 	return reg.err
 }
@@ -180,11 +181,11 @@ func carryOver(reg, old *registry, rules []*Rule) {
 	for _, r := range rules {
 		in[r] = true
 	}
-	for k, v := range old.custom {
+	old.custom.each(func(k metricKey, v *seriesRef) {
 		if in[v.rule] {
-			reg.custom[k] = v
+			reg.custom.put(k, *v)
 		}
-	}
+	})
 	for k, v := range old.external {
 		if in[v.rule] {
 			reg.external[k] = v
@@ -222,11 +223,11 @@ func (d *Discoverer) seriesAdder(reg *registry, rules []*Rule) func(name string,
 			ref.namespaced = namespaced
 			for _, gr := range grs {
 				k := metricKey{gr: gr, metric: api}
-				if prev, dup := reg.custom[k]; dup && prev.series != name {
+				if prev, dup := reg.custom.get(k); dup && prev.series != name {
 					klog.V(3).InfoS("two series map to the same metric; keeping the first", "metric", api, "resource", gr, "kept", prev.series, "dropped", name)
 					continue
 				}
-				reg.custom[k] = ref
+				reg.custom.put(k, ref)
 			}
 		}
 	}
@@ -251,7 +252,7 @@ func (d *Discoverer) scope(gr schema.GroupResource) int {
 // older than MissInterval. It returns the snapshot it used so errors can say what was queried.
 func (d *Discoverer) lookupCustom(ctx context.Context, k metricKey) (seriesRef, *registry, bool) {
 	if reg := d.reg.Load(); reg != nil {
-		if ref, ok := reg.custom[k]; ok {
+		if ref, ok := reg.custom.get(k); ok {
 			return ref, reg, true
 		}
 	}
@@ -259,7 +260,7 @@ func (d *Discoverer) lookupCustom(ctx context.Context, k metricKey) (seriesRef, 
 	if reg == nil {
 		return seriesRef{}, nil, false
 	}
-	ref, ok := reg.custom[k]
+	ref, ok := reg.custom.get(k)
 	return ref, reg, ok
 }
 
@@ -307,12 +308,22 @@ func (d *Discoverer) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// ListAllMetrics returns the custom metrics of the last relist.
+// listCustom returns the custom metrics of the last relist.
 func (d *Discoverer) listCustom() []provider.CustomMetricInfo {
+	var out []provider.CustomMetricInfo
+	d.eachCustom(func(m provider.CustomMetricInfo) {
+		out = append(out, m)
+	})
+	return out
+}
+
+// eachCustom calls fn for each custom metric of the last relist.
+func (d *Discoverer) eachCustom(fn func(provider.CustomMetricInfo)) {
 	if reg := d.reg.Load(); reg != nil {
-		return reg.customList
+		reg.custom.each(func(k metricKey, ref *seriesRef) {
+			fn(provider.CustomMetricInfo{GroupResource: k.gr, Metric: k.metric, Namespaced: ref.listNamespaced})
+		})
 	}
-	return nil
 }
 
 func (d *Discoverer) listExternal() []provider.ExternalMetricInfo {

@@ -2,14 +2,13 @@ package adapter
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/json"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
+
+	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 )
 
 // Discovery documents of the metrics APIs list every servable metric: with 10,000 metric names
@@ -28,11 +27,6 @@ var listingPaths = map[string]struct {
 	"/apis/external.metrics.k8s.io/v1beta1": {"external.metrics.k8s.io/v1beta1", true},
 }
 
-var gzipWriters = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // the level the API server uses
-	return w
-}}
-
 // ListingHandler serves the discovery documents of the metrics APIs (GET, JSON) and passes
 // everything else to next. It belongs inside the authentication and authorization filters.
 func (p *Provider) ListingHandler(next http.Handler) http.Handler {
@@ -45,23 +39,12 @@ func (p *Provider) ListingHandler(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "no-cache, private")
-		h.Add("Vary", "Accept-Encoding")
 		if r.Method == http.MethodHead {
 			return
 		}
-		var out io.Writer = w
-		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
-			h.Set("Content-Encoding", "gzip")
-			gz := gzipWriters.Get().(*gzip.Writer)
-			gz.Reset(w)
-			defer func() {
-				_ = gz.Close()
-				gz.Reset(io.Discard)
-				gzipWriters.Put(gz)
-			}()
-			out = gz
-		}
-		bw := bufio.NewWriterSize(out, 32<<10)
+		// Not compressed: the reader is kube-apiserver's aggregator (in the cluster network),
+		// and a gzip writer would cost a megabyte of heap and more CPU than the transfer.
+		bw := bufio.NewWriterSize(w, 32<<10)
 		p.writeListing(bw, lp.groupVersion, lp.external)
 		_ = bw.Flush()
 	})
@@ -83,10 +66,12 @@ func (p *Provider) writeListing(w *bufio.Writer, groupVersion string, external b
 		}
 	} else {
 		var name []byte
-		for i, m := range p.Discoverer.listCustom() {
-			if i > 0 {
+		first := true
+		p.Discoverer.eachCustom(func(m provider.CustomMetricInfo) {
+			if !first {
 				w.WriteByte(',')
 			}
+			first = false
 			name = append(name[:0], m.GroupResource.Resource...)
 			if m.GroupResource.Group != "" {
 				name = append(append(name, '.'), m.GroupResource.Group...)
@@ -99,7 +84,7 @@ func (p *Provider) writeListing(w *bufio.Writer, groupVersion string, external b
 			} else {
 				w.WriteString(`,"singularName":"","namespaced":false,"kind":"MetricValueList","verbs":["get"]}`)
 			}
-		}
+		})
 	}
 	w.WriteString("]}\n")
 }
@@ -138,18 +123,6 @@ func acceptsJSON(values []string) bool {
 				continue // not acceptable
 			}
 			if mt == "application/json" || mt == "application/*" || mt == "*/*" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func acceptsGzip(values []string) bool {
-	for _, v := range values {
-		for _, c := range strings.Split(v, ",") {
-			enc, params, _ := strings.Cut(c, ";")
-			if strings.EqualFold(strings.TrimSpace(enc), "gzip") && !zeroQ(params) {
 				return true
 			}
 		}

@@ -17,7 +17,7 @@ type bodyPool struct {
 	maxIdle int
 }
 
-var bodies = &bodyPool{maxIdle: 2 * runtime.GOMAXPROCS(0)}
+var bodies = &bodyPool{maxIdle: max(2, runtime.GOMAXPROCS(0))}
 
 // get returns an empty buffer, preferring the smallest idle one of at least sizeHint bytes.
 func (p *bodyPool) get(sizeHint int) []byte {

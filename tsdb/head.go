@@ -281,6 +281,9 @@ func (a *headAppender) Commit() error {
 	return nil
 }
 
+// maxPooledSeriesRecord is the largest series record buffer kept for reuse (a few hundred series).
+const maxPooledSeriesRecord = 64 << 10
+
 func (a *headAppender) log() error {
 	h := a.head
 	if h.wal == nil {
@@ -290,7 +293,14 @@ func (a *headAppender) log() error {
 	if buf == nil {
 		buf = &walBuffers{}
 	}
-	defer h.encoderPool.Put(buf)
+	defer func() {
+		// A burst of new series (a target's first scrape) makes series buffers of megabytes;
+		// pooling them would keep that memory for good, for records that are rare afterwards.
+		if cap(buf.b1) > maxPooledSeriesRecord {
+			buf.series, buf.b1, buf.c1 = nil, nil, nil
+		}
+		h.encoderPool.Put(buf)
+	}()
 	var enc record.Encoder
 	recs := make([][]byte, 0, 2)
 	if len(a.newSeries) > 0 {

@@ -203,3 +203,40 @@ func TestScrapeConfigFiles(t *testing.T) {
 		t.Errorf("bad pattern: %v", err)
 	}
 }
+
+// TestRuntimeBlock: Prometheus's runtime block (gogc, log_level) with its defaults: GOGC from
+// the environment, else 75.
+func TestRuntimeBlock(t *testing.T) {
+	for _, tc := range []struct {
+		name, env, yml string
+		want           RuntimeConfig
+		err            string
+	}{
+		{name: "absent", yml: "global: {}\n", want: RuntimeConfig{GoGC: 75}},
+		{name: "empty file", yml: "", want: RuntimeConfig{GoGC: 75}},
+		{name: "env", env: "120", yml: "", want: RuntimeConfig{GoGC: 120}},
+		{name: "env off", env: "off", yml: "", want: RuntimeConfig{GoGC: -1}},
+		{name: "set", env: "120", yml: "runtime:\n  gogc: 50\n", want: RuntimeConfig{GoGC: 50}},
+		{name: "only log level", yml: "runtime:\n  log_level: debug\n", want: RuntimeConfig{GoGC: 75, LogLevel: "debug"}},
+		{name: "empty block", yml: "runtime:\n", want: RuntimeConfig{GoGC: 75}},
+		{name: "bad level", yml: "runtime:\n  log_level: loud\n", err: `unrecognized log level "loud"`},
+		{name: "unknown field", yml: "runtime:\n  gomaxprocs: 2\n", err: "field gomaxprocs is unknown"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOGC", tc.env)
+			cfg, err := Load(tc.yml)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Runtime != tc.want {
+				t.Fatalf("runtime = %+v, want %+v", cfg.Runtime, tc.want)
+			}
+		})
+	}
+}

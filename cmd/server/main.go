@@ -37,6 +37,7 @@ type flags struct {
 	maxBlockDuration  model.Duration
 	listenAddress     string
 	logLevel          string
+	logLevelVar       *slog.LevelVar // the logger's level, for the config's runtime.log_level
 	logFormat         string
 	enableLifecycle   bool
 	enableAdminAPI    bool
@@ -87,10 +88,8 @@ func parseFlags(args []string) (*flags, error) {
 	return &f, nil
 }
 
-func newLogger(level, format string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	opts := &slog.HandlerOptions{Level: l}
+func newLogger(level *slog.LevelVar, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
@@ -109,7 +108,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
 		os.Exit(2)
 	}
-	logger := newLogger(f.logLevel, f.logFormat)
+	f.logLevelVar = new(slog.LevelVar)
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(f.logLevel))
+	f.logLevelVar.Set(l)
+	logger := newLogger(f.logLevelVar, f.logFormat)
 	if err := run(f, logger); err != nil {
 		logger.Error("vigil stopped with an error", "err", err)
 		os.Exit(1)
@@ -117,6 +120,8 @@ func main() {
 }
 
 func run(f *flags, logger *slog.Logger) error {
+	rs := &runtimeSettings{level: f.logLevelVar, flagLevel: f.logLevel, logger: logger}
+	rs.applyEarly(f.scrape.configFile)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -194,6 +199,7 @@ func run(f *flags, logger *slog.Logger) error {
 	}
 	defer scraping.Stop()
 	scraping.Reloader.AddFunc("alertmanager", alerting.Reload)
+	scraping.Reloader.Add("runtime", rs.apply)
 
 	// One PromQL engine for queries and rules, as in Prometheus: the API builds it from the
 	// --query.* flags, so the API is set up before the rules start (the HTTP server does not

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -448,5 +449,161 @@ receivers: [{name: default}, {name: db}, {name: web}, {name: web-crit}, {name: o
 	gs, recv = td.disp.groupsSnapshot(all, allAlerts)
 	if got := render(gs, recv); got != want {
 		t.Errorf("groups differ\nvigil:\n%s\nupstream:\n%s", got, want)
+	}
+}
+
+// TestPipelineThroughDispatcher runs the full pipeline (upstream's notify stages behind Vigil's
+// dispatcher) against a webhook receiver: repeat_interval, silences and inhibition act on what
+// the dispatcher hands them, and the alert states it marks show in alertmanager_alerts.
+func TestPipelineThroughDispatcher(t *testing.T) {
+	const conf = `
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 50ms
+  group_interval: 100ms
+  repeat_interval: 600ms
+inhibit_rules:
+- source_matchers: ['severity="critical"']
+  target_matchers: ['severity="warning"']
+  equal: [service]
+receivers:
+- name: hook
+  webhook_configs:
+  - url: %s
+    send_resolved: true
+`
+	states := func(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() == "alertmanager_alerts" {
+				for _, m := range mf.GetMetric() {
+					out[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, r *Router, hook *sink, reg *prometheus.Registry)
+	}{
+		{"repeat_interval spaces notifications of an unchanged group", func(t *testing.T, r *Router, hook *sink, _ *prometheus.Registry) {
+			start := time.Now()
+			if err := r.Send(context.Background(), firing("alertname", "Rep")); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(1500 * time.Millisecond)
+			hook.mu.Lock()
+			n := len(hook.got)
+			hook.mu.Unlock()
+			// Flushes every 100ms, sends at ~50ms, ~650ms, ~1250ms.
+			if n < 2 || n > 3 {
+				t.Fatalf("%d notifications in %s, want 2-3 with repeat_interval 600ms", n, time.Since(start))
+			}
+		}},
+		{"a new alert in the group is sent at the next flush, not after repeat_interval", func(t *testing.T, r *Router, hook *sink, _ *prometheus.Registry) {
+			if err := r.Send(context.Background(), firing("alertname", "Grow", "i", "1")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 2*time.Second, "first notification", func() bool { return len(hook.notifications()) == 1 })
+			if err := r.Send(context.Background(), firing("alertname", "Grow", "i", "2")); err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Now()
+			waitFor(t, 2*time.Second, "second notification", func() bool { return len(hook.notifications()) == 2 })
+			if d := time.Since(t0); d > 400*time.Millisecond {
+				t.Errorf("second notification after %s, want within about group_interval", d)
+			}
+			if n := hook.notifications()[1]; len(n.Alerts) != 2 {
+				t.Errorf("second notification has %d alerts, want 2", len(n.Alerts))
+			}
+		}},
+		{"silenced alert is not sent and counts as suppressed", func(t *testing.T, r *Router, hook *sink, reg *prometheus.Registry) {
+			addSilence(t, r, "alertname", "Quiet")
+			if err := r.Send(context.Background(), firing("alertname", "Quiet"), firing("alertname", "Loud")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 2*time.Second, "Loud", func() bool { return len(hook.notifications()) >= 1 })
+			time.Sleep(300 * time.Millisecond)
+			if got := strings.Join(hook.alertnames(), " "); got != "Loud/firing" {
+				t.Errorf("delivered %q, want only Loud", got)
+			}
+			if s := states(t, reg); s["suppressed"] != 1 || s["active"] != 1 || s["unprocessed"] != 0 {
+				t.Errorf("alertmanager_alerts = %v, want 1 active, 1 suppressed", s)
+			}
+		}},
+		{"inhibited alert is not sent while its source fires", func(t *testing.T, r *Router, hook *sink, reg *prometheus.Registry) {
+			if err := r.Send(context.Background(),
+				firing("alertname", "Src", "service", "s", "severity", "critical"),
+				firing("alertname", "Tgt", "service", "s", "severity", "warning"),
+				firing("alertname", "Other", "service", "o", "severity", "warning")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 2*time.Second, "two notifications", func() bool { return len(hook.notifications()) >= 2 })
+			time.Sleep(300 * time.Millisecond)
+			if got := strings.Join(hook.alertnames(), " "); got != "Other/firing Src/firing" {
+				t.Errorf("delivered %q, want Other and Src", got)
+			}
+			if s := states(t, reg); s["suppressed"] != 1 || s["active"] != 2 {
+				t.Errorf("alertmanager_alerts = %v, want 2 active, 1 suppressed", s)
+			}
+		}},
+		{"a config reload regroups the stored alerts without resending", func(t *testing.T, r *Router, hook *sink, _ *prometheus.Registry) {
+			if err := r.Send(context.Background(), firing("alertname", "Kept", "i", "1"), firing("alertname", "Kept", "i", "2")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 2*time.Second, "firing", func() bool { return len(hook.notifications()) == 1 })
+			if err := r.ApplyConfig(r.Config()); err != nil {
+				t.Fatal(err)
+			}
+			gs, _, err := r.Groups(context.Background(), func(*dispatch.Route) bool { return true }, func(*types.Alert, time.Time) bool { return true })
+			if err != nil || len(gs) != 1 || len(gs[0].Alerts) != 2 {
+				t.Fatalf("groups after reload: %v (%v), want one group of 2", gs, err)
+			}
+			time.Sleep(300 * time.Millisecond) // the new group flushes at once; the nflog dedups it
+			if n := len(hook.notifications()); n != 1 {
+				t.Errorf("%d notifications after reload, want 1", n)
+			}
+		}},
+		{"resolved alert is sent resolved once and its group removed", func(t *testing.T, r *Router, hook *sink, reg *prometheus.Registry) {
+			if err := r.Send(context.Background(), firing("alertname", "Done")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 2*time.Second, "firing", func() bool { return len(hook.notifications()) == 1 })
+			if err := r.Send(context.Background(), Alert{Labels: model.LabelSet{"alertname": "Done"}, EndsAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 2*time.Second, "resolved", func() bool { return len(hook.notifications()) == 2 })
+			time.Sleep(400 * time.Millisecond)
+			if got := strings.Join(hook.alertnames(), " "); got != "Done/firing Done/resolved" {
+				t.Errorf("delivered %q", got)
+			}
+			gs, _, err := r.Groups(context.Background(), func(*dispatch.Route) bool { return true }, func(*types.Alert, time.Time) bool { return true })
+			if err != nil || len(gs) != 0 {
+				t.Errorf("groups after the resolved flush: %d (%v), want none", len(gs), err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			hook := newSink(t)
+			reg := prometheus.NewRegistry()
+			cfgFile := t.TempDir() + "/am.yml"
+			if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(conf, hook.srv.URL)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r, err := New(Options{ConfigFile: cfgFile, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Registerer: reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Stop()
+			tc.run(t, r, hook, reg)
+		})
 	}
 }

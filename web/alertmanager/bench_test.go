@@ -280,8 +280,9 @@ func BenchmarkIntake(b *testing.B) {
 }
 
 // BenchmarkMemoryPerAlert reports the memory each active alert costs as the delta of Go heap in
-// use over 10k alerts: Vigil's after a GC, Alertmanager's from its go_memstats_heap_inuse_bytes
-// (no GC forced there, so it includes garbage) and also its resident-set delta.
+// use over 10k alerts: in-process Vigil's after a GC; the processes' (Vigil's and
+// Alertmanager's) from their go_memstats_heap_inuse_bytes (no GC forced there, so it includes
+// garbage) and their resident-set delta.
 func BenchmarkMemoryPerAlert(b *testing.B) {
 	const n = benchAlertSpace
 	postAll := func(base string) {
@@ -309,9 +310,10 @@ func BenchmarkMemoryPerAlert(b *testing.B) {
 			if u == "" {
 				b.Skip("$VIGIL_BENCH_BIN not set")
 			}
-			rssBefore := rss(b, pid)
+			rssBefore, heapBefore := rss(b, pid), remoteHeapInuse(b, u)
 			postAll(u)
 			time.Sleep(500 * time.Millisecond)
+			b.ReportMetric(float64(remoteHeapInuse(b, u)-heapBefore)/n, "bytes/alert")
 			b.ReportMetric(float64(rss(b, pid)-rssBefore)/n, "rss-bytes/alert")
 		}
 	})

@@ -217,10 +217,10 @@ func alertmanagerURL(get func(string) string) *url.URL {
 	return &url.URL{Scheme: get(model.SchemeLabel), Host: get(model.AddressLabel), Path: get(alertsPathLabel)}
 }
 
-// ActiveAlertmanagers returns the URLs alerts are posted to: every alerting.alertmanagers
+// Alertmanagers returns the URLs alerts are posted to: every alerting.alertmanagers
 // target kept by its relabel_configs (scheme://address/path_prefix/api/v2/alerts), in
 // configuration order, as Prometheus lists them in /api/v1/alertmanagers.
-func (s *Sender) ActiveAlertmanagers() []*url.URL {
+func (s *Sender) Alertmanagers() []*url.URL {
 	s.cfgMtx.RLock()
 	defer s.cfgMtx.RUnlock()
 	var out []*url.URL

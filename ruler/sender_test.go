@@ -176,7 +176,7 @@ alerting:
 		t.Fatal(err)
 	}
 	s := NewSender(nil, SenderOptions{})
-	if got := s.ActiveAlertmanagers(); len(got) != 0 {
+	if got := s.Alertmanagers(); len(got) != 0 {
 		t.Fatalf("active before any configuration: %v", got)
 	}
 	if err := s.ApplyConfig(cfg); err != nil {
@@ -190,7 +190,7 @@ alerting:
 		return out
 	}
 	wantActive := []string{"https://am1:9093/am/api/v2/alerts", "https://am2.internal:19093/am/api/v2/alerts", "http://plain:9093/api/v2/alerts"}
-	if got := strs(s.ActiveAlertmanagers()); !slices.Equal(got, wantActive) {
+	if got := strs(s.Alertmanagers()); !slices.Equal(got, wantActive) {
 		t.Errorf("active %q, want %q", got, wantActive)
 	}
 	wantDropped := []string{"https://skip:9093/am/api/v2/alerts", "http://local:9093/api/v2/alerts"}
@@ -198,9 +198,9 @@ alerting:
 		t.Errorf("dropped %q, want %q", got, wantDropped)
 	}
 	// The lists are copies: changing one does not change the Sender's.
-	s.ActiveAlertmanagers()[0].Host = "changed"
+	s.Alertmanagers()[0].Host = "changed"
 	s.DroppedAlertmanagers()[0].Host = "changed"
-	if got := s.ActiveAlertmanagers()[0].Host; got != "am1:9093" {
+	if got := s.Alertmanagers()[0].Host; got != "am1:9093" {
 		t.Errorf("active changed through a returned URL: %q", got)
 	}
 	if got := s.DroppedAlertmanagers()[0].Host; got != "skip:9093" {
@@ -218,7 +218,7 @@ alerting:
 	if err := s.ApplyConfig(cfg2); err != nil {
 		t.Fatal(err)
 	}
-	if got := strs(s.ActiveAlertmanagers()); !slices.Equal(got, []string{"http://other:9093/api/v2/alerts"}) {
+	if got := strs(s.Alertmanagers()); !slices.Equal(got, []string{"http://other:9093/api/v2/alerts"}) {
 		t.Errorf("active after reload %q", got)
 	}
 	if got := s.DroppedAlertmanagers(); len(got) != 0 {

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vigil-monitoring/vigil/tsdb"
+	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
 )
 
 // version is set with -ldflags "-X main.version=..." by release builds.
@@ -206,7 +207,9 @@ func run(f *flags, logger *slog.Logger) error {
 	// serve before both are).
 	rules := newRules(f.rules, alerting, reg, logger)
 	defer rules.Stop()
-	api, err := setupAPI(f, db, scraping, rules.API(), mux, reg, logger)
+	api, err := setupAPI(f, db, scraping, rules.API(), mux, reg, logger, func(o *apiv1.Options) {
+		o.Alertmanagers = rules.Sender // /api/v1/alertmanagers
+	})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -101,4 +102,68 @@ func TestRulesShareTheQueryEngine(t *testing.T) {
 			}
 		}
 	})
+}
+
+// /api/v1/alertmanagers lists the rule sender's Alertmanagers: those relabel_configs keep as
+// active, the others as dropped, and follows reloads.
+func TestAlertmanagersEndpoint(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "prometheus.yml")
+	write := func(content string) {
+		if err := os.WriteFile(cfgFile, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`alerting:
+  alertmanagers:
+    - path_prefix: /am
+      static_configs:
+        - targets: ['am1.example:9093', 'skip.example:9093']
+      relabel_configs:
+        - source_labels: [__address__]
+          regex: 'skip.*'
+          action: drop
+`)
+	base := startServer(t, "--config.file="+cfgFile)
+	get := func() (active, dropped []string) {
+		resp, err := http.Get(base + "/api/v1/alertmanagers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Data struct {
+				Active  []struct{ URL string } `json:"activeAlertmanagers"`
+				Dropped []struct{ URL string } `json:"droppedAlertmanagers"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range body.Data.Active {
+			active = append(active, a.URL)
+		}
+		for _, d := range body.Data.Dropped {
+			dropped = append(dropped, d.URL)
+		}
+		return active, dropped
+	}
+	active, dropped := get()
+	if !slices.Equal(active, []string{"http://am1.example:9093/am/api/v2/alerts"}) || !slices.Equal(dropped, []string{"http://skip.example:9093/am/api/v2/alerts"}) {
+		t.Fatalf("active %q, dropped %q", active, dropped)
+	}
+
+	write("alerting:\n  alertmanagers:\n    - scheme: https\n      static_configs:\n        - targets: ['am2.example:9093']\n")
+	resp, err := http.Post(base+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("reload: %d", resp.StatusCode)
+	}
+	active, dropped = get()
+	if !slices.Equal(active, []string{"https://am2.example:9093/api/v2/alerts"}) || len(dropped) != 0 {
+		t.Fatalf("after reload: active %q, dropped %q", active, dropped)
+	}
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // The adapter's own metrics. They go to component-base's legacy registry because that is what
-// the generic API server serves on /metrics (client_golang's default registry is not served).
+// /metrics serves (with the API server library's own metrics; client_golang's default registry
+// is not served).
 var (
 	relistDuration = metrics.NewHistogram(&metrics.HistogramOpts{
 		Namespace: "vigil_adapter", Name: "relist_duration_seconds",

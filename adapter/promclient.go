@@ -121,17 +121,10 @@ type queryResponse struct {
 	} `json:"data"`
 }
 
-type vectorSample struct {
-	Metric model.Metric `json:"metric"`
-	Value  samplePair   `json:"value"`
-}
-
 // samplePair is the [<unix seconds>, "<value>"] pair of the API.
 type samplePair struct {
 	T model.Time
 	V model.SampleValue
-	// ok is false when the pair was absent (a native-histogram sample has "histogram" instead).
-	ok bool
 }
 
 func (p *samplePair) UnmarshalJSON(b []byte) error {
@@ -158,7 +151,7 @@ func (p *samplePair) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("sample value %.40s: %w", val, err)
 	}
-	p.T, p.V, p.ok = model.Time(math.Round(sec*1000)), model.SampleValue(v), true
+	p.T, p.V = model.Time(math.Round(sec*1000)), model.SampleValue(v)
 	return nil
 }
 
@@ -185,17 +178,9 @@ func (c *PromClient) Query(ctx context.Context, query string, ts time.Time) (mod
 	}
 	switch r.Data.ResultType {
 	case "vector":
-		var samples []vectorSample
-		if err := json.Unmarshal(r.Data.Result, &samples); err != nil {
-			return nil, r.Warnings, fmt.Errorf("decoding the query result: %w", err)
-		}
-		vec := make(model.Vector, 0, len(samples))
-		for i := range samples {
-			s := &samples[i]
-			if !s.Value.ok {
-				continue // a histogram sample has no single value to report
-			}
-			vec = append(vec, &model.Sample{Metric: s.Metric, Value: s.Value.V, Timestamp: s.Value.T})
+		vec, err := decodeVector(r.Data.Result)
+		if err != nil {
+			return nil, r.Warnings, err
 		}
 		return vec, r.Warnings, nil
 	case "scalar":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -290,10 +291,14 @@ func TestEngineRatios(t *testing.T) {
 	if os.Getenv("VIGIL_BENCH") == "" {
 		t.Skip("set VIGIL_BENCH=1 to run the side-by-side comparison")
 	}
+	sel := benchQuerySelector(t)
 	e := loadBenchEnv(t)
 	fmt.Printf("%-28s %12s %12s %10s %10s %10s %12s %12s\n", "query", "vigil", "upstream", "ns ratio", "B/op ratio", "peak ratio", "vigil peak", "upstr. peak")
 	for _, mode := range []string{"instant", "range1h"} {
 		for _, q := range benchQueries {
+			if !sel.MatchString(mode + "/" + q.name) {
+				continue
+			}
 			rq := mode == "range1h"
 			if nv, nu := e.runVigil(t, q.query, rq), e.runUpstream(t, q.query, rq); nv != nu {
 				t.Errorf("%s %s: %d series from vigil, %d from upstream", mode, q.name, nv, nu)
@@ -336,4 +341,14 @@ func TestEngineRatios(t *testing.T) {
 				float64(pv)/float64(max(pu, 1)), float64(pv)/1e3, float64(pu)/1e3)
 		}
 	}
+}
+
+// benchQuerySelector compiles VIGIL_BENCH_QUERIES, a regexp on "<mode>/<query>" (all queries
+// when unset).
+func benchQuerySelector(t *testing.T) *regexp.Regexp {
+	re, err := regexp.Compile(os.Getenv("VIGIL_BENCH_QUERIES"))
+	if err != nil {
+		t.Fatalf("VIGIL_BENCH_QUERIES: %v", err)
+	}
+	return re
 }

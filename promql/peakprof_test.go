@@ -16,18 +16,23 @@ import (
 // once per engine while a sampler forces collections back to back (as peakHeap does), and
 // writes the heap profile taken right after the collection that saw the largest live heap:
 // <dir>/<mode>_<query>_<engine>.pb.gz. Read with
-// go tool pprof -sample_index=inuse_space -top <file>.
+// go tool pprof -sample_index=inuse_space -top <file>. VIGIL_BENCH_QUERIES (a regexp on
+// "<mode>/<query>") selects queries.
 func TestPeakHeapProfile(t *testing.T) {
 	dir := os.Getenv("VIGIL_PEAKPROF")
 	if dir == "" {
 		t.Skip("set VIGIL_PEAKPROF=<dir> to write heap profiles at the query's peak")
 	}
+	sel := benchQuerySelector(t)
 	e := loadBenchEnv(t)
 	old := runtime.MemProfileRate
 	runtime.MemProfileRate = 1
 	defer func() { runtime.MemProfileRate = old }()
 	for _, mode := range []string{"instant", "range1h"} {
 		for _, q := range benchQueries {
+			if !sel.MatchString(mode + "/" + q.name) {
+				continue
+			}
 			for _, engine := range []string{"vigil", "upstream"} {
 				rq := mode == "range1h"
 				run := func() { e.runVigil(t, q.query, rq) }

@@ -22,9 +22,8 @@ func (ev *evaluator) evalSteps(expr parser.Expr) StepMatrix {
 			mat[i].Floats = nil
 		}
 	}
-	ev.mergeSameLabelset(&b.m)
 	sortStart := time.Now()
-	slices.SortFunc(b.m.Series, func(a, b StepSeries) int { return labels.Compare(a.Metric, b.Metric) })
+	ev.sortAndMerge(&b.m)
 	ev.sortTime = time.Since(sortStart)
 	return b.m
 }
@@ -64,39 +63,22 @@ func (b *stepBuilder) add(s Series) {
 	b.m.Series = append(b.m.Series, ss)
 }
 
-// mergeSameLabelset merges series that ended up with the same labels (after name removal),
-// failing if two of them have a point at the same step, as mergeSeriesWithSameLabelset does
-// for a Matrix.
-func (ev *evaluator) mergeSameLabelset(m *StepMatrix) {
-	if len(m.Series) <= 1 {
-		return
-	}
-	seen := make(map[uint64]int, len(m.Series))
-	dup := false
+// sortAndMerge sorts the series by labels and merges series that ended up with the same labels
+// (after name removal), failing if two of them have a point at the same step, as
+// mergeSeriesWithSameLabelset does for a Matrix. Sorted, such series are neighbours: no map
+// of the whole result is needed.
+func (ev *evaluator) sortAndMerge(m *StepMatrix) {
+	slices.SortFunc(m.Series, func(a, b StepSeries) int { return labels.Compare(a.Metric, b.Metric) })
+	out := m.Series[:0]
 	for i := range m.Series {
-		h := m.Series[i].Metric.Hash()
-		if _, ok := seen[h]; ok {
-			dup = true
-			break
-		}
-		seen[h] = i
-	}
-	if !dup {
-		return
-	}
-	byHash := make(map[uint64]int, len(m.Series))
-	merged := make([]StepSeries, 0, len(m.Series))
-	for _, s := range m.Series {
-		h := s.Metric.Hash()
-		j, ok := byHash[h]
-		if !ok {
-			byHash[h] = len(merged)
-			merged = append(merged, s)
+		if n := len(out); n > 0 && labels.Equal(out[n-1].Metric, m.Series[i].Metric) {
+			out[n-1] = ev.mergeStepSeries(&out[n-1], &m.Series[i])
 			continue
 		}
-		merged[j] = ev.mergeStepSeries(&merged[j], &s)
+		out = append(out, m.Series[i])
 	}
-	m.Series = merged
+	clear(m.Series[len(out):])
+	m.Series = out
 }
 
 func (ev *evaluator) mergeStepSeries(a, b *StepSeries) StepSeries {

@@ -411,9 +411,14 @@ func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotation
 		steps StepMatrix
 		ws    annotations.Annotations
 	)
-	if s.Interval == 0 {
+	switch {
+	case s.Interval == 0 && s.Expr.Type() == parser.ValueTypeVector:
+		var vec Vector
+		vec, ws, err = ev.EvalVector(s.Expr)
+		val = vec
+	case s.Interval == 0:
 		val, ws, err = ev.Eval(s.Expr)
-	} else {
+	default:
 		steps, ws, err = ev.EvalSteps(s.Expr)
 	}
 	st.ResultSortTime = ev.sortTime
@@ -441,14 +446,11 @@ func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotation
 	if str, ok := val.(String); ok {
 		return str, ws, nil
 	}
+	if vec, ok := val.(Vector); ok {
+		return vec, ws, nil
+	}
 	mat := val.(Matrix)
 	switch s.Expr.Type() {
-	case parser.ValueTypeVector:
-		vec := make(Vector, len(mat))
-		for i, ss := range mat {
-			vec[i] = Sample{Metric: ss.Metric, F: ss.Floats[0].F, T: start}
-		}
-		return vec, ws, nil
 	case parser.ValueTypeScalar:
 		return Scalar{V: mat[0].Floats[0].F, T: start}, ws, nil
 	case parser.ValueTypeMatrix:

@@ -76,6 +76,12 @@ func (ev *evaluator) Eval(expr parser.Expr) (v Value, ws annotations.Annotations
 	return v, ws, err
 }
 
+// EvalVector evaluates the instant-vector expression of an instant query (see evalVector).
+func (ev *evaluator) EvalVector(expr parser.Expr) (v Vector, ws annotations.Annotations, err error) {
+	ws, err = ev.run(func() { v = ev.evalVector(expr) })
+	return v, ws, err
+}
+
 // EvalSteps evaluates the expression of a range query (see evalSteps).
 func (ev *evaluator) EvalSteps(expr parser.Expr) (m StepMatrix, ws annotations.Annotations, err error) {
 	ws, err = ev.run(func() { m = ev.evalSteps(expr) })

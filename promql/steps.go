@@ -107,3 +107,45 @@ func (ev *evaluator) mergeStepSeries(a, b *StepSeries) StepSeries {
 	}
 	return out
 }
+
+// evalVector evaluates the expression of an instant query returning an instant vector.
+// Streamable expressions are streamed straight into the Vector (no intermediate Matrix); the
+// others are evaluated to a Matrix converted series by series. Series that end up with the same
+// labels after the delayed name removal fail the query, as in mergeSeriesWithSameLabelset.
+func (ev *evaluator) evalVector(expr parser.Expr) Vector {
+	var vec Vector
+	dropped := false
+	add := func(s Series) {
+		if len(s.Floats) == 0 {
+			return
+		}
+		m := s.Metric
+		if s.dropName {
+			m = m.DropReserved(schema.IsMetadataLabel)
+			dropped = true
+		}
+		vec = append(vec, Sample{Metric: m, T: ev.startTS, F: s.Floats[0].F})
+	}
+	if !ev.stream(expr, add) {
+		mat := ev.eval(expr).(Matrix)
+		vec = make(Vector, 0, len(mat))
+		for i := range mat {
+			add(mat[i])
+			mat[i] = Series{}
+		}
+	}
+	if dropped && len(vec) > 1 {
+		// Only name removal can make two series equal: compare sorted hashes.
+		hashes := make([]uint64, len(vec))
+		for i := range vec {
+			hashes[i] = vec[i].Metric.Hash()
+		}
+		slices.Sort(hashes)
+		for i := 1; i < len(hashes); i++ {
+			if hashes[i] == hashes[i-1] {
+				ev.errorf("vector cannot contain metrics with the same labelset")
+			}
+		}
+	}
+	return vec
+}

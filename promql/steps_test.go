@@ -88,6 +88,24 @@ func TestStepMatrix(t *testing.T) {
 	if res.Err != nil || len(res.Value.(promql.StepMatrix).Series) != 1 {
 		t.Fatalf("materialized path: %v %v", res.Value, res.Err)
 	}
+	// Instant queries stream into the Vector; the same collision fails them.
+	for _, tc := range []struct {
+		min     int64
+		wantErr bool
+	}{{7, true}, {3, false}, {15, false}} {
+		q, err := ng.NewInstantQuery(context.Background(), st, `{__name__=~"early|late2"} * 1`, time.Unix(tc.min*60, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := q.Exec(context.Background())
+		if tc.wantErr != (res.Err != nil) {
+			t.Fatalf("instant at %dm: %v %v", tc.min, res.Value, res.Err)
+		}
+		if vec, ok := res.Value.(promql.Vector); !tc.wantErr && (!ok || len(vec) != 1 || vec[0].Metric.String() != `{k="x"}` || vec[0].F != float64(tc.min)) {
+			t.Fatalf("instant at %dm: %v", tc.min, res.Value)
+		}
+		q.Close()
+	}
 	// A scalar range query is one series without labels.
 	res = run(`scalar(g)`, 0, 2)
 	if sm := res.Value.(promql.StepMatrix); res.Err != nil || len(sm.Series) != 1 || sm.Series[0].Metric.Len() != 0 || sm.Series[0].Len() != 3 {

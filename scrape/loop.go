@@ -384,7 +384,11 @@ func (sl *scrapeLoop) fetch(ctx context.Context) (string, error) {
 	default:
 		return "", fmt.Errorf("unsupported Content-Encoding %q", ce)
 	}
-	buf := bytes.NewBuffer(bodies.get(sl.lastSize))
+	hint := sl.lastSize
+	if r == resp.Body && resp.ContentLength > int64(hint) && resp.ContentLength < limit {
+		hint = int(resp.ContentLength) // a target's first scrape: read without regrowing
+	}
+	buf := bytes.NewBuffer(bodies.get(hint + bytes.MinRead)) // ReadFrom grows below MinRead of room
 	n, err := buf.ReadFrom(io.LimitReader(r, limit))
 	sl.body = buf.Bytes()
 	if err != nil {

@@ -91,6 +91,15 @@ type Encoder struct{}
 
 // Series appends the encoding of s to b[:0] and returns it.
 func (e *Encoder) Series(s []RefSeries, b []byte) []byte {
+	// Size the buffer once: a target's first scrape logs thousands of series in one record,
+	// and growing by doubling would allocate several times the record.
+	need := 1 + binary.MaxVarintLen64
+	for i := range s {
+		need += 2*binary.MaxVarintLen64 + int(s[i].Labels.ByteSize()) + 2*s[i].Labels.Len()
+	}
+	if cap(b) < need {
+		b = make([]byte, 0, need)
+	}
 	b = append(b[:0], byte(Series))
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	for i := range s {

@@ -1,6 +1,7 @@
 package scrape
 
 import (
+	"bytes"
 	"runtime"
 	"slices"
 	"sync"
@@ -20,10 +21,15 @@ type bodyPool struct {
 var bodies = &bodyPool{maxIdle: max(2, runtime.GOMAXPROCS(0))}
 
 // get returns an empty buffer, preferring the smallest idle one of at least sizeHint bytes.
+// Without a hint (a target's first scrape) it lends the largest: bodies of one job tend to be
+// alike, and growing a small buffer to a few megabytes leaves several times that as garbage.
 func (p *bodyPool) get(sizeHint int) []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	i, _ := slices.BinarySearchFunc(p.free, sizeHint, func(b []byte, n int) int { return cap(b) - n })
+	if sizeHint <= bytes.MinRead {
+		i = len(p.free)
+	}
 	if i == len(p.free) {
 		if i == 0 {
 			// Room for the hint plus growth, so the body rarely has to be copied while read.

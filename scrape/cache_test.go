@@ -45,26 +45,28 @@ func TestCacheHashCollisions(t *testing.T) {
 // request larger than every idle buffer still gets one (the largest) rather than a new one.
 func TestBodyPool(t *testing.T) {
 	p := &bodyPool{maxIdle: 2}
-	if b := p.get(100); cap(b) < 100 || len(b) != 0 {
+	if b := p.get(10_000); cap(b) < 10_000 || len(b) != 0 {
 		t.Fatalf("new buffer: len %d cap %d", len(b), cap(b))
 	}
-	for _, n := range []int{10, 1000, 100} {
+	for _, n := range []int{1_000, 100_000, 10_000} {
 		p.put(make([]byte, 5, n))
 	}
-	if len(p.free) != 2 || cap(p.free[0]) != 100 || cap(p.free[1]) != 1000 {
+	if len(p.free) != 2 || cap(p.free[0]) != 10_000 || cap(p.free[1]) != 100_000 {
 		t.Fatalf("idle buffers after overflow: %d, want the two largest", len(p.free))
 	}
-	if b := p.get(50); cap(b) != 100 || len(b) != 0 {
-		t.Fatalf("best fit for 50: cap %d len %d", cap(b), len(b))
+	if b := p.get(5_000); cap(b) != 10_000 || len(b) != 0 {
+		t.Fatalf("best fit for 5000: cap %d len %d", cap(b), len(b))
 	}
-	if b := p.get(5000); cap(b) != 1000 {
+	p.put(make([]byte, 0, 10_000))
+	if b := p.get(0); cap(b) != 100_000 {
+		t.Fatalf("no hint: cap %d, want the largest idle buffer", cap(b))
+	}
+	p.put(make([]byte, 0, 100_000))
+	if b := p.get(500_000); cap(b) != 100_000 {
 		t.Fatalf("oversized request: cap %d, want the largest idle buffer", cap(b))
 	}
-	if len(p.free) != 0 {
-		t.Fatalf("pool not empty: %d", len(p.free))
-	}
 	p.put(nil)
-	if len(p.free) != 0 {
-		t.Fatal("a nil buffer was pooled")
+	if len(p.free) != 1 || cap(p.free[0]) != 10_000 {
+		t.Fatalf("pool should hold the 10000-byte buffer only, holds %d", len(p.free))
 	}
 }

@@ -564,6 +564,12 @@ type alertStateCollector struct {
 	store *alertStore
 }
 
+func (c *alertStateCollector) setStore(s *alertStore) {
+	c.mu.Lock()
+	c.store = s
+	c.mu.Unlock()
+}
+
 func (c *alertStateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *alertStateCollector) Collect(ch chan<- prometheus.Metric) {

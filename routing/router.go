@@ -241,7 +241,7 @@ func New(opts Options) (*Router, error) {
 	r.alerts = newAlertStore(opts.AlertGCInterval, r.silencer.PostGC, r.logger.With("component", "alerts"), reg)
 	r.pipeline = amnotify.NewPipelineBuilder(reg, ff, r.recorder)
 	r.dispMetrics = newDispatchMetrics(reg)
-	r.dispMetrics.states.store = r.alerts
+	r.dispMetrics.states.setStore(r.alerts)
 
 	if err := r.applyConfig(conf, text); err != nil {
 		return nil, err

@@ -53,9 +53,10 @@ type dispatcher struct {
 	timer   *time.Timer
 	stopped bool
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // the scheduler
+	flushes sync.WaitGroup
 }
 
 type groupID struct {
@@ -190,10 +191,23 @@ func (d *dispatcher) stopLocked() {
 	d.timer.Stop()
 }
 
-// wait cancels running flushes and waits for them and the scheduler to return. The store lock
+// wait cancels running flushes and waits for them and the scheduler to return, as upstream's
+// dispatcher does on a reload. With a grace period, running flushes first get that long to
+// finish, so that a notification under way at shutdown is completed and logged. The store lock
 // must not be held.
-func (d *dispatcher) wait() {
+func (d *dispatcher) wait(grace time.Duration) {
+	if grace > 0 {
+		done := make(chan struct{})
+		go func() { d.flushes.Wait(); close(done) }()
+		t := time.NewTimer(grace)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	d.cancel()
+	d.flushes.Wait()
 	d.wg.Wait()
 }
 
@@ -314,12 +328,12 @@ func (d *dispatcher) startFlushLocked(g *aggrGroup, now time.Time) {
 		alerts = append(alerts, a)
 	}
 	key := d.groupKey(g)
-	d.wg.Add(1)
+	d.flushes.Add(1)
 	go d.flush(g, now, flushID, key, alerts, resolved)
 }
 
 func (d *dispatcher) flush(g *aggrGroup, now time.Time, flushID uint64, key string, alerts, resolved types.AlertSlice) {
-	defer d.wg.Done()
+	defer d.flushes.Done()
 	ok := true
 	if len(alerts) > 0 {
 		sort.Stable(alerts)

@@ -101,7 +101,7 @@ func newTestDispatch(t *testing.T, routeYAML string) *testDispatch {
 		td.store.mu.Lock()
 		td.disp.stopLocked()
 		td.store.mu.Unlock()
-		td.disp.wait()
+		td.disp.wait(0)
 		td.store.close()
 	})
 	return td
@@ -339,7 +339,7 @@ receivers: [{name: a}]`)
 	s.mu.Lock()
 	d.stopLocked()
 	s.mu.Unlock()
-	d.wait()
+	d.wait(0)
 }
 
 // TestGroupsMatchUpstream routes the same alerts through upstream's dispatcher (with its

@@ -51,6 +51,9 @@ import (
 //go:embed default.yml
 var DefaultConfig string
 
+// shutdownGrace is how long Stop lets running notifications finish before canceling them.
+const shutdownGrace = 5 * time.Second
+
 // Defaults mirroring Alertmanager's flags.
 const (
 	DefaultRetention           = 120 * time.Hour
@@ -377,7 +380,7 @@ func (r *Router) applyConfig(conf *config.Config, text string) error {
 	disp.startLocked()
 	r.alerts.mu.Unlock()
 	if old != nil {
-		old.wait()
+		old.wait(0)
 	}
 
 	r.conf, r.maskedText, r.route, r.receivers, r.intervener = conf, masked, routes, receivers, intervener
@@ -511,7 +514,9 @@ func (r *Router) Stop() {
 			}
 			r.alerts.mu.Unlock()
 			if d != nil {
-				d.wait()
+				// Let notifications under way finish (and enter the notification log) so
+				// that a restart does not send them again.
+				d.wait(shutdownGrace)
 			}
 		}
 		// Closing stopc makes both maintenance loops write a last snapshot before exiting.

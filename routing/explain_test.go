@@ -25,6 +25,11 @@ func TestExplain(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "two notifications", func() bool { return len(hook.notifications()) >= 2 })
+	// The notification log entry is written after the receiver answered: wait for it too.
+	waitFor(t, 5*time.Second, "the delivered alert in the notification log", func() bool {
+		ex, err := r.Explain(ctx, model.LabelSet{"alertname": "Plain", "service": "api"})
+		return err == nil && len(ex.Routes) == 1 && len(ex.Routes[0].Notifications) == 1 && ex.Routes[0].Notifications[0].LastSent != nil
+	})
 
 	ls := func(kv ...string) model.LabelSet {
 		out := model.LabelSet{}

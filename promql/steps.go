@@ -31,7 +31,31 @@ func (ev *evaluator) evalSteps(expr parser.Expr) StepMatrix {
 // stepBuilder copies emitted series into a StepMatrix (emitted points are only valid during
 // the call), applying the delayed name removal.
 type stepBuilder struct {
-	m StepMatrix
+	m     StepMatrix
+	used  int       // floats handed out
+	arena []float64 // the rest of the current arena
+}
+
+const (
+	// Once a result holds arenaAfter floats, values come from 64 KiB arenas rather than one
+	// allocation per series: a series of 241 steps (1,928 bytes) would take a 2,048-byte size
+	// class, 6% more; an arena loses at most one series' worth at its end.
+	arenaFloats = 8192
+	arenaAfter  = 2 * arenaFloats
+)
+
+// values returns n zeroed floats for a series.
+func (b *stepBuilder) values(n int) []float64 {
+	b.used += n
+	if b.used <= arenaAfter || n > arenaFloats/8 {
+		return make([]float64, n)
+	}
+	if len(b.arena) < n {
+		b.arena = make([]float64, arenaFloats)
+	}
+	v := b.arena[:n:n]
+	b.arena = b.arena[n:]
+	return v
 }
 
 func (b *stepBuilder) add(s Series) {
@@ -41,7 +65,7 @@ func (b *stepBuilder) add(s Series) {
 	step := b.m.Step
 	first := int((s.Floats[0].T - b.m.Start) / step)
 	n := int((s.Floats[len(s.Floats)-1].T-b.m.Start)/step) - first + 1
-	ss := StepSeries{Metric: s.Metric, First: first, Values: make([]float64, n)}
+	ss := StepSeries{Metric: s.Metric, First: first, Values: b.values(n)}
 	if s.dropName {
 		ss.Metric = s.Metric.DropReserved(schema.IsMetadataLabel)
 	}

@@ -2,6 +2,7 @@ package promql_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -32,6 +33,10 @@ func TestStepMatrix(t *testing.T) {
 	add(labels.FromStrings("__name__", "early", "k", "x"), 0, 9, id)
 	add(labels.FromStrings("__name__", "late", "k", "x"), 14, 20, id)
 	add(labels.FromStrings("__name__", "late2", "k", "x"), 5, 20, id)
+
+	for i := range 400 {
+		add(labels.FromStrings("__name__", "many", "i", fmt.Sprintf("%03d", i)), 0, 99, func(j int) float64 { return float64(i*1000 + j) })
+	}
 
 	ng := promql.NewEngine(promql.EngineOpts{LookbackDelta: time.Minute})
 	run := func(qs string, start, end int) *promql.Result {
@@ -105,6 +110,25 @@ func TestStepMatrix(t *testing.T) {
 			t.Fatalf("instant at %dm: %v", tc.min, res.Value)
 		}
 		q.Close()
+	}
+	// A large result (40,000 points) takes its values from arenas: every series keeps its own.
+	res = run(`many`, 0, 99)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	mat = res.Value.(promql.StepMatrix).Matrix()
+	if len(mat) != 400 {
+		t.Fatalf("%d series", len(mat))
+	}
+	for i, s := range mat {
+		if len(s.Floats) != 100 || s.Metric.Get("i") != fmt.Sprintf("%03d", i) {
+			t.Fatalf("series %d: %s with %d points", i, s.Metric, len(s.Floats))
+		}
+		for j, p := range s.Floats {
+			if p.T != int64(j)*60000 || p.F != float64(i*1000+j) {
+				t.Fatalf("series %d point %d: %v", i, j, p)
+			}
+		}
 	}
 	// A scalar range query is one series without labels.
 	res = run(`scalar(g)`, 0, 2)

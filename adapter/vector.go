@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/prometheus/common/model"
@@ -260,8 +259,10 @@ func (d *vecDecoder) pair() (model.Time, model.SampleValue, error) {
 		}
 		d.i++
 	}
-	sec, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
-	if err != nil {
+	// model.Time's own parsing (seconds with up to millisecond digits, the rest truncated), so
+	// that times come out exactly as Prometheus's client libraries read them.
+	var ts model.Time
+	if err := ts.UnmarshalJSON(d.b[start:d.i]); err != nil {
 		return 0, 0, d.errorf("sample time: %v", err)
 	}
 	d.ws()
@@ -284,5 +285,5 @@ func (d *vecDecoder) pair() (model.Time, model.SampleValue, error) {
 	if !d.eat(']') {
 		return 0, 0, d.errorf("want ] after a [time, value] pair")
 	}
-	return model.Time(math.Round(sec * 1000)), model.SampleValue(v), nil
+	return ts, model.SampleValue(v), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -595,5 +596,87 @@ func TestSelectsConsistentDuringBackgroundCompaction(t *testing.T) {
 			q.Close()
 		}
 		db.Close()
+	}
+}
+
+// TestHeadLazySelect: an unsorted Select over the head alone resolves chunks only when a series
+// is iterated (into the iterator's reused buffers); it must read exactly what a sorted Select
+// reads, with closed and open chunks, deleted intervals and a partial range, and a sample
+// appended after the iterator was made must not change what that iterator returns.
+func TestHeadLazySelect(t *testing.T) {
+	db := openTestDB(t, nil)
+	ctx := context.Background()
+	for i := 0; i < 150; i++ { // 150 samples: two closed chunks and an open one per series
+		app := db.Appender(ctx)
+		for s := 0; s < 20; s++ {
+			if _, err := app.Append(0, labels.FromStrings("__name__", "m", "s", fmt.Sprint(s)), int64(i)*1000, float64(i*s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Delete(ctx, 30_000, 40_000, labels.MustNewMatcher(labels.MatchEqual, "s", "3")); err != nil {
+		t.Fatal(err)
+	}
+	read := func(sorted bool, mint, maxt int64) map[string][]tsample {
+		q, err := db.Querier(mint, maxt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		ss := q.Select(ctx, sorted, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "m"))
+		out := map[string][]tsample{}
+		var it Iterator
+		for ss.Next() {
+			s := ss.At()
+			it = s.Iterator(it)
+			for it.Next() {
+				ts, v := it.At()
+				out[s.Labels().String()] = append(out[s.Labels().String()], tsample{ts, v})
+			}
+			if err := it.Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ss.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, r := range [][2]int64{{0, 200_000}, {25_000, 95_000}, {100_000, 149_000}} {
+		lazy, eager := read(false, r[0], r[1]), read(true, r[0], r[1])
+		if len(lazy) != 20 || !reflect.DeepEqual(lazy, eager) {
+			t.Fatalf("range %v: lazy select read %d series, differs from the sorted select", r, len(lazy))
+		}
+		if got := lazy[`{__name__="m", s="3"}`]; r[0] == 0 && len(got) != 150-11 {
+			t.Fatalf("deleted interval not applied: %d samples", len(got))
+		}
+	}
+
+	q, err := db.Querier(0, 200_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ss := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchEqual, "s", "1"))
+	if !ss.Next() {
+		t.Fatal("no series")
+	}
+	it := ss.At().Iterator(nil)
+	app := db.Appender(ctx)
+	if _, err := app.Append(0, labels.FromStrings("__name__", "m", "s", "1"), 150_000, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for it.Next() {
+		n++
+	}
+	if n != 150 {
+		t.Fatalf("iterator made before the append read %d samples, want 150", n)
 	}
 }

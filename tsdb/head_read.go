@@ -25,7 +25,7 @@ func (hs headSource) refs(ctx context.Context, ms ...*labels.Matcher) ([]*memSer
 }
 
 func (hs headSource) selectSeries(ctx context.Context, mint, maxt int64, metaOnly bool, ms ...*labels.Matcher) ([]*selectedSeries, error) {
-	out, err := hs.selectSeriesUnsorted(ctx, mint, maxt, metaOnly, ms...)
+	out, err := hs.selectHead(ctx, mint, maxt, metaOnly, false, ms...)
 	if err != nil {
 		return nil, err
 	}
@@ -35,8 +35,15 @@ func (hs headSource) selectSeries(ctx context.Context, mint, maxt int64, metaOnl
 
 // selectSeriesUnsorted is selectSeries in the order of the postings (series creation), for a
 // Select that does not need sorted series: sorting 1,000 series of 9 labels by labels costs
-// more than reading their last minute of samples.
+// more than reading their last minute of samples. Its series are the head's own, resolved to
+// chunks only when iterated, since they are not merged with other sources.
 func (hs headSource) selectSeriesUnsorted(ctx context.Context, mint, maxt int64, metaOnly bool, ms ...*labels.Matcher) ([]*selectedSeries, error) {
+	return hs.selectHead(ctx, mint, maxt, metaOnly, true, ms...)
+}
+
+// selectHead selects the matching series that have samples in [mint, maxt]. Lazy series carry
+// their memSeries instead of chunk copies (see selectedSeries.head).
+func (hs headSource) selectHead(ctx context.Context, mint, maxt int64, metaOnly, lazy bool, ms ...*labels.Matcher) ([]*selectedSeries, error) {
 	series, err := hs.refs(ctx, ms...)
 	if err != nil {
 		return nil, err
@@ -51,25 +58,29 @@ func (hs headSource) selectSeriesUnsorted(ctx context.Context, mint, maxt int64,
 		}
 		sel := &selectedSeries{lset: s.lset, mint: mint, maxt: maxt}
 		s.mu.Lock()
-		if metaOnly {
+		if metaOnly || lazy {
 			if !s.overlaps(mint, maxt) {
 				s.mu.Unlock()
 				continue
 			}
+			if lazy && !metaOnly {
+				sel.head, sel.h = s, hs.h
+			}
 		} else {
 			var err error
-			sel.chunks, err = s.chunksFor(mint, maxt, nil, hs.h)
+			sel.chunks, err = s.chunksFor(mint, maxt, nil, hs.h, nil)
 			if err != nil {
 				s.mu.Unlock()
 				return nil, err
 			}
 		}
 		s.mu.Unlock()
-		if !metaOnly && len(sel.chunks) == 0 {
+		if !metaOnly && !lazy && len(sel.chunks) == 0 {
 			continue
 		}
 		if hasDels {
 			if dels, _ := hs.h.tombstones.Get(s.ref); len(dels) > 0 {
+				sel.dels = dels
 				for j := range sel.chunks {
 					sel.chunks[j].dels = dels
 				}

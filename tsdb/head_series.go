@@ -163,8 +163,9 @@ func (s *memSeries) empty() bool {
 }
 
 // chunksFor appends the chunks overlapping [mint, maxt] to dst, copying the open chunk since
-// appends keep writing into its last byte (caller holds mu, and a head chunk read generation).
-func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head) ([]chunkEntry, error) {
+// appends keep writing into its last byte (into *openBuf, reused, when given; caller holds mu,
+// and a head chunk read generation).
+func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head, openBuf *[]byte) ([]chunkEntry, error) {
 	for _, c := range s.closed {
 		if c.maxT >= mint && c.minT <= maxt {
 			data, err := h.chunkData(c.ref)
@@ -176,8 +177,13 @@ func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head) ([]ch
 	}
 	if s.hasOpen() && s.lastT() >= mint && s.openMinT <= maxt {
 		b := s.open.Bytes()
-		cp := make([]byte, len(b))
-		copy(cp, b)
+		var cp []byte
+		if openBuf != nil {
+			*openBuf = append((*openBuf)[:0], b...)
+			cp = *openBuf
+		} else {
+			cp = append([]byte(nil), b...)
+		}
 		dst = append(dst, chunkEntry{data: cp, minT: s.openMinT, maxT: s.lastT()})
 	}
 	return dst, nil

@@ -25,6 +25,13 @@ type selectedSeries struct {
 	lset       labels.Labels
 	chunks     []chunkEntry
 	mint, maxt int64
+
+	// head, when set, is a head series whose chunks are looked up only when an iterator is
+	// made (into the iterator's reused buffers), so that selecting thousands of series holds
+	// no chunk copies; dels are its deleted intervals.
+	head *memSeries
+	h    *Head
+	dels tombstones.Intervals
 }
 
 func (s *selectedSeries) Labels() labels.Labels { return s.lset }
@@ -42,6 +49,7 @@ func (s *selectedSeries) Iterator(reuse Iterator) Iterator {
 // (overlapping blocks not yet compacted) it decodes and merges them into a buffer instead.
 type seriesIterator struct {
 	s       *selectedSeries
+	chunks  []chunkEntry // s.chunks, or a head series' chunks resolved into chunkBuf
 	ci      int
 	chk     chunkenc.Iterator
 	started bool
@@ -51,6 +59,9 @@ type seriesIterator struct {
 
 	merged  []mergedSample
 	mergedI int
+
+	chunkBuf []chunkEntry
+	openBuf  []byte // copy of a head series' open chunk
 }
 
 type mergedSample struct {
@@ -61,7 +72,22 @@ type mergedSample struct {
 func (it *seriesIterator) reset(s *selectedSeries) {
 	it.s, it.ci, it.started, it.err = s, -1, false, nil
 	it.merged, it.mergedI = it.merged[:0], -1
-	if overlapping(s.chunks) {
+	it.chunks = s.chunks
+	if s.head != nil {
+		s.head.mu.Lock()
+		chunks, err := s.head.chunksFor(s.mint, s.maxt, it.chunkBuf[:0], s.h, &it.openBuf)
+		s.head.mu.Unlock()
+		it.chunkBuf, it.chunks = chunks, chunks
+		if err != nil {
+			it.err = err
+			it.chunks = nil
+			return
+		}
+		for i := range it.chunks {
+			it.chunks[i].dels = s.dels
+		}
+	}
+	if overlapping(it.chunks) {
 		it.mergeAll()
 	}
 }
@@ -76,7 +102,7 @@ func overlapping(cs []chunkEntry) bool {
 }
 
 func (it *seriesIterator) mergeAll() {
-	for _, c := range it.s.chunks {
+	for _, c := range it.chunks {
 		var ci chunkenc.Iterator
 		ci.Reset(c.data)
 		for ci.Next() {
@@ -121,7 +147,7 @@ func (it *seriesIterator) accept(t int64) (take, stop bool) {
 	if t < it.s.mint {
 		return false, false
 	}
-	if dels := it.s.chunks[it.ci].dels; len(dels) > 0 && dels.InBounds(t) {
+	if dels := it.chunks[it.ci].dels; len(dels) > 0 && dels.InBounds(t) {
 		return false, false
 	}
 	return true, false
@@ -141,7 +167,7 @@ func (it *seriesIterator) Next() bool {
 		it.started = true
 		return true
 	}
-	n := len(it.s.chunks)
+	n := len(it.chunks)
 	for {
 		if it.ci >= 0 && it.ci < n {
 			for it.chk.Next() {
@@ -168,7 +194,7 @@ func (it *seriesIterator) Next() bool {
 		if it.ci >= n {
 			return false
 		}
-		c := &it.s.chunks[it.ci]
+		c := &it.chunks[it.ci]
 		it.chk.Reset(c.data)
 		if c.minT < it.s.mint {
 			// Jump over the part of the chunk before the range instead of filtering it sample
@@ -213,7 +239,7 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 		it.t, it.v, it.started = it.merged[i].t, it.merged[i].v, true
 		return true
 	}
-	n := len(it.s.chunks)
+	n := len(it.chunks)
 	if it.ci >= n {
 		return false
 	}
@@ -223,9 +249,9 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 	if t < it.s.mint {
 		t = it.s.mint
 	}
-	if it.ci < 0 || it.s.chunks[it.ci].maxT < t {
+	if it.ci < 0 || it.chunks[it.ci].maxT < t {
 		next := it.ci + 1
-		for next < n && it.s.chunks[next].maxT < t {
+		for next < n && it.chunks[next].maxT < t {
 			next++
 		}
 		if next >= n {
@@ -233,7 +259,7 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 			return false
 		}
 		it.ci = next
-		it.chk.Reset(it.s.chunks[it.ci].data)
+		it.chk.Reset(it.chunks[it.ci].data)
 	}
 	if !it.chk.SeekTo(t) {
 		if err := it.chk.Err(); err != nil {

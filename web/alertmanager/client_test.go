@@ -23,9 +23,18 @@ func TestFetchExplanation(t *testing.T) {
 	for len(sink.delivered()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	ex, err := FetchExplanation(ctx, http.DefaultClient, srv.URL+"/", model.LabelSet{"alertname": "Explained", "team": "db"})
-	if err != nil {
-		t.Fatal(err)
+	// The notification log entry is written after the receiver answered: poll for it.
+	var ex *routing.Explanation
+	for {
+		var err error
+		ex, err = FetchExplanation(ctx, http.DefaultClient, srv.URL+"/", model.LabelSet{"alertname": "Explained", "team": "db"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ex.Routes) != 2 || len(ex.Routes[1].Notifications) != 1 || ex.Routes[1].Notifications[0].LastSent != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if ex.Alert == nil || len(ex.Routes) != 2 || ex.Routes[0].Receiver != "db-pager" || ex.Routes[1].Receiver != "hook" {
 		t.Fatalf("explanation = %+v", ex)

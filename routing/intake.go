@@ -45,17 +45,7 @@ func (r *Router) Send(_ context.Context, alerts ...Alert) error {
 				a.Labels[k] = v
 			}
 		}
-		if a.StartsAt.IsZero() {
-			if a.EndsAt.IsZero() {
-				a.StartsAt = now
-			} else {
-				a.StartsAt = a.EndsAt
-			}
-		}
-		if a.EndsAt.IsZero() {
-			a.Timeout = true
-			a.EndsAt = now.Add(resolveTimeout)
-		}
+		a.StartsAt, a.EndsAt, a.Timeout = TimeDefaults(now, a.StartsAt, a.EndsAt, resolveTimeout)
 		if err := a.Validate(); err != nil {
 			errs = errors.Join(errs, fmt.Errorf("alert %s: %w", in.Labels, err))
 			continue
@@ -77,4 +67,19 @@ func (r *Router) Store(alerts []Incoming) { r.alerts.put(alerts) }
 // ResolveTimeout is the configured global resolve_timeout, the end given to alerts without one.
 func (r *Router) ResolveTimeout() time.Duration {
 	return time.Duration(r.Config().Global.ResolveTimeout)
+}
+
+// TimeDefaults is Alertmanager's intake rule for an alert's times: no start means its end (or
+// now), no end means firing until resolveTimeout passes without an update (timeout set).
+func TimeDefaults(now, startsAt, endsAt time.Time, resolveTimeout time.Duration) (start, end time.Time, timeout bool) {
+	if startsAt.IsZero() {
+		startsAt = endsAt
+		if endsAt.IsZero() {
+			startsAt = now
+		}
+	}
+	if endsAt.IsZero() {
+		return startsAt, now.Add(resolveTimeout), true
+	}
+	return startsAt, endsAt, false
 }

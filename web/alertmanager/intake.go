@@ -163,19 +163,8 @@ func (st *intakeState) convert(now time.Time, resolveTimeout time.Duration) (out
 			}
 		}
 		// Upstream's handler: defaults, then empty label values dropped, then validation.
-		timeout := false
-		if startsAt.IsZero() {
-			if endsAt.IsZero() {
-				startsAt = now
-			} else {
-				startsAt = endsAt
-			}
-		}
-		if endsAt.IsZero() {
-			timeout = true
-			endsAt = now.Add(resolveTimeout)
-		}
-		if !endsAt.IsZero() && endsAt.Before(startsAt) {
+		startsAt, endsAt, timeout := routing.TimeDefaults(now, startsAt, endsAt, resolveTimeout)
+		if endsAt.Before(startsAt) {
 			return nil, 0, false
 		}
 		labels, ok := st.labelSet(pairs[a.labels.lo:a.labels.hi], true)

@@ -50,8 +50,9 @@ func (h *Handler) postAlerts(w http.ResponseWriter, r *http.Request) {
 		fallback()
 		return
 	}
-	// One copy of the body; the decoded strings are substrings of it until stored.
-	if !st.dec.decode(string(body)) {
+	// The decoded strings are substrings of the body buffer, which the next request reuses:
+	// routing's Store copies what it keeps, and release drops every reference to them.
+	if len(body) == 0 || !st.dec.decode(unsafe.String(&body[0], len(body))) {
 		fallback()
 		return
 	}
@@ -77,11 +78,13 @@ type intakeState struct {
 	dec    decoder
 	packed []byte             // packed label sets of this request (see labelSet)
 	in     []routing.Incoming // the converted alerts
-	// The last time strings and generator URL seen, and their outcome: within a batch from one
-	// Prometheus rule evaluation they repeat.
+	// The last time strings seen, and their outcome: within a batch from one Prometheus rule
+	// evaluation they repeat.
 	lastStart, lastEnd timeMemo
-	lastURL            string
-	lastURLOK          bool
+	// The last generator URL seen and whether it is valid, kept across requests (a copy, not
+	// a substring of a body): a Prometheus rule sends the same one with every alert.
+	lastURL   string
+	lastURLOK bool
 }
 
 // release clears the references into the request's body and returns st to the pool.
@@ -90,12 +93,14 @@ func (st *intakeState) release() {
 	clear(st.dec.alerts)
 	clear(st.in)
 	st.dec.s = ""
-	st.lastStart, st.lastEnd, st.lastURL, st.lastURLOK = timeMemo{}, timeMemo{}, "", false
+	st.lastStart, st.lastEnd = timeMemo{}, timeMemo{}
 	if st.buf.Cap() > 1<<20 {
 		return // let an unusually large buffer go
 	}
 	intakePool.Put(st)
 }
+
+const maxMemoURL = 4 << 10 // longer generator URLs are validated every time, not kept
 
 type timeMemo struct {
 	s  string
@@ -155,8 +160,11 @@ func (st *intakeState) convert(now time.Time, resolveTimeout time.Duration) (out
 		}
 		if a.generatorURL != "" {
 			if a.generatorURL != st.lastURL {
-				st.lastURL = a.generatorURL
 				st.lastURLOK = validate.FormatOf("generatorURL", "body", "uri", a.generatorURL, strfmt.Default) == nil
+				st.lastURL = ""
+				if len(a.generatorURL) <= maxMemoURL {
+					st.lastURL = strings.Clone(a.generatorURL)
+				}
 			}
 			if !st.lastURLOK {
 				return nil, 0, false

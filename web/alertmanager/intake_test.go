@@ -102,3 +102,55 @@ func TestPostAlertsMatchesUpstream(t *testing.T) {
 		t.Errorf("alert D = %v (%v), want the empty label dropped", a, err)
 	}
 }
+
+// TestPostAlertsReusesBuffers posts alerts one after another, so that each request decodes in
+// the buffers (body, generator URL memo) the previous one left in the pool, and requires every
+// stored alert to keep its own strings and every generator URL to be judged on its own.
+func TestPostAlertsReusesBuffers(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "am.yml")
+	if err := os.WriteFile(cfg, []byte("route: {receiver: r}\nreceivers: [{name: r}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := routing.New(routing.Options{ConfigFile: cfg, DataDir: filepath.Join(dir, "data"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	h, err := New(r, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(body string) int {
+		req := httptest.NewRequest(http.MethodPost, "/api/v2/alerts", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	urls := []struct {
+		url  string
+		code int
+	}{{"http://a/1", 200}, {"::bad", 422}, {"http://a/1", 200}, {"::bad", 422}, {"::bad", 422}, {"http://b/2", 200}}
+	for i := 0; i < 40; i++ {
+		u := urls[i%len(urls)]
+		body := fmt.Sprintf(`[{"labels":{"alertname":"R","i":"%02d"},"annotations":{"s":"x%02d"},"generatorURL":%q}]`, i, i, u.url)
+		if code := post(body); code != u.code {
+			t.Fatalf("request %d (%s): status %d, want %d", i, u.url, code, u.code)
+		}
+	}
+	for i := 0; i < 40; i++ {
+		u := urls[i%len(urls)]
+		if u.code != 200 {
+			continue
+		}
+		ls := model.LabelSet{"alertname": "R", "i": model.LabelValue(fmt.Sprintf("%02d", i))}
+		a, err := r.Alerts().Get(ls.Fingerprint())
+		if err != nil {
+			t.Fatalf("alert %d: %v", i, err)
+		}
+		if !a.Labels.Equal(ls) || a.Annotations["s"] != model.LabelValue(fmt.Sprintf("x%02d", i)) || a.GeneratorURL != u.url {
+			t.Errorf("alert %d = %v %v %q", i, a.Labels, a.Annotations, a.GeneratorURL)
+		}
+	}
+}

@@ -174,12 +174,17 @@ type scrapeLoop struct {
 
 	symbols *labels.SymbolTable
 	lb      *labels.Builder
-	// body is the last response, borrowed from bodies for one scrape; lastSize sizes the next.
-	body     []byte
+	// lastSize is the size of the last body read whole, a hint for the next.
 	lastSize int
-	br       *bufio.Reader
-	gz       *gzip.Reader
-	req      *http.Request
+	// chunkSize overrides textChunkSize (tests).
+	chunkSize int
+	// textFormat tells whether responses of Content-Type probedType get upstream's text parser.
+	probedType string
+	probed     bool
+	textFormat bool
+	br        *bufio.Reader
+	gz        *gzip.Reader
+	req       *http.Request
 
 	reportRefs [numReportSeries]tsdb.SeriesRef
 	reportLset [numReportSeries]labels.Labels
@@ -270,24 +275,31 @@ func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
 	start := time.Now()
 	sl.lastScrape = ts
 	var (
-		stats       appendStats
-		scrapeErr   error
-		contentType string
+		resp      *http.Response
+		body      io.Reader
+		scrapeErr error
 	)
+	// The timeout covers the request and reading the body, which is parsed and appended as it
+	// arrives (see appendFrom).
+	ctx, cancel := context.WithTimeout(sl.appendCtx, sl.cfg.timeout)
+	defer cancel()
 	if scrapeErr = sl.forcedError(); scrapeErr == nil {
-		ctx, cancel := context.WithTimeout(sl.appendCtx, sl.cfg.timeout)
-		contentType, scrapeErr = sl.fetch(ctx)
-		cancel()
+		resp, body, scrapeErr = sl.open(ctx)
 	}
 
-	defer sl.releaseBody()
 	app := sl.appendable.Appender(sl.appendCtx)
-	var b []byte
-	if scrapeErr == nil {
-		b = sl.body
+	var contentType string
+	if resp != nil {
+		contentType = resp.Header.Get("Content-Type")
 	}
-	stats, appErr := sl.append(app, b, contentType, ts)
+	stats, appErr := sl.appendFrom(app, body, contentType, ts)
+	closeResponse(resp)
 	if appErr != nil {
+		var readErr *bodyReadError
+		if errors.As(appErr, &readErr) {
+			// As if the scrape had failed before parsing: nothing was scraped.
+			stats, appErr = appendStats{}, readErr.err
+		}
 		_ = app.Rollback()
 		app = sl.appendable.Appender(sl.appendCtx)
 		// A failed scrape stores nothing and behaves like an empty one: stale markers for all.
@@ -328,22 +340,21 @@ func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
 	}
 }
 
-// releaseBody hands the response buffer back to the pool once the scrape is appended.
-func (sl *scrapeLoop) releaseBody() {
-	if sl.body != nil {
-		sl.lastSize = len(sl.body)
-		bodies.put(sl.body)
-		sl.body = nil
+// closeResponse drains what is left of a (small) body so the connection can be reused.
+func closeResponse(resp *http.Response) {
+	if resp != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
 	}
 }
 
-// fetch GETs the target into sl.body (borrowed from bodies) and returns the response's
-// Content-Type.
-func (sl *scrapeLoop) fetch(ctx context.Context) (string, error) {
+// open GETs the target and returns the response with its body, decompressed and limited to
+// body_size_limit. The caller reads the body and closes the response.
+func (sl *scrapeLoop) open(ctx context.Context) (*http.Response, io.Reader, error) {
 	if sl.req == nil {
 		req, err := http.NewRequest(http.MethodGet, sl.target.URL(), http.NoBody)
 		if err != nil {
-			return "", err
+			return nil, nil, err
 		}
 		req.Header.Add("Accept", sl.cfg.acceptHeader)
 		req.Header.Add("Accept-Encoding", sl.cfg.acceptEncoding)
@@ -353,18 +364,11 @@ func (sl *scrapeLoop) fetch(ctx context.Context) (string, error) {
 	}
 	resp, err := sl.client.Do(sl.req.WithContext(ctx))
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
-	}()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("server returned HTTP status %s", resp.Status)
-	}
-	limit := sl.cfg.bodySizeLimit
-	if limit <= 0 {
-		limit = 1<<63 - 1
+		closeResponse(resp)
+		return nil, nil, fmt.Errorf("server returned HTTP status %s", resp.Status)
 	}
 	var r io.Reader = resp.Body
 	switch ce := resp.Header.Get("Content-Encoding"); ce {
@@ -378,75 +382,276 @@ func (sl *scrapeLoop) fetch(ctx context.Context) (string, error) {
 			err = sl.gz.Reset(sl.br)
 		}
 		if err != nil {
-			return "", fmt.Errorf("reading gzip response: %w", err)
+			closeResponse(resp)
+			return nil, nil, fmt.Errorf("reading gzip response: %w", err)
 		}
 		r = sl.gz
 	default:
-		return "", fmt.Errorf("unsupported Content-Encoding %q", ce)
+		closeResponse(resp)
+		return nil, nil, fmt.Errorf("unsupported Content-Encoding %q", ce)
 	}
-	hint := sl.lastSize
-	if r == resp.Body && resp.ContentLength > int64(hint) && resp.ContentLength < limit {
-		hint = int(resp.ContentLength) // a target's first scrape: read without regrowing
-	}
-	buf := bytes.NewBuffer(bodies.get(hint + bytes.MinRead)) // ReadFrom grows below MinRead of room
-	n, err := buf.ReadFrom(io.LimitReader(r, limit))
-	sl.body = buf.Bytes()
-	if err != nil {
-		return "", fmt.Errorf("reading response body: %w", err)
-	}
-	if n >= limit {
-		// Read one more byte to tell "exactly at the limit" from "over it".
-		var one [1]byte
-		if m, _ := r.Read(one[:]); m > 0 {
-			return "", fmt.Errorf("%w (limit: %d bytes)", errBodySizeLimit, limit)
-		}
-	}
-	if sl.gz != nil && r == sl.gz {
-		if err := sl.gz.Close(); err != nil {
-			return "", fmt.Errorf("reading gzip response: %w", err)
-		}
-	}
-	return resp.Header.Get("Content-Type"), nil
+	return resp, newLimitedBody(r, sl.cfg.bodySizeLimit), nil
 }
 
 // append parses b and appends its samples to app. It does not commit or roll back. An empty b
 // (a failed scrape) only writes stale markers for the series of the previous scrape.
-func (sl *scrapeLoop) append(app tsdb.Appender, b []byte, contentType string, ts time.Time) (stats appendStats, err error) {
-	defTime := ts.UnixMilli()
-	if len(b) == 0 {
-		err = sl.updateStaleMarkers(app, defTime)
-		sl.cache.iterDone(false)
-		return stats, err
+func (sl *scrapeLoop) append(app tsdb.Appender, b []byte, contentType string, ts time.Time) (appendStats, error) {
+	var r io.Reader
+	if len(b) > 0 {
+		r = bytes.NewReader(b)
 	}
-	p, perr := textparse.New(b, contentType, sl.symbols, textparse.ParserOptions{
+	stats, err := sl.appendFrom(app, r, contentType, ts)
+	var readErr *bodyReadError
+	if errors.As(err, &readErr) {
+		return appendStats{}, readErr.err
+	}
+	return stats, err
+}
+
+// appendFrom reads an exposition from body and appends its samples to app. It does not commit or
+// roll back. A nil body (a failed scrape) only writes stale markers for the series of the
+// previous scrape. Errors reading the body are *bodyReadError.
+//
+// The Prometheus text format is parsed a chunk of whole lines at a time as it is read, so a scrape
+// holds a few hundred kilobytes of body instead of the whole exposition (megabytes for 10k
+// series); other formats are read whole, as their parsers need.
+func (sl *scrapeLoop) appendFrom(app tsdb.Appender, body io.Reader, contentType string, ts time.Time) (appendStats, error) {
+	run := appendRun{sl: sl, app: app, defTime: ts.UnixMilli()}
+	run.maxT = run.defTime + maxFutureSkew.Milliseconds()
+	if body == nil {
+		err := sl.updateStaleMarkers(app, run.defTime)
+		sl.cache.iterDone(false)
+		return run.stats, err
+	}
+	opts := textparse.ParserOptions{
 		// Vigil's TSDB stores float samples; classic histograms stay classic.
 		IgnoreNativeHistograms: true,
 		FallbackContentType:    sl.cfg.fallbackType,
-	})
-	if p == nil {
-		return stats, perr
 	}
-	var (
-		sampleLimitErr error
-		appended       int
-		lset           labels.Labels
-		maxT           = defTime + maxFutureSkew.Milliseconds()
-		cache          = sl.cache
-		meta           = cache.meta
-	)
-loop:
+	if contentType != sl.probedType || !sl.probed {
+		probe, _ := textparse.New(nil, contentType, sl.symbols, opts)
+		_, sl.textFormat = probe.(*textparse.PromParser)
+		sl.probedType, sl.probed = contentType, true
+	}
+	var err error
+	if sl.textFormat {
+		err = sl.appendTextChunks(&run, body)
+	} else {
+		err = sl.appendWhole(&run, body, contentType, opts)
+	}
+	if err == nil && run.sampleLimitErr != nil {
+		err = run.sampleLimitErr
+	}
+	if err != nil {
+		return run.stats, err
+	}
+	if err = sl.updateStaleMarkers(app, run.defTime); err != nil {
+		return run.stats, err
+	}
+	sl.cache.iterDone(true)
+	return run.stats, nil
+}
+
+// appendWhole reads the whole body into a pooled buffer and appends what it parses.
+func (sl *scrapeLoop) appendWhole(run *appendRun, body io.Reader, contentType string, opts textparse.ParserOptions) error {
+	buf := bytes.NewBuffer(bodies.get(sl.lastSize + bytes.MinRead)) // ReadFrom grows below MinRead of room
+	_, err := buf.ReadFrom(body)
+	b := buf.Bytes()
+	defer func() {
+		sl.lastSize = len(b)
+		bodies.put(b)
+	}()
+	if err != nil {
+		return err
+	}
+	p, perr := textparse.New(b, contentType, sl.symbols, opts)
+	if p == nil {
+		return perr
+	}
+	return run.entries(p)
+}
+
+// textChunkSize is how much of a text exposition is read before it is parsed; a line longer than
+// that grows the buffer.
+const textChunkSize = 256 << 10
+
+// appendTextChunks reads a Prometheus text exposition in chunks that end at a line break and
+// parses each with a parser of its own. The parser carries one piece of state from line to line,
+// the metric type of the last # TYPE line (it normalises le/quantile values of histograms and
+// summaries), so a chunk that continues such a family starts with a # TYPE line of that type.
+//
+// A chunk is cut at its last line break. That is wrong only when the break is inside a quoted
+// string (promlex allows raw line breaks in label values), and then the chunk's last line cannot
+// be parsed: only a failed chunk is checked line by line (textLinesEnd), and if the cut was the
+// cause, parsing goes on from the start of the broken line. Lines parsed before it were parsed
+// right, and the broken line appended nothing.
+func (sl *scrapeLoop) appendTextChunks(run *appendRun, body io.Reader) error {
+	size := sl.chunkSize
+	if size <= 0 {
+		size = textChunkSize
+	}
+	buf := bodies.get(size)
+	buf = buf[:size]
+	defer func() { bodies.put(buf) }()
+	grow := func(keep int) { buf = slices.Grow(buf[:keep], len(buf))[:2*len(buf)] }
+	carry, prefix := 0, 0 // buf[:carry] is kept from the last round; buf[:prefix] is a # TYPE line
+	for {
+		n, rerr := io.ReadFull(body, buf[carry:])
+		end := carry + n
+		eof := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
+		if rerr != nil && !eof {
+			return rerr
+		}
+		cut := end // the chunk is buf[:cut]; when not at the end, the rest is kept
+		if !eof {
+			nl := bytes.LastIndexByte(buf[prefix:end], '\n')
+			if nl < 0 {
+				grow(end)
+				carry = end
+				continue
+			}
+			// The chunk leaves out its final line break: the parser appends one, in place.
+			cut = prefix + nl
+		}
+		if bytes.IndexByte(buf[prefix:cut], 0) >= 0 {
+			// promlex ends the exposition at a NUL at the start of a line (elsewhere it is an
+			// error or part of a string): find out which.
+			if _, nul := textLinesEnd(buf[prefix:cut]); nul >= 0 {
+				cut, eof = prefix+nul, true
+				if _, err := io.Copy(io.Discard, body); err != nil { // still bound by body_size_limit
+					return err
+				}
+			}
+		}
+		run.skipType = prefix > 0
+		if err := run.entries(textparse.NewPromParser(buf[:cut], sl.symbols, false)); err != nil {
+			if eof || !run.parseFailed {
+				return err
+			}
+			// Was the cut inside a string, and the broken line the one that failed? Then resume
+			// at that line.
+			e, _ := textLinesEnd(buf[prefix : cut+1])
+			if prefix+e == cut || (e >= 0 && !sl.parsesClean(buf[:prefix+e])) {
+				return err
+			}
+			cut = prefix + e // -1 without a whole line: the prefix line is parsed again
+			if e < 0 {
+				cut = prefix - 1
+			}
+		} else if eof {
+			return nil
+		}
+		rest := buf[cut+1 : end]
+		next := len(run.typeLine)
+		if next+len(rest) > len(buf) {
+			buf = slices.Grow(buf[:0], next+len(rest))[:next+len(rest)]
+		}
+		copy(buf[next:], rest)
+		copy(buf, run.typeLine)
+		prefix, carry = next, next+len(rest)
+		if carry == len(buf) {
+			grow(carry) // no line fits: read more before cutting again
+		}
+	}
+}
+
+// parsesClean reports whether the text exposition b parses without error.
+func (sl *scrapeLoop) parsesClean(b []byte) bool {
+	p := textparse.NewPromParser(b, sl.symbols, false)
+	for {
+		if _, err := p.Next(); err != nil {
+			return errors.Is(err, io.EOF)
+		}
+	}
+}
+
+// bodyReadError marks an error reading a scrape's body, as opposed to one parsing or storing it.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
+
+// limitedBody reads a response body up to body_size_limit, failing with Prometheus's error
+// text beyond it, and wraps read errors in *bodyReadError.
+type limitedBody struct {
+	r     io.Reader
+	left  int64
+	limit int64
+}
+
+func newLimitedBody(r io.Reader, limit int64) *limitedBody {
+	if limit <= 0 {
+		limit = 1<<63 - 1
+	}
+	return &limitedBody{r: r, left: limit, limit: limit}
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if l.left <= 0 {
+		// At the limit: one more byte tells "exactly at the limit" from "over it".
+		var one [1]byte
+		if n, _ := l.r.Read(one[:]); n > 0 {
+			return 0, &bodyReadError{fmt.Errorf("%w (limit: %d bytes)", errBodySizeLimit, l.limit)}
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if err != nil && err != io.EOF {
+		err = &bodyReadError{fmt.Errorf("reading response body: %w", err)}
+	}
+	return n, err
+}
+
+// appendRun is the state of one append pass, across the parsers of its chunks.
+type appendRun struct {
+	sl             *scrapeLoop
+	app            tsdb.Appender
+	stats          appendStats
+	sampleLimitErr error
+	appended       int
+	lset           labels.Labels
+	defTime, maxT  int64
+	// typeLine is "# TYPE _ <type>\n" after a # TYPE line for a histogram or summary, empty after
+	// any other; skipType is set while that line, repeated at the start of a chunk, is to be
+	// passed over.
+	typeLine []byte
+	skipType bool
+	// parseFailed tells a parser's error from one in what the entries were then put through.
+	parseFailed bool
+}
+
+// entries appends the samples p yields.
+func (r *appendRun) entries(p textparse.Parser) (err error) {
+	sl, app, cache := r.sl, r.app, r.sl.cache
+	meta := cache.meta
 	for {
 		var et textparse.Entry
 		if et, err = p.Next(); err != nil {
 			if errors.Is(err, io.EOF) {
-				err = nil
+				return nil
 			}
-			break
+			r.parseFailed = true
+			return err
 		}
 		switch et {
 		case textparse.EntryType:
+			if r.skipType {
+				r.skipType = false
+				continue
+			}
 			mf, typ := p.Type()
 			meta.setType(mf, typ, cache.iter)
+			r.typeLine = r.typeLine[:0]
+			if typ == model.MetricTypeHistogram || typ == model.MetricTypeSummary {
+				r.typeLine = append(append(append(r.typeLine, "# TYPE _ "...), typ...), '\n')
+			}
 			continue
 		case textparse.EntryHelp:
 			mf, help := p.Help()
@@ -459,14 +664,14 @@ loop:
 		case textparse.EntryComment:
 			continue
 		case textparse.EntryHistogram:
-			stats.total++
-			stats.histograms++
+			r.stats.total++
+			r.stats.histograms++
 			continue
 		}
-		stats.total++
+		r.stats.total++
 
 		met, parsedTS, val := p.Series()
-		t := defTime
+		t := r.defTime
 		if !sl.cfg.honorTimestamps {
 			parsedTS = nil
 		}
@@ -483,12 +688,12 @@ loop:
 		if cached {
 			// The head knows the series by its reference: no labels needed (the cache keeps
 			// none, the head holds them once).
-			ref, lset = ce.ref, labels.EmptyLabels()
+			ref, r.lset = ce.ref, labels.EmptyLabels()
 		} else {
-			if lset, err = sl.seriesLabels(p, lset); err != nil {
-				break loop
+			if r.lset, err = sl.seriesLabels(p, r.lset); err != nil {
+				return err
 			}
-			if lset.IsEmpty() {
+			if r.lset.IsEmpty() {
 				cache.addDropped(key)
 				continue
 			}
@@ -496,23 +701,23 @@ loop:
 
 		var aerr error
 		switch {
-		case sl.cfg.sampleLimit > 0 && appended >= sl.cfg.sampleLimit:
+		case sl.cfg.sampleLimit > 0 && r.appended >= sl.cfg.sampleLimit:
 			// Keep parsing so scrape_samples_scraped is right; the batch is rolled back.
 			aerr = errSampleLimit
 		case alreadyScraped && parsedTS == nil:
 			aerr = tsdb.ErrDuplicateSampleForTimestamp
-		case parsedTS != nil && t > maxT:
+		case parsedTS != nil && t > r.maxT:
 			aerr = tsdb.ErrOutOfBounds
 		default:
-			appended++
-			ref, aerr = app.Append(ref, lset, t, val)
+			r.appended++
+			ref, aerr = app.Append(ref, r.lset, t, val)
 			if errors.Is(aerr, tsdb.ErrUnknownSeriesRef) {
 				// Head truncation removed the cached series (it had no samples for a while):
 				// build its labels again so that it is created anew.
-				if lset, err = sl.seriesLabels(p, lset); err != nil {
-					break loop
+				if r.lset, err = sl.seriesLabels(p, r.lset); err != nil {
+					return err
 				}
-				ref, aerr = app.Append(0, lset, t, val)
+				ref, aerr = app.Append(0, r.lset, t, val)
 			}
 		}
 		track := parsedTS == nil || sl.cfg.trackTimestampsStaleness
@@ -522,39 +727,27 @@ loop:
 				ce.ref = ref
 			} else {
 				ce = cache.add(key, ref)
-				if sampleLimitErr == nil {
-					stats.seriesAdded++
+				if r.sampleLimitErr == nil {
+					r.stats.seriesAdded++
 				}
 			}
 			if track {
 				cache.track(ce)
 			}
 		case errors.Is(aerr, errSampleLimit):
-			sampleLimitErr = aerr
+			r.sampleLimitErr = aerr
 		case errors.Is(aerr, tsdb.ErrOutOfOrderSample):
-			stats.outOfOrder++
+			r.stats.outOfOrder++
 		case errors.Is(aerr, tsdb.ErrDuplicateSampleForTimestamp):
-			stats.duplicates++
+			r.stats.duplicates++
 		case errors.Is(aerr, tsdb.ErrOutOfBounds):
-			stats.bounds++
+			r.stats.bounds++
 		default:
-			err = aerr
-			break loop
+			return aerr
 		}
 		// Counted even when rejected: this is the number of series after relabeling.
-		stats.added++
+		r.stats.added++
 	}
-	if err == nil && sampleLimitErr != nil {
-		err = sampleLimitErr
-	}
-	if err != nil {
-		return stats, err
-	}
-	if err = sl.updateStaleMarkers(app, defTime); err != nil {
-		return stats, err
-	}
-	cache.iterDone(true)
-	return stats, nil
 }
 
 // updateStaleMarkers appends a stale marker for every series of the previous scrape that is not

@@ -301,18 +301,22 @@ func benchSaturated(b *testing.B, addr string, pid, batch int) {
 	for i := range lat {
 		lat[i] = make([]time.Duration, 0, b.N/len(conns)+1)
 	}
-	cpu0, self0 := procCPU(b, pid), selfCPU()
+	cpu0, self0, busy0 := procCPU(b, pid), selfCPU(), machineBusy(b)
 	b.ResetTimer()
 	run(int64(b.N), lat)
 	b.StopTimer()
-	cpu, self := procCPU(b, pid)-cpu0, selfCPU()-self0
+	cpu, self, busy := procCPU(b, pid)-cpu0, selfCPU()-self0, machineBusy(b)-busy0
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	alerts := float64(b.N * batch)
 	b.ReportMetric(alerts/b.Elapsed().Seconds(), "alerts/s")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(cpu.Seconds()/alerts*1000, "server-cpu-s/1k")
 	b.ReportMetric(self.Seconds()/alerts*1000, "client-cpu-s/1k")
+	// Cores busy outside the server and the client: interrupts (loopback), and anything else
+	// running on the machine, which would make this run's alerts/s and p99 unfair.
+	b.ReportMetric(max(0, (busy-cpu-self).Seconds())/b.Elapsed().Seconds(), "other-busy-cores")
 }
 
 // rawConn is one keep-alive HTTP/1.1 connection of the lean benchmark client.
@@ -399,6 +403,31 @@ func procCPU(b *testing.B, pid int) time.Duration {
 }
 
 const clockTicks = 100 // USER_HZ, the unit of /proc/PID/stat's times on Linux
+
+// machineBusy is the CPU time all cores have spent not idle, from /proc/stat.
+func machineBusy(b *testing.B) time.Duration {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(stat), "\n")
+	fields := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(fields) < 9 || fields[0] != "cpu" {
+		b.Fatalf("/proc/stat: %q", line)
+	}
+	var ticks int64
+	for i, f := range fields[1:9] {
+		if i == 3 || i == 4 || i == 7 { // idle, iowait, steal
+			continue
+		}
+		t, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ticks += t
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
 
 // selfCPU is the CPU time of this process, the benchmark's client.
 func selfCPU() time.Duration {

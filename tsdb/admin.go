@@ -248,11 +248,12 @@ func (db *DB) Stats(limit int) Stats {
 		valueCount = append(valueCount, Stat{name, uint64(len(values))})
 		var mem uint64
 		for v, refs := range values {
+			n := uint64(refs.len())
 			st.HeadStats.NumLabelPairs++
-			mem += uint64(len(v)) * uint64(len(refs))
-			pairs = append(pairs, Stat{name + "=" + v, uint64(len(refs))})
+			mem += uint64(len(v)) * n
+			pairs = append(pairs, Stat{name + "=" + v, n})
 			if name == labels.MetricName {
-				byMetric = append(byMetric, Stat{v, uint64(len(refs))})
+				byMetric = append(byMetric, Stat{v, n})
 			}
 		}
 		memory = append(memory, Stat{name, mem})

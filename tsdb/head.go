@@ -284,6 +284,9 @@ func (a *headAppender) Commit() error {
 // maxPooledSeriesRecord is the largest series record buffer kept for reuse (a few hundred series).
 const maxPooledSeriesRecord = 64 << 10
 
+// seriesPerRecord bounds the series in one WAL series record.
+const seriesPerRecord = 1000
+
 func (a *headAppender) log() error {
 	h := a.head
 	if h.wal == nil {
@@ -303,11 +306,23 @@ func (a *headAppender) log() error {
 	}()
 	var enc record.Encoder
 	recs := make([][]byte, 0, 2)
-	if len(a.newSeries) > 0 {
+	for pending := a.newSeries; len(pending) > 0; {
+		// A target's first scrape creates thousands of series: one record per seriesPerRecord,
+		// logged as it is made, so the buffers stay a few hundred kilobytes instead of holding
+		// the labels of all of them several times over (raw, compressed, framed). A crash between
+		// them leaves series without samples, which head truncation drops.
+		if len(recs) > 0 {
+			if err := h.wal.Log(recs...); err != nil {
+				return err
+			}
+			recs = recs[:0]
+		}
+		n := min(len(pending), seriesPerRecord)
 		buf.series = buf.series[:0]
-		for _, s := range a.newSeries {
+		for _, s := range pending[:n] {
 			buf.series = append(buf.series, record.RefSeries{Ref: s.ref, Labels: s.lset})
 		}
+		pending = pending[n:]
 		buf.b1 = enc.Series(buf.series, buf.b1[:0])
 		rec := record.Compress(buf.b1, buf.c1)
 		if len(rec) < len(buf.b1) {

@@ -2,6 +2,7 @@ package tsdb
 
 import (
 	"context"
+	"encoding/binary"
 	"slices"
 	"sort"
 	"sync"
@@ -17,11 +18,117 @@ var allPostingsKey = labels.Label{}
 // memPostings is the head's inverted index: label name → value → sorted series refs.
 type memPostings struct {
 	mu sync.RWMutex
-	m  map[string]map[string][]uint64
+	m  map[string]map[string]refList
+}
+
+// refList is a sorted list of series refs kept as varint deltas: refs are allocated in order, so
+// most deltas take a byte or two where a []uint64 takes eight (the head's postings were ~85 bytes
+// per series of ten labels). Concurrent appenders and WAL replay index series a little out of
+// ref order; such refs wait in ooo, unsorted, until there are enough of them to merge in one
+// pass (a sixteenth of the list), so that no insert rewrites a long list.
+type refList struct {
+	b    []byte
+	last uint64 // the last ref in b
+	ooo  *[]uint64
+}
+
+func (l *refList) append(ref uint64) {
+	if len(l.b) == 0 || ref > l.last {
+		l.b = binary.AppendUvarint(l.b, ref-l.last)
+		l.last = ref
+		return
+	}
+	if l.ooo == nil {
+		l.ooo = new([]uint64)
+	}
+	*l.ooo = append(*l.ooo, ref)
+	if n := len(*l.ooo); n >= 16 && n*16 >= len(l.b) {
+		l.merge()
+	}
+}
+
+// merge moves the out-of-order refs into b.
+func (l *refList) merge() {
+	if l.ooo == nil {
+		return
+	}
+	extra := *l.ooo
+	l.ooo = nil
+	slices.Sort(extra)
+	old := l.b
+	l.b, l.last = make([]byte, 0, len(old)+2*len(extra)), 0
+	put := func(r uint64) {
+		if len(l.b) > 0 && r == l.last {
+			return
+		}
+		l.b = binary.AppendUvarint(l.b, r-l.last)
+		l.last = r
+	}
+	var ref uint64
+	for len(old) > 0 {
+		d, n := binary.Uvarint(old)
+		ref += d
+		old = old[n:]
+		for len(extra) > 0 && extra[0] < ref {
+			put(extra[0])
+			extra = extra[1:]
+		}
+		put(ref)
+	}
+	for _, r := range extra {
+		put(r)
+	}
+}
+
+// len counts the refs.
+func (l *refList) len() int {
+	n := 0
+	for _, c := range l.b {
+		if c < 0x80 { // every varint ends with its one byte below 0x80
+			n++
+		}
+	}
+	if l.ooo != nil && len(*l.ooo) > 0 {
+		return len(l.decode(nil)) // rare: refs waiting to be merged may repeat
+	}
+	return n
+}
+
+// decode appends the sorted refs to dst.
+func (l *refList) decode(dst []uint64) []uint64 {
+	start := len(dst)
+	var ref uint64
+	for b := l.b; len(b) > 0; {
+		if b[0] < 0x80 { // one-byte deltas are the common case
+			ref += uint64(b[0])
+			b = b[1:]
+		} else {
+			d, n := binary.Uvarint(b)
+			ref += d
+			b = b[n:]
+		}
+		dst = append(dst, ref)
+	}
+	if l.ooo != nil && len(*l.ooo) > 0 {
+		dst = append(dst, *l.ooo...)
+		slices.Sort(dst[start:])
+		dst = append(dst[:start], slices.Compact(dst[start:])...)
+	}
+	return dst
+}
+
+// encode replaces the list with refs, which are sorted.
+func (l *refList) encode(refs []uint64) {
+	l.b, l.last, l.ooo = l.b[:0], 0, nil
+	for _, r := range refs {
+		l.b = binary.AppendUvarint(l.b, r-l.last)
+		l.last = r
+	}
+	l.b = slices.Clip(l.b)
 }
 
 func newMemPostings() *memPostings {
-	return &memPostings{m: map[string]map[string][]uint64{"": {"": nil}}}
+	return &memPostings{m: map[string]map[string]refList{"": {"": {}}}}
 }
 
 func (p *memPostings) add(ref uint64, lset labels.Labels) {
@@ -34,15 +141,11 @@ func (p *memPostings) add(ref uint64, lset labels.Labels) {
 func (p *memPostings) addFor(ref uint64, l labels.Label) {
 	nm, ok := p.m[l.Name]
 	if !ok {
-		nm = map[string][]uint64{}
+		nm = map[string]refList{}
 		p.m[l.Name] = nm
 	}
-	list := append(nm[l.Value], ref)
-	// Refs are allocated in order but series may be indexed slightly out of order by concurrent
-	// appenders: restore order by moving the new ref down.
-	for i := len(list) - 1; i > 0 && list[i] < list[i-1]; i-- {
-		list[i], list[i-1] = list[i-1], list[i]
-	}
+	list := nm[l.Value]
+	list.append(ref)
 	nm[l.Value] = list
 }
 
@@ -59,38 +162,41 @@ func (p *memPostings) deleteRefs(deleted map[uint64]struct{}, lsets []labels.Lab
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var refs []uint64
 	for pr := range pairs {
 		nm := p.m[pr.n]
 		if nm == nil {
 			continue
 		}
-		old := nm[pr.v]
-		kept := make([]uint64, 0, len(old))
-		for _, r := range old {
-			if _, ok := deleted[r]; !ok {
-				kept = append(kept, r)
-			}
-		}
-		if len(kept) == 0 && pr.n != "" {
+		list := nm[pr.v]
+		refs = slices.DeleteFunc(list.decode(refs[:0]), func(r uint64) bool {
+			_, ok := deleted[r]
+			return ok
+		})
+		if len(refs) == 0 && pr.n != "" {
 			delete(nm, pr.v)
 			if len(nm) == 0 {
 				delete(p.m, pr.n)
 			}
 			continue
 		}
-		nm[pr.v] = kept
+		list.encode(refs)
+		nm[pr.v] = list
 	}
 }
 
-// get returns a copy of one list: lists are reordered in place by add, so readers must not
-// share them.
+// get returns one list, decoded into memory of the caller's.
 func (p *memPostings) get(name, value string) []uint64 {
 	p.mu.RLock()
 	l := p.m[name][value]
-	cp := make([]uint64, len(l))
-	copy(cp, l)
+	// Every delta takes at least a byte, so len(l.b) bounds the count in b.
+	n := len(l.b)
+	if l.ooo != nil {
+		n += len(*l.ooo)
+	}
+	out := l.decode(make([]uint64, 0, n))
 	p.mu.RUnlock()
-	return cp
+	return out
 }
 
 func (p *memPostings) labelValues(name string) []string {

@@ -204,6 +204,9 @@ func (w *WAL) createSegment(i int) error {
 // Dir returns the WAL's directory.
 func (w *WAL) Dir() string { return w.dir }
 
+// maxKeptBuffer is the largest write buffer the WAL keeps between writes.
+const maxKeptBuffer = 256 << 10
+
 // Log writes the records, in order, with a single write syscall into one segment, and returns
 // once the write has completed (the data is in the page cache). On error none of the records is
 // in the log: a partial write is truncated away before Log returns.
@@ -237,7 +240,11 @@ func (w *WAL) Log(recs ...[]byte) error {
 	for _, r := range recs {
 		buf = appendRecord(buf, r)
 	}
-	w.buf = buf
+	if cap(buf) <= maxKeptBuffer {
+		w.buf = buf
+	} else {
+		w.buf = nil // a rare large batch (new series) would otherwise keep its size for good
+	}
 	n, err := w.seg.WriteAt(buf, w.segOff)
 	if err == nil && n != len(buf) {
 		err = io.ErrShortWrite

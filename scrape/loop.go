@@ -182,9 +182,9 @@ type scrapeLoop struct {
 	probedType string
 	probed     bool
 	textFormat bool
-	br        *bufio.Reader
-	gz        *gzip.Reader
-	req       *http.Request
+	br         *bufio.Reader
+	gz         *gzip.Reader
+	req        *http.Request
 
 	reportRefs [numReportSeries]tsdb.SeriesRef
 	reportLset [numReportSeries]labels.Labels

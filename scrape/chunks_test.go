@@ -144,3 +144,14 @@ func FuzzTextChunks(f *testing.F) {
 		}
 	})
 }
+
+// The body pool is shared with whole-body reads: a chunked scrape must cope with being lent a
+// buffer smaller than a chunk (one an OpenMetrics scrape of a small target gave back).
+func TestTextChunksWithSmallPooledBuffer(t *testing.T) {
+	bodies.put(make([]byte, 0, 100))
+	defer func() { _ = bodies.get(0) }()
+	got, _, errText, _ := appendChunked(t, "a 1\nb 2\n", 0, nil)
+	if errText != "" || len(got) != 2 {
+		t.Fatalf("got %d samples, error %q", len(got), errText)
+	}
+}

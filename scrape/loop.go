@@ -490,8 +490,8 @@ func (sl *scrapeLoop) appendTextChunks(run *appendRun, body io.Reader) error {
 	if size <= 0 {
 		size = textChunkSize
 	}
-	buf := bodies.get(size)
-	buf = buf[:size]
+	// The pool may lend a smaller buffer (one an OpenMetrics scrape returned): grow it.
+	buf := slices.Grow(bodies.get(size), size)[:size]
 	defer func() { bodies.put(buf) }()
 	grow := func(keep int) { buf = slices.Grow(buf[:keep], len(buf))[:2*len(buf)] }
 	carry, prefix := 0, 0 // buf[:carry] is kept from the last round; buf[:prefix] is a # TYPE line

@@ -400,12 +400,7 @@ func (sl *scrapeLoop) append(app tsdb.Appender, b []byte, contentType string, ts
 	if len(b) > 0 {
 		r = bytes.NewReader(b)
 	}
-	stats, err := sl.appendFrom(app, r, contentType, ts)
-	var readErr *bodyReadError
-	if errors.As(err, &readErr) {
-		return appendStats{}, readErr.err
-	}
-	return stats, err
+	return sl.appendFrom(app, r, contentType, ts) // reading a bytes.Reader cannot fail
 }
 
 // appendFrom reads an exposition from body and appends its samples to app. It does not commit or
@@ -534,10 +529,7 @@ func (sl *scrapeLoop) appendTextChunks(run *appendRun, body io.Reader) error {
 			if prefix+e == cut || (e >= 0 && !sl.parsesClean(buf[:prefix+e])) {
 				return err
 			}
-			cut = prefix + e // -1 without a whole line: the prefix line is parsed again
-			if e < 0 {
-				cut = prefix - 1
-			}
+			cut = prefix + e // e is -1 without a whole line: the prefix line is parsed again
 		} else if eof {
 			return nil
 		}

@@ -489,32 +489,24 @@ func BenchmarkMemoryPerAlert(b *testing.B) {
 			b.ReportMetric(float64(heapInuse()-before)/n, "bytes/alert")
 		}
 	})
-	b.Run("vigil-process", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			u, pid := startVigilProcess(b)
-			if u == "" {
-				b.Skip("$VIGIL_BENCH_BIN not set")
+	for _, tg := range []struct {
+		name  string
+		start func(*testing.B) (string, int)
+	}{{"vigil-process", startVigilProcess}, {"alertmanager", startAlertmanager}} {
+		b.Run(tg.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				u, pid := tg.start(b)
+				if u == "" {
+					b.Skip("binary not available: Debian prometheus-alertmanager, or $VIGIL_BENCH_BIN")
+				}
+				rssBefore, heapBefore := rss(b, pid), remoteHeapInuse(b, u)
+				postAll(u)
+				time.Sleep(500 * time.Millisecond) // let the dispatcher create the groups
+				b.ReportMetric(float64(remoteHeapInuse(b, u)-heapBefore)/n, "bytes/alert")
+				b.ReportMetric(float64(rss(b, pid)-rssBefore)/n, "rss-bytes/alert")
 			}
-			rssBefore, heapBefore := rss(b, pid), remoteHeapInuse(b, u)
-			postAll(u)
-			time.Sleep(500 * time.Millisecond)
-			b.ReportMetric(float64(remoteHeapInuse(b, u)-heapBefore)/n, "bytes/alert")
-			b.ReportMetric(float64(rss(b, pid)-rssBefore)/n, "rss-bytes/alert")
-		}
-	})
-	b.Run("alertmanager", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			u, pid := startAlertmanager(b)
-			if u == "" {
-				b.Skip("prometheus-alertmanager not installed")
-			}
-			rssBefore, heapBefore := rss(b, pid), remoteHeapInuse(b, u)
-			postAll(u)
-			time.Sleep(500 * time.Millisecond)
-			b.ReportMetric(float64(remoteHeapInuse(b, u)-heapBefore)/n, "bytes/alert")
-			b.ReportMetric(float64(rss(b, pid)-rssBefore)/n, "rss-bytes/alert")
-		}
-	})
+		})
+	}
 }
 
 func heapInuse() int64 {

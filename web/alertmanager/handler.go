@@ -61,28 +61,14 @@ func New(r *routing.Router, logger *slog.Logger, reg prometheus.Registerer) (*Ha
 		h.received = newReceivedCounters(nil)
 	}
 	h.mux.Handle("/api/v2/", api.Handler)
-	h.mux.HandleFunc(postAlertsPattern, h.postAlerts)
+	h.mux.HandleFunc("POST /api/v2/alerts", h.postAlerts)
 	h.mux.HandleFunc("GET /api/v2/status", h.status)
 	h.mux.HandleFunc("GET "+ExplainPath, h.explain)
 	return h, nil
 }
 
-// ServeHTTP implements http.Handler for paths under /api/v2/. POST /api/v2/alerts, which
-// every Prometheus server calls for every alert, goes straight to its handler, as the mux
-// would send it, without a second pattern match.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost && r.URL.Path == postAlertsPath && r.URL.RawPath == "" {
-		r.Pattern = postAlertsPattern
-		h.postAlerts(w, r)
-		return
-	}
-	h.mux.ServeHTTP(w, r)
-}
-
-const (
-	postAlertsPath    = "/api/v2/alerts"
-	postAlertsPattern = http.MethodPost + " " + postAlertsPath
-)
+// ServeHTTP implements http.Handler for paths under /api/v2/.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // status serves upstream's status with one change: config.original is the configuration as
 // the user wrote it, secrets masked, instead of upstream's re-rendering of the parsed config.

@@ -100,18 +100,29 @@ func (h *Head) getOrCreate(lset labels.Labels) (*memSeries, bool, error) {
 	}
 	ms, created := h.series.getOrCreate(hash, lset, func() uint64 { return h.lastRef.Add(1) })
 	if created {
-		h.postings.add(ms.ref, lset)
+		h.indexSeries(ms)
 		h.numSeries.Add(1)
 		h.metrics.seriesCreated.Inc()
 	}
 	return ms, created, nil
 }
 
+// indexSeries adds a new series to the postings, keyed by the symbol table's strings.
+func (h *Head) indexSeries(ms *memSeries) {
+	h.postings.add(ms.ref, func(f func(labels.Label)) { h.series.syms.rangeLabels(ms.labelIDs, f) })
+}
+
+// seriesLabels materialises the labels of a series that cannot be removed meanwhile (caller holds
+// its mutex and checked removed, holds appendMu, or holds a pending append of it); b is reused.
+func (h *Head) seriesLabels(ms *memSeries, b *labels.ScratchBuilder) labels.Labels {
+	return h.series.syms.labels(ms.labelIDs, b)
+}
+
 // getOrCreateWithRef is used by WAL replay: the series gets the ref it had before the restart.
 func (h *Head) getOrCreateWithRef(ref uint64, lset labels.Labels) *memSeries {
 	ms, created := h.series.getOrCreate(lset.Hash(), lset, func() uint64 { return ref })
 	if created {
-		h.postings.add(ms.ref, lset)
+		h.indexSeries(ms)
 		h.numSeries.Add(1)
 		for {
 			cur := h.lastRef.Load()
@@ -146,6 +157,13 @@ func (a *headAppender) recycle() {
 	a.samples, a.newSeries = nil, nil
 }
 
+// newSeries is a series the batch must log before its samples, with the labels it was appended
+// with (empty when appended by ref only), which spares materialising them from the symbols.
+type newSeries struct {
+	s    *memSeries
+	lset labels.Labels
+}
+
 type pendingSample struct {
 	s *memSeries
 	t int64
@@ -156,7 +174,7 @@ type headAppender struct {
 	head       *Head
 	id         uint32
 	samples    []pendingSample
-	newSeries  []*memSeries
+	newSeries  []newSeries
 	minT, maxT int64
 	done       bool
 }
@@ -173,6 +191,8 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 	if ref != 0 {
 		ms = a.head.series.getByRef(uint64(ref))
 	}
+	// created holds the labels ms was found by, for logging it if it is new.
+	var created labels.Labels
 	if ms == nil {
 		if ref != 0 && lset.IsEmpty() {
 			return 0, ErrUnknownSeriesRef
@@ -182,6 +202,7 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 		if err != nil {
 			return 0, err
 		}
+		created = lset.WithoutEmpty()
 	}
 	ms.mu.Lock()
 	for ms.removed {
@@ -194,10 +215,11 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 		if ms, _, err = a.head.getOrCreate(lset); err != nil {
 			return 0, err
 		}
+		created = lset.WithoutEmpty()
 		ms.mu.Lock()
 	}
 	if !ms.logged && ms.pendingApp != a.id {
-		a.newSeries = append(a.newSeries, ms)
+		a.newSeries = append(a.newSeries, newSeries{ms, created})
 	}
 	err := ms.appendable(t, v)
 	if err == nil && ms.pendingApp == a.id {
@@ -251,10 +273,10 @@ func (a *headAppender) Commit() error {
 		a.release()
 		return fmt.Errorf("writing to the WAL: %w", err)
 	}
-	for _, s := range a.newSeries {
-		s.mu.Lock()
-		s.logged = true
-		s.mu.Unlock()
+	for _, ns := range a.newSeries {
+		ns.s.mu.Lock()
+		ns.s.logged = true
+		ns.s.mu.Unlock()
 	}
 	var appended, dropped int
 	for i := range a.samples {
@@ -319,8 +341,20 @@ func (a *headAppender) log() error {
 		}
 		n := min(len(pending), seriesPerRecord)
 		buf.series = buf.series[:0]
-		for _, s := range pending[:n] {
-			buf.series = append(buf.series, record.RefSeries{Ref: s.ref, Labels: s.lset})
+		for _, ns := range pending[:n] {
+			ls := ns.lset
+			if ls.IsEmpty() {
+				ns.s.mu.Lock()
+				if !ns.s.removed {
+					var b labels.ScratchBuilder
+					ls = h.seriesLabels(ns.s, &b)
+				}
+				ns.s.mu.Unlock()
+				if ls.IsEmpty() {
+					continue // truncated before its first sample: nothing to log
+				}
+			}
+			buf.series = append(buf.series, record.RefSeries{Ref: ns.s.ref, Labels: ls})
 		}
 		pending = pending[n:]
 		buf.b1 = enc.Series(buf.series, buf.b1[:0])
@@ -399,12 +433,19 @@ func (h *Head) truncate(mint int64) map[uint64]struct{} {
 			dead = append(dead, s)
 		}
 	})
+	var b labels.ScratchBuilder
 	for _, s := range dead {
-		h.series.remove(s)
+		ls := h.seriesLabels(s, &b)
+		h.series.remove(s, ls.Hash())
 		removed[s.ref] = struct{}{}
-		lsets = append(lsets, s.lset)
+		lsets = append(lsets, ls)
 	}
 	h.postings.deleteRefs(removed, lsets)
+	// Only now can the symbols go: no lookup by hash or by ref finds the series any more, and
+	// readers that found it before check removed under its mutex.
+	for _, s := range dead {
+		h.series.syms.release(s.labelIDs)
+	}
 	h.numSeries.Add(-int64(len(dead)))
 	h.metrics.seriesRemoved.Add(float64(len(dead)))
 	if newMin == math.MaxInt64 {

@@ -50,14 +50,19 @@ func (hs headSource) selectHead(ctx context.Context, mint, maxt int64, metaOnly,
 	}
 	hasDels := hs.h.tombstones.Total() > 0
 	out := make([]*selectedSeries, 0, len(series))
+	var b labels.ScratchBuilder
 	for i, s := range series {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		sel := &selectedSeries{lset: s.lset, mint: mint, maxt: maxt}
 		s.mu.Lock()
+		if s.removed { // truncated since the postings lookup: it has nothing in the head any more
+			s.mu.Unlock()
+			continue
+		}
+		sel := &selectedSeries{mint: mint, maxt: maxt}
 		if metaOnly || lazy {
 			if !s.overlaps(mint, maxt) {
 				s.mu.Unlock()
@@ -73,11 +78,14 @@ func (hs headSource) selectHead(ctx context.Context, mint, maxt int64, metaOnly,
 				s.mu.Unlock()
 				return nil, err
 			}
+			if len(sel.chunks) == 0 {
+				s.mu.Unlock()
+				continue
+			}
 		}
+		// Under the series' lock: truncation frees a removed series' symbols.
+		sel.lset = hs.h.seriesLabels(s, &b)
 		s.mu.Unlock()
-		if !metaOnly && !lazy && len(sel.chunks) == 0 {
-			continue
-		}
 		if hasDels {
 			if dels, _ := hs.h.tombstones.Get(s.ref); len(dels) > 0 {
 				sel.dels = dels

@@ -22,12 +22,13 @@ type memChunk struct {
 	minT, maxT int64
 }
 
-// memSeries is a series in the head. Everything but ref and lset is guarded by mu. The struct is
-// kept small: there is one per active series.
+// memSeries is a series in the head. Everything but ref and labelIDs is guarded by mu. The struct
+// is kept small: there is one per active series.
 type memSeries struct {
-	mu   sync.Mutex
-	ref  uint64
-	lset labels.Labels
+	mu  sync.Mutex
+	ref uint64
+	// labelIDs is the label set encoded by the head's symbol table (see headSymbols).
+	labelIDs string
 	// hashNext chains series whose label hashes collide (rare), saving a slice per series.
 	hashNext *memSeries
 
@@ -49,8 +50,8 @@ type memSeries struct {
 	removed bool
 }
 
-func newMemSeries(ref uint64, lset labels.Labels) *memSeries {
-	return &memSeries{ref: ref, lset: lset, pendingT: math.MinInt64}
+func newMemSeries(ref uint64, labelIDs string) *memSeries {
+	return &memSeries{ref: ref, labelIDs: labelIDs, pendingT: math.MinInt64}
 }
 
 // last returns the newest committed sample, ok false when there is none (caller holds mu).
@@ -170,7 +171,8 @@ func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head, openB
 		if c.maxT >= mint && c.minT <= maxt {
 			data, err := h.chunkData(c.ref)
 			if err != nil {
-				return dst, fmt.Errorf("series %s: %w", s.lset, err)
+				var b labels.ScratchBuilder
+				return dst, fmt.Errorf("series %s: %w", h.series.syms.labels(s.labelIDs, &b), err)
 			}
 			dst = append(dst, chunkEntry{data: data, minT: c.minT, maxT: c.maxT})
 		}
@@ -207,6 +209,7 @@ type seriesStore struct {
 	pages   atomic.Pointer[[]*seriesPage]
 
 	stripes [hashStripes]hashStripe
+	syms    *headSymbols
 }
 
 const (
@@ -224,7 +227,7 @@ type hashStripe struct {
 }
 
 func newSeriesStore() *seriesStore {
-	s := &seriesStore{}
+	s := &seriesStore{syms: newHeadSymbols()}
 	for i := range s.stripes {
 		s.stripes[i].m = map[uint64]*memSeries{}
 	}
@@ -274,7 +277,7 @@ func (s *seriesStore) getByHash(hash uint64, lset labels.Labels) *memSeries {
 	st.RLock()
 	defer st.RUnlock()
 	for ms := st.m[hash]; ms != nil; ms = ms.hashNext {
-		if labels.Equal(ms.lset, lset) {
+		if s.syms.equal(ms.labelIDs, lset) {
 			return ms
 		}
 	}
@@ -289,12 +292,13 @@ func (s *seriesStore) getOrCreate(hash uint64, lset labels.Labels, newRef func()
 	st := &s.stripes[hash&(hashStripes-1)]
 	st.Lock()
 	for ms := st.m[hash]; ms != nil; ms = ms.hashNext {
-		if labels.Equal(ms.lset, lset) {
+		if s.syms.equal(ms.labelIDs, lset) {
 			st.Unlock()
 			return ms, false
 		}
 	}
-	ms := newMemSeries(newRef(), lset)
+	var buf [64]byte
+	ms := newMemSeries(newRef(), s.syms.intern(lset, buf[:0]))
 	ms.hashNext = st.m[hash]
 	st.m[hash] = ms
 	s.setRef(ms.ref, ms)
@@ -302,9 +306,9 @@ func (s *seriesStore) getOrCreate(hash uint64, lset labels.Labels, newRef func()
 	return ms, true
 }
 
-// remove deletes a series from both indexes.
-func (s *seriesStore) remove(ms *memSeries) {
-	hash := ms.lset.Hash() // not stored: one word per series saved, recomputed on the rare removal
+// remove deletes a series, whose labels hash to hash, from both indexes. Its symbols are still
+// in use (see release).
+func (s *seriesStore) remove(ms *memSeries, hash uint64) {
 	st := &s.stripes[hash&(hashStripes-1)]
 	st.Lock()
 	var prev *memSeries

@@ -176,7 +176,7 @@ func (h *walHandle) replayReader(r *wal.Reader, head *Head, refs map[uint64]*mem
 				return fmt.Errorf("decoding series record in segment %d: %w", r.Segment(), err)
 			}
 			for _, s := range series {
-				ms := head.getOrCreateWithRef(s.Ref, s.Labels.Copy())
+				ms := head.getOrCreateWithRef(s.Ref, s.Labels) // interning copies the strings
 				if ms.ref != s.Ref {
 					refs[s.Ref] = ms
 				}

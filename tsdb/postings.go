@@ -131,9 +131,11 @@ func newMemPostings() *memPostings {
 	return &memPostings{m: map[string]map[string]refList{"": {"": {}}}}
 }
 
-func (p *memPostings) add(ref uint64, lset labels.Labels) {
+// add indexes series ref under the labels that forEach yields (their strings become the index's
+// keys, so the head passes its interned ones).
+func (p *memPostings) add(ref uint64, forEach func(func(labels.Label))) {
 	p.mu.Lock()
-	lset.Range(func(l labels.Label) { p.addFor(ref, l) })
+	forEach(func(l labels.Label) { p.addFor(ref, l) })
 	p.addFor(ref, allPostingsKey)
 	p.mu.Unlock()
 }

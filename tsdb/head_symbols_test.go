@@ -1,0 +1,139 @@
+package tsdb
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+func TestHeadSymbolsRoundTripAndEqual(t *testing.T) {
+	long := strings.Repeat("x", 300) // multi-byte ids need > 127 symbols; long strings check copying
+	var many []string
+	for i := 0; i < 200; i++ {
+		many = append(many, fmt.Sprintf("l%03d", i), fmt.Sprint(i))
+	}
+	cases := []struct {
+		name   string
+		ls     labels.Labels
+		others []labels.Labels // never equal to ls
+	}{
+		{"one label", labels.FromStrings("__name__", "up"),
+			[]labels.Labels{labels.FromStrings("__name__", "down"), labels.FromStrings("__name__", "up", "a", "b"), labels.EmptyLabels()}},
+		{"shared names and values", labels.FromStrings("a", "a", "b", "a", "c", "b"),
+			[]labels.Labels{labels.FromStrings("a", "a", "b", "a"), labels.FromStrings("a", "a", "b", "a", "c", "c")}},
+		{"long value", labels.FromStrings("__name__", "m", "v", long),
+			[]labels.Labels{labels.FromStrings("__name__", "m", "v", long[1:])}},
+		{"ids past one byte", labels.FromStrings(many...),
+			[]labels.Labels{labels.FromStrings(many[:len(many)-2]...)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			syms := newHeadSymbols()
+			enc := syms.intern(c.ls, nil)
+			var b labels.ScratchBuilder
+			if got := syms.labels(enc, &b); !labels.Equal(got, c.ls) {
+				t.Fatalf("materialised %s, want %s", got, c.ls)
+			}
+			if !syms.equal(enc, c.ls) {
+				t.Fatalf("equal(%s) = false", c.ls)
+			}
+			for _, o := range c.others {
+				syms.intern(o, nil) // other symbols in the table must not confuse equal
+				if syms.equal(enc, o) {
+					t.Fatalf("equal(%s, %s) = true", c.ls, o)
+				}
+			}
+		})
+	}
+}
+
+func TestHeadSymbolsReleaseFreesAndReuses(t *testing.T) {
+	syms := newHeadSymbols()
+	keep := syms.intern(labels.FromStrings("__name__", "m", "job", "a"), nil)
+	gone := syms.intern(labels.FromStrings("__name__", "m", "pod", "p-1"), nil)
+	if n := syms.Len(); n != 6 {
+		t.Fatalf("%d symbols, want 6", n)
+	}
+	syms.release(gone)
+	// "pod" and "p-1" go; "__name__" and "m" are still used by keep.
+	if n := syms.Len(); n != 4 {
+		t.Fatalf("%d symbols after release, want 4", n)
+	}
+	next := syms.next
+	again := syms.intern(labels.FromStrings("__name__", "m", "pod", "p-2"), nil)
+	if syms.next != next {
+		t.Fatalf("freed ids not reused: next %d → %d", next, syms.next)
+	}
+	var b labels.ScratchBuilder
+	if got := syms.labels(keep, &b); got.String() != `{__name__="m", job="a"}` {
+		t.Fatalf("kept series reads %s", got)
+	}
+	if got := syms.labels(again, &b); got.String() != `{__name__="m", pod="p-2"}` {
+		t.Fatalf("new series reads %s", got)
+	}
+	syms.release(keep)
+	syms.release(again)
+	if n := syms.Len(); n != 0 {
+		t.Fatalf("%d symbols after releasing everything, want 0", n)
+	}
+}
+
+// TestHeadSymbolsUnderChurn turns series over (pods replaced every step) while readers query and
+// truncation removes the old ones: queries must only ever see label sets that were written, and
+// the symbol table must not keep the symbols of removed series.
+func TestHeadSymbolsUnderChurn(t *testing.T) {
+	db := openTestDB(t, &Options{MinBlockDuration: 3600_000, MaxBlockDuration: 3 * 3600_000})
+	const steps, pods = 40, 25
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for k := range queryAll(t, db, math.MinInt64, math.MaxInt64, mustMatcher(t, labels.MatchEqual, "__name__", "pod_up")) {
+					var step, pod int
+					if _, err := fmt.Sscanf(k, `{__name__="pod_up", pod="p-%d-%d", step="%d"}`, &step, &pod, &step); err != nil {
+						t.Errorf("query saw a label set that was never written: %s", k)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for s := 0; s < steps; s++ {
+		app := db.Appender(context.Background())
+		for p := 0; p < pods; p++ {
+			ls := labels.FromStrings("__name__", "pod_up", "pod", fmt.Sprintf("p-%d-%d", s, p), "step", fmt.Sprint(s))
+			if _, err := app.Append(0, ls, int64(s)*3600_000, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		// Each hour's series end there: truncating at the hour before removes them.
+		db.head.truncate(int64(s) * 3600_000)
+	}
+	close(stop)
+	wg.Wait()
+	// Left: the last step's series: __name__, pod_up, pod, step, the step value and one pod
+	// value per series.
+	if got, want := db.head.series.syms.Len(), 5+pods; got != want {
+		t.Fatalf("%d symbols in the head, want %d", got, want)
+	}
+	got := queryAll(t, db, int64(steps-1)*3600_000, math.MaxInt64, mustMatcher(t, labels.MatchEqual, "__name__", "pod_up"))
+	if len(got) != pods {
+		t.Fatalf("%d series after churn, want %d", len(got), pods)
+	}
+}

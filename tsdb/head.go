@@ -44,6 +44,7 @@ type Head struct {
 	// batchPool recycles appenders' sample buffers: a scrape appends about the same number of
 	// samples every time, so steady-state appends allocate nothing.
 	batchPool sync.Pool
+	builders  sync.Pool // *labels.ScratchBuilder for pooledSeriesLabels
 }
 
 func newHead(chunkRange int64, w walLog, m *headMetrics, hc *headChunks) *Head {
@@ -112,10 +113,23 @@ func (h *Head) indexSeries(ms *memSeries) {
 	h.postings.add(ms.ref, func(f func(labels.Label)) { h.series.syms.rangeLabels(ms.labelIDs, f) })
 }
 
-// seriesLabels materialises the labels of a series that cannot be removed meanwhile (caller holds
-// its mutex and checked removed, holds appendMu, or holds a pending append of it); b is reused.
+// seriesLabels materialises the labels of a series whose symbols cannot be freed meanwhile: the
+// caller holds a head chunk read generation (a querier), or holds the series' mutex and saw it
+// not removed, or excludes truncation (appendMu); b is reused.
 func (h *Head) seriesLabels(ms *memSeries, b *labels.ScratchBuilder) labels.Labels {
 	return h.series.syms.labels(ms.labelIDs, b)
+}
+
+// pooledSeriesLabels is seriesLabels with a pooled builder, for series materialised one at a
+// time as a query reaches them.
+func (h *Head) pooledSeriesLabels(ms *memSeries) labels.Labels {
+	b, _ := h.builders.Get().(*labels.ScratchBuilder)
+	if b == nil {
+		b = &labels.ScratchBuilder{}
+	}
+	ls := h.seriesLabels(ms, b)
+	h.builders.Put(b)
+	return ls
 }
 
 // getOrCreateWithRef is used by WAL replay: the series gets the ref it had before the restart.
@@ -441,10 +455,14 @@ func (h *Head) truncate(mint int64) map[uint64]struct{} {
 		lsets = append(lsets, ls)
 	}
 	h.postings.deleteRefs(removed, lsets)
-	// Only now can the symbols go: no lookup by hash or by ref finds the series any more, and
-	// readers that found it before check removed under its mutex.
-	for _, s := range dead {
-		h.series.syms.release(s.labelIDs)
+	// No lookup by hash, ref or postings finds the series any more, but queriers opened before
+	// may still materialise their labels: the symbols go once those are closed.
+	if len(dead) > 0 {
+		h.chunks.retire(func() {
+			for _, s := range dead {
+				h.series.syms.release(s.labelIDs)
+			}
+		})
 	}
 	h.numSeries.Add(-int64(len(dead)))
 	h.metrics.seriesRemoved.Add(float64(len(dead)))

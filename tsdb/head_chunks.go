@@ -44,9 +44,11 @@ type hcSegment struct {
 	maxT int64 // newest chunk end written to it (under headChunks.mu)
 }
 
+// retired is something readers may still use (a chunk segment, the symbols of removed series),
+// freed once every reader registered up to generation gen has released.
 type retired struct {
-	gen uint64
-	seg *hcSegment
+	gen  uint64
+	free func()
 }
 
 const (
@@ -208,17 +210,24 @@ func (hc *headChunks) truncate(mint int64) {
 	if len(drop) == 0 {
 		return
 	}
+	hc.retire(func() {
+		for _, s := range drop {
+			s.close(true)
+		}
+	})
+}
+
+// retire calls free once no reader registered so far is left (at once when there is none).
+func (hc *headChunks) retire(free func()) {
 	hc.readMu.Lock()
-	for _, s := range drop {
-		hc.pending = append(hc.pending, retired{gen: hc.gen, seg: s})
-	}
+	hc.pending = append(hc.pending, retired{gen: hc.gen, free: free})
 	hc.gen++
 	hc.reapLocked()
 	hc.readMu.Unlock()
 }
 
-// reapLocked unmaps retired segments that no reader can still reference: readers that started
-// at a generation newer than the retirement cannot have seen them.
+// reapLocked frees what no reader can still reference: readers that started at a generation
+// newer than the retirement cannot have seen it.
 func (hc *headChunks) reapLocked() {
 	kept := hc.pending[:0]
 	for _, p := range hc.pending {
@@ -233,7 +242,7 @@ func (hc *headChunks) reapLocked() {
 			kept = append(kept, p)
 			continue
 		}
-		p.seg.close(true)
+		p.free()
 	}
 	hc.pending = kept
 }
@@ -270,7 +279,7 @@ func (hc *headChunks) close() {
 	hc.segs.Store(&[]*hcSegment{})
 	hc.readMu.Lock()
 	for _, p := range hc.pending {
-		p.seg.close(true)
+		p.free()
 	}
 	hc.pending = nil
 	hc.readMu.Unlock()

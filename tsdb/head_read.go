@@ -83,8 +83,13 @@ func (hs headSource) selectHead(ctx context.Context, mint, maxt int64, metaOnly,
 				continue
 			}
 		}
-		// Under the series' lock: truncation frees a removed series' symbols.
-		sel.lset = hs.h.seriesLabels(s, &b)
+		if sel.head == nil {
+			// Under the series' lock, seen not removed: its symbols are still there even for
+			// a caller without a read generation (compaction, snapshots). Lazy series are
+			// materialised as the query reaches them (selectedSeries.Labels), so a query holds
+			// one label set at a time instead of all of them.
+			sel.lset = hs.h.seriesLabels(s, &b)
+		}
 		s.mu.Unlock()
 		if hasDels {
 			if dels, _ := hs.h.tombstones.Get(s.ref); len(dels) > 0 {

@@ -137,3 +137,54 @@ func TestHeadSymbolsUnderChurn(t *testing.T) {
 		t.Fatalf("%d series after churn, want %d", len(got), pods)
 	}
 }
+
+// TestHeadSymbolsOutliveOpenQueriers removes series while a querier holds them unmaterialised:
+// their labels must still read right, and their symbols go only when the querier closes.
+func TestHeadSymbolsOutliveOpenQueriers(t *testing.T) {
+	db := openTestDB(t, nil)
+	app := db.Appender(context.Background())
+	for p := 0; p < 3; p++ {
+		ls := labels.FromStrings("__name__", "pod_up", "pod", fmt.Sprintf("gone-%d", p))
+		if _, err := app.Append(0, ls, 1000, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	q, err := db.Querier(0, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := q.Select(context.Background(), false, nil, mustMatcher(t, labels.MatchEqual, "__name__", "pod_up"))
+	var held []Series
+	for ss.Next() {
+		held = append(held, ss.At())
+	}
+	if len(held) != 3 {
+		t.Fatalf("selected %d series, want 3", len(held))
+	}
+	db.head.truncate(5000) // removes all three
+	// New series that would take the freed ids if they were freed already.
+	app = db.Appender(context.Background())
+	for p := 0; p < 3; p++ {
+		ls := labels.FromStrings("__name__", "other", "pod", fmt.Sprintf("new-%d", p))
+		if _, err := app.Append(0, ls, 6000, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range held {
+		if got, want := s.Labels().String(), fmt.Sprintf(`{__name__="pod_up", pod="gone-%d"}`, i); got != want {
+			t.Fatalf("held series %d reads %s, want %s", i, got, want)
+		}
+	}
+	before := db.head.series.syms.Len()
+	q.Close()
+	// "pod_up" and the three gone-N values go; "__name__" and "pod" stay.
+	if after := db.head.series.syms.Len(); after != before-4 {
+		t.Fatalf("symbols %d → %d after closing the querier, want %d", before, after, before-4)
+	}
+}

@@ -34,7 +34,14 @@ type selectedSeries struct {
 	dels tombstones.Intervals
 }
 
-func (s *selectedSeries) Labels() labels.Labels { return s.lset }
+// Labels returns the series' labels; a lazy head series materialises them on each call (its
+// querier's read generation keeps the symbols).
+func (s *selectedSeries) Labels() labels.Labels {
+	if s.head != nil {
+		return s.h.pooledSeriesLabels(s.head)
+	}
+	return s.lset
+}
 
 func (s *selectedSeries) Iterator(reuse Iterator) Iterator {
 	it, ok := reuse.(*seriesIterator)
@@ -134,7 +141,7 @@ func (it *seriesIterator) mergeAll() {
 func (it *seriesIterator) At() (int64, float64) { return it.t, it.v }
 
 func (it *seriesIterator) setChunkErr(err error) {
-	it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.lset, err)
+	it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.Labels(), err)
 }
 func (it *seriesIterator) Err() error { return it.err }
 

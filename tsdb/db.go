@@ -220,11 +220,16 @@ func (db *DB) run() {
 	defer close(db.donec)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	lastSweep := time.Now()
 	for {
 		select {
 		case <-db.stopc:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if now.Sub(lastSweep) >= labelCacheSweep {
+				db.head.dropIdleLabels()
+				lastSweep = now
+			}
 		case <-db.metrics.compactc:
 		}
 		if err := db.Compact(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -44,7 +45,7 @@ type Head struct {
 	// batchPool recycles appenders' sample buffers: a scrape appends about the same number of
 	// samples every time, so steady-state appends allocate nothing.
 	batchPool sync.Pool
-	builders  sync.Pool // *labels.ScratchBuilder for pooledSeriesLabels
+	builders  sync.Pool // *labels.ScratchBuilder for queriedLabels
 }
 
 func newHead(chunkRange int64, w walLog, m *headMetrics, hc *headChunks) *Head {
@@ -120,16 +121,37 @@ func (h *Head) seriesLabels(ms *memSeries, b *labels.ScratchBuilder) labels.Labe
 	return h.series.syms.labels(ms.labelIDs, b)
 }
 
-// pooledSeriesLabels is seriesLabels with a pooled builder, for series materialised one at a
-// time as a query reaches them.
-func (h *Head) pooledSeriesLabels(ms *memSeries) labels.Labels {
-	b, _ := h.builders.Get().(*labels.ScratchBuilder)
-	if b == nil {
-		b = &labels.ScratchBuilder{}
+// queriedLabels returns the labels of a series a query reads, from its cache (see memSeries.lset),
+// materialising and caching them on a miss. The caller holds ms.mu and may materialise (see
+// seriesLabels).
+func (h *Head) queriedLabels(ms *memSeries) labels.Labels {
+	if ms.lset.IsEmpty() {
+		b, _ := h.builders.Get().(*labels.ScratchBuilder)
+		if b == nil {
+			b = &labels.ScratchBuilder{}
+		}
+		ms.lset = h.seriesLabels(ms, b)
+		h.builders.Put(b)
 	}
-	ls := h.seriesLabels(ms, b)
-	h.builders.Put(b)
-	return ls
+	ms.lsetRead = true
+	return ms.lset
+}
+
+// labelCacheSweep is how often Head.dropIdleLabels runs (from the DB's background loop): a
+// series' cached labels go after one to two sweeps without a read.
+const labelCacheSweep = 5 * time.Minute
+
+// dropIdleLabels drops the cached labels of series no query has read since the last call.
+func (h *Head) dropIdleLabels() {
+	h.series.forEach(func(s *memSeries) {
+		s.mu.Lock()
+		if s.lsetRead {
+			s.lsetRead = false
+		} else {
+			s.lset = labels.EmptyLabels()
+		}
+		s.mu.Unlock()
+	})
 }
 
 // getOrCreateWithRef is used by WAL replay: the series gets the ref it had before the restart.

@@ -85,10 +85,12 @@ func (hs headSource) selectHead(ctx context.Context, mint, maxt int64, metaOnly,
 		}
 		if sel.head == nil {
 			// Under the series' lock, seen not removed: its symbols are still there even for
-			// a caller without a read generation (compaction, snapshots). Lazy series are
-			// materialised as the query reaches them (selectedSeries.Labels), so a query holds
-			// one label set at a time instead of all of them.
-			sel.lset = hs.h.seriesLabels(s, &b)
+			// a caller without a read generation (compaction, snapshots). Not cached: a
+			// compaction reads every series once. Lazy series (PromQL over the head) use the
+			// cache as the query reaches them (selectedSeries.Labels).
+			if sel.lset = s.lset; sel.lset.IsEmpty() {
+				sel.lset = hs.h.seriesLabels(s, &b)
+			}
 		}
 		s.mu.Unlock()
 		if hasDels {

@@ -29,6 +29,12 @@ type memSeries struct {
 	ref uint64
 	// labelIDs is the label set encoded by the head's symbol table (see headSymbols).
 	labelIDs string
+	// lset caches the materialised labels of a series that queries read (rules every
+	// interval, dashboards): materialising them on every read would cost more CPU than the
+	// whole evaluation. Dropped by Head.dropIdleLabels when not read for a sweep interval, so
+	// series that nobody queries keep only labelIDs.
+	lset     labels.Labels
+	lsetRead bool
 	// hashNext chains series whose label hashes collide (rare), saving a slice per series.
 	hashNext *memSeries
 

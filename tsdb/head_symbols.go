@@ -50,9 +50,14 @@ func (t *headSymbols) Len() int {
 	return len(t.ids)
 }
 
-// str returns the symbol with the given id; the caller must hold a live use of it.
-func (t *headSymbols) str(id uint32) string {
-	return (*t.pages.Load())[id>>symbolPageBits].strs[id&(symbolPageSize-1)]
+// strs returns the symbol pages, from which a reader reads the ids of a series it found: they
+// were all allocated before the series was published, so they are in this directory.
+func (t *headSymbols) strs() symbolPages { return *t.pages.Load() }
+
+type symbolPages []*symbolPage
+
+func (ps symbolPages) at(id uint32) string {
+	return ps[id>>symbolPageBits].strs[id&(symbolPageSize-1)]
 }
 
 // intern returns the encoded form of ls, adding a use of each of its symbols.
@@ -112,24 +117,33 @@ func (t *headSymbols) release(enc string) {
 
 // rangeLabels calls f for each label of enc, with the table's strings.
 func (t *headSymbols) rangeLabels(enc string, f func(labels.Label)) {
+	ps := t.strs()
 	for i := 0; i < len(enc); {
 		nid, n := uvarintString(enc[i:])
 		i += n
 		vid, n := uvarintString(enc[i:])
 		i += n
-		f(labels.Label{Name: t.str(nid), Value: t.str(vid)})
+		f(labels.Label{Name: ps.at(nid), Value: ps.at(vid)})
 	}
 }
 
 // labels materialises enc; b is reset and reused (one allocation, the returned labels).
 func (t *headSymbols) labels(enc string, b *labels.ScratchBuilder) labels.Labels {
 	b.Reset()
-	t.rangeLabels(enc, func(l labels.Label) { b.Add(l.Name, l.Value) })
+	ps := t.strs()
+	for i := 0; i < len(enc); {
+		nid, n := uvarintString(enc[i:])
+		i += n
+		vid, n := uvarintString(enc[i:])
+		i += n
+		b.Add(ps.at(nid), ps.at(vid))
+	}
 	return b.Labels()
 }
 
 // equal reports whether enc encodes ls, without materialising it.
 func (t *headSymbols) equal(enc string, ls labels.Labels) bool {
+	ps := t.strs()
 	i, eq := 0, true
 	ls.Range(func(l labels.Label) {
 		if !eq || i >= len(enc) {
@@ -140,7 +154,7 @@ func (t *headSymbols) equal(enc string, ls labels.Labels) bool {
 		i += n
 		vid, n := uvarintString(enc[i:])
 		i += n
-		eq = t.str(nid) == l.Name && t.str(vid) == l.Value
+		eq = ps.at(nid) == l.Name && ps.at(vid) == l.Value
 	})
 	return eq && i == len(enc)
 }

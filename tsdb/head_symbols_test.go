@@ -188,3 +188,66 @@ func TestHeadSymbolsOutliveOpenQueriers(t *testing.T) {
 		t.Fatalf("symbols %d → %d after closing the querier, want %d", before, after, before-4)
 	}
 }
+
+// TestHeadLabelCache: series a query reads keep their materialised labels until they go unread
+// for a sweep; series only compaction or nobody reads keep none.
+func TestHeadLabelCache(t *testing.T) {
+	db := openTestDB(t, nil)
+	app := db.Appender(context.Background())
+	for _, m := range []string{"queried", "idle"} {
+		if _, err := app.Append(0, labels.FromStrings("__name__", m, "job", "j"), 1000, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	cached := func(name string) bool {
+		var got bool
+		db.head.series.forEach(func(s *memSeries) {
+			var b labels.ScratchBuilder
+			s.mu.Lock()
+			if db.head.seriesLabels(s, &b).Get("__name__") == name {
+				got = !s.lset.IsEmpty()
+			}
+			s.mu.Unlock()
+		})
+		return got
+	}
+	query := func() {
+		got := queryAll(t, db, 0, 2000, mustMatcher(t, labels.MatchEqual, "__name__", "queried"))
+		if _, ok := got[`{__name__="queried", job="j"}`]; !ok || len(got) != 1 {
+			t.Fatalf("query returned %v", got)
+		}
+	}
+	// A sorted select over the head (queryAll sorts) and the compaction-style eager path do
+	// not fill the cache; an unsorted one, as PromQL makes, does.
+	query()
+	if cached("queried") || cached("idle") {
+		t.Fatal("sorted select cached labels")
+	}
+	q, err := db.Querier(0, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := q.Select(context.Background(), false, nil, mustMatcher(t, labels.MatchEqual, "__name__", "queried"))
+	for ss.Next() {
+		if got := ss.At().Labels().String(); got != `{__name__="queried", job="j"}` {
+			t.Fatalf("lazy series reads %s", got)
+		}
+	}
+	q.Close()
+	if !cached("queried") || cached("idle") {
+		t.Fatalf("after a lazy read: queried cached %v, idle cached %v; want true, false", cached("queried"), cached("idle"))
+	}
+	query() // served from the cache
+	db.head.dropIdleLabels()
+	if !cached("queried") {
+		t.Fatal("labels read since the last sweep were dropped")
+	}
+	db.head.dropIdleLabels()
+	if cached("queried") {
+		t.Fatal("labels unread for a whole sweep were kept")
+	}
+	query()
+}

@@ -34,11 +34,14 @@ type selectedSeries struct {
 	dels tombstones.Intervals
 }
 
-// Labels returns the series' labels; a lazy head series materialises them on each call (its
-// querier's read generation keeps the symbols).
+// Labels returns the series' labels; a lazy head series takes them from the head series' cache or
+// materialises them as the query reaches it (its querier's read generation keeps the symbols).
 func (s *selectedSeries) Labels() labels.Labels {
 	if s.head != nil {
-		return s.h.pooledSeriesLabels(s.head)
+		s.head.mu.Lock()
+		ls := s.h.queriedLabels(s.head)
+		s.head.mu.Unlock()
+		return ls
 	}
 	return s.lset
 }

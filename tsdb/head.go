@@ -360,6 +360,7 @@ func (a *headAppender) log() error {
 		if cap(buf.b1) > maxPooledSeriesRecord {
 			buf.series, buf.b1, buf.c1 = nil, nil, nil
 		}
+		clear(buf.series) // the label sets of new series, which the head keeps only as ids
 		h.encoderPool.Put(buf)
 	}()
 	var enc record.Encoder

@@ -115,29 +115,27 @@ func (t *headSymbols) release(enc string) {
 	}
 }
 
-// rangeLabels calls f for each label of enc, with the table's strings.
-func (t *headSymbols) rangeLabels(enc string, f func(labels.Label)) {
+// each calls f with the name and value of each label of enc, as the table's strings.
+func (t *headSymbols) each(enc string, f func(name, value string)) {
 	ps := t.strs()
 	for i := 0; i < len(enc); {
 		nid, n := uvarintString(enc[i:])
 		i += n
 		vid, n := uvarintString(enc[i:])
 		i += n
-		f(labels.Label{Name: ps.at(nid), Value: ps.at(vid)})
+		f(ps.at(nid), ps.at(vid))
 	}
+}
+
+// rangeLabels calls f for each label of enc, with the table's strings.
+func (t *headSymbols) rangeLabels(enc string, f func(labels.Label)) {
+	t.each(enc, func(name, value string) { f(labels.Label{Name: name, Value: value}) })
 }
 
 // labels materialises enc; b is reset and reused (one allocation, the returned labels).
 func (t *headSymbols) labels(enc string, b *labels.ScratchBuilder) labels.Labels {
 	b.Reset()
-	ps := t.strs()
-	for i := 0; i < len(enc); {
-		nid, n := uvarintString(enc[i:])
-		i += n
-		vid, n := uvarintString(enc[i:])
-		i += n
-		b.Add(ps.at(nid), ps.at(vid))
-	}
+	t.each(enc, b.Add)
 	return b.Labels()
 }
 

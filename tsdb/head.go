@@ -238,7 +238,7 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 		if err != nil {
 			return 0, err
 		}
-		created = lset.WithoutEmpty()
+		created = lset
 	}
 	ms.mu.Lock()
 	for ms.removed {
@@ -251,7 +251,7 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 		if ms, _, err = a.head.getOrCreate(lset); err != nil {
 			return 0, err
 		}
-		created = lset.WithoutEmpty()
+		created = lset
 		ms.mu.Lock()
 	}
 	if !ms.logged && ms.pendingApp != a.id {
@@ -379,7 +379,7 @@ func (a *headAppender) log() error {
 		n := min(len(pending), seriesPerRecord)
 		buf.series = buf.series[:0]
 		for _, ns := range pending[:n] {
-			ls := ns.lset
+			ls := ns.lset.WithoutEmpty() // as getOrCreate made the series
 			if ls.IsEmpty() {
 				ns.s.mu.Lock()
 				if !ns.s.removed {

@@ -178,7 +178,7 @@ func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head, openB
 			data, err := h.chunkData(c.ref)
 			if err != nil {
 				var b labels.ScratchBuilder
-				return dst, fmt.Errorf("series %s: %w", h.series.syms.labels(s.labelIDs, &b), err)
+				return dst, fmt.Errorf("series %s: %w", h.seriesLabels(s, &b), err)
 			}
 			dst = append(dst, chunkEntry{data: data, minT: c.minT, maxT: c.maxT})
 		}

@@ -17,7 +17,8 @@ import (
 //
 // Reads take no lock. A slot is written before any series using it is published (through the
 // series store's locks), and it is only reused after every series using it has been marked
-// removed under its mutex and taken out of the hash index; readers look at a series' labels only
+// removed under its mutex, taken out of the hash index and postings, and every querier opened
+// before that has closed (Head.truncate). Readers outside a querier look at a series' labels only
 // through the hash index or under the series' mutex after checking it is not removed.
 type headSymbols struct {
 	mu    sync.Mutex // guards ids, free, next and the pages' uses

@@ -57,8 +57,9 @@ func registerAlertingFlags(app *kingpin.Application) *alertingFlags {
 
 // setupAlerting builds the router (state under <storage>/alertmanager) and mounts the
 // Alertmanager API v2 on mux. The caller stops the router on shutdown (final snapshots) and
-// calls its Reload on SIGHUP and /-/reload.
-func setupAlerting(f *alertingFlags, storageDir, listenAddress string, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*routing.Router, error) {
+// calls its Reload on SIGHUP and /-/reload. The API handler is returned too, for the hot path of
+// the listener (web/hotpath).
+func setupAlerting(f *alertingFlags, storageDir, listenAddress string, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*routing.Router, *amweb.Handler, error) {
 	if f == nil {
 		f = &alertingFlags{retention: model.Duration(routing.DefaultRetention)}
 	}
@@ -82,15 +83,15 @@ func setupAlerting(f *alertingFlags, storageDir, listenAddress string, mux *http
 		Registerer: reg,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("alerting: %w", err)
+		return nil, nil, fmt.Errorf("alerting: %w", err)
 	}
 	h, err := amweb.New(r, logger, reg)
 	if err != nil {
 		r.Stop()
-		return nil, fmt.Errorf("alerting: %w", err)
+		return nil, nil, fmt.Errorf("alerting: %w", err)
 	}
 	mux.Handle("/api/v2/", h)
-	return r, nil
+	return r, h, nil
 }
 
 func externalURL(listen string) *url.URL {

@@ -25,7 +25,7 @@ func TestAlertingWiringAndExplainCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	r, err := setupAlerting(&alertingFlags{configFile: cfg, retention: model.Duration(routingRetention)}, dir, "127.0.0.1:0", mux, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	r, _, err := setupAlerting(&alertingFlags{configFile: cfg, retention: model.Duration(routingRetention)}, dir, "127.0.0.1:0", mux, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,33 @@ func TestServerStartsAndQuits(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	resp, err := http.Get(base + "/-/quit")
+	// An alert posted as Prometheus posts it (the listener's hot path) is listed by the API
+	// asked on the same keep-alive connection (net/http).
+	client := &http.Client{}
+	resp, err := client.Post(base+"/api/v2/alerts", "application/json", strings.NewReader(`[{"labels":{"alertname":"Up","instance":"a"}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("POST /api/v2/alerts: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, err = client.Get(base + "/api/v2/alerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"alertname":"Up"`) {
+		t.Fatalf("GET /api/v2/alerts: %d %s", resp.StatusCode, body)
+	}
+	// A connection left idle on the hot path does not hold up the shutdown below.
+	if resp, err = client.Post(base+"/api/v2/alerts", "application/json", strings.NewReader(`[{"labels":{"alertname":"Up","instance":"b"}}]`)); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	resp, err = http.Get(base + "/-/quit")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +84,7 @@ func TestServerStartsAndQuits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Goodbye") {
 		t.Fatalf("POST /-/quit: %d %s", resp.StatusCode, body)

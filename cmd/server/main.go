@@ -25,6 +25,7 @@ import (
 
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
+	"github.com/vigil-monitoring/vigil/web/hotpath"
 )
 
 // version is set with -ldflags "-X main.version=..." by release builds.
@@ -188,7 +189,7 @@ func run(f *flags, logger *slog.Logger) error {
 		quitOnce.Do(func() { close(quit) })
 	})
 
-	alerting, err := setupAlerting(f.alerting, dbDir, f.listenAddress, mux, reg, logger)
+	alerting, alertsAPI, err := setupAlerting(f.alerting, dbDir, f.listenAddress, mux, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -222,8 +223,14 @@ func run(f *flags, logger *slog.Logger) error {
 		return fmt.Errorf("listening on %s: %w", f.listenAddress, err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+	// POST /api/v2/alerts, which every Prometheus sends on every rule evaluation, is answered on
+	// the connection itself; everything else is served by srv.
+	hot := hotpath.NewListener(ln, hotpath.Options{
+		Path: "/api/v2/alerts", Serve: alertsAPI.ServeAlerts,
+		ReadHeaderTimeout: srv.ReadHeaderTimeout, Logger: logger.With("component", "web"),
+	})
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(ln) }()
+	go func() { srvErr <- srv.Serve(hot) }()
 	logger.Info("vigil started", "version", version, "listen", ln.Addr().String(), "storage", dbDir)
 	close(ready)
 

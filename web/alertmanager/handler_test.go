@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-monitoring/vigil/routing"
+	"github.com/vigil-monitoring/vigil/web/hotpath"
 )
 
 // hookSink records the alertnames of every webhook notification.
@@ -84,7 +85,8 @@ receivers:
     url: %s
 `
 
-// server starts a router and serves this package's handler the way cmd/server mounts it.
+// server starts a router and serves this package's handler the way cmd/server mounts it,
+// POST /api/v2/alerts on the hot path.
 func server(t *testing.T) (*httptest.Server, *hookSink, *routing.Router) {
 	t.Helper()
 	sink := &hookSink{}
@@ -107,7 +109,9 @@ func server(t *testing.T) (*httptest.Server, *hookSink, *routing.Router) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v2/", h)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener = hotpath.NewListener(srv.Listener, hotpath.Options{Path: "/api/v2/alerts", Serve: h.ServeAlerts})
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, sink, r
 }

@@ -41,33 +41,46 @@ func (h *Handler) postAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := st.buf.Bytes()
-	fallback := func() {
-		h.fallbacks.Add(1)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		h.api.ServeHTTP(w, r)
-	}
-	if !isJSON(r.Header.Get("Content-Type")) {
-		fallback()
+	if h.storeAlerts(st, r.Header.Get("Content-Type"), body) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
 		return
+	}
+	h.fallbacks.Add(1)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	h.api.ServeHTTP(w, r)
+}
+
+// ServeAlerts is postAlerts on a body read by the caller, for web/hotpath: it returns false,
+// having stored nothing, when the request must go to postAlerts (and so perhaps upstream's
+// handler) instead. A true answer is postAlerts's: 200, no body, Cache-Control: no-store.
+func (h *Handler) ServeAlerts(contentType string, body []byte) bool {
+	st := intakePool.Get().(*intakeState)
+	defer st.release()
+	return h.storeAlerts(st, contentType, body)
+}
+
+// storeAlerts stores the alerts of body if the fast path can take them all; false means the
+// request is for upstream's handler and nothing was stored.
+func (h *Handler) storeAlerts(st *intakeState, contentType string, body []byte) bool {
+	if !isJSON(contentType) {
+		return false
 	}
 	// The decoded strings are substrings of the body buffer, which the next request reuses:
 	// routing's Store copies what it keeps, and release drops every reference to them.
 	if len(body) == 0 || !st.dec.decode(unsafe.String(&body[0], len(body))) {
-		fallback()
-		return
+		return false
 	}
 	now := time.Now()
 	in, firing, ok := st.convert(now, h.router.ResolveTimeout())
 	if !ok {
 		// Upstream stores the valid alerts of the batch and reports the invalid ones.
-		fallback()
-		return
+		return false
 	}
 	h.router.Store(in)
 	h.received.firing.Add(float64(firing))
 	h.received.resolved.Add(float64(len(in) - firing))
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
+	return true
 }
 
 var intakePool = sync.Pool{New: func() any { return new(intakeState) }}

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-monitoring/vigil/routing"
+	"github.com/vigil-monitoring/vigil/web/hotpath"
 )
 
 // The intake benchmarks post the same payloads over loopback HTTP to Vigil's handler and, when
@@ -87,7 +88,9 @@ func startVigilAPI(b *testing.B) string {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v2/", h)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener = hotpath.NewListener(srv.Listener, hotpath.Options{Path: "/api/v2/alerts", Serve: h.ServeAlerts})
+	srv.Start()
 	b.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -104,20 +107,25 @@ func startAlertmanager(b *testing.B) (string, int) {
 	})
 }
 
-// floorAddrEnv makes the test binary serve the floor server instead of running tests.
-const floorAddrEnv = "VIGIL_BENCH_FLOOR_ADDR"
+// floorAddrEnv makes the test binary serve a floor server instead of running tests; with
+// floorHotEnv set, on the hot path.
+const (
+	floorAddrEnv = "VIGIL_BENCH_FLOOR_ADDR"
+	floorHotEnv  = "VIGIL_BENCH_FLOOR_HOT"
+)
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(floorAddrEnv); addr != "" {
-		serveFloor(addr)
+		serveFloor(addr, os.Getenv(floorHotEnv) != "")
 		return
 	}
 	os.Exit(m.Run())
 }
 
 // serveFloor answers POST /api/v2/alerts with 200 after reading the body and nothing else: the
-// cost of HTTP itself over the benchmark's loopback client, the floor under any server.
-func serveFloor(addr string) {
+// cost of HTTP itself over the benchmark's loopback client, the floor under any server. With
+// hot, the requests are answered on Vigil's hot path (web/hotpath), the floor under Vigil.
+func serveFloor(addr string, hot bool) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("POST /api/v2/alerts", func(w http.ResponseWriter, r *http.Request) {
@@ -125,15 +133,33 @@ func serveFloor(addr string) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
 	})
-	fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, mux))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if hot {
+		ln = hotpath.NewListener(ln, hotpath.Options{Path: "/api/v2/alerts", Serve: func(string, []byte) bool { return true }})
+	}
+	fmt.Fprintln(os.Stderr, http.Serve(ln, mux))
 	os.Exit(1)
 }
 
-// startFloor runs the floor server in a process of its own (this test binary, re-executed).
-func startFloor(b *testing.B) (string, int) {
+// startFloor runs the net/http floor server in a process of its own (this test binary,
+// re-executed).
+func startFloor(b *testing.B) (string, int) { return startFloorProcess(b, false) }
+
+// startHotFloor runs the hot-path floor server in a process of its own.
+func startHotFloor(b *testing.B) (string, int) { return startFloorProcess(b, true) }
+
+func startFloorProcess(b *testing.B, hot bool) (string, int) {
 	b.Helper()
 	return startProcessEnv(b, os.Args[0], func(_, _, addr string) ([]string, []string) {
-		return []string{"-test.run=^$"}, []string{floorAddrEnv + "=" + addr}
+		env := []string{floorAddrEnv + "=" + addr}
+		if hot {
+			env = append(env, floorHotEnv+"=1")
+		}
+		return []string{"-test.run=^$"}, env
 	})
 }
 
@@ -233,7 +259,7 @@ func BenchmarkIntakeSaturated(b *testing.B) {
 	for _, tg := range []struct {
 		name  string
 		start func(*testing.B) (string, int)
-	}{{"floor", startFloor}, {"vigil-process", startVigilProcess}, {"alertmanager", startAlertmanager}} {
+	}{{"floor", startFloor}, {"floor-hotpath", startHotFloor}, {"vigil-process", startVigilProcess}, {"alertmanager", startAlertmanager}} {
 		for _, batch := range []int{1, 64} {
 			b.Run(fmt.Sprintf("%s/batch=%d", tg.name, batch), func(b *testing.B) {
 				u, pid := tg.start(b)
@@ -440,7 +466,8 @@ func selfCPU() time.Duration {
 
 // BenchmarkIntake posts batches of 1 and 64 alerts (POST /api/v2/alerts) with 10k groups active.
 // "floor" is a server that only reads the body and answers 200, in its own process: what HTTP
-// over this client costs, the bound under every server.
+// over this client costs, the bound under every server; "floor-hotpath" is the same on Vigil's
+// hot path, the bound under Vigil.
 func BenchmarkIntake(b *testing.B) {
 	targets := []struct {
 		name  string
@@ -448,6 +475,7 @@ func BenchmarkIntake(b *testing.B) {
 	}{
 		{"vigil", startVigilAPI},
 		{"floor", func(b *testing.B) string { u, _ := startFloor(b); return u }},
+		{"floor-hotpath", func(b *testing.B) string { u, _ := startHotFloor(b); return u }},
 		{"vigil-process", func(b *testing.B) string { u, _ := startVigilProcess(b); return u }},
 		{"alertmanager", func(b *testing.B) string { u, _ := startAlertmanager(b); return u }},
 	}

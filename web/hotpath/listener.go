@@ -23,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -338,36 +339,44 @@ func (l *Listener) parse(b []byte) request {
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
 		for _, ch := range name {
-			if !httpguts.IsTokenRune(rune(ch)) {
+			if !tokenByte[ch] {
 				return notHot
 			}
 		}
 		if !validValue(value) {
 			return notHot
 		}
-		switch {
-		case bytes.EqualFold(name, hContentLen):
-			lengths++
-			n, ok := parseLength(value)
-			if !ok {
+		switch len(name) { // the names the hot path looks at, by length first
+		case len(hContentLen):
+			if bytes.EqualFold(name, hContentLen) {
+				lengths++
+				n, ok := parseLength(value)
+				if !ok {
+					return notHot
+				}
+				contentLength = n
+			}
+		case len(hContentType):
+			if bytes.EqualFold(name, hContentType) {
+				types++
+				req.contentType = contentType(value)
+			}
+		case len(hHost):
+			if bytes.EqualFold(name, hHost) {
+				hosts++
+				if !httpguts.ValidHostHeader(unsafe.String(unsafe.SliceData(value), len(value))) {
+					return notHot
+				}
+			}
+		case len(hConnection):
+			if bytes.EqualFold(name, hConnection) && !bytes.EqualFold(value, vKeepAlive) {
 				return notHot
 			}
-			contentLength = n
-		case bytes.EqualFold(name, hContentType):
-			types++
-			req.contentType = string(value)
-		case bytes.EqualFold(name, hHost):
-			hosts++
-			if !httpguts.ValidHostHeader(string(value)) {
+		case len(hTransferEnc), len(hExpect), len(hUpgrade): // Upgrade and Trailer: 7
+			if bytes.EqualFold(name, hTransferEnc) || bytes.EqualFold(name, hExpect) ||
+				bytes.EqualFold(name, hUpgrade) || bytes.EqualFold(name, hTrailer) {
 				return notHot
 			}
-		case bytes.EqualFold(name, hConnection):
-			if !bytes.EqualFold(value, vKeepAlive) {
-				return notHot
-			}
-		case bytes.EqualFold(name, hTransferEnc), bytes.EqualFold(name, hExpect),
-			bytes.EqualFold(name, hUpgrade), bytes.EqualFold(name, hTrailer):
-			return notHot
 		}
 	}
 	if hosts != 1 || lengths != 1 || types > 1 || contentLength > maxBody {
@@ -384,6 +393,24 @@ func (l *Listener) parse(b []byte) request {
 	}
 	req.length = headerLen + contentLength
 	return req
+}
+
+// tokenByte holds the bytes of a header name (RFC 7230 tchar), as httpguts.IsTokenRune.
+var tokenByte = func() (t [256]bool) {
+	for c := range 128 {
+		t[c] = httpguts.IsTokenRune(rune(c))
+	}
+	return t
+}()
+
+const jsonType = "application/json"
+
+// contentType is the Content-Type value as a string, without a copy for the usual one.
+func contentType(v []byte) string {
+	if string(v) == jsonType {
+		return jsonType
+	}
+	return string(v)
 }
 
 // trimOWS drops the optional white space around a header value.

@@ -315,3 +315,15 @@ func FuzzListener(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse reads the header of a request as Prometheus's notifier sends it.
+func BenchmarkParse(b *testing.B) {
+	l := &Listener{line: []byte("POST /api/v2/alerts HTTP/1.1\r\n")}
+	req := []byte("POST /api/v2/alerts HTTP/1.1\r\nHost: alertmanager:9093\r\nUser-Agent: Prometheus/3.5.0\r\nContent-Length: 215\r\nContent-Type: application/json\r\nAccept-Encoding: gzip\r\n\r\n" + strings.Repeat("x", 215))
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := l.parse(req); r.length != len(req) {
+			b.Fatalf("parse: %+v", r)
+		}
+	}
+}

@@ -274,7 +274,32 @@ func BenchmarkIntakeSaturated(b *testing.B) {
 
 const satConns = 16 // connections posting at once in BenchmarkIntakeSaturated
 
+// pinEnv (VIGIL_BENCH_PIN=1) makes BenchmarkIntakeSaturated run the server on core 0 and the
+// client on core 1, so that the server's throughput on one core is measured, not what the two
+// share; it needs two cores and taskset (util-linux).
+const pinEnv = "VIGIL_BENCH_PIN"
+
+// pin moves every thread of the server and of this process to a core of its own until the
+// benchmark ends.
+func pin(b *testing.B, pid int) {
+	b.Helper()
+	if runtime.NumCPU() < 2 {
+		b.Skip(pinEnv + " needs two cores")
+	}
+	set := func(cores string, pid int) {
+		if out, err := exec.Command("taskset", "-a", "-p", "-c", cores, strconv.Itoa(pid)).CombinedOutput(); err != nil {
+			b.Fatalf("taskset: %v: %s", err, out)
+		}
+	}
+	set("0", pid)
+	set("1", os.Getpid())
+	b.Cleanup(func() { set(fmt.Sprintf("0-%d", runtime.NumCPU()-1), os.Getpid()) })
+}
+
 func benchSaturated(b *testing.B, addr string, pid, batch int) {
+	if os.Getenv(pinEnv) != "" {
+		pin(b, pid)
+	}
 	// Enough distinct bodies that the timed loop, like the warm-up, cycles over every alert.
 	bodies := payloads(max(1024, benchAlertSpace/batch+1), batch)
 	reqs := make([][]byte, len(bodies))

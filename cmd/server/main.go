@@ -225,10 +225,13 @@ func run(f *flags, logger *slog.Logger) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	// POST /api/v2/alerts, which every Prometheus sends on every rule evaluation, is answered on
 	// the connection itself; everything else is served by srv.
-	hot := hotpath.NewListener(ln, hotpath.Options{
-		Path: "/api/v2/alerts", Serve: alertsAPI.ServeAlerts,
-		ReadHeaderTimeout: srv.ReadHeaderTimeout, Logger: logger.With("component", "web"),
+	hot, err := hotpath.NewListener(ln, srv, hotpath.Options{
+		Path: "/api/v2/alerts", Serve: alertsAPI.ServeAlerts, Logger: logger.With("component", "web"),
 	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(hot) }()
 	logger.Info("vigil started", "version", version, "listen", ln.Addr().String(), "storage", dbDir)
@@ -249,5 +252,7 @@ func run(f *flags, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(ctx)
+	// Hot requests in progress finish before the router (deferred) stops.
+	_ = hot.Shutdown(ctx)
 	return nil
 }

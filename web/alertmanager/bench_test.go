@@ -89,7 +89,11 @@ func startVigilAPI(b *testing.B) string {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v2/", h)
 	srv := httptest.NewUnstartedServer(mux)
-	srv.Listener = hotpath.NewListener(srv.Listener, hotpath.Options{Path: "/api/v2/alerts", Serve: h.ServeAlerts})
+	hot, err := hotpath.NewListener(srv.Listener, srv.Config, hotpath.Options{Path: "/api/v2/alerts", Serve: h.ServeAlerts})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv.Listener = hot
 	srv.Start()
 	b.Cleanup(srv.Close)
 	return srv.URL
@@ -138,10 +142,14 @@ func serveFloor(addr string, hot bool) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	srv := &http.Server{Handler: mux}
 	if hot {
-		ln = hotpath.NewListener(ln, hotpath.Options{Path: "/api/v2/alerts", Serve: func(string, []byte) bool { return true }})
+		if ln, err = hotpath.NewListener(ln, srv, hotpath.Options{Path: "/api/v2/alerts", Serve: func(string, []byte) bool { return true }}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
-	fmt.Fprintln(os.Stderr, http.Serve(ln, mux))
+	fmt.Fprintln(os.Stderr, srv.Serve(ln))
 	os.Exit(1)
 }
 

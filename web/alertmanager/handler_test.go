@@ -110,7 +110,11 @@ func server(t *testing.T) (*httptest.Server, *hookSink, *routing.Router) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v2/", h)
 	srv := httptest.NewUnstartedServer(mux)
-	srv.Listener = hotpath.NewListener(srv.Listener, hotpath.Options{Path: "/api/v2/alerts", Serve: h.ServeAlerts})
+	hot, err := hotpath.NewListener(srv.Listener, srv.Config, hotpath.Options{Path: "/api/v2/alerts", Serve: h.ServeAlerts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener = hot
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, sink, r

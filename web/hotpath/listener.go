@@ -9,23 +9,22 @@
 // The hot path takes only requests it can answer exactly as net/http and the handler behind
 // it would; anything unusual in the request (another method or path, chunked bodies, Expect,
 // Connection: close, HTTP/1.0, invalid headers, a body the handler declines) goes to net/http
-// unread, and the connection stays with net/http from then on.
+// unread, and the connection stays with net/http from then on. Timeouts and shutdown follow
+// net/http's too (conn.go).
 package hotpath
 
 import (
 	"bytes"
-	"errors"
+	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // Serve handles the body of one hot request. It returns false, having changed nothing, when
@@ -40,36 +39,27 @@ type Options struct {
 	Path string
 	// Serve handles the hot requests.
 	Serve Serve
-	// ReadHeaderTimeout is the time a request's header may take to arrive once its first byte
-	// has, as http.Server's field of that name (0: no limit).
-	ReadHeaderTimeout time.Duration
 	// Logger gets panics of Serve, as net/http logs a handler's.
 	Logger *slog.Logger
 }
 
-// Limits of what the hot path reads itself; larger requests go to net/http.
-const (
-	maxHeader   = 64 << 10
-	maxBody     = 16 << 20
-	initialBuf  = 4 << 10
-	keptBufSize = 64 << 10 // a connection's buffer grown beyond this is let go after the request
-)
-
 // Listener wraps the listener of an http.Server: Accept returns only the connections that
-// carry something other than hot requests. Close it (http.Server.Shutdown and Close do) to stop
-// the hot connections too.
+// carry something other than hot requests. The server's Shutdown and Close close it, which
+// ends idle hot connections; Shutdown of the Listener itself waits for the others.
 type Listener struct {
-	inner   net.Listener
-	opts    Options
-	logger  *slog.Logger
-	line    []byte // the request line of a hot request
-	handoff chan accepted
-	done    chan struct{}
-	closing atomic.Bool
-	once    sync.Once
+	inner         net.Listener
+	serve         Serve
+	headerTimeout time.Duration // the server's ReadHeaderTimeout
+	logger        *slog.Logger
+	line          []byte // the request line of a hot request
+	handoff       chan accepted
+	done          chan struct{}
+	closing       atomic.Bool
+	once          sync.Once
 
 	mu    sync.Mutex
-	conns map[net.Conn]struct{} // connections on the hot path
+	conns map[*hotConn]struct{} // connections on the hot path
+	wg    sync.WaitGroup        // their goroutines
 
 	served atomic.Int64
 }
@@ -79,23 +69,55 @@ type accepted struct {
 	err error
 }
 
-// NewListener serves hot requests on the connections inner accepts.
-func NewListener(inner net.Listener, opts Options) *Listener {
+// hotConn is a connection on the hot path.
+type hotConn struct {
+	net.Conn
+	idle atomic.Bool // waiting for a request, none of it read: Close ends it
+}
+
+// NewListener serves hot requests on the plain TCP connections inner accepts and hands the
+// rest to srv, which must then serve the Listener. It refuses server settings whose effect on
+// a request the hot path does not reproduce.
+func NewListener(inner net.Listener, srv *http.Server, opts Options) (*Listener, error) {
+	if !validPath(opts.Path) {
+		return nil, fmt.Errorf("hot path %q: want a clean absolute path of letters, digits and -._~/", opts.Path)
+	}
+	switch {
+	case srv.ReadTimeout != 0, srv.WriteTimeout != 0, srv.IdleTimeout != 0:
+		return nil, fmt.Errorf("hot path: the server's ReadTimeout, WriteTimeout and IdleTimeout must be 0")
+	case srv.MaxHeaderBytes != 0 && srv.MaxHeaderBytes < maxHeader:
+		return nil, fmt.Errorf("hot path: the server's MaxHeaderBytes must be 0 or at least %d", maxHeader)
+	case srv.TLSConfig != nil:
+		return nil, fmt.Errorf("hot path: TLS is not supported")
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Listener{
-		inner:   inner,
-		opts:    opts,
-		logger:  logger,
-		line:    []byte("POST " + opts.Path + " HTTP/1.1\r\n"),
-		handoff: make(chan accepted),
-		done:    make(chan struct{}),
-		conns:   map[net.Conn]struct{}{},
+		inner:         inner,
+		serve:         opts.Serve,
+		headerTimeout: srv.ReadHeaderTimeout,
+		logger:        logger,
+		line:          []byte("POST " + opts.Path + " HTTP/1.1\r\n"),
+		handoff:       make(chan accepted),
+		done:          make(chan struct{}),
+		conns:         map[*hotConn]struct{}{},
 	}
 	go l.acceptLoop()
-	return l
+	return l, nil
+}
+
+func validPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || path.Clean(p) != p {
+		return false
+	}
+	for _, c := range []byte(p) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~/", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // Served is how many requests the hot path has answered.
@@ -114,7 +136,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 // Addr is the address of the wrapped listener.
 func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
 
-// Close stops accepting and ends the hot connections once their current request is answered.
+// Close stops accepting and ends the hot connections that wait for a request, as
+// http.Server.Shutdown ends idle ones. The others end after their current request, which is
+// answered with Connection: close; a request whose header arrives from now on is dropped.
 func (l *Listener) Close() error {
 	var err error
 	l.once.Do(func() {
@@ -122,20 +146,43 @@ func (l *Listener) Close() error {
 		close(l.done)
 		err = l.inner.Close()
 		l.mu.Lock()
-		for c := range l.conns {
-			// Wakes a connection waiting for its next request; one in a request ends after it.
-			_ = c.SetReadDeadline(time.Now())
+		for hc := range l.conns {
+			// A connection goes idle before it looks at closing (conn.go), so either it sees
+			// closing or this deadline ends its wait.
+			if hc.idle.Load() {
+				_ = hc.SetReadDeadline(time.Now())
+			}
 		}
 		l.mu.Unlock()
 	})
 	return err
 }
 
+// Shutdown closes l and waits for the hot connections to end, as http.Server.Shutdown waits
+// for its own; when ctx ends first, it closes them and returns ctx's error. Call it after the
+// server's Shutdown and before stopping what Serve writes to.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	_ = l.Close()
+	ended := make(chan struct{})
+	go func() { l.wg.Wait(); close(ended) }()
+	select {
+	case <-ended:
+		return nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		for hc := range l.conns {
+			_ = hc.Conn.Close()
+		}
+		l.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
 func (l *Listener) acceptLoop() {
 	for {
 		c, err := l.inner.Accept()
 		if err != nil {
-			if l.closing.Load() || errors.Is(err, net.ErrClosed) {
+			if l.closing.Load() {
 				return
 			}
 			// net/http decides whether to retry (and backs off first) or to give up.
@@ -146,313 +193,54 @@ func (l *Listener) acceptLoop() {
 				return
 			}
 		}
-		if !l.track(c) {
+		hc := &hotConn{Conn: c}
+		if !l.track(hc) {
 			c.Close()
 			return
 		}
-		go l.serveConn(c)
+		go l.serveConn(hc)
 	}
 }
 
-func (l *Listener) track(c net.Conn) bool {
+func (l *Listener) track(hc *hotConn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closing.Load() {
 		return false
 	}
-	l.conns[c] = struct{}{}
+	l.conns[hc] = struct{}{}
+	l.wg.Add(1)
 	return true
 }
 
-func (l *Listener) untrack(c net.Conn) {
+func (l *Listener) untrack(hc *hotConn) {
 	l.mu.Lock()
-	delete(l.conns, c)
+	delete(l.conns, hc)
 	l.mu.Unlock()
 }
 
-// serveConn answers hot requests on c until the peer closes it or sends something else.
-func (l *Listener) serveConn(c net.Conn) {
-	buf := make([]byte, initialBuf)
-	var start, end int // the unread bytes are buf[start:end]
-	handedOff := false
-	defer func() {
-		if err := recover(); err != nil {
-			l.logger.Error("panic serving hot path", "remote", c.RemoteAddr().String(), "err", fmt.Sprint(err))
-		}
-		l.untrack(c)
-		if !handedOff {
-			c.Close()
-		}
-	}()
-	deadline := false // a header timeout is set
-	answered := false // a request has been answered on c
-	for {
-		req := l.parse(buf[start:end])
-		// After an answer net/http waits for 4 bytes of the next request, with no timeout,
-		// and ends quietly if they do not come.
-		waiting := answered && end-start < 4
-		if waiting {
-			req = request{}
-		}
-		switch {
-		case req.handOff:
-			handedOff = l.handOff(c, buf[start:end], deadline)
-			return
-		case req.length == 0: // incomplete: read more
-			if end == len(buf) {
-				if start > 0 {
-					end = copy(buf, buf[start:end])
-					start = 0
-				} else {
-					buf = append(buf, make([]byte, len(buf))...)[:len(buf)*2]
-				}
-			}
-			// A deadline only while a started header is incomplete, as net/http: none while
-			// idle between requests, none for the body.
-			if want := l.opts.ReadHeaderTimeout > 0 && !req.headerDone && end > start && !waiting; want != deadline {
-				if want {
-					_ = c.SetReadDeadline(time.Now().Add(l.opts.ReadHeaderTimeout))
-				} else {
-					_ = c.SetReadDeadline(time.Time{})
-				}
-				deadline = want
-			}
-			if l.closing.Load() && end == start {
-				return
-			}
-			n, err := c.Read(buf[end:])
-			end += n
-			if err != nil && n == 0 {
-				// net/http answers a request cut short with 400.
-				if errors.Is(err, io.EOF) && end > start && !waiting {
-					handedOff = l.handOff(c, buf[start:end], deadline)
-				}
-				return
-			}
-			continue
-		}
-		body := buf[start+req.length-req.bodyLen : start+req.length]
-		if !l.opts.Serve(req.contentType, body) {
-			handedOff = l.handOff(c, buf[start:end], deadline)
-			return
-		}
-		l.served.Add(1)
-		answered = true
-		if _, err := c.Write(okResponse()); err != nil {
-			return
-		}
-		start += req.length
-		if start == end {
-			start, end = 0, 0
-			if len(buf) > keptBufSize {
-				buf = make([]byte, initialBuf)
-			}
-		}
-		if deadline {
-			_ = c.SetReadDeadline(time.Time{})
-			deadline = false
-		}
-		if l.closing.Load() {
-			return
-		}
-	}
-}
-
-// handOff gives c to net/http with the bytes already read from it.
-func (l *Listener) handOff(c net.Conn, pending []byte, deadline bool) bool {
-	if deadline {
-		_ = c.SetReadDeadline(time.Time{}) // net/http sets its own
-	}
-	var hc net.Conn = c
-	if len(pending) > 0 {
-		hc = &prefixConn{Conn: c, pending: bytes.Clone(pending)}
-	}
-	l.untrack(c)
+// handOff gives c to net/http with the bytes already read from it. hdrDeadline is the header
+// timeout of the request those bytes begin, if it is running.
+func (l *Listener) handOff(hc *hotConn, pending []byte, hdrDeadline time.Time) bool {
+	l.untrack(hc)
+	pc := &prefixConn{Conn: hc.Conn, pending: bytes.Clone(pending), hdrDeadline: hdrDeadline}
 	select {
-	case l.handoff <- accepted{c: hc}:
+	case l.handoff <- accepted{c: pc}:
 		return true
 	case <-l.done:
 		return false
 	}
 }
 
-// request is what parse found at the start of the unread bytes.
-type request struct {
-	handOff     bool // not for the hot path
-	length      int  // of the whole request; 0 while incomplete
-	headerDone  bool // the header is complete (the body may not be)
-	bodyLen     int
-	contentType string
-}
-
-var (
-	crlf         = []byte("\r\n")
-	hContentLen  = []byte("Content-Length")
-	hContentType = []byte("Content-Type")
-	hHost        = []byte("Host")
-	hConnection  = []byte("Connection")
-	hTransferEnc = []byte("Transfer-Encoding")
-	hExpect      = []byte("Expect")
-	hUpgrade     = []byte("Upgrade")
-	hTrailer     = []byte("Trailer")
-	vKeepAlive   = []byte("keep-alive")
-	notHot       = request{handOff: true}
-)
-
-// parse reads the request at the start of b, strictly: everything net/http would reject,
-// treat specially or answer otherwise than the hot path is handed off.
-func (l *Listener) parse(b []byte) request {
-	if len(b) < len(l.line) {
-		if bytes.HasPrefix(l.line, b) {
-			return request{}
-		}
-		return notHot
-	}
-	if !bytes.HasPrefix(b, l.line) {
-		return notHot
-	}
-	var (
-		req                   request
-		hosts, lengths, types int
-		contentLength         int
-		rest                  = b[len(l.line):]
-	)
-	for {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			if len(b)-len(rest) > maxHeader || len(rest) > maxHeader {
-				return notHot
-			}
-			return request{}
-		}
-		if i == 0 || rest[i-1] != '\r' {
-			return notHot // a bare LF, which net/http accepts and the hot path need not
-		}
-		line := rest[:i-1]
-		rest = rest[i+1:]
-		if len(line) == 0 {
-			break // the end of the header
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return notHot
-		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
-		for _, ch := range name {
-			if !tokenByte[ch] {
-				return notHot
-			}
-		}
-		if !validValue(value) {
-			return notHot
-		}
-		switch len(name) { // the names the hot path looks at, by length first
-		case len(hContentLen):
-			if bytes.EqualFold(name, hContentLen) {
-				lengths++
-				n, ok := parseLength(value)
-				if !ok {
-					return notHot
-				}
-				contentLength = n
-			}
-		case len(hContentType):
-			if bytes.EqualFold(name, hContentType) {
-				types++
-				req.contentType = contentType(value)
-			}
-		case len(hHost):
-			if bytes.EqualFold(name, hHost) {
-				hosts++
-				if !httpguts.ValidHostHeader(unsafe.String(unsafe.SliceData(value), len(value))) {
-					return notHot
-				}
-			}
-		case len(hConnection):
-			if bytes.EqualFold(name, hConnection) && !bytes.EqualFold(value, vKeepAlive) {
-				return notHot
-			}
-		case len(hTransferEnc), len(hExpect), len(hUpgrade): // Upgrade and Trailer: 7
-			if bytes.EqualFold(name, hTransferEnc) || bytes.EqualFold(name, hExpect) ||
-				bytes.EqualFold(name, hUpgrade) || bytes.EqualFold(name, hTrailer) {
-				return notHot
-			}
-		}
-	}
-	if hosts != 1 || lengths != 1 || types > 1 || contentLength > maxBody {
-		return notHot
-	}
-	headerLen := len(b) - len(rest)
-	if headerLen > maxHeader {
-		return notHot
-	}
-	req.headerDone = true
-	req.bodyLen = contentLength
-	if len(rest) < contentLength {
-		return req
-	}
-	req.length = headerLen + contentLength
-	return req
-}
-
-// tokenByte holds the bytes of a header name (RFC 7230 tchar), as httpguts.IsTokenRune.
-var tokenByte = func() (t [256]bool) {
-	for c := range 128 {
-		t[c] = httpguts.IsTokenRune(rune(c))
-	}
-	return t
-}()
-
-const jsonType = "application/json"
-
-// contentType is the Content-Type value as a string, without a copy for the usual one.
-func contentType(v []byte) string {
-	if string(v) == jsonType {
-		return jsonType
-	}
-	return string(v)
-}
-
-// trimOWS drops the optional white space around a header value.
-func trimOWS(v []byte) []byte {
-	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-		v = v[1:]
-	}
-	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-		v = v[:len(v)-1]
-	}
-	return v
-}
-
-// validValue is httpguts.ValidHeaderFieldValue on bytes: no control characters but tab.
-func validValue(v []byte) bool {
-	for _, ch := range v {
-		if (ch < ' ' && ch != '\t') || ch == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// parseLength takes the plain decimal Content-Length net/http takes, and no other form.
-func parseLength(v []byte) (int, bool) {
-	if len(v) == 0 || len(v) > 9 {
-		return 0, false
-	}
-	n := 0
-	for _, ch := range v {
-		if ch < '0' || ch > '9' {
-			return 0, false
-		}
-		n = n*10 + int(ch-'0')
-	}
-	return n, true
-}
-
 // prefixConn is a connection handed to net/http with bytes the hot path read from it first.
 type prefixConn struct {
 	net.Conn
 	pending []byte
+
+	mu sync.Mutex
+	// hdrDeadline keeps the header timeout the hot path started: net/http starts its own
+	// when it takes the connection, and clears it once it has read the header.
+	hdrDeadline time.Time
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {
@@ -464,6 +252,19 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+func (c *prefixConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	if !c.hdrDeadline.IsZero() {
+		if t.IsZero() {
+			c.hdrDeadline = time.Time{}
+		} else if c.hdrDeadline.Before(t) {
+			t = c.hdrDeadline
+		}
+	}
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
 // CloseWrite lets net/http close its side gracefully, as on the bare TCP connection.
 func (c *prefixConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
@@ -473,21 +274,29 @@ func (c *prefixConn) CloseWrite() error {
 }
 
 // okResponse is net/http's answer to a handler that sets Cache-Control: no-store and writes
-// status 200 and no body; the Date is rendered once a second.
-func okResponse() []byte {
+// status 200 and no body, with Connection: close when the server is shutting down; the Date
+// is rendered once a second.
+func okResponse(closing bool) []byte {
 	now := time.Now().Unix()
-	if r := cachedResponse.Load(); r != nil && r.unix == now {
-		return r.bytes
+	r := cachedResponse.Load()
+	if r == nil || r.unix != now {
+		date := time.Unix(now, 0).UTC().Format(http.TimeFormat)
+		r = &response{
+			unix:  now,
+			open:  []byte("HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nDate: " + date + "\r\nContent-Length: 0\r\n\r\n"),
+			close: []byte("HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nDate: " + date + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+		}
+		cachedResponse.Store(r)
 	}
-	r := &response{unix: now, bytes: []byte("HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nDate: " +
-		time.Unix(now, 0).UTC().Format(http.TimeFormat) + "\r\nContent-Length: 0\r\n\r\n")}
-	cachedResponse.Store(r)
-	return r.bytes
+	if closing {
+		return r.close
+	}
+	return r.open
 }
 
 type response struct {
-	unix  int64
-	bytes []byte
+	unix        int64
+	open, close []byte
 }
 
 var cachedResponse atomic.Pointer[response]

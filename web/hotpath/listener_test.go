@@ -2,11 +2,13 @@ package hotpath
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -19,11 +21,17 @@ import (
 type recorder struct {
 	mu    sync.Mutex
 	taken []string
+	// gate, when set, holds the body ["block"] until it is closed; entered tells it is held.
+	gate, entered chan struct{}
 }
 
 func (r *recorder) serve(contentType string, body []byte) bool {
 	if contentType != "application/json" || !bytes.HasPrefix(body, []byte("[")) {
 		return false
+	}
+	if r.gate != nil && string(body) == `["block"]` {
+		r.entered <- struct{}{}
+		<-r.gate
 	}
 	r.mu.Lock()
 	r.taken = append(r.taken, string(body))
@@ -70,7 +78,7 @@ type pair struct {
 	plainAddr, hotAddr string
 	plainRec, hotRec   *recorder
 	hot                *Listener
-	hotSrv             *http.Server
+	plainSrv, hotSrv   *http.Server
 }
 
 func startPair(t testing.TB, headerTimeout time.Duration) *pair {
@@ -84,9 +92,12 @@ func startPair(t testing.TB, headerTimeout time.Duration) *pair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := &http.Server{Handler: handler(p.plainRec.serve), ReadHeaderTimeout: headerTimeout}
+	p.plainSrv = &http.Server{Handler: handler(p.plainRec.serve), ReadHeaderTimeout: headerTimeout}
 	p.hotSrv = &http.Server{Handler: handler(p.hotRec.serve), ReadHeaderTimeout: headerTimeout}
-	p.hot = NewListener(ln2, Options{Path: "/hot", Serve: p.hotRec.serve, ReadHeaderTimeout: headerTimeout})
+	if p.hot, err = NewListener(ln2, p.hotSrv, Options{Path: "/hot", Serve: p.hotRec.serve}); err != nil {
+		t.Fatal(err)
+	}
+	plain := p.plainSrv
 	go plain.Serve(ln1)
 	go p.hotSrv.Serve(p.hot)
 	t.Cleanup(func() { plain.Close(); p.hotSrv.Close() })
@@ -172,6 +183,14 @@ var requests = []struct {
 	{"request line cut short", "POST /h", 0},
 	{"hot then cut short", post("", `[1]`) + "POST /hot HTTP/1.1\r\nHost", 1},
 	{"huge header", post("X-Big: "+strings.Repeat("a", maxHeader)+"\r\n", `[1]`), 0},
+	{"CRLF after a POST", post("", `[1]`) + "\r\n" + post("", `[2]`), 2},
+	{"CRLFCRLF after a POST", post("", `[1]`) + "\r\n\r\n" + post("", `[2]`), 2},
+	{"LF after a POST, then GET", post("", `[1]`) + "\nGET /x HTTP/1.1\r\nHost: vigil\r\n\r\n", 1},
+	{"five CRLF bytes after a POST", post("", `[1]`) + "\r\n\r\n\r" + post("", `[2]`), 1},
+	{"CRLF after a POST, then EOF", post("", `[1]`) + "\r\n\r\n", 1},
+	{"CRLF after a POST, then part of a request", post("", `[1]`) + "\r\nPO", 1},
+	{"three bytes after a POST", post("", `[1]`) + "POS", 1},
+	{"CRLF before the first request", "\r\n" + post("", `[1]`), 0},
 }
 
 func TestListenerAnswersAsNetHTTP(t *testing.T) {
@@ -221,40 +240,74 @@ func TestListenerByteByByte(t *testing.T) {
 	}
 }
 
-// TestListenerHeaderTimeout: a header that stops arriving ends the connection after the
-// header timeout, an idle connection does not.
-func TestListenerHeaderTimeout(t *testing.T) {
-	p := startPair(t, 200*time.Millisecond)
-	idle, err := net.Dial("tcp", p.hotAddr)
+// step is a pause and then bytes sent, in a timed exchange.
+type step struct {
+	wait time.Duration
+	data string
+}
+
+// timed sends steps on a new connection and returns what the server answered, and whether it
+// had closed the connection, by a while after the last step.
+func timed(t *testing.T, addr string, steps []step, after time.Duration) string {
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return ""
 	}
-	defer idle.Close()
-	stalled, err := net.Dial("tcp", p.hotAddr)
-	if err != nil {
-		t.Fatal(err)
+	defer c.Close()
+	for _, s := range steps {
+		time.Sleep(s.wait)
+		c.Write([]byte(s.data)) // the server may have closed: what it answered tells
 	}
-	defer stalled.Close()
-	if _, err := stalled.Write([]byte("POST /hot HTTP/1.1\r\nHost: vigil\r\n")); err != nil {
-		t.Fatal(err)
+	c.SetReadDeadline(time.Now().Add(after))
+	out, err := io.ReadAll(c)
+	switch {
+	case err == nil || isReset(err):
+		out = append(out, "<closed>"...)
+	case !errors.Is(err, os.ErrDeadlineExceeded):
+		t.Error(err)
 	}
-	stalled.SetReadDeadline(time.Now().Add(5 * time.Second))
-	start := time.Now()
-	if _, err := stalled.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("stalled header: read %v, want the server to close", err)
+	return dateHeader.ReplaceAllString(string(out), "")
+}
+
+// TestListenerTimeouts runs timed exchanges against net/http alone and behind the hot path:
+// the header timeout runs from the connection's start for its first request and from the
+// first 4 bytes of later ones, not between requests, and a connection handed to net/http keeps
+// the timeout already running.
+func TestListenerTimeouts(t *testing.T) {
+	const d = 300 * time.Millisecond
+	head := "POST /hot HTTP/1.1\r\nHost: vigil\r\n"
+	rest := "Content-Type: application/json\r\nContent-Length: 3\r\n\r\n[1]"
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"silent", nil},
+		{"silent, then a request", []step{{d + d/3, post("", `[1]`)}}},
+		{"a request soon", []step{{d / 3, post("", `[1]`)}}},
+		{"header too slow", []step{{0, head}, {d + d/3, rest}}},
+		{"header in time", []step{{0, head}, {d / 3, rest}}},
+		{"idle between requests", []step{{0, post("", `[1]`)}, {d + d/3, post("", `[2]`)}}},
+		{"second header too slow", []step{{0, post("", `[1]`)}, {d / 2, "POST"}, {d * 2 / 3, " /hot HTTP/1.1\r\nHost: v\r\n"}, {d / 2, rest}}},
+		{"second header in time", []step{{0, post("", `[1]`)}, {d / 2, "POST"}, {d / 3, " /hot HTTP/1.1\r\nHost: v\r\n"}, {d / 3, rest}}},
+		{"three bytes, idle", []step{{0, post("", `[1]`)}, {0, "POS"}, {d + d/3, "T /hot HTTP/1.1\r\nHost: v\r\n" + rest}}},
+		{"handed off mid-header", []step{{0, head}, {d * 2 / 3, "Connection: close\r\n"}, {d * 2 / 3, rest}}},
+		{"body slower than the header timeout", []step{{0, head + rest[:len(rest)-2]}, {d + d/3, "1]"}}},
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("stalled header closed after %v", d)
-	}
-	// The idle connection still serves after the stalled one was closed.
-	if _, err := idle.Write([]byte(post("", `[1]`))); err != nil {
-		t.Fatal(err)
-	}
-	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 512)
-	n, err := idle.Read(buf)
-	if err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200 OK\r\n") {
-		t.Fatalf("idle connection: %q, %v", buf[:n], err)
+	p := startPair(t, d)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var want, got string
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); want = timed(t, p.plainAddr, tc.steps, 2*d) }()
+			go func() { defer wg.Done(); got = timed(t, p.hotAddr, tc.steps, 2*d) }()
+			wg.Wait()
+			if got != want {
+				t.Errorf("behind the hot path %q, net/http alone %q", got, want)
+			}
+		})
 	}
 }
 
@@ -296,6 +349,140 @@ func TestListenerShutdown(t *testing.T) {
 	}
 }
 
+// TestListenerShutdownInProgress shuts both servers down while a request is in progress: the
+// hot path's Shutdown waits for it as net/http's does, answers it with Connection: close, and
+// drops a request that arrives during the shutdown.
+func TestListenerShutdownInProgress(t *testing.T) {
+	blocked := post("", `["block"]`)
+	tests := []struct {
+		name         string
+		first, later string // sent before the shutdown starts (and Serve is held), and during it
+		hold         bool   // the first request holds Serve until the test lets it go
+	}{
+		{"held in Serve", blocked, "", true},
+		{"held, next request pipelined", blocked + post("", `[2]`), "", true},
+		{"held, next request during shutdown", blocked, post("", `[2]`), true},
+		{"body arriving", blocked[:len(blocked)-4], blocked[len(blocked)-4:], false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var answers [2]string
+			for i, hot := range []bool{false, true} {
+				p := startPair(t, 5*time.Second)
+				rec, addr := p.plainRec, p.plainAddr
+				shutdown := func(ctx context.Context) error { return p.plainSrv.Shutdown(ctx) }
+				if hot {
+					rec, addr = p.hotRec, p.hotAddr
+					shutdown = func(ctx context.Context) error {
+						if err := p.hotSrv.Shutdown(ctx); err != nil {
+							return err
+						}
+						return p.hot.Shutdown(ctx)
+					}
+				}
+				rec.gate, rec.entered = make(chan struct{}), make(chan struct{}, 1)
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.Write([]byte(tc.first))
+				if tc.hold {
+					<-rec.entered
+				} else {
+					time.Sleep(50 * time.Millisecond) // the header is read
+					close(rec.gate)
+				}
+				done := make(chan error, 1)
+				go func() { done <- shutdown(t.Context()) }()
+				time.Sleep(50 * time.Millisecond)
+				select {
+				case err := <-done:
+					t.Fatalf("hot=%v: shutdown returned (%v) with a request in progress", hot, err)
+				default:
+				}
+				c.Write([]byte(tc.later))
+				if tc.hold {
+					close(rec.gate)
+				}
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatal(err)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatalf("hot=%v: shutdown did not return", hot)
+				}
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				out, _ := io.ReadAll(c)
+				answers[i] = dateHeader.ReplaceAllString(string(out), "")
+			}
+			if answers[1] != answers[0] {
+				t.Errorf("behind the hot path %q, net/http alone %q", answers[1], answers[0])
+			}
+			if !strings.Contains(answers[0], "Connection: close") {
+				t.Errorf("net/http answered %q, want a 200 with Connection: close", answers[0])
+			}
+		})
+	}
+}
+
+// TestListenerShutdownDeadline: a connection that does not take its answers does not hold
+// Shutdown past its context; it is closed then.
+func TestListenerShutdownDeadline(t *testing.T) {
+	p := startPair(t, 5*time.Second)
+	c, err := net.Dial("tcp", p.hotAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // requests, never reading the answers, until the server stops taking them
+		req := []byte(post("", `[1]`))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := c.Write(req); err != nil {
+				return
+			}
+		}
+	}()
+	// The server is blocked writing answers once it stops answering.
+	for deadline, prev := time.Now().Add(20*time.Second), int64(-1); ; {
+		time.Sleep(100 * time.Millisecond)
+		n := p.hot.Served()
+		if n > 0 && n == prev {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the hot path still answers (%d), the client's buffers do not fill", n)
+		}
+		prev = n
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if err := p.hotSrv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := p.hot.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v, want the context's deadline", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v", d)
+	}
+	served := p.hot.Served()
+	time.Sleep(100 * time.Millisecond)
+	if n := p.hot.Served(); n != served {
+		t.Errorf("the hot path answered %d more requests after Shutdown", n-served)
+	}
+}
+
 func FuzzListener(f *testing.F) {
 	for _, tc := range requests {
 		f.Add([]byte(tc.data))
@@ -322,8 +509,82 @@ func BenchmarkParse(b *testing.B) {
 	req := []byte("POST /api/v2/alerts HTTP/1.1\r\nHost: alertmanager:9093\r\nUser-Agent: Prometheus/3.5.0\r\nContent-Length: 215\r\nContent-Type: application/json\r\nAccept-Encoding: gzip\r\n\r\n" + strings.Repeat("x", 215))
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := l.parse(req); r.length != len(req) {
-			b.Fatalf("parse: %+v", r)
+		var st reqState
+		if !l.parse(req, &st) || !st.complete(req) || st.headerLen+st.bodyLen != len(req) {
+			b.Fatalf("parse: %+v", st)
 		}
+	}
+}
+
+// FuzzParseIncremental: a request read in pieces gets the verdict it gets read whole.
+func FuzzParseIncremental(f *testing.F) {
+	for _, tc := range requests {
+		f.Add([]byte(tc.data), uint8(7))
+	}
+	l := &Listener{line: []byte("POST /hot HTTP/1.1\r\n")}
+	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
+		var whole reqState
+		okWhole := l.parse(data, &whole)
+		var inc reqState
+		okInc := true
+		for n := 0; okInc && n < len(data); {
+			n = min(len(data), n+int(step)+1)
+			okInc = l.parse(data[:n], &inc)
+		}
+		if okInc != okWhole || (okWhole && (inc.headerLen != whole.headerLen || inc.bodyLen != whole.bodyLen || inc.contentType != whole.contentType)) {
+			t.Errorf("in pieces of %d: %v %+v, whole: %v %+v", int(step)+1, okInc, inc, okWhole, whole)
+		}
+	})
+}
+
+func TestNewListenerRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		path string
+		srv  *http.Server
+	}{
+		{"relative path", "api/v2/alerts", &http.Server{}},
+		{"unclean path", "/api//alerts", &http.Server{}},
+		{"escaped path", "/api%2Falerts", &http.Server{}},
+		{"read timeout", "/hot", &http.Server{ReadTimeout: time.Second}},
+		{"write timeout", "/hot", &http.Server{WriteTimeout: time.Second}},
+		{"idle timeout", "/hot", &http.Server{IdleTimeout: time.Second}},
+		{"small header limit", "/hot", &http.Server{MaxHeaderBytes: 1024}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			if _, err := NewListener(ln, tc.srv, Options{Path: tc.path, Serve: (&recorder{}).serve}); err == nil {
+				t.Error("NewListener accepted it")
+			}
+		})
+	}
+}
+
+// TestListenerInnerClosed: when the wrapped listener fails, the server's Serve returns.
+func TestListenerInnerClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	hot, err := NewListener(ln, srv, Options{Path: "/hot", Serve: (&recorder{}).serve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(hot) }()
+	ln.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return")
 	}
 }

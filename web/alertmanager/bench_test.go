@@ -263,7 +263,14 @@ func benchIntake(b *testing.B, base string, batch int) {
 // (user+system, /proc/PID/stat) per 1,000 alerts, which does not depend on how the two cores
 // are shared with the client, and the client's own. Only the out-of-process targets are
 // meaningful here: an in-process server would share the client's process.
-func BenchmarkIntakeSaturated(b *testing.B) {
+func BenchmarkIntakeSaturated(b *testing.B) { benchLean(b, satConns) }
+
+// BenchmarkIntakeRoundTrip is the lean client on one connection: one request at a time, so
+// that its latencies are the servers' round trips with as little of the client in them as it
+// can (the serial client of BenchmarkIntake is Go's net/http client, a Prometheus's).
+func BenchmarkIntakeRoundTrip(b *testing.B) { benchLean(b, 1) }
+
+func benchLean(b *testing.B, conns int) {
 	for _, tg := range []struct {
 		name  string
 		start func(*testing.B) (string, int)
@@ -274,7 +281,7 @@ func BenchmarkIntakeSaturated(b *testing.B) {
 				if u == "" {
 					b.Skip("binary not available: Debian prometheus-alertmanager, or $VIGIL_BENCH_BIN")
 				}
-				benchSaturated(b, strings.TrimPrefix(u, "http://"), pid, batch)
+				benchSaturated(b, strings.TrimPrefix(u, "http://"), pid, batch, conns)
 			})
 		}
 	}
@@ -304,7 +311,7 @@ func pin(b *testing.B, pid int) {
 	b.Cleanup(func() { set(fmt.Sprintf("0-%d", runtime.NumCPU()-1), os.Getpid()) })
 }
 
-func benchSaturated(b *testing.B, addr string, pid, batch int) {
+func benchSaturated(b *testing.B, addr string, pid, batch, nconns int) {
 	if os.Getenv(pinEnv) != "" {
 		pin(b, pid)
 	}
@@ -314,7 +321,7 @@ func benchSaturated(b *testing.B, addr string, pid, batch int) {
 	for i, body := range bodies {
 		reqs[i] = fmt.Appendf(nil, "POST /api/v2/alerts HTTP/1.1\r\nHost: %s\r\nUser-Agent: vigil-bench\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body)
 	}
-	conns := make([]*rawConn, satConns)
+	conns := make([]*rawConn, nconns)
 	for i := range conns {
 		c, err := dialRaw(addr)
 		if err != nil {

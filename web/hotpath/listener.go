@@ -4,8 +4,8 @@
 //
 // net/http's work per request (a Request with its header map, a context, a goroutine that
 // watches the connection for a close while the handler runs) costs more CPU than reading and
-// answering a small request itself: over loopback a server that only answers 200 costs 2.1 to
-// 2.5 times as much CPU per request through net/http as on the hot path (README, "Alerting").
+// answering a small request itself: over loopback a server that only answers 200 costs about
+// twice as much CPU per request through net/http as on the hot path (README, "Alerting").
 // The hot path takes only requests it can answer exactly as net/http and the handler behind
 // it would; anything unusual in the request (another method or path, chunked bodies, Expect,
 // Connection: close, HTTP/1.0, invalid headers, a body the handler declines) goes to net/http

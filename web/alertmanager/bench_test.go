@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,17 +85,7 @@ func startVigilAPI(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/v2/", h)
-	srv := httptest.NewUnstartedServer(mux)
-	hot, err := hotpath.NewListener(srv.Listener, srv.Config, hotpath.Options{Path: "/api/v2/alerts", Serve: h.ServeAlerts})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv.Listener = hot
-	srv.Start()
-	b.Cleanup(srv.Close)
-	return srv.URL
+	return serveAPI(b, h).URL
 }
 
 // startAlertmanager runs Debian's Alertmanager with the same config, or returns "" if absent.
@@ -281,7 +270,7 @@ func benchLean(b *testing.B, conns int) {
 				if u == "" {
 					b.Skip("binary not available: Debian prometheus-alertmanager, or $VIGIL_BENCH_BIN")
 				}
-				benchSaturated(b, strings.TrimPrefix(u, "http://"), pid, batch, conns)
+				benchLeanClient(b, strings.TrimPrefix(u, "http://"), pid, batch, conns)
 			})
 		}
 	}
@@ -311,7 +300,7 @@ func pin(b *testing.B, pid int) {
 	b.Cleanup(func() { set(fmt.Sprintf("0-%d", runtime.NumCPU()-1), os.Getpid()) })
 }
 
-func benchSaturated(b *testing.B, addr string, pid, batch, nconns int) {
+func benchLeanClient(b *testing.B, addr string, pid, batch, nconns int) {
 	if os.Getenv(pinEnv) != "" {
 		pin(b, pid)
 	}

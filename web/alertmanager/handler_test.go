@@ -85,8 +85,7 @@ receivers:
     url: %s
 `
 
-// server starts a router and serves this package's handler the way cmd/server mounts it,
-// POST /api/v2/alerts on the hot path.
+// server starts a router and serves this package's handler the way cmd/server mounts it.
 func server(t *testing.T) (*httptest.Server, *hookSink, *routing.Router) {
 	t.Helper()
 	sink := &hookSink{}
@@ -107,17 +106,24 @@ func server(t *testing.T) (*httptest.Server, *hookSink, *routing.Router) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveAPI(t, h), sink, r
+}
+
+// serveAPI serves h on a loopback server as cmd/server mounts it, POST /api/v2/alerts on the
+// hot path; the server stops with the test.
+func serveAPI(tb testing.TB, h *Handler) *httptest.Server {
+	tb.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/api/v2/", h)
 	srv := httptest.NewUnstartedServer(mux)
 	hot, err := hotpath.NewListener(srv.Listener, srv.Config, hotpath.Options{Path: "/api/v2/alerts", Serve: h.ServeAlerts})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv.Listener = hot
 	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, sink, r
+	tb.Cleanup(srv.Close)
+	return srv
 }
 
 // amtoolPath finds Debian's amtool; outside CI a missing binary skips, in CI it fails.

@@ -41,7 +41,6 @@ func (l *Listener) serveConn(hc *hotConn) {
 		buf         = make([]byte, initialBuf)
 		start, end  int       // the unread bytes are buf[start:end]
 		st          reqState  // of the request at buf[start:]
-		admitted    bool      // the request's header is complete and it is to be answered
 		hdrDeadline time.Time // the header timeout's read deadline, while it runs
 		between     bool      // an answer was sent and 4 bytes of the next request are awaited
 	)
@@ -59,8 +58,8 @@ func (l *Listener) serveConn(hc *hotConn) {
 				handedOff = l.handOff(hc, buf[start:end], hdrDeadline)
 				return
 			}
-			if st.headerDone() && !admitted {
-				admitted = true
+			if st.headerDone() && !st.admitted {
+				st.admitted = true
 				if !hdrDeadline.IsZero() {
 					setDeadline(time.Time{})
 				}
@@ -118,7 +117,7 @@ func (l *Listener) serveConn(hc *hotConn) {
 			return
 		}
 		start += length
-		st, admitted, between = reqState{}, false, true
+		st, between = reqState{}, true
 		if start == end {
 			start, end = 0, 0
 		}

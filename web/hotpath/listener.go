@@ -51,8 +51,8 @@ type Listener struct {
 	serve         Serve
 	headerTimeout time.Duration // the server's ReadHeaderTimeout
 	logger        *slog.Logger
-	line          []byte // the request line of a hot request
-	handoff       chan accepted
+	line          []byte        // the request line of a hot request
+	toHTTP        chan accepted // connections (and accept errors) for net/http
 	done          chan struct{}
 	closing       atomic.Bool
 	once          sync.Once
@@ -100,7 +100,7 @@ func NewListener(inner net.Listener, srv *http.Server, opts Options) (*Listener,
 		headerTimeout: srv.ReadHeaderTimeout,
 		logger:        logger,
 		line:          []byte("POST " + opts.Path + " HTTP/1.1\r\n"),
-		handoff:       make(chan accepted),
+		toHTTP:        make(chan accepted),
 		done:          make(chan struct{}),
 		conns:         map[*hotConn]struct{}{},
 	}
@@ -126,7 +126,7 @@ func (l *Listener) Served() int64 { return l.served.Load() }
 // Accept returns the next connection for net/http.
 func (l *Listener) Accept() (net.Conn, error) {
 	select {
-	case a := <-l.handoff:
+	case a := <-l.toHTTP:
 		return a.c, a.err
 	case <-l.done:
 		return nil, net.ErrClosed
@@ -187,7 +187,7 @@ func (l *Listener) acceptLoop() {
 			}
 			// net/http decides whether to retry (and backs off first) or to give up.
 			select {
-			case l.handoff <- accepted{err: err}:
+			case l.toHTTP <- accepted{err: err}:
 				continue
 			case <-l.done:
 				return
@@ -225,7 +225,7 @@ func (l *Listener) handOff(hc *hotConn, pending []byte, hdrDeadline time.Time) b
 	l.untrack(hc)
 	pc := &prefixConn{Conn: hc.Conn, pending: bytes.Clone(pending), hdrDeadline: hdrDeadline}
 	select {
-	case l.handoff <- accepted{c: pc}:
+	case l.toHTTP <- accepted{c: pc}:
 		return true
 	case <-l.done:
 		return false

@@ -24,6 +24,7 @@ type reqState struct {
 	lengths     int
 	types       int
 	contentType string
+	admitted    bool // the header is complete and the request is to be answered
 }
 
 func (st *reqState) headerDone() bool { return st.headerLen > 0 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
 	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
 )
@@ -46,7 +47,7 @@ func (s *selectedSeries) Labels() labels.Labels {
 	return s.lset
 }
 
-func (s *selectedSeries) Iterator(reuse Iterator) Iterator {
+func (s *selectedSeries) Iterator(reuse storage.Iterator) storage.Iterator {
 	it, ok := reuse.(*seriesIterator)
 	if !ok {
 		it = &seriesIterator{}
@@ -305,8 +306,8 @@ func (s *listSeriesSet) Next() bool {
 	s.i++
 	return s.i <= len(s.series)
 }
-func (s *listSeriesSet) At() Series { return s.series[s.i-1] }
-func (s *listSeriesSet) Err() error { return s.err }
+func (s *listSeriesSet) At() storage.Series { return s.series[s.i-1] }
+func (s *listSeriesSet) Err() error         { return s.err }
 
 // source is one of the places a querier reads: the head or a block.
 type source interface {
@@ -332,7 +333,7 @@ type querier struct {
 // Select returns the series matching ms. They are sorted by labels if sortSeries is set or
 // several sources are merged; a single source that can skip sorting (the head) returns them
 // in its own order otherwise, as Prometheus's head does (PromQL does not ask for sorting).
-func (q *querier) Select(ctx context.Context, sortSeries bool, hints *SelectHints, ms ...*labels.Matcher) SeriesSet {
+func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	mint, maxt := q.mint, q.maxt
 	metaOnly := false
 	if hints != nil {
@@ -347,7 +348,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *SelectHint
 		}
 		ss, err := sel(ctx, mint, maxt, metaOnly, ms...)
 		if err != nil {
-			return ErrSeriesSet(err)
+			return storage.ErrSeriesSet(err)
 		}
 		if len(ss) > 0 {
 			all = append(all, ss)
@@ -355,7 +356,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *SelectHint
 	}
 	switch len(all) {
 	case 0:
-		return EmptySeriesSet()
+		return storage.EmptySeriesSet()
 	case 1:
 		return &listSeriesSet{series: all[0]}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	utsdb "github.com/prometheus/prometheus/tsdb"
 
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
 
@@ -119,7 +120,7 @@ func TestTSDBBlocksEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	ss := q.Select(context.Background(), false, nil, mustMatcher(t, "__name__", ".+"))
-	var it tsdb.Iterator
+	var it storage.Iterator
 	for ss.Next() {
 		s := ss.At()
 		it = s.Iterator(it)

@@ -1,4 +1,8 @@
-package tsdb
+// Package storage is the storage contract every consumer uses: appenders, queriers, series sets
+// and sample iterators, with the errors and stale marker they share. It holds no engine; tsdb
+// implements it, and scrape, promql, the ruler and the HTTP API depend on it alone, so that
+// they can be tested against any implementation and the engine can change behind it.
+package storage
 
 import (
 	"context"

@@ -463,7 +463,7 @@ func (c *sampleCursor) advance() {
 		c.pending = false
 		return
 	}
-	if c.it.Next() {
+	if c.it.Next() != storage.ValNone {
 		c.nt, c.nf = c.it.At()
 		c.pending = true
 		return
@@ -479,7 +479,7 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
 	if c.pending && c.nt <= minT {
 		// Everything up to minT is irrelevant: jump over it.
 		c.hasPrev = false
-		if c.it.SeekTo(minT + 1) {
+		if c.it.SeekTo(minT+1) != storage.ValNone {
 			c.nt, c.nf = c.it.At()
 			c.pending = true
 		} else {
@@ -535,7 +535,7 @@ func (w *window) next() {
 		w.done, w.pending = true, false
 		return
 	}
-	for w.it.Next() {
+	for w.it.Next() != storage.ValNone {
 		w.nt, w.nf = w.it.At()
 		if storage.IsStaleNaN(w.nf) {
 			continue
@@ -554,7 +554,7 @@ func (w *window) seek(t int64) {
 		w.next()
 		return
 	}
-	if !w.it.SeekTo(t) {
+	if w.it.SeekTo(t) == storage.ValNone {
 		w.done = true
 		return
 	}

@@ -422,7 +422,7 @@ func (g *Group) restoreRule(ts time.Time, q storage.Querier, ar *AlertingRule) {
 		var t int64
 		v := math.NaN()
 		found := false
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			t, v = it.At()
 			found = true
 		}

@@ -48,7 +48,7 @@ func TestScrapeIntoTSDB(t *testing.T) {
 	for ss.Next() {
 		s := ss.At()
 		it := s.Iterator(nil)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			_, v := it.At()
 			got[s.Labels().Get("x")] = append(got[s.Labels().Get("x")], v)
 		}
@@ -136,7 +136,7 @@ func TestScrapeSeriesGoneFromHead(t *testing.T) {
 			t.Errorf("rebuilt series has labels %s", s.Labels())
 		}
 		it := s.Iterator(nil)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			_, v := it.At()
 			got = append(got, v)
 		}

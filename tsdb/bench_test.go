@@ -122,7 +122,7 @@ func (s vigilStore) selectAll(mint, maxt int64) (int, error) {
 	var it storage.Iterator
 	for ss.Next() {
 		it = ss.At().Iterator(it)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			n++
 		}
 		if it.Err() != nil {

@@ -108,7 +108,7 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 			meta.Stats.NumSamples += uint64(len(ts))
 			ts, vs = ts[:0], vs[:0]
 		}
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			t, v := it.At()
 			ts = append(ts, t)
 			vs = append(vs, v)

@@ -210,7 +210,7 @@ func TestDamagedBlockFiles(t *testing.T) {
 	var it storage.Iterator
 	for ss.Next() {
 		it = ss.At().Iterator(it)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 		}
 		if it.Err() != nil {
 			readErr = it.Err()

@@ -54,7 +54,7 @@ func queryAll(t testing.TB, q storage.Queryable, mint, maxt int64, ms ...*labels
 		prev = s.Labels()
 		it = s.Iterator(it)
 		var samples []tsample
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			ts, v := it.At()
 			samples = append(samples, tsample{ts, v})
 		}
@@ -535,7 +535,7 @@ func TestQuerierSpanningHeadCompaction(t *testing.T) {
 	var it storage.Iterator
 	for ss.Next() {
 		it = ss.At().Iterator(it)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			ts, v := it.At()
 			got[ss.At().Labels().String()] = append(got[ss.At().Labels().String()], tsample{ts, v})
 		}
@@ -634,7 +634,7 @@ func TestHeadLazySelect(t *testing.T) {
 		for ss.Next() {
 			s := ss.At()
 			it = s.Iterator(it)
-			for it.Next() {
+			for it.Next() != storage.ValNone {
 				ts, v := it.At()
 				out[s.Labels().String()] = append(out[s.Labels().String()], tsample{ts, v})
 			}
@@ -675,7 +675,7 @@ func TestHeadLazySelect(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	for it.Next() {
+	for it.Next() != storage.ValNone {
 		n++
 	}
 	if n != 150 {

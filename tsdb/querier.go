@@ -143,6 +143,7 @@ func (it *seriesIterator) mergeAll() {
 }
 
 func (it *seriesIterator) At() (int64, float64) { return it.t, it.v }
+func (it *seriesIterator) AtT() int64           { return it.t }
 
 func (it *seriesIterator) setChunkErr(err error) {
 	it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.Labels(), err)
@@ -164,19 +165,19 @@ func (it *seriesIterator) accept(t int64) (take, stop bool) {
 	return true, false
 }
 
-func (it *seriesIterator) Next() bool {
+func (it *seriesIterator) Next() storage.ValueType {
 	if it.err != nil {
-		return false
+		return storage.ValNone
 	}
 	if it.ci == math.MaxInt32 {
 		if it.mergedI+1 >= len(it.merged) {
 			it.mergedI = len(it.merged)
-			return false
+			return storage.ValNone
 		}
 		it.mergedI++
 		it.t, it.v = it.merged[it.mergedI].t, it.merged[it.mergedI].v
 		it.started = true
-		return true
+		return storage.ValFloat
 	}
 	n := len(it.chunks)
 	for {
@@ -186,24 +187,24 @@ func (it *seriesIterator) Next() bool {
 				take, stop := it.accept(t)
 				if stop {
 					it.ci = n
-					return false
+					return storage.ValNone
 				}
 				if take {
 					it.t, it.v, it.started = t, v, true
-					return true
+					return storage.ValFloat
 				}
 			}
 			if err := it.chk.Err(); err != nil {
 				it.setChunkErr(err)
-				return false
+				return storage.ValNone
 			}
 		}
 		if it.ci >= n {
-			return false
+			return storage.ValNone
 		}
 		it.ci++
 		if it.ci >= n {
-			return false
+			return storage.ValNone
 		}
 		c := &it.chunks[it.ci]
 		it.chk.Reset(c.data)
@@ -213,7 +214,7 @@ func (it *seriesIterator) Next() bool {
 			if !it.chk.SeekTo(it.s.mint) {
 				if err := it.chk.Err(); err != nil {
 					it.setChunkErr(err)
-					return false
+					return storage.ValNone
 				}
 				continue
 			}
@@ -221,23 +222,23 @@ func (it *seriesIterator) Next() bool {
 			take, stop := it.accept(t)
 			if stop {
 				it.ci = n
-				return false
+				return storage.ValNone
 			}
 			if take {
 				it.t, it.v, it.started = t, v, true
-				return true
+				return storage.ValFloat
 			}
 		}
 	}
 }
 
-func (it *seriesIterator) SeekTo(t int64) bool {
+func (it *seriesIterator) SeekTo(t int64) storage.ValueType {
 	if it.err != nil {
-		return false
+		return storage.ValNone
 	}
 	if it.ci == math.MaxInt32 {
 		if it.mergedI >= 0 && it.mergedI < len(it.merged) && it.merged[it.mergedI].t >= t {
-			return true
+			return storage.ValFloat
 		}
 		i := sort.Search(len(it.merged), func(i int) bool { return it.merged[i].t >= t })
 		if i < it.mergedI {
@@ -245,17 +246,17 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 		}
 		it.mergedI = i
 		if i >= len(it.merged) {
-			return false
+			return storage.ValNone
 		}
 		it.t, it.v, it.started = it.merged[i].t, it.merged[i].v, true
-		return true
+		return storage.ValFloat
 	}
 	n := len(it.chunks)
 	if it.ci >= n {
-		return false
+		return storage.ValNone
 	}
 	if it.started && it.t >= t {
-		return true
+		return storage.ValFloat
 	}
 	if t < it.s.mint {
 		t = it.s.mint
@@ -267,7 +268,7 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 		}
 		if next >= n {
 			it.ci = n
-			return false
+			return storage.ValNone
 		}
 		it.ci = next
 		it.chk.Reset(it.chunks[it.ci].data)
@@ -275,7 +276,7 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 	if !it.chk.SeekTo(t) {
 		if err := it.chk.Err(); err != nil {
 			it.setChunkErr(err)
-			return false
+			return storage.ValNone
 		}
 		return it.Next()
 	}
@@ -283,11 +284,11 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 	take, stop := it.accept(ct)
 	if stop {
 		it.ci = n
-		return false
+		return storage.ValNone
 	}
 	if take {
 		it.t, it.v, it.started = ct, v, true
-		return true
+		return storage.ValFloat
 	}
 	return it.Next()
 }

@@ -183,26 +183,35 @@ type memIterator struct {
 	i       int
 }
 
-func (it *memIterator) Next() bool {
+func (it *memIterator) Next() storage.ValueType {
 	if it.i < len(it.samples) {
 		it.i++
 	}
-	return it.i < len(it.samples)
+	return it.valueType()
 }
 
-func (it *memIterator) SeekTo(t int64) bool {
+func (it *memIterator) SeekTo(t int64) storage.ValueType {
 	if it.i < 0 {
 		it.i = 0
 	}
 	if it.i >= len(it.samples) {
-		return false
+		return storage.ValNone
 	}
 	if it.samples[it.i].T >= t {
-		return true
+		return storage.ValFloat
 	}
 	it.i += sort.Search(len(it.samples)-it.i, func(j int) bool { return it.samples[it.i+j].T >= t })
-	return it.i < len(it.samples)
+	return it.valueType()
+}
+
+// valueType is the type of the current sample: the test storage holds floats only.
+func (it *memIterator) valueType() storage.ValueType {
+	if it.i < len(it.samples) {
+		return storage.ValFloat
+	}
+	return storage.ValNone
 }
 
 func (it *memIterator) At() (int64, float64) { p := it.samples[it.i]; return p.T, p.F }
+func (it *memIterator) AtT() int64           { return it.samples[it.i].T }
 func (it *memIterator) Err() error           { return nil }

@@ -124,7 +124,7 @@ func TestTSDBBlocksEndpoint(t *testing.T) {
 	for ss.Next() {
 		s := ss.At()
 		it = s.Iterator(it)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			ts, v := it.At()
 			if _, err := app.Append(0, s.Labels(), ts, v); err != nil {
 				t.Fatal(err)

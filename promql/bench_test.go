@@ -16,10 +16,11 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	upromql "github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
-	"github.com/prometheus/prometheus/storage"
+	ustorage "github.com/prometheus/prometheus/storage"
 	utsdb "github.com/prometheus/prometheus/tsdb"
 
 	"github.com/vigil-monitoring/vigil/promql"
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
 
@@ -113,8 +114,8 @@ func newBenchEnv(numSeries int, span time.Duration) (*benchEnv, error) {
 	start := time.Unix(1_700_000_000, 0)
 	steps := int(span / benchInterval)
 	ctx := context.Background()
-	vrefs := make([]tsdb.SeriesRef, len(series))
-	urefs := make([]storage.SeriesRef, len(series))
+	vrefs := make([]storage.SeriesRef, len(series))
+	urefs := make([]ustorage.SeriesRef, len(series))
 	for step := 0; step <= steps; step++ {
 		ts := start.Add(time.Duration(step) * benchInterval).UnixMilli()
 		va := vdb.Appender(ctx)

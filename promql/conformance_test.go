@@ -15,13 +15,14 @@ import (
 
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/promql/promqltest"
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
 
 // testStorage is what the conformance runner loads data into and queries.
 type testStorage interface {
-	tsdb.Queryable
-	tsdb.Appendable
+	storage.Queryable
+	storage.Appendable
 	Close() error
 }
 

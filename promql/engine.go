@@ -1,6 +1,6 @@
 // Package promql is Vigil's PromQL evaluator. Expressions are parsed with the upstream
 // Prometheus parser (the language definition) and evaluated by this package over a
-// tsdb.Queryable. Only float samples exist in Vigil's storage; native histograms are rejected.
+// storage.Queryable. Only float samples exist in Vigil's storage; native histograms are rejected.
 //
 // The evaluation semantics (lookback, staleness, extrapolation, annotations, error texts)
 // follow Prometheus 3 so that the upstream promqltest files pass unchanged; several numeric
@@ -22,7 +22,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/util/annotations"
 
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 const (
@@ -220,7 +220,7 @@ type query struct {
 	ng        *Engine
 	q         string
 	stmt      *parser.EvalStmt
-	queryable tsdb.Queryable
+	queryable storage.Queryable
 	cancel    context.CancelFunc
 	perStep   bool
 	stats     *Stats
@@ -245,22 +245,22 @@ type QueryOpts struct {
 }
 
 // NewInstantQuery prepares an instant query of qs at ts.
-func (ng *Engine) NewInstantQuery(ctx context.Context, q tsdb.Queryable, qs string, ts time.Time) (Query, error) {
+func (ng *Engine) NewInstantQuery(ctx context.Context, q storage.Queryable, qs string, ts time.Time) (Query, error) {
 	return ng.NewInstantQueryWithOpts(ctx, q, QueryOpts{}, qs, ts)
 }
 
 // NewRangeQuery prepares a range query of qs from start to end every step.
-func (ng *Engine) NewRangeQuery(ctx context.Context, q tsdb.Queryable, qs string, start, end time.Time, step time.Duration) (Query, error) {
+func (ng *Engine) NewRangeQuery(ctx context.Context, q storage.Queryable, qs string, start, end time.Time, step time.Duration) (Query, error) {
 	return ng.NewRangeQueryWithOpts(ctx, q, QueryOpts{}, qs, start, end, step)
 }
 
 // NewInstantQueryWithOpts is NewInstantQuery with per-query options.
-func (ng *Engine) NewInstantQueryWithOpts(_ context.Context, q tsdb.Queryable, opts QueryOpts, qs string, ts time.Time) (Query, error) {
+func (ng *Engine) NewInstantQueryWithOpts(_ context.Context, q storage.Queryable, opts QueryOpts, qs string, ts time.Time) (Query, error) {
 	return ng.newQuery(q, opts, qs, ts, ts, 0)
 }
 
 // NewRangeQueryWithOpts is NewRangeQuery with per-query options.
-func (ng *Engine) NewRangeQueryWithOpts(_ context.Context, q tsdb.Queryable, opts QueryOpts, qs string, start, end time.Time, step time.Duration) (Query, error) {
+func (ng *Engine) NewRangeQueryWithOpts(_ context.Context, q storage.Queryable, opts QueryOpts, qs string, start, end time.Time, step time.Duration) (Query, error) {
 	if step <= 0 {
 		return nil, errors.New("zero or negative query resolution step widths are not accepted. Try a positive integer")
 	}
@@ -270,7 +270,7 @@ func (ng *Engine) NewRangeQueryWithOpts(_ context.Context, q tsdb.Queryable, opt
 	return ng.newQuery(q, opts, qs, start, end, step)
 }
 
-func (ng *Engine) newQuery(q tsdb.Queryable, opts QueryOpts, qs string, start, end time.Time, step time.Duration) (Query, error) {
+func (ng *Engine) newQuery(q storage.Queryable, opts QueryOpts, qs string, start, end time.Time, step time.Duration) (Query, error) {
 	expr, err := ng.parser.ParseExpr(qs)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ import (
 
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/promql/promqltest"
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // testData loads a small data set: counters, gauges and a classic histogram, every 15s for
@@ -58,7 +58,7 @@ func testData(t testing.TB) *promqltest.MemStorage {
 	return st
 }
 
-func instant(t *testing.T, ng *promql.Engine, q tsdb.Queryable, qs string, ts time.Time) *promql.Result {
+func instant(t *testing.T, ng *promql.Engine, q storage.Queryable, qs string, ts time.Time) *promql.Result {
 	t.Helper()
 	qry, err := ng.NewInstantQuery(context.Background(), q, qs, ts)
 	if err != nil {
@@ -136,7 +136,7 @@ func TestRangeQuery(t *testing.T) {
 func TestStalenessAndLookback(t *testing.T) {
 	st := promqltest.NewMemStorage()
 	ls := labels.FromStrings("__name__", "m")
-	if err := st.Add(ls, promqltest.Point{T: 0, F: 1}, promqltest.Point{T: 60000, F: 2}, promqltest.Point{T: 120000, F: tsdb.StaleNaN()}); err != nil {
+	if err := st.Add(ls, promqltest.Point{T: 0, F: 1}, promqltest.Point{T: 60000, F: 2}, promqltest.Point{T: 120000, F: storage.StaleNaN()}); err != nil {
 		t.Fatal(err)
 	}
 	ng := promql.NewEngine(promql.EngineOpts{LookbackDelta: 2 * time.Minute})
@@ -263,12 +263,12 @@ var errDisk = errors.New("disk on fire")
 
 type failingQueryable struct{}
 
-func (failingQueryable) Querier(int64, int64) (tsdb.Querier, error) { return failingQuerier{}, nil }
+func (failingQueryable) Querier(int64, int64) (storage.Querier, error) { return failingQuerier{}, nil }
 
 type failingQuerier struct{}
 
-func (failingQuerier) Select(context.Context, bool, *tsdb.SelectHints, ...*labels.Matcher) tsdb.SeriesSet {
-	return tsdb.ErrSeriesSet(errDisk)
+func (failingQuerier) Select(context.Context, bool, *storage.SelectHints, ...*labels.Matcher) storage.SeriesSet {
+	return storage.ErrSeriesSet(errDisk)
 }
 func (failingQuerier) LabelValues(context.Context, string, ...*labels.Matcher) ([]string, error) {
 	return nil, errDisk
@@ -280,13 +280,13 @@ func (failingQuerier) Close() error { return nil }
 
 // blockingQueryable blocks Querier until released, to hold queries inside the engine.
 type blockingQueryable struct {
-	inner   tsdb.Queryable
+	inner   storage.Queryable
 	release chan struct{}
 	active  atomic.Int32
 	peak    atomic.Int32
 }
 
-func (b *blockingQueryable) Querier(mint, maxt int64) (tsdb.Querier, error) {
+func (b *blockingQueryable) Querier(mint, maxt int64) (storage.Querier, error) {
 	n := b.active.Add(1)
 	defer b.active.Add(-1)
 	for {

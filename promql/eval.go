@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/prometheus/schema"
 	"github.com/prometheus/prometheus/util/annotations"
 
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // evaluator evaluates an expression at the steps startTS, startTS+interval, ..., endTS (all
@@ -26,7 +26,7 @@ import (
 type evaluator struct {
 	logger        *slog.Logger
 	ctx           context.Context
-	querier       tsdb.Querier
+	querier       storage.Querier
 	startTS       int64
 	endTS         int64
 	interval      int64
@@ -285,13 +285,13 @@ func (ev *evaluator) scalarValues(e parser.Expr) []float64 {
 
 // selectHints returns the storage hints and the reference times of the first and last step
 // for a selector (the @ modifier pins both).
-func (ev *evaluator) selectSeries(vs *parser.VectorSelector, rangeMs int64, fn string) tsdb.SeriesSet {
+func (ev *evaluator) selectSeries(vs *parser.VectorSelector, rangeMs int64, fn string) storage.SeriesSet {
 	refStart, refEnd := ev.startTS, ev.endTS
 	if vs.Timestamp != nil {
 		refStart, refEnd = *vs.Timestamp, *vs.Timestamp
 	}
 	off := vs.OriginalOffset.Milliseconds()
-	hints := &tsdb.SelectHints{
+	hints := &storage.SelectHints{
 		Start: refStart - off,
 		End:   refEnd - off,
 		Range: rangeMs,
@@ -317,7 +317,7 @@ func (ev *evaluator) selectSeries(vs *parser.VectorSelector, rangeMs int64, fn s
 	return ev.querier.Select(ev.ctx, false, hints, vs.LabelMatchers...)
 }
 
-func (ev *evaluator) seriesSetErr(ss tsdb.SeriesSet) {
+func (ev *evaluator) seriesSetErr(ss storage.SeriesSet) {
 	if err := ss.Err(); err != nil {
 		if ctxErr := ev.ctx.Err(); ctxErr != nil {
 			ev.error(contextErr(ctxErr, "expression evaluation"))
@@ -341,7 +341,7 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 	off := vs.OriginalOffset.Milliseconds()
 	n := ev.numSteps()
 	buf := make([]FPoint, 0, n)
-	var it tsdb.Iterator
+	var it storage.Iterator
 	var cur sampleCursor
 	for ss.Next() {
 		ev.checkCtx()
@@ -384,7 +384,7 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 	off := vs.OriginalOffset.Milliseconds()
 	lb := ev.lookbackDelta
 	buf := make([]FPoint, 0, ev.numSteps())
-	var it tsdb.Iterator
+	var it storage.Iterator
 	var w window
 	for ss.Next() {
 		ev.checkCtx()
@@ -444,7 +444,7 @@ func (ev *evaluator) countSelected(pts []FPoint, pinned bool) {
 // sampleCursor answers "newest sample at or before ref within the lookback" for increasing ref
 // values, reading each sample at most once and seeking over gaps.
 type sampleCursor struct {
-	it      tsdb.Iterator
+	it      storage.Iterator
 	done    bool
 	pending bool // nt/nf hold the next unread sample (> last ref)
 	nt      int64
@@ -454,7 +454,7 @@ type sampleCursor struct {
 	pf      float64
 }
 
-func (c *sampleCursor) reset(it tsdb.Iterator) {
+func (c *sampleCursor) reset(it storage.Iterator) {
 	*c = sampleCursor{it: it}
 }
 
@@ -463,7 +463,7 @@ func (c *sampleCursor) advance() {
 		c.pending = false
 		return
 	}
-	if c.it.Next() {
+	if c.it.Next() != storage.ValNone {
 		c.nt, c.nf = c.it.At()
 		c.pending = true
 		return
@@ -479,7 +479,7 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
 	if c.pending && c.nt <= minT {
 		// Everything up to minT is irrelevant: jump over it.
 		c.hasPrev = false
-		if c.it.SeekTo(minT + 1) {
+		if c.it.SeekTo(minT+1) != storage.ValNone {
 			c.nt, c.nf = c.it.At()
 			c.pending = true
 		} else {
@@ -490,7 +490,7 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
 		c.hasPrev, c.pt, c.pf = true, c.nt, c.nf
 		c.advance()
 	}
-	if !c.hasPrev || c.pt <= minT || tsdb.IsStaleNaN(c.pf) {
+	if !c.hasPrev || c.pt <= minT || storage.IsStaleNaN(c.pf) {
 		return 0, 0, false
 	}
 	return c.pt, c.pf, true
@@ -500,7 +500,7 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
 // ranges (lo, hi]. Each sample is read once, from a storage iterator or from an in-memory
 // slice (subquery results).
 type window struct {
-	it      tsdb.Iterator
+	it      storage.Iterator
 	mem     []FPoint // in-memory source when it is nil
 	memPos  int
 	buf     []FPoint
@@ -511,7 +511,7 @@ type window struct {
 	nf      float64
 }
 
-func (w *window) reset(it tsdb.Iterator) {
+func (w *window) reset(it storage.Iterator) {
 	w.it, w.mem, w.memPos = it, nil, 0
 	w.buf = w.buf[:0]
 	w.head = 0
@@ -535,9 +535,9 @@ func (w *window) next() {
 		w.done, w.pending = true, false
 		return
 	}
-	for w.it.Next() {
+	for w.it.Next() != storage.ValNone {
 		w.nt, w.nf = w.it.At()
-		if tsdb.IsStaleNaN(w.nf) {
+		if storage.IsStaleNaN(w.nf) {
 			continue
 		}
 		w.pending = true
@@ -554,12 +554,12 @@ func (w *window) seek(t int64) {
 		w.next()
 		return
 	}
-	if !w.it.SeekTo(t) {
+	if w.it.SeekTo(t) == storage.ValNone {
 		w.done = true
 		return
 	}
 	w.nt, w.nf = w.it.At()
-	if tsdb.IsStaleNaN(w.nf) {
+	if storage.IsStaleNaN(w.nf) {
 		w.next()
 	} else {
 		w.pending = true
@@ -614,7 +614,7 @@ func (ev *evaluator) matrixSelector(ms *parser.MatrixSelector) Matrix {
 		hi += ev.lookbackDelta
 	}
 	ss := ev.selectSeries(vs, rangeMs, "")
-	var it tsdb.Iterator
+	var it storage.Iterator
 	var w window
 	var mat Matrix
 	for ss.Next() {
@@ -711,7 +711,7 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 	case *parser.MatrixSelector:
 		vs := a.VectorSelector.(*parser.VectorSelector)
 		ss := ev.selectSeries(vs, a.Range.Milliseconds(), fnName)
-		var it tsdb.Iterator
+		var it storage.Iterator
 		for ss.Next() {
 			ev.checkCtx()
 			s := ss.At()
@@ -967,7 +967,7 @@ func (ev *evaluator) absentOverTime(e *parser.Call, mat Matrix) Matrix {
 func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
 	ss := ev.selectSeries(vs, 0, "timestamp")
 	off := vs.OriginalOffset.Milliseconds()
-	var it tsdb.Iterator
+	var it storage.Iterator
 	var cur sampleCursor
 	var mat Matrix
 	buf := make([]FPoint, 0, ev.numSteps())

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 const targetInfo = "target_info"
@@ -177,10 +177,10 @@ func (ev *evaluator) fetchInfoSeries(mat Matrix, ignoreSeries map[uint64]struct{
 	if atTimestamp != nil {
 		start, end = *atTimestamp, *atTimestamp
 	}
-	hints := &tsdb.SelectHints{Start: start - (ev.lookbackDelta - 1) - offMs, End: end - offMs, Step: ev.interval, Func: "info"}
+	hints := &storage.SelectHints{Start: start - (ev.lookbackDelta - 1) - offMs, End: end - offMs, Step: ev.interval, Func: "info"}
 
 	var infoMat Matrix
-	var it tsdb.Iterator
+	var it storage.Iterator
 	var cur sampleCursor
 	buf := make([]FPoint, 0, ev.numSteps())
 	for _, identifying := range identifyingMatcherSets {

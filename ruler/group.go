@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/promql"
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // Group is a list of rules evaluated in order at one interval.
@@ -316,10 +316,10 @@ func (g *Group) evalRule(ctx context.Context, i int, rule Rule, ts time.Time, of
 		if _, err := app.Append(0, s.Metric, s.T, s.F); err != nil {
 			rule.setHealth(HealthBad, err)
 			switch {
-			case errors.Is(err, tsdb.ErrOutOfOrderSample):
+			case errors.Is(err, storage.ErrOutOfOrderSample):
 				numOutOfOrder++
 				logger.Debug("Rule evaluation result discarded", "err", err, "sample", s.String())
-			case errors.Is(err, tsdb.ErrDuplicateSampleForTimestamp):
+			case errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
 				numDuplicates++
 				logger.Debug("Rule evaluation result discarded", "err", err, "sample", s.String())
 			default:
@@ -342,8 +342,8 @@ func (g *Group) evalRule(ctx context.Context, i int, rule Rule, ts time.Time, of
 		if _, ok := seriesReturned[metric]; ok {
 			continue
 		}
-		if _, err := app.Append(0, lset, ts.Add(-offset).UnixMilli(), tsdb.StaleNaN()); err != nil &&
-			!errors.Is(err, tsdb.ErrOutOfOrderSample) && !errors.Is(err, tsdb.ErrDuplicateSampleForTimestamp) {
+		if _, err := app.Append(0, lset, ts.Add(-offset).UnixMilli(), storage.StaleNaN()); err != nil &&
+			!errors.Is(err, storage.ErrOutOfOrderSample) && !errors.Is(err, storage.ErrDuplicateSampleForTimestamp) {
 			logger.Warn("Adding stale sample failed", "sample", lset.String(), "err", err)
 		}
 	}
@@ -364,8 +364,8 @@ func (g *Group) cleanupStaleSeries(ctx context.Context, ts time.Time) {
 	app := g.opts.Appendable.Appender(ctx)
 	t := ts.Add(-g.QueryOffset()).UnixMilli()
 	for _, s := range g.staleSeries {
-		if _, err := app.Append(0, s, t, tsdb.StaleNaN()); err != nil &&
-			!errors.Is(err, tsdb.ErrOutOfOrderSample) && !errors.Is(err, tsdb.ErrDuplicateSampleForTimestamp) {
+		if _, err := app.Append(0, s, t, storage.StaleNaN()); err != nil &&
+			!errors.Is(err, storage.ErrOutOfOrderSample) && !errors.Is(err, storage.ErrDuplicateSampleForTimestamp) {
 			g.logger.Warn("Adding stale sample for previous configuration failed", "sample", s.String(), "err", err)
 		}
 	}
@@ -403,7 +403,7 @@ func (g *Group) RestoreForState(ts time.Time) {
 	}
 }
 
-func (g *Group) restoreRule(ts time.Time, q tsdb.Querier, ar *AlertingRule) {
+func (g *Group) restoreRule(ts time.Time, q storage.Querier, ar *AlertingRule) {
 	hold := ar.HoldDuration()
 	if hold < g.opts.ForGracePeriod {
 		// Alerts with a short `for` fire soon anyway; the grace period is longer.
@@ -415,14 +415,14 @@ func (g *Group) restoreRule(ts time.Time, q tsdb.Querier, ar *AlertingRule) {
 		v float64
 	}
 	last := map[string]lastSample{}
-	var it tsdb.Iterator
+	var it storage.Iterator
 	for ss.Next() {
 		s := ss.At()
 		it = s.Iterator(it)
 		var t int64
 		v := math.NaN()
 		found := false
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			t, v = it.At()
 			found = true
 		}
@@ -448,7 +448,7 @@ func (g *Group) restoreRule(ts time.Time, q tsdb.Querier, ar *AlertingRule) {
 	defer ar.mtx.Unlock()
 	for _, a := range ar.active {
 		s, ok := last[a.Labels.String()]
-		if !ok || tsdb.IsStaleNaN(s.v) {
+		if !ok || storage.IsStaleNaN(s.v) {
 			continue
 		}
 		downAt := time.Unix(s.t/1000, 0).UTC()

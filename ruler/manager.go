@@ -22,7 +22,7 @@ import (
 	"github.com/vigil-monitoring/vigil/config"
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/routing"
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // Notifier receives the alerts of alerting rules. *routing.Router satisfies it (Vigil's own
@@ -43,9 +43,9 @@ type Options struct {
 	// QueryFunc evaluates the rules' expressions (EngineQueryFunc over the TSDB).
 	QueryFunc QueryFunc
 	// Queryable is read to restore alert state from ALERTS_FOR_STATE.
-	Queryable tsdb.Queryable
+	Queryable storage.Queryable
 	// Appendable receives recording results, ALERTS and ALERTS_FOR_STATE.
-	Appendable tsdb.Appendable
+	Appendable storage.Appendable
 	// Notifier receives alerts; nil drops them.
 	Notifier Notifier
 	// Context is the parent of every evaluation; nil is context.Background().

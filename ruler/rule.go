@@ -14,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/vigil-monitoring/vigil/promql"
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // RuleHealth describes the health of a rule as the /api/v1/rules endpoint reports it.
@@ -33,7 +33,7 @@ type QueryFunc func(ctx context.Context, qs string, t time.Time) (promql.Vector,
 
 // EngineQueryFunc returns a QueryFunc over engine and q. Scalars become a one-sample vector
 // without labels; other result types are an error, as in Prometheus.
-func EngineQueryFunc(engine *promql.Engine, q tsdb.Queryable) QueryFunc {
+func EngineQueryFunc(engine *promql.Engine, q storage.Queryable) QueryFunc {
 	return func(ctx context.Context, qs string, t time.Time) (promql.Vector, error) {
 		qry, err := engine.NewInstantQuery(ctx, q, qs, t)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/routing"
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
 
@@ -166,7 +167,7 @@ groups:
 		if s.value >= 0 {
 			e.add(ts, s.value, `m{instance="i"}`)
 		} else {
-			e.add(ts, tsdb.StaleNaN(), `m{instance="i"}`)
+			e.add(ts, storage.StaleNaN(), `m{instance="i"}`)
 		}
 		g.eval(context.Background(), ts)
 		if err := ar.LastError(); err != nil {
@@ -283,7 +284,7 @@ groups:
 	// Back to one series: the other series of r1 get stale markers.
 	ts = ts.Add(time.Minute)
 	e.add(ts, 1, `m{a="1"}`)
-	e.add(ts, tsdb.StaleNaN(), `m{a="2"}`, `m{a="3"}`)
+	e.add(ts, storage.StaleNaN(), `m{a="2"}`, `m{a="3"}`)
 	g.eval(context.Background(), ts)
 	ts = ts.Add(time.Minute)
 	e.add(ts, 1, `m{a="1"}`)

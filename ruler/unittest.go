@@ -27,6 +27,7 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/vigil-monitoring/vigil/promql"
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
 
@@ -250,7 +251,7 @@ func (tg *testGroup) loadInput(p parser.Parser, start time.Time) ([]*lazySeries,
 	return res, nil
 }
 
-func appendTill(ctx context.Context, db tsdb.Appendable, series []*lazySeries, ts int64) error {
+func appendTill(ctx context.Context, db storage.Appendable, series []*lazySeries, ts int64) error {
 	app := db.Appender(ctx)
 	for _, s := range series {
 		n := 0

@@ -12,19 +12,20 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
 
-// refAppendable is the cheapest possible tsdb.Appendable: it hands out a new ref for a series it
+// refAppendable is the cheapest possible storage.Appendable: it hands out a new ref for a series it
 // has not seen (ref 0) and accepts everything else, so the benchmark measures the scrape side.
 type refAppendable struct {
-	next    tsdb.SeriesRef
+	next    storage.SeriesRef
 	samples int
 }
 
-func (a *refAppendable) Appender(context.Context) tsdb.Appender { return a }
+func (a *refAppendable) Appender(context.Context) storage.Appender { return a }
 
-func (a *refAppendable) Append(ref tsdb.SeriesRef, _ labels.Labels, _ int64, _ float64) (tsdb.SeriesRef, error) {
+func (a *refAppendable) Append(ref storage.SeriesRef, _ labels.Labels, _ int64, _ float64) (storage.SeriesRef, error) {
 	a.samples++
 	if ref == 0 {
 		a.next++

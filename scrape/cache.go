@@ -8,12 +8,12 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/common/model"
 
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // cacheEntry is what the cache knows about one exposed series string.
 type cacheEntry struct {
-	ref tsdb.SeriesRef
+	ref storage.SeriesRef
 	// lastIter is the scrape iteration the series string was last seen in; it detects duplicates
 	// within one scrape and drives eviction.
 	lastIter uint64
@@ -121,7 +121,7 @@ func (c *scrapeCache) insert(k cacheKey, e *cacheEntry) *cacheEntry {
 	return e
 }
 
-func (c *scrapeCache) add(k cacheKey, ref tsdb.SeriesRef) *cacheEntry {
+func (c *scrapeCache) add(k cacheKey, ref storage.SeriesRef) *cacheEntry {
 	return c.insert(k, &cacheEntry{ref: ref})
 }
 

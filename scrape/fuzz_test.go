@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/prometheus/model/relabel"
 
 	"github.com/vigil-monitoring/vigil/config"
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 var fuzzContentTypes = []string{
@@ -65,7 +65,7 @@ func FuzzScrapeParse(f *testing.F) {
 					t.Fatalf("stale pass failed: %v", err)
 				}
 				for _, s := range st.all()[before:] {
-					if !tsdb.IsStaleNaN(s.v) {
+					if !storage.IsStaleNaN(s.v) {
 						t.Fatalf("after a failed scrape only stale markers may be stored, got %v", s)
 					}
 				}

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/config"
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 type sample struct {
@@ -23,29 +23,29 @@ type sample struct {
 	v    float64
 }
 
-// testStorage is a tsdb.Appendable double with the TSDB's append contract: refs per series,
+// testStorage is a storage.Appendable double with the TSDB's append contract: refs per series,
 // out-of-order and duplicate-timestamp errors, nothing visible before Commit, and appends by ref
 // without labels.
 type testStorage struct {
 	mtx      sync.Mutex
-	refs     map[string]tsdb.SeriesRef
-	byRef    map[tsdb.SeriesRef]labels.Labels
-	lastT    map[tsdb.SeriesRef]int64
-	lastV    map[tsdb.SeriesRef]float64
+	refs     map[string]storage.SeriesRef
+	byRef    map[storage.SeriesRef]labels.Labels
+	lastT    map[storage.SeriesRef]int64
+	lastV    map[storage.SeriesRef]float64
 	samples  []sample
 	commits  int
 	rollback int
 }
 
 func newTestStorage() *testStorage {
-	return &testStorage{refs: map[string]tsdb.SeriesRef{}, byRef: map[tsdb.SeriesRef]labels.Labels{}, lastT: map[tsdb.SeriesRef]int64{}, lastV: map[tsdb.SeriesRef]float64{}}
+	return &testStorage{refs: map[string]storage.SeriesRef{}, byRef: map[storage.SeriesRef]labels.Labels{}, lastT: map[storage.SeriesRef]int64{}, lastV: map[storage.SeriesRef]float64{}}
 }
 
-func (s *testStorage) Appender(context.Context) tsdb.Appender { return &testAppender{s: s} }
+func (s *testStorage) Appender(context.Context) storage.Appender { return &testAppender{s: s} }
 
 type pendingSample struct {
 	sample
-	ref tsdb.SeriesRef
+	ref storage.SeriesRef
 }
 
 type testAppender struct {
@@ -53,21 +53,21 @@ type testAppender struct {
 	pending []pendingSample
 }
 
-func (a *testAppender) Append(ref tsdb.SeriesRef, l labels.Labels, t int64, v float64) (tsdb.SeriesRef, error) {
+func (a *testAppender) Append(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
 	a.s.mtx.Lock()
 	defer a.s.mtx.Unlock()
 	if known, ok := a.s.byRef[ref]; ok && ref != 0 {
 		l = known
 	} else if l.IsEmpty() {
 		if ref != 0 {
-			return 0, tsdb.ErrUnknownSeriesRef
+			return 0, storage.ErrUnknownSeriesRef
 		}
-		return 0, tsdb.ErrEmptyLabelSet
+		return 0, storage.ErrEmptyLabelSet
 	}
 	key := l.String()
 	ref, ok := a.s.refs[key]
 	if !ok {
-		ref = tsdb.SeriesRef(len(a.s.refs) + 1)
+		ref = storage.SeriesRef(len(a.s.refs) + 1)
 		a.s.refs[key] = ref
 		a.s.byRef[ref] = l
 	}
@@ -82,11 +82,11 @@ func (a *testAppender) Append(ref tsdb.SeriesRef, l labels.Labels, t int64, v fl
 	}
 	if seen {
 		if t < lt {
-			return 0, tsdb.ErrOutOfOrderSample
+			return 0, storage.ErrOutOfOrderSample
 		}
 		if t == lt {
 			if math.Float64bits(v) != math.Float64bits(lv) {
-				return 0, tsdb.ErrDuplicateSampleForTimestamp
+				return 0, storage.ErrDuplicateSampleForTimestamp
 			}
 			return ref, nil
 		}
@@ -158,7 +158,7 @@ func (s *testStorage) reset() {
 
 // testLoop builds a loop for a target with labels job="test", instance="x:1" and the given
 // config tweaks, scraping url (which may be empty when only append is used).
-func testLoop(t testing.TB, app tsdb.Appendable, tweak func(*config.ScrapeConfig), url string) *scrapeLoop {
+func testLoop(t testing.TB, app storage.Appendable, tweak func(*config.ScrapeConfig), url string) *scrapeLoop {
 	t.Helper()
 	cfg, err := config.Load("scrape_configs:\n- job_name: test\n  scrape_interval: 1s\n")
 	if err != nil {
@@ -185,7 +185,7 @@ func testLoop(t testing.TB, app tsdb.Appendable, tweak func(*config.ScrapeConfig
 
 // appendOnce runs one append pass in its own batch, committing on success and rolling back on
 // error, as scrapeAndReport does.
-func appendOnce(t testing.TB, sl *scrapeLoop, app tsdb.Appendable, body, contentType string, ts time.Time) (appendStats, error) {
+func appendOnce(t testing.TB, sl *scrapeLoop, app storage.Appendable, body, contentType string, ts time.Time) (appendStats, error) {
 	t.Helper()
 	a := app.Appender(context.Background())
 	stats, err := sl.append(a, []byte(body), contentType, ts)

@@ -23,7 +23,7 @@ import (
 	"github.com/prometheus/prometheus/model/textparse"
 
 	"github.com/vigil-monitoring/vigil/config"
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // Errors with Prometheus's texts, so that lastError reads the same.
@@ -156,7 +156,7 @@ type scrapeLoop struct {
 	target     *Target
 	cfg        loopConfig
 	client     *http.Client
-	appendable tsdb.Appendable
+	appendable storage.Appendable
 	logger     *slog.Logger
 	cache      *scrapeCache
 	offsetSeed uint64
@@ -186,7 +186,7 @@ type scrapeLoop struct {
 	gz         *gzip.Reader
 	req        *http.Request
 
-	reportRefs [numReportSeries]tsdb.SeriesRef
+	reportRefs [numReportSeries]storage.SeriesRef
 	reportLset [numReportSeries]labels.Labels
 
 	lastScrape           time.Time
@@ -198,7 +198,7 @@ type scrapeLoop struct {
 	forced atomic.Pointer[forcedErr]
 }
 
-func newScrapeLoop(appendCtx context.Context, t *Target, cfg loopConfig, client *http.Client, app tsdb.Appendable, cache *scrapeCache, seed uint64, m *metrics, logger *slog.Logger) *scrapeLoop {
+func newScrapeLoop(appendCtx context.Context, t *Target, cfg loopConfig, client *http.Client, app storage.Appendable, cache *scrapeCache, seed uint64, m *metrics, logger *slog.Logger) *scrapeLoop {
 	if cache == nil {
 		cache = newScrapeCache()
 	}
@@ -395,7 +395,7 @@ func (sl *scrapeLoop) open(ctx context.Context) (*http.Response, io.Reader, erro
 
 // append parses b and appends its samples to app. It does not commit or roll back. An empty b
 // (a failed scrape) only writes stale markers for the series of the previous scrape.
-func (sl *scrapeLoop) append(app tsdb.Appender, b []byte, contentType string, ts time.Time) (appendStats, error) {
+func (sl *scrapeLoop) append(app storage.Appender, b []byte, contentType string, ts time.Time) (appendStats, error) {
 	var r io.Reader
 	if len(b) > 0 {
 		r = bytes.NewReader(b)
@@ -410,7 +410,7 @@ func (sl *scrapeLoop) append(app tsdb.Appender, b []byte, contentType string, ts
 // The Prometheus text format is parsed a chunk of whole lines at a time as it is read, so a scrape
 // holds a few hundred kilobytes of body instead of the whole exposition (megabytes for 10k
 // series); other formats are read whole, as their parsers need.
-func (sl *scrapeLoop) appendFrom(app tsdb.Appender, body io.Reader, contentType string, ts time.Time) (appendStats, error) {
+func (sl *scrapeLoop) appendFrom(app storage.Appender, body io.Reader, contentType string, ts time.Time) (appendStats, error) {
 	run := appendRun{sl: sl, app: app, defTime: ts.UnixMilli()}
 	run.maxT = run.defTime + maxFutureSkew.Milliseconds()
 	if body == nil {
@@ -604,7 +604,7 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 // appendRun is the state of one append pass, across the parsers of its chunks.
 type appendRun struct {
 	sl             *scrapeLoop
-	app            tsdb.Appender
+	app            storage.Appender
 	stats          appendStats
 	sampleLimitErr error
 	appended       int
@@ -676,7 +676,7 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 			continue
 		}
 		cached := ce != nil
-		var ref tsdb.SeriesRef
+		var ref storage.SeriesRef
 		if cached {
 			// The head knows the series by its reference: no labels needed (the cache keeps
 			// none, the head holds them once).
@@ -697,13 +697,13 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 			// Keep parsing so scrape_samples_scraped is right; the batch is rolled back.
 			aerr = errSampleLimit
 		case alreadyScraped && parsedTS == nil:
-			aerr = tsdb.ErrDuplicateSampleForTimestamp
+			aerr = storage.ErrDuplicateSampleForTimestamp
 		case parsedTS != nil && t > r.maxT:
-			aerr = tsdb.ErrOutOfBounds
+			aerr = storage.ErrOutOfBounds
 		default:
 			r.appended++
 			ref, aerr = app.Append(ref, r.lset, t, val)
-			if errors.Is(aerr, tsdb.ErrUnknownSeriesRef) {
+			if errors.Is(aerr, storage.ErrUnknownSeriesRef) {
 				// Head truncation removed the cached series (it had no samples for a while):
 				// build its labels again so that it is created anew.
 				if r.lset, err = sl.seriesLabels(p, r.lset); err != nil {
@@ -728,11 +728,11 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 			}
 		case errors.Is(aerr, errSampleLimit):
 			r.sampleLimitErr = aerr
-		case errors.Is(aerr, tsdb.ErrOutOfOrderSample):
+		case errors.Is(aerr, storage.ErrOutOfOrderSample):
 			r.stats.outOfOrder++
-		case errors.Is(aerr, tsdb.ErrDuplicateSampleForTimestamp):
+		case errors.Is(aerr, storage.ErrDuplicateSampleForTimestamp):
 			r.stats.duplicates++
-		case errors.Is(aerr, tsdb.ErrOutOfBounds):
+		case errors.Is(aerr, storage.ErrOutOfBounds):
 			r.stats.bounds++
 		default:
 			return aerr
@@ -744,15 +744,15 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 
 // updateStaleMarkers appends a stale marker for every series of the previous scrape that is not
 // in this one.
-func (sl *scrapeLoop) updateStaleMarkers(app tsdb.Appender, t int64) (err error) {
-	stale := tsdb.StaleNaN()
+func (sl *scrapeLoop) updateStaleMarkers(app storage.Appender, t int64) (err error) {
+	stale := storage.StaleNaN()
 	sl.cache.forEachStale(func(e *cacheEntry) bool {
 		_, err = app.Append(e.ref, labels.EmptyLabels(), t, stale)
 		switch {
-		case errors.Is(err, tsdb.ErrOutOfOrderSample) || errors.Is(err, tsdb.ErrDuplicateSampleForTimestamp):
+		case errors.Is(err, storage.ErrOutOfOrderSample) || errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
 			// Expected when a target went away and came back with a new loop.
 			err = nil
-		case errors.Is(err, tsdb.ErrUnknownSeriesRef):
+		case errors.Is(err, storage.ErrUnknownSeriesRef):
 			// The head already dropped the series: there is nothing left to mark stale.
 			err = nil
 		}
@@ -867,7 +867,7 @@ var ReportMetadata = []MetricMetadata{
 	{MetricFamily: "scrape_series_added", Type: model.MetricTypeGauge, Help: "Number of series in the last scrape.", Unit: "series"},
 }
 
-func (sl *scrapeLoop) report(app tsdb.Appender, ts time.Time, dur time.Duration, s appendStats, scrapeErr error) error {
+func (sl *scrapeLoop) report(app storage.Appender, ts time.Time, dur time.Duration, s appendStats, scrapeErr error) error {
 	up := 0.0
 	if scrapeErr == nil {
 		up = 1
@@ -876,7 +876,7 @@ func (sl *scrapeLoop) report(app tsdb.Appender, ts time.Time, dur time.Duration,
 	return sl.appendReport(app, ts.UnixMilli(), vals)
 }
 
-func (sl *scrapeLoop) appendReport(app tsdb.Appender, t int64, vals [numReportSeries]float64) error {
+func (sl *scrapeLoop) appendReport(app storage.Appender, t int64, vals [numReportSeries]float64) error {
 	for i := range numReportSeries {
 		if sl.reportLset[i].IsEmpty() {
 			sl.lb.Reset(labels.EmptyLabels())
@@ -888,7 +888,7 @@ func (sl *scrapeLoop) appendReport(app tsdb.Appender, t int64, vals [numReportSe
 		switch {
 		case err == nil:
 			sl.reportRefs[i] = ref
-		case errors.Is(err, tsdb.ErrOutOfOrderSample), errors.Is(err, tsdb.ErrDuplicateSampleForTimestamp):
+		case errors.Is(err, storage.ErrOutOfOrderSample), errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
 			// A target that went away and came back with a new loop; not worth a log line.
 		default:
 			return err
@@ -926,7 +926,7 @@ func (sl *scrapeLoop) endOfRunStaleness() {
 		sl.logger.Warn("Stale append failed", "err", err)
 		return
 	}
-	stale := tsdb.StaleNaN()
+	stale := storage.StaleNaN()
 	if err := sl.appendReport(app, staleTime.UnixMilli(), [numReportSeries]float64{stale, stale, stale, stale, stale}); err != nil {
 		sl.logger.Warn("Stale report append failed", "err", err)
 	}

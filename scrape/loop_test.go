@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/prometheus/model/relabel"
 
 	"github.com/vigil-monitoring/vigil/config"
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 const textType = "text/plain; version=0.0.4"
@@ -108,7 +108,7 @@ func TestAppendStaleness(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := st.series(`{__name__="b", instance="x:1", job="test"}`)
-	if len(b) != 2 || !tsdb.IsStaleNaN(b[1].v) || b[1].t != ts0.Add(time.Second).UnixMilli() {
+	if len(b) != 2 || !storage.IsStaleNaN(b[1].v) || b[1].t != ts0.Add(time.Second).UnixMilli() {
 		t.Fatalf("b must get a stale marker at the second scrape: %v", b)
 	}
 	// A failed scrape (parse error) stores nothing and marks everything stale.
@@ -124,7 +124,7 @@ func TestAppendStaleness(t *testing.T) {
 		t.Fatal(err)
 	}
 	a = st.series(`{__name__="a", instance="x:1", job="test"}`)
-	if len(a) != 3 || !tsdb.IsStaleNaN(a[2].v) {
+	if len(a) != 3 || !storage.IsStaleNaN(a[2].v) {
 		t.Fatalf("a must be stale after the failed scrape: %v", a)
 	}
 	// The series comes back.
@@ -156,7 +156,7 @@ func TestAppendTrackTimestampsStaleness(t *testing.T) {
 	if _, err := appendOnce(t, sl, st, "d 1\n", textType, ts0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if c := st.series(`{__name__="c", instance="x:1", job="test"}`); len(c) != 2 || !tsdb.IsStaleNaN(c[1].v) {
+	if c := st.series(`{__name__="c", instance="x:1", job="test"}`); len(c) != 2 || !storage.IsStaleNaN(c[1].v) {
 		t.Fatalf("with track_timestamps_staleness c must get a stale marker: %v", c)
 	}
 }
@@ -417,10 +417,10 @@ func TestEndOfRunStaleness(t *testing.T) {
 	sl.lastScrape = now
 	sl.endOfRunStaleness()
 	a := st.series(`{__name__="a", instance="x:1", job="test"}`)
-	if len(a) != 2 || !tsdb.IsStaleNaN(a[1].v) {
+	if len(a) != 2 || !storage.IsStaleNaN(a[1].v) {
 		t.Fatalf("a must be stale after the target went away: %v", a)
 	}
-	if up := st.series(`{__name__="up", instance="x:1", job="test"}`); len(up) != 1 || !tsdb.IsStaleNaN(up[0].v) {
+	if up := st.series(`{__name__="up", instance="x:1", job="test"}`); len(up) != 1 || !storage.IsStaleNaN(up[0].v) {
 		t.Fatalf("up must get a stale marker: %v", up)
 	}
 	// A loop whose cache was taken over writes nothing.

@@ -16,7 +16,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/vigil-monitoring/vigil/config"
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // Options configure a Manager. The zero value is usable.
@@ -40,7 +40,7 @@ type Options struct {
 type Manager struct {
 	opts    Options
 	logger  *slog.Logger
-	app     tsdb.Appendable
+	app     storage.Appendable
 	metrics *metrics
 
 	// ctx is cancelled by Stop; loops append under it, so a reload never cuts an append short.
@@ -55,7 +55,7 @@ type Manager struct {
 }
 
 // NewManager returns a Manager that appends to app. reg may be nil.
-func NewManager(opts *Options, logger *slog.Logger, app tsdb.Appendable, reg prometheus.Registerer) *Manager {
+func NewManager(opts *Options, logger *slog.Logger, app storage.Appendable, reg prometheus.Registerer) *Manager {
 	o := Options{}
 	if opts != nil {
 		o = *opts

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/config"
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -46,7 +46,7 @@ func countingTarget(t *testing.T, body string) (*httptest.Server, *atomic.Int64)
 	return srv, &n
 }
 
-func newTestManager(t *testing.T, app tsdb.Appendable) *Manager {
+func newTestManager(t *testing.T, app storage.Appendable) *Manager {
 	m := NewManager(&Options{DiscoveryUpdateInterval: 20 * time.Millisecond}, slog.New(slog.DiscardHandler), app, nil)
 	t.Cleanup(m.Stop)
 	return m
@@ -157,7 +157,7 @@ scrape_configs:
 	time.Sleep(200 * time.Millisecond)
 	bSeries := st.series(fmt.Sprintf(`{__name__="b_metric", instance=%q, job="two"}`, host(b)))
 	for _, s := range bSeries {
-		if tsdb.IsStaleNaN(s.v) {
+		if storage.IsStaleNaN(s.v) {
 			t.Fatalf("reloading job two wrote stale markers: %v", bSeries)
 		}
 	}
@@ -184,7 +184,7 @@ scrape_configs:
 	hits := aHits.Load()
 	waitFor(t, "stale markers for job one", func() bool {
 		s := st.series(fmt.Sprintf(`{__name__="a_metric", env="test", instance=%q, job="one"}`, host(a)))
-		return len(s) > 0 && tsdb.IsStaleNaN(s[len(s)-1].v)
+		return len(s) > 0 && storage.IsStaleNaN(s[len(s)-1].v)
 	})
 	if aHits.Load() != hits {
 		t.Error("job one was scraped after it was removed")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
 
@@ -47,7 +48,7 @@ func TestScrapeIntoTSDB(t *testing.T) {
 	for ss.Next() {
 		s := ss.At()
 		it := s.Iterator(nil)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			_, v := it.At()
 			got[s.Labels().Get("x")] = append(got[s.Labels().Get("x")], v)
 		}
@@ -62,7 +63,7 @@ func TestScrapeIntoTSDB(t *testing.T) {
 		t.Errorf("x=1: %v", x1)
 	}
 	x2 := got["2"]
-	if len(x2) != 3 || x2[0] != 2 || x2[1] != 20 || !tsdb.IsStaleNaN(x2[2]) {
+	if len(x2) != 3 || x2[0] != 2 || x2[1] != 20 || !storage.IsStaleNaN(x2[2]) {
 		t.Errorf("x=2: %v (want 2, 20, stale)", x2)
 	}
 	if len(x2) == 3 && !math.IsNaN(x2[2]) {
@@ -82,18 +83,18 @@ type forgetfulAppendable struct {
 	forget bool
 }
 
-func (f *forgetfulAppendable) Appender(ctx context.Context) tsdb.Appender {
+func (f *forgetfulAppendable) Appender(ctx context.Context) storage.Appender {
 	return &forgetfulAppender{Appender: f.db.Appender(ctx), f: f}
 }
 
 type forgetfulAppender struct {
-	tsdb.Appender
+	storage.Appender
 	f *forgetfulAppendable
 }
 
-func (a *forgetfulAppender) Append(ref tsdb.SeriesRef, lset labels.Labels, t int64, v float64) (tsdb.SeriesRef, error) {
+func (a *forgetfulAppender) Append(ref storage.SeriesRef, lset labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
 	if a.f.forget && ref != 0 && lset.IsEmpty() {
-		return 0, tsdb.ErrUnknownSeriesRef
+		return 0, storage.ErrUnknownSeriesRef
 	}
 	return a.Appender.Append(ref, lset, t, v)
 }
@@ -135,7 +136,7 @@ func TestScrapeSeriesGoneFromHead(t *testing.T) {
 			t.Errorf("rebuilt series has labels %s", s.Labels())
 		}
 		it := s.Iterator(nil)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			_, v := it.At()
 			got = append(got, v)
 		}

@@ -24,9 +24,11 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/storage"
+	ustorage "github.com/prometheus/prometheus/storage"
 	upstream "github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 const benchInterval = 15000
@@ -91,7 +93,7 @@ func (s vigilStore) append(refs []uint64, lsets []labels.Labels, t int64, vals f
 	for start := 0; start < len(lsets); start += batch {
 		app := s.db.Appender(context.Background())
 		for i := start; i < min(start+batch, len(lsets)); i++ {
-			ref, err := app.Append(SeriesRef(refs[i]), lsets[i], t, vals(i))
+			ref, err := app.Append(storage.SeriesRef(refs[i]), lsets[i], t, vals(i))
 			if err != nil {
 				return err
 			}
@@ -117,10 +119,10 @@ func (s vigilStore) selectAll(mint, maxt int64) (int, error) {
 	m := labels.MustNewMatcher(labels.MatchRegexp, "__name__", "app_metric_.*")
 	ss := q.Select(context.Background(), true, nil, m)
 	n := 0
-	var it Iterator
+	var it storage.Iterator
 	for ss.Next() {
 		it = ss.At().Iterator(it)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			n++
 		}
 		if it.Err() != nil {
@@ -150,7 +152,7 @@ func (s upstreamStore) append(refs []uint64, lsets []labels.Labels, t int64, val
 	for start := 0; start < len(lsets); start += batch {
 		app := s.db.Appender(context.Background())
 		for i := start; i < min(start+batch, len(lsets)); i++ {
-			ref, err := app.Append(storage.SeriesRef(refs[i]), lsets[i], t, vals(i))
+			ref, err := app.Append(ustorage.SeriesRef(refs[i]), lsets[i], t, vals(i))
 			if err != nil {
 				return err
 			}

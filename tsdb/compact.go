@@ -14,6 +14,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
 	"github.com/vigil-monitoring/vigil/tsdb/chunks"
 	"github.com/vigil-monitoring/vigil/tsdb/fileutil"
@@ -85,7 +86,7 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 		ts    = make([]int64, 0, blockChunkSamples)
 		vs    = make([]float64, 0, blockChunkSamples)
 		metas []chunks.Meta
-		it    Iterator
+		it    storage.Iterator
 		ref   uint64
 	)
 	for i, s := range series {
@@ -107,7 +108,7 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 			meta.Stats.NumSamples += uint64(len(ts))
 			ts, vs = ts[:0], vs[:0]
 		}
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			t, v := it.At()
 			ts = append(ts, t)
 			vs = append(vs, v)

@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 const hour = 3600 * 1000
@@ -205,10 +207,10 @@ func TestDamagedBlockFiles(t *testing.T) {
 	defer q.Close()
 	ss := q.Select(context.Background(), true, nil)
 	var readErr error
-	var it Iterator
+	var it storage.Iterator
 	for ss.Next() {
 		it = ss.At().Iterator(it)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 		}
 		if it.Err() != nil {
 			readErr = it.Err()

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // DB is Vigil's time-series database: a head in memory backed by a WAL, and immutable blocks on
@@ -143,7 +145,7 @@ func (db *DB) Dir() string { return db.dir }
 func (db *DB) Head() *Head { return db.head }
 
 // Appender returns a batch appender. See Appender.
-func (db *DB) Appender(_ context.Context) Appender {
+func (db *DB) Appender(_ context.Context) storage.Appender {
 	return &dbAppender{headAppender: db.head.Appender(), db: db}
 }
 
@@ -165,11 +167,11 @@ func (a *dbAppender) Commit() error {
 }
 
 // Querier returns a querier over [mint, maxt] across the blocks and the head.
-func (db *DB) Querier(mint, maxt int64) (Querier, error) {
+func (db *DB) Querier(mint, maxt int64) (storage.Querier, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if db.closed {
-		return nil, ErrClosed
+		return nil, storage.ErrClosed
 	}
 	q := &querier{mint: mint, maxt: maxt}
 	for _, b := range db.blocks {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 func openTestDB(t testing.TB, opts *Options) *DB {
@@ -33,7 +35,7 @@ type tsample struct {
 }
 
 // queryAll returns every series matching ms in [mint, maxt] as label string → samples.
-func queryAll(t testing.TB, q Queryable, mint, maxt int64, ms ...*labels.Matcher) map[string][]tsample {
+func queryAll(t testing.TB, q storage.Queryable, mint, maxt int64, ms ...*labels.Matcher) map[string][]tsample {
 	t.Helper()
 	qr, err := q.Querier(mint, maxt)
 	if err != nil {
@@ -43,7 +45,7 @@ func queryAll(t testing.TB, q Queryable, mint, maxt int64, ms ...*labels.Matcher
 	ss := qr.Select(context.Background(), true, nil, ms...)
 	out := map[string][]tsample{}
 	var prev labels.Labels
-	var it Iterator
+	var it storage.Iterator
 	for ss.Next() {
 		s := ss.At()
 		if prev.Len() > 0 && labels.Compare(prev, s.Labels()) >= 0 {
@@ -52,7 +54,7 @@ func queryAll(t testing.TB, q Queryable, mint, maxt int64, ms ...*labels.Matcher
 		prev = s.Labels()
 		it = s.Iterator(it)
 		var samples []tsample
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			ts, v := it.At()
 			samples = append(samples, tsample{ts, v})
 		}
@@ -118,10 +120,10 @@ func TestAppendErrors(t *testing.T) {
 	if _, err := app.Append(0, s, 2000, 1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := app.Append(0, s, 1000, 1); !errors.Is(err, ErrOutOfOrderSample) {
+	if _, err := app.Append(0, s, 1000, 1); !errors.Is(err, storage.ErrOutOfOrderSample) {
 		t.Fatalf("out of order within a batch: %v", err)
 	}
-	if _, err := app.Append(0, s, 2000, 5); !errors.Is(err, ErrDuplicateSampleForTimestamp) {
+	if _, err := app.Append(0, s, 2000, 5); !errors.Is(err, storage.ErrDuplicateSampleForTimestamp) {
 		t.Fatalf("duplicate within a batch: %v", err)
 	}
 	if err := app.Commit(); err != nil {
@@ -133,8 +135,8 @@ func TestAppendErrors(t *testing.T) {
 		v    float64
 		want error
 	}{
-		{1999, 1, ErrOutOfOrderSample},
-		{2000, 2, ErrDuplicateSampleForTimestamp},
+		{1999, 1, storage.ErrOutOfOrderSample},
+		{2000, 2, storage.ErrDuplicateSampleForTimestamp},
 		{2000, 1, nil}, // same sample again is accepted and ignored
 		{3000, math.NaN(), nil},
 	} {
@@ -146,7 +148,7 @@ func TestAppendErrors(t *testing.T) {
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Appender(context.Background()).Append(0, labels.EmptyLabels(), 1, 1); !errors.Is(err, ErrEmptyLabelSet) {
+	if _, err := db.Appender(context.Background()).Append(0, labels.EmptyLabels(), 1, 1); !errors.Is(err, storage.ErrEmptyLabelSet) {
 		t.Fatalf("empty label set: %v", err)
 	}
 	// A reference alone appends to a known series; an unknown one asks for the labels.
@@ -158,7 +160,7 @@ func TestAppendErrors(t *testing.T) {
 	if _, err := app.Append(ref, labels.EmptyLabels(), 4600, 1); err != nil {
 		t.Fatalf("append by ref without labels: %v", err)
 	}
-	if _, err := app.Append(ref+1000, labels.EmptyLabels(), 4600, 1); !errors.Is(err, ErrUnknownSeriesRef) {
+	if _, err := app.Append(ref+1000, labels.EmptyLabels(), 4600, 1); !errors.Is(err, storage.ErrUnknownSeriesRef) {
 		t.Fatalf("unknown ref without labels: %v", err)
 	}
 	app.Rollback()
@@ -190,13 +192,13 @@ func TestStaleNaNRoundTrip(t *testing.T) {
 	s := labels.FromStrings("__name__", "m")
 	app := db.Appender(context.Background())
 	app.Append(0, s, 1000, 1)
-	app.Append(0, s, 2000, StaleNaN())
+	app.Append(0, s, 2000, storage.StaleNaN())
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	check := func(db *DB) {
 		got := queryAll(t, db, 0, 5000)[s.String()]
-		if len(got) != 2 || !IsStaleNaN(got[1].v) {
+		if len(got) != 2 || !storage.IsStaleNaN(got[1].v) {
 			t.Fatalf("stale marker not returned: %v", got)
 		}
 	}
@@ -341,7 +343,7 @@ func TestReopenReplaysWAL(t *testing.T) {
 	compare(t, queryAll(t, db, math.MinInt64, math.MaxInt64), want)
 	// Appending continues after the replayed data, and old samples are out of order.
 	app := db.Appender(context.Background())
-	if _, err := app.Append(0, labels.FromStrings("__name__", "m", "i", "1"), 15000, 1); !errors.Is(err, ErrOutOfOrderSample) {
+	if _, err := app.Append(0, labels.FromStrings("__name__", "m", "i", "1"), 15000, 1); !errors.Is(err, storage.ErrOutOfOrderSample) {
 		t.Fatalf("after replay: %v", err)
 	}
 }
@@ -530,10 +532,10 @@ func TestQuerierSpanningHeadCompaction(t *testing.T) {
 	}
 	got := map[string][]tsample{}
 	ss := q.Select(context.Background(), true, nil)
-	var it Iterator
+	var it storage.Iterator
 	for ss.Next() {
 		it = ss.At().Iterator(it)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			ts, v := it.At()
 			got[ss.At().Labels().String()] = append(got[ss.At().Labels().String()], tsample{ts, v})
 		}
@@ -583,7 +585,7 @@ func TestSelectsConsistentDuringBackgroundCompaction(t *testing.T) {
 			}
 			for j := 0; j < 2; j++ {
 				n := 0
-				ss := q.Select(context.Background(), false, &SelectHints{Start: 0, End: 3000000}, m)
+				ss := q.Select(context.Background(), false, &storage.SelectHints{Start: 0, End: 3000000}, m)
 				for ss.Next() {
 					n++
 				}
@@ -628,11 +630,11 @@ func TestHeadLazySelect(t *testing.T) {
 		defer q.Close()
 		ss := q.Select(ctx, sorted, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "m"))
 		out := map[string][]tsample{}
-		var it Iterator
+		var it storage.Iterator
 		for ss.Next() {
 			s := ss.At()
 			it = s.Iterator(it)
-			for it.Next() {
+			for it.Next() != storage.ValNone {
 				ts, v := it.At()
 				out[s.Labels().String()] = append(out[s.Labels().String()], tsample{ts, v})
 			}
@@ -673,7 +675,7 @@ func TestHeadLazySelect(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	for it.Next() {
+	for it.Next() != storage.ValNone {
 		n++
 	}
 	if n != 150 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb/record"
 	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
 )
@@ -95,10 +96,10 @@ func (h *Head) getOrCreate(lset labels.Labels) (*memSeries, bool, error) {
 		return ms, false, nil
 	}
 	if lset.IsEmpty() {
-		return nil, false, ErrEmptyLabelSet
+		return nil, false, storage.ErrEmptyLabelSet
 	}
 	if name, dup := lset.HasDuplicateLabelNames(); dup {
-		return nil, false, fmt.Errorf("%w: %q in %s", ErrDuplicateLabelName, name, lset)
+		return nil, false, fmt.Errorf("%w: %q in %s", storage.ErrDuplicateLabelName, name, lset)
 	}
 	ms, created := h.series.getOrCreate(hash, lset, func() uint64 { return h.lastRef.Add(1) })
 	if created {
@@ -215,13 +216,13 @@ type headAppender struct {
 	done       bool
 }
 
-func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v float64) (SeriesRef, error) {
+func (a *headAppender) Append(ref storage.SeriesRef, lset labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
 	if a.done {
 		return 0, fmt.Errorf("append on a committed or rolled back appender")
 	}
 	if t < a.head.minValidT.Load() {
 		a.head.metrics.outOfBound.Inc()
-		return 0, ErrOutOfBounds
+		return 0, storage.ErrOutOfBounds
 	}
 	var ms *memSeries
 	if ref != 0 {
@@ -231,7 +232,7 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 	var created labels.Labels
 	if ms == nil {
 		if ref != 0 && lset.IsEmpty() {
-			return 0, ErrUnknownSeriesRef
+			return 0, storage.ErrUnknownSeriesRef
 		}
 		var err error
 		ms, _, err = a.head.getOrCreate(lset)
@@ -245,7 +246,7 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 		// Truncation removed the series between our lookup and the lock: create it anew.
 		ms.mu.Unlock()
 		if lset.IsEmpty() {
-			return 0, ErrUnknownSeriesRef
+			return 0, storage.ErrUnknownSeriesRef
 		}
 		var err error
 		if ms, _, err = a.head.getOrCreate(lset); err != nil {
@@ -261,9 +262,9 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 	if err == nil && ms.pendingApp == a.id {
 		// The batch already holds newer or equal samples of this series.
 		if t < ms.pendingT {
-			err = ErrOutOfOrderSample
+			err = storage.ErrOutOfOrderSample
 		} else if t == ms.pendingT {
-			err = ErrDuplicateSampleForTimestamp
+			err = storage.ErrDuplicateSampleForTimestamp
 		}
 	}
 	if err == nil {
@@ -271,10 +272,10 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 	}
 	ms.mu.Unlock()
 	if err != nil {
-		if err == ErrOutOfOrderSample {
+		if err == storage.ErrOutOfOrderSample {
 			a.head.metrics.outOfOrder.Inc()
 		}
-		return SeriesRef(ms.ref), err
+		return storage.SeriesRef(ms.ref), err
 	}
 	a.samples = append(a.samples, pendingSample{ms, t, v})
 	if t < a.minT {
@@ -283,7 +284,7 @@ func (a *headAppender) Append(ref SeriesRef, lset labels.Labels, t int64, v floa
 	if t > a.maxT {
 		a.maxT = t
 	}
-	return SeriesRef(ms.ref), nil
+	return storage.SeriesRef(ms.ref), nil
 }
 
 type walBuffers struct {
@@ -438,7 +439,7 @@ func (a *headAppender) Rollback() error {
 }
 
 // headAppender is the Appender of the head; DB.Appender wraps it to trigger compaction.
-var _ Appender = (*headAppender)(nil)
+var _ storage.Appender = (*headAppender)(nil)
 
 // truncate drops all data before mint from the head and removes series left empty. It returns
 // the refs of removed series (for the WAL checkpoint's keep function).

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
 )
 
@@ -84,10 +85,10 @@ func (s *memSeries) appendable(t int64, v float64) error {
 		return nil
 	}
 	if t < lt {
-		return ErrOutOfOrderSample
+		return storage.ErrOutOfOrderSample
 	}
 	if math.Float64bits(v) != math.Float64bits(lv) {
-		return ErrDuplicateSampleForTimestamp
+		return storage.ErrDuplicateSampleForTimestamp
 	}
 	return nil
 }

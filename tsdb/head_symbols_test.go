@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 func TestHeadSymbolsRoundTripAndEqual(t *testing.T) {
@@ -157,7 +159,7 @@ func TestHeadSymbolsOutliveOpenQueriers(t *testing.T) {
 		t.Fatal(err)
 	}
 	ss := q.Select(context.Background(), false, nil, mustMatcher(t, labels.MatchEqual, "__name__", "pod_up"))
-	var held []Series
+	var held []storage.Series
 	for ss.Next() {
 		held = append(held, ss.At())
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
 	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
 )
@@ -46,7 +47,7 @@ func (s *selectedSeries) Labels() labels.Labels {
 	return s.lset
 }
 
-func (s *selectedSeries) Iterator(reuse Iterator) Iterator {
+func (s *selectedSeries) Iterator(reuse storage.Iterator) storage.Iterator {
 	it, ok := reuse.(*seriesIterator)
 	if !ok {
 		it = &seriesIterator{}
@@ -142,6 +143,7 @@ func (it *seriesIterator) mergeAll() {
 }
 
 func (it *seriesIterator) At() (int64, float64) { return it.t, it.v }
+func (it *seriesIterator) AtT() int64           { return it.t }
 
 func (it *seriesIterator) setChunkErr(err error) {
 	it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.Labels(), err)
@@ -163,19 +165,19 @@ func (it *seriesIterator) accept(t int64) (take, stop bool) {
 	return true, false
 }
 
-func (it *seriesIterator) Next() bool {
+func (it *seriesIterator) Next() storage.ValueType {
 	if it.err != nil {
-		return false
+		return storage.ValNone
 	}
 	if it.ci == math.MaxInt32 {
 		if it.mergedI+1 >= len(it.merged) {
 			it.mergedI = len(it.merged)
-			return false
+			return storage.ValNone
 		}
 		it.mergedI++
 		it.t, it.v = it.merged[it.mergedI].t, it.merged[it.mergedI].v
 		it.started = true
-		return true
+		return storage.ValFloat
 	}
 	n := len(it.chunks)
 	for {
@@ -185,24 +187,24 @@ func (it *seriesIterator) Next() bool {
 				take, stop := it.accept(t)
 				if stop {
 					it.ci = n
-					return false
+					return storage.ValNone
 				}
 				if take {
 					it.t, it.v, it.started = t, v, true
-					return true
+					return storage.ValFloat
 				}
 			}
 			if err := it.chk.Err(); err != nil {
 				it.setChunkErr(err)
-				return false
+				return storage.ValNone
 			}
 		}
 		if it.ci >= n {
-			return false
+			return storage.ValNone
 		}
 		it.ci++
 		if it.ci >= n {
-			return false
+			return storage.ValNone
 		}
 		c := &it.chunks[it.ci]
 		it.chk.Reset(c.data)
@@ -212,7 +214,7 @@ func (it *seriesIterator) Next() bool {
 			if !it.chk.SeekTo(it.s.mint) {
 				if err := it.chk.Err(); err != nil {
 					it.setChunkErr(err)
-					return false
+					return storage.ValNone
 				}
 				continue
 			}
@@ -220,23 +222,23 @@ func (it *seriesIterator) Next() bool {
 			take, stop := it.accept(t)
 			if stop {
 				it.ci = n
-				return false
+				return storage.ValNone
 			}
 			if take {
 				it.t, it.v, it.started = t, v, true
-				return true
+				return storage.ValFloat
 			}
 		}
 	}
 }
 
-func (it *seriesIterator) SeekTo(t int64) bool {
+func (it *seriesIterator) SeekTo(t int64) storage.ValueType {
 	if it.err != nil {
-		return false
+		return storage.ValNone
 	}
 	if it.ci == math.MaxInt32 {
 		if it.mergedI >= 0 && it.mergedI < len(it.merged) && it.merged[it.mergedI].t >= t {
-			return true
+			return storage.ValFloat
 		}
 		i := sort.Search(len(it.merged), func(i int) bool { return it.merged[i].t >= t })
 		if i < it.mergedI {
@@ -244,17 +246,17 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 		}
 		it.mergedI = i
 		if i >= len(it.merged) {
-			return false
+			return storage.ValNone
 		}
 		it.t, it.v, it.started = it.merged[i].t, it.merged[i].v, true
-		return true
+		return storage.ValFloat
 	}
 	n := len(it.chunks)
 	if it.ci >= n {
-		return false
+		return storage.ValNone
 	}
 	if it.started && it.t >= t {
-		return true
+		return storage.ValFloat
 	}
 	if t < it.s.mint {
 		t = it.s.mint
@@ -266,7 +268,7 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 		}
 		if next >= n {
 			it.ci = n
-			return false
+			return storage.ValNone
 		}
 		it.ci = next
 		it.chk.Reset(it.chunks[it.ci].data)
@@ -274,7 +276,7 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 	if !it.chk.SeekTo(t) {
 		if err := it.chk.Err(); err != nil {
 			it.setChunkErr(err)
-			return false
+			return storage.ValNone
 		}
 		return it.Next()
 	}
@@ -282,11 +284,11 @@ func (it *seriesIterator) SeekTo(t int64) bool {
 	take, stop := it.accept(ct)
 	if stop {
 		it.ci = n
-		return false
+		return storage.ValNone
 	}
 	if take {
 		it.t, it.v, it.started = ct, v, true
-		return true
+		return storage.ValFloat
 	}
 	return it.Next()
 }
@@ -305,8 +307,8 @@ func (s *listSeriesSet) Next() bool {
 	s.i++
 	return s.i <= len(s.series)
 }
-func (s *listSeriesSet) At() Series { return s.series[s.i-1] }
-func (s *listSeriesSet) Err() error { return s.err }
+func (s *listSeriesSet) At() storage.Series { return s.series[s.i-1] }
+func (s *listSeriesSet) Err() error         { return s.err }
 
 // source is one of the places a querier reads: the head or a block.
 type source interface {
@@ -332,7 +334,7 @@ type querier struct {
 // Select returns the series matching ms. They are sorted by labels if sortSeries is set or
 // several sources are merged; a single source that can skip sorting (the head) returns them
 // in its own order otherwise, as Prometheus's head does (PromQL does not ask for sorting).
-func (q *querier) Select(ctx context.Context, sortSeries bool, hints *SelectHints, ms ...*labels.Matcher) SeriesSet {
+func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	mint, maxt := q.mint, q.maxt
 	metaOnly := false
 	if hints != nil {
@@ -347,7 +349,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *SelectHint
 		}
 		ss, err := sel(ctx, mint, maxt, metaOnly, ms...)
 		if err != nil {
-			return ErrSeriesSet(err)
+			return storage.ErrSeriesSet(err)
 		}
 		if len(ss) > 0 {
 			all = append(all, ss)
@@ -355,7 +357,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *SelectHint
 	}
 	switch len(all) {
 	case 0:
-		return EmptySeriesSet()
+		return storage.EmptySeriesSet()
 	case 1:
 		return &listSeriesSet{series: all[0]}
 	}

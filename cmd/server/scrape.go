@@ -20,7 +20,7 @@ import (
 	"github.com/vigil-monitoring/vigil/config"
 	"github.com/vigil-monitoring/vigil/scrape"
 	"github.com/vigil-monitoring/vigil/scrape/kubernetes"
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 type scrapeFlags struct {
@@ -149,7 +149,7 @@ func (s *scrapeRuntime) Stop() {
 // setupScrape starts scraping into app with the configuration from --config.file (or the
 // embedded default), reloads on SIGHUP, and mounts /-/reload on mux. A configuration that does
 // not load at startup is an error: Vigil does not start with nothing to do.
-func setupScrape(f *scrapeFlags, enableLifecycle bool, app tsdb.Appendable, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*scrapeRuntime, error) {
+func setupScrape(f *scrapeFlags, enableLifecycle bool, app storage.Appendable, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*scrapeRuntime, error) {
 	reg.MustRegister(kubernetes.Collectors()...)
 	scrape.UserAgent = "Vigil/" + version
 	kubernetes.UserAgent = "Vigil/" + version

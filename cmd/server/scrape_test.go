@@ -17,17 +17,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // nopAppendable accepts everything; these tests look at targets and reload state only.
 type nopAppendable struct{}
 
-func (a *nopAppendable) Appender(context.Context) tsdb.Appender { return &nopAppender{} }
+func (a *nopAppendable) Appender(context.Context) storage.Appender { return &nopAppender{} }
 
 type nopAppender struct{}
 
-func (nopAppender) Append(ref tsdb.SeriesRef, _ labels.Labels, _ int64, _ float64) (tsdb.SeriesRef, error) {
+func (nopAppender) Append(ref storage.SeriesRef, _ labels.Labels, _ int64, _ float64) (storage.SeriesRef, error) {
 	return ref + 1, nil
 }
 func (nopAppender) Commit() error   { return nil }

@@ -1,6 +1,6 @@
 // Package promqltest reads the upstream Prometheus promqltest script format (load / clear /
 // eval commands with expectations) so that Vigil's engine can be checked against the same
-// files Prometheus uses, and provides an in-memory tsdb.Queryable for tests.
+// files Prometheus uses, and provides an in-memory storage.Queryable for tests.
 package promqltest
 
 import (

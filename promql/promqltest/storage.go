@@ -9,10 +9,10 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
-// MemStorage is a minimal in-memory tsdb.Queryable and tsdb.Appendable for tests: series in
+// MemStorage is a minimal in-memory storage.Queryable and storage.Appendable for tests: series in
 // label order, samples in time order. It is safe for concurrent use.
 type MemStorage struct {
 	mu     sync.RWMutex
@@ -42,15 +42,15 @@ func (m *MemStorage) Add(lset labels.Labels, pts ...Point) error {
 	}
 	for _, p := range pts {
 		if n := len(s.samples); n > 0 && s.samples[n-1].T >= p.T {
-			return fmt.Errorf("series %s: %w", lset, tsdb.ErrOutOfOrderSample)
+			return fmt.Errorf("series %s: %w", lset, storage.ErrOutOfOrderSample)
 		}
 		s.samples = append(s.samples, p)
 	}
 	return nil
 }
 
-// Appender implements tsdb.Appendable.
-func (m *MemStorage) Appender(context.Context) tsdb.Appender { return &memAppender{m: m} }
+// Appender implements storage.Appendable.
+func (m *MemStorage) Appender(context.Context) storage.Appender { return &memAppender{m: m} }
 
 type memAppender struct {
 	m       *MemStorage
@@ -60,7 +60,7 @@ type memAppender struct {
 	}
 }
 
-func (a *memAppender) Append(_ tsdb.SeriesRef, lset labels.Labels, t int64, v float64) (tsdb.SeriesRef, error) {
+func (a *memAppender) Append(_ storage.SeriesRef, lset labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
 	a.pending = append(a.pending, struct {
 		l labels.Labels
 		p Point
@@ -80,8 +80,8 @@ func (a *memAppender) Commit() error {
 
 func (a *memAppender) Rollback() error { a.pending = nil; return nil }
 
-// Querier implements tsdb.Queryable.
-func (m *MemStorage) Querier(mint, maxt int64) (tsdb.Querier, error) {
+// Querier implements storage.Queryable.
+func (m *MemStorage) Querier(mint, maxt int64) (storage.Querier, error) {
 	return &memQuerier{m: m, mint: mint, maxt: maxt}, nil
 }
 
@@ -107,12 +107,12 @@ outer:
 	return out
 }
 
-func (q *memQuerier) Select(_ context.Context, _ bool, hints *tsdb.SelectHints, ms ...*labels.Matcher) tsdb.SeriesSet {
+func (q *memQuerier) Select(_ context.Context, _ bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	mint, maxt := q.mint, q.maxt
 	if hints != nil {
 		mint, maxt = max(mint, hints.Start), min(maxt, hints.End)
 	}
-	var res []tsdb.Series
+	var res []storage.Series
 	for _, s := range q.matching(ms) {
 		lo := sort.Search(len(s.samples), func(i int) bool { return s.samples[i].T >= mint })
 		hi := sort.Search(len(s.samples), func(i int) bool { return s.samples[i].T > maxt })
@@ -155,13 +155,13 @@ func (q *memQuerier) LabelNames(_ context.Context, ms ...*labels.Matcher) ([]str
 func (q *memQuerier) Close() error { return nil }
 
 type memSeriesSet struct {
-	series []tsdb.Series
+	series []storage.Series
 	i      int
 }
 
-func (s *memSeriesSet) Next() bool      { s.i++; return s.i < len(s.series) }
-func (s *memSeriesSet) At() tsdb.Series { return s.series[s.i] }
-func (s *memSeriesSet) Err() error      { return nil }
+func (s *memSeriesSet) Next() bool         { s.i++; return s.i < len(s.series) }
+func (s *memSeriesSet) At() storage.Series { return s.series[s.i] }
+func (s *memSeriesSet) Err() error         { return nil }
 
 type memSeriesView struct {
 	lset    labels.Labels
@@ -170,7 +170,7 @@ type memSeriesView struct {
 
 func (s *memSeriesView) Labels() labels.Labels { return s.lset }
 
-func (s *memSeriesView) Iterator(reuse tsdb.Iterator) tsdb.Iterator {
+func (s *memSeriesView) Iterator(reuse storage.Iterator) storage.Iterator {
 	if it, ok := reuse.(*memIterator); ok {
 		it.samples, it.i = s.samples, -1
 		return it
@@ -183,26 +183,35 @@ type memIterator struct {
 	i       int
 }
 
-func (it *memIterator) Next() bool {
+func (it *memIterator) Next() storage.ValueType {
 	if it.i < len(it.samples) {
 		it.i++
 	}
-	return it.i < len(it.samples)
+	return it.valueType()
 }
 
-func (it *memIterator) SeekTo(t int64) bool {
+func (it *memIterator) SeekTo(t int64) storage.ValueType {
 	if it.i < 0 {
 		it.i = 0
 	}
 	if it.i >= len(it.samples) {
-		return false
+		return storage.ValNone
 	}
 	if it.samples[it.i].T >= t {
-		return true
+		return storage.ValFloat
 	}
 	it.i += sort.Search(len(it.samples)-it.i, func(j int) bool { return it.samples[it.i+j].T >= t })
-	return it.i < len(it.samples)
+	return it.valueType()
+}
+
+// valueType is the type of the current sample: the test storage holds floats only.
+func (it *memIterator) valueType() storage.ValueType {
+	if it.i < len(it.samples) {
+		return storage.ValFloat
+	}
+	return storage.ValNone
 }
 
 func (it *memIterator) At() (int64, float64) { p := it.samples[it.i]; return p.T, p.F }
+func (it *memIterator) AtT() int64           { return it.samples[it.i].T }
 func (it *memIterator) Err() error           { return nil }

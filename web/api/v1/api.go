@@ -20,13 +20,14 @@ import (
 
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/scrape"
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
 
 // QueryEngine prepares PromQL queries (implemented by *promql.Engine).
 type QueryEngine interface {
-	NewInstantQueryWithOpts(ctx context.Context, q tsdb.Queryable, opts promql.QueryOpts, qs string, ts time.Time) (promql.Query, error)
-	NewRangeQueryWithOpts(ctx context.Context, q tsdb.Queryable, opts promql.QueryOpts, qs string, start, end time.Time, step time.Duration) (promql.Query, error)
+	NewInstantQueryWithOpts(ctx context.Context, q storage.Queryable, opts promql.QueryOpts, qs string, ts time.Time) (promql.Query, error)
+	NewRangeQueryWithOpts(ctx context.Context, q storage.Queryable, opts promql.QueryOpts, qs string, start, end time.Time, step time.Duration) (promql.Query, error)
 }
 
 // TSDBAdmin is what the status and admin endpoints need of the storage (implemented by *tsdb.DB).
@@ -86,9 +87,9 @@ type GlobalURLOptions struct {
 // nil, in which case the endpoints that need it answer with an "unavailable" error.
 type Options struct {
 	Logger     *slog.Logger
-	Queryable  tsdb.Queryable
+	Queryable  storage.Queryable
 	Engine     QueryEngine
-	Appendable tsdb.Appendable // remote-write receiver
+	Appendable storage.Appendable // remote-write receiver
 	DB         TSDBAdmin
 	Targets    TargetRetriever
 	Metadata   func(metric string, limitPerMetric int) map[string][]scrape.MetricMetadata

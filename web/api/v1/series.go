@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/util/annotations"
 
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // checkContextEvery is how many series are read between checks for a canceled request.
@@ -51,7 +51,7 @@ func (a *API) series(r *http.Request) (res apiResult) {
 			closer()
 		}
 	}()
-	hints := &tsdb.SelectHints{Start: millis(start), End: millis(end), Func: "series"}
+	hints := &storage.SelectHints{Start: millis(start), End: millis(end), Func: "series"}
 	ctx := r.Context()
 	metrics := []labels.Labels{}
 	var warnings annotations.Annotations

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	utsdb "github.com/prometheus/prometheus/tsdb"
 
+	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
 
@@ -119,11 +120,11 @@ func TestTSDBBlocksEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	ss := q.Select(context.Background(), false, nil, mustMatcher(t, "__name__", ".+"))
-	var it tsdb.Iterator
+	var it storage.Iterator
 	for ss.Next() {
 		s := ss.At()
 		it = s.Iterator(it)
-		for it.Next() {
+		for it.Next() != storage.ValNone {
 			ts, v := it.At()
 			if _, err := app.Append(0, s.Labels(), ts, v); err != nil {
 				t.Fatal(err)

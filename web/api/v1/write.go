@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/vigil-monitoring/vigil/tsdb"
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // maxWriteBodySize bounds a compressed remote-write request, and maxWriteDecodedSize its
@@ -81,8 +81,8 @@ func (a *API) remoteWrite(w http.ResponseWriter, r *http.Request) {
 }
 
 func isBadSampleErr(err error) bool {
-	return errors.Is(err, tsdb.ErrOutOfOrderSample) || errors.Is(err, tsdb.ErrOutOfBounds) ||
-		errors.Is(err, tsdb.ErrDuplicateSampleForTimestamp)
+	return errors.Is(err, storage.ErrOutOfOrderSample) || errors.Is(err, storage.ErrOutOfBounds) ||
+		errors.Is(err, storage.ErrDuplicateSampleForTimestamp)
 }
 
 func (a *API) appendWriteRequest(r *http.Request, req *prompb.WriteRequest) (err error) {
@@ -101,7 +101,7 @@ func (a *API) appendWriteRequest(r *http.Request, req *prompb.WriteRequest) (err
 	invalid := 0
 	for _, ts := range req.Timeseries {
 		if len(ts.Histograms) > 0 {
-			return fmt.Errorf("%w: native histogram samples are not supported (series %s)", tsdb.ErrOutOfBounds, labelsString(ts.Labels))
+			return fmt.Errorf("%w: native histogram samples are not supported (series %s)", storage.ErrOutOfBounds, labelsString(ts.Labels))
 		}
 		b.Reset()
 		for _, l := range ts.Labels {
@@ -119,10 +119,10 @@ func (a *API) appendWriteRequest(r *http.Request, req *prompb.WriteRequest) (err
 			invalid++
 			continue
 		}
-		var ref tsdb.SeriesRef
+		var ref storage.SeriesRef
 		for _, s := range ts.Samples {
 			if s.Timestamp > maxT {
-				return fmt.Errorf("%w: timestamp is too far in the future (series %s, timestamp %d)", tsdb.ErrOutOfBounds, ls.String(), s.Timestamp)
+				return fmt.Errorf("%w: timestamp is too far in the future (series %s, timestamp %d)", storage.ErrOutOfBounds, ls.String(), s.Timestamp)
 			}
 			if ref, err = app.Append(ref, ls, s.Timestamp, s.Value); err != nil {
 				return fmt.Errorf("%w for series %s at timestamp %d", err, ls.String(), s.Timestamp)

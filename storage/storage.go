@@ -1,4 +1,8 @@
-package tsdb
+// Package storage is the storage contract every consumer uses: appenders, queriers, series sets
+// and sample iterators, with the errors and stale marker they share. It holds no engine; tsdb
+// implements it, and scrape, promql, the ruler and the HTTP API depend on it alone, so that
+// they can be tested against any implementation and the engine can change behind it.
+package storage
 
 import (
 	"context"
@@ -96,15 +100,50 @@ type Series interface {
 	Iterator(reuse Iterator) Iterator
 }
 
+// ValueType is the type of the sample an Iterator is at. Names, order and values are those of
+// upstream's chunkenc.ValueType, so that code ported from Prometheus reads the same.
+//
+// Floats are the only type stored until native histograms land (issue #18): every Iterator
+// returns ValFloat or ValNone today. Loops still test the type rather than a bool so that the
+// histogram types need no change to the contract, only accessors (AtHistogram,
+// AtFloatHistogram) added with the first iterator that can return them.
+type ValueType uint8
+
+const (
+	ValNone           ValueType = iota // no sample: the iterator is exhausted or failed (see Err)
+	ValFloat                           // a float sample, read with At
+	ValHistogram                       // a native histogram with integer counts (not stored yet)
+	ValFloatHistogram                  // a native histogram with float counts (not stored yet)
+)
+
+func (v ValueType) String() string {
+	switch v {
+	case ValNone:
+		return "none"
+	case ValFloat:
+		return "float"
+	case ValHistogram:
+		return "histogram"
+	case ValFloatHistogram:
+		return "floathistogram"
+	}
+	return "unknown"
+}
+
 // Iterator walks samples in increasing timestamp order.
 type Iterator interface {
-	// Next advances to the next sample. It returns false at the end or on error.
-	Next() bool
-	// SeekTo advances to the first sample with timestamp >= t. If the current sample already
-	// satisfies that, it does not move. It returns false if there is no such sample.
-	SeekTo(t int64) bool
-	// At returns the current sample. Only valid after Next or SeekTo returned true.
+	// Next advances to the next sample and returns its type; ValNone at the end or on error.
+	Next() ValueType
+	// SeekTo advances to the first sample with timestamp >= t and returns its type. If the
+	// current sample already satisfies that, it does not move. It returns ValNone if there is
+	// no such sample.
+	SeekTo(t int64) ValueType
+	// At returns the current sample when it is a float. Only valid after Next or SeekTo
+	// returned ValFloat.
 	At() (int64, float64)
+	// AtT returns the current sample's timestamp, whatever its type. Only valid after Next or
+	// SeekTo returned a type other than ValNone.
+	AtT() int64
 	Err() error
 }
 

@@ -24,7 +24,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-monitoring/vigil/routing"
-	"github.com/vigil-monitoring/vigil/web/hotpath"
 )
 
 // The intake benchmarks post the same payloads over loopback HTTP to Vigil's handler and, when
@@ -100,25 +99,20 @@ func startAlertmanager(b *testing.B) (string, int) {
 	})
 }
 
-// floorAddrEnv makes the test binary serve a floor server instead of running tests; with
-// floorHotEnv set, on the hot path.
-const (
-	floorAddrEnv = "VIGIL_BENCH_FLOOR_ADDR"
-	floorHotEnv  = "VIGIL_BENCH_FLOOR_HOT"
-)
+// floorAddrEnv makes the test binary serve a floor server instead of running tests.
+const floorAddrEnv = "VIGIL_BENCH_FLOOR_ADDR"
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(floorAddrEnv); addr != "" {
-		serveFloor(addr, os.Getenv(floorHotEnv) != "")
+		serveFloor(addr)
 		return
 	}
 	os.Exit(m.Run())
 }
 
 // serveFloor answers POST /api/v2/alerts with 200 after reading the body and nothing else: the
-// cost of HTTP itself over the benchmark's loopback client, the floor under any server. With
-// hot, the requests are answered on Vigil's hot path (web/hotpath), the floor under Vigil.
-func serveFloor(addr string, hot bool) {
+// cost of HTTP itself over the benchmark's loopback client, the floor under any server.
+func serveFloor(addr string) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("POST /api/v2/alerts", func(w http.ResponseWriter, r *http.Request) {
@@ -132,31 +126,15 @@ func serveFloor(addr string, hot bool) {
 		os.Exit(1)
 	}
 	srv := &http.Server{Handler: mux}
-	if hot {
-		if ln, err = hotpath.NewListener(ln, srv, hotpath.Options{Path: "/api/v2/alerts", Serve: func(string, []byte) bool { return true }}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
 	fmt.Fprintln(os.Stderr, srv.Serve(ln))
 	os.Exit(1)
 }
 
-// startFloor runs the net/http floor server in a process of its own (this test binary,
-// re-executed).
-func startFloor(b *testing.B) (string, int) { return startFloorProcess(b, false) }
-
-// startHotFloor runs the hot-path floor server in a process of its own.
-func startHotFloor(b *testing.B) (string, int) { return startFloorProcess(b, true) }
-
-func startFloorProcess(b *testing.B, hot bool) (string, int) {
+// startFloor runs the floor server in a process of its own (this test binary, re-executed).
+func startFloor(b *testing.B) (string, int) {
 	b.Helper()
 	return startProcessEnv(b, os.Args[0], func(_, _, addr string) ([]string, []string) {
-		env := []string{floorAddrEnv + "=" + addr}
-		if hot {
-			env = append(env, floorHotEnv+"=1")
-		}
-		return []string{"-test.run=^$"}, env
+		return []string{"-test.run=^$"}, []string{floorAddrEnv + "=" + addr}
 	})
 }
 
@@ -263,7 +241,7 @@ func benchLean(b *testing.B, conns int) {
 	for _, tg := range []struct {
 		name  string
 		start func(*testing.B) (string, int)
-	}{{"floor", startFloor}, {"floor-hotpath", startHotFloor}, {"vigil-process", startVigilProcess}, {"alertmanager", startAlertmanager}} {
+	}{{"floor", startFloor}, {"vigil-process", startVigilProcess}, {"alertmanager", startAlertmanager}} {
 		for _, batch := range []int{1, 64} {
 			b.Run(fmt.Sprintf("%s/batch=%d", tg.name, batch), func(b *testing.B) {
 				u, pid := tg.start(b)
@@ -495,8 +473,7 @@ func selfCPU() time.Duration {
 
 // BenchmarkIntake posts batches of 1 and 64 alerts (POST /api/v2/alerts) with 10k groups active.
 // "floor" is a server that only reads the body and answers 200, in its own process: what HTTP
-// over this client costs, the bound under every server; "floor-hotpath" is the same on Vigil's
-// hot path, the bound under Vigil.
+// over this client costs, the bound under every server.
 func BenchmarkIntake(b *testing.B) {
 	targets := []struct {
 		name  string
@@ -504,7 +481,6 @@ func BenchmarkIntake(b *testing.B) {
 	}{
 		{"vigil", startVigilAPI},
 		{"floor", func(b *testing.B) string { u, _ := startFloor(b); return u }},
-		{"floor-hotpath", func(b *testing.B) string { u, _ := startHotFloor(b); return u }},
 		{"vigil-process", func(b *testing.B) string { u, _ := startVigilProcess(b); return u }},
 		{"alertmanager", func(b *testing.B) string { u, _ := startAlertmanager(b); return u }},
 	}

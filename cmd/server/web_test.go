@@ -284,6 +284,8 @@ func TestSlowConnectionsDoNotStarveScrapes(t *testing.T) {
 	var scrapes atomic.Int64
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scrapes.Add(1)
+		// Every scrape dials anew, so that it needs a descriptor of its own.
+		w.Header().Set("Connection", "close")
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		fmt.Fprintln(w, "m 1")
 	}))

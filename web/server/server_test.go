@@ -297,3 +297,25 @@ func TestShutdownBeforeServe(t *testing.T) {
 		t.Fatal("listener still open after Shutdown")
 	}
 }
+
+// HTTP/2 is served over TLS unless http_server_config.http2 is false (exporter-toolkit's
+// default is true).
+func TestWebConfigHTTP2(t *testing.T) {
+	for _, tc := range []struct {
+		extra string
+		proto int
+	}{{"", 2}, {"http_server_config:\n  http2: false\n", 1}} {
+		files := servertest.WriteConfig(t, servertest.Options{TLS: true, Extra: tc.extra})
+		_, addr := serve(t, okHandler, "--web.config.file="+files.WebConfig)
+		client := files.Client(t, false)
+		client.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+		resp, err := client.Get("https://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.ProtoMajor != tc.proto {
+			t.Errorf("web config %q: %s, want HTTP/%d", tc.extra, resp.Proto, tc.proto)
+		}
+	}
+}

@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -57,9 +55,9 @@ func registerAlertingFlags(app *kingpin.Application) *alertingFlags {
 
 // setupAlerting builds the router (state under <storage>/alertmanager) and mounts the
 // Alertmanager API v2 on mux. The caller stops the router on shutdown (final snapshots) and
-// calls its Reload on SIGHUP and /-/reload. The API handler is returned too, for the hot path of
-// the listener (web/hotpath).
-func setupAlerting(f *alertingFlags, storageDir, listenAddress string, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*routing.Router, *amweb.Handler, error) {
+// calls its Reload on SIGHUP and /-/reload. externalURL is --web.external-url, for the links
+// in notifications.
+func setupAlerting(f *alertingFlags, storageDir string, externalURL *url.URL, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*routing.Router, error) {
 	if f == nil {
 		f = &alertingFlags{retention: model.Duration(routing.DefaultRetention)}
 	}
@@ -69,7 +67,7 @@ func setupAlerting(f *alertingFlags, storageDir, listenAddress string, mux *http
 		ConfigFile:  f.configFile,
 		DataDir:     filepath.Join(storageDir, "alertmanager"),
 		Retention:   time.Duration(f.retention),
-		ExternalURL: externalURL(listenAddress),
+		ExternalURL: externalURL,
 		Cluster: routing.ClusterOptions{
 			ListenAddress:    f.clusterListen,
 			AdvertiseAddress: f.clusterAdvertise,
@@ -83,30 +81,15 @@ func setupAlerting(f *alertingFlags, storageDir, listenAddress string, mux *http
 		Registerer: reg,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("alerting: %w", err)
+		return nil, fmt.Errorf("alerting: %w", err)
 	}
 	h, err := amweb.New(r, logger, reg)
 	if err != nil {
 		r.Stop()
-		return nil, nil, fmt.Errorf("alerting: %w", err)
+		return nil, fmt.Errorf("alerting: %w", err)
 	}
 	mux.Handle("/api/v2/", h)
-	return r, h, nil
-}
-
-func externalURL(listen string) *url.URL {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return &url.URL{Scheme: "http", Host: "localhost:9090"}
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		if h, err := os.Hostname(); err == nil {
-			host = h
-		} else {
-			host = "localhost"
-		}
-	}
-	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
+	return r, nil
 }
 
 // runAlertingCommand runs `vigil explain alert [--url=URL] label=value ...` if args name it,

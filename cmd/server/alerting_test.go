@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ func TestAlertingWiringAndExplainCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	r, _, err := setupAlerting(&alertingFlags{configFile: cfg, retention: model.Duration(routingRetention)}, dir, "127.0.0.1:0", mux, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	r, err := setupAlerting(&alertingFlags{configFile: cfg, retention: model.Duration(routingRetention)}, dir, &url.URL{Scheme: "http", Host: "127.0.0.1:0"}, mux, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

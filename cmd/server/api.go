@@ -5,7 +5,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -84,10 +83,6 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 	if err != nil {
 		cwd = "<unknown>"
 	}
-	externalHost := f.listenAddress
-	if h, p, err := net.SplitHostPort(f.listenAddress); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
-		externalHost = net.JoinHostPort(host, p)
-	}
 	opts := apiv1.Options{
 		Logger:     logger.With("component", "api"),
 		Queryable:  db,
@@ -104,7 +99,9 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 			BuildDate: buildSetting("vcs.time"),
 			GoVersion: runtime.Version(),
 		},
-		GlobalURL:         apiv1.GlobalURLOptions{ListenAddress: f.listenAddress, Host: externalHost, Scheme: "http"},
+		// As Prometheus: the external URL's host and scheme.
+		GlobalURL:         apiv1.GlobalURLOptions{ListenAddress: f.listenAddress, Host: f.web.ExternalURL.Host, Scheme: f.web.ExternalURL.Scheme},
+		CORSOrigin:        f.web.CORSOrigin,
 		EnableAdmin:       f.enableAdminAPI,
 		EnableRemoteWrite: af.enableRemoteWrite,
 	}

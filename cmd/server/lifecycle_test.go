@@ -46,7 +46,7 @@ func TestServerStartsAndQuits(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// An alert posted as Prometheus posts it (the listener's hot path) is listed by the API
+	// An alert posted as Prometheus posts it (the fast decoder) is listed by the API
 	// asked on the same keep-alive connection (net/http).
 	client := &http.Client{}
 	resp, err := client.Post(base+"/api/v2/alerts", "application/json", strings.NewReader(`[{"labels":{"alertname":"Up","instance":"a"}}]`))
@@ -66,7 +66,7 @@ func TestServerStartsAndQuits(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"alertname":"Up"`) {
 		t.Fatalf("GET /api/v2/alerts: %d %s", resp.StatusCode, body)
 	}
-	// A connection left idle on the hot path does not hold up the shutdown below.
+	// A keep-alive connection left idle does not hold up the shutdown below.
 	if resp, err = client.Post(base+"/api/v2/alerts", "application/json", strings.NewReader(`[{"labels":{"alertname":"Up","instance":"b"}}]`)); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -25,7 +24,7 @@ import (
 
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
-	"github.com/vigil-monitoring/vigil/web/hotpath"
+	webserver "github.com/vigil-monitoring/vigil/web/server"
 )
 
 // version is set with -ldflags "-X main.version=..." by release builds.
@@ -48,6 +47,7 @@ type flags struct {
 	scrape            *scrapeFlags
 	api               *apiFlags
 	rules             *rulesFlags
+	web               *webserver.Flags
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -70,7 +70,11 @@ func parseFlags(args []string) (*flags, error) {
 	f.scrape = registerScrapeFlags(app)
 	f.rules = registerRulesFlags(app)
 	f.api = registerAPIFlags(app)
+	f.web = webserver.RegisterFlags(app)
 	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := f.web.Resolve(f.listenAddress); err != nil {
 		return nil, err
 	}
 	if f.maxBlockDuration == 0 {
@@ -189,7 +193,7 @@ func run(f *flags, logger *slog.Logger) error {
 		quitOnce.Do(func() { close(quit) })
 	})
 
-	alerting, alertsAPI, err := setupAlerting(f.alerting, dbDir, f.listenAddress, mux, reg, logger)
+	alerting, err := setupAlerting(f.alerting, dbDir, f.web.ExternalURL, mux, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -214,27 +218,17 @@ func run(f *flags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := rules.start(db, api.Engine, scraping.Reloader, externalURL(f.listenAddress)); err != nil {
+	if err := rules.start(db, api.Engine, scraping.Reloader, f.web.ExternalURL); err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", f.listenAddress)
+	web, err := webserver.Listen(f.web, f.listenAddress, mux, logger.With("component", "web"))
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", f.listenAddress, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
-	// POST /api/v2/alerts, which every Prometheus sends on every rule evaluation, is answered on
-	// the connection itself; everything else is served by srv.
-	hot, err := hotpath.NewListener(ln, srv, hotpath.Options{
-		Path: "/api/v2/alerts", Serve: alertsAPI.ServeAlerts, Logger: logger.With("component", "web"),
-	})
-	if err != nil {
-		ln.Close()
 		return err
 	}
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(hot) }()
-	logger.Info("vigil started", "version", version, "listen", ln.Addr().String(), "storage", dbDir)
+	go func() { srvErr <- web.Serve() }()
+	logger.Info("vigil started", "version", version, "listen", web.Addr().String(), "storage", dbDir)
 	close(ready)
 
 	sig := make(chan os.Signal, 1)
@@ -251,8 +245,7 @@ func run(f *flags, logger *slog.Logger) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(ctx)
-	// Hot requests in progress finish before the router (deferred) stops.
-	_ = hot.Shutdown(ctx)
+	// Requests in progress finish before the router and storage (deferred) stop.
+	_ = web.Shutdown(ctx)
 	return nil
 }

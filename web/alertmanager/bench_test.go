@@ -3,6 +3,7 @@ package alertmanager
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,9 +23,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/vigil-monitoring/vigil/routing"
-	"github.com/vigil-monitoring/vigil/web/hotpath"
 )
 
 // The intake benchmarks post the same payloads over loopback HTTP to Vigil's handler and, when
@@ -100,25 +101,51 @@ func startAlertmanager(b *testing.B) (string, int) {
 	})
 }
 
-// floorAddrEnv makes the test binary serve a floor server instead of running tests; with
-// floorHotEnv set, on the hot path.
-const (
-	floorAddrEnv = "VIGIL_BENCH_FLOOR_ADDR"
-	floorHotEnv  = "VIGIL_BENCH_FLOOR_HOT"
-)
+// The credentials of the benchmark's basic auth (--web.config.file), the password hashed with
+// bcrypt at its default cost, as htpasswd and Prometheus's documentation make it.
+const benchUser, benchPass = "prometheus", "bench-password"
+
+// writeWebConfig writes a web config with basic auth for benchUser into dir.
+func writeWebConfig(b *testing.B, dir string) string {
+	b.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(benchPass), bcrypt.DefaultCost)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(path, fmt.Appendf(nil, "basic_auth_users:\n  %s: %s\n", benchUser, hash), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// startAlertmanagerAuth is startAlertmanager with basic auth (Alertmanager's --web.config.file,
+// exporter-toolkit's as Vigil's).
+func startAlertmanagerAuth(b *testing.B) (string, int) {
+	b.Helper()
+	bin, err := exec.LookPath("prometheus-alertmanager")
+	if err != nil {
+		return "", 0
+	}
+	return startProcess(b, bin, func(cfg, dir, addr string) []string {
+		return []string{"--config.file=" + cfg, "--storage.path=" + dir, "--web.listen-address=" + addr, "--cluster.listen-address=", "--log.level=error", "--web.config.file=" + writeWebConfig(b, dir)}
+	})
+}
+
+// floorAddrEnv makes the test binary serve a floor server instead of running tests.
+const floorAddrEnv = "VIGIL_BENCH_FLOOR_ADDR"
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(floorAddrEnv); addr != "" {
-		serveFloor(addr, os.Getenv(floorHotEnv) != "")
+		serveFloor(addr)
 		return
 	}
 	os.Exit(m.Run())
 }
 
 // serveFloor answers POST /api/v2/alerts with 200 after reading the body and nothing else: the
-// cost of HTTP itself over the benchmark's loopback client, the floor under any server. With
-// hot, the requests are answered on Vigil's hot path (web/hotpath), the floor under Vigil.
-func serveFloor(addr string, hot bool) {
+// cost of HTTP itself over the benchmark's loopback client, the floor under any server.
+func serveFloor(addr string) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("POST /api/v2/alerts", func(w http.ResponseWriter, r *http.Request) {
@@ -132,31 +159,15 @@ func serveFloor(addr string, hot bool) {
 		os.Exit(1)
 	}
 	srv := &http.Server{Handler: mux}
-	if hot {
-		if ln, err = hotpath.NewListener(ln, srv, hotpath.Options{Path: "/api/v2/alerts", Serve: func(string, []byte) bool { return true }}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
 	fmt.Fprintln(os.Stderr, srv.Serve(ln))
 	os.Exit(1)
 }
 
-// startFloor runs the net/http floor server in a process of its own (this test binary,
-// re-executed).
-func startFloor(b *testing.B) (string, int) { return startFloorProcess(b, false) }
-
-// startHotFloor runs the hot-path floor server in a process of its own.
-func startHotFloor(b *testing.B) (string, int) { return startFloorProcess(b, true) }
-
-func startFloorProcess(b *testing.B, hot bool) (string, int) {
+// startFloor runs the floor server in a process of its own (this test binary, re-executed).
+func startFloor(b *testing.B) (string, int) {
 	b.Helper()
 	return startProcessEnv(b, os.Args[0], func(_, _, addr string) ([]string, []string) {
-		env := []string{floorAddrEnv + "=" + addr}
-		if hot {
-			env = append(env, floorHotEnv+"=1")
-		}
-		return []string{"-test.run=^$"}, env
+		return []string{"-test.run=^$"}, []string{floorAddrEnv + "=" + addr}
 	})
 }
 
@@ -170,6 +181,18 @@ func startVigilProcess(b *testing.B) (string, int) {
 	}
 	return startProcess(b, bin, func(cfg, dir, addr string) []string {
 		return []string{"--alertmanager.config.file=" + cfg, "--storage.tsdb.path=" + dir, "--web.listen-address=" + addr, "--log.level=error"}
+	})
+}
+
+// startVigilProcessAuth is startVigilProcess with basic auth.
+func startVigilProcessAuth(b *testing.B) (string, int) {
+	b.Helper()
+	bin := os.Getenv("VIGIL_BENCH_BIN")
+	if bin == "" {
+		return "", 0
+	}
+	return startProcess(b, bin, func(cfg, dir, addr string) []string {
+		return []string{"--alertmanager.config.file=" + cfg, "--storage.tsdb.path=" + dir, "--web.listen-address=" + addr, "--log.level=error", "--web.config.file=" + writeWebConfig(b, dir)}
 	})
 }
 
@@ -197,8 +220,10 @@ func startProcessEnv(b *testing.B, bin string, args func(cfg, dir, addr string) 
 	}
 	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	u := "http://" + addr
+	ready, _ := http.NewRequest(http.MethodGet, u+"/-/ready", nil)
+	ready.SetBasicAuth(benchUser, benchPass) // ignored by a server without basic auth
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		if resp, err := http.Get(u + "/-/ready"); err == nil {
+		if resp, err := http.DefaultClient.Do(ready); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				break
@@ -263,14 +288,21 @@ func benchLean(b *testing.B, conns int) {
 	for _, tg := range []struct {
 		name  string
 		start func(*testing.B) (string, int)
-	}{{"floor", startFloor}, {"floor-hotpath", startHotFloor}, {"vigil-process", startVigilProcess}, {"alertmanager", startAlertmanager}} {
+		auth  bool // the requests carry basic auth credentials
+	}{
+		{"floor", startFloor, false},
+		{"vigil-process", startVigilProcess, false},
+		{"vigil-process-auth", startVigilProcessAuth, true},
+		{"alertmanager", startAlertmanager, false},
+		{"alertmanager-auth", startAlertmanagerAuth, true},
+	} {
 		for _, batch := range []int{1, 64} {
 			b.Run(fmt.Sprintf("%s/batch=%d", tg.name, batch), func(b *testing.B) {
 				u, pid := tg.start(b)
 				if u == "" {
 					b.Skip("binary not available: Debian prometheus-alertmanager, or $VIGIL_BENCH_BIN")
 				}
-				benchLeanClient(b, strings.TrimPrefix(u, "http://"), pid, batch, conns)
+				benchLeanClient(b, strings.TrimPrefix(u, "http://"), pid, batch, conns, tg.auth)
 			})
 		}
 	}
@@ -300,7 +332,7 @@ func pin(b *testing.B, pid int) {
 	b.Cleanup(func() { set(fmt.Sprintf("0-%d", runtime.NumCPU()-1), os.Getpid()) })
 }
 
-func benchLeanClient(b *testing.B, addr string, pid, batch, nconns int) {
+func benchLeanClient(b *testing.B, addr string, pid, batch, nconns int, auth bool) {
 	if os.Getenv(pinEnv) != "" {
 		pin(b, pid)
 	}
@@ -308,7 +340,11 @@ func benchLeanClient(b *testing.B, addr string, pid, batch, nconns int) {
 	bodies := payloads(max(1024, benchAlertSpace/batch+1), batch)
 	reqs := make([][]byte, len(bodies))
 	for i, body := range bodies {
-		reqs[i] = fmt.Appendf(nil, "POST /api/v2/alerts HTTP/1.1\r\nHost: %s\r\nUser-Agent: vigil-bench\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body)
+		authHeader := ""
+		if auth {
+			authHeader = "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(benchUser+":"+benchPass)) + "\r\n"
+		}
+		reqs[i] = fmt.Appendf(nil, "POST /api/v2/alerts HTTP/1.1\r\nHost: %s\r\nUser-Agent: vigil-bench\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, authHeader, len(body), body)
 	}
 	conns := make([]*rawConn, nconns)
 	for i := range conns {
@@ -495,8 +531,7 @@ func selfCPU() time.Duration {
 
 // BenchmarkIntake posts batches of 1 and 64 alerts (POST /api/v2/alerts) with 10k groups active.
 // "floor" is a server that only reads the body and answers 200, in its own process: what HTTP
-// over this client costs, the bound under every server; "floor-hotpath" is the same on Vigil's
-// hot path, the bound under Vigil.
+// over this client costs, the bound under every server.
 func BenchmarkIntake(b *testing.B) {
 	targets := []struct {
 		name  string
@@ -504,7 +539,6 @@ func BenchmarkIntake(b *testing.B) {
 	}{
 		{"vigil", startVigilAPI},
 		{"floor", func(b *testing.B) string { u, _ := startFloor(b); return u }},
-		{"floor-hotpath", func(b *testing.B) string { u, _ := startHotFloor(b); return u }},
 		{"vigil-process", func(b *testing.B) string { u, _ := startVigilProcess(b); return u }},
 		{"alertmanager", func(b *testing.B) string { u, _ := startAlertmanager(b); return u }},
 	}

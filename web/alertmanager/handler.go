@@ -26,6 +26,20 @@ import (
 // label (?alertname=HighLatency&service=api) returns routing.Explanation as JSON.
 const ExplainPath = "/api/v2/alerts/explain"
 
+// Bounds on what one client can make the API hold in memory. Alertmanager sets none (a 400 MB
+// POST /api/v2/alerts is read whole); Vigil answers a larger body as Alertmanager answers a body
+// that fails to read: 400 with upstream's parse error.
+const (
+	// MaxAlertsBodyBytes bounds a POST /api/v2/alerts body: a Prometheus sends at most 256
+	// alerts (its default batch size) in one.
+	MaxAlertsBodyBytes = 8 << 20
+	// MaxConcurrentIntake bounds the POST /api/v2/alerts requests read and stored at once;
+	// more wait for a slot.
+	MaxConcurrentIntake = 32
+	// MaxBodyBytes bounds the body of every other request (silences).
+	MaxBodyBytes = 1 << 20
+)
+
 // Handler serves /api/v2/. Build it once per router: the upstream API registers metrics.
 type Handler struct {
 	router   *routing.Router
@@ -35,6 +49,8 @@ type Handler struct {
 	received receivedCounters
 	// fallbacks counts intake requests handed to the upstream handler (for tests).
 	fallbacks atomic.Int64
+	// intakeSlots holds a token per POST /api/v2/alerts in progress.
+	intakeSlots chan struct{}
 }
 
 // New binds the upstream API v2 to r and keeps it in step with r's configuration reloads.
@@ -54,13 +70,13 @@ func New(r *routing.Router, logger *slog.Logger, reg prometheus.Registerer) (*Ha
 	}
 	r.Subscribe(func(c *config.Config) { api.Update(c, r.SetAlertStatus) })
 
-	h := &Handler{router: r, api: api.Handler, mux: http.NewServeMux(), logger: logger}
+	h := &Handler{router: r, api: api.Handler, mux: http.NewServeMux(), logger: logger, intakeSlots: make(chan struct{}, MaxConcurrentIntake)}
 	if capture != nil {
 		h.received = newReceivedCounters(capture.received)
 	} else {
 		h.received = newReceivedCounters(nil)
 	}
-	h.mux.Handle("/api/v2/", api.Handler)
+	h.mux.Handle("/api/v2/", http.MaxBytesHandler(api.Handler, MaxBodyBytes))
 	h.mux.HandleFunc("POST /api/v2/alerts", h.postAlerts)
 	h.mux.HandleFunc("GET /api/v2/status", h.status)
 	h.mux.HandleFunc("GET "+ExplainPath, h.explain)

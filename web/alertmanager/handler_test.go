@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-monitoring/vigil/routing"
-	"github.com/vigil-monitoring/vigil/web/hotpath"
 )
 
 // hookSink records the alertnames of every webhook notification.
@@ -109,19 +108,13 @@ func server(t *testing.T) (*httptest.Server, *hookSink, *routing.Router) {
 	return serveAPI(t, h), sink, r
 }
 
-// serveAPI serves h on a loopback server as cmd/server mounts it, POST /api/v2/alerts on the
-// hot path; the server stops with the test.
+// serveAPI serves h on a loopback server as cmd/server mounts it; the server stops with the
+// test.
 func serveAPI(tb testing.TB, h *Handler) *httptest.Server {
 	tb.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/api/v2/", h)
-	srv := httptest.NewUnstartedServer(mux)
-	hot, err := hotpath.NewListener(srv.Listener, srv.Config, hotpath.Options{Path: "/api/v2/alerts", Serve: h.ServeAlerts})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv.Listener = hot
-	srv.Start()
+	srv := httptest.NewServer(mux)
 	tb.Cleanup(srv.Close)
 	return srv
 }

@@ -30,14 +30,27 @@ import (
 // invalid alerts) goes to the upstream handler with the body intact, so that error codes and
 // messages stay Alertmanager's.
 func (h *Handler) postAlerts(w http.ResponseWriter, r *http.Request) {
+	// At most MaxConcurrentIntake requests read and store at once, so that the memory bodies
+	// take is bounded; the others wait for a slot (or for their client to give up) before
+	// reading anything.
+	select {
+	case h.intakeSlots <- struct{}{}:
+		defer func() { <-h.intakeSlots }()
+	case <-r.Context().Done():
+		return
+	}
 	st := intakePool.Get().(*intakeState)
 	defer st.release()
 	st.buf.Reset()
-	if r.ContentLength > 0 && r.ContentLength < 64<<20 {
-		st.buf.Grow(int(r.ContentLength))
+	if r.ContentLength > 0 {
+		st.buf.Grow(int(min(r.ContentLength, MaxAlertsBodyBytes+1)))
 	}
-	if _, err := st.buf.ReadFrom(r.Body); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	if _, err := st.buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxAlertsBodyBytes)); err != nil {
+		// A body too large (or cut short): upstream's handler gets the bytes read and then the
+		// same error, so the answer is Alertmanager's own (400, "parsing alerts body ... failed").
+		h.fallbacks.Add(1)
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(st.buf.Bytes()), errReader{err}))
+		h.api.ServeHTTP(w, r)
 		return
 	}
 	body := st.buf.Bytes()
@@ -51,14 +64,10 @@ func (h *Handler) postAlerts(w http.ResponseWriter, r *http.Request) {
 	h.api.ServeHTTP(w, r)
 }
 
-// ServeAlerts is postAlerts on a body read by the caller, for web/hotpath: it returns false,
-// having stored nothing, when the request must go to postAlerts (and so perhaps upstream's
-// handler) instead. A true answer is postAlerts's: 200, no body, Cache-Control: no-store.
-func (h *Handler) ServeAlerts(contentType string, body []byte) bool {
-	st := intakePool.Get().(*intakeState)
-	defer st.release()
-	return h.storeAlerts(st, contentType, body)
-}
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // storeAlerts stores the alerts of body if the fast path can take them all; false means the
 // request is for upstream's handler and nothing was stored.

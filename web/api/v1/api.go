@@ -13,10 +13,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/grafana/regexp"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/util/annotations"
+	"github.com/prometheus/prometheus/util/httputil"
 
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/scrape"
@@ -102,6 +104,8 @@ type Options struct {
 	BuildInfo   BuildInfo
 	RuntimeInfo func() RuntimeInfo
 	GlobalURL   GlobalURLOptions
+	// CORSOrigin is --web.cors.origin, anchored; nil allows every origin (Prometheus's '.*').
+	CORSOrigin *regexp.Regexp
 
 	EnableAdmin       bool
 	EnableRemoteWrite bool
@@ -119,6 +123,8 @@ type API struct {
 	parser parser.Parser
 	now    func() time.Time
 	mux    *http.ServeMux
+	// corsOrigin is opts.CORSOrigin or its default.
+	corsOrigin *regexp.Regexp
 }
 
 // New returns the API handler. It serves paths starting with /api/v1/.
@@ -132,6 +138,10 @@ func New(opts Options) *API {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	a.corsOrigin = opts.CORSOrigin
+	if a.corsOrigin == nil {
+		a.corsOrigin = regexp.MustCompile("^(?:.*)$")
 	}
 	a.mux = http.NewServeMux()
 	get := func(path string, f apiFunc) { a.mux.Handle("GET /api/v1"+path, a.wrap(f)) }
@@ -246,14 +256,7 @@ func invalidParamError(err error, parameter string) apiResult {
 
 func (a *API) wrap(f apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// CORS as Prometheus with its default --web.cors.origin ('.*').
-		if origin := r.Header.Get("Origin"); origin != "" {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Set("Access-Control-Allow-Headers", "Accept, Authorization, Content-Type, Origin")
-			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-			w.Header().Set("Access-Control-Expose-Headers", "Date")
-			w.Header().Set("Vary", "Origin")
-		}
+		httputil.SetCORS(w, a.corsOrigin, r) // Prometheus's own, for --web.cors.origin
 		res := f(r)
 		if res.finalizer != nil {
 			defer res.finalizer()

@@ -322,6 +322,17 @@ func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
 		if scrapeErr == nil {
 			scrapeErr = fmt.Errorf("storing samples: %w", err)
 		}
+		// The up=1 appended with the samples is lost with them, and queries would go on seeing
+		// the previous scrape's 1 for the lookback. The failure is stored as up=0 on its own (a
+		// few samples, which a full disk may still take); failing that, the target's health
+		// below still says why.
+		app = sl.appendable.Appender(sl.appendCtx)
+		if err := sl.report(app, ts, dur, appendStats{}, scrapeErr); err != nil {
+			_ = app.Rollback()
+			sl.logger.Warn("Appending the failed scrape's report failed", "err", err)
+		} else if err := app.Commit(); err != nil {
+			sl.logger.Warn("Storing the failed scrape's report failed", "err", err)
+		}
 	}
 	health := HealthGood
 	lastErr := scrapeErr

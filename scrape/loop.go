@@ -787,8 +787,17 @@ func (sl *scrapeLoop) seriesLabels(p textparse.Parser, buf labels.Labels) (label
 	if !lset.IsValid(config.NameValidationScheme) {
 		return lset, fmt.Errorf("invalid metric name or label names: %s", lset.String())
 	}
-	return lset, verifyLabelLimits(lset, &sl.cfg.limits)
+	if err := verifyLabelLimits(lset, &sl.cfg.limits); err != nil {
+		return lset, labelLimitError{err}
+	}
+	return lset, nil
 }
+
+// labelLimitError marks a series over label_limit, label_name_length_limit or
+// label_value_length_limit, which fails the scrape and is counted apart.
+type labelLimitError struct{ error }
+
+func (e labelLimitError) Unwrap() error { return e.error }
 
 // mutateSampleLabels attaches the target labels (honor_labels decides who wins a conflict;
 // otherwise the exposed value moves to exported_<name>) and applies metric_relabel_configs.

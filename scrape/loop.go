@@ -190,6 +190,7 @@ type scrapeLoop struct {
 	reportLset [numReportSeries]labels.Labels
 
 	lastScrape           time.Time
+	lastStart            time.Time // wall clock of the previous scrape, for the interval metric
 	disableEndOfRunStale atomic.Bool
 	// staleMtx orders endOfRunStaleness against takeOver, which hands the cache to a new loop.
 	staleMtx  sync.Mutex
@@ -274,6 +275,10 @@ func (sl *scrapeLoop) stop() {
 func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
 	start := time.Now()
 	sl.lastScrape = ts
+	if !sl.lastStart.IsZero() && sl.metrics != nil {
+		sl.metrics.intervalLength.WithLabelValues(sl.cfg.interval.String()).Observe(start.Sub(sl.lastStart).Seconds())
+	}
+	sl.lastStart = start
 	var (
 		resp      *http.Response
 		body      io.Reader

@@ -24,6 +24,9 @@ type metrics struct {
 	outOfOrder          prometheus.Counter
 	duplicates          prometheus.Counter
 	outOfBounds         prometheus.Counter
+	intervalLength      *prometheus.SummaryVec
+	syncLength          *prometheus.SummaryVec
+	discoveredTargets   *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -66,11 +69,25 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			"Total number of samples rejected due to duplicate timestamps but different values."),
 		outOfBounds: counter("prometheus_target_scrapes_sample_out_of_bounds_total",
 			"Total number of samples rejected due to timestamp falling outside of the time bounds."),
+		intervalLength: prometheus.NewSummaryVec(prometheus.SummaryOpts{
+			Name:       "prometheus_target_interval_length_seconds",
+			Help:       "Actual intervals between scrapes.",
+			Objectives: map[float64]float64{0.01: 0.001, 0.05: 0.005, 0.5: 0.05, 0.90: 0.01, 0.99: 0.001},
+		}, []string{"interval"}),
+		syncLength: prometheus.NewSummaryVec(prometheus.SummaryOpts{
+			Name:       "prometheus_target_sync_length_seconds",
+			Help:       "Actual interval to sync the scrape pool.",
+			Objectives: map[float64]float64{0.01: 0.001, 0.05: 0.005, 0.5: 0.05, 0.90: 0.01, 0.99: 0.001},
+		}, []string{"scrape_job"}),
+		discoveredTargets: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "prometheus_sd_discovered_targets",
+			Help: "Current number of discovered targets.",
+		}, []string{"name", "config"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.scrapeDuration, m.scrapesFailed, m.rejected, m.poolTargets, m.syncFailed,
 			m.exceededTargetLimit, m.exceededLabelLimits, m.exceededBodySize, m.exceededSampleLimit,
-			m.outOfOrder, m.duplicates, m.outOfBounds)
+			m.outOfOrder, m.duplicates, m.outOfBounds, m.intervalLength, m.syncLength, m.discoveredTargets)
 	}
 	return m
 }

@@ -272,6 +272,18 @@ func (p *scrapePool) syncLocked(restart bool) {
 	)
 	if p.m.metrics != nil {
 		p.m.metrics.syncFailed.WithLabelValues(p.cfg.JobName) // exposed at 0, as in Prometheus
+		defer func(start time.Time) {
+			p.m.metrics.syncLength.WithLabelValues(p.cfg.JobName).Observe(time.Since(start).Seconds())
+		}(time.Now())
+	}
+	discovered := 0
+	for _, pr := range p.providers {
+		for _, g := range pr.groups {
+			discovered += len(g.Targets)
+		}
+	}
+	if p.m.metrics != nil {
+		p.m.metrics.discoveredTargets.WithLabelValues("scrape", p.cfg.JobName).Set(float64(discovered))
 	}
 	for _, pr := range p.providers {
 		sources := make([]string, 0, len(pr.groups))
@@ -422,6 +434,8 @@ func (p *scrapePool) stop(staleness bool) {
 	if p.m.metrics != nil {
 		p.m.metrics.poolTargets.DeleteLabelValues(p.cfg.JobName)
 		p.m.metrics.syncFailed.DeleteLabelValues(p.cfg.JobName)
+		p.m.metrics.syncLength.DeleteLabelValues(p.cfg.JobName)
+		p.m.metrics.discoveredTargets.DeleteLabelValues("scrape", p.cfg.JobName)
 	}
 }
 

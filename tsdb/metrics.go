@@ -16,6 +16,8 @@ type headMetrics struct {
 	outOfOrder      prometheus.Counter
 	outOfBound      prometheus.Counter
 	chunksRemoved   prometheus.Counter
+	chunksCreated   prometheus.Counter
+	chunks          prometheus.Gauge
 	walWriteFailed  prometheus.Counter
 	chunkSpills     prometheus.Counter
 }
@@ -43,6 +45,12 @@ func newHeadMetrics(reg prometheus.Registerer, h func() *Head) *headMetrics {
 		chunksRemoved: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "prometheus_tsdb_head_chunks_removed_total", Help: "Total number of head chunks removed by truncation.",
 		}),
+		chunksCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "prometheus_tsdb_head_chunks_created_total", Help: "Total number of chunks created in the head",
+		}),
+		chunks: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "prometheus_tsdb_head_chunks", Help: "Total number of chunks in the head block.",
+		}),
 		walWriteFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_tsdb_head_commits_failed_total", Help: "Total number of commits that failed to write the WAL.",
 		}),
@@ -52,7 +60,7 @@ func newHeadMetrics(reg prometheus.Registerer, h func() *Head) *headMetrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.seriesCreated, m.seriesRemoved, m.samplesAppended, m.outOfOrder, m.outOfBound,
-			m.chunksRemoved, m.walWriteFailed, m.chunkSpills,
+			m.chunksRemoved, m.chunksCreated, m.chunks, m.walWriteFailed, m.chunkSpills,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "prometheus_tsdb_head_series", Help: "Total number of series in the head.",
 			}, func() float64 { return float64(h().NumSeries()) }),

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/labels"
 )
 
 // prometheus_tsdb_clean_start is 1 after a clean shutdown, 0 when the lock file of a process
@@ -79,5 +80,50 @@ func TestCleanStartAndReloadMetrics(t *testing.T) {
 	}
 	if n, err := testutil.GatherAndCount(reg, "prometheus_tsdb_head_samples_appended_total"); err != nil || n != 1 {
 		t.Errorf("head_samples_appended_total: %d series, %v", n, err)
+	}
+}
+
+// prometheus_tsdb_head_chunks follows the chunks of the head as they are cut and truncated (the
+// prometheus-mixin's overview dashboard charts it).
+func TestHeadChunksMetric(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	db, err := Open(t.TempDir(), nil, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func() float64 {
+		n := 0
+		db.head.series.forEach(func(s *memSeries) {
+			s.mu.Lock()
+			n += len(s.closed)
+			if s.hasOpen() {
+				n++
+			}
+			s.mu.Unlock()
+		})
+		return float64(n)
+	}
+	app := db.head.Appender()
+	for i := range int64(150) {
+		for _, name := range []string{"a", "b"} {
+			if _, err := app.Append(0, labels.FromStrings("__name__", name), i*1000, float64(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, want := testutil.ToFloat64(db.head.metrics.chunks), count()
+	if want != 6 || got != want { // 60 samples a chunk: 3 chunks for each of 2 series
+		t.Fatalf("after appends: head_chunks = %v, chunks in the head = %v, want 6", got, want)
+	}
+	db.head.truncate(100 * 1000)
+	if got, want := testutil.ToFloat64(db.head.metrics.chunks), count(); got != want || want != 4 { // the first chunk of each series ends before 100s
+		t.Fatalf("after truncation: head_chunks = %v, chunks in the head = %v, want 4", got, want)
+	}
+	if got := testutil.ToFloat64(db.head.metrics.chunksCreated); got != 6 {
+		t.Errorf("head_chunks_created_total = %v, want 6", got)
 	}
 }

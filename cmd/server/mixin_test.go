@@ -25,11 +25,28 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
-// mixinAlertFiles are the alert files of the upstream mixins, by module and path inside it.
-var mixinAlertFiles = []struct{ module, dir string }{
-	{"github.com/prometheus/prometheus", "documentation/prometheus-mixin"},
-	{"github.com/prometheus/alertmanager", "doc/alertmanager-mixin"},
+// mixinAlertFiles are the alert files of the upstream mixins, by module and path inside it, and
+// their dashboard files.
+var mixinAlertFiles = []struct {
+	module, dir string
+	dashboards  []string
+}{
+	{"github.com/prometheus/prometheus", "documentation/prometheus-mixin", []string{"dashboards.libsonnet"}},
+	{"github.com/prometheus/alertmanager", "doc/alertmanager-mixin", []string{"dashboards/overview.libsonnet"}},
 }
+
+// mixinDashboardExemptions are the metrics of the mixins' dashboards that Vigil does not expose,
+// and why; the same rules as mixinExemptions apply.
+var mixinDashboardExemptions = map[string]string{
+	"prometheus_remote_storage_": "remote write out is not implemented in Vigil (the Remote Write dashboard)",
+	"prometheus_wal_watcher_":    "the WAL watcher feeds remote write out, which Vigil does not have",
+	"prometheus_build_info":      "Vigil is not Prometheus: its build information is vigil_build_info",
+}
+
+// mixinDashboardNameRE finds the metric names in dashboard sources: the queries are built in
+// jsonnet from string pieces, so they are not parsed; names are enough to find a panel that
+// would stay empty.
+var mixinDashboardNameRE = regexp.MustCompile(`\b(?:prometheus|alertmanager)_[a-z_]+[a-z]\b`)
 
 // mixinExemptions are the metrics of mixin alerts that Vigil does not expose, and why. Each
 // entry must be used by some alert and must really be absent from /metrics; a prefix entry ends
@@ -178,9 +195,11 @@ func moduleDir(t *testing.T, module string) string {
 	return dir
 }
 
-// exemptionFor returns the exemption entry covering name, if any.
-func exemptionFor(name string) (string, bool) {
-	for k := range mixinExemptions {
+// exemptionFor returns the entry of mixinExemptions covering name, if any.
+func exemptionFor(name string) (string, bool) { return exemptionIn(mixinExemptions, name) }
+
+func exemptionIn(table map[string]string, name string) (string, bool) {
+	for k := range table {
 		if k == name || (strings.HasSuffix(k, "_") && strings.HasPrefix(name, k)) {
 			return k, true
 		}
@@ -300,7 +319,8 @@ func scrapeFamilies(t *testing.T, base string) map[string]*dto.MetricFamily {
 
 // TestMixinAlertMetrics checks that every metric the upstream Prometheus and Alertmanager mixin
 // alerts use is on Vigil's /metrics, with the label names the alerts match, group or join on,
-// unless mixinExemptions says why Vigil cannot have it.
+// unless mixinExemptions says why Vigil cannot have it; and that the metrics their dashboards
+// chart are there, unless mixinDashboardExemptions says why not.
 func TestMixinAlertMetrics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a whole server")
@@ -312,6 +332,21 @@ func TestMixinAlertMetrics(t *testing.T) {
 		}
 	}
 	uses, groups := mixinNeeds(t, alerts)
+	dashboardNames := map[string]bool{}
+	for _, m := range mixinAlertFiles {
+		for _, f := range m.dashboards {
+			b, err := os.ReadFile(filepath.Join(moduleDir(t, m.module), m.dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range mixinDashboardNameRE.FindAllString(string(b), -1) {
+				dashboardNames[n] = true
+			}
+		}
+	}
+	if !dashboardNames["prometheus_tsdb_head_series"] || !dashboardNames["alertmanager_notifications_total"] {
+		t.Fatalf("dashboard metric names not found: the extraction is broken: %v", sortedKeys(dashboardNames))
+	}
 	for _, a := range []string{"PrometheusBadConfig", "PrometheusRuleFailures", "PrometheusNotificationQueueRunningFull", "AlertmanagerFailedReload"} {
 		if _, ok := alerts[a]; !ok {
 			t.Fatalf("alert %s not found in the mixins: the extraction is broken", a)
@@ -371,6 +406,25 @@ func TestMixinAlertMetrics(t *testing.T) {
 				missing = append(missing, fmt.Sprintf("alert %s groups or joins on %q, which none of %v has", g.alert, g.label, g.metrics))
 			}
 		}
+		usedDashboardExemptions := map[string]bool{}
+		for _, name := range sortedKeys(dashboardNames) {
+			f := exposedFamily(fams, name)
+			if k, ok := exemptionIn(mixinDashboardExemptions, name); ok {
+				usedDashboardExemptions[k] = true
+				if f != nil {
+					missing = append(missing, fmt.Sprintf("dashboard metric %s is exempted (%q) but exposed: drop the exemption", name, k))
+				}
+				continue
+			}
+			if f == nil {
+				missing = append(missing, fmt.Sprintf("dashboard metric %s is not exposed", name))
+			}
+		}
+		for k := range mixinDashboardExemptions {
+			if !usedDashboardExemptions[k] {
+				missing = append(missing, fmt.Sprintf("dashboard exemption %q is used by no mixin dashboard: drop it", k))
+			}
+		}
 		sort.Strings(missing)
 		return compact(missing)
 	}
@@ -383,7 +437,8 @@ func TestMixinAlertMetrics(t *testing.T) {
 	for _, p := range problems {
 		t.Error(p)
 	}
-	t.Logf("%d alerts, %d metrics checked, exempted: %v", len(alerts), len(uses), sortedKeys(boolSet(mixinExemptions)))
+	t.Logf("%d alerts, %d alert metrics and %d dashboard metrics checked; exempted: alerts %v, dashboards %v",
+		len(alerts), len(uses), len(dashboardNames), sortedKeys(boolSet(mixinExemptions)), sortedKeys(boolSet(mixinDashboardExemptions)))
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -429,7 +429,7 @@ func TestMixinAlertMetrics(t *testing.T) {
 		return compact(missing)
 	}
 	// Some metrics only appear once the server has scraped, evaluated rules and sent alerts.
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if problems = check(); len(problems) == 0 || time.Now().After(deadline) {
 			break
 		}

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -60,6 +61,10 @@ type Discoverer struct {
 	mu      sync.Mutex // serializes relists
 	gen     uint64
 	lastTry time.Time
+	// synced is set by the first relist in which every series query succeeded; lastErr is the
+	// error of the last relist, for the readiness check until then.
+	synced  atomic.Bool
+	lastErr atomic.Pointer[error]
 
 	mapperMu   sync.Mutex
 	lastMapper time.Time
@@ -173,7 +178,25 @@ func (d *Discoverer) relistLocked(ctx context.Context, trigger string) (err erro
 	discovered.WithLabelValues("external").Set(float64(len(reg.external)))
 	klog.V(2).InfoS("relisted metrics", "custom", reg.custom.len(), "external", len(reg.external),
 		"seriesQueries", len(order), "took", d.now().Sub(start), "errors", len(errs))
+	if reg.err == nil {
+		d.synced.Store(true)
+	} else {
+		d.lastErr.Store(&reg.err)
+	}
 	return reg.err
+}
+
+// Synced returns nil once metric discovery has completed against the PromQL backend (a relist
+// in which every series query succeeded), and why not until then. It is the adapter's readiness:
+// before it, every metric would be answered as not found.
+func (d *Discoverer) Synced() error {
+	if d.synced.Load() {
+		return nil
+	}
+	if err := d.lastErr.Load(); err != nil {
+		return fmt.Errorf("metric discovery has not completed yet: %w", *err)
+	}
+	return errors.New("metric discovery has not completed yet")
 }
 
 func carryOver(reg, old *registry, rules []*Rule) {
@@ -297,16 +320,26 @@ func (d *Discoverer) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		// Until discovery has completed once the adapter is not ready: retry sooner than the
+		// relist interval.
+		var retry <-chan time.Time
+		if !d.synced.Load() && interval > unsyncedRetry {
+			retry = time.After(unsyncedRetry)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := d.relist(ctx, "periodic"); err != nil {
-				klog.ErrorS(err, "periodic relist failed (metrics from the last good relist are kept)")
-			}
+		case <-retry:
+		}
+		if err := d.relist(ctx, "periodic"); err != nil {
+			klog.ErrorS(err, "periodic relist failed (metrics from the last good relist are kept)")
 		}
 	}
 }
+
+// unsyncedRetry is how often discovery is retried before it has completed once.
+const unsyncedRetry = 5 * time.Second
 
 // listCustom returns the custom metrics of the last relist.
 func (d *Discoverer) listCustom() []provider.CustomMetricInfo {

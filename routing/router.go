@@ -112,6 +112,7 @@ type Router struct {
 	peer         *cluster.Peer
 	pipeline     *amnotify.PipelineBuilder
 	dispMetrics  *dispatchMetrics
+	confMetrics  *configMetrics
 	dispGen      uint64
 	recorder     eventrecorder.Recorder
 	stopc        chan struct{}
@@ -245,10 +246,12 @@ func New(opts Options) (*Router, error) {
 	r.pipeline = amnotify.NewPipelineBuilder(reg, ff, r.recorder)
 	r.dispMetrics = newDispatchMetrics(reg)
 	r.dispMetrics.states.setStore(r.alerts)
+	r.confMetrics = newConfigMetrics(reg)
 
 	if err := r.applyConfig(conf, text); err != nil {
 		return nil, err
 	}
+	r.confMetrics.loaded(text, nil)
 	ok = true
 	return r, nil
 }
@@ -305,17 +308,21 @@ func loadConfig(path string) (*config.Config, string, error) {
 // stays in place.
 func (r *Router) Reload() error {
 	conf, text, err := loadConfig(r.opts.ConfigFile)
-	if err != nil {
-		return err
+	if err == nil {
+		err = r.applyConfig(conf, text)
 	}
-	return r.applyConfig(conf, text)
+	r.confMetrics.loaded(text, err)
+	return err
 }
 
 // ApplyConfig rebuilds the route tree, receivers, inhibitor and dispatcher from conf. All
 // fallible work happens before the running pipeline is touched, so a bad config leaves the
 // previous one running.
 func (r *Router) ApplyConfig(conf *config.Config) error {
-	return r.applyConfig(conf, conf.String())
+	text := conf.String()
+	err := r.applyConfig(conf, text)
+	r.confMetrics.loaded(text, err)
+	return err
 }
 
 func (r *Router) applyConfig(conf *config.Config, text string) error {

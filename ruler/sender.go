@@ -33,7 +33,7 @@ const maxBatchSize = 256
 // SenderOptions configure a Sender.
 type SenderOptions struct {
 	// QueueCapacity bounds the alerts waiting for external Alertmanagers; the oldest are dropped
-	// beyond it (counted in vigil_notifications_dropped_total).
+	// beyond it (counted in prometheus_notifications_dropped_total).
 	QueueCapacity int
 	Registerer    prometheus.Registerer
 	Logger        *slog.Logger
@@ -93,28 +93,28 @@ func NewSender(local Notifier, o SenderOptions) *Sender {
 		local: local, opts: o, logger: o.Logger,
 		more: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigil_notifications_dropped_total",
+			Name: "prometheus_notifications_dropped_total",
 			Help: "Total number of alerts dropped due to errors when sending to Alertmanager or a full queue.",
 		}),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vigil_notifications_sent_total", Help: "Total number of alerts sent.",
+			Name: "prometheus_notifications_sent_total", Help: "Total number of alerts sent.",
 		}, []string{"alertmanager"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vigil_notifications_errors_total", Help: "Total number of sent alerts affected by errors.",
+			Name: "prometheus_notifications_errors_total", Help: "Total number of sent alerts affected by errors.",
 		}, []string{"alertmanager"}),
 		latency: prometheus.NewSummaryVec(prometheus.SummaryOpts{
-			Name: "vigil_notifications_latency_seconds", Help: "Latency quantiles for sending alert notifications.",
+			Name: "prometheus_notifications_latency_seconds", Help: "Latency quantiles for sending alert notifications.",
 			Objectives: map[float64]float64{0.5: 0.05, 0.9: 0.01, 0.99: 0.001},
 		}, []string{"alertmanager"}),
 		queueCapacity: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "vigil_notifications_queue_capacity", Help: "The capacity of the alert notifications queue.",
+			Name: "prometheus_notifications_queue_capacity", Help: "The capacity of the alert notifications queue.",
 		}),
 	}
 	s.queueLength = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "vigil_notifications_queue_length", Help: "The number of alert notifications in the queue.",
+		Name: "prometheus_notifications_queue_length", Help: "The number of alert notifications in the queue.",
 	}, func() float64 { return float64(s.queueLen()) })
 	s.discovered = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "vigil_notifications_alertmanagers_discovered", Help: "The number of alertmanagers discovered and active.",
+		Name: "prometheus_notifications_alertmanagers_discovered", Help: "The number of alertmanagers discovered and active.",
 	}, func() float64 {
 		s.cfgMtx.RLock()
 		defer s.cfgMtx.RUnlock()
@@ -147,6 +147,15 @@ func (s *Sender) ApplyConfig(cfg *config.Config) error {
 	s.externalLabels = cfg.GlobalConfig.ExternalLabels
 	s.relabelConfigs = cfg.AlertingConfig.AlertRelabelConfigs
 	s.sets = sets
+	// Each discovered Alertmanager's counters exist from the start, as in Prometheus, so that
+	// rate(errors)/rate(sent) (the prometheus-mixin's alerts) has both sides before the first
+	// send.
+	for _, set := range sets {
+		for _, u := range set.urls {
+			s.sent.WithLabelValues(u)
+			s.errors.WithLabelValues(u)
+		}
+	}
 	return nil
 }
 

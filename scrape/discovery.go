@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v2"
@@ -212,9 +213,35 @@ var matchJSONContentType = regexp.MustCompile(`^(?i:application\/json(;\s*charse
 // must not exhaust memory.
 const maxHTTPSDBody = 64 << 20
 
+// refreshMetrics are Prometheus's metrics of the discoverers that poll (http_sd_configs), by
+// mechanism and config (the scrape job), shared by the process; the prometheus-mixin's
+// PrometheusSDRefreshFailure watches the failures.
+var refreshMetrics = struct {
+	failures *prometheus.CounterVec
+	duration *prometheus.SummaryVec
+}{
+	failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "prometheus_sd_refresh_failures_total",
+		Help: "Number of refresh failures for the given SD mechanism.",
+	}, []string{"mechanism", "config"}),
+	duration: prometheus.NewSummaryVec(prometheus.SummaryOpts{
+		Name:       "prometheus_sd_refresh_duration_seconds",
+		Help:       "The duration of a refresh in seconds for the given SD mechanism.",
+		Objectives: map[float64]float64{0.5: 0.05, 0.9: 0.01, 0.99: 0.001},
+	}, []string{"mechanism", "config"}),
+}
+
+// RefreshCollectors returns the refresh metrics of polling discoverers, for registration (once
+// per process).
+func RefreshCollectors() []prometheus.Collector {
+	return []prometheus.Collector{refreshMetrics.failures, refreshMetrics.duration}
+}
+
 // HTTPDiscoverer fetches target groups as JSON from a URL every refresh interval
 // (http_sd_configs). A failed fetch keeps the previous targets.
 type HTTPDiscoverer struct {
+	// Job names the scrape config in the refresh metrics' config label.
+	Job      string
 	url      string
 	interval time.Duration
 	client   *http.Client
@@ -236,10 +263,15 @@ func NewHTTPDiscoverer(cfg *config.HTTPSDConfig, logger *slog.Logger, opts ...co
 func (d *HTTPDiscoverer) Run(ctx context.Context, up chan<- []*config.TargetGroup) {
 	ticker := time.NewTicker(d.interval)
 	defer ticker.Stop()
+	failures := refreshMetrics.failures.WithLabelValues("http", d.Job)
+	duration := refreshMetrics.duration.WithLabelValues("http", d.Job)
 	for {
+		start := time.Now()
 		tgs, err := d.Refresh(ctx)
+		duration.Observe(time.Since(start).Seconds())
 		if err != nil {
 			if ctx.Err() == nil {
+				failures.Inc()
 				d.logger.Error("HTTP SD: refresh failed, keeping previous targets", "url", d.url, "err", err)
 			}
 		} else {

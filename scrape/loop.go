@@ -190,6 +190,7 @@ type scrapeLoop struct {
 	reportLset [numReportSeries]labels.Labels
 
 	lastScrape           time.Time
+	lastStart            time.Time // wall clock of the previous scrape, for the interval metric
 	disableEndOfRunStale atomic.Bool
 	// staleMtx orders endOfRunStaleness against takeOver, which hands the cache to a new loop.
 	staleMtx  sync.Mutex
@@ -274,6 +275,10 @@ func (sl *scrapeLoop) stop() {
 func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
 	start := time.Now()
 	sl.lastScrape = ts
+	if !sl.lastStart.IsZero() && sl.metrics != nil {
+		sl.metrics.intervalLength.WithLabelValues(sl.cfg.interval.String()).Observe(start.Sub(sl.lastStart).Seconds())
+	}
+	sl.lastStart = start
 	var (
 		resp      *http.Response
 		body      io.Reader
@@ -321,6 +326,17 @@ func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
 		sl.logger.Error("Scrape commit failed", "err", err)
 		if scrapeErr == nil {
 			scrapeErr = fmt.Errorf("storing samples: %w", err)
+		}
+		// The up=1 appended with the samples is lost with them, and queries would go on seeing
+		// the previous scrape's 1 for the lookback. The failure is stored as up=0 on its own (a
+		// few samples, which a full disk may still take); failing that, the target's health
+		// below still says why.
+		app = sl.appendable.Appender(sl.appendCtx)
+		if err := sl.report(app, ts, dur, appendStats{}, scrapeErr); err != nil {
+			_ = app.Rollback()
+			sl.logger.Warn("Appending the failed scrape's report failed", "err", err)
+		} else if err := app.Commit(); err != nil {
+			sl.logger.Warn("Storing the failed scrape's report failed", "err", err)
 		}
 	}
 	health := HealthGood
@@ -776,8 +792,17 @@ func (sl *scrapeLoop) seriesLabels(p textparse.Parser, buf labels.Labels) (label
 	if !lset.IsValid(config.NameValidationScheme) {
 		return lset, fmt.Errorf("invalid metric name or label names: %s", lset.String())
 	}
-	return lset, verifyLabelLimits(lset, &sl.cfg.limits)
+	if err := verifyLabelLimits(lset, &sl.cfg.limits); err != nil {
+		return lset, labelLimitError{err}
+	}
+	return lset, nil
 }
+
+// labelLimitError marks a series over label_limit, label_name_length_limit or
+// label_value_length_limit, which fails the scrape and is counted apart.
+type labelLimitError struct{ error }
+
+func (e labelLimitError) Unwrap() error { return e.error }
 
 // mutateSampleLabels attaches the target labels (honor_labels decides who wins a conflict;
 // otherwise the exposed value moves to exported_<name>) and applies metric_relabel_configs.

@@ -3,6 +3,7 @@ package scrape
 import (
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -465,5 +466,84 @@ func TestAlignTimestamp(t *testing.T) {
 		if !ts.Equal(start.Add(c.wantTS)) || !al.Equal(start.Add(c.wantAligned)) {
 			t.Errorf("%s: ts %v aligned %v, want %v %v", c.name, ts.Sub(start), al.Sub(start), c.wantTS, c.wantAligned)
 		}
+	}
+}
+
+// failingCommits is a storage whose next fail commits fail as a full disk fails them: nothing
+// of the batch is stored.
+type failingCommits struct {
+	*testStorage
+	fail int
+}
+
+func (s *failingCommits) Appender(ctx context.Context) tsdb.Appender {
+	return &failingCommitAppender{testAppender: s.testStorage.Appender(ctx).(*testAppender), s: s}
+}
+
+type failingCommitAppender struct {
+	*testAppender
+	s *failingCommits
+}
+
+var errDiskFull = errors.New("write /data/wal/00000001: no space left on device")
+
+func (a *failingCommitAppender) Commit() error {
+	a.testStorage().mtx.Lock()
+	fail := a.s.fail > 0
+	if fail {
+		a.s.fail--
+	}
+	a.testStorage().mtx.Unlock()
+	if fail {
+		a.pending = nil
+		return errDiskFull
+	}
+	return a.testAppender.Commit()
+}
+
+func (a *failingCommitAppender) testStorage() *testStorage { return a.s.testStorage }
+
+// A scrape whose commit fails (disk full) shows as failed: the target is down with the storage
+// error as its last error, and up=0 is stored for that scrape instead of queries seeing the
+// previous scrape's up=1. When the disk takes nothing at all, the target still says why.
+func TestScrapeCommitFailure(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		fail   int
+		wantUp []float64
+	}{
+		{"the samples' commit fails", 1, []float64{1, 0}},
+		{"every commit fails", 2, []float64{1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := exposition(t, "# TYPE a gauge\na 1\n", textType, nil)
+			st := &failingCommits{testStorage: newTestStorage()}
+			sl := testLoop(t, st, nil, strings.TrimPrefix(srv.URL, "http://"))
+			sl.scrapeAndReport(ts0)
+			if h := sl.target.Health(); h != HealthGood {
+				t.Fatalf("first scrape: health %s, err %v", h, sl.target.LastError())
+			}
+			st.fail = c.fail
+			sl.scrapeAndReport(ts0.Add(time.Second))
+			if h, err := sl.target.Health(), sl.target.LastError(); h != HealthBad || err == nil || !strings.Contains(err.Error(), "no space left on device") {
+				t.Fatalf("after a failed commit: health %s, lastError %v", h, err)
+			}
+			var up []float64
+			inst := sl.target.labels.Get("instance")
+			for _, s := range st.series(`{__name__="up", instance="` + inst + `", job="test"}`) {
+				up = append(up, s.v)
+			}
+			if fmt.Sprint(up) != fmt.Sprint(c.wantUp) {
+				t.Fatalf("up = %v, want %v", up, c.wantUp)
+			}
+			if a := st.series(`{__name__="a", instance="` + inst + `", job="test"}`); len(a) != 1 {
+				t.Errorf("samples of the failed scrape stored: %v", a)
+			}
+			st.fail = 0
+			sl.scrapeAndReport(ts0.Add(2 * time.Second))
+			if h := sl.target.Health(); h != HealthGood || sl.target.LastError() != nil {
+				t.Fatalf("after the disk has room again: health %s, err %v", h, sl.target.LastError())
+			}
+		})
 	}
 }

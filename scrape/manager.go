@@ -73,7 +73,7 @@ func NewManager(opts *Options, logger *slog.Logger, app storage.Appendable, reg 
 		logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{
+	m := &Manager{
 		opts:    o,
 		logger:  logger,
 		app:     app,
@@ -82,6 +82,10 @@ func NewManager(opts *Options, logger *slog.Logger, app storage.Appendable, reg 
 		cancel:  cancel,
 		pools:   map[string]*scrapePool{},
 	}
+	if reg != nil {
+		reg.MustRegister(newMetadataCollector(m))
+	}
+	return m
 }
 
 // ApplyConfig starts, reloads and stops scrape pools to match cfg. Jobs whose scrape config is

@@ -109,7 +109,12 @@ func (p *scrapePool) newDiscoverer(kind string, c any) (Discoverer, error) {
 	case "file":
 		return NewFileDiscoverer(c.(*config.FileSDConfig), logger), nil
 	case "http":
-		return NewHTTPDiscoverer(c.(*config.HTTPSDConfig), logger, p.m.opts.HTTPClientOptions...)
+		d, err := NewHTTPDiscoverer(c.(*config.HTTPSDConfig), logger, p.m.opts.HTTPClientOptions...)
+		if err != nil {
+			return nil, err
+		}
+		d.Job = p.cfg.JobName
+		return d, nil
 	case "kubernetes":
 		if p.m.opts.NewKubernetesDiscoverer != nil {
 			return p.m.opts.NewKubernetesDiscoverer(c.(*config.KubernetesSDConfig), logger)
@@ -265,6 +270,21 @@ func (p *scrapePool) syncLocked(restart bool) {
 		dropped []*Target
 		nDrop   int
 	)
+	if p.m.metrics != nil {
+		p.m.metrics.syncFailed.WithLabelValues(p.cfg.JobName) // exposed at 0, as in Prometheus
+		defer func(start time.Time) {
+			p.m.metrics.syncLength.WithLabelValues(p.cfg.JobName).Observe(time.Since(start).Seconds())
+		}(time.Now())
+	}
+	discovered := 0
+	for _, pr := range p.providers {
+		for _, g := range pr.groups {
+			discovered += len(g.Targets)
+		}
+	}
+	if p.m.metrics != nil {
+		p.m.metrics.discoveredTargets.WithLabelValues("scrape", p.cfg.JobName).Set(float64(discovered))
+	}
 	for _, pr := range p.providers {
 		sources := make([]string, 0, len(pr.groups))
 		for s := range pr.groups {
@@ -275,6 +295,9 @@ func (p *scrapePool) syncLocked(restart bool) {
 			ts, errs := targetsFromGroup(pr.groups[s], p.cfg, lb)
 			for _, err := range errs {
 				p.logger.Error("Creating target failed", "err", err)
+			}
+			if p.m.metrics != nil {
+				p.m.metrics.syncFailed.WithLabelValues(p.cfg.JobName).Add(float64(len(errs)))
 			}
 			for _, t := range ts {
 				if t.labels.IsEmpty() {
@@ -297,6 +320,9 @@ func (p *scrapePool) syncLocked(restart bool) {
 	var forced error
 	if p.cfg.TargetLimit > 0 && len(targets) > int(p.cfg.TargetLimit) {
 		forced = fmt.Errorf("target_limit exceeded (number of targets: %d, limit: %d)", len(targets), p.cfg.TargetLimit)
+		if p.m.metrics != nil {
+			p.m.metrics.exceededTargetLimit.Inc()
+		}
 	}
 
 	var wg sync.WaitGroup
@@ -407,6 +433,9 @@ func (p *scrapePool) stop(staleness bool) {
 	p.client.CloseIdleConnections()
 	if p.m.metrics != nil {
 		p.m.metrics.poolTargets.DeleteLabelValues(p.cfg.JobName)
+		p.m.metrics.syncFailed.DeleteLabelValues(p.cfg.JobName)
+		p.m.metrics.syncLength.DeleteLabelValues(p.cfg.JobName)
+		p.m.metrics.discoveredTargets.DeleteLabelValues("scrape", p.cfg.JobName)
 	}
 }
 

@@ -405,10 +405,18 @@ func (db *DB) deleteBlocks(ids []string) error {
 
 // reloadBlocks opens blocks that appeared on disk and forgets the ones that are gone.
 func (db *DB) reloadBlocks() error {
+	db.metrics.reloads.Inc()
 	entries, err := os.ReadDir(db.dir)
 	if err != nil {
+		db.metrics.reloadsFailed.Inc()
 		return fmt.Errorf("reading data directory: %w", err)
 	}
+	failed := false
+	defer func() {
+		if failed {
+			db.metrics.reloadsFailed.Inc()
+		}
+	}()
 	db.mu.RLock()
 	open := map[string]*Block{}
 	for _, b := range db.blocks {
@@ -436,6 +444,7 @@ func (db *DB) reloadBlocks() error {
 			// A damaged block must not stop the DB: report it and serve the rest.
 			db.logger.Error("cannot open block, skipping it", "block", e.Name(), "err", err)
 			db.metrics.blockOpenFailures.Inc()
+			failed = true
 			continue
 		}
 		blocks = append(blocks, b)

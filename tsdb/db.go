@@ -61,9 +61,15 @@ func Open(dir string, opts *Options, logger *slog.Logger, reg prometheus.Registe
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
 	db = &DB{dir: dir, opts: o, logger: logger, reg: reg, stopc: make(chan struct{}), donec: make(chan struct{})}
+	cleanStart := -1.0
 	if !o.NoLockfile {
-		if db.lock, err = lockDir(dir); err != nil {
+		var replaced bool
+		if db.lock, replaced, err = lockDir(dir); err != nil {
 			return nil, err
+		}
+		cleanStart = 1
+		if replaced {
+			cleanStart = 0
 		}
 	}
 	defer func() {
@@ -75,6 +81,7 @@ func Open(dir string, opts *Options, logger *slog.Logger, reg prometheus.Registe
 		return nil, err
 	}
 	db.metrics = newDBMetrics(reg, db)
+	db.metrics.cleanStart.Set(cleanStart)
 	hm := newHeadMetrics(reg, func() *Head { return db.head })
 	if err := db.reloadBlocks(); err != nil {
 		return nil, err

@@ -18,6 +18,9 @@ type dbMetrics struct {
 	retentionTime     prometheus.Counter
 	retentionSize     prometheus.Counter
 	chunkCorruptions  prometheus.Counter
+	reloads           prometheus.Counter
+	reloadsFailed     prometheus.Counter
+	cleanStart        prometheus.Gauge
 }
 
 func newDBMetrics(reg prometheus.Registerer, db *DB) *dbMetrics {
@@ -30,29 +33,41 @@ func newDBMetrics(reg prometheus.Registerer, db *DB) *dbMetrics {
 			Name: "vigil_tsdb_head_compactions_total", Help: "Total number of blocks cut from the head.",
 		}),
 		compactionsFailed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigil_tsdb_compactions_failed_total", Help: "Total number of compactions that failed.",
+			Name: "prometheus_tsdb_compactions_failed_total", Help: "Total number of compactions that failed.",
 		}),
 		blockOpenFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_tsdb_block_open_failures_total", Help: "Total number of blocks that could not be opened (damaged) and were skipped.",
 		}),
 		retentionTime: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigil_tsdb_time_retentions_total", Help: "Number of blocks deleted because they passed the retention time.",
+			Name: "prometheus_tsdb_time_retentions_total", Help: "Number of blocks deleted because they passed the retention time.",
 		}),
 		retentionSize: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigil_tsdb_size_retentions_total", Help: "Number of blocks deleted because the retention size was exceeded.",
+			Name: "prometheus_tsdb_size_retentions_total", Help: "Number of blocks deleted because the retention size was exceeded.",
 		}),
 		chunkCorruptions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_tsdb_chunk_corruptions_total", Help: "Block chunks found damaged (checksum or framing), by the start-up verification or when read.",
 		}),
+		reloads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "prometheus_tsdb_reloads_total", Help: "Number of times the database reloaded block data from disk.",
+		}),
+		// A block that cannot be opened fails the reload as in Prometheus (the mixin's
+		// PrometheusTSDBReloadsFailing), though Vigil goes on serving the other blocks.
+		reloadsFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "prometheus_tsdb_reloads_failures_total", Help: "Number of times the database failed to reloadBlocks block data from disk.",
+		}),
+		cleanStart: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "prometheus_tsdb_clean_start",
+			Help: "-1: lockfile is disabled. 0: a lockfile from a previous execution was replaced. 1: lockfile creation was clean",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.compactions, m.headCompactions, m.compactionsFailed, m.blockOpenFailures,
-			m.retentionTime, m.retentionSize, m.chunkCorruptions,
+			m.retentionTime, m.retentionSize, m.chunkCorruptions, m.reloads, m.reloadsFailed, m.cleanStart,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "vigil_tsdb_blocks_loaded", Help: "Number of blocks currently loaded.",
+				Name: "prometheus_tsdb_blocks_loaded", Help: "Number of blocks currently loaded.",
 			}, func() float64 { return float64(len(db.Blocks())) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "vigil_tsdb_storage_blocks_bytes", Help: "Bytes used by blocks on disk (index, chunks, tombstones).",
+				Name: "prometheus_tsdb_storage_blocks_bytes", Help: "Bytes used by blocks on disk (index, chunks, tombstones).",
 			}, func() float64 {
 				var n int64
 				for _, b := range db.Blocks() {
@@ -61,7 +76,7 @@ func newDBMetrics(reg prometheus.Registerer, db *DB) *dbMetrics {
 				return float64(n)
 			}),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "vigil_tsdb_wal_storage_size_bytes", Help: "Bytes used by the WAL (segments and checkpoint).",
+				Name: "prometheus_tsdb_wal_storage_size_bytes", Help: "Bytes used by the WAL (segments and checkpoint).",
 			}, func() float64 {
 				if db.wal == nil {
 					return 0
@@ -75,14 +90,19 @@ func newDBMetrics(reg prometheus.Registerer, db *DB) *dbMetrics {
 }
 
 // lockDir takes an exclusive flock on <dir>/lock so that two processes never share a DB.
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o666)
+// It also reports whether the lock file was left by a process that did not close the DB (Close
+// removes it), for prometheus_tsdb_clean_start.
+func lockDir(dir string) (f *os.File, replaced bool, err error) {
+	name := filepath.Join(dir, "lock")
+	_, statErr := os.Stat(name)
+	replaced = statErr == nil
+	f, err = os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
-		return nil, fmt.Errorf("creating lock file: %w", err)
+		return nil, false, fmt.Errorf("creating lock file: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("locking %s (is another vigil using it?): %w", dir, err)
+		return nil, false, fmt.Errorf("locking %s (is another vigil using it?): %w", dir, err)
 	}
-	return f, nil
+	return f, replaced, nil
 }

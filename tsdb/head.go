@@ -457,6 +457,7 @@ func (h *Head) truncate(mint int64) map[uint64]struct{} {
 		s.mu.Lock()
 		n := s.truncateBefore(mint, h)
 		h.metrics.chunksRemoved.Add(float64(n))
+		h.metrics.chunks.Sub(float64(n))
 		empty := s.empty() && s.pendingApp == 0
 		if empty {
 			s.removed = true

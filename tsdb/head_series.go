@@ -120,6 +120,8 @@ func (s *memSeries) cutChunk(t int64, h *Head) {
 	}
 	s.open.Reset(hint)
 	s.openMinT = t
+	h.metrics.chunksCreated.Inc()
+	h.metrics.chunks.Inc()
 }
 
 // rangeEnd returns the end (exclusive) of the aligned range of width r containing t.

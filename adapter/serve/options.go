@@ -48,6 +48,15 @@ type Options struct {
 
 	Profiling      bool
 	RequestTimeout time.Duration
+
+	// MaxRequestsInFlight and MaxMutatingRequestsInFlight bound the requests served at once
+	// (0: unlimited), as the generic API server does without priority and fairness.
+	MaxRequestsInFlight         int
+	MaxMutatingRequestsInFlight int
+	// ShutdownDelayDuration keeps serving for this long after the stop signal, with /readyz
+	// failing, so that endpoints and load balancers stop sending requests before the listener
+	// closes; requests in flight then finish within RequestTimeout.
+	ShutdownDelayDuration time.Duration
 }
 
 // RequestHeaderOptions configure authentication by a front proxy (kube-apiserver's aggregator)
@@ -75,6 +84,9 @@ func NewOptions() *Options {
 		AlwaysAllowGroups: []string{"system:masters"},
 		Profiling:         true,
 		RequestTimeout:    60 * time.Second,
+
+		MaxRequestsInFlight:         400,
+		MaxMutatingRequestsInFlight: 200,
 		RequestHeader: RequestHeaderOptions{
 			UsernameHeaders:     []string{"x-remote-user"},
 			UIDHeaders:          []string{"x-remote-uid"},
@@ -114,4 +126,24 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.AlwaysAllowPaths, "authorization-always-allow-paths", o.AlwaysAllowPaths, "A list of HTTP paths to skip during authorization, i.e. these are authorized without contacting the 'core' kubernetes server.")
 
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Enable profiling via web interface host:port/debug/pprof/ (authorized like any other path)")
+
+	fs.IntVar(&o.MaxRequestsInFlight, "max-requests-inflight", o.MaxRequestsInFlight, "The maximum number of non-mutating requests in flight at a given time. When the server exceeds this, it rejects requests (429, Retry-After: 1); members of system:masters are not limited. Zero for no limit.")
+	fs.IntVar(&o.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", o.MaxMutatingRequestsInFlight, "The maximum number of mutating requests in flight at a given time (the metrics APIs have none that succeed). When the server exceeds this, it rejects requests. Zero for no limit.")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "An optional field indicating the duration a handler must keep a request open before timing it out; also the time requests in flight get to finish at shutdown.")
+	fs.DurationVar(&o.ShutdownDelayDuration, "shutdown-delay-duration", o.ShutdownDelayDuration, "Time to delay the termination. During that time the server keeps serving requests normally. The endpoints /healthz and /livez will return success, but /readyz immediately returns failure. Graceful termination starts after this delay has elapsed. This can be used to allow load balancer to stop sending traffic to this server.")
+}
+
+// Validate checks the flag values, with the generic API server's messages.
+func (o *Options) Validate() error {
+	switch {
+	case o.MaxRequestsInFlight < 0:
+		return fmt.Errorf("--max-requests-inflight can not be negative value")
+	case o.MaxMutatingRequestsInFlight < 0:
+		return fmt.Errorf("--max-mutating-requests-inflight can not be negative value")
+	case o.RequestTimeout < 0:
+		return fmt.Errorf("--request-timeout can not be negative value")
+	case o.ShutdownDelayDuration < 0:
+		return fmt.Errorf("--shutdown-delay-duration can not be negative value")
+	}
+	return nil
 }

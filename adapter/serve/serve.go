@@ -10,9 +10,14 @@ import (
 	"net/http/pprof"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
@@ -23,8 +28,10 @@ import (
 	"k8s.io/apiserver/pkg/authorization/union"
 	"k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
+	endpointsmetrics "k8s.io/apiserver/pkg/endpoints/metrics"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes"
 	authnv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	authzv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
@@ -46,9 +53,38 @@ const (
 // Server serves an API handler over TLS behind delegated authentication and authorization.
 type Server struct {
 	opts        *Options
+	mux         *http.ServeMux
 	handler     http.Handler
 	tlsConfig   *tls.Config
 	controllers []func(ctx context.Context)
+
+	// readyz holds the readiness checks until Serve installs /readyz; shuttingDown is closed
+	// when shutdown begins, which fails the "shutdown" check.
+	readyMtx     sync.Mutex
+	readyz       []healthz.HealthChecker
+	serving      bool
+	shuttingDown chan struct{}
+	// after is time.After, replaced by tests to end the shutdown delay when they choose.
+	after func(time.Duration) <-chan time.Time
+}
+
+// AddReadyzChecks adds checks that /readyz requires to pass, as the generic API server's
+// method of that name; /readyz/<name> serves each alone. Call it before Serve.
+func (s *Server) AddReadyzChecks(checks ...healthz.HealthChecker) error {
+	s.readyMtx.Lock()
+	defer s.readyMtx.Unlock()
+	if s.serving {
+		return errors.New("readyz checks must be added before the server serves")
+	}
+	for _, c := range checks {
+		for _, have := range s.readyz {
+			if have.Name() == c.Name() {
+				return fmt.Errorf("a readyz check named %q exists already", c.Name())
+			}
+		}
+	}
+	s.readyz = append(s.readyz, checks...)
+	return nil
 }
 
 // controller is a dynamic certificate or configuration source that must be run.
@@ -100,7 +136,14 @@ func clientFor(kubeconfig string) (*clients, error) {
 // New builds the server for api (the metrics API and its discovery; see API). Paths it serves
 // itself: /healthz, /livez, /readyz, /metrics and, with --profiling, /debug/pprof/.
 func (o *Options) New(api http.Handler) (*Server, error) {
-	s := &Server{opts: o}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, shuttingDown: make(chan struct{}), after: time.After}
+	s.readyz = []healthz.HealthChecker{healthz.PingHealthz, healthz.NewShutdownHealthz(s.shuttingDown)}
+	// The request metrics of the generic API server (apiserver_request_total, …,
+	// apiserver_dropped_requests_total), which custom-metrics-apiserver's handlers record.
+	endpointsmetrics.Register()
 	if o.CertFile == "" || o.KeyFile == "" {
 		if err := o.selfSignedCert(); err != nil {
 			return nil, err
@@ -122,14 +165,11 @@ func (o *Options) New(api http.Handler) (*Server, error) {
 	}
 
 	mux := http.NewServeMux()
-	ok := func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ok"))
-	}
-	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
-		mux.HandleFunc(p, ok)
-		mux.HandleFunc(p+"/", ok)
-	}
+	s.mux = mux
+	// /healthz and /livez stay healthy through shutdown; /readyz is installed by Serve with
+	// the checks added by then.
+	healthz.InstallHandler(mux, healthz.PingHealthz)
+	healthz.InstallLivezHandler(mux, healthz.PingHealthz)
 	mux.Handle("/metrics", legacyregistry.Handler())
 	if o.Profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -144,6 +184,7 @@ func (o *Options) New(api http.Handler) (*Server, error) {
 	failed := filters.Unauthorized(Codecs)
 	var h http.Handler = mux
 	h = filters.WithAuthorization(h, authz, Codecs)
+	h = withMaxInFlightLimit(h, o.MaxRequestsInFlight, o.MaxMutatingRequestsInFlight)
 	h = filters.WithAuthentication(h, authn, failed, nil, requestHeader)
 	h = withTimeout(h, o.RequestTimeout)
 	h = filters.WithCacheControl(h)
@@ -218,6 +259,17 @@ func (o *Options) authenticator(s *Server) (authenticator.Request, *authenticato
 	} else {
 		klog.Warning("no --authentication-kubeconfig and not in a cluster: token and configmap-based authentication are off")
 	}
+	authCheck := &authConfigMapCheck{cas: map[string]dynamiccertificates.CAContentProvider{}}
+	if client != nil {
+		authCheck.get = func(ctx context.Context) (*corev1.ConfigMap, error) {
+			return client.CoreV1().ConfigMaps(authConfigMapNamespace).Get(ctx, authConfigMapName, metav1.GetOptions{})
+		}
+	}
+	defer func() {
+		if len(authCheck.cas) > 0 {
+			s.readyz = append(s.readyz, authCheck)
+		}
+	}()
 	cfg := authenticatorfactory.DelegatingAuthenticatorConfig{
 		Anonymous:                &anonymousConfig,
 		CacheTTL:                 o.TokenCacheTTL,
@@ -244,6 +296,7 @@ func (o *Options) authenticator(s *Server) (authenticator.Request, *authenticato
 		}
 		s.run(ca)
 		cfg.ClientCertificateCAContentProvider = ca
+		authCheck.cas["client-ca-file"] = ca
 	}
 	if cfg.ClientCertificateCAContentProvider != nil {
 		if r, ok := cfg.ClientCertificateCAContentProvider.(controller); ok && o.ClientCAFile != "" {
@@ -285,6 +338,7 @@ func (o *Options) authenticator(s *Server) (authenticator.Request, *authenticato
 		} else {
 			s.run(ca)
 			s.run(names)
+			authCheck.cas["requestheader-client-ca-file"] = ca
 			cfg.RequestHeaderConfig = &authenticatorfactory.RequestHeaderConfig{
 				CAContentProvider:   ca,
 				UsernameHeaders:     headerrequest.StringSliceProviderFunc(names.UsernameHeaders),
@@ -361,8 +415,19 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx is done.
+// Serve serves on ln until ctx is done. Then /readyz fails at once while everything else is
+// served as before for --shutdown-delay-duration, so that the endpoints and load balancers in
+// front stop sending requests; then the listener closes and requests in flight get up to
+// --request-timeout to finish, as in the generic API server.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.readyMtx.Lock()
+	if s.serving {
+		s.readyMtx.Unlock()
+		return errors.New("the server is already serving")
+	}
+	s.serving = true
+	healthz.InstallReadyzHandler(s.mux, s.readyz...)
+	s.readyMtx.Unlock()
 	for _, c := range s.controllers {
 		go c(ctx)
 	}
@@ -391,11 +456,58 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	close(s.shuttingDown)
+	if d := s.opts.ShutdownDelayDuration; d > 0 {
+		klog.InfoS("shutting down: /readyz fails, serving on for --shutdown-delay-duration", "delay", d)
+		select {
+		case <-s.after(d):
+		case err := <-errc:
+			return err
+		}
+	}
+	timeout := s.opts.RequestTimeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second // the generic API server's default
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
-		return err
+		return fmt.Errorf("draining requests in flight: %w", err)
 	}
+	return nil
+}
+
+// authConfigMapCheck is ready once the extension-apiserver-authentication ConfigMap has been
+// read and the client CAs it holds are in use by the authenticators, so that requests proxied
+// by kube-apiserver are not refused (or taken as anonymous) in the first seconds. A cluster
+// without the ConfigMap has nothing to wait for. Once ready it stays ready: later changes are
+// followed by the CA controllers.
+type authConfigMapCheck struct {
+	get   func(ctx context.Context) (*corev1.ConfigMap, error)
+	cas   map[string]dynamiccertificates.CAContentProvider // ConfigMap key → CA loaded from it
+	ready atomic.Bool
+}
+
+func (c *authConfigMapCheck) Name() string { return authConfigMapName }
+
+func (c *authConfigMapCheck) Check(r *http.Request) error {
+	if c.ready.Load() {
+		return nil
+	}
+	cm, err := c.get(r.Context())
+	switch {
+	case apierrors.IsNotFound(err):
+		c.ready.Store(true)
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading configmap %s/%s: %w", authConfigMapNamespace, authConfigMapName, err)
+	}
+	for key, ca := range c.cas {
+		if cm.Data[key] != "" && len(ca.CurrentCABundleContent()) == 0 {
+			return fmt.Errorf("%s of configmap %s/%s not loaded yet", key, authConfigMapNamespace, authConfigMapName)
+		}
+	}
+	c.ready.Store(true)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -16,6 +17,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -159,6 +161,11 @@ func run() error {
 	// behind the same authentication and authorization as every other path.
 	server, err := srv.New(p.ListingHandler(api))
 	if err != nil {
+		return err
+	}
+	// Not ready until the metrics are known: before that, every metric would be not found and
+	// the HPA controller would report the metrics unavailable.
+	if err := server.AddReadyzChecks(healthz.NamedCheck("metric-discovery", func(*http.Request) error { return d.Synced() })); err != nil {
 		return err
 	}
 	klog.InfoS("starting vigil-adapter", "prometheus", o.promURL, "config", reloader.Path)

@@ -59,11 +59,11 @@ func newReloader(file string, reg prometheus.Registerer, logger *slog.Logger) *r
 		file:   file,
 		logger: logger,
 		success: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "vigil_config_last_reload_successful",
+			Name: "prometheus_config_last_reload_successful",
 			Help: "Whether the last configuration reload attempt was successful.",
 		}),
 		successTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "vigil_config_last_reload_success_timestamp_seconds",
+			Name: "prometheus_config_last_reload_success_timestamp_seconds",
 			Help: "Timestamp of the last successful configuration reload.",
 		}),
 	}
@@ -151,6 +151,7 @@ func (s *scrapeRuntime) Stop() {
 // not load at startup is an error: Vigil does not start with nothing to do.
 func setupScrape(f *scrapeFlags, enableLifecycle bool, app storage.Appendable, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*scrapeRuntime, error) {
 	reg.MustRegister(kubernetes.Collectors()...)
+	reg.MustRegister(scrape.RefreshCollectors()...)
 	scrape.UserAgent = "Vigil/" + version
 	kubernetes.UserAgent = "Vigil/" + version
 	m := scrape.NewManager(nil, logger.With("component", "scrape"), app, reg)
@@ -172,7 +173,7 @@ func setupScrape(f *scrapeFlags, enableLifecycle bool, app storage.Appendable, m
 			case <-rt.stop:
 				return
 			case <-hup:
-				_ = rl.Reload() // logged and reflected in vigil_config_last_reload_successful
+				_ = rl.Reload() // logged and reflected in prometheus_config_last_reload_successful
 			}
 		}
 	}()

@@ -78,7 +78,7 @@ func TestScrapeReload(t *testing.T) {
 			success := func() float64 {
 				mfs, _ := reg.Gather()
 				for _, mf := range mfs {
-					if mf.GetName() == "vigil_config_last_reload_successful" {
+					if mf.GetName() == "prometheus_config_last_reload_successful" {
 						return mf.GetMetric()[0].GetGauge().GetValue()
 					}
 				}

@@ -3,7 +3,8 @@ package kubernetes
 import "github.com/prometheus/client_golang/prometheus"
 
 // kubernetesMetrics count informer events and failed list/watch calls, shared by all
-// Kubernetes discoverers of the process.
+// Kubernetes discoverers of the process. They keep Prometheus's names (the prometheus-mixin's
+// PrometheusKubernetesListWatchFailures watches the failures).
 type kubernetesMetrics struct {
 	eventCount    *prometheus.CounterVec
 	failuresCount prometheus.Counter
@@ -11,11 +12,11 @@ type kubernetesMetrics struct {
 
 var defaultMetrics = &kubernetesMetrics{
 	eventCount: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vigil_sd_kubernetes_events_total",
+		Name: "prometheus_sd_kubernetes_events_total",
 		Help: "The number of Kubernetes events handled.",
 	}, []string{"role", "event"}),
 	failuresCount: prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "vigil_sd_kubernetes_failures_total",
+		Name: "prometheus_sd_kubernetes_failures_total",
 		Help: "The number of failed WATCH/LIST requests.",
 	}),
 }

@@ -39,7 +39,7 @@
 // to its last good record. A corruption found later by a Reader in any segment is repaired by
 // (*WAL).Repair: the segment is truncated at the bad record and every later segment deleted, so
 // everything before the first bad record is kept. Both are logged and counted in
-// vigil_tsdb_wal_corruptions_total.
+// prometheus_tsdb_wal_corruptions_total.
 //
 // # Durability
 //
@@ -69,11 +69,11 @@
 //
 // # Metrics
 //
-//	vigil_tsdb_wal_fsync_duration_seconds         summary of segment fsyncs
-//	vigil_tsdb_wal_corruptions_total              torn tails and corruptions repaired
-//	vigil_tsdb_wal_writes_failed_total            Log calls that failed
-//	vigil_tsdb_wal_segment_current                index of the segment being written
-//	vigil_tsdb_wal_truncations_total              Truncate calls (and _failed_total)
-//	vigil_tsdb_checkpoint_creations_total         Checkpoint calls (and _failed_total)
-//	vigil_tsdb_checkpoint_deletions_total         old checkpoints deleted
+//	prometheus_tsdb_wal_fsync_duration_seconds         summary of segment fsyncs
+//	prometheus_tsdb_wal_corruptions_total              torn tails and corruptions repaired
+//	prometheus_tsdb_wal_writes_failed_total            Log calls that failed
+//	prometheus_tsdb_wal_segment_current                index of the segment being written
+//	prometheus_tsdb_wal_truncations_total              Truncate calls (and _failed_total)
+//	prometheus_tsdb_checkpoint_creations_total         Checkpoint calls (and _failed_total)
+//	prometheus_tsdb_checkpoint_deletions_total         old checkpoints deleted
 package wal

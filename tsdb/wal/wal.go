@@ -560,40 +560,40 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		fsyncDuration: prometheus.NewSummary(prometheus.SummaryOpts{
-			Name:       "vigil_tsdb_wal_fsync_duration_seconds",
+			Name:       "prometheus_tsdb_wal_fsync_duration_seconds",
 			Help:       "Duration of WAL segment fsyncs.",
 			Objectives: map[float64]float64{0.5: 0.05, 0.9: 0.01, 0.99: 0.001},
 		}),
 		corruptions: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigil_tsdb_wal_corruptions_total",
+			Name: "prometheus_tsdb_wal_corruptions_total",
 			Help: "Corrupt or torn WAL records found and repaired.",
 		}),
 		writesFailed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigil_tsdb_wal_writes_failed_total",
+			Name: "prometheus_tsdb_wal_writes_failed_total",
 			Help: "WAL writes that failed (the records were not logged).",
 		}),
 		currentSegment: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "vigil_tsdb_wal_segment_current",
+			Name: "prometheus_tsdb_wal_segment_current",
 			Help: "Index of the WAL segment being written.",
 		}),
 		truncations: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigil_tsdb_wal_truncations_total",
+			Name: "prometheus_tsdb_wal_truncations_total",
 			Help: "WAL truncations (deletions of old segments) attempted.",
 		}),
 		truncationsFailed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigil_tsdb_wal_truncations_failed_total",
+			Name: "prometheus_tsdb_wal_truncations_failed_total",
 			Help: "WAL truncations that failed.",
 		}),
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigil_tsdb_checkpoint_creations_total",
+			Name: "prometheus_tsdb_checkpoint_creations_total",
 			Help: "WAL checkpoint creations attempted.",
 		}),
 		checkpointsFailed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigil_tsdb_checkpoint_creations_failed_total",
+			Name: "prometheus_tsdb_checkpoint_creations_failed_total",
 			Help: "WAL checkpoint creations that failed.",
 		}),
 		checkpointsDeleted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vigil_tsdb_checkpoint_deletions_total",
+			Name: "prometheus_tsdb_checkpoint_deletions_total",
 			Help: "Old WAL checkpoints deleted.",
 		}),
 	}

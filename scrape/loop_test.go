@@ -476,7 +476,7 @@ type failingCommits struct {
 	fail int
 }
 
-func (s *failingCommits) Appender(ctx context.Context) tsdb.Appender {
+func (s *failingCommits) Appender(ctx context.Context) storage.Appender {
 	return &failingCommitAppender{testAppender: s.testStorage.Appender(ctx).(*testAppender), s: s}
 }
 

@@ -286,11 +286,7 @@ func (j *Journal) Append(payload []byte) error {
 		j.metrics.writeFails.WithLabelValues(j.fileLabel()).Inc()
 		return fmt.Errorf("journal record of %d bytes exceeds the limit of %d", len(payload), maxRecord)
 	}
-	buf := make([]byte, headerSize+len(payload))
-	binary.BigEndian.PutUint32(buf[:4], uint32(len(payload)))
-	binary.BigEndian.PutUint32(buf[4:8], crc32.Checksum(payload, castagnoli))
-	copy(buf[headerSize:], payload)
-
+	buf := frame(payload)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
@@ -314,6 +310,15 @@ func (j *Journal) Append(payload []byte) error {
 	}
 	j.written += uint64(len(buf))
 	return nil
+}
+
+// frame encodes a record.
+func frame(payload []byte) []byte {
+	buf := make([]byte, headerSize+len(payload))
+	binary.BigEndian.PutUint32(buf[:4], uint32(len(payload)))
+	binary.BigEndian.PutUint32(buf[4:8], crc32.Checksum(payload, castagnoli))
+	copy(buf[headerSize:], payload)
+	return buf
 }
 
 // Commit returns once everything appended before the call is on stable storage. Concurrent

@@ -546,13 +546,6 @@ func (r *Router) Stop() {
 		// Closing stopc makes both maintenance loops write a last snapshot before exiting.
 		close(r.stopc)
 		r.maintenance.Wait()
-		for _, j := range []*journal.Journal{r.silJournal, r.nflJournal} {
-			if j != nil {
-				if err := j.Close(); err != nil {
-					r.logger.Warn("closing alerting state journal", "component", "routing", "err", err)
-				}
-			}
-		}
 		if r.alerts != nil {
 			r.alerts.close()
 		}
@@ -560,6 +553,14 @@ func (r *Router) Stop() {
 		if r.peer != nil {
 			if err := r.peer.Leave(10 * time.Second); err != nil {
 				r.logger.Warn("leaving gossip mesh", "component", "cluster", "err", err)
+			}
+		}
+		// Last, so that changes gossiped until the peer left are journaled too.
+		for _, j := range []*journal.Journal{r.silJournal, r.nflJournal} {
+			if j != nil {
+				if err := j.Close(); err != nil {
+					r.logger.Warn("closing alerting state journal", "component", "routing", "err", err)
+				}
 			}
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -170,6 +171,13 @@ func TestCrashAlertingState(t *testing.T) {
 		r, err := New(Options{DataDir: dir, Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry()})
 		if err != nil {
 			t.Fatalf("round %d: reopening after kill -9: %v", round, err)
+		}
+		// The replayed journal was folded into a snapshot at start: one (new) segment each.
+		for _, f := range []string{silencesFile, nflogFile} {
+			segs, _ := filepath.Glob(filepath.Join(dir, f+".journal.????????"))
+			if len(segs) != 1 {
+				t.Fatalf("round %d: %d %s journal segments after start, want 1: %v", round, len(segs), f, segs)
+			}
 		}
 		now := time.Now()
 		for id, want := range silences {

@@ -33,6 +33,7 @@ const (
 // snapshotReader reads the snapshot at path for loading. A snapshot that cannot be read is set
 // aside like a corrupt one (see setAsideSnapshot) and the state starts empty.
 func snapshotReader(path string, m *journal.Metrics, logger *slog.Logger) io.Reader {
+	m.InitFile(filepath.Base(path))
 	b, err := journal.ReadFile(path)
 	if err != nil {
 		setAsideSnapshot(path, err, m, logger)
@@ -53,7 +54,7 @@ func setAsideSnapshot(path string, cause error, m *journal.Metrics, logger *slog
 		logger.Error("alerting state snapshot is damaged and could not be set aside; starting without it", "file", path, "err", cause, "rename_err", err)
 		return
 	}
-	logger.Error("alerting state snapshot is damaged; it is set aside and alerting starts without it (silences or notification history since the last snapshot may be lost)",
+	logger.Error("alerting state snapshot is damaged; it is set aside and alerting starts without it: what only the snapshot held is lost, changes journaled since are kept",
 		"file", path, "moved_to", aside, "err", cause)
 }
 
@@ -79,6 +80,7 @@ func openSilences(dir string, retention time.Duration, limits silence.Limits, re
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening silences journal: %w", err)
 	}
+	compactAtStart(path, j, s.Snapshot, logger)
 	return s, j, nil
 }
 
@@ -101,6 +103,7 @@ func openNflog(dir string, retention time.Duration, m *journal.Metrics, logger *
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening notification log journal: %w", err)
 	}
+	compactAtStart(path, j, l.Snapshot, logger)
 	return l, j, nil
 }
 
@@ -119,6 +122,18 @@ func compact(path string, j *journal.Journal, snapshot func(io.Writer) (int64, e
 		return n, fmt.Errorf("removing journal segments covered by the snapshot: %w", err)
 	}
 	return n, nil
+}
+
+// compactAtStart folds the replayed journal into a new snapshot, so that a process that
+// crashes again before its first maintenance does not leave ever more segments to replay. A
+// failure is not fatal: the journal still holds the changes.
+func compactAtStart(path string, j *journal.Journal, snapshot func(io.Writer) (int64, error), logger *slog.Logger) {
+	if j.ReplayedSegments() == 0 {
+		return
+	}
+	if _, err := compact(path, j, snapshot); err != nil {
+		logger.Warn("compacting the alerting state journal at start failed; it is retried at the next maintenance", "file", path, "err", err)
+	}
 }
 
 // durableBroadcast journals each change the state announces, fsyncs it when commit is set, and

@@ -62,7 +62,9 @@ func TestCorruptStateFilesSetAside(t *testing.T) {
 # HELP vigil_alerting_state_corruptions_total Alerting state files (silences and notification log snapshots and journals) found damaged at start and set aside.
 # TYPE vigil_alerting_state_corruptions_total counter
 vigil_alerting_state_corruptions_total{file="nflog"} 1
+vigil_alerting_state_corruptions_total{file="nflog.journal"} 0
 vigil_alerting_state_corruptions_total{file="silences"} 1
+vigil_alerting_state_corruptions_total{file="silences.journal"} 0
 `
 			if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vigil_alerting_state_corruptions_total"); err != nil {
 				t.Error(err)

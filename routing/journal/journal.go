@@ -82,6 +82,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // Corruption counts a damaged state file (labelled file) that was set aside.
 func (m *Metrics) Corruption(file string) { m.corruptions.WithLabelValues(file).Inc() }
 
+// InitFile makes the corruption counter of file exist (at zero) before any damage is found.
+func (m *Metrics) InitFile(file string) { m.corruptions.WithLabelValues(file) }
+
 // Journal is an append-only log of state changes. Append and Commit are safe for concurrent
 // use.
 type Journal struct {
@@ -98,6 +101,8 @@ type Journal struct {
 	written uint64 // bytes appended since Open, across segments
 	broken  bool   // the last write failed: the next Append starts a new segment
 	synced  atomic.Uint64
+
+	replayedSegments int
 }
 
 // Open replays the journal segments of name in dir, passing each intact record's payload to
@@ -115,11 +120,16 @@ func Open(dir, name string, apply func([]byte) error, logger *slog.Logger, m *Me
 	if err != nil {
 		return nil, err
 	}
+	m.corruptions.WithLabelValues(j.fileLabel())
+	m.tornTails.WithLabelValues(j.fileLabel())
+	m.writeFails.WithLabelValues(j.fileLabel())
+	m.fsyncs.WithLabelValues(j.fileLabel())
 	for i, seq := range seqs {
 		if err := j.replaySegment(seq, i == len(seqs)-1, apply); err != nil {
 			return nil, err
 		}
 	}
+	j.replayedSegments = len(seqs)
 	next := 1
 	if len(seqs) > 0 {
 		next = seqs[len(seqs)-1] + 1
@@ -129,6 +139,10 @@ func Open(dir, name string, apply func([]byte) error, logger *slog.Logger, m *Me
 	}
 	return j, nil
 }
+
+// ReplayedSegments is the number of segments Open found (and replayed or set aside). When it
+// is not zero, a snapshot right after Open keeps repeated crashes from piling up segments.
+func (j *Journal) ReplayedSegments() int { return j.replayedSegments }
 
 func (j *Journal) fileLabel() string { return j.name + ".journal" }
 

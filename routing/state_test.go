@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/alertmanager/nflog"
 	"github.com/prometheus/alertmanager/silence"
@@ -84,5 +85,44 @@ vigil_alerting_state_corruptions_total{file="silences.journal"} 0
 				t.Errorf("notification log entry written after the repair lost: %v", err)
 			}
 		})
+	}
+}
+
+// crash leaves r as a kill -9 would leave its data directory: dispatching ends (after the
+// notification under way entered the log, as the process would have got that far), but no
+// snapshot is written and nothing is closed.
+func crash(r *Router) {
+	r.alerts.mu.Lock()
+	d := r.alerts.disp
+	d.stopLocked()
+	r.alerts.mu.Unlock()
+	d.wait(shutdownGrace)
+}
+
+// TestCrashDoesNotResendOrUnsilence is the symptom: after a crash (no final snapshot),
+// a silence created before it still holds and a notification sent before it is not sent again
+// within repeat_interval.
+func TestCrashDoesNotResendOrUnsilence(t *testing.T) {
+	before, after := newSink(t), newSink(t)
+	dir := t.TempDir()
+
+	r1 := newTestRouter(t, dir, testConfig(before.srv.URL), ClusterOptions{})
+	addSilence(t, r1, "alertname", "Silenced")
+	if err := r1.Send(context.Background(), firing("alertname", "Persistent", "service", "api")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the first notification", func() bool { return len(before.notifications()) == 1 })
+	crash(r1)
+
+	r2 := newTestRouter(t, dir, testConfig(after.srv.URL), ClusterOptions{})
+	defer r2.Stop()
+	if err := r2.Send(context.Background(), firing("alertname", "Persistent", "service", "api"), firing("alertname", "Silenced")); err != nil {
+		t.Fatal(err)
+	}
+	// group_wait (100ms) and a group_interval (500ms) pass: the dedup stage must find the
+	// notification log entry, the silencer the silence, from before the crash.
+	time.Sleep(1200 * time.Millisecond)
+	if got := after.alertnames(); len(got) != 0 {
+		t.Fatalf("after the crash %v were notified, want nothing (Persistent was sent before, Silenced is silenced)", got)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/alertmanager/cluster"
@@ -118,16 +119,18 @@ type Router struct {
 	nflog        *nflog.Log
 	durableNflog durableNflog
 	silJournal   *journal.Journal
-	nflJournal   *journal.Journal
-	groupMarker  marker.GroupMarker
-	peer         *cluster.Peer
-	pipeline     *amnotify.PipelineBuilder
-	dispMetrics  *dispatchMetrics
-	dispGen      uint64
-	recorder     eventrecorder.Recorder
-	stopc        chan struct{}
-	maintenance  sync.WaitGroup
-	settleCancel context.CancelFunc
+	// silWriteFailures counts silence changes the journal failed to make durable.
+	silWriteFailures atomic.Uint64
+	nflJournal       *journal.Journal
+	groupMarker      marker.GroupMarker
+	peer             *cluster.Peer
+	pipeline         *amnotify.PipelineBuilder
+	dispMetrics      *dispatchMetrics
+	dispGen          uint64
+	recorder         eventrecorder.Recorder
+	stopc            chan struct{}
+	maintenance      sync.WaitGroup
+	settleCancel     context.CancelFunc
 
 	// mtx guards the config-scoped state below, swapped by ApplyConfig.
 	mtx         sync.RWMutex
@@ -219,7 +222,7 @@ func New(opts Options) (*Router, error) {
 	}
 	// Entries are fsynced by durableNflog.Log, outside the log's lock; entries gossiped by
 	// peers ride along with the next fsync.
-	r.nflog.SetBroadcast(durableBroadcast(r.nflJournal, false, nflCluster, nflLogger))
+	r.nflog.SetBroadcast(durableBroadcast(r.nflJournal, false, nflCluster, nil, nflLogger))
 	nflPath := filepath.Join(opts.DataDir, nflogFile)
 	r.maintenance.Go(func() {
 		r.nflog.Maintenance(opts.MaintenanceInterval, nflPath, r.stopc, func() (int64, error) {
@@ -243,7 +246,7 @@ func New(opts Options) (*Router, error) {
 	if r.peer != nil {
 		silCluster = r.peer.AddState("sil", r.silences, reg).Broadcast
 	}
-	r.silences.SetBroadcast(durableBroadcast(r.silJournal, true, silCluster, silLogger))
+	r.silences.SetBroadcast(durableBroadcast(r.silJournal, true, silCluster, &r.silWriteFailures, silLogger))
 	silPath := filepath.Join(opts.DataDir, silencesFile)
 	r.maintenance.Go(func() {
 		r.silences.Maintenance(opts.MaintenanceInterval, silPath, r.stopc, func() (int64, error) {

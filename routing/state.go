@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/alertmanager/eventrecorder"
@@ -124,6 +125,11 @@ func compact(path string, j *journal.Journal, snapshot func(io.Writer) (int64, e
 	return n, nil
 }
 
+// SilenceWriteFailures counts silence changes (create, update, expire) that were applied but
+// could not be journaled and fsynced. Upstream's silences cannot fail a change for it, so the
+// API compares this count around a change to answer it with an error instead of a success.
+func (r *Router) SilenceWriteFailures() uint64 { return r.silWriteFailures.Load() }
+
 // compactAtStart folds the replayed journal into a new snapshot, so that a process that
 // crashes again before its first maintenance does not leave ever more segments to replay. A
 // failure is not fatal: the journal still holds the changes.
@@ -139,13 +145,17 @@ func compactAtStart(path string, j *journal.Journal, snapshot func(io.Writer) (i
 // durableBroadcast journals each change the state announces, fsyncs it when commit is set, and
 // passes it on to the cluster. Upstream calls it under the state's lock, after the change and
 // before the call that made it returns, so a silence is durable before its API answer.
-func durableBroadcast(j *journal.Journal, commit bool, cluster func([]byte), logger *slog.Logger) func([]byte) {
+// Each failure increments failures (if not nil).
+func durableBroadcast(j *journal.Journal, commit bool, cluster func([]byte), failures *atomic.Uint64, logger *slog.Logger) func([]byte) {
 	return func(b []byte) {
 		err := j.Append(b)
 		if err == nil && commit {
 			err = j.Commit()
 		}
 		if err != nil {
+			if failures != nil {
+				failures.Add(1)
+			}
 			logger.Error("alerting state change could not be made durable; it is lost at a crash before the next snapshot", "err", err)
 		}
 		if cluster != nil {

@@ -117,20 +117,21 @@ type Router struct {
 	silences     *silence.Silences
 	silencer     *silence.Silencer
 	nflog        *nflog.Log
-	durableNflog durableNflog
-	silJournal   *journal.Journal
-	// silWriteFailures counts silence changes the journal failed to make durable.
-	silWriteFailures atomic.Uint64
+	groupMarker  marker.GroupMarker
+	peer         *cluster.Peer
+	pipeline     *amnotify.PipelineBuilder
+	dispMetrics  *dispatchMetrics
+	dispGen      uint64
+	recorder     eventrecorder.Recorder
+	stopc        chan struct{}
+	maintenance  sync.WaitGroup
+	settleCancel context.CancelFunc
+
+	// Durability of silences and the notification log (state.go).
+	durableNflog     durableNflog
+	silJournal       *journal.Journal
 	nflJournal       *journal.Journal
-	groupMarker      marker.GroupMarker
-	peer             *cluster.Peer
-	pipeline         *amnotify.PipelineBuilder
-	dispMetrics      *dispatchMetrics
-	dispGen          uint64
-	recorder         eventrecorder.Recorder
-	stopc            chan struct{}
-	maintenance      sync.WaitGroup
-	settleCancel     context.CancelFunc
+	silWriteFailures atomic.Uint64 // silence changes the journal failed to make durable
 
 	// mtx guards the config-scoped state below, swapped by ApplyConfig.
 	mtx         sync.RWMutex

@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/alertmanager/cluster"
@@ -43,6 +44,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vigil-monitoring/vigil/notify"
+	"github.com/vigil-monitoring/vigil/routing/journal"
 )
 
 // DefaultConfig is the alertmanager.yml used when no file is given: one route to a receiver
@@ -83,12 +85,19 @@ type ClusterOptions struct {
 type Options struct {
 	// ConfigFile is the alertmanager.yml path; empty means DefaultConfig.
 	ConfigFile string
-	// DataDir holds the silences and notification log snapshots ("silences", "nflog").
+	// DataDir holds the silences and notification log snapshots ("silences", "nflog") and
+	// the journals of the changes since (see state.go).
 	DataDir string
 	// Retention is how long silences and notification log entries are kept after expiry.
 	Retention time.Duration
-	// MaintenanceInterval is how often state is garbage-collected and snapshotted to DataDir.
+	// MaintenanceInterval is how often state is garbage-collected and snapshotted to DataDir
+	// (which also compacts the journals).
 	MaintenanceInterval time.Duration
+	// MaxSilences and MaxSilenceSizeBytes are Alertmanager's silence limits
+	// (--silences.max-silences, --silences.max-silence-size-bytes); zero or negative means
+	// no limit.
+	MaxSilences         int
+	MaxSilenceSizeBytes int
 	// AlertGCInterval is how often resolved alerts are dropped from memory.
 	AlertGCInterval time.Duration
 	// ExternalURL is the URL templates link back to (e.g. silence links).
@@ -118,6 +127,12 @@ type Router struct {
 	stopc        chan struct{}
 	maintenance  sync.WaitGroup
 	settleCancel context.CancelFunc
+
+	// Durability of silences and the notification log (state.go).
+	durableNflog     durableNflog
+	silJournal       *journal.Journal
+	nflJournal       *journal.Journal
+	silWriteFailures atomic.Uint64 // silence changes the journal failed to make durable
 
 	// mtx guards the config-scoped state below, swapped by ApplyConfig.
 	mtx         sync.RWMutex
@@ -196,39 +211,52 @@ func New(opts Options) (*Router, error) {
 		}
 	}
 
-	r.nflog, err = nflog.New(nflog.Options{
-		SnapshotFile: filepath.Join(opts.DataDir, "nflog"),
-		Retention:    opts.Retention,
-		Logger:       r.logger.With("component", "nflog"),
-		Metrics:      reg,
-	})
+	stateMetrics := journal.NewMetrics(reg)
+	nflLogger := r.logger.With("component", "nflog")
+	r.nflog, r.nflJournal, err = openNflog(opts.DataDir, opts.Retention, stateMetrics, nflLogger, reg)
 	if err != nil {
-		return nil, fmt.Errorf("creating notification log: %w", err)
+		return nil, err
 	}
+	r.durableNflog = durableNflog{log: r.nflog, journal: r.nflJournal}
+	var nflCluster func([]byte)
 	if r.peer != nil {
-		c := r.peer.AddState("nfl", r.nflog, reg)
-		r.nflog.SetBroadcast(c.Broadcast)
+		nflCluster = r.peer.AddState("nfl", r.nflog, reg).Broadcast
 	}
+	// Entries are fsynced by durableNflog.Log, outside the log's lock; entries gossiped by
+	// peers ride along with the next fsync.
+	r.nflog.SetBroadcast(durableBroadcast(r.nflJournal, false, nflCluster, nil, nflLogger))
+	nflPath := filepath.Join(opts.DataDir, nflogFile)
 	r.maintenance.Go(func() {
-		r.nflog.Maintenance(opts.MaintenanceInterval, filepath.Join(opts.DataDir, "nflog"), r.stopc, nil)
+		r.nflog.Maintenance(opts.MaintenanceInterval, nflPath, r.stopc, func() (int64, error) {
+			if _, err := r.nflog.GC(); err != nil {
+				return 0, err
+			}
+			return compact(nflPath, r.nflJournal, r.nflog.Snapshot)
+		})
 	})
 
-	r.silences, err = silence.New(silence.Options{
-		SnapshotFile:  filepath.Join(opts.DataDir, "silences"),
-		Retention:     opts.Retention,
-		Logger:        r.logger.With("component", "silences"),
-		Metrics:       reg,
-		EventRecorder: r.recorder,
-	})
+	silLogger := r.logger.With("component", "silences")
+	limits := silence.Limits{
+		MaxSilences:         func() int { return opts.MaxSilences },
+		MaxSilenceSizeBytes: func() int { return opts.MaxSilenceSizeBytes },
+	}
+	r.silences, r.silJournal, err = openSilences(opts.DataDir, opts.Retention, limits, r.recorder, stateMetrics, silLogger, reg)
 	if err != nil {
-		return nil, fmt.Errorf("creating silences: %w", err)
+		return nil, err
 	}
+	var silCluster func([]byte)
 	if r.peer != nil {
-		c := r.peer.AddState("sil", r.silences, reg)
-		r.silences.SetBroadcast(c.Broadcast)
+		silCluster = r.peer.AddState("sil", r.silences, reg).Broadcast
 	}
+	r.silences.SetBroadcast(durableBroadcast(r.silJournal, true, silCluster, &r.silWriteFailures, silLogger))
+	silPath := filepath.Join(opts.DataDir, silencesFile)
 	r.maintenance.Go(func() {
-		r.silences.Maintenance(opts.MaintenanceInterval, filepath.Join(opts.DataDir, "silences"), r.stopc, nil)
+		r.silences.Maintenance(opts.MaintenanceInterval, silPath, r.stopc, func() (int64, error) {
+			if _, err := r.silences.GC(); err != nil {
+				return 0, err
+			}
+			return compact(silPath, r.silJournal, r.silences.Snapshot)
+		})
 	})
 	r.silencer = silence.NewSilencer(r.silences, r.logger.With("component", "silencer"), r.recorder)
 
@@ -370,7 +398,7 @@ func (r *Router) applyConfig(conf *config.Config, text string) error {
 	if r.peer != nil {
 		peer = r.peer
 	}
-	stage := r.pipeline.New(receivers, r.clusterWait, inhibitor, r.silencer, intervener, r.groupMarker, r.nflog, peer)
+	stage := r.pipeline.New(receivers, r.clusterWait, inhibitor, r.silencer, intervener, r.groupMarker, r.durableNflog, peer)
 	r.dispGen++
 	disp := newDispatcher(r.alerts, routes, stage, r.groupMarker, r.notifyTimeout, tmpl, r.logger, r.dispMetrics, r.dispGen)
 
@@ -536,6 +564,14 @@ func (r *Router) Stop() {
 		if r.peer != nil {
 			if err := r.peer.Leave(10 * time.Second); err != nil {
 				r.logger.Warn("leaving gossip mesh", "component", "cluster", "err", err)
+			}
+		}
+		// Last, so that changes gossiped until the peer left are journaled too.
+		for _, j := range []*journal.Journal{r.silJournal, r.nflJournal} {
+			if j != nil {
+				if err := j.Close(); err != nil {
+					r.logger.Warn("closing alerting state journal", "component", "routing", "err", err)
+				}
 			}
 		}
 	})

@@ -84,6 +84,7 @@ func (h *walHandle) replay(head *Head, logger *slog.Logger) error {
 			// A damaged checkpoint cannot be repaired by truncation: the segments it replaced are
 			// gone. Keep what was read and say so.
 			logger.Error("checkpoint is damaged; data after the damage point is lost", "checkpoint", cpName, "err", err)
+			h.w.CountCorruption()
 		}
 		from = cpIdx + 1
 	case errors.Is(err, wal.ErrNotFound):

@@ -34,6 +34,8 @@ type alertingFlags struct {
 	clusterGossip      model.Duration
 	clusterPushPull    model.Duration
 	clusterSettle      model.Duration
+	maxSilences        int
+	maxSilenceSize     int
 }
 
 // registerAlertingFlags adds the alerting flags. Names are Alertmanager's where the meaning is
@@ -43,6 +45,8 @@ func registerAlertingFlags(app *kingpin.Application) *alertingFlags {
 	var f alertingFlags
 	app.Flag("alertmanager.config.file", "Alertmanager configuration file (alertmanager.yml). An embedded default that delivers nowhere is used when absent.").StringVar(&f.configFile)
 	app.Flag("alertmanager.data-retention", "How long to keep silences and notification log entries after they expire.").Default("120h").SetValue(&f.retention)
+	app.Flag("silences.max-silences", "Maximum number of silences, including expired silences. If negative or zero, no limit is set.").Default("0").IntVar(&f.maxSilences)
+	app.Flag("silences.max-silence-size-bytes", "Maximum silence size in bytes. If negative or zero, no limit is set.").Default("0").IntVar(&f.maxSilenceSize)
 	app.Flag("cluster.listen-address", "Listen address for HA gossip of silences and the notification log (e.g. 0.0.0.0:9094). Empty disables clustering.").Default("").StringVar(&f.clusterListen)
 	app.Flag("cluster.advertise-address", "Explicit address to advertise in the cluster.").StringVar(&f.clusterAdvertise)
 	app.Flag("cluster.peer", "Initial peers (may be repeated).").StringsVar(&f.clusterPeers)
@@ -64,10 +68,12 @@ func setupAlerting(f *alertingFlags, storageDir string, externalURL *url.URL, mu
 	// The Alertmanager API reports its version from prometheus/common/version; amtool compares it.
 	commonversion.Version = version
 	r, err := routing.New(routing.Options{
-		ConfigFile:  f.configFile,
-		DataDir:     filepath.Join(storageDir, "alertmanager"),
-		Retention:   time.Duration(f.retention),
-		ExternalURL: externalURL,
+		ConfigFile:          f.configFile,
+		DataDir:             filepath.Join(storageDir, "alertmanager"),
+		Retention:           time.Duration(f.retention),
+		MaxSilences:         f.maxSilences,
+		MaxSilenceSizeBytes: f.maxSilenceSize,
+		ExternalURL:         externalURL,
 		Cluster: routing.ClusterOptions{
 			ListenAddress:    f.clusterListen,
 			AdvertiseAddress: f.clusterAdvertise,

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
@@ -70,4 +74,53 @@ func routingAlert(kv ...string) routing.Alert {
 		ls[model.LabelName(kv[i])] = model.LabelValue(kv[i+1])
 	}
 	return routing.Alert{Labels: ls}
+}
+
+// TestSilenceLimitFlags checks --silences.max-silences and --silences.max-silence-size-bytes
+// end to end: parsed as Alertmanager's flags and enforced by the API with Alertmanager's 400
+// answers.
+func TestSilenceLimitFlags(t *testing.T) {
+	app := kingpin.New("vigil", "")
+	f := registerAlertingFlags(app)
+	if _, err := app.Parse([]string{"--silences.max-silences=2", "--silences.max-silence-size-bytes=400"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mux := http.NewServeMux()
+	r, err := setupAlerting(f, dir, &url.URL{Scheme: "http", Host: "127.0.0.1:0"}, mux, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	post := func(comment string) (int, string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"matchers":[{"name":"alertname","value":"X","isRegex":false}],"startsAt":%q,"endsAt":%q,"createdBy":"test","comment":%q}`,
+			time.Now().Format(time.RFC3339), time.Now().Add(time.Hour).Format(time.RFC3339), comment)
+		resp, err := http.Post(srv.URL+"/api/v2/silences", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	tests := []struct {
+		comment  string
+		wantCode int
+		wantBody string
+	}{
+		{strings.Repeat("x", 500), http.StatusBadRequest, "silence exceeded maximum size"},
+		{"first", http.StatusOK, "silenceID"},
+		{"second", http.StatusOK, "silenceID"},
+		{"third", http.StatusBadRequest, `"exceeded maximum number of silences: 2 (limit: 2)"`},
+	}
+	for _, tc := range tests {
+		code, body := post(tc.comment)
+		if code != tc.wantCode || !strings.Contains(body, tc.wantBody) {
+			t.Errorf("comment %.10q: %d %s, want %d with %s", tc.comment, code, body, tc.wantCode, tc.wantBody)
+		}
+	}
 }

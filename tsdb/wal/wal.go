@@ -545,6 +545,10 @@ func parseIndex(name string) (int, bool) {
 	return i, err == nil
 }
 
+// CountCorruption counts damage found outside the segments' own repair, such as a damaged
+// checkpoint at replay, in the WAL's corruption metric.
+func (w *WAL) CountCorruption() { w.metrics.corruptions.Inc() }
+
 type metrics struct {
 	fsyncDuration      prometheus.Summary
 	corruptions        prometheus.Counter

@@ -80,6 +80,8 @@ func New(r *routing.Router, logger *slog.Logger, reg prometheus.Registerer) (*Ha
 	h.mux.HandleFunc("POST /api/v2/alerts", h.postAlerts)
 	h.mux.HandleFunc("GET /api/v2/status", h.status)
 	h.mux.HandleFunc("GET "+ExplainPath, h.explain)
+	h.mux.HandleFunc("POST /api/v2/silences", h.durableSilenceChange)
+	h.mux.HandleFunc("DELETE /api/v2/silence/{id}", h.durableSilenceChange)
 	return h, nil
 }
 

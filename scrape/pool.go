@@ -14,14 +14,15 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/config"
-	"github.com/vigil-monitoring/vigil/scrape/kubernetes"
+	"github.com/vigil-monitoring/vigil/discovery"
+	"github.com/vigil-monitoring/vigil/discovery/kubernetes"
 )
 
 // provider is one running discoverer of a pool and the groups it reported.
 type provider struct {
 	kind   string
 	cfg    any // the SD config it was built from, to recognise it across reloads
-	d      Discoverer
+	d      discovery.Discoverer
 	cancel context.CancelFunc
 	groups map[string]*config.TargetGroup
 }
@@ -101,15 +102,15 @@ func sdConfigs(cfg *config.ScrapeConfig) (kinds []string, cfgs []any) {
 	return kinds, cfgs
 }
 
-func (p *scrapePool) newDiscoverer(kind string, c any) (Discoverer, error) {
+func (p *scrapePool) newDiscoverer(kind string, c any) (discovery.Discoverer, error) {
 	logger := p.logger.With("discovery", kind)
 	switch kind {
 	case "static":
-		return NewStaticDiscoverer(c.([]*config.TargetGroup)), nil
+		return discovery.NewStaticDiscoverer(c.([]*config.TargetGroup)), nil
 	case "file":
-		return NewFileDiscoverer(c.(*config.FileSDConfig), logger), nil
+		return discovery.NewFileDiscoverer(c.(*config.FileSDConfig), logger), nil
 	case "http":
-		return NewHTTPDiscoverer(c.(*config.HTTPSDConfig), logger, p.m.opts.HTTPClientOptions...)
+		return discovery.NewHTTPDiscoverer(c.(*config.HTTPSDConfig), logger, p.m.opts.HTTPClientOptions...)
 	case "kubernetes":
 		if p.m.opts.NewKubernetesDiscoverer != nil {
 			return p.m.opts.NewKubernetesDiscoverer(c.(*config.KubernetesSDConfig), logger)

@@ -18,8 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-monitoring/vigil/config"
+	"github.com/vigil-monitoring/vigil/discovery"
+	"github.com/vigil-monitoring/vigil/discovery/kubernetes"
 	"github.com/vigil-monitoring/vigil/scrape"
-	"github.com/vigil-monitoring/vigil/scrape/kubernetes"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
 
@@ -152,6 +153,7 @@ func (s *scrapeRuntime) Stop() {
 func setupScrape(f *scrapeFlags, enableLifecycle bool, app tsdb.Appendable, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*scrapeRuntime, error) {
 	reg.MustRegister(kubernetes.Collectors()...)
 	scrape.UserAgent = "Vigil/" + version
+	discovery.UserAgent = "Vigil/" + version
 	kubernetes.UserAgent = "Vigil/" + version
 	m := scrape.NewManager(nil, logger.With("component", "scrape"), app, reg)
 	rl := newReloader(f.configFile, reg, logger.With("component", "config"))

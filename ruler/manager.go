@@ -26,7 +26,7 @@ import (
 )
 
 // Notifier receives the alerts of alerting rules. *routing.Router satisfies it (Vigil's own
-// routing, in memory); Sender adds external Alertmanagers.
+// routing, in memory); notifier.Sender adds external Alertmanagers.
 type Notifier interface {
 	Send(ctx context.Context, alerts ...routing.Alert) error
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/vigil-monitoring/vigil/config"
 	"github.com/vigil-monitoring/vigil/discovery"
-	"github.com/vigil-monitoring/vigil/discovery/kubernetes"
 )
 
 // provider is one running discoverer of a pool and the groups it reported.
@@ -87,37 +86,17 @@ func newScrapePool(m *Manager, cfg *config.ScrapeConfig, client *http.Client) *s
 
 // sdConfigs lists the discovery configs of a scrape config with their kinds.
 func sdConfigs(cfg *config.ScrapeConfig) (kinds []string, cfgs []any) {
-	if len(cfg.StaticConfigs) > 0 {
-		kinds, cfgs = append(kinds, "static"), append(cfgs, cfg.StaticConfigs)
-	}
-	for _, c := range cfg.FileSDConfigs {
-		kinds, cfgs = append(kinds, "file"), append(cfgs, c)
-	}
-	for _, c := range cfg.HTTPSDConfigs {
-		kinds, cfgs = append(kinds, "http"), append(cfgs, c)
-	}
-	for _, c := range cfg.KubernetesSDConfigs {
-		kinds, cfgs = append(kinds, "kubernetes"), append(cfgs, c)
+	for _, c := range discovery.Configs(&cfg.ServiceDiscoveryConfigs) {
+		kinds, cfgs = append(kinds, c.Kind), append(cfgs, c.Config)
 	}
 	return kinds, cfgs
 }
 
 func (p *scrapePool) newDiscoverer(kind string, c any) (discovery.Discoverer, error) {
-	logger := p.logger.With("discovery", kind)
-	switch kind {
-	case "static":
-		return discovery.NewStaticDiscoverer(c.([]*config.TargetGroup)), nil
-	case "file":
-		return discovery.NewFileDiscoverer(c.(*config.FileSDConfig), logger), nil
-	case "http":
-		return discovery.NewHTTPDiscoverer(c.(*config.HTTPSDConfig), logger, p.m.opts.HTTPClientOptions...)
-	case "kubernetes":
-		if p.m.opts.NewKubernetesDiscoverer != nil {
-			return p.m.opts.NewKubernetesDiscoverer(c.(*config.KubernetesSDConfig), logger)
-		}
-		return kubernetes.New(c.(*config.KubernetesSDConfig), logger)
-	}
-	return nil, fmt.Errorf("unknown discovery kind %q", kind)
+	return discovery.New(discovery.Config{Kind: kind, Config: c}, p.logger, discovery.Options{
+		HTTPClientOptions: p.m.opts.HTTPClientOptions,
+		NewKubernetes:     p.m.opts.NewKubernetesDiscoverer,
+	})
 }
 
 // providerPlan is the outcome of prepareProviders: the providers a config needs, reusing

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vigil-monitoring/vigil/config"
+	"github.com/vigil-monitoring/vigil/notifier"
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/ruler"
 	"github.com/vigil-monitoring/vigil/tsdb"
@@ -47,17 +48,17 @@ type rulesRuntime struct {
 	reg     prometheus.Registerer
 	logger  *slog.Logger
 	Manager *ruler.Manager // nil until start
-	Sender  *ruler.Sender
+	Sender  *notifier.Sender
 }
 
 // newRules makes the sender of alerts to local (Vigil's routing) and to the configured external
 // Alertmanagers. Rules run once start is called.
-func newRules(f *rulesFlags, local ruler.Notifier, reg prometheus.Registerer, logger *slog.Logger) *rulesRuntime {
+func newRules(f *rulesFlags, local notifier.Notifier, reg prometheus.Registerer, logger *slog.Logger) *rulesRuntime {
 	if f == nil {
 		f = &rulesFlags{}
 	}
 	logger = logger.With("component", "rule manager")
-	sender := ruler.NewSender(local, ruler.SenderOptions{
+	sender := notifier.NewSender(local, notifier.SenderOptions{
 		QueueCapacity: f.queueCapacity, Registerer: reg, Logger: logger.With("component", "notifier"),
 	})
 	return &rulesRuntime{f: f, reg: reg, logger: logger, Sender: sender}

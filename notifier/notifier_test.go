@@ -1,4 +1,4 @@
-package ruler
+package notifier
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +21,27 @@ import (
 	"github.com/vigil-monitoring/vigil/config"
 	"github.com/vigil-monitoring/vigil/routing"
 )
+
+// captureNotifier records what the Sender hands to its local Notifier.
+type captureNotifier struct {
+	mtx    sync.Mutex
+	alerts []routing.Alert
+}
+
+func (c *captureNotifier) Send(_ context.Context, alerts ...routing.Alert) error {
+	c.mtx.Lock()
+	defer c.mtx.Unlock()
+	c.alerts = append(c.alerts, alerts...)
+	return nil
+}
+
+func (c *captureNotifier) take() []routing.Alert {
+	c.mtx.Lock()
+	defer c.mtx.Unlock()
+	a := c.alerts
+	c.alerts = nil
+	return a
+}
 
 func TestSenderToAlertmanager(t *testing.T) {
 	bodies := make(chan []postableAlert, 10)

@@ -1,4 +1,6 @@
-package ruler
+// Package notifier sends the ruler's alerts to external Alertmanagers (alerting.alertmanagers)
+// and hands them to Vigil's own routing in memory.
+package notifier
 
 import (
 	"bytes"
@@ -23,6 +25,11 @@ import (
 	"github.com/vigil-monitoring/vigil/config"
 	"github.com/vigil-monitoring/vigil/routing"
 )
+
+// Notifier receives alerts in memory (Vigil's routing).
+type Notifier interface {
+	Send(ctx context.Context, alerts ...routing.Alert) error
+}
 
 // DefaultQueueCapacity is Prometheus's --alertmanager.notification-queue-capacity default.
 const DefaultQueueCapacity = 10000
@@ -283,6 +290,12 @@ func (s *Sender) Send(ctx context.Context, alerts ...routing.Alert) error {
 		return s.local.Send(ctx, out...)
 	}
 	return nil
+}
+
+func toLabelSet(ls labels.Labels) model.LabelSet {
+	m := make(model.LabelSet, ls.Len())
+	ls.Range(func(l labels.Label) { m[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+	return m
 }
 
 func labelsFromSet(ls model.LabelSet) labels.Labels {

@@ -88,4 +88,3 @@ func TestHTTPSD(t *testing.T) {
 		}
 	}
 }
-

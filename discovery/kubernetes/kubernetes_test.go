@@ -1,321 +1,349 @@
+// Copyright The Prometheus Authors
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+// http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+// Ported to Vigil from github.com/prometheus/prometheus/discovery/kubernetes (v0.315.0, see
+// UPSTREAM; `make upstream-diff` shows what changed upstream since). Changes: Vigil's
+// config.TargetGroup for vconfig.TargetGroup; each test discovery gets its own metrics instead of
+// Prometheus's discoverer-metrics registry; no goroutine-leak check (goleak) in TestMain.
+
 package kubernetes
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/model"
+	"github.com/prometheus/client_golang/prometheus"
+	prom_testutil "github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
 	apiv1 "k8s.io/api/core/v1"
-	disv1 "k8s.io/api/discovery/v1"
-	networkv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/apimachinery/pkg/watch"
+	fakediscovery "k8s.io/client-go/discovery/fake"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
+	kubetesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
 
 	vconfig "github.com/vigil-monitoring/vigil/config"
 )
 
 func TestMain(m *testing.M) {
-	// client-go enables the WatchList flow by default, which waits for a bookmark event that the
-	// fake clientset never sends; the classic list+watch is what these tests exercise.
+	// Disable the WatchListClient feature gate that is enabled by default in
+	// client-go v0.35.0+. The WatchList flow requires the server to support
+	// SendInitialEvents and to send a bookmark event with the
+	// "k8s.io/initial-events-end" annotation. The fake clientset used in tests
+	// does not support this protocol, causing informers to hang indefinitely
+	// waiting for the bookmark. Disabling this feature restores the traditional
+	// List+Watch flow which is compatible with the fake clientset.
 	os.Setenv("KUBE_FEATURE_WatchListClient", "false")
 	os.Exit(m.Run())
 }
 
-func ptr[T any](v T) *T { return &v }
+// makeDiscovery creates a kubernetes.Discovery instance for testing.
+func makeDiscovery(role Role, nsDiscovery NamespaceDiscovery, objects ...runtime.Object) (*Discovery, kubernetes.Interface) {
+	return makeDiscoveryWithVersion(role, nsDiscovery, "v1.25.0", objects...)
+}
 
-// collect runs d and returns the latest group per source once want sources have non-empty
-// groups (or fails after a timeout).
-func collect(t *testing.T, ctx context.Context, ch <-chan []*vconfig.TargetGroup, done func(map[string]*vconfig.TargetGroup) bool) map[string]*vconfig.TargetGroup {
+// makeDiscoveryWithVersion creates a kubernetes.Discovery instance with the specified kubernetes version for testing.
+func makeDiscoveryWithVersion(role Role, nsDiscovery NamespaceDiscovery, k8sVer string, objects ...runtime.Object) (*Discovery, kubernetes.Interface) {
+	clientset := fake.NewClientset(objects...)
+	fakeDiscovery, _ := clientset.Discovery().(*fakediscovery.FakeDiscovery)
+	fakeDiscovery.FakedServerVersion = &version.Info{GitVersion: k8sVer}
+
+	kubeMetrics := newTestMetrics()
+
+	d := &Discovery{
+		client:             clientset,
+		logger:             slog.New(slog.DiscardHandler),
+		role:               role,
+		namespaceDiscovery: &nsDiscovery,
+		ownNamespace:       "own-ns",
+		metrics:            kubeMetrics,
+	}
+
+	return d, clientset
+}
+
+// makeDiscoveryWithMetadata creates a kubernetes.Discovery instance with the specified metadata config.
+func makeDiscoveryWithMetadata(role Role, nsDiscovery NamespaceDiscovery, attachMetadata AttachMetadataConfig, objects ...runtime.Object) (*Discovery, kubernetes.Interface) {
+	d, k8s := makeDiscovery(role, nsDiscovery, objects...)
+	d.attachMetadata = attachMetadata
+	return d, k8s
+}
+
+type k8sDiscoveryTest struct {
+	// discovery is the Discovery under test
+	discovery discoverer
+	// beforeRun runs before discoverer run
+	beforeRun func()
+	// afterStart runs after discoverer has synced
+	afterStart func()
+	// expectedMaxItems is expected max items we may get from channel
+	expectedMaxItems int
+	// expectedRes is expected final result
+	expectedRes map[string]*vconfig.TargetGroup
+}
+
+func (d k8sDiscoveryTest) Run(t *testing.T) {
 	t.Helper()
-	groups := map[string]*vconfig.TargetGroup{}
-	timeout := time.After(10 * time.Second)
+	ch := make(chan []*vconfig.TargetGroup)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	if d.beforeRun != nil {
+		d.beforeRun()
+	}
+
+	// Run discoverer and start a goroutine to read results.
+	go d.discovery.Run(ctx, ch)
+
+	// Ensure that discovery has a discoverer set. This prevents a race
+	// condition where the above go routine may or may not have set a
+	// discoverer yet.
+	lastDiscoverersCount := 0
+	dis := d.discovery.(*Discovery)
+	for {
+		dis.RLock()
+		l := len(dis.discoverers)
+		dis.RUnlock()
+		if l > 0 && l == lastDiscoverersCount {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+
+		lastDiscoverersCount = l
+	}
+
+	resChan := make(chan map[string]*vconfig.TargetGroup)
+	go readResultWithTimeout(t, ctx, ch, d.expectedMaxItems, time.Second, resChan)
+
+	dd, ok := d.discovery.(hasSynced)
+	require.True(t, ok, "discoverer does not implement hasSynced interface")
+	require.True(t, cache.WaitForCacheSync(ctx.Done(), dd.hasSynced), "discoverer failed to sync: %v", dd)
+
+	if d.afterStart != nil {
+		d.afterStart()
+	}
+
+	if d.expectedRes != nil {
+		res := <-resChan
+		requireTargetGroups(t, d.expectedRes, res)
+	} else {
+		// Stop readResultWithTimeout and wait for it.
+		cancel()
+		<-resChan
+	}
+}
+
+// readResultWithTimeout reads all targetgroups from channel with timeout.
+// It merges targetgroups by source and sends the result to result channel.
+func readResultWithTimeout(t *testing.T, ctx context.Context, ch <-chan []*vconfig.TargetGroup, maxGroups int, stopAfter time.Duration, resChan chan<- map[string]*vconfig.TargetGroup) {
+	res := make(map[string]*vconfig.TargetGroup)
+	timeout := time.After(stopAfter)
+Loop:
 	for {
 		select {
 		case tgs := <-ch:
 			for _, tg := range tgs {
-				groups[tg.Source] = tg
+				if tg == nil {
+					continue
+				}
+				res[tg.Source] = tg
 			}
-			if done(groups) {
-				return groups
+			if len(res) == maxGroups {
+				// Reached max target groups we may get, break fast.
+				break Loop
 			}
 		case <-timeout:
-			t.Fatalf("timed out; groups so far: %+v", groups)
+			// Because we use queue, an object that is created then
+			// deleted or updated may be processed only once.
+			// So possibly we may skip events, timed out here.
+			t.Logf("timed out, got %d (max: %d) items, some events are skipped", len(res), maxGroups)
+			break Loop
 		case <-ctx.Done():
-			t.Fatal("context done")
+			t.Logf("stopped, got %d (max: %d) items", len(res), maxGroups)
+			break Loop
 		}
 	}
+
+	resChan <- res
 }
 
-func hasTargets(src string, n int) func(map[string]*vconfig.TargetGroup) bool {
-	return func(g map[string]*vconfig.TargetGroup) bool { tg, ok := g[src]; return ok && len(tg.Targets) == n }
+func requireTargetGroups(t *testing.T, expected, res map[string]*vconfig.TargetGroup) {
+	t.Helper()
+	b1, err := marshalTargetGroups(expected)
+	if err != nil {
+		panic(err)
+	}
+	b2, err := marshalTargetGroups(res)
+	if err != nil {
+		panic(err)
+	}
+
+	require.JSONEq(t, string(b1), string(b2))
+}
+
+// marshalTargetGroups serializes a set of target groups to JSON, ignoring the
+// custom MarshalJSON function defined on the vconfig.TargetGroup struct.
+// marshalTargetGroups can be used for making exact comparisons between target groups
+// as it will serialize all target labels.
+func marshalTargetGroups(tgs map[string]*vconfig.TargetGroup) ([]byte, error) {
+	type targetGroupAlias vconfig.TargetGroup
+
+	aliases := make(map[string]*targetGroupAlias, len(tgs))
+	for k, v := range tgs {
+		tg := targetGroupAlias(*v)
+		aliases[k] = &tg
+	}
+
+	return json.Marshal(aliases)
+}
+
+type hasSynced interface {
+	// hasSynced returns true if all informers synced.
+	// This is only used in testing to determine when discoverer synced to
+	// kubernetes apiserver.
+	hasSynced() bool
 }
 
 var (
-	testPod = &apiv1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: "web-1", Namespace: "default", UID: "uid-1",
-			Labels:          map[string]string{"app": "web", "app.kubernetes.io/name": "web"},
-			Annotations:     map[string]string{"prometheus.io/scrape": "true"},
-			OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "web-abc", Controller: ptr(true)}},
-		},
-		Spec: apiv1.PodSpec{
-			NodeName: "node-1",
-			Containers: []apiv1.Container{{
-				Name: "app", Image: "web:1",
-				Ports: []apiv1.ContainerPort{{Name: "metrics", ContainerPort: 9100, Protocol: apiv1.ProtocolTCP}},
-			}},
-		},
-		Status: apiv1.PodStatus{
-			PodIP: "10.0.0.1", HostIP: "192.168.0.1", Phase: apiv1.PodRunning,
-			Conditions:        []apiv1.PodCondition{{Type: apiv1.PodReady, Status: apiv1.ConditionTrue}},
-			ContainerStatuses: []apiv1.ContainerStatus{{Name: "app", ContainerID: "containerd://c1"}},
-		},
-	}
-	testService = &apiv1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", Labels: map[string]string{"team": "a"}},
-		Spec: apiv1.ServiceSpec{
-			Type: apiv1.ServiceTypeClusterIP, ClusterIP: "10.1.0.1",
-			Ports: []apiv1.ServicePort{{Name: "metrics", Port: 9100, Protocol: apiv1.ProtocolTCP, TargetPort: intstr.FromInt32(9100)}},
-		},
-	}
+	_ hasSynced = &Discovery{}
+	_ hasSynced = &Node{}
+	_ hasSynced = &Endpoints{}
+	_ hasSynced = &EndpointSlice{}
+	_ hasSynced = &Ingress{}
+	_ hasSynced = &Pod{}
+	_ hasSynced = &Service{}
 )
 
-func TestRoles(t *testing.T) {
-	cases := []struct {
-		name    string
-		role    vconfig.KubernetesRole
-		objects []runtime.Object
-		source  string
-		targets int
-		// want is checked against the union of the first target's and its group's labels.
-		want map[string]string
-	}{
-		{
-			name: "pod", role: vconfig.KubernetesRolePod, objects: []runtime.Object{testPod},
-			source: "pod/default/web-1", targets: 1,
-			want: map[string]string{
-				"__address__":                                           "10.0.0.1:9100",
-				"__meta_kubernetes_namespace":                           "default",
-				"__meta_kubernetes_pod_name":                            "web-1",
-				"__meta_kubernetes_pod_ip":                              "10.0.0.1",
-				"__meta_kubernetes_pod_label_app":                       "web",
-				"__meta_kubernetes_pod_label_app_kubernetes_io_name":    "web",
-				"__meta_kubernetes_pod_labelpresent_app":                "true",
-				"__meta_kubernetes_pod_annotation_prometheus_io_scrape": "true",
-				"__meta_kubernetes_pod_container_name":                  "app",
-				"__meta_kubernetes_pod_container_image":                 "web:1",
-				"__meta_kubernetes_pod_container_id":                    "containerd://c1",
-				"__meta_kubernetes_pod_container_port_name":             "metrics",
-				"__meta_kubernetes_pod_container_port_number":           "9100",
-				"__meta_kubernetes_pod_container_port_protocol":         "TCP",
-				"__meta_kubernetes_pod_container_init":                  "false",
-				"__meta_kubernetes_pod_ready":                           "true",
-				"__meta_kubernetes_pod_phase":                           "Running",
-				"__meta_kubernetes_pod_node_name":                       "node-1",
-				"__meta_kubernetes_pod_host_ip":                         "192.168.0.1",
-				"__meta_kubernetes_pod_uid":                             "uid-1",
-				"__meta_kubernetes_pod_controller_kind":                 "ReplicaSet",
-				"__meta_kubernetes_pod_controller_name":                 "web-abc",
-			},
-		},
-		{
-			name: "service", role: vconfig.KubernetesRoleService, objects: []runtime.Object{testService},
-			source: "svc/default/web", targets: 1,
-			want: map[string]string{
-				"__address__":                             "web.default.svc:9100",
-				"__meta_kubernetes_namespace":             "default",
-				"__meta_kubernetes_service_name":          "web",
-				"__meta_kubernetes_service_label_team":    "a",
-				"__meta_kubernetes_service_port_name":     "metrics",
-				"__meta_kubernetes_service_port_number":   "9100",
-				"__meta_kubernetes_service_port_protocol": "TCP",
-				"__meta_kubernetes_service_cluster_ip":    "10.1.0.1",
-				"__meta_kubernetes_service_type":          "ClusterIP",
-			},
-		},
-		{
-			name: "node", role: vconfig.KubernetesRoleNode,
-			objects: []runtime.Object{&apiv1.Node{
-				ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{"zone": "a"}},
-				Spec:       apiv1.NodeSpec{ProviderID: "aws:///i-1"},
-				Status: apiv1.NodeStatus{
-					Addresses:       []apiv1.NodeAddress{{Type: apiv1.NodeInternalIP, Address: "192.168.0.1"}, {Type: apiv1.NodeHostName, Address: "node-1.local"}},
-					DaemonEndpoints: apiv1.NodeDaemonEndpoints{KubeletEndpoint: apiv1.DaemonEndpoint{Port: 10250}},
-				},
-			}},
-			source: "node/node-1", targets: 1,
-			want: map[string]string{
-				"__address__":                               "192.168.0.1:10250",
-				"instance":                                  "node-1",
-				"__meta_kubernetes_node_name":               "node-1",
-				"__meta_kubernetes_node_label_zone":         "a",
-				"__meta_kubernetes_node_provider_id":        "aws:///i-1",
-				"__meta_kubernetes_node_address_InternalIP": "192.168.0.1",
-				"__meta_kubernetes_node_address_Hostname":   "node-1.local",
-			},
-		},
-		{
-			name: "endpoints", role: vconfig.KubernetesRoleEndpoint,
-			objects: []runtime.Object{testPod, testService, &apiv1.Endpoints{ //nolint:staticcheck // Prometheus still supports the endpoints role.
-				ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
-				Subsets: []apiv1.EndpointSubset{{ //nolint:staticcheck
-					Addresses: []apiv1.EndpointAddress{{IP: "10.0.0.1", NodeName: ptr("node-1"), TargetRef: &apiv1.ObjectReference{Kind: "Pod", Name: "web-1", Namespace: "default"}}},
-					Ports:     []apiv1.EndpointPort{{Name: "metrics", Port: 9100, Protocol: apiv1.ProtocolTCP}}, //nolint:staticcheck
-				}},
-			}},
-			source: "endpoints/default/web", targets: 1,
-			want: map[string]string{
-				"__address__":                                    "10.0.0.1:9100",
-				"__meta_kubernetes_namespace":                    "default",
-				"__meta_kubernetes_endpoints_name":               "web",
-				"__meta_kubernetes_endpoint_ready":               "true",
-				"__meta_kubernetes_endpoint_port_name":           "metrics",
-				"__meta_kubernetes_endpoint_port_protocol":       "TCP",
-				"__meta_kubernetes_endpoint_node_name":           "node-1",
-				"__meta_kubernetes_endpoint_address_target_kind": "Pod",
-				"__meta_kubernetes_endpoint_address_target_name": "web-1",
-				"__meta_kubernetes_pod_name":                     "web-1",
-				"__meta_kubernetes_pod_container_port_number":    "9100",
-				"__meta_kubernetes_service_name":                 "web",
-				"__meta_kubernetes_service_label_team":           "a",
-			},
-		},
-		{
-			name: "endpointslice", role: vconfig.KubernetesRoleEndpointSlice,
-			objects: []runtime.Object{testPod, testService, &disv1.EndpointSlice{
-				ObjectMeta:  metav1.ObjectMeta{Name: "web-xyz", Namespace: "default", Labels: map[string]string{disv1.LabelServiceName: "web"}},
-				AddressType: disv1.AddressTypeIPv4,
-				Endpoints: []disv1.Endpoint{{
-					Addresses:  []string{"10.0.0.1"},
-					Conditions: disv1.EndpointConditions{Ready: ptr(true)},
-					NodeName:   ptr("node-1"),
-					TargetRef:  &apiv1.ObjectReference{Kind: "Pod", Name: "web-1", Namespace: "default"},
-				}},
-				Ports: []disv1.EndpointPort{{Name: ptr("metrics"), Port: ptr(int32(9100)), Protocol: ptr(apiv1.ProtocolTCP)}},
-			}},
-			source: "endpointslice/default/web-xyz", targets: 1,
-			want: map[string]string{
-				"__address__":                                               "10.0.0.1:9100",
-				"__meta_kubernetes_endpointslice_name":                      "web-xyz",
-				"__meta_kubernetes_endpointslice_address_type":              "IPv4",
-				"__meta_kubernetes_endpointslice_endpoint_conditions_ready": "true",
-				"__meta_kubernetes_endpointslice_port_name":                 "metrics",
-				"__meta_kubernetes_endpointslice_address_target_kind":       "Pod",
-				"__meta_kubernetes_pod_name":                                "web-1",
-				"__meta_kubernetes_service_name":                            "web",
-			},
-		},
-		{
-			name: "ingress", role: vconfig.KubernetesRoleIngress,
-			objects: []runtime.Object{&networkv1.Ingress{
-				ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: "default"},
-				Spec: networkv1.IngressSpec{
-					IngressClassName: ptr("nginx"),
-					TLS:              []networkv1.IngressTLS{{Hosts: []string{"example.com"}}},
-					Rules: []networkv1.IngressRule{{Host: "example.com", IngressRuleValue: networkv1.IngressRuleValue{HTTP: &networkv1.HTTPIngressRuleValue{
-						Paths: []networkv1.HTTPIngressPath{{Path: "/api"}},
-					}}}},
-				},
-			}},
-			source: "ingress/default/site", targets: 1,
-			want: map[string]string{
-				"__address__":                          "example.com",
-				"__meta_kubernetes_ingress_name":       "site",
-				"__meta_kubernetes_ingress_scheme":     "https",
-				"__meta_kubernetes_ingress_host":       "example.com",
-				"__meta_kubernetes_ingress_path":       "/api",
-				"__meta_kubernetes_ingress_class_name": "nginx",
-			},
-		},
+func (d *Discovery) hasSynced() bool {
+	d.RLock()
+	defer d.RUnlock()
+	for _, discoverer := range d.discoverers {
+		if hasSynceddiscoverer, ok := discoverer.(hasSynced); ok {
+			if !hasSynceddiscoverer.hasSynced() {
+				return false
+			}
+		}
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			client := fake.NewClientset(c.objects...)
-			d := NewForClient(client, &vconfig.KubernetesSDConfig{Role: c.role}, nil)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			ch := make(chan []*vconfig.TargetGroup, 10)
-			go d.Run(ctx, ch)
-			groups := collect(t, ctx, ch, hasTargets(c.source, c.targets))
-			tg := groups[c.source]
-			got := model.LabelSet{}
-			for k, v := range tg.Labels {
-				got[k] = v
+	return true
+}
+
+func (n *Node) hasSynced() bool {
+	return n.informer.HasSynced()
+}
+
+func (e *Endpoints) hasSynced() bool {
+	return e.endpointsInf.HasSynced() && e.serviceInf.HasSynced() && e.podInf.HasSynced()
+}
+
+func (e *EndpointSlice) hasSynced() bool {
+	return e.endpointSliceInf.HasSynced() && e.serviceInf.HasSynced() && e.podInf.HasSynced()
+}
+
+func (i *Ingress) hasSynced() bool {
+	return i.informer.HasSynced()
+}
+
+func (p *Pod) hasSynced() bool {
+	return p.podInf.HasSynced()
+}
+
+func (s *Service) hasSynced() bool {
+	return s.informer.HasSynced()
+}
+
+func TestRetryOnError(t *testing.T) {
+	t.Parallel()
+	for _, successAt := range []int{1, 2, 3} {
+		var called int
+		f := func() error {
+			called++
+			if called >= successAt {
+				return nil
 			}
-			for k, v := range tg.Targets[0] {
-				got[k] = v
-			}
-			for k, v := range c.want {
-				if string(got[model.LabelName(k)]) != v {
-					t.Errorf("%s = %q, want %q", k, got[model.LabelName(k)], v)
-				}
-			}
-			if t.Failed() {
-				t.Logf("all labels: %v", got)
-			}
+			return errors.New("dummy")
+		}
+		retryOnError(context.TODO(), 0, f)
+		require.Equal(t, successAt, called)
+	}
+}
+
+func TestFailuresCountMetric(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		role             Role
+		minFailedWatches int
+	}{
+		{RoleNode, 1},
+		{RolePod, 1},
+		{RoleService, 1},
+		{RoleEndpoint, 3},
+		{RoleEndpointSlice, 3},
+		{RoleIngress, 1},
+	}
+
+	for _, tc := range tests {
+		t.Run(string(tc.role), func(t *testing.T) {
+			t.Parallel()
+
+			n, c := makeDiscovery(tc.role, NamespaceDiscovery{})
+			// The counter is initialized and no failures at the beginning.
+			require.Equal(t, float64(0), prom_testutil.ToFloat64(n.metrics.failuresCount))
+
+			// Simulate an error on watch requests.
+			c.Discovery().(*fakediscovery.FakeDiscovery).PrependWatchReactor("*", func(kubetesting.Action) (bool, watch.Interface, error) {
+				return true, nil, apierrors.NewUnauthorized("unauthorized")
+			})
+
+			// Start the discovery.
+			k8sDiscoveryTest{discovery: n}.Run(t)
+
+			// At least the errors of the initial watches should be caught (watches are retried on errors).
+			require.GreaterOrEqual(t, prom_testutil.ToFloat64(n.metrics.failuresCount), float64(tc.minFailedWatches))
 		})
 	}
 }
 
-func TestPodUpdatesAndDeletes(t *testing.T) {
-	client := fake.NewClientset()
-	d := NewForClient(client, &vconfig.KubernetesSDConfig{Role: vconfig.KubernetesRolePod, NamespaceDiscovery: vconfig.KubernetesNamespaces{Names: []string{"default"}}}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ch := make(chan []*vconfig.TargetGroup, 10)
-	go d.Run(ctx, ch)
-	// Wait for the informer to have synced before creating objects, as a real server would.
-	time.Sleep(100 * time.Millisecond)
-	if _, err := client.CoreV1().Pods("default").Create(ctx, testPod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+func TestNodeName(t *testing.T) {
+	t.Parallel()
+	node := &apiv1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "foo",
+		},
 	}
-	other := testPod.DeepCopy()
-	other.Namespace, other.Name = "other", "x"
-	if _, err := client.CoreV1().Pods("other").Create(ctx, other, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	groups := collect(t, ctx, ch, hasTargets("pod/default/web-1", 1))
-	if _, ok := groups["pod/other/x"]; ok {
-		t.Fatal("pod outside the configured namespaces discovered")
-	}
-	// A second container port gives a second target.
-	upd := testPod.DeepCopy()
-	upd.Spec.Containers[0].Ports = append(upd.Spec.Containers[0].Ports, apiv1.ContainerPort{Name: "debug", ContainerPort: 6060})
-	if _, err := client.CoreV1().Pods("default").Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	collect(t, ctx, ch, hasTargets("pod/default/web-1", 2))
-	if err := client.CoreV1().Pods("default").Delete(ctx, "web-1", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	collect(t, ctx, ch, hasTargets("pod/default/web-1", 0))
+	name, err := nodeName(node)
+	require.NoError(t, err)
+	require.Equal(t, "foo", name)
+
+	name, err = nodeName(cache.DeletedFinalStateUnknown{Key: "bar"})
+	require.NoError(t, err)
+	require.Equal(t, "bar", name)
 }
 
-func TestSelectorsPassedToWatch(t *testing.T) {
-	client := fake.NewClientset(testPod)
-	cfg := &vconfig.KubernetesSDConfig{Role: vconfig.KubernetesRolePod, Selectors: []vconfig.KubernetesSelector{{Role: vconfig.KubernetesRolePod, Label: "app=web", Field: "spec.nodeName=node-1"}}}
-	d := NewForClient(client, cfg, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ch := make(chan []*vconfig.TargetGroup, 10)
-	go d.Run(ctx, ch)
-	collect(t, ctx, ch, hasTargets("pod/default/web-1", 1))
-	var sawLabel, sawField bool
-	for _, a := range client.Actions() {
-		if a.GetVerb() != "list" || a.GetResource().Resource != "pods" {
-			continue
-		}
-		if r, ok := a.(k8stesting.ListAction); ok {
-			sawLabel = sawLabel || r.GetListRestrictions().Labels.String() == "app=web"
-			sawField = sawField || r.GetListRestrictions().Fields.String() == "spec.nodeName=node-1"
-		}
-	}
-	if !sawLabel || !sawField {
-		t.Fatalf("selectors not used in list calls (label %v, field %v): %v", sawLabel, sawField, client.Actions())
+// newTestMetrics returns metrics of one test discovery, apart from the process-wide ones, so
+// that counts do not leak between parallel tests.
+func newTestMetrics() *kubernetesMetrics {
+	return &kubernetesMetrics{
+		eventCount:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "test_events_total"}, []string{"role", "event"}),
+		failuresCount: prometheus.NewCounter(prometheus.CounterOpts{Name: "test_failures_total"}),
 	}
 }

@@ -240,3 +240,19 @@ alerting:
 		t.Errorf("%d active alertmanagers, want 2: %q", n, urlStrings(s.Alertmanagers()))
 	}
 }
+
+// After Stop no discovery starts: a late reload is refused instead of leaking discoverers.
+func TestSenderApplyConfigAfterStop(t *testing.T) {
+	cfg, err := config.Load("alerting:\n  alertmanagers:\n    - file_sd_configs: [{files: ['" + t.TempDir() + "/*.json']}]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSender(nil, SenderOptions{})
+	if err := s.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	if err := s.ApplyConfig(cfg); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("ApplyConfig after Stop: %v", err)
+	}
+}

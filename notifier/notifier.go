@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -78,6 +79,7 @@ type Sender struct {
 	externalLabels labels.Labels
 	relabelConfigs []*relabel.Config
 	sets           []*amSet
+	stopped        bool // set by Stop: no discovery starts after it
 
 	queueMtx sync.Mutex
 	queue    []Alert
@@ -165,13 +167,17 @@ func (s *Sender) ApplyConfig(cfg *config.Config) error {
 		}
 		sets = append(sets, set)
 	}
+	s.cfgMtx.Lock()
+	if s.stopped {
+		s.cfgMtx.Unlock()
+		return errors.New("notifier is stopped")
+	}
 	for i, set := range sets {
 		if i < len(old) && old[i].sd != nil && set.sd != nil && reflect.DeepEqual(old[i].cfg.ServiceDiscoveryConfigs, set.cfg.ServiceDiscoveryConfigs) {
 			set.resolve(old[i].lastGroups())
 		}
 		set.run()
 	}
-	s.cfgMtx.Lock()
 	s.externalLabels = cfg.GlobalConfig.ExternalLabels
 	s.relabelConfigs = cfg.AlertingConfig.AlertRelabelConfigs
 	s.sets = sets
@@ -465,9 +471,10 @@ func (s *Sender) Stop() {
 		close(s.stop)
 		s.runOnce.Do(func() { close(s.done) })
 		<-s.done
-		s.cfgMtx.RLock()
+		s.cfgMtx.Lock()
+		s.stopped = true
 		sets := s.sets
-		s.cfgMtx.RUnlock()
+		s.cfgMtx.Unlock()
 		for _, set := range sets {
 			set.stop()
 		}

@@ -5,7 +5,7 @@ LDFLAGS   ?= -s -w
 GOFLAGS_B ?= -trimpath
 PKGS      := ./...
 # Packages with concurrency run under the race detector in `make test`.
-RACE_PKGS ?= ./tsdb/... ./routing/... ./web/... ./scrape/... ./ruler/... ./promql/...
+RACE_PKGS ?= ./tsdb/... ./routing/... ./web/... ./scrape/... ./ruler/... ./promql/... ./discovery/... ./notifier/...
 
 .PHONY: all build build-server build-adapter run test test-unit test-race lint bench conformance deps clean fuzz
 
@@ -61,3 +61,10 @@ clean:
 .PHONY: e2e
 e2e:
 	@scripts/e2e.sh
+
+# What changed upstream in ported code (files listed in */UPSTREAM) between the pinned version
+# and go.mod's, or VERSION (e.g. make upstream-diff VERSION=v0.316.0); LOCAL=1 shows instead
+# how Vigil's port differs from upstream at the pinned version.
+.PHONY: upstream-diff
+upstream-diff:
+	@scripts/upstream-diff.sh $(if $(LOCAL),--local) $(VERSION)

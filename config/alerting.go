@@ -12,7 +12,8 @@ import (
 )
 
 // AlertingConfig is the alerting section: where the ruler sends alerts. It is parsed and
-// validated here; the ruler issue uses it.
+// validated here; package notifier discovers the Alertmanagers (with any mechanism of
+// ServiceDiscoveryConfigs) and sends to them.
 type AlertingConfig struct {
 	AlertRelabelConfigs []*relabel.Config     `yaml:"alert_relabel_configs,omitempty"`
 	AlertmanagerConfigs []*AlertmanagerConfig `yaml:"alertmanagers,omitempty"`

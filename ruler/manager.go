@@ -21,14 +21,26 @@ import (
 
 	"github.com/vigil-monitoring/vigil/config"
 	"github.com/vigil-monitoring/vigil/promql"
-	"github.com/vigil-monitoring/vigil/routing"
 	"github.com/vigil-monitoring/vigil/storage"
 )
 
-// Notifier receives the alerts of alerting rules. *routing.Router satisfies it (Vigil's own
-// routing, in memory); Sender adds external Alertmanagers.
+// Notification is an alert of an alerting rule as the ruler hands it to its Notifier: labels and
+// annotations expanded, the rule's expression as GeneratorURL, and EndsAt the resolve time of a
+// resolved alert or, for a firing one, the time after which a receiver may resolve it by itself
+// if the ruler stops sending.
+type Notification struct {
+	Labels       model.LabelSet
+	Annotations  model.LabelSet
+	StartsAt     time.Time
+	EndsAt       time.Time
+	GeneratorURL string
+}
+
+// Notifier receives the alerts of alerting rules. The ruler owns this contract; the server
+// wires it to notifier.Sender (external Alertmanagers) and from there, in memory, to Vigil's
+// routing.
 type Notifier interface {
-	Send(ctx context.Context, alerts ...routing.Alert) error
+	Send(ctx context.Context, alerts ...Notification) error
 }
 
 // Defaults of the restore and resend settings, Prometheus's flag defaults.
@@ -88,9 +100,9 @@ func (o *Options) notify(ctx context.Context, expr string, alerts []*Alert) {
 	if u := o.externalURL(); u != nil {
 		base = u.String()
 	}
-	out := make([]routing.Alert, 0, len(alerts))
+	out := make([]Notification, 0, len(alerts))
 	for _, a := range alerts {
-		ra := routing.Alert{
+		ra := Notification{
 			Labels:       toLabelSet(a.Labels),
 			Annotations:  toLabelSet(a.Annotations),
 			StartsAt:     a.FiredAt,

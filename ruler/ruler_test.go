@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/promql"
-	"github.com/vigil-monitoring/vigil/routing"
 	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
@@ -23,17 +22,17 @@ import (
 // captureNotifier records what the rule manager sends.
 type captureNotifier struct {
 	mtx    sync.Mutex
-	alerts []routing.Alert
+	alerts []Notification
 }
 
-func (c *captureNotifier) Send(_ context.Context, alerts ...routing.Alert) error {
+func (c *captureNotifier) Send(_ context.Context, alerts ...Notification) error {
 	c.mtx.Lock()
 	defer c.mtx.Unlock()
 	c.alerts = append(c.alerts, alerts...)
 	return nil
 }
 
-func (c *captureNotifier) take() []routing.Alert {
+func (c *captureNotifier) take() []Notification {
 	c.mtx.Lock()
 	defer c.mtx.Unlock()
 	a := c.alerts
@@ -189,7 +188,7 @@ groups:
 			t.Errorf("%dm: no alert with severity %s in %v", s.min, s.wantSev, ar.AllAlerts())
 		}
 		sent := e.notifier.take()
-		var sentLow []routing.Alert
+		var sentLow []Notification
 		for _, a := range sent {
 			if a.Labels["severity"] == "low" {
 				sentLow = append(sentLow, a)
@@ -539,7 +538,7 @@ groups:
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	var sent []routing.Alert
+	var sent []Notification
 	waitFor("an alert sent", func() bool {
 		sent = append(sent, e.notifier.take()...)
 		return len(sent) > 0

@@ -16,6 +16,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/vigil-monitoring/vigil/config"
+	"github.com/vigil-monitoring/vigil/discovery"
 	"github.com/vigil-monitoring/vigil/storage"
 )
 
@@ -32,7 +33,7 @@ type Options struct {
 	HTTPClientOptions []commoncfg.HTTPClientOption
 	// NewKubernetesDiscoverer overrides how kubernetes_sd discoverers are built (tests use it to
 	// hand in a fake clientset).
-	NewKubernetesDiscoverer func(*config.KubernetesSDConfig, *slog.Logger) (Discoverer, error)
+	NewKubernetesDiscoverer func(*config.KubernetesSDConfig, *slog.Logger) (discovery.Discoverer, error)
 }
 
 // Manager runs one scrape pool per scrape config and applies configuration reloads. Its methods

@@ -14,14 +14,14 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/config"
-	"github.com/vigil-monitoring/vigil/scrape/kubernetes"
+	"github.com/vigil-monitoring/vigil/discovery"
 )
 
 // provider is one running discoverer of a pool and the groups it reported.
 type provider struct {
 	kind   string
 	cfg    any // the SD config it was built from, to recognise it across reloads
-	d      Discoverer
+	d      discovery.Discoverer
 	cancel context.CancelFunc
 	groups map[string]*config.TargetGroup
 }
@@ -86,42 +86,17 @@ func newScrapePool(m *Manager, cfg *config.ScrapeConfig, client *http.Client) *s
 
 // sdConfigs lists the discovery configs of a scrape config with their kinds.
 func sdConfigs(cfg *config.ScrapeConfig) (kinds []string, cfgs []any) {
-	if len(cfg.StaticConfigs) > 0 {
-		kinds, cfgs = append(kinds, "static"), append(cfgs, cfg.StaticConfigs)
-	}
-	for _, c := range cfg.FileSDConfigs {
-		kinds, cfgs = append(kinds, "file"), append(cfgs, c)
-	}
-	for _, c := range cfg.HTTPSDConfigs {
-		kinds, cfgs = append(kinds, "http"), append(cfgs, c)
-	}
-	for _, c := range cfg.KubernetesSDConfigs {
-		kinds, cfgs = append(kinds, "kubernetes"), append(cfgs, c)
+	for _, c := range discovery.Configs(&cfg.ServiceDiscoveryConfigs) {
+		kinds, cfgs = append(kinds, c.Kind), append(cfgs, c.Config)
 	}
 	return kinds, cfgs
 }
 
-func (p *scrapePool) newDiscoverer(kind string, c any) (Discoverer, error) {
-	logger := p.logger.With("discovery", kind)
-	switch kind {
-	case "static":
-		return NewStaticDiscoverer(c.([]*config.TargetGroup)), nil
-	case "file":
-		return NewFileDiscoverer(c.(*config.FileSDConfig), logger), nil
-	case "http":
-		d, err := NewHTTPDiscoverer(c.(*config.HTTPSDConfig), logger, p.m.opts.HTTPClientOptions...)
-		if err != nil {
-			return nil, err
-		}
-		d.Job = p.cfg.JobName
-		return d, nil
-	case "kubernetes":
-		if p.m.opts.NewKubernetesDiscoverer != nil {
-			return p.m.opts.NewKubernetesDiscoverer(c.(*config.KubernetesSDConfig), logger)
-		}
-		return kubernetes.New(c.(*config.KubernetesSDConfig), logger)
-	}
-	return nil, fmt.Errorf("unknown discovery kind %q", kind)
+func (p *scrapePool) newDiscoverer(kind string, c any) (discovery.Discoverer, error) {
+	return discovery.New(discovery.Config{Kind: kind, Config: c}, p.logger, discovery.Options{
+		HTTPClientOptions: p.m.opts.HTTPClientOptions,
+		NewKubernetes:     p.m.opts.NewKubernetesDiscoverer,
+	})
 }
 
 // providerPlan is the outcome of prepareProviders: the providers a config needs, reusing

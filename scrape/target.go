@@ -1,4 +1,4 @@
-// Package scrape discovers targets (static, file, HTTP and Kubernetes discovery), turns them into
+// Package scrape runs the discoverers of package discovery for each job, turns what they find into
 // scrape targets with the upstream relabeling, and runs one scrape loop per target that parses the
 // exposition with the upstream textparse and appends to the TSDB.
 package scrape

@@ -5,6 +5,7 @@ package main
 // subcommands `vigil check rules|config` and `vigil test rules`.
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +18,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vigil-monitoring/vigil/config"
+	"github.com/vigil-monitoring/vigil/notifier"
 	"github.com/vigil-monitoring/vigil/promql"
+	"github.com/vigil-monitoring/vigil/routing"
 	"github.com/vigil-monitoring/vigil/ruler"
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
@@ -40,6 +43,31 @@ func registerRulesFlags(app *kingpin.Application) *rulesFlags {
 	return &f
 }
 
+// rulerNotifier is the ruler's Notifier in the server: the rule manager's alerts go to the
+// notifier (external labels, alert relabeling, external Alertmanagers), which hands them on to
+// Vigil's routing in memory. The ruler and the notifier each own their alert type; the fields are
+// the same, so converting is a plain type conversion, no copy of labels.
+type rulerNotifier struct{ s *notifier.Sender }
+
+func (n rulerNotifier) Send(ctx context.Context, alerts ...ruler.Notification) error {
+	out := make([]notifier.Alert, len(alerts))
+	for i, a := range alerts {
+		out[i] = notifier.Alert(a)
+	}
+	return n.s.Send(ctx, out...)
+}
+
+// routingLocal hands the notifier's alerts to Vigil's routing, in the same process.
+type routingLocal struct{ r *routing.Router }
+
+func (l routingLocal) Send(ctx context.Context, alerts ...notifier.Alert) error {
+	out := make([]routing.Alert, len(alerts))
+	for i, a := range alerts {
+		out[i] = routing.Alert(a)
+	}
+	return l.r.Send(ctx, out...)
+}
+
 // rulesRuntime is the rule manager and its alert sender. newRules makes the sender (and the
 // API view of the rules) before the PromQL engine exists; start runs the rules on that engine.
 type rulesRuntime struct {
@@ -47,17 +75,21 @@ type rulesRuntime struct {
 	reg     prometheus.Registerer
 	logger  *slog.Logger
 	Manager *ruler.Manager // nil until start
-	Sender  *ruler.Sender
+	Sender  *notifier.Sender
 }
 
-// newRules makes the sender of alerts to local (Vigil's routing) and to the configured external
-// Alertmanagers. Rules run once start is called.
-func newRules(f *rulesFlags, local ruler.Notifier, reg prometheus.Registerer, logger *slog.Logger) *rulesRuntime {
+// newRules makes the sender of alerts to local (Vigil's routing; nil: none) and to the configured
+// external Alertmanagers. Rules run once start is called.
+func newRules(f *rulesFlags, local *routing.Router, reg prometheus.Registerer, logger *slog.Logger) *rulesRuntime {
 	if f == nil {
 		f = &rulesFlags{}
 	}
 	logger = logger.With("component", "rule manager")
-	sender := ruler.NewSender(local, ruler.SenderOptions{
+	var l notifier.Local
+	if local != nil {
+		l = routingLocal{local}
+	}
+	sender := notifier.NewSender(l, notifier.SenderOptions{
 		QueueCapacity: f.queueCapacity, Registerer: reg, Logger: logger.With("component", "notifier"),
 	})
 	return &rulesRuntime{f: f, reg: reg, logger: logger, Sender: sender}
@@ -84,7 +116,7 @@ func (r *rulesRuntime) start(db *tsdb.DB, engine *promql.Engine, rl *reloader, e
 		QueryFunc:       ruler.EngineQueryFunc(engine, db),
 		Queryable:       db,
 		Appendable:      db,
-		Notifier:        r.Sender,
+		Notifier:        rulerNotifier{r.Sender},
 		Logger:          r.logger,
 		Registerer:      r.reg,
 		OutageTolerance: time.Duration(f.outageTolerance),

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 type apiRule struct {
@@ -166,4 +167,51 @@ func TestAlertmanagersEndpoint(t *testing.T) {
 	if !slices.Equal(active, []string{"https://am2.example:9093/api/v2/alerts"}) || len(dropped) != 0 {
 		t.Fatalf("after reload: active %q, dropped %q", active, dropped)
 	}
+
+	// Alertmanagers from file_sd_configs (relative to the config file) are listed as discovered
+	// and follow the file.
+	amFile := filepath.Join(dir, "am.json")
+	writeAMs := func(content string) {
+		tmp := filepath.Join(dir, ".am.tmp")
+		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, amFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeAMs(`[{"targets": ["am3.example:9093", "skip.example:9093"]}]`)
+	write(`alerting:
+  alertmanagers:
+    - file_sd_configs: [{files: [am.json]}]
+      relabel_configs:
+        - source_labels: [__address__]
+          regex: 'skip.*'
+          action: drop
+`)
+	resp, err = http.Post(base+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("reload with file_sd_configs: %d", resp.StatusCode)
+	}
+	waitLists := func(wantActive, wantDropped []string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			active, dropped = get()
+			if slices.Equal(active, wantActive) && slices.Equal(dropped, wantDropped) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("file_sd: active %q, dropped %q; want %q, %q", active, dropped, wantActive, wantDropped)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitLists([]string{"http://am3.example:9093/api/v2/alerts"}, []string{"http://skip.example:9093/api/v2/alerts"})
+	writeAMs(`[{"targets": ["am4.example:9093"]}]`)
+	waitLists([]string{"http://am4.example:9093/api/v2/alerts"}, nil)
 }

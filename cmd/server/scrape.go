@@ -18,8 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-monitoring/vigil/config"
+	"github.com/vigil-monitoring/vigil/discovery"
+	"github.com/vigil-monitoring/vigil/discovery/kubernetes"
 	"github.com/vigil-monitoring/vigil/scrape"
-	"github.com/vigil-monitoring/vigil/scrape/kubernetes"
 	"github.com/vigil-monitoring/vigil/storage"
 )
 
@@ -151,8 +152,9 @@ func (s *scrapeRuntime) Stop() {
 // not load at startup is an error: Vigil does not start with nothing to do.
 func setupScrape(f *scrapeFlags, enableLifecycle bool, app storage.Appendable, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*scrapeRuntime, error) {
 	reg.MustRegister(kubernetes.Collectors()...)
-	reg.MustRegister(scrape.RefreshCollectors()...)
+	reg.MustRegister(discovery.RefreshCollectors()...)
 	scrape.UserAgent = "Vigil/" + version
+	discovery.UserAgent = "Vigil/" + version
 	kubernetes.UserAgent = "Vigil/" + version
 	m := scrape.NewManager(nil, logger.With("component", "scrape"), app, reg)
 	rl := newReloader(f.configFile, reg, logger.With("component", "config"))

@@ -1,4 +1,4 @@
-package ruler
+package notifier
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,8 +19,28 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vigil-monitoring/vigil/config"
-	"github.com/vigil-monitoring/vigil/routing"
 )
+
+// captureNotifier records what the Sender hands to its local Notifier.
+type captureNotifier struct {
+	mtx    sync.Mutex
+	alerts []Alert
+}
+
+func (c *captureNotifier) Send(_ context.Context, alerts ...Alert) error {
+	c.mtx.Lock()
+	defer c.mtx.Unlock()
+	c.alerts = append(c.alerts, alerts...)
+	return nil
+}
+
+func (c *captureNotifier) take() []Alert {
+	c.mtx.Lock()
+	defer c.mtx.Unlock()
+	a := c.alerts
+	c.alerts = nil
+	return a
+}
 
 func TestSenderToAlertmanager(t *testing.T) {
 	bodies := make(chan []postableAlert, 10)
@@ -68,8 +89,8 @@ alerting:
 
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	err = s.Send(context.Background(),
-		routing.Alert{Labels: model.LabelSet{"alertname": "Up", "team": "own"}, StartsAt: start, EndsAt: start.Add(4 * time.Minute)},
-		routing.Alert{Labels: model.LabelSet{"alertname": "Dropped"}, StartsAt: start},
+		Alert{Labels: model.LabelSet{"alertname": "Up", "team": "own"}, StartsAt: start, EndsAt: start.Add(4 * time.Minute)},
+		Alert{Labels: model.LabelSet{"alertname": "Dropped"}, StartsAt: start},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +134,7 @@ func TestSenderQueueBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		if err := s.Send(context.Background(), routing.Alert{Labels: model.LabelSet{"alertname": model.LabelValue(rune('a' + i))}}); err != nil {
+		if err := s.Send(context.Background(), Alert{Labels: model.LabelSet{"alertname": model.LabelValue(rune('a' + i))}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -126,18 +147,6 @@ func TestSenderQueueBounded(t *testing.T) {
 	// The oldest went: the newest three stay.
 	if b := s.nextBatch(); len(b) != 3 || b[0].Labels["alertname"] != "c" {
 		t.Errorf("batch %v", b)
-	}
-}
-
-func TestSenderRejectsUnsupportedDiscovery(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := config.Load("alerting:\n  alertmanagers:\n    - file_sd_configs:\n        - files: ['" + dir + "/*.json']\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = NewSender(nil, SenderOptions{}).ApplyConfig(cfg)
-	if err == nil || !strings.Contains(err.Error(), "file_sd_configs") {
-		t.Errorf("got %v, want an error naming file_sd_configs", err)
 	}
 }
 
@@ -240,7 +249,7 @@ func TestSenderPostsOncePerAlertmanager(t *testing.T) {
 	if err := s.ApplyConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if !s.sendAll([]routing.Alert{{Labels: model.LabelSet{"alertname": "A"}}}) {
+	if !s.sendAll([]Alert{{Labels: model.LabelSet{"alertname": "A"}}}) {
 		t.Fatal("sendAll failed")
 	}
 	if n := posts.Load(); n != 1 {

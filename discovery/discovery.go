@@ -1,4 +1,7 @@
-package scrape
+// Package discovery finds targets: static_configs, file_sd_configs, http_sd_configs and (in
+// discovery/kubernetes) kubernetes_sd_configs. Scraping and alert sending share it, so a
+// mechanism that finds scrape targets also finds Alertmanagers.
+package discovery
 
 import (
 	"context"
@@ -58,6 +61,9 @@ func (d *StaticDiscoverer) Run(ctx context.Context, up chan<- []*config.TargetGr
 	send(ctx, up, d.groups)
 	<-ctx.Done()
 }
+
+// UserAgent is sent with HTTP SD requests.
+var UserAgent = "Vigil/0.1"
 
 const fileSDFilepathLabel = model.MetaLabelPrefix + "filepath"
 

@@ -2,7 +2,6 @@ package kubernetes
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -18,13 +17,6 @@ import (
 
 	vconfig "github.com/vigil-monitoring/vigil/config"
 )
-
-func TestMain(m *testing.M) {
-	// client-go enables the WatchList flow by default, which waits for a bookmark event that the
-	// fake clientset never sends; the classic list+watch is what these tests exercise.
-	os.Setenv("KUBE_FEATURE_WatchListClient", "false")
-	os.Exit(m.Run())
-}
 
 func ptr[T any](v T) *T { return &v }
 

@@ -1,4 +1,6 @@
-package ruler
+// Package notifier sends the ruler's alerts to external Alertmanagers (alerting.alertmanagers)
+// and hands them to Vigil's own routing in memory.
+package notifier
 
 import (
 	"bytes"
@@ -11,6 +13,9 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"reflect"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,8 +26,24 @@ import (
 	"github.com/prometheus/prometheus/model/relabel"
 
 	"github.com/vigil-monitoring/vigil/config"
-	"github.com/vigil-monitoring/vigil/routing"
+	"github.com/vigil-monitoring/vigil/discovery"
 )
+
+// Alert is an alert as it is sent: to Vigil's routing in memory and to external Alertmanagers
+// (POST /api/v2/alerts). Its fields are those of ruler.Notification and Alert, so the
+// wiring converts between them without copying field by field.
+type Alert struct {
+	Labels       model.LabelSet
+	Annotations  model.LabelSet
+	StartsAt     time.Time
+	EndsAt       time.Time
+	GeneratorURL string
+}
+
+// Local receives alerts in memory (Vigil's routing, adapted in cmd/server).
+type Local interface {
+	Send(ctx context.Context, alerts ...Alert) error
+}
 
 // DefaultQueueCapacity is Prometheus's --alertmanager.notification-queue-capacity default.
 const DefaultQueueCapacity = 10000
@@ -37,15 +58,20 @@ type SenderOptions struct {
 	QueueCapacity int
 	Registerer    prometheus.Registerer
 	Logger        *slog.Logger
+	// Discovery configures how Alertmanagers are discovered (tests hand in a fake Kubernetes
+	// clientset through it).
+	Discovery discovery.Options
 }
 
-// Sender is the Notifier the rule manager uses in the server. Every alert gets the external
-// labels and the global alert_relabel_configs, as Prometheus applies before sending, and goes
-// to the local Notifier (Vigil's routing, synchronously in memory) and, when
-// alerting.alertmanagers is configured, into a bounded queue drained to every external
-// Alertmanager by POST /api/v2/alerts.
+// Sender sends the rule manager's alerts in the server. Every alert gets the external labels and
+// the global alert_relabel_configs, as Prometheus applies before sending, and goes to the Local
+// receiver (Vigil's routing, synchronously in memory) and, when alerting.alertmanagers is
+// configured, into a bounded queue drained to every external Alertmanager by POST
+// /api/v2/alerts. Alertmanagers are found with any mechanism of package discovery
+// (static_configs, file_sd_configs, http_sd_configs, kubernetes_sd_configs), as Prometheus's
+// notifier does.
 type Sender struct {
-	local  Notifier
+	local  Local
 	opts   SenderOptions
 	logger *slog.Logger
 
@@ -53,9 +79,10 @@ type Sender struct {
 	externalLabels labels.Labels
 	relabelConfigs []*relabel.Config
 	sets           []*amSet
+	stopped        bool // set by Stop: no discovery starts after it
 
 	queueMtx sync.Mutex
-	queue    []routing.Alert
+	queue    []Alert
 	more     chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
@@ -71,18 +98,9 @@ type Sender struct {
 	discovered    prometheus.GaugeFunc
 }
 
-// amSet is one alerting.alertmanagers entry: its targets, client and alert relabeling.
-type amSet struct {
-	urls           []string   // the targets kept by relabel_configs, each once: alerts go there
-	dropped        []*url.URL // the targets relabel_configs dropped, as they were before relabeling
-	client         *http.Client
-	timeout        time.Duration
-	relabelConfigs []*relabel.Config
-}
-
 // NewSender returns a Sender forwarding to local (may be nil). Call Run to start the delivery
 // loop and ApplyConfig to configure external labels and Alertmanagers.
-func NewSender(local Notifier, o SenderOptions) *Sender {
+func NewSender(local Local, o SenderOptions) *Sender {
 	if o.QueueCapacity <= 0 {
 		o.QueueCapacity = DefaultQueueCapacity
 	}
@@ -120,7 +138,8 @@ func NewSender(local Notifier, o SenderOptions) *Sender {
 		defer s.cfgMtx.RUnlock()
 		n := 0
 		for _, set := range s.sets {
-			n += len(set.urls)
+			urls, _ := set.targets()
+			n += len(urls)
 		}
 		return float64(n)
 	})
@@ -132,90 +151,202 @@ func NewSender(local Notifier, o SenderOptions) *Sender {
 }
 
 // ApplyConfig takes the external labels, alert_relabel_configs and Alertmanagers of cfg. On
-// error nothing changes.
+// error nothing changes. Alertmanagers from static_configs are known when ApplyConfig returns;
+// the other mechanisms start here and update their set's Alertmanagers as they report. A set
+// whose discovery configuration did not change shows the Alertmanagers it had until its new
+// discoverers report, so that a reload does not leave alerts without a destination.
 func (s *Sender) ApplyConfig(cfg *config.Config) error {
+	s.cfgMtx.RLock()
+	old := s.sets
+	s.cfgMtx.RUnlock()
 	sets := make([]*amSet, 0, len(cfg.AlertingConfig.AlertmanagerConfigs))
 	for i, amc := range cfg.AlertingConfig.AlertmanagerConfigs {
-		set, err := newAMSet(amc)
+		set, err := newAMSet(amc, s.logger.With("alertmanagers", i), s.opts.Discovery)
 		if err != nil {
 			return fmt.Errorf("alerting.alertmanagers[%d]: %w", i, err)
 		}
 		sets = append(sets, set)
 	}
 	s.cfgMtx.Lock()
-	defer s.cfgMtx.Unlock()
+	if s.stopped {
+		s.cfgMtx.Unlock()
+		return errors.New("notifier is stopped")
+	}
+	for i, set := range sets {
+		// Each Alertmanager's counters exist from its discovery on, as in Prometheus, so that
+		// rate(errors)/rate(sent) (the prometheus-mixin's alerts) has both sides before the
+		// first send.
+		set.onURL = s.touchCounters
+		for _, u := range set.urls {
+			s.touchCounters(u)
+		}
+		if i < len(old) && old[i].sd != nil && set.sd != nil && reflect.DeepEqual(old[i].cfg.ServiceDiscoveryConfigs, set.cfg.ServiceDiscoveryConfigs) {
+			set.resolve(old[i].lastGroups())
+		}
+		set.run()
+	}
 	s.externalLabels = cfg.GlobalConfig.ExternalLabels
 	s.relabelConfigs = cfg.AlertingConfig.AlertRelabelConfigs
 	s.sets = sets
-	// Each discovered Alertmanager's counters exist from the start, as in Prometheus, so that
-	// rate(errors)/rate(sent) (the prometheus-mixin's alerts) has both sides before the first
-	// send.
-	for _, set := range sets {
-		for _, u := range set.urls {
-			s.sent.WithLabelValues(u)
-			s.errors.WithLabelValues(u)
-		}
+	s.cfgMtx.Unlock()
+	for _, set := range old {
+		set.stop()
 	}
 	return nil
 }
 
-func newAMSet(c *config.AlertmanagerConfig) (*amSet, error) {
-	// Vigil's Alertmanager discovery is static: other mechanisms are an error rather than
-	// alerts silently going nowhere.
-	switch {
-	case len(c.FileSDConfigs) > 0:
-		return nil, errors.New("file_sd_configs for Alertmanagers is not supported by Vigil; use static_configs")
-	case len(c.HTTPSDConfigs) > 0:
-		return nil, errors.New("http_sd_configs for Alertmanagers is not supported by Vigil; use static_configs")
-	case len(c.KubernetesSDConfigs) > 0:
-		return nil, errors.New("kubernetes_sd_configs for Alertmanagers is not supported by Vigil; use static_configs")
-	}
+// amSet is one alerting.alertmanagers entry: its discovery, client and alert relabeling, and
+// the Alertmanagers found so far.
+type amSet struct {
+	cfg            *config.AlertmanagerConfig
+	logger         *slog.Logger
+	client         *http.Client
+	timeout        time.Duration
+	relabelConfigs []*relabel.Config // alert_relabel_configs of this set
+
+	static []*config.TargetGroup // static_configs, resolved at once
+	sd     *discovery.Set        // the other mechanisms; nil without them
+
+	mtx    sync.RWMutex
+	groups []*config.TargetGroup // the last groups sd reported
+	urls   []string              // the targets kept by relabel_configs, each once: alerts go there
+	// onURL, when set, is called with every Alertmanager URL the set resolves.
+	onURL   func(url string)
+	dropped []*url.URL // the targets relabel_configs dropped, as they were before relabeling
+}
+
+func newAMSet(c *config.AlertmanagerConfig, logger *slog.Logger, o discovery.Options) (*amSet, error) {
 	client, err := commoncfg.NewClientFromConfig(c.HTTPClientConfig, "alertmanager")
 	if err != nil {
 		return nil, fmt.Errorf("HTTP client: %w", err)
 	}
-	set := &amSet{client: client, timeout: time.Duration(c.Timeout), relabelConfigs: c.AlertRelabelConfigs}
+	set := &amSet{cfg: c, logger: logger, client: client, timeout: time.Duration(c.Timeout), relabelConfigs: c.AlertRelabelConfigs}
 	if set.timeout <= 0 {
 		set.timeout = 10 * time.Second
 	}
+	for i, tg := range c.StaticConfigs {
+		g := *tg
+		g.Source = strconv.Itoa(i)
+		set.static = append(set.static, &g)
+	}
+	// Static Alertmanagers are resolved now, so that a bad one fails the configuration.
+	for _, tg := range set.static {
+		if _, _, err := alertmanagersFromGroup(tg, c); err != nil {
+			return nil, err
+		}
+	}
+	dynamic := c.ServiceDiscoveryConfigs
+	dynamic.StaticConfigs = nil
+	if cfgs := discovery.Configs(&dynamic); len(cfgs) > 0 {
+		if set.sd, err = discovery.NewSet(cfgs, logger, o); err != nil {
+			return nil, err
+		}
+	}
+	set.resolve(nil)
+	return set, nil
+}
+
+// touchCounters creates the sent and errors counters of an Alertmanager.
+func (s *Sender) touchCounters(u string) {
+	s.sent.WithLabelValues(u)
+	s.errors.WithLabelValues(u)
+}
+
+// run starts the set's discovery, if it has any.
+func (set *amSet) run() {
+	if set.sd != nil {
+		set.sd.Run(context.Background(), set.resolve)
+	}
+}
+
+// stop ends the set's discovery.
+func (set *amSet) stop() {
+	if set.sd != nil {
+		set.sd.Stop()
+	}
+}
+
+func (set *amSet) lastGroups() []*config.TargetGroup {
+	set.mtx.RLock()
+	defer set.mtx.RUnlock()
+	return set.groups
+}
+
+// resolve recomputes the set's Alertmanagers from its static groups and the discovered ones. A
+// discovered group with a target that is not a valid address after relabeling is skipped and
+// logged, as in Prometheus.
+func (set *amSet) resolve(discovered []*config.TargetGroup) {
+	var (
+		urls    []string
+		dropped []*url.URL
+		seen    = map[string]bool{}
+	)
+	for _, tg := range append(slices.Clip(set.static), discovered...) {
+		active, drop, err := alertmanagersFromGroup(tg, set.cfg)
+		if err != nil {
+			set.logger.Error("Creating discovered Alertmanagers failed", "group", tg.Source, "err", err)
+			continue
+		}
+		// Two targets that end up at one URL are one Alertmanager, as in Prometheus.
+		for _, u := range active {
+			if !seen[u] {
+				seen[u] = true
+				urls = append(urls, u)
+			}
+		}
+		dropped = append(dropped, drop...)
+	}
+	if set.onURL != nil {
+		for _, u := range urls {
+			set.onURL(u)
+		}
+	}
+	set.mtx.Lock()
+	defer set.mtx.Unlock()
+	set.groups, set.urls, set.dropped = discovered, urls, dropped
+}
+
+// targets returns the set's active Alertmanager URLs and dropped targets.
+func (set *amSet) targets() ([]string, []*url.URL) {
+	set.mtx.RLock()
+	defer set.mtx.RUnlock()
+	return set.urls, set.dropped
+}
+
+// alertmanagersFromGroup relabels the targets of tg with the set's relabel_configs, as
+// Prometheus's notifier.AlertmanagerFromGroup does: the labels relabeling starts from are the
+// configured scheme and alerts path, the target's labels, then the group's labels the target
+// lacks.
+func alertmanagersFromGroup(tg *config.TargetGroup, c *config.AlertmanagerConfig) (active []string, dropped []*url.URL, err error) {
 	scheme := c.Scheme
 	if scheme == "" {
 		scheme = "http"
 	}
 	alertsPath := path.Join("/", c.PathPrefix, "/api/v2/alerts")
-	seen := map[string]bool{}
 	lb := labels.NewBuilder(labels.EmptyLabels())
-	for _, tg := range c.StaticConfigs {
-		for _, t := range tg.Targets {
-			// The labels Prometheus gives relabel_configs to work on: the target's, the
-			// configured scheme and alerts path, then the group's labels the target lacks.
-			lb.Reset(labels.EmptyLabels())
-			for k, v := range t {
+	for _, t := range tg.Targets {
+		lb.Reset(labels.EmptyLabels())
+		lb.Set(model.SchemeLabel, scheme)
+		lb.Set(alertsPathLabel, alertsPath)
+		for k, v := range t {
+			lb.Set(string(k), string(v))
+		}
+		for k, v := range tg.Labels {
+			if _, ok := t[k]; !ok {
 				lb.Set(string(k), string(v))
 			}
-			lb.Set(model.SchemeLabel, scheme)
-			lb.Set(alertsPathLabel, alertsPath)
-			for k, v := range tg.Labels {
-				if _, ok := t[k]; !ok {
-					lb.Set(string(k), string(v))
-				}
-			}
-			preRelabel := lb.Labels()
-			if !relabel.ProcessBuilder(lb, c.RelabelConfigs...) {
-				set.dropped = append(set.dropped, alertmanagerURL(preRelabel.Get))
-				continue
-			}
-			if err := config.CheckTargetAddress(model.LabelValue(lb.Get(model.AddressLabel))); err != nil {
-				return nil, err
-			}
-			// Two targets that end up at one URL are one Alertmanager, as in Prometheus.
-			if u := alertmanagerURL(lb.Get).String(); !seen[u] {
-				seen[u] = true
-				set.urls = append(set.urls, u)
-			}
 		}
+		preRelabel := lb.Labels()
+		if !relabel.ProcessBuilder(lb, c.RelabelConfigs...) {
+			dropped = append(dropped, alertmanagerURL(preRelabel.Get))
+			continue
+		}
+		if err := config.CheckTargetAddress(model.LabelValue(lb.Get(model.AddressLabel))); err != nil {
+			return nil, nil, err
+		}
+		active = append(active, alertmanagerURL(lb.Get).String())
 	}
-	return set, nil
+	return active, dropped, nil
 }
 
 // alertsPathLabel holds an Alertmanager target's alerts path during relabeling, as in Prometheus.
@@ -228,13 +359,14 @@ func alertmanagerURL(get func(string) string) *url.URL {
 
 // Alertmanagers returns the URLs alerts are posted to: every alerting.alertmanagers
 // target kept by its relabel_configs (scheme://address/path_prefix/api/v2/alerts), in
-// configuration order, as Prometheus lists them in /api/v1/alertmanagers.
+// configuration and discovery order, as Prometheus lists them in /api/v1/alertmanagers.
 func (s *Sender) Alertmanagers() []*url.URL {
 	s.cfgMtx.RLock()
 	defer s.cfgMtx.RUnlock()
 	var out []*url.URL
 	for _, set := range s.sets {
-		for _, raw := range set.urls {
+		urls, _ := set.targets()
+		for _, raw := range urls {
 			u, err := url.Parse(raw)
 			if err != nil { // built by alertmanagerURL: cannot happen
 				continue
@@ -252,7 +384,8 @@ func (s *Sender) DroppedAlertmanagers() []*url.URL {
 	defer s.cfgMtx.RUnlock()
 	var out []*url.URL
 	for _, set := range s.sets {
-		for _, u := range set.dropped {
+		_, dropped := set.targets()
+		for _, u := range dropped {
 			c := *u
 			out = append(out, &c)
 		}
@@ -263,12 +396,12 @@ func (s *Sender) DroppedAlertmanagers() []*url.URL {
 // Send applies external labels and alert relabeling, hands the alerts to the local Notifier and
 // queues them for the external Alertmanagers. Only the local Notifier's error is returned:
 // external delivery is asynchronous and reported by metrics and logs.
-func (s *Sender) Send(ctx context.Context, alerts ...routing.Alert) error {
+func (s *Sender) Send(ctx context.Context, alerts ...Alert) error {
 	s.cfgMtx.RLock()
 	ext, rcs, hasAMs := s.externalLabels, s.relabelConfigs, len(s.sets) > 0
 	s.cfgMtx.RUnlock()
 
-	out := make([]routing.Alert, 0, len(alerts))
+	out := make([]Alert, 0, len(alerts))
 	for _, a := range alerts {
 		lb := labels.NewBuilder(labelsFromSet(a.Labels))
 		ext.Range(func(l labels.Label) {
@@ -294,6 +427,12 @@ func (s *Sender) Send(ctx context.Context, alerts ...routing.Alert) error {
 	return nil
 }
 
+func toLabelSet(ls labels.Labels) model.LabelSet {
+	m := make(model.LabelSet, ls.Len())
+	ls.Range(func(l labels.Label) { m[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+	return m
+}
+
 func labelsFromSet(ls model.LabelSet) labels.Labels {
 	b := labels.NewScratchBuilder(len(ls))
 	for k, v := range ls {
@@ -303,7 +442,7 @@ func labelsFromSet(ls model.LabelSet) labels.Labels {
 	return b.Labels()
 }
 
-func (s *Sender) enqueue(alerts []routing.Alert) {
+func (s *Sender) enqueue(alerts []Alert) {
 	s.queueMtx.Lock()
 	defer s.queueMtx.Unlock()
 	capacity := s.opts.QueueCapacity
@@ -331,11 +470,11 @@ func (s *Sender) queueLen() int {
 	return len(s.queue)
 }
 
-func (s *Sender) nextBatch() []routing.Alert {
+func (s *Sender) nextBatch() []Alert {
 	s.queueMtx.Lock()
 	defer s.queueMtx.Unlock()
 	n := min(len(s.queue), maxBatchSize)
-	batch := append([]routing.Alert(nil), s.queue[:n]...)
+	batch := append([]Alert(nil), s.queue[:n]...)
 	s.queue = s.queue[n:]
 	return batch
 }
@@ -352,6 +491,13 @@ func (s *Sender) Stop() {
 		close(s.stop)
 		s.runOnce.Do(func() { close(s.done) })
 		<-s.done
+		s.cfgMtx.Lock()
+		s.stopped = true
+		sets := s.sets
+		s.cfgMtx.Unlock()
+		for _, set := range sets {
+			set.stop()
+		}
 	})
 }
 
@@ -391,7 +537,7 @@ type postableAlert struct {
 
 // sendAll posts the batch to every Alertmanager and reports whether at least one accepted it
 // (Prometheus counts the batch as dropped only when none did).
-func (s *Sender) sendAll(batch []routing.Alert) bool {
+func (s *Sender) sendAll(batch []Alert) bool {
 	s.cfgMtx.RLock()
 	sets := s.sets
 	s.cfgMtx.RUnlock()
@@ -413,7 +559,8 @@ func (s *Sender) sendAll(batch []routing.Alert) bool {
 			s.logger.Error("Encoding alerts failed", "err", err)
 			continue
 		}
-		for _, u := range set.urls {
+		urls, _ := set.targets()
+		for _, u := range urls {
 			wg.Add(1)
 			go func(u string) {
 				defer wg.Done()
@@ -437,8 +584,8 @@ func (s *Sender) sendAll(batch []routing.Alert) bool {
 	return success || len(sets) == 0
 }
 
-func relabelAlerts(alerts []routing.Alert, rcs []*relabel.Config) []routing.Alert {
-	out := make([]routing.Alert, 0, len(alerts))
+func relabelAlerts(alerts []Alert, rcs []*relabel.Config) []Alert {
+	out := make([]Alert, 0, len(alerts))
 	for _, a := range alerts {
 		lb := labels.NewBuilder(labelsFromSet(a.Labels))
 		if !relabel.ProcessBuilder(lb, rcs...) {
@@ -450,7 +597,7 @@ func relabelAlerts(alerts []routing.Alert, rcs []*relabel.Config) []routing.Aler
 	return out
 }
 
-func toPostable(alerts []routing.Alert) []postableAlert {
+func toPostable(alerts []Alert) []postableAlert {
 	out := make([]postableAlert, len(alerts))
 	for i, a := range alerts {
 		p := postableAlert{Labels: a.Labels, Annotations: a.Annotations, GeneratorURL: a.GeneratorURL}

@@ -11,6 +11,7 @@ import "net/http"
 // duplicates a silence, which is better than losing one silently.
 func (h *Handler) durableSilenceChange(w http.ResponseWriter, r *http.Request) {
 	before := h.router.SilenceWriteFailures()
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	rec := &recorder{header: http.Header{}, code: http.StatusOK}
 	h.api.ServeHTTP(rec, r)
 	if rec.code/100 == 2 && h.router.SilenceWriteFailures() != before {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 
 	"github.com/vigil-monitoring/vigil/promql"
@@ -133,9 +132,10 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 			StorageRetention: retention,
 		}
 		if scraping != nil {
-			ri.ReloadConfigSuccess = gaugeValue(scraping.Reloader.success) == 1
-			if ts := gaugeValue(scraping.Reloader.successTime); ts > 0 {
-				ri.LastConfigTime = time.Unix(int64(ts), 0).UTC()
+			ok, at := scraping.Reloader.LastReload()
+			ri.ReloadConfigSuccess = ok
+			if !at.IsZero() {
+				ri.LastConfigTime = at.Truncate(time.Second).UTC()
 			}
 		}
 		return ri
@@ -176,14 +176,4 @@ func buildSetting(key string) string {
 		}
 	}
 	return ""
-}
-
-// gaugeValue reads a gauge owned by another subsystem (the reloader's status gauges) without
-// adding state to it.
-func gaugeValue(g prometheus.Gauge) float64 {
-	var m dto.Metric
-	if err := g.Write(&m); err != nil || m.Gauge == nil {
-		return 0
-	}
-	return m.Gauge.GetValue()
 }

@@ -134,3 +134,39 @@ func TestSIGHUPAndReloadEndpointReloadBothFiles(t *testing.T) {
 		})
 	}
 }
+
+// A reloaded prometheus.yml whose rule file does not load changes nothing: scraping keeps its
+// jobs too (the rules' check runs before any component applies the file).
+func TestReloadWithBadRuleFileChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	promFile, rulesFile := filepath.Join(dir, "prometheus.yml"), filepath.Join(dir, "rules.yml")
+	write := func(file, content string) {
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	promCfg := func(job string) string {
+		return fmt.Sprintf("rule_files: [%q]\nscrape_configs:\n- job_name: %s\n  static_configs: [{targets: ['127.0.0.1:1']}]\n", rulesFile, job)
+	}
+	write(rulesFile, "groups: [{name: g, rules: [{record: r, expr: vector(1)}]}]\n")
+	write(promFile, promCfg("first"))
+	base := startServer(t, "--config.file="+promFile)
+
+	write(rulesFile, "groups: [{name: g, rules: [{record: r, expr: 'vector(1'}]}]\n")
+	write(promFile, promCfg("second"))
+	resp, err := http.Post(base+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "configuration rejected, nothing changed") || !strings.Contains(string(body), "rules.yml") {
+		t.Fatalf("POST /-/reload: %d %s", resp.StatusCode, body)
+	}
+	if pools := getBody(t, base+"/api/v1/scrape_pools"); !strings.Contains(pools, `"first"`) || strings.Contains(pools, `"second"`) {
+		t.Errorf("scrape pools after a rejected reload: %s", pools)
+	}
+	if v := metricValue(t, base, "prometheus_config_last_reload_successful"); v != 0 {
+		t.Errorf("prometheus_config_last_reload_successful = %v", v)
+	}
+}

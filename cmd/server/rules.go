@@ -5,6 +5,7 @@ package main
 // subcommands `vigil check rules|config` and `vigil test rules`.
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,6 +106,18 @@ func (r *rulesRuntime) start(db *tsdb.DB, engine *promql.Engine, rl *reloader, e
 		}
 	}
 	rl.Add("rules", apply)
+	// The rule files are checked before any component applies a reloaded prometheus.yml, so
+	// that a bad rule file changes nothing, scraping included.
+	rl.Check("rules", func(cfg *config.Config) error {
+		files, err := ruler.ExpandRuleFiles(cfg.RuleFiles)
+		if err != nil {
+			return err
+		}
+		if _, errs := m.LoadGroups(time.Duration(cfg.GlobalConfig.EvaluationInterval), cfg.GlobalConfig.ExternalLabels, extURL, files...); errs != nil {
+			return errors.Join(errs...)
+		}
+		return nil
+	})
 	r.Sender.Run()
 	m.Run()
 	r.Manager = m

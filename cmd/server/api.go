@@ -15,6 +15,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+	commonversion "github.com/prometheus/common/version"
 
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/tsdb"
@@ -43,10 +44,16 @@ func registerAPIFlags(app *kingpin.Application) *apiFlags {
 	return f
 }
 
-// flagValues returns every flag with its current value, for /api/v1/status/flags.
+// flagValues returns Vigil's flags with their current values, for /api/v1/status/flags.
+// Kingpin's own flags (help, help-long, help-man, completion-*, version) are left out, as
+// Prometheus leaves them out.
 func (f *apiFlags) flagValues() map[string]string {
+	boilerplate := kingpin.New("", "").Version("")
 	m := map[string]string{}
 	for _, fl := range f.app.Model().Flags {
+		if boilerplate.GetFlag(fl.Name) != nil {
+			continue
+		}
 		m[fl.Name] = fl.Value.String()
 	}
 	return m
@@ -96,12 +103,12 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 		Rules:      rules,
 		Flags:      af.flagValues,
 		BuildInfo: apiv1.BuildInfo{
-			Version:   version,
-			Revision:  buildSetting("vcs.revision"),
-			Branch:    "",
-			BuildUser: "",
-			BuildDate: buildSetting("vcs.time"),
-			GoVersion: runtime.Version(),
+			Version:   commonversion.Version,
+			Revision:  commonversion.GetRevision(),
+			Branch:    commonversion.Branch,
+			BuildUser: commonversion.BuildUser,
+			BuildDate: commonversion.BuildDate,
+			GoVersion: commonversion.GoVersion,
 		},
 		GlobalURL:         apiv1.GlobalURLOptions{ListenAddress: f.listenAddress, Host: externalHost, Scheme: "http"},
 		EnableAdmin:       f.enableAdminAPI,
@@ -163,17 +170,4 @@ func retentionString(f *flags) string {
 		return s + " or " + size
 	}
 	return s
-}
-
-func buildSetting(key string) string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	for _, s := range info.Settings {
-		if s.Key == key {
-			return s.Value
-		}
-	}
-	return ""
 }

@@ -22,9 +22,12 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/model"
+	commonversion "github.com/prometheus/common/version"
 
+	_ "github.com/vigil-monitoring/vigil/internal/buildinfo" // fills common/version
 	"github.com/vigil-monitoring/vigil/internal/reload"
 	"github.com/vigil-monitoring/vigil/routing"
 	"github.com/vigil-monitoring/vigil/tsdb"
@@ -33,8 +36,10 @@ import (
 	"github.com/vigil-monitoring/vigil/web/hotpath"
 )
 
-// version is set with -ldflags "-X main.version=..." by release builds.
-var version = "0.1.0-dev"
+// version is Vigil's version: set by release builds with
+// -ldflags "-X github.com/prometheus/common/version.Version=...", else taken from the
+// binary's build information (internal/buildinfo, imported for that).
+var version = commonversion.Version
 
 type flags struct {
 	storagePath       string
@@ -56,9 +61,15 @@ type flags struct {
 }
 
 func parseFlags(args []string) (*flags, error) {
+	return parseFlagsOf(kingpin.New("vigil", appHelp), args)
+}
+
+const appHelp = "Vigil: metrics collection, storage, PromQL, rules and alert routing in one service."
+
+// parseFlagsOf defines the server's flags and the commands on app and parses args.
+func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	var f flags
-	app := kingpin.New("vigil", "Vigil: metrics collection, storage, PromQL, rules and alert routing in one service.")
-	app.Version(version)
+	app.Version(commonversion.Print("vigil"))
 	app.HelpFlag.Short('h')
 	app.Flag("storage.tsdb.path", "Base path for metrics storage.").Default("data/").StringVar(&f.storagePath)
 	app.Flag("storage.tsdb.retention.time", "How long to retain samples in storage.").Default("15d").SetValue(&f.retentionTime)
@@ -75,6 +86,12 @@ func parseFlags(args []string) (*flags, error) {
 	f.scrape = registerScrapeFlags(app)
 	f.rules = registerRulesFlags(app)
 	f.api = registerAPIFlags(app)
+	// The server is the default command; the others are listed in --help (`vigil help
+	// COMMAND` shows their flags). main runs them before the server's flags are parsed, with
+	// promtool's exit codes (runRulesCommand, runAlertingCommand).
+	app.Command("server", "Run the Vigil server (the default command; the flags above are its flags).").Default()
+	registerRulesCommands(app)
+	registerExplainCommand(app)
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
 	}
@@ -154,10 +171,11 @@ func run(f *flags, logger *slog.Logger) error {
 	rs.applyEarly(f.scrape.configFile)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "vigil_build_info", Help: "A metric with a constant '1' value labeled by version.",
-		ConstLabels: prometheus.Labels{"version": version},
-	}, func() float64 { return 1 }))
+	// vigil_build_info, not prometheus_build_info: its version label is Vigil's, which
+	// dashboards reading prometheus_build_info would take for a Prometheus release.
+	reg.MustRegister(versioncollector.NewCollector("vigil"))
+	logger.Info("Starting Vigil", "version", commonversion.Info())
+	logger.Info("operational information", "build_context", commonversion.BuildContext())
 	dbDir, err := filepath.Abs(f.storagePath)
 	if err != nil {
 		return fmt.Errorf("storage path: %w", err)
@@ -324,7 +342,7 @@ func run(f *flags, logger *slog.Logger) error {
 		stopping:   term.stopping(),
 		ready: func() {
 			isReady.Store(true)
-			logger.Info("vigil started", "version", version, "listen", web.Addr(), "storage", dbDir)
+			logger.Info("Server is ready to receive web requests.", "listen", web.Addr(), "storage", dbDir)
 		},
 	}
 	return lc.run()

@@ -20,7 +20,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
-	commonversion "github.com/prometheus/common/version"
 
 	"github.com/vigil-monitoring/vigil/routing"
 	amweb "github.com/vigil-monitoring/vigil/web/alertmanager"
@@ -63,8 +62,6 @@ func setupAlerting(f *alertingFlags, storageDir, listenAddress string, mux *http
 	if f == nil {
 		f = &alertingFlags{retention: model.Duration(routing.DefaultRetention)}
 	}
-	// The Alertmanager API reports its version from prometheus/common/version; amtool compares it.
-	commonversion.Version = version
 	r, err := routing.New(routing.Options{
 		ConfigFile:  f.configFile,
 		DataDir:     filepath.Join(storageDir, "alertmanager"),

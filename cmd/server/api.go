@@ -104,7 +104,7 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 		Flags:      af.flagValues,
 		BuildInfo: apiv1.BuildInfo{
 			Version:   commonversion.Version,
-			Revision:  commonversion.GetRevision(),
+			Revision:  commonversion.Revision,
 			Branch:    commonversion.Branch,
 			BuildUser: commonversion.BuildUser,
 			BuildDate: commonversion.BuildDate,

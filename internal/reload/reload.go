@@ -240,6 +240,10 @@ func (f *File[T]) Reload() (err error) {
 }
 
 func (f *File[T]) report(err error, start time.Time) {
+	file := f.o.Path
+	if file == "" {
+		file = "(embedded default)"
+	}
 	f.mtx.Lock()
 	defer f.mtx.Unlock()
 	if err != nil {
@@ -249,12 +253,12 @@ func (f *File[T]) report(err error, start time.Time) {
 		if !f.loaded {
 			msg = "Loading configuration file failed"
 		}
-		f.o.Logger.Error(msg, "file", f.o.Path, "err", err)
+		f.o.Logger.Error(msg, "file", file, "err", err)
 		return
 	}
 	f.successful = true
 	f.successTime = time.Now()
 	f.success.Set(1)
 	f.successSeconds.Set(float64(f.successTime.Unix()))
-	f.o.Logger.Info("Completed loading of configuration file", "file", f.o.Path, "duration", time.Since(start))
+	f.o.Logger.Info("Completed loading of configuration file", "file", file, "duration", time.Since(start))
 }

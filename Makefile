@@ -2,6 +2,17 @@
 GO        ?= go
 BIN       := bin
 LDFLAGS   ?= -s -w
+# Build information, as Prometheus's releases carry it (common/version; /api/v1/status/buildinfo,
+# --version, vigil_build_info). Without a v* tag the version comes from the binary itself
+# (internal/buildinfo). Override any of them: make build VERSION=0.2.0
+VERSION    ?= $(shell git describe --tags --match 'v[0-9]*' 2>/dev/null | sed 's/^v//')
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null)
+BRANCH     ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+BUILD_USER ?= $(shell whoami 2>/dev/null)@$(shell hostname 2>/dev/null)
+BUILD_DATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS_VERSION := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
+	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(BUILD_USER) -X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 GOFLAGS_B ?= -trimpath
 PKGS      := ./...
 # Packages with concurrency run under the race detector in `make test`.
@@ -14,10 +25,10 @@ all: build
 build: build-server $(if $(wildcard cmd/adapter/*.go),build-adapter)
 
 build-server:
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -ldflags '$(LDFLAGS)' -o $(BIN)/vigil ./cmd/server
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -ldflags '$(LDFLAGS) $(LDFLAGS_VERSION)' -o $(BIN)/vigil ./cmd/server
 
 build-adapter:
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -ldflags '$(LDFLAGS)' -o $(BIN)/vigil-adapter ./cmd/adapter
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -ldflags '$(LDFLAGS) $(LDFLAGS_VERSION)' -o $(BIN)/vigil-adapter ./cmd/adapter
 
 # Starts vigil with its embedded default configuration; data goes to ./data.
 run: build-server

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/version"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apiserver/pkg/server/healthz"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/vigil-monitoring/vigil/adapter"
 	"github.com/vigil-monitoring/vigil/adapter/serve"
+	_ "github.com/vigil-monitoring/vigil/internal/buildinfo" // fills common/version
 )
 
 type options struct {
@@ -88,9 +90,14 @@ func run() error {
 	fs.IntVar(&o.gcPercent, "go-gc-percent", 50, "GOGC of the Go runtime: the heap may grow to live data plus this percentage before a collection. Most of the adapter's allocation is short-lived (a relist, a request), so half of Go's default keeps the process small at little CPU cost; the GOGC environment variable takes precedence")
 	fs.StringVar(&o.memoryLimit, "go-memory-limit", "48Mi", "soft limit for the Go runtime (GC works harder near it instead of growing the heap); 0 disables; the GOMEMLIMIT environment variable takes precedence")
 	fs.BoolVar(&o.cachePods, "cache-pods", true, "keep pod names and labels in a watch-based cache for Pods metrics instead of listing pods on every request (needs watch on pods)")
+	showVersion := fs.Bool("version", false, "print version information and exit")
 	logs.AddFlags(fs)
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return fmt.Errorf("parsing flags: %w", err)
+	}
+	if *showVersion {
+		fmt.Println(version.Print("vigil-adapter"))
+		return nil
 	}
 	if o.relistInterval <= 0 || o.maxAge <= 0 {
 		return errors.New("--metrics-relist-interval and --metrics-max-age must be positive")
@@ -168,7 +175,7 @@ func run() error {
 	if err := server.AddReadyzChecks(healthz.NamedCheck("metric-discovery", func(*http.Request) error { return d.Synced() })); err != nil {
 		return err
 	}
-	klog.InfoS("starting vigil-adapter", "prometheus", o.promURL, "config", reloader.Path)
+	klog.InfoS("starting vigil-adapter", "version", version.Info(), "build_context", version.BuildContext(), "prometheus", o.promURL, "config", reloader.Path)
 	return server.Run(ctx)
 }
 

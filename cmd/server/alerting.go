@@ -18,7 +18,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
-	commonversion "github.com/prometheus/common/version"
 
 	"github.com/vigil-monitoring/vigil/routing"
 	amweb "github.com/vigil-monitoring/vigil/web/alertmanager"
@@ -65,8 +64,6 @@ func setupAlerting(f *alertingFlags, storageDir string, externalURL *url.URL, mu
 	if f == nil {
 		f = &alertingFlags{retention: model.Duration(routing.DefaultRetention)}
 	}
-	// The Alertmanager API reports its version from prometheus/common/version; amtool compares it.
-	commonversion.Version = version
 	r, err := routing.New(routing.Options{
 		ConfigFile:          f.configFile,
 		DataDir:             filepath.Join(storageDir, "alertmanager"),
@@ -105,42 +102,51 @@ func runAlertingCommand(args []string, stdout, stderr io.Writer) (bool, int) {
 	if len(args) == 0 || args[0] != "explain" {
 		return false, 0
 	}
-	app := kingpin.New("vigil explain", "Explain why an alert was (not) notified.")
+	app := kingpin.New("vigil", "Explain why an alert was (not) notified.")
 	app.Terminate(nil)
 	app.ErrorWriter(stderr)
 	app.UsageWriter(stderr)
-	cmd := app.Command("alert", "Show routes, group key, silences, inhibitions and last notification for a label set.")
-	base := cmd.Flag("url", "URL of the Vigil server.").Default("http://localhost:9090").String()
-	asJSON := cmd.Flag("json", "Print the raw JSON answer.").Bool()
-	pairs := cmd.Arg("labels", "label=value pairs").Required().Strings()
-	if _, err := app.Parse(args[1:]); err != nil {
+	run := registerExplainCommand(app)
+	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "vigil explain: %v\n", err)
 		return true, 2
 	}
-	lset := model.LabelSet{}
-	for _, p := range *pairs {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok || k == "" {
-			fmt.Fprintf(stderr, "vigil explain: %q is not label=value\n", p)
-			return true, 2
+	return true, run(stdout, stderr)
+}
+
+// registerExplainCommand adds `explain alert` to app; run runs it once app parsed it.
+func registerExplainCommand(app *kingpin.Application) (run func(stdout, stderr io.Writer) int) {
+	explain := app.Command("explain", "Explain why an alert was (not) notified.")
+	cmd := explain.Command("alert", "Show routes, group key, silences, inhibitions and last notification for a label set.")
+	base := cmd.Flag("url", "URL of the Vigil server.").Default("http://localhost:9090").String()
+	asJSON := cmd.Flag("json", "Print the raw JSON answer.").Bool()
+	pairs := cmd.Arg("labels", "label=value pairs").Required().Strings()
+	return func(stdout, stderr io.Writer) int {
+		lset := model.LabelSet{}
+		for _, p := range *pairs {
+			k, v, ok := strings.Cut(p, "=")
+			if !ok || k == "" {
+				fmt.Fprintf(stderr, "vigil explain: %q is not label=value\n", p)
+				return 2
+			}
+			lset[model.LabelName(k)] = model.LabelValue(strings.Trim(v, `"`))
 		}
-		lset[model.LabelName(k)] = model.LabelValue(strings.Trim(v, `"`))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ex, err := amweb.FetchExplanation(ctx, http.DefaultClient, *base, lset)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil explain: %v\n", err)
+			return 1
+		}
+		if *asJSON {
+			b, _ := json.MarshalIndent(ex, "", "  ")
+			fmt.Fprintln(stdout, string(b))
+			return 0
+		}
+		fmt.Fprintf(stdout, "Labels: %s\n", ex.Labels)
+		for _, s := range ex.Summary {
+			fmt.Fprintf(stdout, "- %s\n", s)
+		}
+		return 0
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ex, err := amweb.FetchExplanation(ctx, http.DefaultClient, *base, lset)
-	if err != nil {
-		fmt.Fprintf(stderr, "vigil explain: %v\n", err)
-		return true, 1
-	}
-	if *asJSON {
-		b, _ := json.MarshalIndent(ex, "", "  ")
-		fmt.Fprintln(stdout, string(b))
-		return true, 0
-	}
-	fmt.Fprintf(stdout, "Labels: %s\n", ex.Labels)
-	for _, s := range ex.Summary {
-		fmt.Fprintf(stdout, "- %s\n", s)
-	}
-	return true, 0
 }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
+	commonversion "github.com/prometheus/common/version"
 
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/tsdb"
@@ -43,10 +43,16 @@ func registerAPIFlags(app *kingpin.Application) *apiFlags {
 	return f
 }
 
-// flagValues returns every flag with its current value, for /api/v1/status/flags.
+// flagValues returns Vigil's flags with their current values, for /api/v1/status/flags.
+// Kingpin's own flags (help, help-long, help-man, completion-*, version) are left out, as
+// Prometheus leaves them out.
 func (f *apiFlags) flagValues() map[string]string {
+	boilerplate := kingpin.New("", "").Version("")
 	m := map[string]string{}
 	for _, fl := range f.app.Model().Flags {
+		if boilerplate.GetFlag(fl.Name) != nil {
+			continue
+		}
 		m[fl.Name] = fl.Value.String()
 	}
 	return m
@@ -92,12 +98,12 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 		Rules:      rules,
 		Flags:      af.flagValues,
 		BuildInfo: apiv1.BuildInfo{
-			Version:   version,
-			Revision:  buildSetting("vcs.revision"),
-			Branch:    "",
-			BuildUser: "",
-			BuildDate: buildSetting("vcs.time"),
-			GoVersion: runtime.Version(),
+			Version:   commonversion.Version,
+			Revision:  commonversion.Revision,
+			Branch:    commonversion.Branch,
+			BuildUser: commonversion.BuildUser,
+			BuildDate: commonversion.BuildDate,
+			GoVersion: commonversion.GoVersion,
 		},
 		// As Prometheus: the external URL's host and scheme.
 		GlobalURL:         apiv1.GlobalURLOptions{ListenAddress: f.listenAddress, Host: f.web.ExternalURL.Host, Scheme: f.web.ExternalURL.Scheme},
@@ -130,9 +136,10 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 			StorageRetention: retention,
 		}
 		if scraping != nil {
-			ri.ReloadConfigSuccess = gaugeValue(scraping.Reloader.success) == 1
-			if ts := gaugeValue(scraping.Reloader.successTime); ts > 0 {
-				ri.LastConfigTime = time.Unix(int64(ts), 0).UTC()
+			ok, at := scraping.Reloader.LastReload()
+			ri.ReloadConfigSuccess = ok
+			if !at.IsZero() {
+				ri.LastConfigTime = at.Truncate(time.Second).UTC()
 			}
 		}
 		return ri
@@ -160,27 +167,4 @@ func retentionString(f *flags) string {
 		return s + " or " + size
 	}
 	return s
-}
-
-func buildSetting(key string) string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	for _, s := range info.Settings {
-		if s.Key == key {
-			return s.Value
-		}
-	}
-	return ""
-}
-
-// gaugeValue reads a gauge owned by another subsystem (the reloader's status gauges) without
-// adding state to it.
-func gaugeValue(g prometheus.Gauge) float64 {
-	var m dto.Metric
-	if err := g.Write(&m); err != nil || m.Gauge == nil {
-		return 0
-	}
-	return m.Gauge.GetValue()
 }

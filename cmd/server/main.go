@@ -12,23 +12,32 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/model"
+	commonversion "github.com/prometheus/common/version"
 
+	_ "github.com/vigil-monitoring/vigil/internal/buildinfo" // fills common/version
+	"github.com/vigil-monitoring/vigil/internal/reload"
+	"github.com/vigil-monitoring/vigil/routing"
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
 	webserver "github.com/vigil-monitoring/vigil/web/server"
 )
 
-// version is set with -ldflags "-X main.version=..." by release builds.
-var version = "0.1.0-dev"
+// version is Vigil's version: set by release builds with
+// -ldflags "-X github.com/prometheus/common/version.Version=...", else taken from the
+// binary's build information (internal/buildinfo, imported for that).
+var version = commonversion.Version
 
 type flags struct {
 	storagePath       string
@@ -51,9 +60,15 @@ type flags struct {
 }
 
 func parseFlags(args []string) (*flags, error) {
+	return parseFlagsOf(kingpin.New("vigil", appHelp), args)
+}
+
+const appHelp = "Vigil: metrics collection, storage, PromQL, rules and alert routing in one service."
+
+// parseFlagsOf defines the server's flags and the commands on app and parses args.
+func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	var f flags
-	app := kingpin.New("vigil", "Vigil: metrics collection, storage, PromQL, rules and alert routing in one service.")
-	app.Version(version)
+	app.Version(commonversion.Print("vigil"))
 	app.HelpFlag.Short('h')
 	app.Flag("storage.tsdb.path", "Base path for metrics storage.").Default("data/").StringVar(&f.storagePath)
 	app.Flag("storage.tsdb.retention.time", "How long to retain samples in storage.").Default("15d").SetValue(&f.retentionTime)
@@ -71,6 +86,12 @@ func parseFlags(args []string) (*flags, error) {
 	f.rules = registerRulesFlags(app)
 	f.api = registerAPIFlags(app)
 	f.web = webserver.RegisterFlags(app)
+	// The server is the default command; the others are listed in --help (`vigil help
+	// COMMAND` shows their flags). main runs them before the server's flags are parsed, with
+	// promtool's exit codes (runRulesCommand, runAlertingCommand).
+	app.Command("server", "Run the Vigil server (the default command; the flags above are its flags).").Default()
+	registerRulesCommands(app)
+	registerExplainCommand(app)
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
 	}
@@ -125,39 +146,229 @@ func main() {
 	}
 }
 
+// run is the server's lifecycle, declared in one place: what each component is, the order
+// they start in, when the server is ready, and the order they stop in.
+//
+// Start: signals → web → storage → alerting → scrape → api → rules → reload, then ready.
+//   - signals first, so that SIGTERM/SIGINT during startup stop the server cleanly (the start
+//     phase checks between components) and SIGHUP waits for the reload handler instead of
+//     killing the process.
+//   - web next, so that /-/healthy, /-/ready, /metrics and /debug/pprof answer while the
+//     storage replays its WAL (a liveness probe must not kill a long replay); every other
+//     path answers 503 Service Unavailable until ready, as in Prometheus.
+//   - storage, then the consumers of storage in data-flow order; prometheus.yml is first
+//     loaded by scrape and applied by each component as it registers.
+//   - reload last: SIGHUP and /-/reload only act on a fully started server.
+//
+// Ready: /-/ready answers 200 once every component has started.
+//
+// Stop: signals → reload → web → rules → scrape → alerting → api → storage.
+//   - the web server first stops accepting and finishes the requests in progress (and with
+//     them any reload they asked for);
+//   - rules and scrape stop producing samples and alerts;
+//   - alerting flushes: notifications under way finish and enter the notification log,
+//     silences and the log are snapshotted;
+//   - storage closes last, after every writer has stopped.
 func run(f *flags, logger *slog.Logger) error {
 	rs := &runtimeSettings{level: f.logLevelVar, flagLevel: f.logLevel, logger: logger}
 	rs.applyEarly(f.scrape.configFile)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "vigil_build_info", Help: "A metric with a constant '1' value labeled by version.",
-		ConstLabels: prometheus.Labels{"version": version},
-	}, func() float64 { return 1 }))
-
+	// vigil_build_info, not prometheus_build_info: its version label is Vigil's, which
+	// dashboards reading prometheus_build_info would take for a Prometheus release.
+	reg.MustRegister(versioncollector.NewCollector("vigil"))
+	logger.Info("Starting Vigil", "version", commonversion.Info())
+	logger.Info("operational information", "build_context", commonversion.BuildContext())
 	dbDir, err := filepath.Abs(f.storagePath)
 	if err != nil {
 		return fmt.Errorf("storage path: %w", err)
 	}
-	db, err := tsdb.Open(dbDir, &tsdb.Options{
-		RetentionDuration: time.Duration(f.retentionTime).Milliseconds(),
-		MaxBytes:          int64(f.retentionSize),
-		MinBlockDuration:  time.Duration(f.minBlockDuration).Milliseconds(),
-		MaxBlockDuration:  time.Duration(f.maxBlockDuration).Milliseconds(),
-		WALSegmentSize:    int(f.walSegmentSizeRaw),
-	}, logger.With("component", "tsdb"), reg)
-	if err != nil {
-		return fmt.Errorf("opening storage: %w", err)
-	}
-	defer func() {
-		if err := db.Close(); err != nil {
-			logger.Error("closing storage", "err", err)
-		}
-	}()
 
-	ready := make(chan struct{})
-	quit := make(chan struct{})
-	mux := http.NewServeMux()
+	var (
+		term     = newTerminator()
+		isReady  atomic.Bool
+		mux      = http.NewServeMux()
+		coord    = reload.New(logger.With("component", "reload"))
+		hup      = make(chan os.Signal, 1)
+		db       *tsdb.DB
+		router   *routing.Router
+		scraping *scrapeRuntime
+		rules    *rulesRuntime
+		api      *apiRuntime
+	)
+	mountOperational(mux, reg, &isReady, f.enableLifecycle, term)
+
+	signals := &component{name: "signals"}
+	{
+		sigc := make(chan os.Signal, 1)
+		done := make(chan struct{})
+		forwarded := make(chan struct{})
+		signals.start = func() error {
+			signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT)
+			signal.Notify(hup, syscall.SIGHUP)
+			go func() {
+				defer close(forwarded)
+				select {
+				case s := <-sigc:
+					term.request("received signal " + s.String())
+				case <-done:
+				}
+			}()
+			return nil
+		}
+		signals.wait = func() error {
+			select {
+			case <-term.stopping():
+				logger.Info("shutting down", "reason", term.why())
+			case <-done:
+			}
+			return nil
+		}
+		signals.stop = func() {
+			signal.Stop(sigc)
+			signal.Stop(hup)
+			close(done)
+			<-forwarded
+		}
+	}
+
+	var web *webServer
+	webc := &component{
+		name: "web",
+		start: func() (err error) {
+			web, err = serveWeb(f.web, f.listenAddress, readyGate(&isReady, mux), logger)
+			return err
+		},
+		wait: func() error { return web.Wait() },
+		stop: func() { web.Shutdown() },
+	}
+
+	storage := &component{
+		name: "storage",
+		start: func() (err error) {
+			db, err = tsdb.Open(dbDir, &tsdb.Options{
+				RetentionDuration: time.Duration(f.retentionTime).Milliseconds(),
+				MaxBytes:          int64(f.retentionSize),
+				MinBlockDuration:  time.Duration(f.minBlockDuration).Milliseconds(),
+				MaxBlockDuration:  time.Duration(f.maxBlockDuration).Milliseconds(),
+				WALSegmentSize:    int(f.walSegmentSizeRaw),
+			}, logger.With("component", "tsdb"), reg)
+			if err != nil {
+				return fmt.Errorf("opening storage: %w", err)
+			}
+			return nil
+		},
+		stop: func() {
+			if err := db.Close(); err != nil {
+				logger.Error("closing storage", "err", err)
+			}
+		},
+	}
+
+	alerting := &component{
+		name: "alerting",
+		start: func() error {
+			r, err := setupAlerting(f.alerting, dbDir, f.web.ExternalURL, mux, reg, logger)
+			if err != nil {
+				return err
+			}
+			router = r
+			addAlertmanagerFile(coord, f.alerting.configFile, router, reg, logger)
+			return nil
+		},
+		stop: func() { router.Stop() },
+	}
+
+	scrapec := &component{
+		name: "scrape",
+		start: func() (err error) {
+			scraping, err = setupScrape(addConfigFile(coord, f.scrape.configFile, reg, logger), db, reg, logger)
+			if err != nil {
+				return err
+			}
+			// Applied before the TSDB opened (applyEarly); from now on with every reload.
+			scraping.Reloader.Add("runtime", rs.apply)
+			return nil
+		},
+		stop: func() { scraping.Stop() },
+	}
+
+	// One PromQL engine for queries and rules, as in Prometheus: the API builds it from the
+	// --query.* flags, so the API is set up before the rules start.
+	apic := &component{
+		name: "api",
+		start: func() (err error) {
+			rules = newRules(f.rules, router, reg, logger)
+			api, err = setupAPI(f, db, scraping, rules.API(), mux, reg, logger, func(o *apiv1.Options) {
+				o.Alertmanagers = rules.Sender // /api/v1/alertmanagers
+			})
+			return err
+		},
+	}
+
+	rulesc := &component{
+		name: "rules",
+		start: func() error {
+			return rules.start(db, api.Engine, scraping.Reloader, f.web.ExternalURL)
+		},
+		stop: func() { rules.Stop() },
+	}
+
+	reloadc := &component{name: "reload"}
+	{
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		reloadc.start = func() error {
+			mux.Handle("/-/reload", coord.Handler(f.enableLifecycle))
+			go func() {
+				defer close(done)
+				coord.Run(ctx, hup)
+			}()
+			return nil
+		}
+		reloadc.stop = func() {
+			cancel()
+			<-done
+		}
+	}
+
+	lc := &lifecycle{
+		logger:     logger,
+		startOrder: []*component{signals, webc, storage, alerting, scrapec, apic, rulesc, reloadc},
+		stopOrder:  []*component{signals, reloadc, webc, rulesc, scrapec, alerting, apic, storage},
+		stopping:   term.stopping(),
+		ready: func() {
+			isReady.Store(true)
+			logger.Info("Server is ready to receive web requests.", "listen", web.Addr(), "storage", dbDir)
+		},
+	}
+	return lc.run()
+}
+
+// terminator records the first request to stop the server (a signal, POST /-/quit).
+type terminator struct {
+	once   sync.Once
+	done   chan struct{}
+	reason string
+}
+
+func newTerminator() *terminator { return &terminator{done: make(chan struct{})} }
+
+func (t *terminator) request(reason string) {
+	t.once.Do(func() {
+		t.reason = reason
+		close(t.done)
+	})
+}
+
+func (t *terminator) stopping() <-chan struct{} { return t.done }
+
+// why is the reason given to request; call it after stopping is closed.
+func (t *terminator) why() string { return t.reason }
+
+// mountOperational mounts what answers from the first moment: /metrics, /debug/pprof,
+// /-/healthy, /-/ready and /-/quit.
+func mountOperational(mux *http.ServeMux, reg *prometheus.Registry, ready *atomic.Bool, enableLifecycle bool, term *terminator) {
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	// Go's profiler, as Prometheus serves it (go tool pprof http://HOST/debug/pprof/profile).
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -169,83 +380,83 @@ func run(f *flags, logger *slog.Logger) error {
 		fmt.Fprintln(w, "Vigil Server is Healthy.")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-ready:
-			fmt.Fprintln(w, "Vigil Server is Ready.")
-		default:
+		if !ready.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "Service Unavailable")
+			return
 		}
+		fmt.Fprintln(w, "Vigil Server is Ready.")
 	})
-
 	// POST /-/quit stops the server as SIGTERM does, with --web.enable-lifecycle (as Prometheus).
-	var quitOnce sync.Once
 	mux.HandleFunc("/-/quit", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost && r.Method != http.MethodPut {
 			http.Error(w, "Only POST or PUT requests allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		if !f.enableLifecycle {
+		if !enableLifecycle {
 			http.Error(w, "Lifecycle API is not enabled.", http.StatusForbidden)
 			return
 		}
 		fmt.Fprintln(w, "Requesting termination... Goodbye!")
-		quitOnce.Do(func() { close(quit) })
+		term.request("received /-/quit")
 	})
+}
 
-	alerting, err := setupAlerting(f.alerting, dbDir, f.web.ExternalURL, mux, reg, logger)
-	if err != nil {
-		return err
-	}
-	defer alerting.Stop()
-
-	scraping, err := setupScrape(f.scrape, f.enableLifecycle, db, mux, reg, logger)
-	if err != nil {
-		return err
-	}
-	defer scraping.Stop()
-	scraping.Reloader.AddFunc("alertmanager", alerting.Reload)
-	scraping.Reloader.Add("runtime", rs.apply)
-
-	// One PromQL engine for queries and rules, as in Prometheus: the API builds it from the
-	// --query.* flags, so the API is set up before the rules start (the HTTP server does not
-	// serve before both are).
-	rules := newRules(f.rules, alerting, reg, logger)
-	defer rules.Stop()
-	api, err := setupAPI(f, db, scraping, rules.API(), mux, reg, logger, func(o *apiv1.Options) {
-		o.Alertmanagers = rules.Sender // /api/v1/alertmanagers
-	})
-	if err != nil {
-		return err
-	}
-	if err := rules.start(db, api.Engine, scraping.Reloader, f.web.ExternalURL); err != nil {
-		return err
-	}
-
-	web, err := webserver.Listen(f.web, f.listenAddress, mux, logger.With("component", "web"))
-	if err != nil {
-		return err
-	}
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- web.Serve() }()
-	logger.Info("vigil started", "version", version, "listen", web.Addr().String(), "storage", dbDir)
-	close(ready)
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case s := <-sig:
-		logger.Info("received signal, shutting down", "signal", s.String())
-	case <-quit:
-		logger.Info("received /-/quit, shutting down")
-	case err := <-srvErr:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("web server: %w", err)
+// readyGate answers 503 Service Unavailable, as Prometheus does, for every path but the
+// operational ones until the server is ready.
+func readyGate(ready *atomic.Bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() && !servedBeforeReady(r.URL.Path) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "Service Unavailable")
+			return
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func servedBeforeReady(path string) bool {
+	switch path {
+	case "/metrics", "/-/healthy", "/-/ready", "/-/quit":
+		return true
 	}
+	return strings.HasPrefix(path, "/debug/pprof/")
+}
+
+// webServer is the HTTP server of UI, APIs and telemetry (web/server: --web.* flags, the web
+// config's TLS and authentication on every path, the route prefix).
+type webServer struct {
+	srv  *webserver.Server
+	errc chan error
+}
+
+// serveWeb listens on listenAddress and serves handler until Shutdown.
+func serveWeb(f *webserver.Flags, listenAddress string, handler http.Handler, logger *slog.Logger) (*webServer, error) {
+	srv, err := webserver.Listen(f, listenAddress, handler, logger.With("component", "web"))
+	if err != nil {
+		return nil, err
+	}
+	w := &webServer{srv: srv, errc: make(chan error, 1)}
+	go func() { w.errc <- srv.Serve() }()
+	return w, nil
+}
+
+// Addr is the address the server listens on.
+func (w *webServer) Addr() string { return w.srv.Addr().String() }
+
+// Wait returns when the server stopped: nil after Shutdown, the error if it failed.
+func (w *webServer) Wait() error {
+	err := <-w.errc
+	w.errc <- err // for a second Wait
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("web server: %w", err)
+}
+
+// Shutdown stops accepting connections and waits (at most 10s) for the requests in progress.
+func (w *webServer) Shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// Requests in progress finish before the router and storage (deferred) stop.
-	_ = web.Shutdown(ctx)
-	return nil
+	_ = w.srv.Shutdown(ctx)
 }

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -137,6 +138,18 @@ func (r *rulesRuntime) start(db *tsdb.DB, engine *promql.Engine, rl *reloader, e
 		}
 	}
 	rl.Add("rules", apply)
+	// The rule files are checked before any component applies a reloaded prometheus.yml, so
+	// that a bad rule file changes nothing, scraping included.
+	rl.Check("rules", func(cfg *config.Config) error {
+		files, err := ruler.ExpandRuleFiles(cfg.RuleFiles)
+		if err != nil {
+			return err
+		}
+		if _, errs := m.LoadGroups(time.Duration(cfg.GlobalConfig.EvaluationInterval), cfg.GlobalConfig.ExternalLabels, extURL, files...); errs != nil {
+			return errors.Join(errs...)
+		}
+		return nil
+	})
 	r.Sender.Run()
 	m.Run()
 	r.Manager = m
@@ -153,7 +166,27 @@ func runRulesCommand(args []string, stdout, stderr io.Writer) (bool, int) {
 	app.Terminate(nil)
 	app.ErrorWriter(stderr)
 	app.UsageWriter(stderr)
+	cmds := registerRulesCommands(app)
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
+		return true, ruler.FailureExitCode
+	}
+	if code, ok := cmds.run(cmd, stdout, stderr); ok {
+		return true, code
+	}
+	// `vigil check` or `vigil test` without a subcommand: kingpin printed the usage.
+	return true, ruler.FailureExitCode
+}
 
+// rulesCommands are the promtool-compatible commands, registered on an application.
+type rulesCommands struct {
+	run func(cmd string, stdout, stderr io.Writer) (code int, ok bool)
+}
+
+// registerRulesCommands adds `check rules`, `check config` and `test rules` to app, with
+// promtool's flags and arguments.
+func registerRulesCommands(app *kingpin.Application) rulesCommands {
 	check := app.Command("check", "Check the resources for validity.")
 	lintHelp := "Linting checks to apply. Available options are: all, duplicate-rules, none. Use --lint=none to disable linting"
 
@@ -172,21 +205,17 @@ func runRulesCommand(args []string, stdout, stderr io.Writer) (bool, int) {
 	testRun := testRules.Flag("run", "If set, will only run test groups whose names match the regular expression. Can be specified multiple times.").Strings()
 	testFiles := testRules.Arg("test-rule-file", "The unit test file.").Required().ExistingFiles()
 
-	cmd, err := app.Parse(args)
-	if err != nil {
-		fmt.Fprintf(stderr, "vigil: %v\n", err)
-		return true, ruler.FailureExitCode
-	}
-	switch cmd {
-	case checkRules.FullCommand():
-		return true, ruler.CheckRules(stdout, stderr, ruler.CheckOptions{Lint: *rulesLint, LintFatal: *rulesLintFatal}, *rulesFiles...)
-	case checkConfig.FullCommand():
-		return true, ruler.CheckConfig(stdout, stderr, ruler.CheckOptions{Lint: *configLint, LintFatal: *configLintFatal}, *configFiles...)
-	case testRules.FullCommand():
-		return true, ruler.RulesUnitTest(stdout, stderr, ruler.UnitTestOptions{Run: *testRun}, *testFiles...)
-	}
-	// `vigil check` or `vigil test` without a subcommand: kingpin printed the usage.
-	return true, ruler.FailureExitCode
+	return rulesCommands{run: func(cmd string, stdout, stderr io.Writer) (int, bool) {
+		switch cmd {
+		case checkRules.FullCommand():
+			return ruler.CheckRules(stdout, stderr, ruler.CheckOptions{Lint: *rulesLint, LintFatal: *rulesLintFatal}, *rulesFiles...), true
+		case checkConfig.FullCommand():
+			return ruler.CheckConfig(stdout, stderr, ruler.CheckOptions{Lint: *configLint, LintFatal: *configLintFatal}, *configFiles...), true
+		case testRules.FullCommand():
+			return ruler.RulesUnitTest(stdout, stderr, ruler.UnitTestOptions{Run: *testRun}, *testFiles...), true
+		}
+		return 0, false
+	}}
 }
 
 // rulesAPI serves the rule manager's state to /api/v1/rules and /api/v1/alerts in the wire

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,9 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/vigil-monitoring/vigil/internal/reload"
 	"github.com/vigil-monitoring/vigil/storage"
 )
 
@@ -66,11 +67,7 @@ func TestScrapeReload(t *testing.T) {
 			write(cfg("a"))
 			reg := prometheus.NewRegistry()
 			mux := http.NewServeMux()
-			rt, err := setupScrape(&scrapeFlags{configFile: file}, lifecycle, &nopAppendable{}, mux, reg, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rt.Stop()
+			rt := setupScrapeWithReload(t, file, lifecycle, mux, reg)
 			waitUntil(t, "job a scraped", func() bool {
 				ts := rt.Manager.TargetsActive()["a"]
 				return len(ts) == 1 && !ts[0].LastScrape().IsZero()
@@ -127,20 +124,44 @@ func TestScrapeReload(t *testing.T) {
 				p := rt.Manager.ScrapePools()
 				return len(p) == 1 && p[0] == "c" && success() == 1
 			})
-			if v := testutil.ToFloat64(rt.Reloader.successTime); v <= 0 {
-				t.Errorf("success timestamp %v", v)
+			if ok, at := rt.Reloader.LastReload(); !ok || at.IsZero() {
+				t.Errorf("last reload: successful %v at %v", ok, at)
 			}
 		})
 	}
 }
 
-func TestReloadMethod(t *testing.T) {
-	mux := http.NewServeMux()
-	rt, err := setupScrape(&scrapeFlags{}, true, &nopAppendable{}, mux, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+// setupScrapeWithReload sets up scraping with file as main does: prometheus.yml in a reload
+// coordinator that serves /-/reload on mux and reloads on SIGHUP, until the test ends.
+func setupScrapeWithReload(t *testing.T, file string, lifecycle bool, mux *http.ServeMux, reg *prometheus.Registry) *scrapeRuntime {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	coord := reload.New(logger)
+	rt, err := setupScrape(addConfigFile(coord, file, reg, logger), &nopAppendable{}, reg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rt.Stop()
+	mux.Handle("/-/reload", coord.Handler(lifecycle))
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		coord.Run(ctx, hup)
+	}()
+	t.Cleanup(func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+		rt.Stop()
+	})
+	return rt
+}
+
+func TestReloadMethod(t *testing.T) {
+	mux := http.NewServeMux()
+	rt := setupScrapeWithReload(t, "", true, mux, prometheus.NewRegistry())
 	if pools := rt.Manager.ScrapePools(); len(pools) != 1 || pools[0] != "vigil" {
 		t.Fatalf("embedded default must scrape job vigil, got %v", pools)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
+	"github.com/vigil-monitoring/vigil/internal/buildinfo"
 	"github.com/vigil-monitoring/vigil/routing"
 )
 
@@ -107,6 +108,11 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body["config"] = cfg
+	if APIVersion != "" {
+		if vi, err := withVersion(body["versionInfo"], APIVersion); err == nil {
+			body["versionInfo"] = vi
+		}
+	}
 	out, err := json.Marshal(body)
 	if err != nil {
 		rec.copyTo(w)
@@ -118,6 +124,27 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	w.Header().Del("Content-Length")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
+}
+
+// APIVersion is the versionInfo.version of /api/v2/status: the Alertmanager release whose API
+// v2 this package serves (the upstream module built in), since that is what amtool compares
+// with its own version to warn of API differences. The other versionInfo fields are those of
+// Vigil's build (github.com/prometheus/common/version). Empty (test binaries know no module
+// versions) reports Vigil's version.
+var APIVersion = buildinfo.ModuleVersion("github.com/prometheus/alertmanager")
+
+// withVersion returns the versionInfo object raw with its version replaced.
+func withVersion(raw json.RawMessage, version string) (json.RawMessage, error) {
+	var vi map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &vi); err != nil {
+		return nil, err
+	}
+	v, err := json.Marshal(version)
+	if err != nil {
+		return nil, err
+	}
+	vi["version"] = v
+	return json.Marshal(vi)
 }
 
 // recorder buffers a response of the upstream handler so that it can be amended.

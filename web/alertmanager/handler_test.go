@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	commonversion "github.com/prometheus/common/version"
 
 	"github.com/vigil-monitoring/vigil/routing"
 )
@@ -312,5 +314,32 @@ func TestAPIErrors(t *testing.T) {
 				t.Errorf("%s %s = %d %s, want %d containing %q", tc.method, tc.path, resp.StatusCode, b, tc.wantCode, tc.wantBody)
 			}
 		})
+	}
+}
+
+// /api/v2/status reports the Alertmanager release whose API it serves as versionInfo.version
+// (what amtool compares with its own) and Vigil's build in the other fields.
+func TestStatusVersionInfo(t *testing.T) {
+	saved := APIVersion
+	defer func() { APIVersion = saved }()
+	APIVersion = "0.34.2"
+	srv, _, _ := server(t)
+	resp, err := http.Get(srv.URL + "/api/v2/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		VersionInfo map[string]string `json:"versionInfo"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"version": "0.34.2", "revision": commonversion.Revision, "branch": commonversion.Branch,
+		"buildUser": commonversion.BuildUser, "buildDate": commonversion.BuildDate, "goVersion": commonversion.GoVersion,
+	}
+	if !maps.Equal(body.VersionInfo, want) {
+		t.Errorf("versionInfo %v, want %v", body.VersionInfo, want)
 	}
 }

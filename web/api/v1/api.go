@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grafana/regexp"
@@ -180,7 +182,36 @@ func New(opts Options) *API {
 	postPut("/admin/tsdb/snapshot", a.snapshot)
 	a.mux.HandleFunc("POST /api/v1/write", a.remoteWrite)
 	a.mux.Handle("OPTIONS /api/v1/", a.wrap(func(*http.Request) apiResult { return apiResult{} }))
+	a.mux.HandleFunc(notFoundPattern, a.notFound)
 	return a
+}
+
+// notFoundPattern catches the requests no endpoint takes.
+const notFoundPattern = "/api/v1/"
+
+// notFound answers a request no endpoint takes as Prometheus's router (httprouter) does: 405
+// Method Not Allowed, with Allow, if the path is served with other methods, else 404 with
+// Go's plain "404 page not found".
+func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
+		if m == r.Method {
+			continue
+		}
+		other := *r
+		other.Method = m
+		if _, pattern := a.mux.Handler(&other); pattern != notFoundPattern && pattern != "" && !strings.HasPrefix(pattern, http.MethodOptions+" ") {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	allow = append(allow, http.MethodOptions)
+	slices.Sort(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
 }
 
 // ServeHTTP implements http.Handler.

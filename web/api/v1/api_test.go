@@ -354,3 +354,36 @@ func TestCanceledQueryIs499(t *testing.T) {
 		t.Fatalf("timeout: %d", got)
 	}
 }
+
+// Paths no endpoint serves answer as Prometheus's router does: 404 with a plain body for an
+// unknown path, 405 with Allow for a known path asked with another method.
+func TestUnknownPaths(t *testing.T) {
+	env := newTestEnv(t, nil)
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		body, allow  string
+	}{
+		{http.MethodGet, "/api/v1/foo", 404, "404 page not found\n", ""},
+		{http.MethodPost, "/api/v1/foo/bar", 404, "404 page not found\n", ""},
+		{http.MethodGet, "/api/v1/status/nope", 404, "404 page not found\n", ""},
+		{http.MethodDelete, "/api/v1/query", 405, "Method Not Allowed\n", "GET, OPTIONS, POST"},
+		{http.MethodGet, "/api/v1/admin/tsdb/snapshot", 405, "Method Not Allowed\n", "OPTIONS, POST, PUT"},
+		{http.MethodPut, "/api/v1/write", 405, "Method Not Allowed\n", "OPTIONS, POST"},
+		{http.MethodOptions, "/api/v1/foo", 204, "", ""},
+	} {
+		req, err := http.NewRequest(tc.method, env.srv.URL+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || string(b) != tc.body || resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d %q Allow %q, want %d %q Allow %q", tc.method, tc.path, resp.StatusCode, b, resp.Header.Get("Allow"), tc.code, tc.body, tc.allow)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/alertmanager/config"
@@ -127,9 +128,10 @@ func (td *testDispatch) numGroups() int {
 	return len(td.disp.groups)
 }
 
-// ms is the time of flush i since the test dispatcher started, rounded to 10ms.
+// ms is the time of flush f since the test dispatcher started, in milliseconds. Inside a
+// synctest bubble the clock only moves when every goroutine waits, so the times are exact.
 func (td *testDispatch) ms(f flushRec) int {
-	return int(f.at.Sub(td.start).Round(10*time.Millisecond) / time.Millisecond)
+	return int(f.at.Sub(td.start) / time.Millisecond)
 }
 
 const timingRoute = `
@@ -148,9 +150,9 @@ route:
 receivers: [{name: a}, {name: b}, {name: c}]
 `
 
-// near reports whether got is within tolerance of want (milliseconds); the machine is shared.
-func near(got, want int) bool { return got >= want-5 && got <= want+120 }
-
+// TestDispatcherTiming runs each case in a synctest bubble: the dispatcher's timers use the
+// bubble's fake clock, so group_wait and group_interval are checked to the millisecond and the
+// test takes no wall-clock time. BenchmarkNotificationLatency measures real latency.
 func TestDispatcherTiming(t *testing.T) {
 	ls := func(kv ...string) model.LabelSet {
 		out := model.LabelSet{}
@@ -167,8 +169,8 @@ func TestDispatcherTiming(t *testing.T) {
 			td.put(ls("alertname", "A"), time.Time{}, time.Time{})
 			time.Sleep(750 * time.Millisecond)
 			f := td.stage.get()
-			if len(f) < 2 || !near(td.ms(f[0]), 100) || !near(td.ms(f[1]), 400) {
-				t.Fatalf("flushes at %v, want ~100ms then ~400ms", times(td, f))
+			if got := times(td, f); len(got) != 3 || got[0] != 100 || got[1] != 400 || got[2] != 700 {
+				t.Fatalf("flushes at %v ms, want 100, 400, 700", got)
 			}
 			for i, fl := range f {
 				if fl.flushID != uint64(i+1) || fl.receiver != "a" || fl.repeat != time.Hour {
@@ -182,8 +184,8 @@ func TestDispatcherTiming(t *testing.T) {
 		{"an alert that started before group_wait flushes at once", func(t *testing.T, td *testDispatch) {
 			td.put(ls("alertname", "Old"), time.Now().Add(-time.Hour), time.Time{})
 			time.Sleep(60 * time.Millisecond)
-			if f := td.stage.get(); len(f) != 1 || td.ms(f[0]) > 50 {
-				t.Fatalf("flushes at %v, want one at once", times(td, f))
+			if f := td.stage.get(); len(f) != 1 || td.ms(f[0]) != 0 {
+				t.Fatalf("flushes at %v ms, want one at once", times(td, f))
 			}
 		}},
 		{"an alert joining an existing group waits for group_interval", func(t *testing.T, td *testDispatch) {
@@ -195,8 +197,8 @@ func TestDispatcherTiming(t *testing.T) {
 				t.Fatalf("before group_interval: %+v", f)
 			}
 			time.Sleep(200 * time.Millisecond)
-			if f := td.stage.get(); len(f) != 2 || len(f[1].alerts) != 2 || !near(td.ms(f[1]), 400) {
-				t.Fatalf("after group_interval: %+v at %v", f, times(td, f))
+			if f := td.stage.get(); len(f) != 2 || len(f[1].alerts) != 2 || td.ms(f[1]) != 400 {
+				t.Fatalf("after group_interval: %+v at %v ms", f, times(td, f))
 			}
 		}},
 		{"resolved alert is flushed once, then the empty group is removed", func(t *testing.T, td *testDispatch) {
@@ -220,7 +222,7 @@ func TestDispatcherTiming(t *testing.T) {
 			t0 := time.Now()
 			time.Sleep(200 * time.Millisecond)
 			f = td.stage.get()
-			if len(f) != 3 || f[2].at.Sub(t0) < 90*time.Millisecond || f[2].flushID != 1 {
+			if len(f) != 3 || f[2].at.Sub(t0) != 100*time.Millisecond || f[2].flushID != 1 {
 				t.Errorf("new group flushes %+v", f[2:])
 			}
 		}},
@@ -258,15 +260,17 @@ func TestDispatcherTiming(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 			f := td.stage.get()
-			if len(f) != 2 || !near(td.ms(f[0]), 100) || !near(td.ms(f[1]), 400) {
-				t.Fatalf("flushes at %v, want ~100ms and ~400ms", times(td, f))
+			if got := times(td, f); len(got) != 2 || got[0] != 100 || got[1] != 400 {
+				t.Fatalf("flushes at %v ms, want 100 and 400", got)
 			}
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.run(t, newTestDispatch(t, timingRoute))
+			synctest.Test(t, func(t *testing.T) {
+				tc.run(t, newTestDispatch(t, timingRoute))
+			})
 		})
 	}
 }
@@ -304,6 +308,10 @@ func (s *slowStage) Exec(ctx context.Context, _ *slog.Logger, alerts ...*types.A
 }
 
 func TestDispatcherFlushOverrunDoesNotOverlap(t *testing.T) {
+	synctest.Test(t, testDispatcherFlushOverrunDoesNotOverlap)
+}
+
+func testDispatcherFlushOverrunDoesNotOverlap(t *testing.T) {
 	conf, err := config.Load(`
 route: {receiver: a, group_by: [alertname], group_wait: 10ms, group_interval: 50ms}
 receivers: [{name: a}]`)
@@ -328,7 +336,7 @@ receivers: [{name: a}]`)
 		t.Fatalf("%d flushes started while the first one ran, want 1", calls)
 	}
 	st.release <- struct{}{} // the overdue flush starts right after the first returns
-	time.Sleep(20 * time.Millisecond)
+	synctest.Wait()
 	st.mu.Lock()
 	calls, overlap := st.calls, st.overlap
 	st.mu.Unlock()

@@ -131,6 +131,9 @@ func (c *AlertmanagerConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	if err := c.HTTPClientConfig.Validate(); err != nil {
 		return err
 	}
+	if err := c.ServiceDiscoveryConfigs.checkNull(); err != nil {
+		return err
+	}
 	if len(c.RelabelConfigs) == 0 {
 		for _, tg := range c.StaticConfigs {
 			for _, t := range tg.Targets {

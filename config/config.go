@@ -484,6 +484,9 @@ func (c *ScrapeConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	if c.JobName == "" {
 		return errors.New("job_name is empty")
 	}
+	if err := c.ServiceDiscoveryConfigs.checkNull(); err != nil {
+		return err
+	}
 	// HTTPClientConfig is inline, so its own UnmarshalYAML does not run: validate here, as
 	// Prometheus does.
 	if err := c.HTTPClientConfig.Validate(); err != nil {

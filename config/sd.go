@@ -43,6 +43,25 @@ type ServiceDiscoveryConfigs struct {
 	KubernetesSDConfigs []*KubernetesSDConfig `yaml:"kubernetes_sd_configs,omitempty"`
 }
 
+// checkNull rejects an empty list entry ("static_configs: [null]", or a bare "-"), which would
+// otherwise decode to a nil pointer; the message is Prometheus's.
+func (c *ServiceDiscoveryConfigs) checkNull() error {
+	null := func(key string, n int, isNil func(int) bool) error {
+		for i := range n {
+			if isNil(i) {
+				return fmt.Errorf("empty or null section in %s", key)
+			}
+		}
+		return nil
+	}
+	return errors.Join(
+		null("static_configs", len(c.StaticConfigs), func(i int) bool { return c.StaticConfigs[i] == nil }),
+		null("file_sd_configs", len(c.FileSDConfigs), func(i int) bool { return c.FileSDConfigs[i] == nil }),
+		null("http_sd_configs", len(c.HTTPSDConfigs), func(i int) bool { return c.HTTPSDConfigs[i] == nil }),
+		null("kubernetes_sd_configs", len(c.KubernetesSDConfigs), func(i int) bool { return c.KubernetesSDConfigs[i] == nil }),
+	)
+}
+
 // SetDirectory joins relative file paths with dir.
 func (c *ServiceDiscoveryConfigs) SetDirectory(dir string) {
 	for _, f := range c.FileSDConfigs {

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/alertmanager/provider/mem"
 	"github.com/prometheus/alertmanager/types"
 	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 )
 
@@ -506,12 +507,15 @@ receivers:
 				t.Fatal(err)
 			}
 			time.Sleep(1500 * time.Millisecond)
-			hook.mu.Lock()
-			n := len(hook.got)
-			hook.mu.Unlock()
-			// Flushes every 100ms, sends at ~50ms, ~650ms, ~1250ms.
-			if n < 2 || n > 3 {
-				t.Fatalf("%d notifications in %s, want 2-3 with repeat_interval 600ms", n, time.Since(start))
+			// group_wait 50ms, then a flush every 100ms; an unchanged group is sent again once
+			// repeat_interval (600ms) has passed since the last send.
+			var at []time.Duration
+			for _, ts := range hook.times() {
+				at = append(at, ts.Sub(start))
+			}
+			if len(at) != 3 || at[0] != 50*time.Millisecond || at[1]-at[0] < 600*time.Millisecond || at[1]-at[0] > 700*time.Millisecond ||
+				at[2]-at[1] < 600*time.Millisecond || at[2]-at[1] > 700*time.Millisecond {
+				t.Fatalf("notifications at %v, want at 50ms and then every repeat_interval (600ms) rounded up to a flush", at)
 			}
 		}},
 		{"a new alert in the group is sent at the next flush, not after repeat_interval", func(t *testing.T, r *Router, hook *sink, _ *prometheus.Registry) {
@@ -524,8 +528,8 @@ receivers:
 			}
 			t0 := time.Now()
 			waitFor(t, 2*time.Second, "second notification", func() bool { return len(hook.notifications()) == 2 })
-			if d := time.Since(t0); d > 400*time.Millisecond {
-				t.Errorf("second notification after %s, want within about group_interval", d)
+			if d := hook.times()[1].Sub(t0); d > 100*time.Millisecond {
+				t.Errorf("second notification after %s, want at the next flush (group_interval 100ms)", d)
 			}
 			if n := hook.notifications()[1]; len(n.Alerts) != 2 {
 				t.Errorf("second notification has %d alerts, want 2", len(n.Alerts))
@@ -600,18 +604,23 @@ receivers:
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			hook := newSink(t)
-			reg := prometheus.NewRegistry()
-			cfgFile := t.TempDir() + "/am.yml"
-			if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(conf, hook.srv.URL)), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			r, err := New(Options{ConfigFile: cfgFile, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Registerer: reg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Stop()
-			tc.run(t, r, hook, reg)
+			// A synctest bubble: the pipeline's timers run on a fake clock and the webhook is
+			// served over in-memory connections, so the schedule is checked exactly.
+			synctest.Test(t, func(t *testing.T) {
+				hook, dial := newPipeSink(t)
+				reg := prometheus.NewRegistry()
+				cfgFile := t.TempDir() + "/am.yml"
+				if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(conf, hook.url)), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				r, err := New(Options{ConfigFile: cfgFile, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Registerer: reg,
+					NotifierHTTPOptions: []commoncfg.HTTPClientOption{dial}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Stop()
+				tc.run(t, r, hook, reg)
+			})
 		})
 	}
 }

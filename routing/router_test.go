@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/alertmanager/silence/silencepb"
 	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -33,26 +34,93 @@ type notification struct {
 	} `json:"alerts"`
 }
 
-// sink is a webhook receiver that records every notification.
+// sink is a webhook receiver that records every notification and when it arrived.
 type sink struct {
 	srv *httptest.Server
+	url string
 	mu  sync.Mutex
 	got []notification
+	at  []time.Time
 }
 
+func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var n notification
+	if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.got = append(s.got, n)
+	s.at = append(s.at, time.Now())
+	s.mu.Unlock()
+}
+
+// newSink serves the sink on a loopback port.
 func newSink(t *testing.T) *sink {
 	s := &sink{}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var n notification
-		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
-			t.Errorf("decoding webhook: %v", err)
-		}
-		s.mu.Lock()
-		s.got = append(s.got, n)
-		s.mu.Unlock()
-	}))
+	s.srv = httptest.NewServer(s)
+	s.url = s.srv.URL
 	t.Cleanup(s.srv.Close)
 	return s
+}
+
+// newPipeSink serves the sink over in-memory connections (net.Pipe), for tests in a synctest
+// bubble, where goroutines must not wait on real sockets. Notifiers reach it through the
+// returned HTTP client option.
+func newPipeSink(t *testing.T) (*sink, commoncfg.HTTPClientOption) {
+	s := &sink{url: "http://sink.test"}
+	l := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	srv := &http.Server{Handler: s}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return s, commoncfg.WithDialContextFunc(l.dial)
+}
+
+// pipeListener hands the server end of a net.Pipe to Accept for every dial.
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "sink.test:80" }
+
+// times returns when each notification arrived.
+func (s *sink) times() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.at...)
 }
 
 func (s *sink) notifications() []notification {

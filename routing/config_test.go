@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -93,12 +94,17 @@ receivers:
 
 // TestRetryWithBackoff makes the receiver fail twice with 500: the notify pipeline retries
 // (with backoff) within the group's flush until it is accepted, and logs the notification.
+// It runs in a synctest bubble (fake clock, receiver over net.Pipe).
 func TestRetryWithBackoff(t *testing.T) {
+	synctest.Test(t, testRetryWithBackoff)
+}
+
+func testRetryWithBackoff(t *testing.T) {
 	var (
 		mu       sync.Mutex
 		attempts []time.Time
 	)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url, dial := servePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
 		attempts = append(attempts, time.Now())
@@ -106,8 +112,7 @@ func TestRetryWithBackoff(t *testing.T) {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	}))
-	defer hook.Close()
-	r := newTestRouter(t, t.TempDir(), testConfig(hook.URL), ClusterOptions{})
+	r := newTestRouter(t, t.TempDir(), testConfig(url), ClusterOptions{}, dial)
 	defer r.Stop()
 	if err := r.Send(context.Background(), firing("alertname", "Flaky")); err != nil {
 		t.Fatal(err)

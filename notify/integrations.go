@@ -35,7 +35,8 @@ import (
 // BuildReceiverIntegrations builds the integrations of one receiver. Integration names and
 // indexes are the ones Alertmanager uses, because the notification log is keyed by them: a
 // Vigil that takes over an Alertmanager's data (or gossips with one) dedups the same way.
-// httpOpts go to the HTTP clients of the upstream integrations (tests pass an in-memory dialer).
+// httpOpts go to the HTTP clients of the integrations (tests pass an in-memory dialer); email
+// has no HTTP client.
 func BuildReceiverIntegrations(nc config.Receiver, tmpl *template.Template, logger *slog.Logger, httpOpts ...commoncfg.HTTPClientOption) ([]amnotify.Integration, error) {
 	var (
 		errs         error
@@ -57,10 +58,10 @@ func BuildReceiverIntegrations(nc config.Receiver, tmpl *template.Template, logg
 		add("email", i, c, func(l *slog.Logger) (amnotify.Notifier, error) { return email.New(c, tmpl, l), nil })
 	}
 	for i, c := range nc.PagerdutyConfigs {
-		add("pagerduty", i, c, func(l *slog.Logger) (amnotify.Notifier, error) { return NewPagerDuty(c, tmpl, l) })
+		add("pagerduty", i, c, func(l *slog.Logger) (amnotify.Notifier, error) { return NewPagerDuty(c, tmpl, l, httpOpts...) })
 	}
 	for i, c := range nc.SlackConfigs {
-		add("slack", i, c, func(l *slog.Logger) (amnotify.Notifier, error) { return NewSlack(c, tmpl, l) })
+		add("slack", i, c, func(l *slog.Logger) (amnotify.Notifier, error) { return NewSlack(c, tmpl, l, httpOpts...) })
 	}
 	for i, c := range nc.OpsGenieConfigs {
 		add("opsgenie", i, c, func(l *slog.Logger) (amnotify.Notifier, error) { return opsgenie.New(c, tmpl, l, httpOpts...) })

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,12 +17,17 @@ import (
 // TestTimeIntervalsAndCustomTemplates covers two alertmanager.yml features through the whole
 // pipeline: a route muted by mute_time_intervals delivers nothing (and explain says why), and a
 // custom template file named in templates: renders the Slack title.
+// It runs in a synctest bubble (fake clock, Slack endpoint over net.Pipe).
 func TestTimeIntervalsAndCustomTemplates(t *testing.T) {
+	synctest.Test(t, testTimeIntervalsAndCustomTemplates)
+}
+
+func testTimeIntervalsAndCustomTemplates(t *testing.T) {
 	var (
 		mu     sync.Mutex
 		titles []string
 	)
-	slackHook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slackURL, dial := servePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m struct {
 			Attachments []struct {
 				Title string `json:"title"`
@@ -37,7 +41,6 @@ func TestTimeIntervalsAndCustomTemplates(t *testing.T) {
 		titles = append(titles, m.Attachments[0].Title)
 		mu.Unlock()
 	}))
-	defer slackHook.Close()
 
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "vigil.tmpl"), []byte(`{{ define "vigil.title" }}Vigil: {{ .CommonLabels.alertname }} on {{ .CommonLabels.service }}{{ end }}`), 0o600); err != nil {
@@ -62,8 +65,8 @@ receivers:
   slack_configs:
   - api_url: %s/services/x
     title: '{{ template "vigil.title" . }}'
-`, dir, slackHook.URL)
-	r := newTestRouter(t, t.TempDir(), conf, ClusterOptions{})
+`, dir, slackURL)
+	r := newTestRouter(t, t.TempDir(), conf, ClusterOptions{}, dial)
 	defer r.Stop()
 	if err := r.Send(context.Background(),
 		firing("alertname", "Loud", "service", "api"),

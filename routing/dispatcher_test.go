@@ -354,7 +354,13 @@ receivers: [{name: a}]`)
 // TestGroupsMatchUpstream routes the same alerts through upstream's dispatcher (with its
 // provider/mem store) and Vigil's, and compares the groups the API would show: keys, labels,
 // receivers, route IDs and alerts.
+// It runs in a synctest bubble, so "upstream has finished grouping" is the bubble going idle
+// rather than a pause.
 func TestGroupsMatchUpstream(t *testing.T) {
+	synctest.Test(t, testGroupsMatchUpstream)
+}
+
+func testGroupsMatchUpstream(t *testing.T) {
 	const yml = `
 route:
   receiver: default
@@ -452,7 +458,7 @@ receivers: [{name: default}, {name: db}, {name: web}, {name: web-crit}, {name: o
 		want = render(gs, recv)
 		return n >= len(alerts) // every alert grouped at least once
 	})
-	time.Sleep(100 * time.Millisecond) // continue routes: let upstream finish the second groups
+	synctest.Wait() // continue routes: let upstream finish the second groups
 	gs, recv, _ := up.Groups(context.Background(), all, allAlerts)
 	want = render(gs, recv)
 	gs, recv = td.disp.groupsSnapshot(all, allAlerts)

@@ -54,7 +54,10 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m $(PKGS)
 
-# PromQL conformance: the upstream promqltest files (VIGIL_PROMQL_TESTDATA overrides the folder).
+# PromQL conformance: the upstream promqltest files, from ../shared/conformance/promql when the
+# shared workspace is there, else from the upstream module in the Go module cache (the same files
+# at the version go.mod pins); VIGIL_PROMQL_TESTDATA overrides the folder and VIGIL_SHARED_DIR the
+# workspace. The first line printed names the folder used. `make test` runs it too (test-unit).
 # Go's own PASS/ok lines are filtered so that the summary line is the last one.
 conformance:
 	@out=$$($(GO) test -count=1 -run '^TestConformance$$' -v ./promql/ 2>&1); rc=$$?; \
@@ -69,6 +72,8 @@ clean:
 	rm -rf $(BIN)
 
 # End-to-end: real control plane + metrics server + vigil-adapter + HPA scaling (scripts/e2e.sh).
+# Needs the shared workspace (../shared/k8s-e2e, or VIGIL_SHARED_DIR) and kubectl; says so and
+# fails when they are missing.
 .PHONY: e2e
 e2e:
 	@scripts/e2e.sh

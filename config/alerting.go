@@ -1,3 +1,18 @@
+// Copyright The Prometheus Authors
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+// http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+//
+// Modified by Vigil: parts ported from github.com/prometheus/prometheus config/config.go (v0.315.0).
+
 package config
 
 import (
@@ -115,6 +130,9 @@ func (c *AlertmanagerConfig) UnmarshalYAML(unmarshal func(any) error) error {
 		return err
 	}
 	if err := c.HTTPClientConfig.Validate(); err != nil {
+		return err
+	}
+	if err := c.ServiceDiscoveryConfigs.checkNull(); err != nil {
 		return err
 	}
 	if len(c.RelabelConfigs) == 0 {

@@ -1,3 +1,18 @@
+// Copyright The Prometheus Authors
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+// http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+//
+// Modified by Vigil: parts ported from github.com/prometheus/prometheus config/config.go (v0.315.0).
+
 // Package config loads and validates prometheus.yml-style configuration files.
 //
 // The accepted language is Prometheus's own: a file that Prometheus accepts and whose features
@@ -468,6 +483,9 @@ func (c *ScrapeConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	}
 	if c.JobName == "" {
 		return errors.New("job_name is empty")
+	}
+	if err := c.ServiceDiscoveryConfigs.checkNull(); err != nil {
+		return err
 	}
 	// HTTPClientConfig is inline, so its own UnmarshalYAML does not run: validate here, as
 	// Prometheus does.

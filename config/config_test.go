@@ -118,6 +118,8 @@ func TestLoadErrors(t *testing.T) {
 		{"global timeout > interval", "global:\n  scrape_interval: 5s\n  scrape_timeout: 6s\n", "global scrape timeout greater than scrape interval"},
 		{"duplicate job", "scrape_configs:\n  - job_name: a\n  - job_name: a\n", `found multiple scrape configs with job name "a"`},
 		{"empty job name", "scrape_configs:\n  - job_name: ''\n", "job_name is empty"},
+		{"null static config", "scrape_configs:\n  - job_name: a\n    static_configs:\n      -\n", "empty or null section in static_configs"},
+		{"null alertmanager sd config", "alerting:\n  alertmanagers:\n    - file_sd_configs: [null]\n", "empty or null section in file_sd_configs"},
 		{"url as target", "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['http://x:1/metrics']\n", `"http://x:1/metrics" is not a valid hostname`},
 		{"bad protocol", "scrape_configs:\n  - job_name: a\n    scrape_protocols: [Foo]\n", "unknown scrape protocol Foo"},
 		{"dup protocol", "global:\n  scrape_protocols: [PrometheusText0.0.4, PrometheusText0.0.4]\n", "duplicated protocol in scrape_protocols"},

@@ -1,3 +1,18 @@
+// Copyright The Prometheus Authors
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+// http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+//
+// Modified by Vigil: validation ported from github.com/prometheus/prometheus discovery/{file,http,kubernetes} (v0.315.0).
+
 package config
 
 import (
@@ -26,6 +41,25 @@ type ServiceDiscoveryConfigs struct {
 	FileSDConfigs       []*FileSDConfig       `yaml:"file_sd_configs,omitempty"`
 	HTTPSDConfigs       []*HTTPSDConfig       `yaml:"http_sd_configs,omitempty"`
 	KubernetesSDConfigs []*KubernetesSDConfig `yaml:"kubernetes_sd_configs,omitempty"`
+}
+
+// checkNull rejects an empty list entry ("static_configs: [null]", or a bare "-"), which would
+// otherwise decode to a nil pointer; the message is Prometheus's.
+func (c *ServiceDiscoveryConfigs) checkNull() error {
+	null := func(key string, n int, isNil func(int) bool) error {
+		for i := range n {
+			if isNil(i) {
+				return fmt.Errorf("empty or null section in %s", key)
+			}
+		}
+		return nil
+	}
+	return errors.Join(
+		null("static_configs", len(c.StaticConfigs), func(i int) bool { return c.StaticConfigs[i] == nil }),
+		null("file_sd_configs", len(c.FileSDConfigs), func(i int) bool { return c.FileSDConfigs[i] == nil }),
+		null("http_sd_configs", len(c.HTTPSDConfigs), func(i int) bool { return c.HTTPSDConfigs[i] == nil }),
+		null("kubernetes_sd_configs", len(c.KubernetesSDConfigs), func(i int) bool { return c.KubernetesSDConfigs[i] == nil }),
+	)
 }
 
 // SetDirectory joins relative file paths with dir.

@@ -45,13 +45,14 @@ type PagerDuty struct {
 	base string
 }
 
-// NewPagerDuty builds a PagerDuty notifier from a receiver's pagerduty_configs entry.
-func NewPagerDuty(c *ampd.PagerdutyConfig, t *template.Template, l *slog.Logger) (*PagerDuty, error) {
+// NewPagerDuty builds a PagerDuty notifier from a receiver's pagerduty_configs entry; httpOpts go
+// to its HTTP client.
+func NewPagerDuty(c *ampd.PagerdutyConfig, t *template.Template, l *slog.Logger, httpOpts ...commoncfg.HTTPClientOption) (*PagerDuty, error) {
 	httpConf := commoncfg.HTTPClientConfig{}
 	if c.HTTPConfig != nil {
 		httpConf = *c.HTTPConfig
 	}
-	client, err := commoncfg.NewClientFromConfig(httpConf, "pagerduty")
+	client, err := commoncfg.NewClientFromConfig(httpConf, "pagerduty", httpOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("pagerduty http client: %w", err)
 	}

@@ -40,8 +40,9 @@ type Slack struct {
 	tokenFile string
 }
 
-// NewSlack builds a Slack notifier from a receiver's slack_configs entry.
-func NewSlack(c *config.SlackConfig, t *template.Template, l *slog.Logger) (*Slack, error) {
+// NewSlack builds a Slack notifier from a receiver's slack_configs entry; httpOpts go to its
+// HTTP client.
+func NewSlack(c *config.SlackConfig, t *template.Template, l *slog.Logger, httpOpts ...commoncfg.HTTPClientOption) (*Slack, error) {
 	n := &Slack{conf: c, tmpl: t, logger: l}
 	httpConf := commoncfg.HTTPClientConfig{}
 	if c.HTTPConfig != nil {
@@ -55,7 +56,7 @@ func NewSlack(c *config.SlackConfig, t *template.Template, l *slog.Logger) (*Sla
 		// HTTP client must not add it a second time.
 		httpConf.Authorization = nil
 	}
-	client, err := commoncfg.NewClientFromConfig(httpConf, "slack")
+	client, err := commoncfg.NewClientFromConfig(httpConf, "slack", httpOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("slack http client: %w", err)
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,15 +49,50 @@ func (memStorage) Close() error { return nil }
 // nativeHistogramFunctions only make sense on native histograms.
 var nativeHistogramFunctions = regexp.MustCompile(`\b(histogram_(count|sum|avg|stddev|stdvar))\s*\(`)
 
-func testdataDir(t testing.TB) string {
-	if d := os.Getenv("VIGIL_PROMQL_TESTDATA"); d != "" {
-		if filepath.IsAbs(d) {
-			return d
+// upstreamPromQLTestdata is where the promqltest files live inside the upstream module that
+// go.mod pins; they are the same files as ../shared/conformance/promql.
+const upstreamPromQLTestdata = "promql/promqltest/testdata"
+
+// sharedDir is the shared workspace next to the repository (../shared), or VIGIL_SHARED_DIR;
+// pointing that at a missing folder shows what a clone without the workspace runs.
+func sharedDir() string {
+	if d := os.Getenv("VIGIL_SHARED_DIR"); d != "" {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join("..", d) // relative to the repository root
 		}
-		// Relative paths are relative to the repository root (one level up from promql/).
-		return filepath.Join("..", d)
+		return d
 	}
-	return filepath.Join("..", "..", "shared", "conformance", "promql")
+	return filepath.Join("..", "..", "shared")
+}
+
+// testdataDir picks the folder of *.test files and says why: VIGIL_PROMQL_TESTDATA if set (an
+// error if it does not exist, so that a typo never passes silently), else the shared workspace's
+// ../shared/conformance/promql, else the copy in the module cache of the upstream module go.mod
+// pins (a clone without ../shared still runs every file).
+func testdataDir() (dir, source string, err error) {
+	if d := os.Getenv("VIGIL_PROMQL_TESTDATA"); d != "" {
+		if !filepath.IsAbs(d) {
+			// Relative paths are relative to the repository root (one level up from promql/).
+			d = filepath.Join("..", d)
+		}
+		if _, err := os.Stat(d); err != nil {
+			return "", "", fmt.Errorf("VIGIL_PROMQL_TESTDATA: %w", err)
+		}
+		return d, "VIGIL_PROMQL_TESTDATA", nil
+	}
+	shared := filepath.Join(sharedDir(), "conformance", "promql")
+	if _, err := os.Stat(shared); err == nil {
+		return shared, "the shared workspace", nil
+	}
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/prometheus/prometheus").Output()
+	if err != nil {
+		return "", "", fmt.Errorf("%s is absent and locating the upstream module failed (go list -m github.com/prometheus/prometheus): %w", shared, err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" {
+		return "", "", fmt.Errorf("%s is absent and the upstream module github.com/prometheus/prometheus is not in the module cache (run go mod download)", shared)
+	}
+	return filepath.Join(mod, upstreamPromQLTestdata), "the upstream module github.com/prometheus/prometheus, " + shared + " being absent", nil
 }
 
 type outcome int
@@ -77,11 +114,12 @@ type conformance struct {
 }
 
 func TestConformance(t *testing.T) {
-	dir := testdataDir(t)
-	if _, err := os.Stat(dir); err != nil && os.Getenv("VIGIL_PROMQL_TESTDATA") == "" {
-		// Outside the shared workspace (a bare checkout) the default folder does not exist.
-		t.Skipf("no conformance files at %s (set VIGIL_PROMQL_TESTDATA): %v", dir, err)
+	dir, source, err := testdataDir()
+	if err != nil {
+		t.Fatal(err)
 	}
+	// Printed (not only logged) so that `make conformance` shows which files it ran.
+	fmt.Printf("promql conformance files: %s (from %s)\n", dir, source)
 	files, err := filepath.Glob(filepath.Join(dir, "*.test"))
 	if err != nil {
 		t.Fatal(err)
@@ -334,4 +372,38 @@ func (c *conformance) runInstant(st testStorage, cmd *promqltest.Eval, v promqlt
 		return fmt.Errorf("query %q at %v range mode: %w", v.Expr, t, err)
 	}
 	return nil
+}
+
+// TestConformanceTestdataLookup checks where TestConformance finds its files: without the shared
+// workspace it falls back to the upstream module's copy rather than skipping, and a missing
+// VIGIL_PROMQL_TESTDATA is an error rather than a silent pass.
+func TestConformanceTestdataLookup(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	t.Run("no shared workspace: the upstream module", func(t *testing.T) {
+		t.Setenv("VIGIL_SHARED_DIR", missing)
+		t.Setenv("VIGIL_PROMQL_TESTDATA", "")
+		dir, source, err := testdataDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(dir, filepath.FromSlash(upstreamPromQLTestdata)) || !strings.Contains(source, "upstream module") {
+			t.Errorf("dir %q from %q, want the upstream module's %s", dir, source, upstreamPromQLTestdata)
+		}
+		if files, _ := filepath.Glob(filepath.Join(dir, "*.test")); len(files) < 10 {
+			t.Errorf("%d *.test files in %s, want the upstream set", len(files), dir)
+		}
+	})
+	t.Run("VIGIL_PROMQL_TESTDATA missing: an error", func(t *testing.T) {
+		t.Setenv("VIGIL_PROMQL_TESTDATA", missing)
+		if dir, _, err := testdataDir(); err == nil {
+			t.Errorf("no error for a missing VIGIL_PROMQL_TESTDATA (got %q)", dir)
+		}
+	})
+	t.Run("VIGIL_PROMQL_TESTDATA wins", func(t *testing.T) {
+		d := t.TempDir()
+		t.Setenv("VIGIL_PROMQL_TESTDATA", d)
+		if dir, source, err := testdataDir(); err != nil || dir != d || source != "VIGIL_PROMQL_TESTDATA" {
+			t.Errorf("got %q from %q (%v), want %q", dir, source, err, d)
+		}
+	})
 }

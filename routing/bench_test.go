@@ -2,10 +2,15 @@ package routing
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,3 +113,45 @@ type (
 	dispatchRoute = dispatch.Route
 	alertT        = types.Alert
 )
+
+// BenchmarkNotificationLatency measures the time from an alert entering the router to the
+// webhook receiver's request, over real HTTP, with group_wait 200ms: each op is one new group.
+// The goal is at most group_wait + 100ms; the timing tests check the schedule itself on a fake
+// clock (TestDispatcherTiming), so this wall-clock figure lives here and not in a test.
+// ms-over-group_wait is the median of latency − group_wait; p99-ms the 99th percentile latency.
+func BenchmarkNotificationLatency(b *testing.B) {
+	const groupWait = 200 * time.Millisecond
+	received := make(chan string, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n notification
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil || len(n.Alerts) == 0 {
+			b.Errorf("decoding webhook: %v", err)
+			return
+		}
+		received <- n.Alerts[0].Labels["alertname"]
+	}))
+	defer hook.Close()
+	conf := strings.Replace(testConfig(hook.URL), "group_wait: 100ms", "group_wait: "+groupWait.String(), 1)
+	r := newTestRouter(b, b.TempDir(), conf, ClusterOptions{})
+	defer r.Stop()
+
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		name := fmt.Sprintf("Latency%d", i)
+		start := time.Now()
+		if err := r.Send(context.Background(), firing("alertname", name)); err != nil {
+			b.Fatal(err)
+		}
+		for got := range received {
+			if got == name {
+				break
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2]-groupWait)/float64(time.Millisecond), "ms-over-group_wait")
+	b.ReportMetric(float64(lat[len(lat)*99/100])/float64(time.Millisecond), "p99-ms")
+}

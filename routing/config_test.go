@@ -5,24 +5,29 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
 // TestTimeIntervalsAndCustomTemplates covers two alertmanager.yml features through the whole
 // pipeline: a route muted by mute_time_intervals delivers nothing (and explain says why), and a
 // custom template file named in templates: renders the Slack title.
+// It runs in a synctest bubble (fake clock, Slack endpoint over net.Pipe).
 func TestTimeIntervalsAndCustomTemplates(t *testing.T) {
+	synctest.Test(t, testTimeIntervalsAndCustomTemplates)
+}
+
+func testTimeIntervalsAndCustomTemplates(t *testing.T) {
 	var (
 		mu     sync.Mutex
 		titles []string
 	)
-	slackHook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slackURL, dial := servePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m struct {
 			Attachments []struct {
 				Title string `json:"title"`
@@ -36,7 +41,6 @@ func TestTimeIntervalsAndCustomTemplates(t *testing.T) {
 		titles = append(titles, m.Attachments[0].Title)
 		mu.Unlock()
 	}))
-	defer slackHook.Close()
 
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "vigil.tmpl"), []byte(`{{ define "vigil.title" }}Vigil: {{ .CommonLabels.alertname }} on {{ .CommonLabels.service }}{{ end }}`), 0o600); err != nil {
@@ -61,8 +65,8 @@ receivers:
   slack_configs:
   - api_url: %s/services/x
     title: '{{ template "vigil.title" . }}'
-`, dir, slackHook.URL)
-	r := newTestRouter(t, t.TempDir(), conf, ClusterOptions{})
+`, dir, slackURL)
+	r := newTestRouter(t, t.TempDir(), conf, ClusterOptions{}, dial)
 	defer r.Stop()
 	if err := r.Send(context.Background(),
 		firing("alertname", "Loud", "service", "api"),
@@ -93,12 +97,17 @@ receivers:
 
 // TestRetryWithBackoff makes the receiver fail twice with 500: the notify pipeline retries
 // (with backoff) within the group's flush until it is accepted, and logs the notification.
+// It runs in a synctest bubble (fake clock, receiver over net.Pipe).
 func TestRetryWithBackoff(t *testing.T) {
+	synctest.Test(t, testRetryWithBackoff)
+}
+
+func testRetryWithBackoff(t *testing.T) {
 	var (
 		mu       sync.Mutex
 		attempts []time.Time
 	)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url, dial := servePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
 		attempts = append(attempts, time.Now())
@@ -106,8 +115,7 @@ func TestRetryWithBackoff(t *testing.T) {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	}))
-	defer hook.Close()
-	r := newTestRouter(t, t.TempDir(), testConfig(hook.URL), ClusterOptions{})
+	r := newTestRouter(t, t.TempDir(), testConfig(url), ClusterOptions{}, dial)
 	defer r.Stop()
 	if err := r.Send(context.Background(), firing("alertname", "Flaky")); err != nil {
 		t.Fatal(err)

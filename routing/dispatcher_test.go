@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/alertmanager/config"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/alertmanager/provider/mem"
 	"github.com/prometheus/alertmanager/types"
 	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 )
 
@@ -127,9 +129,10 @@ func (td *testDispatch) numGroups() int {
 	return len(td.disp.groups)
 }
 
-// ms is the time of flush i since the test dispatcher started, rounded to 10ms.
+// ms is the time of flush f since the test dispatcher started, in milliseconds. Inside a
+// synctest bubble the clock only moves when every goroutine waits, so the times are exact.
 func (td *testDispatch) ms(f flushRec) int {
-	return int(f.at.Sub(td.start).Round(10*time.Millisecond) / time.Millisecond)
+	return int(f.at.Sub(td.start) / time.Millisecond)
 }
 
 const timingRoute = `
@@ -148,9 +151,9 @@ route:
 receivers: [{name: a}, {name: b}, {name: c}]
 `
 
-// near reports whether got is within tolerance of want (milliseconds); the machine is shared.
-func near(got, want int) bool { return got >= want-5 && got <= want+120 }
-
+// TestDispatcherTiming runs each case in a synctest bubble: the dispatcher's timers use the
+// bubble's fake clock, so group_wait and group_interval are checked to the millisecond and the
+// test takes no wall-clock time. BenchmarkNotificationLatency measures real latency.
 func TestDispatcherTiming(t *testing.T) {
 	ls := func(kv ...string) model.LabelSet {
 		out := model.LabelSet{}
@@ -167,8 +170,8 @@ func TestDispatcherTiming(t *testing.T) {
 			td.put(ls("alertname", "A"), time.Time{}, time.Time{})
 			time.Sleep(750 * time.Millisecond)
 			f := td.stage.get()
-			if len(f) < 2 || !near(td.ms(f[0]), 100) || !near(td.ms(f[1]), 400) {
-				t.Fatalf("flushes at %v, want ~100ms then ~400ms", times(td, f))
+			if got := times(td, f); len(got) != 3 || got[0] != 100 || got[1] != 400 || got[2] != 700 {
+				t.Fatalf("flushes at %v ms, want 100, 400, 700", got)
 			}
 			for i, fl := range f {
 				if fl.flushID != uint64(i+1) || fl.receiver != "a" || fl.repeat != time.Hour {
@@ -182,8 +185,8 @@ func TestDispatcherTiming(t *testing.T) {
 		{"an alert that started before group_wait flushes at once", func(t *testing.T, td *testDispatch) {
 			td.put(ls("alertname", "Old"), time.Now().Add(-time.Hour), time.Time{})
 			time.Sleep(60 * time.Millisecond)
-			if f := td.stage.get(); len(f) != 1 || td.ms(f[0]) > 50 {
-				t.Fatalf("flushes at %v, want one at once", times(td, f))
+			if f := td.stage.get(); len(f) != 1 || td.ms(f[0]) != 0 {
+				t.Fatalf("flushes at %v ms, want one at once", times(td, f))
 			}
 		}},
 		{"an alert joining an existing group waits for group_interval", func(t *testing.T, td *testDispatch) {
@@ -195,8 +198,8 @@ func TestDispatcherTiming(t *testing.T) {
 				t.Fatalf("before group_interval: %+v", f)
 			}
 			time.Sleep(200 * time.Millisecond)
-			if f := td.stage.get(); len(f) != 2 || len(f[1].alerts) != 2 || !near(td.ms(f[1]), 400) {
-				t.Fatalf("after group_interval: %+v at %v", f, times(td, f))
+			if f := td.stage.get(); len(f) != 2 || len(f[1].alerts) != 2 || td.ms(f[1]) != 400 {
+				t.Fatalf("after group_interval: %+v at %v ms", f, times(td, f))
 			}
 		}},
 		{"resolved alert is flushed once, then the empty group is removed", func(t *testing.T, td *testDispatch) {
@@ -220,7 +223,7 @@ func TestDispatcherTiming(t *testing.T) {
 			t0 := time.Now()
 			time.Sleep(200 * time.Millisecond)
 			f = td.stage.get()
-			if len(f) != 3 || f[2].at.Sub(t0) < 90*time.Millisecond || f[2].flushID != 1 {
+			if len(f) != 3 || f[2].at.Sub(t0) != 100*time.Millisecond || f[2].flushID != 1 {
 				t.Errorf("new group flushes %+v", f[2:])
 			}
 		}},
@@ -258,15 +261,17 @@ func TestDispatcherTiming(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 			f := td.stage.get()
-			if len(f) != 2 || !near(td.ms(f[0]), 100) || !near(td.ms(f[1]), 400) {
-				t.Fatalf("flushes at %v, want ~100ms and ~400ms", times(td, f))
+			if got := times(td, f); len(got) != 2 || got[0] != 100 || got[1] != 400 {
+				t.Fatalf("flushes at %v ms, want 100 and 400", got)
 			}
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.run(t, newTestDispatch(t, timingRoute))
+			synctest.Test(t, func(t *testing.T) {
+				tc.run(t, newTestDispatch(t, timingRoute))
+			})
 		})
 	}
 }
@@ -304,6 +309,10 @@ func (s *slowStage) Exec(ctx context.Context, _ *slog.Logger, alerts ...*types.A
 }
 
 func TestDispatcherFlushOverrunDoesNotOverlap(t *testing.T) {
+	synctest.Test(t, testDispatcherFlushOverrunDoesNotOverlap)
+}
+
+func testDispatcherFlushOverrunDoesNotOverlap(t *testing.T) {
 	conf, err := config.Load(`
 route: {receiver: a, group_by: [alertname], group_wait: 10ms, group_interval: 50ms}
 receivers: [{name: a}]`)
@@ -328,7 +337,7 @@ receivers: [{name: a}]`)
 		t.Fatalf("%d flushes started while the first one ran, want 1", calls)
 	}
 	st.release <- struct{}{} // the overdue flush starts right after the first returns
-	time.Sleep(20 * time.Millisecond)
+	synctest.Wait()
 	st.mu.Lock()
 	calls, overlap := st.calls, st.overlap
 	st.mu.Unlock()
@@ -345,7 +354,13 @@ receivers: [{name: a}]`)
 // TestGroupsMatchUpstream routes the same alerts through upstream's dispatcher (with its
 // provider/mem store) and Vigil's, and compares the groups the API would show: keys, labels,
 // receivers, route IDs and alerts.
+// It runs in a synctest bubble, so "upstream has finished grouping" is the bubble going idle
+// rather than a pause.
 func TestGroupsMatchUpstream(t *testing.T) {
+	synctest.Test(t, testGroupsMatchUpstream)
+}
+
+func testGroupsMatchUpstream(t *testing.T) {
 	const yml = `
 route:
   receiver: default
@@ -443,7 +458,7 @@ receivers: [{name: default}, {name: db}, {name: web}, {name: web-crit}, {name: o
 		want = render(gs, recv)
 		return n >= len(alerts) // every alert grouped at least once
 	})
-	time.Sleep(100 * time.Millisecond) // continue routes: let upstream finish the second groups
+	synctest.Wait() // continue routes: let upstream finish the second groups
 	gs, recv, _ := up.Groups(context.Background(), all, allAlerts)
 	want = render(gs, recv)
 	gs, recv = td.disp.groupsSnapshot(all, allAlerts)
@@ -498,12 +513,15 @@ receivers:
 				t.Fatal(err)
 			}
 			time.Sleep(1500 * time.Millisecond)
-			hook.mu.Lock()
-			n := len(hook.got)
-			hook.mu.Unlock()
-			// Flushes every 100ms, sends at ~50ms, ~650ms, ~1250ms.
-			if n < 2 || n > 3 {
-				t.Fatalf("%d notifications in %s, want 2-3 with repeat_interval 600ms", n, time.Since(start))
+			// group_wait 50ms, then a flush every 100ms; an unchanged group is sent again once
+			// repeat_interval (600ms) has passed since the last send.
+			var at []time.Duration
+			for _, ts := range hook.times() {
+				at = append(at, ts.Sub(start))
+			}
+			if len(at) != 3 || at[0] != 50*time.Millisecond || at[1]-at[0] < 600*time.Millisecond || at[1]-at[0] > 700*time.Millisecond ||
+				at[2]-at[1] < 600*time.Millisecond || at[2]-at[1] > 700*time.Millisecond {
+				t.Fatalf("notifications at %v, want at 50ms and then every repeat_interval (600ms) rounded up to a flush", at)
 			}
 		}},
 		{"a new alert in the group is sent at the next flush, not after repeat_interval", func(t *testing.T, r *Router, hook *sink, _ *prometheus.Registry) {
@@ -516,8 +534,8 @@ receivers:
 			}
 			t0 := time.Now()
 			waitFor(t, 2*time.Second, "second notification", func() bool { return len(hook.notifications()) == 2 })
-			if d := time.Since(t0); d > 400*time.Millisecond {
-				t.Errorf("second notification after %s, want within about group_interval", d)
+			if d := hook.times()[1].Sub(t0); d > 100*time.Millisecond {
+				t.Errorf("second notification after %s, want at the next flush (group_interval 100ms)", d)
 			}
 			if n := hook.notifications()[1]; len(n.Alerts) != 2 {
 				t.Errorf("second notification has %d alerts, want 2", len(n.Alerts))
@@ -592,18 +610,23 @@ receivers:
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			hook := newSink(t)
-			reg := prometheus.NewRegistry()
-			cfgFile := t.TempDir() + "/am.yml"
-			if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(conf, hook.srv.URL)), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			r, err := New(Options{ConfigFile: cfgFile, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Registerer: reg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Stop()
-			tc.run(t, r, hook, reg)
+			// A synctest bubble: the pipeline's timers run on a fake clock and the webhook is
+			// served over in-memory connections, so the schedule is checked exactly.
+			synctest.Test(t, func(t *testing.T) {
+				hook, dial := newPipeSink(t)
+				reg := prometheus.NewRegistry()
+				cfgFile := t.TempDir() + "/am.yml"
+				if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(conf, hook.url)), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				r, err := New(Options{ConfigFile: cfgFile, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Registerer: reg,
+					NotifierHTTPOptions: []commoncfg.HTTPClientOption{dial}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Stop()
+				tc.run(t, r, hook, reg)
+			})
 		})
 	}
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/prometheus/alertmanager/timeinterval"
 	"github.com/prometheus/alertmanager/types"
 	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
 	"github.com/vigil-monitoring/vigil/notify"
@@ -106,6 +107,10 @@ type Options struct {
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+
+	// NotifierHTTPOptions go to the HTTP clients of the receivers' integrations; tests use it to
+	// deliver over an in-memory connection.
+	NotifierHTTPOptions []commoncfg.HTTPClientOption
 }
 
 // Router owns the whole alerting pipeline. It is safe for concurrent use.
@@ -373,7 +378,7 @@ func (r *Router) applyConfig(conf *config.Config, text string) error {
 		if _, used := active[rcv.Name]; !used {
 			continue
 		}
-		ints, err := notify.BuildReceiverIntegrations(rcv, tmpl, r.logger.With("component", "notify"))
+		ints, err := notify.BuildReceiverIntegrations(rcv, tmpl, r.logger.With("component", "notify"), r.opts.NotifierHTTPOptions...)
 		if err != nil {
 			return fmt.Errorf("receiver %q: %w", rcv.Name, err)
 		}

@@ -13,7 +13,23 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CP=${CONTROLPLANE:-$REPO/../shared/k8s-e2e/controlplane.sh}
+SHARED=${VIGIL_SHARED_DIR:-$REPO/../shared}
+CP=${CONTROLPLANE:-$SHARED/k8s-e2e/controlplane.sh}
+
+# What this test needs, checked before anything starts, so that a clone without the shared
+# workspace gets a clear message (and a failure, not a silent pass) instead of a shell error.
+missing=()
+if [ ! -x "$CP" ]; then
+  missing+=("the control-plane recipe $CP (from the shared workspace ../shared/k8s-e2e; set VIGIL_SHARED_DIR=<dir> or CONTROLPLANE=<path to controlplane.sh>)")
+fi
+for cmd in kubectl curl python3 bc go; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("the command $cmd")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "make e2e: cannot run; it needs:" >&2
+  for m in "${missing[@]}"; do echo "  - $m" >&2; done
+  exit 2
+fi
 ROOT=${K8S_E2E_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil-k8s-e2e}
 BIN=$ROOT/bin
 PKI=$ROOT/run/pki

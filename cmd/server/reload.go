@@ -36,18 +36,18 @@ func addConfigFile(coord *reload.Coordinator, path string, reg prometheus.Regist
 	})
 }
 
-// addAlertmanagerFile adds --alertmanager.config.file to coord, reported as Alertmanager
-// reports it (alertmanager_config_last_reload_successful). The router loaded the file when it
+// addAlertmanagerFile adds --alertmanager.config.file to coord. Its reload metrics are the
+// router's own (alertmanager_config_hash, alertmanager_config_last_reload_successful and
+// _success_timestamp_seconds, set as Alertmanager sets them). The router loaded the file when it
 // was made; it reloads it all-or-nothing (Router.Reload leaves the running configuration in
 // place on any error), so the router is the file's loader.
 func addAlertmanagerFile(coord *reload.Coordinator, path string, r *routing.Router, reg prometheus.Registerer, logger *slog.Logger) *reload.File[struct{}] {
 	f := reload.AddFile(coord, reload.FileOptions[struct{}]{
-		Flag:         "--alertmanager.config.file",
-		Path:         path,
-		Load:         func() (struct{}, error) { return struct{}{}, r.Reload() },
-		MetricPrefix: "alertmanager",
-		Registerer:   reg,
-		Logger:       logger.With("component", "alertmanager config"),
+		Flag:       "--alertmanager.config.file",
+		Path:       path,
+		Load:       func() (struct{}, error) { return struct{}{}, r.Reload() },
+		Registerer: reg,
+		Logger:     logger.With("component", "alertmanager config"),
 	})
 	f.Loaded(struct{}{})
 	return f

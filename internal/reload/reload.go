@@ -105,7 +105,8 @@ type FileOptions[T any] struct {
 	Load func() (T, error)
 	// MetricPrefix names the reload metrics: "prometheus" gives
 	// prometheus_config_last_reload_successful and
-	// prometheus_config_last_reload_success_timestamp_seconds.
+	// prometheus_config_last_reload_success_timestamp_seconds. Empty: the file's loader
+	// exposes its own reload metrics, nothing is registered.
 	MetricPrefix string
 	Registerer   prometheus.Registerer
 	Logger       *slog.Logger
@@ -149,7 +150,7 @@ func AddFile[T any](c *Coordinator, o FileOptions[T]) *File[T] {
 			Help: "Timestamp of the last successful configuration reload.",
 		}),
 	}
-	if o.Registerer != nil {
+	if o.Registerer != nil && o.MetricPrefix != "" {
 		o.Registerer.MustRegister(f.success, f.successSeconds)
 	}
 	c.mtx.Lock()

@@ -60,7 +60,14 @@ type flags struct {
 }
 
 func parseFlags(args []string) (*flags, error) {
-	return parseFlagsOf(kingpin.New("vigil", appHelp), args)
+	f, err := parseFlagsOf(kingpin.New("vigil", appHelp), args)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.web.Resolve(f.listenAddress); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 const appHelp = "Vigil: metrics collection, storage, PromQL, rules and alert routing in one service."
@@ -93,9 +100,6 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	registerRulesCommands(app)
 	registerExplainCommand(app)
 	if _, err := app.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := f.web.Resolve(f.listenAddress); err != nil {
 		return nil, err
 	}
 	if f.maxBlockDuration == 0 {

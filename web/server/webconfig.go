@@ -55,6 +55,7 @@ type webConfig struct {
 
 	reloadMtx sync.Mutex // one reload at a time
 	cur       atomic.Pointer[webConfigVersion]
+	parses    atomic.Int64 // how often the file was parsed, for tests
 }
 
 // webConfigVersion is one reading of the file.
@@ -125,6 +126,7 @@ func (w *webConfig) reload(fi os.FileInfo, statErr error) *webConfigVersion {
 		w.cur.Store(v)
 		return v
 	default:
+		w.parses.Add(1)
 		v.cfg, v.err = parseWebConfig(w.path, raw)
 	}
 	if v.err != nil {

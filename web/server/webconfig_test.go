@@ -30,7 +30,7 @@ func serveToolkit(t *testing.T, h http.Handler, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h}
+	srv := &http.Server{Handler: h, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
 	done := make(chan error, 1)
 	go func() {
 		done <- toolkitweb.Serve(ln, srv, &toolkitweb.FlagConfig{WebConfigFile: &path}, slog.New(slog.DiscardHandler))
@@ -179,6 +179,8 @@ func bcryptHash(t *testing.T, pass string) string {
 func TestWebConfigReload(t *testing.T) {
 	files := servertest.WriteConfig(t, servertest.Options{Users: map[string]string{"alice": "a"}})
 	s, addr := serve(t, okHandler, "--web.config.file="+files.WebConfig)
+	// Check the file on every request: how often it is checked is TestWebConfigCheckInterval's.
+	s.webConfig.checkEvery = 0
 	path := files.WebConfig
 	get := func(user, pass string) *http.Response {
 		t.Helper()
@@ -251,11 +253,41 @@ func TestWebConfigReload(t *testing.T) {
 	}
 }
 
+// The file is checked for changes at most every checkInterval: an edit takes effect on the
+// first request checkInterval after the last check, and not before.
+func TestWebConfigCheckInterval(t *testing.T) {
+	files := servertest.WriteConfig(t, servertest.Options{Users: map[string]string{"alice": "a"}})
+	clock := time.Unix(1e9, 0)
+	w := newWebConfig(files.WebConfig, slog.New(slog.DiscardHandler))
+	w.now, w.epoch = func() time.Time { return clock }, clock
+	if v := w.current(); v.err != nil || len(v.cfg.Users) != 1 {
+		t.Fatalf("first read: %+v", v)
+	}
+	rewrite(t, files.WebConfig, "basic_auth_users: {}\n", time.Time{})
+	clock = clock.Add(checkInterval - time.Nanosecond)
+	if v := w.current(); len(v.cfg.Users) != 1 {
+		t.Fatal("file checked before checkInterval passed")
+	}
+	clock = clock.Add(time.Nanosecond)
+	if v := w.current(); v.err != nil || len(v.cfg.Users) != 0 {
+		t.Fatalf("edit not seen checkInterval after the check: %+v", v)
+	}
+	h := &authHandler{config: w, handler: okHandler}
+	rewrite(t, files.WebConfig, "basic_auth_users:\n  alice: [\n", time.Time{})
+	clock = clock.Add(checkInterval)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("broken file: %d", rec.Code)
+	}
+}
+
 // TLS settings changed in the file apply to new connections: requiring client certificates
 // takes effect without a restart.
 func TestWebConfigReloadTLS(t *testing.T) {
 	files := servertest.WriteConfig(t, servertest.Options{TLS: true})
-	_, addr := serve(t, okHandler, "--web.config.file="+files.WebConfig)
+	s, addr := serve(t, okHandler, "--web.config.file="+files.WebConfig)
+	s.webConfig.checkEvery = 0
 	get := func(withCert bool) error {
 		c := files.Client(t, withCert)
 		c.Transport.(*http.Transport).DisableKeepAlives = true

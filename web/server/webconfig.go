@@ -59,7 +59,7 @@ type webConfig struct {
 	path   string
 	logger *slog.Logger
 	// checkEvery is checkInterval but in tests; now is time.Now but in tests.
-	checkEvery time.Duration
+	checkEvery atomic.Int64 // a time.Duration
 	now        func() time.Time
 	epoch      time.Time
 	nextCheck  atomic.Int64 // when to stat the file next, in nanoseconds since epoch
@@ -84,19 +84,21 @@ type webConfigVersion struct {
 }
 
 func newWebConfig(path string, logger *slog.Logger) *webConfig {
-	return &webConfig{path: path, logger: logger, checkEvery: checkInterval, now: time.Now, epoch: time.Now()}
+	w := &webConfig{path: path, logger: logger, now: time.Now, epoch: time.Now()}
+	w.checkEvery.Store(int64(checkInterval))
+	return w
 }
 
 // current returns the configuration in the file: the cached one if it was checked less than
 // checkEvery ago or a stat of the file shows it unchanged, else the file re-read.
 func (w *webConfig) current() *webConfigVersion {
 	v := w.cur.Load()
-	if w.checkEvery > 0 {
+	if every := w.checkEvery.Load(); every > 0 {
 		t := int64(w.now().Sub(w.epoch))
 		if v != nil && t < w.nextCheck.Load() {
 			return v
 		}
-		w.nextCheck.Store(t + int64(w.checkEvery))
+		w.nextCheck.Store(t + every)
 	}
 	fi, err := os.Stat(w.path)
 	if v != nil && err == nil && v.trust && sameFile(v.info, fi) {

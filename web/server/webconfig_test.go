@@ -180,7 +180,7 @@ func TestWebConfigReload(t *testing.T) {
 	files := servertest.WriteConfig(t, servertest.Options{Users: map[string]string{"alice": "a"}})
 	s, addr := serve(t, okHandler, "--web.config.file="+files.WebConfig)
 	// Check the file on every request: how often it is checked is TestWebConfigCheckInterval's.
-	s.webConfig.checkEvery = 0
+	s.webConfig.checkEvery.Store(0)
 	path := files.WebConfig
 	get := func(user, pass string) *http.Response {
 		t.Helper()
@@ -287,7 +287,7 @@ func TestWebConfigCheckInterval(t *testing.T) {
 func TestWebConfigReloadTLS(t *testing.T) {
 	files := servertest.WriteConfig(t, servertest.Options{TLS: true})
 	s, addr := serve(t, okHandler, "--web.config.file="+files.WebConfig)
-	s.webConfig.checkEvery = 0
+	s.webConfig.checkEvery.Store(0)
 	get := func(withCert bool) error {
 		c := files.Client(t, withCert)
 		c.Transport.(*http.Transport).DisableKeepAlives = true

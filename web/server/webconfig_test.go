@@ -330,7 +330,7 @@ func (failingListener) Accept() (net.Conn, error) { return nil, errors.New("no c
 
 // toolkitHandler returns the handler exporter-toolkit's web.Serve wraps around h: Serve
 // installs it in the server before serving, and returns when the listener fails.
-func toolkitHandler(b *testing.B, h http.Handler, path string) http.Handler {
+func toolkitHandler(b testing.TB, h http.Handler, path string) http.Handler {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -377,4 +377,54 @@ func BenchmarkWebConfigHandler(b *testing.B) {
 			}
 		})
 	}
+}
+
+// The file is accepted or refused (500) as by exporter-toolkit's handler, and an accepted
+// file sets the same headers: a differential fuzz test of the parser on the toolkit's.
+func FuzzWebConfigParse(f *testing.F) {
+	for _, seed := range []string{
+		"",
+		"basic_auth_users:\n  alice: $2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi\n",
+		"http_server_config:\n  headers:\n    X-Frame-Options: deny\n",
+		"http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
+		"http_server_config:\n  headers:\n    Server: vigil\n",
+		"http_server_config:\n  http2: false\n  unknown: 1\n",
+		"tls_server_config:\n  min_version: TLS11\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",
+		"tls_server_config:\n  curve_preferences: [X25519, P-1]\n",
+		"rate_limit:\n  interval: 1s\n  burst: 0\n",
+		"basic_auth_users: [\n",
+		"basic_auth_users:\n  a: b\n  a: c\n",
+	} {
+		f.Add(seed)
+	}
+	dir := f.TempDir()
+	path := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		f.Fatal(err)
+	}
+	toolkit := toolkitHandler(f, okHandler, path)
+	wc := newWebConfig(path, slog.New(slog.DiscardHandler))
+	wc.checkEvery.Store(0)
+	vigil := &authHandler{config: wc, handler: okHandler}
+	f.Fuzz(func(t *testing.T, content string) {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		k, v := httptest.NewRecorder(), httptest.NewRecorder()
+		toolkit.ServeHTTP(k, httptest.NewRequest(http.MethodGet, "/", nil))
+		vigil.ServeHTTP(v, httptest.NewRequest(http.MethodGet, "/", nil))
+		if (k.Code == http.StatusInternalServerError) != (v.Code == http.StatusInternalServerError) {
+			t.Fatalf("toolkit %d, Vigil %d for %q", k.Code, v.Code, content)
+		}
+		if v.Code == http.StatusTooManyRequests {
+			// A rate_limit edited into the file: Vigil applies it, the toolkit reads it only
+			// at start-up.
+			return
+		}
+		for name := range extraHTTPHeaders {
+			if k.Header().Get(name) != v.Header().Get(name) {
+				t.Fatalf("%s: toolkit %q, Vigil %q for %q", name, k.Header().Get(name), v.Header().Get(name), content)
+			}
+		}
+	})
 }

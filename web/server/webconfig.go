@@ -46,7 +46,7 @@ import (
 // racyWindow is how close to the moment the file was read its modification time must be for
 // the stat to be distrusted. File systems stamp mtimes with a coarse clock (a kernel tick; one
 // or two seconds on some), so a second write within the same tick that keeps the size and the
-// inode leaves the stat unchanged. While the mtime is this recent, every request re-reads the
+// inode leaves the stat unchanged. While the mtime is this recent, every check re-reads the
 // file and compares the bytes (git's "racily clean" entries); it re-parses only if they differ.
 const racyWindow = 2 * time.Second
 

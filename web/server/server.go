@@ -2,9 +2,12 @@
 // /metrics and the lifecycle endpoints are all served by one net/http server on one listener,
 // set up as Prometheus sets up its own (web/web.go: Listener and Run):
 //
-//   - --web.config.file through github.com/prometheus/exporter-toolkit's web.Serve: TLS,
-//     client-certificate authentication, basic auth with bcrypt hashes (results cached), HTTP/2
-//     and response headers, on every path;
+//   - --web.config.file in github.com/prometheus/exporter-toolkit's format and semantics (its
+//     types, parser and TLS construction): TLS, client-certificate authentication, basic auth
+//     with bcrypt hashes (results cached), rate limit, HTTP/2 and response headers, on every
+//     path. Unlike the toolkit's web.Serve, which re-reads and re-parses the file on every
+//     request, the parsed file is cached and re-read only when a stat shows it changed
+//     (webconfig.go);
 //   - --web.max-connections through Prometheus's shared connection-limiting listener, so that
 //     connections beyond the limit wait in the kernel's backlog instead of taking descriptors
 //     that scrapes and storage need;
@@ -16,6 +19,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,10 +32,10 @@ import (
 
 // Server is the listener and the HTTP server on it.
 type Server struct {
-	ln            net.Listener
-	srv           *http.Server
-	webConfigFile string
-	logger        *slog.Logger
+	ln        net.Listener
+	srv       *http.Server
+	webConfig *webConfig // nil without --web.config.file
+	logger    *slog.Logger
 }
 
 // Listen validates the web configuration file, listens on address with at most
@@ -50,13 +54,23 @@ func Listen(f *Flags, address string, handler http.Handler, logger *slog.Logger)
 		return nil, fmt.Errorf("listening on %s: %w", address, err)
 	}
 	ln = netconnlimit.SharedLimitListener(ln, netconnlimit.NewSharedSemaphore(f.MaxConnections))
+	handler = WithPrefix(f.RoutePrefix, handler)
+	var wc *webConfig
+	if f.WebConfigFile != "" {
+		wc = newWebConfig(f.WebConfigFile, logger)
+		if v := wc.current(); v.err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("unable to read web configuration file %q: %w", f.WebConfigFile, v.err)
+		}
+		handler = &authHandler{config: wc, handler: handler}
+	}
 	srv := &http.Server{
-		Handler:  WithPrefix(f.RoutePrefix, handler),
+		Handler:  handler,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		// Prometheus sets only this: net/http uses it for ReadHeaderTimeout and IdleTimeout too.
 		ReadTimeout: f.ReadTimeout,
 	}
-	return &Server{ln: ln, srv: srv, webConfigFile: f.WebConfigFile, logger: logger}, nil
+	return &Server{ln: ln, srv: srv, webConfig: wc, logger: logger}, nil
 }
 
 // Addr is the address the server listens on.
@@ -64,9 +78,48 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Serve serves until Shutdown, with TLS and authentication as the web configuration file
 // says. It returns http.ErrServerClosed after Shutdown.
+//
+// As exporter-toolkit's web.Serve: whether TLS is on and whether HTTP/2 is offered are decided
+// here, from the file as it is now; the TLS settings, certificates and client CA are re-read
+// on every handshake from the current file; basic auth, headers and the rate limit on every
+// request.
 func (s *Server) Serve() error {
-	path := s.webConfigFile
-	return toolkitweb.Serve(s.ln, s.srv, &toolkitweb.FlagConfig{WebConfigFile: &path}, s.logger)
+	addr := s.ln.Addr().String()
+	s.logger.Info("Listening on", "address", addr)
+	if s.webConfig == nil {
+		s.logger.Info("TLS is disabled.", "http2", false, "address", addr)
+		return s.srv.Serve(s.ln)
+	}
+	v := s.webConfig.current()
+	if v.err != nil {
+		return fmt.Errorf("unable to read web configuration file %q: %w", s.webConfig.path, v.err)
+	}
+	if v.limiter != nil {
+		s.logger.Info("Rate Limiter is enabled.", "burst", v.cfg.RateLimiterConfig.Burst, "interval", v.cfg.RateLimiterConfig.Interval)
+	}
+	if !v.cfg.TLSConfig.IsEnabled() {
+		s.logger.Info("TLS is disabled.", "http2", false, "address", addr)
+		return s.srv.Serve(s.ln)
+	}
+	tlsConfig, err := toolkitweb.ConfigToTLSConfig(&v.cfg.TLSConfig)
+	if err != nil {
+		return fmt.Errorf("web configuration file %q: %w", s.webConfig.path, err)
+	}
+	if !v.cfg.HTTPConfig.HTTP2 {
+		s.srv.TLSNextProto = make(map[string]func(*http.Server, *tls.Conn, http.Handler))
+	}
+	s.logger.Info("TLS is enabled.", "http2", v.cfg.HTTPConfig.HTTP2, "address", addr)
+	s.srv.TLSConfig = tlsConfig
+	// New connections get the TLS settings and certificates of the file as it is then.
+	s.srv.TLSConfig.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		c, err := s.webConfig.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		c.NextProtos = s.srv.TLSConfig.NextProtos
+		return c, nil
+	}
+	return s.srv.ServeTLS(s.ln, "", "")
 }
 
 // Shutdown closes the listener and idle connections and waits for requests in progress to end

@@ -18,7 +18,7 @@ import (
 	"github.com/vigil-monitoring/vigil/web/server/servertest"
 )
 
-func parse(t *testing.T, listen string, args ...string) *Flags {
+func parse(t testing.TB, listen string, args ...string) *Flags {
 	t.Helper()
 	app := kingpin.New("test", "")
 	f := RegisterFlags(app)

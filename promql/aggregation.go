@@ -53,7 +53,7 @@ func (ev *evaluator) evalAggregation(e *parser.AggregateExpr) Value {
 		}
 	}
 	var params []float64
-	if e.Param != nil && e.Param.Type() == parser.ValueTypeScalar {
+	if e.Param != nil && ev.exprType(e.Param) == parser.ValueTypeScalar {
 		params = ev.scalarValues(e.Param)
 	}
 	origSamples := ev.currentSamples

@@ -36,7 +36,8 @@ type evaluator struct {
 	maxSamples     int
 	currentSamples int
 	peakSamples    int
-	stats          *sampleStats // Prometheus's sample counts (see Stats)
+	stats          *sampleStats  // Prometheus's sample counts (see Stats)
+	analysis       *exprAnalysis // shared with subquery evaluators
 	sortTime       time.Duration
 
 	annos *annotations.Annotations
@@ -188,6 +189,7 @@ func (ev *evaluator) mergeSeriesWithSameLabelset(mat Matrix) Matrix {
 // Matrix with one point per step present; range vectors (instant queries only) as a Matrix of
 // raw samples; string literals as String.
 func (ev *evaluator) eval(expr parser.Expr) Value {
+	ev.analysis.visits++
 	ev.checkCtx()
 	if ev.endTS < ev.startTS {
 		return Matrix{}
@@ -675,6 +677,7 @@ func (ev *evaluator) subqueryEvaluator(e *parser.SubqueryExpr) *evaluator {
 		noStepSubq:     ev.noStepSubq,
 		maxSamples:     ev.maxSamples,
 		currentSamples: ev.currentSamples,
+		analysis:       ev.analysis,
 		annos:          ev.annos,
 	}
 	// The child always counts samples read per step: mergeRead attributes them to outer steps.
@@ -799,7 +802,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	// Scalar parameters, one value per step.
 	params := make([][]float64, len(e.Args))
 	for i, a := range e.Args {
-		if i != matrixArg && a.Type() == parser.ValueTypeScalar {
+		if i != matrixArg && ev.exprType(a) == parser.ValueTypeScalar {
 			params[i] = ev.scalarValues(a)
 		}
 	}
@@ -1049,7 +1052,7 @@ func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]
 	matrixes := make([]Matrix, len(exprs))
 	origNumSamples := ev.currentSamples
 	for i, e := range exprs {
-		if e == nil || e.Type() == parser.ValueTypeString {
+		if e == nil || ev.exprType(e) == parser.ValueTypeString {
 			continue
 		}
 		matrixes[i] = ev.eval(e).(Matrix)

@@ -136,6 +136,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 	}
 	n := ev.numSteps()
 	origSamples := ev.currentSamples
+	ev.checkAlloc(n) // dupAtStep
 
 	names := slices.Clone(matching.MatchingLabels)
 	buf := make([]byte, 0, 1024)
@@ -169,6 +170,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 		if !ok {
 			ord = len(cells)
 			sigToOrd[string(sig)] = ord
+			ev.checkAlloc(n)
 			row := joinCells{series: make([]int32, n), f: make([]float64, n)}
 			for k := range row.series {
 				row.series[k] = -1

@@ -53,7 +53,7 @@ func (a *API) query(r *http.Request) (res apiResult) {
 		return errResult(errorBadData, err)
 	}
 	qs := r.FormValue("query")
-	if err := evalBounds.check(ctx, qs); err != nil {
+	if err := evalBounds.check(r.Context(), qs); err != nil {
 		return boundsResult(err)
 	}
 	qry, err := a.opts.Engine.NewInstantQueryWithOpts(ctx, a.opts.Queryable, opts, qs, ts)
@@ -104,7 +104,7 @@ func (a *API) queryRange(r *http.Request) (res apiResult) {
 		return errResult(errorBadData, err)
 	}
 	qs := r.FormValue("query")
-	if err := evalBounds.check(ctx, qs); err != nil {
+	if err := evalBounds.check(r.Context(), qs); err != nil {
 		return boundsResult(err)
 	}
 	qry, err := a.opts.Engine.NewRangeQueryWithOpts(ctx, a.opts.Queryable, opts, qs, start, end, step)

@@ -66,10 +66,14 @@ func (b queryBounds) check(ctx context.Context, q string) error {
 	}
 }
 
-// boundsResult answers a query refused by check: 400 bad_data, or canceled when the client left.
+// boundsResult answers a query refused by check: 400 bad_data, or canceled (timeout) when the
+// request's context ended.
 func boundsResult(err error) apiResult {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, context.Canceled):
 		return errResult(errorCanceled, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return errResult(errorTimeout, err)
 	}
 	return invalidParamError(err, "query")
 }

@@ -109,6 +109,17 @@ const maxPrealloc = 1 << 14
 // preallocSteps is the capacity to preallocate for one series' points over the steps.
 func (ev *evaluator) preallocSteps() int { return min(ev.numSteps(), maxPrealloc) }
 
+// growPoints makes room for one more point in pts, which holds at most limit points: past the
+// bounded preallocation, capacity doubles (append grows large slices by 1.25x, which copied a
+// 43-million-point subquery result five times over).
+func growPoints(pts []FPoint, limit int) []FPoint {
+	if len(pts) < cap(pts) {
+		return pts
+	}
+	n := min(2*cap(pts), limit) - len(pts)
+	return slices.Grow(pts, max(n, 1))
+}
+
 // Eval evaluates expr and removes the names marked for delayed removal.
 func (ev *evaluator) Eval(expr parser.Expr) (v Value, ws annotations.Annotations, err error) {
 	ws, err = ev.run(func() { v = ev.cleanupMetricLabels(ev.eval(expr)) })
@@ -308,6 +319,7 @@ func (ev *evaluator) constant(v float64) Matrix {
 	pts := make([]FPoint, 0, min(n, maxPrealloc))
 	for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 		ev.stepCheck(step, len(pts))
+		pts = growPoints(pts, n)
 		pts = append(pts, FPoint{T: ts, F: v})
 	}
 	ev.addSamples(n)
@@ -398,6 +410,7 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 			if _, f, ok := cur.lookup(refTime(0, vs.Timestamp, off), ev.lookbackDelta); ok {
 				for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 					ev.stepCheck(step, len(buf))
+					buf = growPoints(buf, ev.numSteps())
 					buf = append(buf, FPoint{T: ts, F: f})
 				}
 			}
@@ -405,6 +418,7 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 			for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 				ev.stepCheck(step, len(buf))
 				if _, f, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
+					buf = growPoints(buf, ev.numSteps())
 					buf = append(buf, FPoint{T: ts, F: f})
 				}
 			}
@@ -912,6 +926,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 			}
 			call.ts, call.rangeStart, call.rangeEnd = ts, ref-p.rangeMs, ref
 			if v, ok := fn(call, pts); ok {
+				out = growPoints(out, n)
 				out = append(out, FPoint{T: ts, F: v})
 			}
 		}
@@ -1215,7 +1230,7 @@ func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]
 				out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, min(numSteps, maxPrealloc))})
 			}
 			os.ts = ts
-			out[os.idx].Floats = append(out[os.idx].Floats, FPoint{T: ts, F: s.F})
+			out[os.idx].Floats = append(growPoints(out[os.idx].Floats, numSteps), FPoint{T: ts, F: s.F})
 			seriess[h] = os
 		}
 	}

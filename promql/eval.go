@@ -415,11 +415,21 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 				}
 			}
 		} else {
-			for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
-				ev.stepCheck(step, len(buf))
+			for ts, iter := ev.startTS, 0; ts <= ev.endTS; ts, iter = ts+ev.interval, iter+1 {
+				ev.stepCheck(iter, len(buf))
 				if _, f, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
 					buf = growPoints(buf, ev.numSteps())
 					buf = append(buf, FPoint{T: ts, F: f})
+					continue
+				}
+				// No value until the next sample: jump to the first step that reads it
+				// (a 30d:1ms subquery over sparse data has billions of empty steps).
+				next, more := cur.nextSample()
+				if !more {
+					break
+				}
+				if k := (next + off - ev.startTS + ev.interval - 1) / ev.interval; ev.startTS+k*ev.interval > ts+ev.interval {
+					ts = ev.startTS + (k-1)*ev.interval
 				}
 			}
 		}
@@ -530,6 +540,13 @@ func (c *sampleCursor) advance() {
 		return
 	}
 	c.done, c.pending = true, false
+}
+
+// nextSample returns the timestamp of the next unread sample after a lookup, or false when the
+// series has no more. A lookup that found nothing finds nothing for any ref before it: the newest
+// sample at or before such a ref is the same one (absent, expired or a stale marker).
+func (c *sampleCursor) nextSample() (int64, bool) {
+	return c.nt, c.pending
 }
 
 func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {

@@ -182,3 +182,28 @@ func TestCanceledBeforeEvaluation(t *testing.T) {
 		t.Errorf("%d evaluation steps after cancellation", checks)
 	}
 }
+
+// TestSparseSubquerySkipsEmptySteps: a selector in a 2.6e9-step subquery over two samples ten
+// days apart jumps over the steps without a value instead of visiting each (which took minutes):
+// a handful of context checks, and each sample counted once per step of its 5-minute lookback.
+func TestSparseSubquerySkipsEmptySteps(t *testing.T) {
+	st := promqltest.NewMemStorage()
+	day := 24 * time.Hour
+	if err := st.Add(labels.FromStrings("__name__", "sparse"),
+		promqltest.Point{T: (-20 * day).Milliseconds(), F: 1}, promqltest.Point{T: (-10 * day).Milliseconds(), F: 1}); err != nil {
+		t.Fatal(err)
+	}
+	checks := 0
+	defer promql.SetCheckCtxHook(func() { checks++ })()
+	ng := promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000})
+	res := instant(t, ng, st, `count_over_time(sparse[30d:1ms])`, time.Unix(0, 0))
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if v := res.Value.(promql.Vector); len(v) != 1 || v[0].F != 600_000 {
+		t.Fatalf("got %v, want 600000 (2 samples x 5m at 1ms)", res.Value)
+	}
+	if checks > 2000 {
+		t.Errorf("%d context checks, want the empty steps skipped", checks)
+	}
+}

@@ -172,7 +172,7 @@ func TestRemoteWriteBodyLimits(t *testing.T) {
 		text     string
 		maxAlloc uint64
 	}{
-		{"compressed too large", bytes.Repeat([]byte{0}, 48<<20), http.StatusRequestEntityTooLarge, "request body exceeds the 33554432 bytes limit", 80 << 20},
+		{"compressed too large", bytes.Repeat([]byte{0}, 48<<20), http.StatusRequestEntityTooLarge, "request body exceeds the 33554432 bytes limit", 40 << 20},
 		{"decoded too large", huge, http.StatusBadRequest, "decoded size exceeds the 33554432 bytes limit", 4 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,3 +57,27 @@ func TestFormatQueryClientGone(t *testing.T) {
 		t.Fatalf("got %d %s, want canceled", rec.Code, rec.Body.String())
 	}
 }
+
+// FuzzFormatQuery sends arbitrary text to /api/v1/format_query: the answer is 200 or a 400
+// bad_data, never a panic, and whatever passes the bounds is printed quickly (the fuzzer's
+// per-input deadline catches a regression to unbounded printing).
+func FuzzFormatQuery(f *testing.F) {
+	for _, s := range []string{
+		`sum(rate(x[5m])) by (job)`, `up + up * 2`, `((up))`, `sum(`, `"unterminated`, `{a="(("}`,
+		`up{job="a)"} / on (x) group_left sum by (x) (up)`, strings.Repeat("(", 65) + "up",
+		strings.Repeat("-", 300) + "up", `# comment (((`,
+	} {
+		f.Add(s)
+	}
+	a := New(Options{})
+	f.Fuzz(func(t *testing.T, q string) {
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/format_query?query="+url.QueryEscape(q), nil))
+		switch {
+		case rec.Code == http.StatusOK:
+		case rec.Code == http.StatusBadRequest && strings.Contains(rec.Body.String(), `"errorType":"bad_data"`):
+		default:
+			t.Fatalf("%q: %d %s", q, rec.Code, rec.Body.String())
+		}
+	})
+}

@@ -68,7 +68,7 @@ func (ev *evaluator) evalAggregation(e *parser.AggregateExpr) Value {
 		}
 	}
 	var params []float64
-	if e.Param != nil && e.Param.Type() == parser.ValueTypeScalar {
+	if e.Param != nil && ev.exprType(e.Param) == parser.ValueTypeScalar {
 		params = ev.scalarValues(e.Param)
 	}
 	origSamples := ev.currentSamples
@@ -310,7 +310,7 @@ func (ev *evaluator) aggregation(e *parser.AggregateExpr, q float64, input, outp
 		}
 		ss := &output[ri]
 		if ss.Floats == nil {
-			ss.Floats = make([]FPoint, 0, numSteps)
+			ss.Floats = make([]FPoint, 0, min(numSteps, maxPrealloc))
 		}
 		ss.Floats = append(ss.Floats, FPoint{T: enh.Ts, F: aggr.floatValue})
 		ss.dropName = aggr.dropName
@@ -437,7 +437,7 @@ seriesLoop:
 		if !ok {
 			idx = len(out)
 			seriess[h] = idx
-			out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, numSteps)})
+			out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, min(numSteps, maxPrealloc))})
 		}
 		out[idx].Floats = append(out[idx].Floats, FPoint{T: enh.Ts, F: s.F})
 	}
@@ -566,6 +566,8 @@ func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping [
 		if !found {
 			gi = len(groups)
 			groupIdx[key] = gi
+			// Account the group's per-step accumulators before allocating them.
+			ev.addSamples(n)
 			g := &streamGroup{
 				metric: generateGroupingLabels(enh, s.Metric, e.Without, sortedGrouping),
 				value:  make([]float64, n),
@@ -580,7 +582,6 @@ func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping [
 				g.mean = make([]float64, n)
 			}
 			groups = append(groups, g)
-			ev.addSamples(n)
 		}
 		g := groups[gi]
 		if s.dropName {
@@ -692,6 +693,7 @@ func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping [
 func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping []string, params []float64) (Matrix, bool) {
 	n := ev.numSteps()
 	op := e.Op
+	ev.checkAlloc(n)
 	ks := make([]int64, n)
 	ratios := make([]float64, n)
 	for i := range n {
@@ -719,6 +721,7 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 		if !found {
 			gi = len(heaps)
 			groupIdx[key] = gi
+			ev.checkAlloc(n)
 			heaps = append(heaps, make([]vectorByValueHeap, n))
 		}
 		hs := heaps[gi]

@@ -22,13 +22,12 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
-	"github.com/prometheus/prometheus/promql/parser/posrange"
 	"github.com/prometheus/prometheus/schema"
 	"github.com/prometheus/prometheus/util/annotations"
 )
 
 func (ev *evaluator) evalBinary(e *parser.BinaryExpr) Value {
-	lt, rt := e.LHS.Type(), e.RHS.Type()
+	lt, rt := ev.exprType(e.LHS), ev.exprType(e.RHS)
 	switch {
 	case lt == parser.ValueTypeScalar && rt == parser.ValueTypeScalar:
 		return ev.rangeEval(nil, func(v []Vector, enh *evalNodeHelper) Vector {
@@ -50,16 +49,16 @@ func (ev *evaluator) evalBinary(e *parser.BinaryExpr) Value {
 			}, e.LHS, e.RHS)
 		default:
 			return ev.rangeEvalHelpers(e.VectorMatching, func(v []Vector, sh [][]seriesHelper, enh *evalNodeHelper) Vector {
-				return ev.vectorBinop(e.Op, v[0], v[1], e.VectorMatching, e.ReturnBool, sh[0], sh[1], enh, e.PositionRange())
+				return ev.vectorBinop(e.Op, v[0], v[1], e.VectorMatching, e.ReturnBool, sh[0], sh[1], enh, e)
 			}, e.LHS, e.RHS)
 		}
 	case lt == parser.ValueTypeVector && rt == parser.ValueTypeScalar:
 		return ev.rangeEval(nil, func(v []Vector, enh *evalNodeHelper) Vector {
-			return ev.vectorScalarBinop(e.Op, v[0], v[1][0].F, false, e.ReturnBool, enh, e.PositionRange())
+			return ev.vectorScalarBinop(e.Op, v[0], v[1][0].F, false, e.ReturnBool, enh, e)
 		}, e.LHS, e.RHS)
 	case lt == parser.ValueTypeScalar && rt == parser.ValueTypeVector:
 		return ev.rangeEval(nil, func(v []Vector, enh *evalNodeHelper) Vector {
-			return ev.vectorScalarBinop(e.Op, v[1], v[0][0].F, true, e.ReturnBool, enh, e.PositionRange())
+			return ev.vectorScalarBinop(e.Op, v[1], v[0][0].F, true, e.ReturnBool, enh, e)
 		}, e.LHS, e.RHS)
 	}
 	ev.errorf("binary operation between %s and %s is not supported", lt, rt)
@@ -157,7 +156,7 @@ func vectorUnless(lhs, rhs Vector, lhsh, rhsh []seriesHelper, enh *evalNodeHelpe
 }
 
 // vectorBinop evaluates a binary arithmetic or comparison operation between two vectors.
-func (ev *evaluator) vectorBinop(op parser.ItemType, lhs, rhs Vector, matching *parser.VectorMatching, returnBool bool, lhsh, rhsh []seriesHelper, enh *evalNodeHelper, pos posrange.PositionRange) Vector {
+func (ev *evaluator) vectorBinop(op parser.ItemType, lhs, rhs Vector, matching *parser.VectorMatching, returnBool bool, lhsh, rhsh []seriesHelper, enh *evalNodeHelper, pos parser.Node) Vector {
 	if matching.Card == parser.CardManyToMany {
 		ev.errorf("many-to-many only allowed for set operators")
 	}
@@ -313,7 +312,7 @@ func buildResultMetric(lhs, rhs labels.Labels, op parser.ItemType, matching *par
 	return enh.lb.Labels()
 }
 
-func (ev *evaluator) vectorScalarBinop(op parser.ItemType, lhs Vector, rhs float64, swap, returnBool bool, enh *evalNodeHelper, pos posrange.PositionRange) Vector {
+func (ev *evaluator) vectorScalarBinop(op parser.ItemType, lhs Vector, rhs float64, swap, returnBool bool, enh *evalNodeHelper, pos parser.Node) Vector {
 	for _, s := range lhs {
 		lf, rf := s.F, rhs
 		if swap {
@@ -378,7 +377,7 @@ func scalarBinop(ev *evaluator, op parser.ItemType, lhs, rhs float64) float64 {
 
 // vectorElemBinop applies op to two floats. For comparisons, keep tells whether the sample
 // stays (and the value is the left one).
-func vectorElemBinop(op parser.ItemType, lhs, rhs float64, pos posrange.PositionRange) (float64, bool, error) {
+func vectorElemBinop(op parser.ItemType, lhs, rhs float64, pos parser.Node) (float64, bool, error) {
 	switch op {
 	case parser.ADD:
 		return lhs + rhs, true, nil
@@ -407,7 +406,7 @@ func vectorElemBinop(op parser.ItemType, lhs, rhs float64, pos posrange.Position
 	case parser.ATAN2:
 		return math.Atan2(lhs, rhs), true, nil
 	case parser.TRIM_LOWER, parser.TRIM_UPPER:
-		return 0, false, annotations.NewIncompatibleTypesInBinOpInfo("float", parser.ItemTypeStr[op], "float", pos)
+		return 0, false, annotations.NewIncompatibleTypesInBinOpInfo("float", parser.ItemTypeStr[op], "float", pos.PositionRange())
 	}
 	return 0, false, fmt.Errorf("operator %q not allowed for operations between Vectors", op)
 }

@@ -239,6 +239,7 @@ type query struct {
 	cancel    context.CancelFunc
 	perStep   bool
 	stats     *Stats
+	visits    int // exprAnalysis.visits of the last Exec (tests)
 }
 
 func (q *query) Stats() *Stats               { return q.stats }
@@ -415,6 +416,7 @@ func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotation
 		lookbackDelta: s.LookbackDelta.Milliseconds(),
 		maxSamples:    q.ng.maxSamples,
 		noStepSubq:    q.ng.noStepSubq,
+		analysis:      newExprAnalysis(),
 	}
 	if ev.interval == 0 {
 		ev.interval = 1
@@ -443,6 +445,7 @@ func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotation
 		q.ng.metrics.duration.WithLabelValues("result_sort").Observe(st.ResultSortTime.Seconds())
 	}
 	st.TotalSamples, st.SamplesRead, st.PeakSamples = ev.stats.total, ev.stats.read, ev.peakSamples
+	q.visits = ev.analysis.visits
 	if q.perStep {
 		st.StartTimestamp, st.Interval = ev.startTS, ev.interval
 		st.TotalSamplesPerStep, st.SamplesReadPerStep = ev.stats.totalPerStep, ev.stats.readPerStep

@@ -36,7 +36,8 @@ type evaluator struct {
 	maxSamples     int
 	currentSamples int
 	peakSamples    int
-	stats          *sampleStats // Prometheus's sample counts (see Stats)
+	stats          *sampleStats  // Prometheus's sample counts (see Stats)
+	analysis       *exprAnalysis // shared with subquery evaluators
 	sortTime       time.Duration
 
 	annos *annotations.Annotations
@@ -62,9 +63,61 @@ func (ev *evaluator) addSamples(n int) {
 }
 
 func (ev *evaluator) checkCtx() {
+	if checkCtxHook != nil {
+		checkCtxHook()
+	}
 	if err := ev.ctx.Err(); err != nil {
 		ev.error(contextErr(err, "expression evaluation"))
 	}
+}
+
+// checkCtxHook, when set (tests), runs at every context check of the evaluation.
+var checkCtxHook func()
+
+// Per-step loops can run for billions of steps (a subquery of 30d at 1ms has 2.6e9): they
+// check the context and the sample limit every stepCheckEvery steps, counting the points they
+// have produced but not yet accounted, so that --query.timeout and --query.max-samples hold
+// while the points accumulate rather than after.
+const stepCheckEvery = 1024
+
+// stepCheck is called at every step of a per-step loop (step counts from 0) with the points the
+// loop holds that addSamples has not accounted yet.
+func (ev *evaluator) stepCheck(step, pending int) {
+	if step%stepCheckEvery != 0 {
+		return
+	}
+	ev.checkCtx()
+	if ev.currentSamples+pending > ev.maxSamples {
+		ev.error(ErrTooManySamples(env))
+	}
+}
+
+// checkAlloc fails the query when n more per-step values (a dense per-step array about to be
+// allocated) would exceed the sample limit. Allocations proportional to the number of steps
+// are checked before they are made: one of 2.6e9 steps is 20 GB.
+func (ev *evaluator) checkAlloc(n int) {
+	if n > ev.maxSamples-ev.currentSamples {
+		ev.error(ErrTooManySamples(env))
+	}
+}
+
+// maxPrealloc bounds the capacity preallocated for a series' points: a range query has at most
+// 11,000 steps through the API, but a subquery's steps are unbounded; past this the slices grow
+// as points are produced (and accounted).
+const maxPrealloc = 1 << 14
+
+// preallocSteps is the capacity to preallocate for one series' points over the steps.
+func (ev *evaluator) preallocSteps() int { return min(ev.numSteps(), maxPrealloc) }
+
+// growPoints makes room for one more point in pts, which holds at most limit points: past the
+// bounded preallocation, capacity doubles (append grows large slices by 1.25x, which copied a
+// 43-million-point subquery result five times over).
+func growPoints(pts []FPoint, limit int) []FPoint {
+	if len(pts) < cap(pts) {
+		return pts
+	}
+	n := min(2*cap(pts), limit) - len(pts)
+	return slices.Grow(pts, max(n, 1))
 }
 
 // Eval evaluates expr and removes the names marked for delayed removal.
@@ -188,6 +241,7 @@ func (ev *evaluator) mergeSeriesWithSameLabelset(mat Matrix) Matrix {
 // Matrix with one point per step present; range vectors (instant queries only) as a Matrix of
 // raw samples; string literals as String.
 func (ev *evaluator) eval(expr parser.Expr) Value {
+	ev.analysis.visits++
 	ev.checkCtx()
 	if ev.endTS < ev.startTS {
 		return Matrix{}
@@ -237,9 +291,8 @@ func (ev *evaluator) eval(expr parser.Expr) Value {
 	case *parser.SubqueryExpr:
 		// A subquery's result as such (an instant query's range vector): Prometheus counts the
 		// inner evaluation's samples at the last step.
-		mat, child := ev.runSubquery(e)
+		mat, child := ev.runSubquery(e, 0, 0, false)
 		ev.stats.add(ev.numSteps()-1, child.stats.total, false)
-		ev.mergeRead(child, 0, 0, false)
 		return mat
 	case *parser.StepInvariantExpr:
 		return ev.eval(e.Expr)
@@ -262,8 +315,11 @@ func collect(mat *Matrix) func(Series) {
 // constant returns a scalar with value v at every step.
 func (ev *evaluator) constant(v float64) Matrix {
 	n := ev.numSteps()
-	pts := make([]FPoint, 0, n)
-	for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+	ev.checkAlloc(n)
+	pts := make([]FPoint, 0, min(n, maxPrealloc))
+	for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
+		ev.stepCheck(step, len(pts))
+		pts = growPoints(pts, n)
 		pts = append(pts, FPoint{T: ts, F: v})
 	}
 	ev.addSamples(n)
@@ -273,6 +329,7 @@ func (ev *evaluator) constant(v float64) Matrix {
 // scalarValues evaluates a scalar expression to one value per step.
 func (ev *evaluator) scalarValues(e parser.Expr) []float64 {
 	mat := ev.eval(e).(Matrix)
+	ev.checkAlloc(ev.numSteps() - mat.TotalSamples())
 	vals := make([]float64, ev.numSteps())
 	if len(mat) == 0 {
 		return vals
@@ -339,8 +396,7 @@ func refTime(ts int64, at *int64, offsetMs int64) int64 {
 func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)) {
 	ss := ev.selectSeries(vs, 0, "")
 	off := vs.OriginalOffset.Milliseconds()
-	n := ev.numSteps()
-	buf := make([]FPoint, 0, n)
+	buf := make([]FPoint, 0, ev.preallocSteps())
 	var it storage.Iterator
 	var cur sampleCursor
 	for ss.Next() {
@@ -352,14 +408,28 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 		if vs.Timestamp != nil {
 			// The @ modifier pins the lookup: compute it once and repeat it per step.
 			if _, f, ok := cur.lookup(refTime(0, vs.Timestamp, off), ev.lookbackDelta); ok {
-				for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+				for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
+					ev.stepCheck(step, len(buf))
+					buf = growPoints(buf, ev.numSteps())
 					buf = append(buf, FPoint{T: ts, F: f})
 				}
 			}
 		} else {
-			for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+			for ts, iter := ev.startTS, 0; ts <= ev.endTS; ts, iter = ts+ev.interval, iter+1 {
+				ev.stepCheck(iter, len(buf))
 				if _, f, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
+					buf = growPoints(buf, ev.numSteps())
 					buf = append(buf, FPoint{T: ts, F: f})
+					continue
+				}
+				// No value until the next sample: jump to the first step that reads it
+				// (a 30d:1ms subquery over sparse data has billions of empty steps).
+				next, more := cur.nextSample()
+				if !more {
+					break
+				}
+				if k := (next + off - ev.startTS + ev.interval - 1) / ev.interval; ev.startTS+k*ev.interval > ts+ev.interval {
+					ts = ev.startTS + (k-1)*ev.interval
 				}
 			}
 		}
@@ -383,7 +453,7 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 	ss := ev.selectSeries(vs, 0, "")
 	off := vs.OriginalOffset.Milliseconds()
 	lb := ev.lookbackDelta
-	buf := make([]FPoint, 0, ev.numSteps())
+	buf := make([]FPoint, 0, ev.preallocSteps())
 	var it storage.Iterator
 	var w window
 	for ss.Next() {
@@ -392,7 +462,8 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 		it = s.Iterator(it)
 		w.reset(it)
 		buf = buf[:0]
-		for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+		for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
+			ev.stepCheck(step, len(buf))
 			dataTS := refTime(ts, vs.Timestamp, off)
 			floats := w.slide(dataTS-lb, dataTS+lb)
 			if len(floats) == 0 {
@@ -423,7 +494,7 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 // step-invariant selector once and counts it at every step).
 func (ev *evaluator) countSelected(pts []FPoint, pinned bool) {
 	st := ev.stats
-	if st.totalPerStep == nil {
+	if !st.perStep() {
 		st.total += int64(len(pts))
 		if pinned {
 			st.read++
@@ -469,6 +540,13 @@ func (c *sampleCursor) advance() {
 		return
 	}
 	c.done, c.pending = true, false
+}
+
+// nextSample returns the timestamp of the next unread sample after a lookup, or false when the
+// series has no more. A lookup that found nothing finds nothing for any ref before it: the newest
+// sample at or before such a ref is the same one (absent, expired or a stale marker).
+func (c *sampleCursor) nextSample() (int64, bool) {
+	return c.nt, c.pending
 }
 
 func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
@@ -661,8 +739,9 @@ func (ev *evaluator) subqueryTimeRange(e *parser.SubqueryExpr) (start, end, inte
 }
 
 // subqueryEvaluator returns the child evaluator that runs a subquery's inner expression at
-// the subquery's own steps.
-func (ev *evaluator) subqueryEvaluator(e *parser.SubqueryExpr) *evaluator {
+// the subquery's own steps. The samples it reads go straight to ev's counts (see
+// readForwarder), with outerOffset, outerRange and pinned as for mergeRead.
+func (ev *evaluator) subqueryEvaluator(e *parser.SubqueryExpr, outerOffset, outerRange int64, pinned bool) *evaluator {
 	start, end, interval := ev.subqueryTimeRange(e)
 	child := &evaluator{
 		logger:         ev.logger,
@@ -675,17 +754,19 @@ func (ev *evaluator) subqueryEvaluator(e *parser.SubqueryExpr) *evaluator {
 		noStepSubq:     ev.noStepSubq,
 		maxSamples:     ev.maxSamples,
 		currentSamples: ev.currentSamples,
+		analysis:       ev.analysis,
 		annos:          ev.annos,
 	}
-	// The child always counts samples read per step: mergeRead attributes them to outer steps.
-	child.stats = newSampleStats(max(child.numSteps(), 0), end >= start)
+	// The child attributes the samples it reads to ev's steps as it reads them, rather than
+	// keeping per-step arrays of its own: a subquery's steps are unbounded (30d:1ms is 2.6e9).
+	child.stats = &sampleStats{forward: ev.readForwarder(child, outerOffset, outerRange, pinned)}
 	return child
 }
 
 // runSubquery evaluates the inner expression of a subquery at its own steps. The caller merges
 // the child's sample counts (see mergeSubqueryStats).
-func (ev *evaluator) runSubquery(e *parser.SubqueryExpr) (Matrix, *evaluator) {
-	child := ev.subqueryEvaluator(e)
+func (ev *evaluator) runSubquery(e *parser.SubqueryExpr, outerOffset, outerRange int64, pinned bool) (Matrix, *evaluator) {
+	child := ev.subqueryEvaluator(e, outerOffset, outerRange, pinned)
 	res := child.eval(e.Expr)
 	ev.currentSamples = child.currentSamples
 	ev.peakSamples = max(ev.peakSamples, child.peakSamples)
@@ -728,7 +809,8 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 		// fn as it comes instead of materializing the subquery's whole result.
 		// The samples the subquery read go to the outer steps whose windows consume them.
 		offset, rangeMs := a.OriginalOffset.Milliseconds(), a.Range.Milliseconds()
-		child := ev.subqueryEvaluator(a)
+		pinned := a.Timestamp != nil
+		child := ev.subqueryEvaluator(a, offset, rangeMs, pinned)
 		if child.endTS >= child.startTS {
 			streamed := child.stream(a.Expr, func(s Series) {
 				w.resetSlice(s.Floats)
@@ -737,12 +819,10 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 			})
 			ev.peakSamples = max(ev.peakSamples, child.peakSamples)
 			if streamed {
-				ev.mergeRead(child, offset, rangeMs, a.Timestamp != nil)
 				return
 			}
 		}
-		mat, child := ev.runSubquery(a)
-		ev.mergeRead(child, offset, rangeMs, a.Timestamp != nil)
+		mat, _ := ev.runSubquery(a, offset, rangeMs, pinned)
 		for _, s := range mat {
 			w.resetSlice(s.Floats)
 			fn(rangeSource{metric: s.Metric, dropName: s.dropName, fromSubquery: true})
@@ -799,14 +879,14 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	// Scalar parameters, one value per step.
 	params := make([][]float64, len(e.Args))
 	for i, a := range e.Args {
-		if i != matrixArg && a.Type() == parser.ValueTypeScalar {
+		if i != matrixArg && ev.exprType(a) == parser.ValueTypeScalar {
 			params[i] = ev.scalarValues(a)
 		}
 	}
 	n := ev.numSteps()
 	dropName := name != "last_over_time" && name != "first_over_time"
 	call := &rangeCall{ev: ev, e: e, params: make([]float64, len(e.Args)), p: p, pos: e.Args[matrixArg].PositionRange()}
-	out := make([]FPoint, 0, n)
+	out := make([]FPoint, 0, min(n, maxPrealloc))
 	var w window
 	checkCounter := name == "rate" || name == "increase"
 	// The possible-non-counter annotation is one per metric name: made once per name in a row,
@@ -819,6 +899,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 		step := 0
 		prevWindow := 0
 		for ts := ev.startTS; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
+			ev.stepCheck(step, len(out))
 			for i := range params {
 				if params[i] != nil {
 					call.params[i] = params[i][step]
@@ -853,7 +934,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 					read -= sort.Search(len(pts), func(i int) bool { return pts[i].T > hi-ev.interval })
 				}
 			}
-			if st.totalPerStep != nil {
+			if st.perStep() {
 				st.add(step, int64(len(pts)), false)
 				st.addRead(step, int64(read))
 			} else {
@@ -862,6 +943,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 			}
 			call.ts, call.rangeStart, call.rangeEnd = ts, ref-p.rangeMs, ref
 			if v, ok := fn(call, pts); ok {
+				out = growPoints(out, n)
 				out = append(out, FPoint{T: ts, F: v})
 			}
 		}
@@ -953,8 +1035,10 @@ func (ev *evaluator) absentOverTime(e *parser.Call, mat Matrix) Matrix {
 	if len(found) == steps {
 		return Matrix{}
 	}
+	ev.checkAlloc(steps - len(found))
 	pts := make([]FPoint, 0, steps-len(found))
-	for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+	for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
+		ev.stepCheck(step, len(pts))
 		if _, ok := found[ts]; !ok {
 			pts = append(pts, FPoint{T: ts, F: 1})
 		}
@@ -970,7 +1054,7 @@ func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
 	var it storage.Iterator
 	var cur sampleCursor
 	var mat Matrix
-	buf := make([]FPoint, 0, ev.numSteps())
+	buf := make([]FPoint, 0, ev.preallocSteps())
 	for ss.Next() {
 		ev.checkCtx()
 		s := ss.At()
@@ -979,12 +1063,14 @@ func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
 		buf = buf[:0]
 		if vs.Timestamp != nil {
 			if t, _, ok := cur.lookup(*vs.Timestamp-off, ev.lookbackDelta); ok {
-				for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+				for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
+					ev.stepCheck(step, len(buf))
 					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
 				}
 			}
 		} else {
-			for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+			for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
+				ev.stepCheck(step, len(buf))
 				if t, _, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
 					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
 				}
@@ -1049,7 +1135,7 @@ func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]
 	matrixes := make([]Matrix, len(exprs))
 	origNumSamples := ev.currentSamples
 	for i, e := range exprs {
-		if e == nil || e.Type() == parser.ValueTypeString {
+		if e == nil || ev.exprType(e) == parser.ValueTypeString {
 			continue
 		}
 		matrixes[i] = ev.eval(e).(Matrix)
@@ -1158,10 +1244,10 @@ func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]
 				}
 			} else {
 				os.idx = len(out)
-				out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, numSteps)})
+				out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, min(numSteps, maxPrealloc))})
 			}
 			os.ts = ts
-			out[os.idx].Floats = append(out[os.idx].Floats, FPoint{T: ts, F: s.F})
+			out[os.idx].Floats = append(growPoints(out[os.idx].Floats, numSteps), FPoint{T: ts, F: s.F})
 			seriess[h] = os
 		}
 	}

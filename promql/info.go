@@ -197,7 +197,7 @@ func (ev *evaluator) fetchInfoSeries(mat Matrix, ignoreSeries map[uint64]struct{
 	var infoMat Matrix
 	var it storage.Iterator
 	var cur sampleCursor
-	buf := make([]FPoint, 0, ev.numSteps())
+	buf := make([]FPoint, 0, ev.preallocSteps())
 	for _, identifying := range identifyingMatcherSets {
 		matchers := make([]*labels.Matcher, 0, len(identifying)+len(dataMatchers)+len(effectiveNameMatchers))
 		matchers = append(matchers, identifying...)
@@ -209,7 +209,8 @@ func (ev *evaluator) fetchInfoSeries(mat Matrix, ignoreSeries map[uint64]struct{
 			it = s.Iterator(it)
 			cur.reset(it)
 			buf = buf[:0]
-			for ts := ev.startTS; ts <= ev.endTS; ts += ev.interval {
+			for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
+				ev.stepCheck(step, len(buf))
 				// The value records the original sample time: the newest info sample wins.
 				if t, _, ok := cur.lookup(refTime(ts, atTimestamp, offMs), ev.lookbackDelta); ok {
 					buf = append(buf, FPoint{T: ts, F: float64(t)})

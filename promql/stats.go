@@ -41,7 +41,13 @@ type Stats struct {
 type sampleStats struct {
 	total, read               int64
 	totalPerStep, readPerStep []int64
+	// forward, set on a subquery's evaluator, receives the samples read at each of its steps
+	// (and puts them on the parent's steps) in place of readPerStep.
+	forward func(step int, n int64)
 }
+
+// perStep reports whether counts must be given per step (add/addRead with the step).
+func (s *sampleStats) perStep() bool { return s.totalPerStep != nil || s.forward != nil }
 
 func newSampleStats(steps int, perStep bool) *sampleStats {
 	s := &sampleStats{}
@@ -65,26 +71,27 @@ func (s *sampleStats) add(i int, n int64, read bool) {
 
 func (s *sampleStats) addRead(i int, n int64) {
 	s.read += n
+	if s.forward != nil {
+		s.forward(i, n)
+	}
 	if s.readPerStep != nil {
 		s.readPerStep[i] += n
 	}
 }
 
-// mergeRead adds the samples a subquery's evaluator (child, with per-step arrays) read to the
-// outer evaluator ev, as Prometheus does: each subquery step goes to the first outer step at or
-// after it (shifted by the subquery's offset), and, when outerRange is set, subquery steps that
-// fall between two outer windows are dropped. For an instant evaluation (or a subquery pinned
-// by @) everything goes to the first step.
-func (ev *evaluator) mergeRead(child *evaluator, outerOffset, outerRange int64, pinned bool) {
-	cs := child.stats
+// readForwarder returns the function that adds the samples a subquery's evaluator (child)
+// reads at its step k to the outer evaluator ev, as Prometheus does: each subquery step goes to
+// the first outer step at or after it (shifted by the subquery's offset), and, when outerRange
+// is set, subquery steps that fall between two outer windows are dropped. For an instant
+// evaluation (or a subquery pinned by @) everything goes to the first step.
+func (ev *evaluator) readForwarder(child *evaluator, outerOffset, outerRange int64, pinned bool) func(int, int64) {
 	n := ev.numSteps()
 	if n <= 1 || pinned {
-		ev.stats.addRead(0, cs.read)
-		return
+		return func(_ int, r int64) { ev.stats.addRead(0, r) }
 	}
-	for k, r := range cs.readPerStep {
+	return func(k int, r int64) {
 		if r == 0 {
-			continue
+			return
 		}
 		tk := child.startTS + int64(k)*child.interval + outerOffset
 		step := 0
@@ -93,7 +100,7 @@ func (ev *evaluator) mergeRead(child *evaluator, outerOffset, outerRange int64, 
 		}
 		step = min(step, n-1)
 		if outerRange > 0 && tk <= ev.startTS+int64(step)*ev.interval-outerRange {
-			continue
+			return
 		}
 		ev.stats.addRead(step, r)
 	}

@@ -13,11 +13,11 @@ import (
 // "many" side is such an expression are produced one series at a time, so that aggregations,
 // subqueries and joins over them never hold the whole input matrix.
 
-// canStream reports whether stream can produce expr series by series.
-func canStream(expr parser.Expr) bool {
+// computeCanStream decides canStream for one node (see canStream, which caches it).
+func (ev *evaluator) computeCanStream(expr parser.Expr) bool {
 	switch e := expr.(type) {
 	case *parser.ParenExpr:
-		return canStream(e.Expr)
+		return ev.canStream(e.Expr)
 	case *parser.VectorSelector:
 		return true
 	case *parser.BinaryExpr:
@@ -25,19 +25,19 @@ func canStream(expr parser.Expr) bool {
 			return false
 		}
 		lhs, rhs := unwrapParens(e.LHS), unwrapParens(e.RHS)
-		if _, ok := rhs.(*parser.NumberLiteral); ok && lhs.Type() == parser.ValueTypeVector {
-			return canStream(lhs)
+		if _, ok := rhs.(*parser.NumberLiteral); ok && ev.exprType(lhs) == parser.ValueTypeVector {
+			return ev.canStream(lhs)
 		}
-		if _, ok := lhs.(*parser.NumberLiteral); ok && rhs.Type() == parser.ValueTypeVector {
-			return canStream(rhs)
+		if _, ok := lhs.(*parser.NumberLiteral); ok && ev.exprType(rhs) == parser.ValueTypeVector {
+			return ev.canStream(rhs)
 		}
-		if m := streamableJoin(e); m != nil {
-			return canStream(m)
+		if m := ev.streamableJoin(e); m != nil {
+			return ev.canStream(m)
 		}
 		return false
 	case *parser.Call:
 		if _, ok := pointwiseFunctions[e.Func.Name]; ok && len(e.Args) == 1 {
-			return canStream(e.Args[0])
+			return ev.canStream(e.Args[0])
 		}
 		if e.Func.Name == "absent_over_time" || rangeFunctions[e.Func.Name] == nil {
 			return false
@@ -54,9 +54,9 @@ func canStream(expr parser.Expr) bool {
 
 // streamableJoin returns the "many" side of a vector-vector arithmetic or comparison that can
 // be evaluated by streaming that side against the materialized other side, or nil.
-func streamableJoin(e *parser.BinaryExpr) parser.Expr {
+func (ev *evaluator) streamableJoin(e *parser.BinaryExpr) parser.Expr {
 	m := e.VectorMatching
-	if m == nil || e.LHS.Type() != parser.ValueTypeVector || e.RHS.Type() != parser.ValueTypeVector ||
+	if m == nil || ev.exprType(e.LHS) != parser.ValueTypeVector || ev.exprType(e.RHS) != parser.ValueTypeVector ||
 		m.Card == parser.CardManyToMany || m.FillValues.LHS != nil || m.FillValues.RHS != nil {
 		return nil
 	}
@@ -70,7 +70,8 @@ func streamableJoin(e *parser.BinaryExpr) parser.Expr {
 // whole matrix. Emitted points are only valid during the call. It returns false, without
 // evaluating anything, when expr cannot be streamed.
 func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
-	if !canStream(expr) {
+	ev.analysis.visits++
+	if !ev.canStream(expr) {
 		return false
 	}
 	switch e := expr.(type) {
@@ -85,10 +86,10 @@ func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
 		return true
 	case *parser.BinaryExpr:
 		lhs, rhs := unwrapParens(e.LHS), unwrapParens(e.RHS)
-		if num, ok := rhs.(*parser.NumberLiteral); ok && lhs.Type() == parser.ValueTypeVector {
+		if num, ok := rhs.(*parser.NumberLiteral); ok && ev.exprType(lhs) == parser.ValueTypeVector {
 			return ev.stream(lhs, ev.scalarBinopStream(e, num.Val, false, emit))
 		}
-		if num, ok := lhs.(*parser.NumberLiteral); ok && rhs.Type() == parser.ValueTypeVector {
+		if num, ok := lhs.(*parser.NumberLiteral); ok && ev.exprType(rhs) == parser.ValueTypeVector {
 			return ev.stream(rhs, ev.scalarBinopStream(e, num.Val, true, emit))
 		}
 		ev.streamJoin(e, emit)
@@ -135,6 +136,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 	}
 	n := ev.numSteps()
 	origSamples := ev.currentSamples
+	ev.checkAlloc(n) // dupAtStep
 
 	names := slices.Clone(matching.MatchingLabels)
 	buf := make([]byte, 0, 1024)
@@ -168,6 +170,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 		if !ok {
 			ord = len(cells)
 			sigToOrd[string(sig)] = ord
+			ev.checkAlloc(n)
 			row := joinCells{series: make([]int32, n), f: make([]float64, n)}
 			for k := range row.series {
 				row.series[k] = -1
@@ -218,7 +221,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 	}
 
 	enh := &evalNodeHelper{}
-	pos := e.PositionRange()
+	pos := parser.Node(e) // PositionRange walks the operands: only when annotating
 	type outSeries struct {
 		metric labels.Labels
 		pts    []FPoint
@@ -305,7 +308,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 // swap is set) to each streamed series, with vectorScalarBinop's semantics.
 func (ev *evaluator) scalarBinopStream(e *parser.BinaryExpr, v float64, swap bool, emit func(Series)) func(Series) {
 	var out []FPoint
-	pos := e.PositionRange()
+	pos := parser.Node(e) // PositionRange walks the operands: only when annotating
 	return func(s Series) {
 		out = out[:0]
 		for _, p := range s.Floats {

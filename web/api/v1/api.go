@@ -111,6 +111,9 @@ type Options struct {
 
 	EnableAdmin       bool
 	EnableRemoteWrite bool
+	// RemoteWriteConcurrency bounds the remote-write requests decoded and appended at once
+	// (as many more wait; past that 503); 0 is max(2, GOMAXPROCS).
+	RemoteWriteConcurrency int
 	// Parser parses selectors and expressions for the metadata endpoints; nil uses the same
 	// options as the query engine.
 	Parser parser.Parser
@@ -127,11 +130,12 @@ type API struct {
 	mux    *http.ServeMux
 	// corsOrigin is opts.CORSOrigin or its default.
 	corsOrigin *regexp.Regexp
+	writes     *writeLimiter
 }
 
 // New returns the API handler. It serves paths starting with /api/v1/.
 func New(opts Options) *API {
-	a := &API{opts: opts, logger: opts.Logger, parser: opts.Parser, now: opts.Now}
+	a := &API{opts: opts, logger: opts.Logger, parser: opts.Parser, now: opts.Now, writes: newWriteLimiter(opts.RemoteWriteConcurrency)}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)
 	}

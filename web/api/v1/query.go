@@ -53,6 +53,9 @@ func (a *API) query(r *http.Request) (res apiResult) {
 		return errResult(errorBadData, err)
 	}
 	qs := r.FormValue("query")
+	if err := evalBounds.check(r.Context(), qs); err != nil {
+		return boundsResult(err)
+	}
 	qry, err := a.opts.Engine.NewInstantQueryWithOpts(ctx, a.opts.Queryable, opts, qs, ts)
 	if err != nil {
 		return invalidParamError(err, "query")
@@ -101,6 +104,9 @@ func (a *API) queryRange(r *http.Request) (res apiResult) {
 		return errResult(errorBadData, err)
 	}
 	qs := r.FormValue("query")
+	if err := evalBounds.check(r.Context(), qs); err != nil {
+		return boundsResult(err)
+	}
 	qry, err := a.opts.Engine.NewRangeQueryWithOpts(ctx, a.opts.Queryable, opts, qs, start, end, step)
 	if err != nil {
 		return invalidParamError(err, "query")
@@ -156,16 +162,29 @@ func (a *API) execQuery(ctx context.Context, qry promql.Query, qs string, limit 
 	}
 }
 
+// formatQuery answers the query pretty-printed. The query is bounded first (formatBounds), and
+// a client gone by the end of a phase (lexing, parsing) stops the work.
 func (a *API) formatQuery(r *http.Request) apiResult {
-	expr, err := a.parser.ParseExpr(r.FormValue("query"))
+	qs := r.FormValue("query")
+	if err := formatBounds.check(r.Context(), qs); err != nil {
+		return boundsResult(err)
+	}
+	expr, err := a.parser.ParseExpr(qs)
 	if err != nil {
 		return invalidParamError(err, "query")
+	}
+	if err := r.Context().Err(); err != nil {
+		return errResult(errorCanceled, err)
 	}
 	return apiResult{data: expr.Pretty(0)}
 }
 
 func (a *API) parseQuery(r *http.Request) apiResult {
-	expr, err := a.parser.ParseExpr(r.FormValue("query"))
+	qs := r.FormValue("query")
+	if err := evalBounds.check(r.Context(), qs); err != nil {
+		return boundsResult(err)
+	}
+	expr, err := a.parser.ParseExpr(qs)
 	if err != nil {
 		return invalidParamError(err, "query")
 	}

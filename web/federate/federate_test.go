@@ -382,7 +382,7 @@ func (errQuerier) LabelValues(context.Context, string, ...*labels.Matcher) ([]st
 	return nil, nil
 }
 func (errQuerier) LabelNames(context.Context, ...*labels.Matcher) ([]string, error) { return nil, nil }
-func (errQuerier) Close() error                                                      { return nil }
+func (errQuerier) Close() error                                                     { return nil }
 
 // TestFederationErrors: storage errors are 500 and counted; bad selectors are 400 before the
 // storage is touched (upstream's TestFederation_NotReady checks the same order).

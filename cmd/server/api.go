@@ -15,10 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	commonversion "github.com/prometheus/common/version"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
+	"github.com/vigil-monitoring/vigil/web/federate"
 )
 
 // startTime is reported as the server's start time in /api/v1/status/runtimeinfo.
@@ -149,7 +151,27 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 	}
 	api := apiv1.New(opts)
 	mux.Handle("/api/v1/", api)
+	mux.Handle("GET /federate", federate.New(federate.Options{
+		Queryable:      db,
+		LookbackDelta:  time.Duration(af.lookbackDelta),
+		ExternalLabels: externalLabels(scraping),
+		Registerer:     reg,
+		Logger:         logger.With("component", "federate"),
+	}))
 	return &apiRuntime{Engine: engine, API: api}, nil
+}
+
+// externalLabels returns global.external_labels of the running configuration (none without
+// scraping, as in tests that set up the API alone).
+func externalLabels(scraping *scrapeRuntime) func() labels.Labels {
+	return func() labels.Labels {
+		if scraping != nil {
+			if cfg := scraping.Reloader.Config(); cfg != nil {
+				return cfg.GlobalConfig.ExternalLabels
+			}
+		}
+		return labels.EmptyLabels()
+	}
 }
 
 // retentionString renders the retention settings as Prometheus's runtimeinfo does

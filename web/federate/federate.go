@@ -1,5 +1,4 @@
 // Copyright The Prometheus Authors
-// Copyright The Vigil Authors
 // Licensed under the Apache License, Version 2.0 (the "License");
 // you may not use this file except in compliance with the License.
 // You may obtain a copy of the License at
@@ -11,6 +10,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by Vigil: ported from github.com/prometheus/prometheus web/federate.go (v0.315.0).
 
 // Package federate serves GET /federate as Prometheus does (ported from
 // github.com/prometheus/prometheus@v0.315.0/web/federate.go): the latest sample of every series

@@ -1,5 +1,4 @@
 // Copyright The Prometheus Authors
-// Copyright The Vigil Authors
 // Licensed under the Apache License, Version 2.0 (the "License");
 // you may not use this file except in compliance with the License.
 // You may obtain a copy of the License at
@@ -11,6 +10,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by Vigil: ported from github.com/prometheus/prometheus web/federate_test.go (v0.315.0).
 
 package federate
 
@@ -21,6 +22,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -431,4 +433,25 @@ func normalizeBody(body *bytes.Buffer) string {
 		sort.Strings(lines[lastHash+1:])
 	}
 	return strings.Join(lines, "")
+}
+
+// FuzzFederate: any match[] values and Accept header give 200 or 400, never a panic or a 500.
+func FuzzFederate(f *testing.F) {
+	for _, s := range scenarios {
+		f.Add(s.params, "")
+	}
+	f.Add("match[]={__name__=~'.%2b'}", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+	f.Add("match[]=up{a=~'(('}", "text/plain;q=0")
+	h := New(Options{Queryable: loadTestDB(f), LookbackDelta: 5 * time.Minute, Now: testNow})
+	f.Fuzz(func(t *testing.T, query, accept string) {
+		u := &url.URL{Path: "/federate", RawQuery: query}
+		req := httptest.NewRequest(http.MethodGet, "http://example.org/", http.NoBody)
+		req.URL = u
+		req.Header.Set("Accept", accept)
+		res := httptest.NewRecorder()
+		h.ServeHTTP(res, req)
+		if res.Code != http.StatusOK && res.Code != http.StatusBadRequest {
+			t.Fatalf("%q: code %d: %s", query, res.Code, res.Body.String())
+		}
+	})
 }

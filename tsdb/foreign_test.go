@@ -1,0 +1,253 @@
+package tsdb
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+	upstream "github.com/prometheus/prometheus/tsdb"
+)
+
+// hashTree maps every path under dir to a hash of its content ("dir" for directories).
+func hashTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() {
+			m[rel] = "dir"
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		h := sha256.Sum256(b)
+		m[rel] = string(h[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func sameTree(t *testing.T, before, after map[string]string) {
+	t.Helper()
+	for p, h := range before {
+		if a, ok := after[p]; !ok {
+			t.Errorf("%s was deleted", p)
+		} else if a != h {
+			t.Errorf("%s was changed", p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			t.Errorf("%s was created", p)
+		}
+	}
+}
+
+// writePrometheusDir writes a real Prometheus data directory with upstream's tsdb: one block
+// written by compacting the head, and WAL segments holding samples after it.
+func writePrometheusDir(t *testing.T, dir string) {
+	t.Helper()
+	opts := upstream.DefaultOptions()
+	opts.RetentionDuration = 0
+	db, err := upstream.Open(dir, nil, nil, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN := func(from, to int64) {
+		app := db.Appender(context.Background())
+		for ts := from; ts < to; ts += 15000 {
+			for i := range 10 {
+				lset := labels.FromStrings("__name__", "up", "instance", string(rune('a'+i)))
+				if _, err := app.Append(0, lset, ts, float64(ts)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendN(0, 3*3600*1000)
+	if err := db.CompactHead(upstream.NewRangeHead(db.Head(), 0, 2*3600*1000-1)); err != nil {
+		t.Fatal(err)
+	}
+	appendN(3*3600*1000, 4*3600*1000)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenRefusesPrometheusDir(t *testing.T) {
+	dir := t.TempDir()
+	writePrometheusDir(t, dir)
+	var block string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if isBlockDirName(e.Name()) {
+			block = e.Name()
+		}
+	}
+	if block == "" {
+		t.Fatal("upstream wrote no block")
+	}
+	before := hashTree(t, dir)
+	db, err := Open(dir, nil, nil, nil)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open succeeded on a Prometheus data directory")
+	}
+	var fe *ForeignDirError
+	if !errors.As(err, &fe) || !fe.Prometheus {
+		t.Fatalf("want a *ForeignDirError recognising Prometheus, got %v", err)
+	}
+	msg := err.Error()
+	t.Log(msg)
+	for _, want := range []string{dir, "looks like a Prometheus data directory", "is in Prometheus's format",
+		"block " + block + " has Prometheus's index", "empty", "vigil tsdb import prometheus", "not available yet"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q: %s", want, msg)
+		}
+	}
+	sameTree(t, before, hashTree(t, dir))
+}
+
+func TestOpenRefusesPrometheusWALOnly(t *testing.T) {
+	// A Prometheus WAL alone (no blocks): the segment must be recognised, not repaired.
+	dir := t.TempDir()
+	writePrometheusDir(t, dir)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != "wal" {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+	before := hashTree(t, dir)
+	_, err := Open(dir, nil, nil, nil)
+	var fe *ForeignDirError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "WAL segment 0000000") {
+		t.Fatalf("want a *ForeignDirError naming a WAL segment, got %v", err)
+	}
+	sameTree(t, before, hashTree(t, dir))
+
+	// Even with Vigil's marker present, a Prometheus segment is never touched.
+	if err := writeMarker(dir); err != nil {
+		t.Fatal(err)
+	}
+	before = hashTree(t, dir)
+	if _, err := Open(dir, nil, nil, nil); !errors.As(err, &fe) {
+		t.Fatalf("want a *ForeignDirError with the marker present, got %v", err)
+	}
+	sameTree(t, before, hashTree(t, dir))
+}
+
+func TestOpenRefusesUnknownFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	before := hashTree(t, dir)
+	_, err := Open(dir, nil, nil, nil)
+	var fe *ForeignDirError
+	if !errors.As(err, &fe) || fe.Prometheus || !strings.Contains(err.Error(), "notes.txt is not a file Vigil writes") {
+		t.Fatalf("want a *ForeignDirError naming notes.txt, got %v", err)
+	}
+	sameTree(t, before, hashTree(t, dir))
+
+	// An unknown WAL segment (neither framing) is refused too.
+	dir = t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "wal"), 0o777)
+	os.WriteFile(filepath.Join(dir, "wal", "00000000"), []byte("garbage, not a record"), 0o666)
+	before = hashTree(t, dir)
+	if _, err := Open(dir, nil, nil, nil); !errors.As(err, &fe) || !strings.Contains(err.Error(), "00000000 is not in Vigil's format") {
+		t.Fatalf("want a *ForeignDirError naming the segment, got %v", err)
+	}
+	sameTree(t, before, hashTree(t, dir))
+}
+
+func TestOpenMarksNewAndLegacyDirs(t *testing.T) {
+	wantMarker := func(dir string) {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, MarkerFilename))
+		if err != nil || string(b) != "vigil tsdb format 1\n" {
+			t.Fatalf("marker: %q, %v", b, err)
+		}
+	}
+	// Empty and missing directories open and get the marker.
+	for _, dir := range []string{t.TempDir(), filepath.Join(t.TempDir(), "new")} {
+		db, err := Open(dir, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		wantMarker(dir)
+	}
+
+	// A directory written by Vigil before the marker existed: WAL data and a block.
+	dir := t.TempDir()
+	opts := DefaultOptions()
+	db, err := Open(dir, opts, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := db.Appender(context.Background())
+	lset := labels.FromStrings("__name__", "up")
+	for ts := int64(0); ts < 4*opts.MinBlockDuration; ts += 15000 {
+		if _, err := app.Append(0, lset, ts, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if len(db.Blocks()) == 0 {
+		t.Fatal("no block was cut")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Remove the marker: this is the directory a Vigil before the marker left behind.
+	if err := os.Remove(filepath.Join(dir, MarkerFilename)); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, opts, nil, nil)
+	if err != nil {
+		t.Fatalf("legacy Vigil directory: %v", err)
+	}
+	if len(db.Blocks()) == 0 {
+		t.Fatal("the block was not loaded")
+	}
+	db.Close()
+	wantMarker(dir)
+
+	// With the marker, the torn-tail repair still works.
+	db, err = Open(dir, opts, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+}
+
+func TestOpenRefusesNewerFormat(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, MarkerFilename), []byte("vigil tsdb format 2\n"), 0o666)
+	if _, err := Open(dir, nil, nil, nil); err == nil || !strings.Contains(err.Error(), "newer Vigil") {
+		t.Fatalf("want a newer-format error, got %v", err)
+	}
+}

@@ -3,7 +3,9 @@ package tsdb
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -108,7 +110,9 @@ func TestOpenRefusesPrometheusDir(t *testing.T) {
 	db, err := Open(dir, nil, nil, nil)
 	if err == nil {
 		db.Close()
-		t.Fatal("Open succeeded on a Prometheus data directory")
+		t.Error("Open succeeded on a Prometheus data directory")
+		sameTree(t, before, hashTree(t, dir))
+		return
 	}
 	var fe *ForeignDirError
 	if !errors.As(err, &fe) || !fe.Prometheus {
@@ -250,4 +254,33 @@ func TestOpenRefusesNewerFormat(t *testing.T) {
 	if _, err := Open(dir, nil, nil, nil); err == nil || !strings.Contains(err.Error(), "newer Vigil") {
 		t.Fatalf("want a newer-format error, got %v", err)
 	}
+}
+
+// FuzzIdentifySegment: any bytes give an answer without panicking, and a segment that starts with
+// a record in Vigil's framing is identified as Vigil's.
+func FuzzIdentifySegment(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{1, 0, 3, 0, 0, 0, 0, 'a', 'b', 'c'})
+	f.Add([]byte{3, 0, 0, 0, 0, 0, 0, 0, 'a', 'b', 'c'})
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		p := filepath.Join(dir, "00000000")
+		if err := os.WriteFile(p, payload, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := identifySegment(p); err != nil {
+			t.Fatal(err)
+		}
+		rec := binary.LittleEndian.AppendUint32(nil, uint32(len(payload)))
+		crc := crc32.Update(crc32.Update(0, castagnoliTable, rec), castagnoliTable, payload)
+		rec = binary.LittleEndian.AppendUint32(rec, crc)
+		rec = append(rec, payload...)
+		if err := os.WriteFile(p, rec, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		got, err := identifySegment(p)
+		if err != nil || got != fmtVigil {
+			t.Fatalf("Vigil record with %d-byte payload identified as %d, %v", len(payload), got, err)
+		}
+	})
 }

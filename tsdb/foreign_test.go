@@ -7,10 +7,14 @@ import (
 	"errors"
 	"hash/crc32"
 	"io/fs"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	upstream "github.com/prometheus/prometheus/tsdb"
@@ -283,4 +287,59 @@ func FuzzIdentifySegment(f *testing.F) {
 			t.Fatalf("Vigil record with %d-byte payload identified as %d, %v", len(payload), got, err)
 		}
 	})
+}
+
+// TestOpenRefusesDirOfPrometheusBinary uses a directory written by a real Prometheus server (the
+// Debian package's /usr/bin/prometheus, 2.42 at the time of writing) scraping itself, when one is
+// installed.
+func TestOpenRefusesDirOfPrometheusBinary(t *testing.T) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("no prometheus binary installed")
+	}
+	if testing.Short() {
+		t.Skip("starts a Prometheus server")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "data")
+	cfg := filepath.Join(tmp, "prometheus.yml")
+	os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['"+addr+"']\n"), 0o666)
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+dir, "--web.listen-address="+addr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the WAL holds data (a few scrapes), at most 30 s.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if fi, err := os.Stat(filepath.Join(dir, "wal", "00000000")); err == nil && fi.Size() > 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Logf("prometheus exited: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "wal", "00000000")); err != nil || fi.Size() == 0 {
+		t.Fatalf("prometheus wrote no WAL data: %v", err)
+	}
+	before := hashTree(t, dir)
+	db, err := Open(dir, nil, nil, nil)
+	if err == nil {
+		db.Close()
+		t.Error("Open succeeded on a Prometheus data directory")
+	}
+	t.Log(err)
+	var fe *ForeignDirError
+	if err != nil && (!errors.As(err, &fe) || !fe.Prometheus || !strings.Contains(err.Error(), "WAL segment 00000000 is in Prometheus's format")) {
+		t.Errorf("want a *ForeignDirError naming the WAL segment, got %v", err)
+	}
+	sameTree(t, before, hashTree(t, dir))
 }

@@ -230,8 +230,17 @@ func TestOpenMarksNewAndLegacyDirs(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Remove the marker: this is the directory a Vigil before the marker left behind.
+	// Remove the marker: this is the directory a Vigil before the marker left behind, with the
+	// alerting state and a snapshot it keeps there too.
 	if err := os.Remove(filepath.Join(dir, MarkerFilename)); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"alertmanager", "snapshots"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alertmanager", "nflog"), []byte("x"), 0o666); err != nil {
 		t.Fatal(err)
 	}
 	db, err = Open(dir, opts, nil, nil)

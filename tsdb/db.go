@@ -86,6 +86,7 @@ func Open(dir string, opts *Options, logger *slog.Logger, reg prometheus.Registe
 		if err := writeMarker(dir); err != nil {
 			return nil, err
 		}
+		logger.Info("data directory identified as Vigil's; storage format marker written", "file", filepath.Join(dir, MarkerFilename))
 	}
 	if err := removeTmpDirs(dir, logger); err != nil {
 		return nil, err

@@ -57,6 +57,11 @@ func Open(dir string, opts *Options, logger *slog.Logger, reg prometheus.Registe
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// Identify the directory before anything in it is written, repaired or deleted.
+	needMarker, err := checkOwnDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
@@ -77,6 +82,12 @@ func Open(dir string, opts *Options, logger *slog.Logger, reg prometheus.Registe
 			db.lock.Close()
 		}
 	}()
+	if needMarker {
+		if err := writeMarker(dir); err != nil {
+			return nil, err
+		}
+		logger.Info("data directory identified as Vigil's; storage format marker written", "file", filepath.Join(dir, MarkerFilename))
+	}
 	if err := removeTmpDirs(dir, logger); err != nil {
 		return nil, err
 	}

@@ -34,6 +34,27 @@ type Discoverer interface {
 	Run(ctx context.Context, up chan<- []*config.TargetGroup)
 }
 
+// Forward runs d until ctx ends and hands each of its updates, wrapped by wrap, to out; a send
+// still pending when ctx ends is dropped. It returns at once.
+func Forward[T any](ctx context.Context, d Discoverer, out chan<- T, wrap func([]*config.TargetGroup) T) {
+	ch := make(chan []*config.TargetGroup)
+	go d.Run(ctx, ch)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case tgs := <-ch:
+				select {
+				case out <- wrap(tgs):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+}
+
 // send delivers groups unless ctx ends first.
 func send(ctx context.Context, up chan<- []*config.TargetGroup, tgs []*config.TargetGroup) {
 	select {

@@ -104,22 +104,7 @@ func (s *Set) Run(ctx context.Context, update func([]*config.TargetGroup)) {
 	}
 	reports := make(chan report)
 	for i, d := range s.discoverers {
-		ch := make(chan []*config.TargetGroup)
-		go d.Run(ctx, ch)
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case tgs := <-ch:
-					select {
-					case reports <- report{i, tgs}:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-		}()
+		Forward(ctx, d, reports, func(tgs []*config.TargetGroup) report { return report{i, tgs} })
 	}
 	go func() {
 		defer close(s.done)

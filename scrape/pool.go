@@ -154,22 +154,9 @@ func (p *scrapePool) applyProviders(plan *providerPlan) {
 	for _, np := range plan.fresh {
 		ctx, cancel := context.WithCancel(p.ctx)
 		np.cancel = cancel
-		ch := make(chan []*config.TargetGroup)
-		go np.d.Run(ctx, ch)
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case tgs := <-ch:
-					select {
-					case p.updates <- providerUpdate{p: np, tgs: tgs}:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-		}()
+		discovery.Forward(ctx, np.d, p.updates, func(tgs []*config.TargetGroup) providerUpdate {
+			return providerUpdate{p: np, tgs: tgs}
+		})
 	}
 }
 

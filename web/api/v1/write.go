@@ -251,12 +251,3 @@ func (a *API) appendWriteRequest(r *http.Request, req *prompb.WriteRequest) (ref
 	}
 	return refused, nil
 }
-
-func labelsString(ls []prompb.Label) string {
-	b := labels.NewScratchBuilder(len(ls))
-	for _, l := range ls {
-		b.Add(l.Name, l.Value)
-	}
-	b.Sort()
-	return b.Labels().String()
-}

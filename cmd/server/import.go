@@ -23,13 +23,17 @@ type importCommands struct {
 }
 
 // registerImportCommands adds `tsdb import prometheus` and `tsdb import openmetrics` to app.
-func registerImportCommands(app *kingpin.Application) importCommands {
+// The destination is the application's --storage.tsdb.path (dst), as for the server; nil
+// registers that flag on app.
+func registerImportCommands(app *kingpin.Application, dst *string) importCommands {
+	if dst == nil {
+		dst = app.Flag("storage.tsdb.path", "Vigil data directory to import into (created if missing).").Default("data/").String()
+	}
 	tsdbCmd := app.Command("tsdb", "Run tsdb commands.")
 	imp := tsdbCmd.Command("import", "Import data into a Vigil data directory as blocks (see docs/import.md).")
 
 	prom := imp.Command("prometheus", "Import the blocks (and with --include-wal the WAL) of a Prometheus data directory or admin-API snapshot. Resumable: a re-run skips what was imported.")
 	promSrc := prom.Arg("source", "Prometheus data directory, or a snapshot (<data>/snapshots/<name>).").Required().ExistingDir()
-	promDst := prom.Flag("storage.tsdb.path", "Vigil data directory to import into (created if missing).").Default("data/").String()
 	promWAL := prom.Flag("include-wal", "Also import the WAL: the newest samples, not yet in a block. Stop Prometheus first.").Bool()
 	promSkipH := prom.Flag("skip-native-histograms", "Leave native histogram samples out (Vigil does not store them yet) instead of failing.").Bool()
 	promQuiet := prom.Flag("quiet", "Do not print progress.").Short('q').Bool()
@@ -37,7 +41,6 @@ func registerImportCommands(app *kingpin.Application) importCommands {
 	om := imp.Command("openmetrics", "Import samples from an OpenMetrics file, as `promtool tsdb create-blocks-from openmetrics`.")
 	omFile := om.Arg("input file", "OpenMetrics file to read samples from.").Required().String()
 	omOut := om.Arg("output directory", "Vigil data directory to import into (the same as --storage.tsdb.path).").String()
-	omDst := om.Flag("storage.tsdb.path", "Vigil data directory to import into (created if missing).").Default("data/").String()
 	omMax := om.Flag("max-block-duration", "Maximum duration created blocks may span. Anything less than 2h is ignored.").PlaceHolder("<duration>").Duration()
 	omLabels := om.Flag("label", "Label to attach to metrics. Can be specified multiple times. Example --label=label_name=label_value").StringMap()
 	omQuiet := om.Flag("quiet", "Do not print progress and created blocks.").Short('q').Bool()
@@ -50,7 +53,7 @@ func registerImportCommands(app *kingpin.Application) importCommands {
 			if *promQuiet {
 				out = nil
 			}
-			sum, err := importer.ImportPrometheus(ctx, *promSrc, *promDst, importer.PrometheusOptions{
+			sum, err := importer.ImportPrometheus(ctx, *promSrc, *dst, importer.PrometheusOptions{
 				IncludeWAL: *promWAL, SkipNativeHistograms: *promSkipH, Out: out, Logger: logger,
 			})
 			return reportImport(stdout, stderr, sum, err), true
@@ -58,11 +61,11 @@ func registerImportCommands(app *kingpin.Application) importCommands {
 			if *omQuiet {
 				out = nil
 			}
-			dst := *omDst
+			d := *dst
 			if *omOut != "" {
-				dst = *omOut
+				d = *omOut
 			}
-			sum, err := importer.ImportOpenMetricsFile(ctx, *omFile, dst, importer.OpenMetricsOptions{
+			sum, err := importer.ImportOpenMetricsFile(ctx, *omFile, d, importer.OpenMetricsOptions{
 				MaxBlockDuration: *omMax, Labels: *omLabels, Out: out, Logger: logger,
 			})
 			return reportImport(stdout, stderr, sum, err), true
@@ -107,7 +110,7 @@ func runImportCommand(args []string, stdout, stderr io.Writer) (bool, int) {
 	app.Terminate(nil)
 	app.ErrorWriter(stderr)
 	app.UsageWriter(stderr)
-	cmds := registerImportCommands(app)
+	cmds := registerImportCommands(app, nil)
 	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil: %v\n", err)

@@ -99,7 +99,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	app.Command("server", "Run the Vigil server (the default command; the flags above are its flags).").Default()
 	registerRulesCommands(app)
 	registerExplainCommand(app)
-	registerImportCommands(app)
+	registerImportCommands(app, &f.storagePath)
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
 	}

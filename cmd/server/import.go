@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -17,6 +18,9 @@ import (
 
 	"github.com/vigil-monitoring/vigil/tsdb/importer"
 )
+
+// importMemoryLimit is the Go heap's soft limit during an import, unless GOMEMLIMIT is set.
+const importMemoryLimit = 768 << 20
 
 type importCommands struct {
 	run func(ctx context.Context, cmd string, stdout, stderr io.Writer) (code int, ok bool)
@@ -115,6 +119,11 @@ func runImportCommand(args []string, stdout, stderr io.Writer) (bool, int) {
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil: %v\n", err)
 		return true, 2
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The import's working set is bounded by design (see docs/import.md); a soft limit
+		// keeps the garbage collector from letting the heap grow to twice that.
+		debug.SetMemoryLimit(importMemoryLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -140,6 +140,7 @@ type omSeries struct {
 	open  chunkenc.OpenChunk
 	n     int // samples in open
 	spool []spooled
+	next  *omSeries // next series with the same labels hash
 }
 
 // spooled is a chunk in the spool file.
@@ -153,7 +154,8 @@ type spooled struct {
 type omImporter struct {
 	o         *OpenMetricsOptions
 	blockDur  int64
-	series    map[string]*omSeries // by labels.Bytes
+	series    map[uint64]*omSeries // by labels hash, colliding series chained by next
+	nSeries   int
 	spool     *os.File
 	spoolW    *bufio.Writer
 	spoolOff  int64
@@ -171,7 +173,7 @@ func newOMImporter(spoolPath string, o *OpenMetricsOptions) (*omImporter, error)
 	}
 	return &omImporter{
 		o: o, blockDur: compatibleBlockDuration(o.MaxBlockDuration.Milliseconds()),
-		series: map[string]*omSeries{}, spool: f, spoolW: bufio.NewWriterSize(f, 1<<20),
+		series: map[uint64]*omSeries{}, spool: f, spoolW: bufio.NewWriterSize(f, 1<<20),
 		windows: map[int64]struct{}{},
 	}, nil
 }
@@ -183,12 +185,11 @@ func (im *omImporter) parse(ctx context.Context, input []byte, release bool, pr 
 		lastRaw  []byte
 		cur      *omSeries
 		lb       = labels.NewBuilder(labels.EmptyLabels())
-		lbuf     []byte
 		lset     labels.Labels
 		released int
 		lines    int
 	)
-	const releaseStep = 64 << 20
+	const releaseStep = 16 << 20
 	for {
 		e, err := p.Next()
 		if errors.Is(err, io.EOF) {
@@ -221,11 +222,15 @@ func (im *omImporter) parse(ctx context.Context, input []byte, release bool, pr 
 			if ls.IsEmpty() {
 				return fmt.Errorf("series %q has no labels", raw)
 			}
-			lbuf = ls.Bytes(lbuf)
-			s = im.series[string(lbuf)]
+			h := ls.Hash()
+			s = im.series[h]
+			for s != nil && !labels.Equal(s.lset, ls) {
+				s = s.next
+			}
 			if s == nil {
-				s = &omSeries{lset: ls, lastT: math.MinInt64}
-				im.series[string(lbuf)] = s
+				s = &omSeries{lset: ls, lastT: math.MinInt64, next: im.series[h]}
+				im.series[h] = s
+				im.nSeries++
 			}
 			if cur != nil && cur != s && cur.n >= headChunkSamples {
 				if err := im.flush(cur); err != nil {
@@ -252,14 +257,12 @@ func (im *omImporter) parse(ctx context.Context, input []byte, release bool, pr 
 			}
 			if pr.due() {
 				pr.printf("  parsed %d of %d MB (%.0f%%): %d series, %d samples\n", off>>20, len(input)>>20,
-					100*float64(off)/float64(len(input)), len(im.series), im.samples)
+					100*float64(off)/float64(len(input)), im.nSeries, im.samples)
 			}
 		}
 	}
-	for _, s := range im.series {
-		if err := im.flush(s); err != nil {
-			return err
-		}
+	if err := im.flushAll(); err != nil {
+		return err
 	}
 	if err := im.spoolW.Flush(); err != nil {
 		return fmt.Errorf("writing chunk spool: %w", err)
@@ -294,7 +297,14 @@ func (im *omImporter) append(s *omSeries, t int64, v float64) error {
 	im.samples++
 	im.openTotal++
 	if im.openTotal > im.o.OpenSampleBudget {
-		for _, s := range im.series {
+		return im.flushAll()
+	}
+	return nil
+}
+
+func (im *omImporter) flushAll() error {
+	for _, s := range im.series {
+		for ; s != nil; s = s.next {
 			if err := im.flush(s); err != nil {
 				return err
 			}
@@ -327,11 +337,13 @@ func (im *omImporter) flush(s *omSeries) error {
 
 // writeBlocks writes one block per range, series in labels order, chunks copied from the spool.
 func (im *omImporter) writeBlocks(ctx context.Context, d *dest, pr *progress, sum *Summary) error {
-	all := make([]*omSeries, 0, len(im.series))
+	all := make([]*omSeries, 0, im.nSeries)
 	syms := symbolSet{}
 	for _, s := range im.series {
-		all = append(all, s)
-		syms.add(s.lset)
+		for ; s != nil; s = s.next {
+			all = append(all, s)
+			syms.add(s.lset)
+		}
 	}
 	im.series = nil
 	slices.SortFunc(all, func(a, b *omSeries) int { return labels.Compare(a.lset, b.lset) })

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"github.com/alecthomas/kingpin/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alecthomas/kingpin/v2"
 )
 
 // The promtool-compatible commands keep promtool's outputs and exit codes.

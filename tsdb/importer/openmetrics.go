@@ -249,6 +249,9 @@ func (im *omImporter) parse(ctx context.Context, input []byte, release bool, pr 
 				return err
 			}
 			off := int(uintptr(unsafe.Pointer(unsafe.SliceData(raw))) - uintptr(unsafe.Pointer(unsafe.SliceData(input))))
+			if off < 0 || off > len(input) {
+				off = released // the parser's bytes are not a window of input: no position
+			}
 			if release && off-released > releaseStep {
 				// Pages behind the parser are not read again: drop them from this process.
 				upTo := off &^ (os.Getpagesize() - 1)

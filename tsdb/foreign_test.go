@@ -125,7 +125,7 @@ func TestOpenRefusesPrometheusDir(t *testing.T) {
 	msg := err.Error()
 	t.Log(msg)
 	for _, want := range []string{dir, "looks like a Prometheus data directory", "is in Prometheus's format",
-		"block " + block + " has Prometheus's index", "empty", "vigil tsdb import prometheus", "not available yet"} {
+		"block " + block + " has Prometheus's index", "empty", "vigil tsdb import prometheus", "--storage.tsdb.path=NEW_DIR"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q: %s", want, msg)
 		}

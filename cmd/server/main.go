@@ -99,6 +99,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	app.Command("server", "Run the Vigil server (the default command; the flags above are its flags).").Default()
 	registerRulesCommands(app)
 	registerExplainCommand(app)
+	registerImportCommands(app, &f.storagePath)
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
 	}
@@ -132,6 +133,9 @@ func main() {
 		os.Exit(code)
 	}
 	if handled, code := runRulesCommand(os.Args[1:], os.Stdout, os.Stderr); handled {
+		os.Exit(code)
+	}
+	if handled, code := runImportCommand(os.Args[1:], os.Stdout, os.Stderr); handled {
 		os.Exit(code)
 	}
 	f, err := parseFlags(os.Args[1:])

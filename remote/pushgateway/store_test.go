@@ -2,6 +2,7 @@ package pushgateway
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -193,7 +194,7 @@ func TestStoreMatchesPushgateway(t *testing.T) {
 	refused, total, inconsistent := 0, 0, 0
 	for seed := range seeds {
 		r := rand.New(rand.NewPCG(uint64(seed), 7))
-		oracle := pgstorage.NewDiskMetricStore("", time.Hour, nil, nil)
+		oracle := pgstorage.NewDiskMetricStore("", time.Hour, nil, slog.New(slog.DiscardHandler))
 		ours := New(nil)
 		var history []string
 		now := time.Unix(1_700_000_000, 0)
@@ -322,7 +323,7 @@ func TestStoreTable(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			oracle := pgstorage.NewDiskMetricStore("", time.Hour, nil, nil)
+			oracle := pgstorage.NewDiskMetricStore("", time.Hour, nil, slog.New(slog.DiscardHandler))
 			defer oracle.Shutdown()
 			s := New(nil)
 			for i, o := range tc.ops {
@@ -505,7 +506,7 @@ func FuzzPushSequence(f *testing.F) {
 		if !model.LabelValue(instance).IsValid() {
 			return
 		}
-		oracle := pgstorage.NewDiskMetricStore("", time.Hour, nil, nil)
+		oracle := pgstorage.NewDiskMetricStore("", time.Hour, nil, slog.New(slog.DiscardHandler))
 		defer oracle.Shutdown()
 		s := New(nil)
 		now := time.Unix(1_700_000_000, 0)

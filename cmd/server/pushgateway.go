@@ -82,6 +82,11 @@ func setupPushgateway(f *flags, dbDir string, app storage.Appendable, rl *reload
 		return nil, err
 	}
 	rl.Add("pushgateway", p.applyConfig)
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	// The loaded groups are stored once before any push or delete can change them, so that a
+	// group deleted right after a restart still gets stale markers.
+	p.ingest(ctx, time.Now())
 	webpushgateway.Register(mux, webpushgateway.Options{
 		Store:       store,
 		MaxBodySize: int64(pf.maxBodySize),
@@ -98,8 +103,6 @@ func setupPushgateway(f *flags, dbDir string, app storage.Appendable, rl *reload
 		},
 		Logger: logger,
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
 	go p.run(ctx)
 	return p, nil
 }

@@ -31,8 +31,9 @@ import (
 //   - a directory without the marker (written by a Vigil before the marker existed) is Vigil's
 //     only if nothing in it is foreign: every WAL segment is empty or starts with a record in
 //     Vigil's framing with a valid checksum, every block index starts with Vigil's magic "VGIX",
-//     and no other file or directory is present besides lock, wal/, chunks_head/, alertmanager/
-//     and snapshots/ (and import-state.json). The marker is then written and Open goes on.
+//     and no other file or directory is present besides lock, wal/, chunks_head/, alertmanager/,
+//     snapshots/ and pushgateway/ (and import-state.json). The marker is then written and Open
+//     goes on.
 //
 // Anything else makes Open fail with a *ForeignDirError, having changed nothing.
 
@@ -119,9 +120,10 @@ func checkOwnDir(dir string) (writeMarker bool, err error) {
 		p := filepath.Join(dir, name)
 		switch {
 		case name == MarkerFilename || name == "lock" || name == ImportStateFilename:
-		case (name == "alertmanager" || name == "snapshots") && e.IsDir():
-			// Written by Vigil's alerting (notification log, silences) and by the snapshot
-			// API; the TSDB never repairs or deletes anything in them.
+		case (name == "alertmanager" || name == "snapshots" || name == "pushgateway") && e.IsDir():
+			// Written by Vigil's alerting (notification log, silences), by the snapshot API and
+			// by the Pushgateway API (the pushed groups); the TSDB never repairs or deletes
+			// anything in them.
 		case name == "wal" && e.IsDir():
 			if err := c.checkWALDir(p, "WAL segment "); err != nil {
 				return false, err

@@ -56,6 +56,7 @@ type flags struct {
 	scrape            *scrapeFlags
 	api               *apiFlags
 	rules             *rulesFlags
+	pushgateway       *pushgatewayFlags
 	web               *webserver.Flags
 }
 
@@ -92,6 +93,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	f.scrape = registerScrapeFlags(app)
 	f.rules = registerRulesFlags(app)
 	f.api = registerAPIFlags(app)
+	f.pushgateway = registerPushgatewayFlags(app)
 	f.web = webserver.RegisterFlags(app)
 	// The server is the default command; the others are listed in --help (`vigil help
 	// COMMAND` shows their flags). main runs them before the server's flags are parsed, with
@@ -203,8 +205,14 @@ func run(f *flags, logger *slog.Logger) error {
 		scraping *scrapeRuntime
 		rules    *rulesRuntime
 		api      *apiRuntime
+		pushgw   *pushgatewayRuntime
 	)
-	mountOperational(mux, reg, &isReady, f.enableLifecycle, term)
+	var extraMetrics []prometheus.Gatherer
+	if f.pushgateway.enable {
+		// The Pushgateway handlers' own metrics are on client_golang's default registry.
+		extraMetrics = append(extraMetrics, pushgatewayGatherer())
+	}
+	mountOperational(mux, reg, &isReady, f.enableLifecycle, term, extraMetrics...)
 
 	signals := &component{name: "signals"}
 	{
@@ -322,6 +330,25 @@ func run(f *flags, logger *slog.Logger) error {
 		stop: func() { rules.Stop() },
 	}
 
+	// The Pushgateway API, with --web.enable-pushgateway: after storage and scrape (it stores
+	// the pushed groups through the scrape append path, with prometheus.yml's global
+	// settings); it stops before storage and writes the groups to their file.
+	pushgwc := &component{
+		name: "pushgateway",
+		start: func() (err error) {
+			if !f.pushgateway.enable {
+				return nil
+			}
+			pushgw, err = setupPushgateway(f, dbDir, db, scraping.Reloader, mux, logger)
+			return err
+		},
+		stop: func() {
+			if pushgw != nil {
+				pushgw.Stop()
+			}
+		},
+	}
+
 	reloadc := &component{name: "reload"}
 	{
 		ctx, cancel := context.WithCancel(context.Background())
@@ -342,8 +369,8 @@ func run(f *flags, logger *slog.Logger) error {
 
 	lc := &lifecycle{
 		logger:     logger,
-		startOrder: []*component{signals, webc, storage, alerting, scrapec, apic, rulesc, reloadc},
-		stopOrder:  []*component{signals, reloadc, webc, rulesc, scrapec, alerting, apic, storage},
+		startOrder: []*component{signals, webc, storage, alerting, scrapec, apic, rulesc, pushgwc, reloadc},
+		stopOrder:  []*component{signals, reloadc, webc, rulesc, scrapec, pushgwc, alerting, apic, storage},
 		stopping:   term.stopping(),
 		ready: func() {
 			isReady.Store(true)
@@ -374,10 +401,10 @@ func (t *terminator) stopping() <-chan struct{} { return t.done }
 // why is the reason given to request; call it after stopping is closed.
 func (t *terminator) why() string { return t.reason }
 
-// mountOperational mounts what answers from the first moment: /metrics, /debug/pprof,
-// /-/healthy, /-/ready and /-/quit.
-func mountOperational(mux *http.ServeMux, reg *prometheus.Registry, ready *atomic.Bool, enableLifecycle bool, term *terminator) {
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+// mountOperational mounts what answers from the first moment: /metrics (reg's metrics and
+// extra's), /debug/pprof, /-/healthy, /-/ready and /-/quit.
+func mountOperational(mux *http.ServeMux, reg *prometheus.Registry, ready *atomic.Bool, enableLifecycle bool, term *terminator, extra ...prometheus.Gatherer) {
+	mux.Handle("/metrics", promhttp.HandlerFor(append(prometheus.Gatherers{reg}, extra...), promhttp.HandlerOpts{Registry: reg}))
 	// Go's profiler, as Prometheus serves it (go tool pprof http://HOST/debug/pprof/profile).
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -31,6 +31,7 @@ import (
 	"github.com/vigil-monitoring/vigil/routing"
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
+	"github.com/vigil-monitoring/vigil/web/ui"
 	webserver "github.com/vigil-monitoring/vigil/web/server"
 )
 
@@ -201,6 +202,9 @@ func run(f *flags, logger *slog.Logger) error {
 		api      *apiRuntime
 	)
 	mountOperational(mux, reg, &isReady, f.enableLifecycle, term)
+	// The web UI (web/ui): its pages, assets, and GET / redirecting to the query page. Links
+	// carry the external URL's path, which the browser sees (e.g. behind an ingress).
+	mux.Handle("/", ui.Handler(f.web.ExternalURL.Path))
 
 	signals := &component{name: "signals"}
 	{

@@ -1,0 +1,135 @@
+// Time-series charts with uPlot: one x array for the range, one value array per series, gaps
+// (missing points, stale series) as nulls, optional stacking, drag to zoom, legend with each
+// series' labels and the hovered values.
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import { formatLabels, Labels } from './api';
+
+export interface RangeSeries {
+  metric: Labels;
+  values?: [number, string][];
+  histograms?: [number, unknown][];
+}
+
+export interface Band {
+  start: number; // unix seconds
+  end: number;
+  color: string;
+  label: string;
+}
+
+export function color(i: number): string {
+  // Golden-angle hues: neighbours differ, any count works.
+  return `hsl(${(i * 137.508) % 360}, 65%, 45%)`;
+}
+
+function toNumber(s: string): number | null {
+  const v = Number(s.replace('Inf', 'Infinity'));
+  return Number.isFinite(v) ? v : null;
+}
+
+// buildData aligns the series on the range's steps (start, end, step in seconds).
+export function buildData(series: RangeSeries[], start: number, end: number, step: number, stacked: boolean): uPlot.AlignedData {
+  const n = Math.floor((end - start) / step + 1e-9) + 1;
+  const xs = new Float64Array(n);
+  for (let i = 0; i < n; i++) xs[i] = start + i * step;
+  const ys: (number | null)[][] = [];
+  const sums = stacked ? new Float64Array(n) : null;
+  for (const s of series) {
+    const y: (number | null)[] = new Array(n).fill(null);
+    for (const [t, v] of s.values || []) {
+      const i = Math.round((t - start) / step);
+      if (i >= 0 && i < n) y[i] = toNumber(v);
+    }
+    if (sums) {
+      for (let i = 0; i < n; i++) {
+        if (y[i] !== null) {
+          sums[i] += y[i] as number;
+          y[i] = sums[i];
+        }
+      }
+    }
+    ys.push(y);
+  }
+  return [xs as unknown as number[], ...ys] as uPlot.AlignedData;
+}
+
+export function Chart(props: {
+  series: RangeSeries[];
+  start: number;
+  end: number;
+  step: number;
+  stacked?: boolean;
+  bands?: Band[];
+  onZoom?: (start: number, end: number) => void;
+  onDrawn?: () => void;
+  height?: number;
+}) {
+  const host = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const cb = useRef(props);
+  cb.current = props;
+  useEffect(() => {
+    const el = host.current!;
+    const data = buildData(props.series, props.start, props.end, props.step, !!props.stacked);
+    const series: uPlot.Series[] = [{}];
+    props.series.forEach((s, i) => {
+      series.push({
+        label: formatLabels(s.metric),
+        stroke: color(i),
+        width: 1.25,
+        fill: props.stacked ? color(i).replace('hsl', 'hsla').replace(')', ', 0.3)') : undefined,
+        points: { show: false },
+        spanGaps: false,
+      });
+    });
+    const bands: uPlot.Band[] = [];
+    if (props.stacked) for (let i = 2; i < series.length; i++) bands.push({ series: [i, i - 1] });
+    const opts: uPlot.Options = {
+      width: Math.max(300, el.clientWidth),
+      height: props.height || 320,
+      series,
+      bands,
+      scales: { x: { time: true, range: [props.start, props.end] } },
+      axes: [{}, { size: 70 }],
+      cursor: { drag: { x: true, y: false, setScale: false }, focus: { prox: 16 } },
+      focus: { alpha: 0.3 },
+      legend: { live: true },
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width > 2 && cb.current.onZoom) {
+              const a = u.posToVal(u.select.left, 'x');
+              const b = u.posToVal(u.select.left + u.select.width, 'x');
+              u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+              cb.current.onZoom(a, b);
+            }
+          },
+        ],
+        drawClear: [
+          (u) => {
+            // Bands (e.g. a rule's pending and firing intervals) under the lines.
+            const ctx = u.ctx;
+            for (const b of cb.current.bands || []) {
+              const x0 = u.valToPos(Math.max(b.start, props.start), 'x', true);
+              const x1 = u.valToPos(Math.min(b.end, props.end), 'x', true);
+              ctx.fillStyle = b.color;
+              ctx.fillRect(x0, u.bbox.top, Math.max(1, x1 - x0), u.bbox.height);
+            }
+          },
+        ],
+      },
+    };
+    plot.current = new uPlot(opts, data, el);
+    el.setAttribute('data-series', String(props.series.length));
+    cb.current.onDrawn?.();
+    const onResize = () => plot.current?.setSize({ width: Math.max(300, el.clientWidth), height: props.height || 320 });
+    window.addEventListener('resize', onResize);
+    return () => {
+      window.removeEventListener('resize', onResize);
+      plot.current?.destroy();
+      plot.current = null;
+    };
+  }, [props.series, props.start, props.end, props.step, props.stacked, props.bands]);
+  return <div class="chart" ref={host} />;
+}

@@ -1,0 +1,117 @@
+// Package ui serves Vigil's web UI: the bundle built from src/ by esbuild (`make ui`) and
+// committed in static/, embedded in the binary, so that no node and no network are needed to
+// run it.
+//
+// As Prometheus serves its UI: GET / redirects to <external path>/query; every page of the
+// single-page app (/query, /graph, /targets, …) answers index.html, with the external URL's
+// path (the prefix the browser sees, e.g. behind an ingress) injected so that every link and
+// request the page makes carries it; assets are under /static/.
+package ui
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"html"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+)
+
+//go:embed static
+var static embed.FS
+
+// Pages are the paths of the app's pages; each answers index.html. /graph is Prometheus's old
+// query page: the app turns its g0.* parameters into /query's.
+var Pages = []string{
+	"/query", "/graph", "/targets", "/service-discovery", "/rules", "/alerts", "/alertmanager",
+	"/silences", "/explain", "/try-rule", "/status", "/tsdb-status", "/flags", "/config",
+}
+
+// prefixPlaceholder is replaced in index.html by the external URL's path ("" for "/").
+const prefixPlaceholder = "{{PREFIX}}"
+
+// Handler serves the UI. externalPath is the path of --web.external-url ("/" or "/vigil"):
+// the prefix of every URL the browser uses, which the server strips (--web.route-prefix).
+func Handler(externalPath string) http.Handler {
+	prefix := strings.TrimRight(externalPath, "/")
+	idx, err := static.ReadFile("static/index.html")
+	if err != nil {
+		panic("ui: static/index.html missing from the embedded bundle: " + err.Error())
+	}
+	index := bytes.ReplaceAll(idx, []byte(prefixPlaceholder), []byte(html.EscapeString(prefix)))
+	indexTag := etag(index)
+	sub, _ := fs.Sub(static, "static")
+	assets := map[string]asset{}
+	_ = fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == "index.html" {
+			return err
+		}
+		b, err := fs.ReadFile(sub, p)
+		if err != nil {
+			return err
+		}
+		ct := mime.TypeByExtension(path.Ext(p))
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		assets["/static/"+p] = asset{body: b, contentType: ct, etag: etag(b)}
+		return nil
+	})
+	pages := map[string]bool{}
+	for _, p := range Pages {
+		pages[p] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		p := r.URL.Path
+		switch {
+		case p == "/":
+			http.Redirect(w, r, prefix+"/query", http.StatusFound)
+		case pages[strings.TrimSuffix(p, "/")]:
+			serve(w, r, asset{body: index, contentType: "text/html; charset=utf-8", etag: indexTag})
+		default:
+			a, ok := assets[p]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			serve(w, r, a)
+		}
+	})
+}
+
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+func etag(b []byte) string {
+	s := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(s[:8]) + `"`
+}
+
+// serve answers with the asset; browsers revalidate (no-cache) and get 304 while it is unchanged.
+func serve(w http.ResponseWriter, r *http.Request, a asset) {
+	h := w.Header()
+	h.Set("Content-Type", a.contentType)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", a.etag)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.Header.Get("If-None-Match") == a.etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(a.body)
+}

@@ -403,7 +403,8 @@ export function ExplainPage() {
               <div><b>Grouped by:</b> {r.groupBy?.join(', ') || '(none)'} → <LabelBadges labels={r.groupLabels} /> <span class="hint">key {r.groupKey}</span></div>
               <div><b>Timing:</b> group_wait {r.groupWait}, group_interval {r.groupInterval}, repeat_interval {r.repeatInterval}</div>
               {r.mutedNowBy?.length ? <div class="warning">Muted now by time intervals: {r.mutedNowBy.join(', ')}</div> : null}
-              <table class="data notifications">
+              {r.notifications.length === 0 && <div class="hint">Receiver {r.receiver} has no integrations: nothing is sent.</div>}
+              {r.notifications.length > 0 && <table class="data notifications">
                 <thead><tr><th>Integration</th><th>Last sent</th><th>Alerts in it</th></tr></thead>
                 <tbody>
                   {r.notifications.map((n) => (
@@ -414,7 +415,7 @@ export function ExplainPage() {
                     </tr>
                   ))}
                 </tbody>
-              </table>
+              </table>}
             </div>
           ))}
           <h3>Silenced by ({ex.silencedBy.length})</h3>

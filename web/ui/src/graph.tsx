@@ -18,6 +18,12 @@ export interface Band {
   label: string;
 }
 
+const maxLiveLegend = 100;
+
+function escapeHTML(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
 export function color(i: number): string {
   // Golden-angle hues: neighbours differ, any count works.
   return `hsl(${(i * 137.508) % 360}, 65%, 45%)`;
@@ -83,6 +89,11 @@ export function Chart(props: {
         spanGaps: false,
       });
     });
+    // uPlot's live legend is a table row per series, updated on every cursor move: fine for
+    // tens of series, the most expensive part of the chart for hundreds. Past maxLiveLegend a
+    // plain list of the series' labels is drawn instead, and the hovered (nearest) series'
+    // value is shown above the chart.
+    const live = props.series.length <= maxLiveLegend;
     const bands: uPlot.Band[] = [];
     if (props.stacked) for (let i = 2; i < series.length; i++) bands.push({ series: [i, i - 1] });
     const opts: uPlot.Options = {
@@ -94,7 +105,7 @@ export function Chart(props: {
       axes: [{}, { size: 70 }],
       cursor: { drag: { x: true, y: false, setScale: false }, focus: { prox: 16 } },
       focus: { alpha: 0.3 },
-      legend: { live: true },
+      legend: { show: live, live },
       hooks: {
         setSelect: [
           (u) => {
@@ -120,15 +131,51 @@ export function Chart(props: {
         ],
       },
     };
+    let drawn = false;
+    opts.hooks!.draw = [
+      () => {
+        if (!drawn) {
+          drawn = true;
+          cb.current.onDrawn?.();
+        }
+      },
+    ];
+    let hover: HTMLDivElement | null = null;
+    if (!live) {
+      hover = document.createElement('div');
+      hover.className = 'hover';
+      let focused = -1;
+      opts.hooks!.setSeries = [(_u, i) => { focused = i ?? -1; }];
+      opts.hooks!.setCursor = [
+        (u) => {
+          const i = u.cursor.idx;
+          if (i == null || focused < 1) {
+            hover!.textContent = '';
+            return;
+          }
+          const v = u.data[focused][i];
+          hover!.textContent = `${new Date((u.data[0][i] as number) * 1000).toISOString()}  ${series[focused].label}: ${v ?? '(no value)'}`;
+        },
+      ];
+    }
     plot.current = new uPlot(opts, data, el);
     el.setAttribute('data-series', String(props.series.length));
-    cb.current.onDrawn?.();
+    if (hover) {
+      el.insertBefore(hover, el.firstChild);
+      const list = document.createElement('div');
+      list.className = 'legend-list';
+      list.innerHTML = props.series
+        .map((s, i) => `<div><span class="swatch" style="background:${color(i)}"></span>${escapeHTML(formatLabels(s.metric))}</div>`)
+        .join('');
+      el.appendChild(list);
+    }
     const onResize = () => plot.current?.setSize({ width: Math.max(300, el.clientWidth), height: props.height || 320 });
     window.addEventListener('resize', onResize);
     return () => {
       window.removeEventListener('resize', onResize);
       plot.current?.destroy();
       plot.current = null;
+      el.textContent = '';
     };
   }, [props.series, props.start, props.end, props.step, props.stacked, props.bands]);
   return <div class="chart" ref={host} />;

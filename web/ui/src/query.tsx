@@ -158,7 +158,11 @@ function Panel(props: { index: number; state: PanelState; onChange: (s: PanelSta
       req = prom<Result>('/api/v1/query_range', { query: s.expr, start: String(start), end: String(end), step: String(step), stats: 'all' }, 'POST', ac.signal);
     }
     req
-      .then((answer) => setOut({ answer, ms: performance.now() - started, range, at: now }))
+      .then((answer) => {
+        const ms = performance.now() - started;
+        panelEl.current?.setAttribute('data-fetched-ms', String(Math.round(ms)));
+        setOut({ answer, ms, range, at: now });
+      })
       .catch((e) => {
         if (!ac.signal.aborted) setOut({ error: String(e.message || e), ms: performance.now() - started, at: now });
       })

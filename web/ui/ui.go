@@ -18,7 +18,10 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 //go:embed static
@@ -43,7 +46,7 @@ func Handler(externalPath string) http.Handler {
 		panic("ui: static/index.html missing from the embedded bundle: " + err.Error())
 	}
 	index := bytes.ReplaceAll(idx, []byte(prefixPlaceholder), []byte(html.EscapeString(prefix)))
-	indexTag := etag(index)
+	indexAsset := asset{body: index, gzipped: compress(index), contentType: "text/html; charset=utf-8", etag: etag(index)}
 	sub, _ := fs.Sub(static, "static")
 	assets := map[string]asset{}
 	_ = fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
@@ -58,7 +61,7 @@ func Handler(externalPath string) http.Handler {
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
-		assets["/static/"+p] = asset{body: b, contentType: ct, etag: etag(b)}
+		assets["/static/"+p] = asset{body: b, gzipped: compress(b), contentType: ct, etag: etag(b)}
 		return nil
 	})
 	pages := map[string]bool{}
@@ -76,7 +79,7 @@ func Handler(externalPath string) http.Handler {
 		case p == "/":
 			http.Redirect(w, r, prefix+"/query", http.StatusFound)
 		case pages[strings.TrimSuffix(p, "/")]:
-			serve(w, r, asset{body: index, contentType: "text/html; charset=utf-8", etag: indexTag})
+			serve(w, r, indexAsset)
 		default:
 			a, ok := assets[p]
 			if !ok {
@@ -90,8 +93,28 @@ func Handler(externalPath string) http.Handler {
 
 type asset struct {
 	body        []byte
+	gzipped     []byte // body compressed once, at start, for clients that accept gzip
 	contentType string
 	etag        string
+}
+
+func compress(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip.
+func acceptsGzip(h string) bool {
+	for _, part := range strings.Split(h, ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(enc) == "gzip" {
+			return strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0"
+		}
+	}
+	return false
 }
 
 func etag(b []byte) string {
@@ -106,12 +129,19 @@ func serve(w http.ResponseWriter, r *http.Request, a asset) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("ETag", a.etag)
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Add("Vary", "Accept-Encoding")
 	if r.Header.Get("If-None-Match") == a.etag {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	body := a.body
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		body = a.gzipped
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(a.body)
+	_, _ = w.Write(body)
 }

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -133,6 +135,43 @@ func TestPagesMatchApp(t *testing.T) {
 	for p := range app {
 		if !served[p] {
 			t.Errorf("the app has %s but the server does not answer it", p)
+		}
+	}
+}
+
+// Assets and pages are gzipped for clients that accept it, and only for them.
+func TestHandlerGzip(t *testing.T) {
+	h := Handler("/vigil")
+	for _, tc := range []struct {
+		accept string
+		gzip   bool
+	}{{"gzip, deflate, br", true}, {"", false}, {"br", false}, {"gzip;q=0", false}, {"identity, gzip;q=0.5", true}} {
+		for _, p := range []string{"/static/app.js", "/query"} {
+			req := httptest.NewRequest("GET", p, nil)
+			if tc.accept != "" {
+				req.Header.Set("Accept-Encoding", tc.accept)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			body := rec.Body.Bytes()
+			if got := rec.Header().Get("Content-Encoding") == "gzip"; got != tc.gzip {
+				t.Fatalf("%s with Accept-Encoding %q: gzip %v, want %v", p, tc.accept, got, tc.gzip)
+			}
+			if tc.gzip {
+				zr, err := gzip.NewReader(bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if body, err = io.ReadAll(zr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if p == "/query" && !strings.Contains(string(body), `src="/vigil/static/app.js"`) {
+				t.Fatalf("%s (%q): %.200s", p, tc.accept, body)
+			}
+			if p == "/static/app.js" && len(body) < 1000 {
+				t.Fatalf("%s: %d bytes", p, len(body))
+			}
 		}
 	}
 }

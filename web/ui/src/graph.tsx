@@ -77,6 +77,7 @@ export function Chart(props: {
   cb.current = props;
   useEffect(() => {
     const el = host.current!;
+    const tBuild = performance.now();
     const data = buildData(props.series, props.start, props.end, props.step, !!props.stacked);
     const series: uPlot.Series[] = [{}];
     props.series.forEach((s, i) => {
@@ -136,6 +137,9 @@ export function Chart(props: {
       () => {
         if (!drawn) {
           drawn = true;
+          // For the browser suite: aligning the series, and building plus drawing the chart.
+          el.setAttribute('data-build-ms', String(Math.round(tPlot - tBuild)));
+          el.setAttribute('data-draw-ms', String(Math.round(performance.now() - tPlot)));
           cb.current.onDrawn?.();
         }
       },
@@ -158,6 +162,7 @@ export function Chart(props: {
         },
       ];
     }
+    const tPlot = performance.now();
     plot.current = new uPlot(opts, data, el);
     el.setAttribute('data-series', String(props.series.length));
     if (hover) {

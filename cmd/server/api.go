@@ -112,6 +112,8 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 		CORSOrigin:        f.web.CORSOrigin,
 		EnableAdmin:       f.enableAdminAPI,
 		EnableRemoteWrite: af.enableRemoteWrite,
+		ExternalLabels:    externalLabels(scraping),
+		ExternalURL:       f.web.ExternalURL,
 	}
 	if scraping != nil {
 		opts.Targets = scraping.Manager

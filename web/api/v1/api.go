@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,6 +115,10 @@ type Options struct {
 	// RemoteWriteConcurrency bounds the remote-write requests decoded and appended at once
 	// (as many more wait; past that 503); 0 is max(2, GOMAXPROCS).
 	RemoteWriteConcurrency int
+	// ExternalLabels and ExternalURL are $externalLabels and $externalURL in the templates of
+	// rules tried with /api/v1/rules/replay (nil: none).
+	ExternalLabels func() labels.Labels
+	ExternalURL    *url.URL
 	// Parser parses selectors and expressions for the metadata endpoints; nil uses the same
 	// options as the query engine.
 	Parser parser.Parser
@@ -173,6 +178,7 @@ func New(opts Options) *API {
 	get("/metadata", a.metricMetadata)
 	get("/alerts", a.alerts)
 	get("/rules", a.rules)
+	getPost("/rules/replay", a.replayRule)
 	get("/status/config", a.serveConfig)
 	get("/status/runtimeinfo", a.serveRuntimeInfo)
 	get("/status/buildinfo", a.serveBuildInfo)

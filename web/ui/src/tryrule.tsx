@@ -118,7 +118,7 @@ export function TryRulePage() {
             <tbody>
               {res.replay.alerts.map((a) => (
                 <tr>
-                  <td><LabelBadges labels={a.labels} /><div class="hint">{formatLabels(a.annotations, true)}</div></td>
+                  <td><LabelBadges labels={a.labels} />{Object.keys(a.annotations || {}).length > 0 && <div class="hint">{formatLabels(a.annotations, true)}</div>}</td>
                   <td>
                     {a.intervals.map((iv) => (
                       <div><span class={'state state-' + iv.state}>{iv.state}</span> {isoTime(iv.start * 1000)} → {isoTime(iv.end * 1000)} ({formatDuration(Math.round(iv.end - iv.start) * 1000)})</div>

@@ -31,8 +31,8 @@ import (
 	"github.com/vigil-monitoring/vigil/routing"
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
-	"github.com/vigil-monitoring/vigil/web/ui"
 	webserver "github.com/vigil-monitoring/vigil/web/server"
+	"github.com/vigil-monitoring/vigil/web/ui"
 )
 
 // version is Vigil's version: set by release builds with

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks that the committed UI bundle (web/ui/static) is what web/ui/src builds to with the
+# Runs the UI's unit tests and checks that the committed UI bundle (web/ui/static) is what web/ui/src builds to with the
 # pinned dependencies (package-lock.json), and type-checks the sources. Installs
 # web/ui/node_modules (npm ci), which the browser suite uses too. Without node/npm it says so
 # and stops: on CI (CI=true) that is a failure.
@@ -14,6 +14,8 @@ fi
 # puppeteer-core downloads nothing.
 npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
 npm run --silent typecheck
+# Unit tests of the pure helpers (node's test runner).
+npm test --silent
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 OUTDIR="$out" node build.mjs

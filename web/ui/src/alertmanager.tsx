@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ago, am, Labels, isoTime, parseDuration, formatDuration } from './api';
 import { Filter, LabelBadges, Loading, matchesText, Section, State, useFetch } from './common';
 import { Link, navigate } from './router';
+import { labelSetString, Matcher, matcherOp, matcherString, parseLabelSet, setOp } from './lib';
 
 interface AMAlert {
   labels: Labels;
@@ -20,12 +21,6 @@ interface AMGroup {
   labels: Labels;
   receiver: { name: string };
   alerts: AMAlert[];
-}
-export interface Matcher {
-  name: string;
-  value: string;
-  isRegex: boolean;
-  isEqual?: boolean;
 }
 interface Silence {
   id: string;
@@ -92,17 +87,8 @@ export function AlertGroupsPage() {
   );
 }
 
-export function matcherString(m: Matcher): string {
-  return `${m.name}${matcherOp(m)}${JSON.stringify(m.value)}`;
-}
 
-function matcherOp(m: Matcher): string {
-  return m.isEqual === false ? (m.isRegex ? '!~' : '!=') : m.isRegex ? '=~' : '=';
-}
 
-function setOp(m: Matcher, op: string): Matcher {
-  return { ...m, isRegex: op.includes('~'), isEqual: !op.startsWith('!') };
-}
 
 export function SilencesPage() {
   const q = new URLSearchParams(location.search);
@@ -332,28 +318,7 @@ interface Explanation {
   summary: string[];
 }
 
-// parseLabelSet reads {a="b", c="d"} or a=b lines.
-export function parseLabelSet(s: string): Labels {
-  const out: Labels = {};
-  const re = /([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*("(?:[^"\\]|\\.)*"|'[^']*'|[^,\n}]*)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s)) !== null) {
-    let v = m[2].trim();
-    if (v.startsWith('"')) {
-      try {
-        v = JSON.parse(v);
-      } catch {
-        v = v.slice(1, -1);
-      }
-    } else if (v.startsWith("'")) v = v.slice(1, -1);
-    out[m[1]] = v;
-  }
-  return out;
-}
 
-function labelSetString(l: Labels): string {
-  return '{' + Object.keys(l).sort().map((k) => `${k}=${JSON.stringify(l[k])}`).join(', ') + '}';
-}
 
 export function ExplainPage() {
   const fromURL = (): Labels => Object.fromEntries(new URLSearchParams(location.search).entries());

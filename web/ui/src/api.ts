@@ -1,3 +1,6 @@
+export * from './lib';
+import { formatDuration } from './lib';
+import type { Labels } from './lib';
 // Requests to Vigil's APIs, under the prefix the page was served with.
 
 export const prefix: string = (() => {
@@ -70,50 +73,9 @@ export function toParams(p: Record<string, string | string[]>): URLSearchParams 
   return u;
 }
 
-export type Labels = Record<string, string>;
 
-export function formatLabels(l: Labels, skipName = false): string {
-  const name = l.__name__ || '';
-  const rest = Object.keys(l)
-    .filter((k) => k !== '__name__')
-    .sort()
-    .map((k) => `${k}=${JSON.stringify(l[k])}`)
-    .join(', ');
-  if (skipName) return `{${rest}}`;
-  return name + (rest || !name ? `{${rest}}` : '');
-}
 
-// Durations as Prometheus writes them: 1h30m, 15s, 250ms.
-export function parseDuration(s: string): number | null {
-  s = s.trim();
-  if (!s) return null;
-  if (/^\d+(\.\d+)?$/.test(s)) return parseFloat(s) * 1000;
-  const re = /(\d+)(ms|y|w|d|h|m|s)/g;
-  let total = 0;
-  let pos = 0;
-  let m: RegExpExecArray | null;
-  const unit: Record<string, number> = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5, w: 6048e5, y: 31536e6 };
-  while ((m = re.exec(s)) !== null) {
-    if (m.index !== pos) return null;
-    total += parseInt(m[1], 10) * unit[m[2]];
-    pos = re.lastIndex;
-  }
-  return pos === s.length && pos > 0 ? total : null;
-}
 
-export function formatDuration(ms: number): string {
-  if (ms <= 0) return '0s';
-  const parts: string[] = [];
-  const units: [string, number][] = [['y', 31536e6], ['w', 6048e5], ['d', 864e5], ['h', 36e5], ['m', 6e4], ['s', 1e3], ['ms', 1]];
-  for (const [u, n] of units) {
-    if (ms >= n) {
-      const c = Math.floor(ms / n);
-      parts.push(c + u);
-      ms -= c * n;
-    }
-  }
-  return parts.join('');
-}
 
 // ago renders a past time relative to now ("12.3s ago").
 export function ago(t: string | number | undefined): string {
@@ -126,12 +88,4 @@ export function ago(t: string | number | undefined): string {
   return formatDuration(Math.round(d / 1000) * 1000) + ' ago';
 }
 
-export function isoTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
-export function humanSeconds(s: number): string {
-  if (s < 1e-3) return (s * 1e6).toFixed(0) + 'µs';
-  if (s < 1) return (s * 1e3).toFixed(1) + 'ms';
-  return s.toFixed(3) + 's';
-}

@@ -3,13 +3,10 @@
 // series' labels and the hovered values.
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
-import { formatLabels, Labels } from './api';
+import { formatLabels } from './api';
+import { buildData, RangeSeries } from './lib';
+export type { RangeSeries } from './lib';
 
-export interface RangeSeries {
-  metric: Labels;
-  values?: [number, string][];
-  histograms?: [number, unknown][];
-}
 
 export interface Band {
   start: number; // unix seconds
@@ -29,36 +26,7 @@ export function color(i: number): string {
   return `hsl(${(i * 137.508) % 360}, 65%, 45%)`;
 }
 
-function toNumber(s: string): number | null {
-  const v = Number(s.replace('Inf', 'Infinity'));
-  return Number.isFinite(v) ? v : null;
-}
 
-// buildData aligns the series on the range's steps (start, end, step in seconds).
-export function buildData(series: RangeSeries[], start: number, end: number, step: number, stacked: boolean): uPlot.AlignedData {
-  const n = Math.floor((end - start) / step + 1e-9) + 1;
-  const xs = new Float64Array(n);
-  for (let i = 0; i < n; i++) xs[i] = start + i * step;
-  const ys: (number | null)[][] = [];
-  const sums = stacked ? new Float64Array(n) : null;
-  for (const s of series) {
-    const y: (number | null)[] = new Array(n).fill(null);
-    for (const [t, v] of s.values || []) {
-      const i = Math.round((t - start) / step);
-      if (i >= 0 && i < n) y[i] = toNumber(v);
-    }
-    if (sums) {
-      for (let i = 0; i < n; i++) {
-        if (y[i] !== null) {
-          sums[i] += y[i] as number;
-          y[i] = sums[i];
-        }
-      }
-    }
-    ys.push(y);
-  }
-  return [xs as unknown as number[], ...ys] as uPlot.AlignedData;
-}
 
 export function Chart(props: {
   series: RangeSeries[];

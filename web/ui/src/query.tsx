@@ -3,76 +3,18 @@
 // shared; Prometheus's old /graph links (g0.tab=0|1) and Prometheus 3's (g0.tab=graph|table)
 // both work.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { formatDuration, formatLabels, humanSeconds, isoTime, parseDuration, prom, PromAnswer, prefix, Labels } from './api';
+import { formatDuration, formatLabels, humanSeconds, parseDuration, prom, PromAnswer, prefix, Labels } from './api';
+import { autoStep, defaultPanel, formatTime, PanelState, panelsToSearch, parsePanels, parseTime, RangeSeries } from './lib';
+export { autoStep } from './lib';
 import { PromQLEditor } from './editor';
-import { Chart, RangeSeries } from './graph';
+import { Chart } from './graph';
 
-export interface PanelState {
-  expr: string;
-  tab: 'graph' | 'table';
-  range: number; // ms
-  end: number | null; // ms, null = now
-  moment: number | null; // table evaluation time, null = now
-  step: number | null; // seconds, null = automatic
-  stacked: boolean;
-}
 
-const defaultPanel = (): PanelState => ({ expr: '', tab: 'table', range: 3600e3, end: null, moment: null, step: null, stacked: false });
 
-function parseTime(s: string | null): number | null {
-  if (!s) return null;
-  s = s.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return parseFloat(s) * 1000;
-  const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s.replace(' ', 'T') : s.replace(' ', 'T') + 'Z');
-  return Number.isFinite(t) ? t : null;
-}
 
-function formatTime(ms: number): string {
-  return isoTime(ms).replace('T', ' ').replace('Z', '');
-}
 
-export function parsePanels(search: string): PanelState[] {
-  const q = new URLSearchParams(search);
-  const panels: PanelState[] = [];
-  for (let i = 0; q.has(`g${i}.expr`) || q.has(`g${i}.tab`); i++) {
-    const g = (k: string) => q.get(`g${i}.${k}`);
-    const p = defaultPanel();
-    p.expr = g('expr') || '';
-    const tab = g('tab');
-    // Prometheus 2: 0 = graph, 1 = table; Prometheus 3: graph, table.
-    p.tab = tab === '0' || tab === 'graph' ? 'graph' : 'table';
-    p.range = parseDuration(g('range_input') || '') || 3600e3;
-    p.end = parseTime(g('end_input'));
-    p.moment = parseTime(g('moment_input'));
-    const step = g('step_input');
-    p.step = step && g('res_type') !== 'auto' ? (parseDuration(step) || 0) / 1000 || null : null;
-    p.stacked = g('stacked') === '1' || g('display_mode') === 'stacked';
-    panels.push(p);
-  }
-  return panels.length ? panels : [defaultPanel()];
-}
 
-export function panelsToSearch(panels: PanelState[]): string {
-  const q = new URLSearchParams();
-  panels.forEach((p, i) => {
-    q.set(`g${i}.expr`, p.expr);
-    q.set(`g${i}.tab`, p.tab);
-    q.set(`g${i}.range_input`, formatDuration(p.range));
-    if (p.end !== null) q.set(`g${i}.end_input`, formatTime(p.end));
-    if (p.moment !== null) q.set(`g${i}.moment_input`, formatTime(p.moment));
-    if (p.step !== null) {
-      q.set(`g${i}.res_type`, 'fixed');
-      q.set(`g${i}.step_input`, String(p.step));
-    }
-    q.set(`g${i}.display_mode`, p.stacked ? 'stacked' : 'lines');
-  });
-  return '?' + q.toString();
-}
 
-// autoStep is Prometheus's: about 250 points over the range, at least 1s.
-export function autoStep(rangeMs: number): number {
-  return Math.max(Math.floor(rangeMs / 250 / 1000), 1);
-}
 
 interface QueryStats {
   timings?: { evalTotalTime?: number; execTotalTime?: number; queryPreparationTime?: number };

@@ -5,6 +5,7 @@ import { formatDuration, formatLabels, isoTime, Labels, parseDuration, prom } fr
 import { Chart, RangeSeries, Band } from './graph';
 import { LabelBadges } from './common';
 import { autoStep } from './query';
+import { ruleExpr } from './lib';
 
 interface Interval {
   state: 'pending' | 'firing';
@@ -25,36 +26,6 @@ labels:
 annotations:
   summary: "{{ $labels.handler }} answers errors"`;
 
-// ruleExpr finds the rule's expr in its YAML: plain, quoted, or a | / > block.
-export function ruleExpr(yaml: string): string {
-  const lines = yaml.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^(\s*-?\s*)expr:\s*(.*)$/.exec(lines[i]);
-    if (!m) continue;
-    let v = m[2].trim();
-    if (/^[|>][-+]?$/.test(v)) {
-      const out: string[] = [];
-      const indent = m[1].length;
-      for (let j = i + 1; j < lines.length; j++) {
-        const l = lines[j];
-        if (l.trim() && l.length - l.trimStart().length <= indent) break;
-        out.push(l.trim());
-      }
-      return out.join(v.startsWith('>') ? ' ' : '\n').trim();
-    }
-    if (v.startsWith('"')) {
-      try {
-        return JSON.parse(v);
-      } catch {
-        return v.slice(1, -1);
-      }
-    }
-    if (v.startsWith("'")) return v.slice(1, -1).replace(/''/g, "'");
-    v = v.replace(/\s+#.*$/, '');
-    return v;
-  }
-  return '';
-}
 
 export function TryRulePage() {
   const [rule, setRule] = useState(example);

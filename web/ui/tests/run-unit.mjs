@@ -11,7 +11,7 @@ const dir = mkdtempSync(join(tmpdir(), 'vigil-ui-unit-'));
 try {
   const out = join(dir, 'unit.test.mjs');
   await esbuild.build({ entryPoints: [join(here, 'unit.test.ts')], bundle: true, platform: 'node', format: 'esm', outfile: out, logLevel: 'warning' });
-  const r = spawnSync(process.execPath, ['--test', out], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', out], { stdio: 'inherit' });
   process.exitCode = r.status ?? 1;
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -131,7 +131,8 @@ export interface RangeSeries {
 }
 
 export function toNumber(s: string): number | null {
-  const v = Number(s.replace('Inf', 'Infinity'));
+  // "NaN", "+Inf", "-Inf" and anything unparsable are gaps in a chart.
+  const v = parseFloat(s);
   return Number.isFinite(v) ? v : null;
 }
 

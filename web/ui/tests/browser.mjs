@@ -10,6 +10,31 @@
 import puppeteer from 'puppeteer-core';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+
+// cpuMillis is the CPU time (user + system) used so far by the browser and all its child
+// processes, from /proc: unlike wall-clock times it hardly depends on what else the machine runs.
+function cpuMillis(rootPid) {
+  const procs = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      procs.set(parseInt(d, 10), { ppid: parseInt(f[1], 10), ticks: parseInt(f[11], 10) + parseInt(f[12], 10) });
+    } catch {
+      // gone
+    }
+  }
+  let total = 0;
+  const todo = [rootPid];
+  while (todo.length) {
+    const pid = todo.pop();
+    total += procs.get(pid)?.ticks || 0;
+    for (const [c, p] of procs) if (p.ppid === pid) todo.push(c);
+  }
+  return total * 10; // USER_HZ is 100
+}
 
 const base = process.env.VIGIL_URL;
 const shots = process.env.SCREENSHOTS;
@@ -129,12 +154,15 @@ try {
     await page.goto(root, { waitUntil: 'networkidle0' });
     assert(new URL(page.url()).pathname === new URL(base).pathname + '/query', 'landed on ' + page.url());
     const times = [];
+    const cpu = [];
     for (let i = 0; i < 3; i++) {
+      const c0 = cpuMillis(browser.process().pid);
       await page.goto(base + '/query', { waitUntil: 'domcontentloaded' });
       await page.waitForSelector('.cm-content');
       times.push(Math.round(await page.evaluate(() => performance.now())));
+      cpu.push(cpuMillis(browser.process().pid) - c0);
     }
-    console.log(`PERF first page usable (navigation start to the query editor shown, in the page's clock): ${times.join(', ')} ms`);
+    console.log(`PERF first page usable (navigation start to the query editor shown, in the page's clock): ${times.join(', ')} ms; CPU time of chromium meanwhile: ${cpu.join(', ')} ms`);
   });
 
   await check('query: autocomplete of metric names, label values; parse error at its position', async () => {
@@ -239,14 +267,18 @@ try {
     const path = '/query?' + new URLSearchParams({ 'g0.expr': 'bench_ui_series', 'g0.tab': 'graph', 'g0.range_input': '1h', 'g0.end_input': end, 'g0.res_type': 'fixed', 'g0.step_input': '15' });
     const runs = [];
     const busy = [];
+    const cpu = [];
+    const bpid = browser.process().pid;
     for (let i = 0; i < 4; i++) {
       await goto(page, '/status');
       const before = await page.metrics();
+      const c0 = cpuMillis(bpid);
       await goto(page, path);
       await page.waitForSelector('.panel[data-drawn-ms]', { timeout: 30000 });
       const c = await chartSeries(page);
       assert(c.series === 500, 'series drawn: ' + c.series);
       const after = await page.metrics();
+      cpu.push(cpuMillis(bpid) - c0);
       busy.push(Math.round((after.TaskDuration - before.TaskDuration) * 1000) + '/' + Math.round((after.ScriptDuration - before.ScriptDuration) * 1000));
       runs.push(await page.$eval('.panel', (e) => ['data-fetched-ms', 'data-drawn-ms'].map((a) => e.getAttribute(a)).join('/') + ' (align ' + e.querySelector('.chart').getAttribute('data-build-ms') + ', uPlot ' + e.querySelector('.chart').getAttribute('data-draw-ms') + ')'));
     }
@@ -257,6 +289,7 @@ try {
     });
     console.log(`PERF graph 1h/15s x 500 series (241 points each): fetched/drawn after ${runs.join(', ')} ms (request start to JSON parsed / to chart drawn; first run cold); request ${perf?.fetch} ms, ${perf?.body} bytes JSON`);
     console.log(`PERF the same, main-thread CPU busy (page load, fetch, parse, render, draw) / of it in script: ${busy.join(', ')} ms`);
+    console.log(`PERF the same, CPU time of all chromium processes (load, fetch, parse, render, draw, screenshot-free): ${cpu.join(', ')} ms`);
     console.log(`PERF page memory after the graph: JS heap used ${(m.JSHeapUsedSize / 1048576).toFixed(1)} MiB of ${(m.JSHeapTotalSize / 1048576).toFixed(1)} MiB, ${m.Nodes} DOM nodes`);
     await shot(page, 'query-500-series');
   });

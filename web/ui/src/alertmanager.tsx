@@ -64,7 +64,7 @@ export function AlertGroupsPage() {
       <Loading loading={loading && !data} error={error} />
       {data && !groups.length && <div class="empty">No alerts.</div>}
       {groups.map((g) => (
-        <Section class="am-group" title={<><span class="receiver">{g.receiver.name}</span> <LabelBadges labels={g.labels} /> <span class="count">{g.alerts.length} alerts</span></>}>
+        <Section class="am-group" title={<><span class="receiver">{g.receiver.name}</span> <LabelBadges labels={g.labels} /> <span class="count">{g.alerts.length} alert{g.alerts.length === 1 ? '' : 's'}</span></>}>
           <table class="data am-alerts">
             <thead><tr><th>Labels</th><th>State</th><th>Since</th><th>Annotations</th><th></th></tr></thead>
             <tbody>

@@ -71,7 +71,7 @@ export function Chart(props: {
       series,
       bands,
       scales: { x: { time: true, range: [props.start, props.end] } },
-      axes: [{}, { size: 70 }],
+      axes: [{ space: 80 }, { size: 70 }],
       cursor: { drag: { x: true, y: false, setScale: false }, focus: { prox: 16 } },
       focus: { alpha: 0.3 },
       legend: { show: live, live },

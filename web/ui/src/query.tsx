@@ -141,6 +141,8 @@ function Panel(props: { index: number; state: PanelState; onChange: (s: PanelSta
       {out?.answer?.infos?.map((w) => <div class="info">Info: {w}</div>)}
       {out?.answer && (s.tab === 'table' ? (
         <ResultTable data={out.answer.data} />
+      ) : out.range && out.answer.data.resultType === 'matrix' && out.answer.data.result.length === 0 ? (
+        <div class="empty">Empty query result</div>
       ) : out.range && out.answer.data.resultType === 'matrix' ? (
         <Chart
           series={out.answer.data.result}

@@ -251,6 +251,7 @@ try {
     await page.goto(url, { waitUntil: 'networkidle0' });
     assert((await tableRows(page, 0)).length === 2, 'panel 0 from the link');
     assert((await chartSeries(page, 1)).series === 2, 'panel 1 from the link');
+    await shot(page, 'query-panels');
     // Zoom by dragging: the range shrinks.
     const box = await (await page.$('.panel[data-panel="1"] .u-over')).boundingBox();
     await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
@@ -258,8 +259,7 @@ try {
     await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2, { steps: 5 });
     await page.mouse.up();
     await waitUntil('zoomed range in the URL', async () => !new URL(page.url()).searchParams.get('g1.range_input').startsWith('1h'));
-    await page.waitForSelector('.panel[data-panel="1"] .chart canvas');
-    await shot(page, 'query-panels');
+    await page.waitForSelector('.panel[data-panel="1"] .chart canvas, .panel[data-panel="1"] .empty');
   });
 
   await check('performance: graph of 1h at 15s over 500 series', async () => {
@@ -341,6 +341,14 @@ try {
     const receivers = await page.$$eval('.receiver', (es) => es.map((e) => e.textContent));
     assert(receivers.includes('storage') && receivers.includes('default'), 'receivers: ' + receivers);
     await shot(page, 'alertmanager');
+    // "Silence" on an alert opens the editor with its labels as matchers and the preview.
+    const links = await page.$$('tr.am-inhibited td.actions a');
+    await links[0].click();
+    await page.waitForSelector('.silence-editor .matcher-name');
+    const names = await page.$$eval('.matcher-name', (es) => es.map((e) => e.value).sort());
+    assert(JSON.stringify(names) === JSON.stringify(['alertname', 'severity', 'team']), 'prefilled matchers: ' + names);
+    await waitUntil('preview of the alert', async () => (await page.$eval('.preview', (e) => e.textContent)).includes('1 current alert would be muted'));
+    assert(page.url().includes('/silences?'), 'on the silences page: ' + page.url());
   });
 
   let silenceID = '';

@@ -411,7 +411,7 @@ func mountOperational(mux *http.ServeMux, reg *prometheus.Registry, ready *atomi
 }
 
 // readyGate answers 503 Service Unavailable, as Prometheus does, for every path but the
-// operational ones until the server is ready.
+// operational ones and the UI until the server is ready.
 func readyGate(ready *atomic.Bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() && !servedBeforeReady(r.URL.Path) {
@@ -428,7 +428,8 @@ func servedBeforeReady(path string) bool {
 	case "/metrics", "/-/healthy", "/-/ready", "/-/quit":
 		return true
 	}
-	return strings.HasPrefix(path, "/debug/pprof/")
+	// The UI's pages and assets: the page says Vigil is starting until /-/ready answers 200.
+	return strings.HasPrefix(path, "/debug/pprof/") || ui.Serves(path)
 }
 
 // webServer is the HTTP server of UI, APIs and telemetry (web/server: --web.* flags, the web

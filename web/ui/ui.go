@@ -34,6 +34,22 @@ var Pages = []string{
 	"/silences", "/explain", "/try-rule", "/status", "/tsdb-status", "/flags", "/config",
 }
 
+// Serves reports whether path (without the route prefix) is the UI's: its root, a page or an
+// asset. The server answers these before it is ready, as Prometheus serves its UI during start-up:
+// the page then shows that Vigil is starting and waits for /-/ready.
+func Serves(path string) bool {
+	if path == "/" || strings.HasPrefix(path, "/static/") {
+		return true
+	}
+	p := strings.TrimSuffix(path, "/")
+	for _, page := range Pages {
+		if p == page {
+			return true
+		}
+	}
+	return false
+}
+
 // prefixPlaceholder is replaced in index.html by the external URL's path ("" for "/").
 const prefixPlaceholder = "{{PREFIX}}"
 

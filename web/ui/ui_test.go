@@ -175,3 +175,14 @@ func TestHandlerGzip(t *testing.T) {
 		}
 	}
 }
+
+func TestServes(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/": true, "/query": true, "/graph": true, "/targets/": true, "/static/app.js": true,
+		"/api/v1/query": false, "/metrics": false, "/staticx": false, "/querys": false, "/-/ready": false,
+	} {
+		if got := Serves(p); got != want {
+			t.Errorf("Serves(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

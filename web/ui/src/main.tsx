@@ -1,5 +1,6 @@
 import { render } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { prefix } from './api';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { Link, navigate, useLocation } from './router';
@@ -74,4 +75,46 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById('app')!);
+// Until the server is ready (e.g. replaying its WAL) its APIs answer 503: the page says Vigil
+// is starting and shows itself once /-/ready answers 200.
+function Boot() {
+  const [ready, setReady] = useState<boolean | null>(null);
+  const [since] = useState(Date.now());
+  const [, tick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout>;
+    const poll = () =>
+      fetch(prefix + '/-/ready', { cache: 'no-store' })
+        .then((r) => r.ok)
+        .catch(() => false)
+        .then((ok) => {
+          if (!live) return;
+          setReady(ok);
+          if (!ok) {
+            tick((n) => n + 1);
+            timer = setTimeout(poll, 1000);
+          }
+        });
+    poll();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, []);
+  if (ready === null) return null;
+  if (!ready) {
+    return (
+      <div>
+        <nav class="top"><span class="brand" style="color:#fff;font-weight:700;font-size:16px">Vigil</span></nav>
+        <main>
+          <h2 class="starting">Vigil is starting up…</h2>
+          <p class="hint">Storage is being opened (WAL replay); this page continues by itself when Vigil is ready ({Math.round((Date.now() - since) / 1000)}s).</p>
+        </main>
+      </div>
+    );
+  }
+  return <App />;
+}
+
+render(<Boot />, document.getElementById('app')!);

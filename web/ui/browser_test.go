@@ -9,11 +9,13 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,5 +299,48 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// While the server is not ready the page says so and continues by itself once /-/ready answers
+// 200 (a test server: the UI handler behind a readiness switch, as cmd/server mounts it).
+func TestBrowserStartup(t *testing.T) {
+	if raceEnabled || testing.Short() {
+		t.Skip("the browser suite runs without -race and -short")
+	}
+	node := requireTool(t, "node", "nodejs")
+	chromium := requireTool(t, "chromium", "chromium")
+	if _, err := os.Stat("node_modules/puppeteer-core/package.json"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("web/ui/node_modules has no puppeteer-core: run `make ui-check` (npm ci) first")
+		}
+		t.Skip("web/ui/node_modules has no puppeteer-core: run `make ui-check` (npm ci in web/ui) first")
+	}
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("/", Handler("/"))
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("POST /flip", func(w http.ResponseWriter, r *http.Request) { ready.Store(true) })
+	// The app's own requests once ready (autocomplete is not used here).
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"success","data":[]}`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "tests/starting.mjs")
+	cmd.Env = append(os.Environ(), "VIGIL_URL="+srv.URL, "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("tests/starting.mjs: %v", err)
 	}
 }

@@ -174,6 +174,11 @@ try {
     await page.keyboard.press('Enter'); // accepts the completion
     assert((await editorText(page)) === 'bench_ui_series', 'after accepting: ' + (await editorText(page)));
     await clearEditor(page);
+    await page.keyboard.type('histogram_qu');
+    opts = await completions(page);
+    assert(opts.includes('histogram_quantile'), 'function completions: ' + opts.slice(0, 10).join(', '));
+    await page.keyboard.press('Escape');
+    await clearEditor(page);
     await page.keyboard.type('up{job="');
     await waitUntil('label value completions', async () => {
       opts = await completions(page);
@@ -216,6 +221,13 @@ try {
     const c = await chartSeries(page);
     assert(c.series === 2 && c.legend === 2 && c.w > 0, 'chart: ' + JSON.stringify(c));
     assert(page.url().includes('g0.tab=graph'), 'URL holds the tab: ' + page.url());
+    // Hovering the last point shows the values in the legend.
+    const over = await (await page.$('.panel .u-over')).boundingBox();
+    await page.mouse.move(over.x + over.width - 2, over.y + over.height / 2);
+    await waitUntil('hover values in the legend', async () => {
+      const vals = await page.$$eval('.panel .u-legend .u-series .u-value', (es) => es.map((e) => e.textContent));
+      return vals.length === 3 && vals.slice(1).sort().join(',') === '0,1';
+    });
     await shot(page, 'query-graph');
   });
 

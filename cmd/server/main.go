@@ -32,6 +32,7 @@ import (
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
 	webserver "github.com/vigil-monitoring/vigil/web/server"
+	"github.com/vigil-monitoring/vigil/web/ui"
 )
 
 // version is Vigil's version: set by release builds with
@@ -213,6 +214,9 @@ func run(f *flags, logger *slog.Logger) error {
 		extraMetrics = append(extraMetrics, pushgatewayGatherer())
 	}
 	mountOperational(mux, reg, &isReady, f.enableLifecycle, term, extraMetrics...)
+	// The web UI (web/ui): its pages, assets, and GET / redirecting to the query page. Links
+	// carry the external URL's path, which the browser sees (e.g. behind an ingress).
+	mux.Handle("/", ui.Handler(f.web.ExternalURL.Path))
 
 	signals := &component{name: "signals"}
 	{
@@ -438,7 +442,7 @@ func mountOperational(mux *http.ServeMux, reg *prometheus.Registry, ready *atomi
 }
 
 // readyGate answers 503 Service Unavailable, as Prometheus does, for every path but the
-// operational ones until the server is ready.
+// operational ones and the UI until the server is ready.
 func readyGate(ready *atomic.Bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() && !servedBeforeReady(r.URL.Path) {
@@ -455,7 +459,8 @@ func servedBeforeReady(path string) bool {
 	case "/metrics", "/-/healthy", "/-/ready", "/-/quit":
 		return true
 	}
-	return strings.HasPrefix(path, "/debug/pprof/")
+	// The UI's pages and assets: the page says Vigil is starting until /-/ready answers 200.
+	return strings.HasPrefix(path, "/debug/pprof/") || ui.Serves(path)
 }
 
 // webServer is the HTTP server of UI, APIs and telemetry (web/server: --web.* flags, the web

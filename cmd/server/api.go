@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/promql"
+	remoteread "github.com/vigil-monitoring/vigil/remote/read"
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
 	"github.com/vigil-monitoring/vigil/web/federate"
@@ -33,6 +34,10 @@ type apiFlags struct {
 	maxSamples        int
 	maxConcurrency    int
 	enableRemoteWrite bool
+
+	remoteReadSampleLimit     int
+	remoteReadConcurrentLimit int
+	remoteReadMaxBytesInFrame int
 }
 
 func registerAPIFlags(app *kingpin.Application) *apiFlags {
@@ -42,6 +47,9 @@ func registerAPIFlags(app *kingpin.Application) *apiFlags {
 	app.Flag("query.max-samples", "Maximum number of samples a single query can load into memory. Note that queries will fail if they try to load more samples than this into memory, so this also limits the number of samples a query can return.").Default("50000000").IntVar(&f.maxSamples)
 	app.Flag("query.max-concurrency", "Maximum number of queries executed concurrently.").Default("20").IntVar(&f.maxConcurrency)
 	app.Flag("web.enable-remote-write-receiver", "Enable API endpoint accepting remote write requests.").BoolVar(&f.enableRemoteWrite)
+	app.Flag("storage.remote.read-sample-limit", "Maximum overall number of samples to return via the remote read interface, in a single query. 0 means no limit. This limit is ignored for streamed response types.").Default("5e7").IntVar(&f.remoteReadSampleLimit)
+	app.Flag("storage.remote.read-concurrent-limit", "Maximum number of concurrent remote read calls. 0 means no limit.").Default("10").IntVar(&f.remoteReadConcurrentLimit)
+	app.Flag("storage.remote.read-max-bytes-in-frame", "Maximum number of bytes in a single frame for streaming remote read response types before marshalling. Note that client might have limit on frame size as well. 1MB as recommended by protobuf by default.").Default("1048576").IntVar(&f.remoteReadMaxBytesInFrame)
 	return f
 }
 
@@ -74,6 +82,10 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 	af := f.api
 	if af.maxConcurrency < 0 || af.maxSamples < 0 {
 		return nil, fmt.Errorf("--query.max-concurrency (%d) and --query.max-samples (%d) must not be negative", af.maxConcurrency, af.maxSamples)
+	}
+	if af.remoteReadSampleLimit < 0 || af.remoteReadConcurrentLimit < 0 || af.remoteReadMaxBytesInFrame < 0 {
+		return nil, fmt.Errorf("--storage.remote.read-sample-limit (%d), --storage.remote.read-concurrent-limit (%d) and --storage.remote.read-max-bytes-in-frame (%d) must not be negative",
+			af.remoteReadSampleLimit, af.remoteReadConcurrentLimit, af.remoteReadMaxBytesInFrame)
 	}
 	engine := promql.NewEngine(promql.EngineOpts{
 		Logger:        logger.With("component", "query engine"),
@@ -114,6 +126,15 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 		EnableRemoteWrite: af.enableRemoteWrite,
 		ExternalLabels:    externalLabels(scraping),
 		ExternalURL:       f.web.ExternalURL,
+		RemoteRead: remoteread.NewHandler(remoteread.Options{
+			Queryable:       db,
+			ExternalLabels:  externalLabels(scraping),
+			SampleLimit:     af.remoteReadSampleLimit,
+			ConcurrentLimit: af.remoteReadConcurrentLimit,
+			MaxBytesInFrame: af.remoteReadMaxBytesInFrame,
+			Registerer:      reg,
+			Logger:          logger.With("component", "remote read"),
+		}),
 	}
 	if scraping != nil {
 		opts.Targets = scraping.Manager

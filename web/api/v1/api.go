@@ -115,6 +115,8 @@ type Options struct {
 	// RemoteWriteConcurrency bounds the remote-write requests decoded and appended at once
 	// (as many more wait; past that 503); 0 is max(2, GOMAXPROCS).
 	RemoteWriteConcurrency int
+	// RemoteRead serves POST /api/v1/read (remote/read.Handler); nil answers 404.
+	RemoteRead http.Handler
 	// ExternalLabels and ExternalURL are $externalLabels and $externalURL in the templates of
 	// rules tried with /api/v1/rules/replay (nil: none).
 	ExternalLabels func() labels.Labels
@@ -191,6 +193,9 @@ func New(opts Options) *API {
 	postPut("/admin/tsdb/clean_tombstones", a.cleanTombstones)
 	postPut("/admin/tsdb/snapshot", a.snapshot)
 	a.mux.HandleFunc("POST /api/v1/write", a.remoteWrite)
+	if opts.RemoteRead != nil {
+		a.mux.Handle("POST /api/v1/read", opts.RemoteRead)
+	}
 	a.mux.Handle("OPTIONS /api/v1/", a.wrap(func(*http.Request) apiResult { return apiResult{} }))
 	a.mux.HandleFunc(notFoundPattern, a.notFound)
 	return a

@@ -175,7 +175,7 @@ scrape_configs:
 	if err != nil {
 		t.Fatalf("timestamp %q: %v", last, err)
 	}
-	end := time.UnixMilli(int64(lastTS*1000)).Add(-2*time.Second + 300*time.Millisecond)
+	end := time.UnixMilli(int64(lastTS * 1000)).Add(-2*time.Second + 300*time.Millisecond)
 	start := end.Add(-4 * time.Second)
 
 	// rate and increase are left out: Prometheus 2.42's extrapolation at a series' start

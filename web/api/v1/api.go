@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/grafana/regexp"
+	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -112,6 +113,9 @@ type Options struct {
 
 	EnableAdmin       bool
 	EnableRemoteWrite bool
+	// RemoteWriteMessages are the remote-write protobuf messages accepted
+	// (--web.remote-write-receiver.accepted-protobuf-messages); nil accepts 1.0 and 2.0.
+	RemoteWriteMessages remoteapi.MessageTypes
 	// RemoteWriteConcurrency bounds the remote-write requests decoded and appended at once
 	// (as many more wait; past that 503); 0 is max(2, GOMAXPROCS).
 	RemoteWriteConcurrency int
@@ -136,8 +140,9 @@ type API struct {
 	now    func() time.Time
 	mux    *http.ServeMux
 	// corsOrigin is opts.CORSOrigin or its default.
-	corsOrigin *regexp.Regexp
-	writes     *writeLimiter
+	corsOrigin    *regexp.Regexp
+	writes        *writeLimiter
+	writeMessages remoteapi.MessageTypes
 }
 
 // New returns the API handler. It serves paths starting with /api/v1/.
@@ -151,6 +156,10 @@ func New(opts Options) *API {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	a.writeMessages = opts.RemoteWriteMessages
+	if a.writeMessages == nil {
+		a.writeMessages = remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType}
 	}
 	a.corsOrigin = opts.CORSOrigin
 	if a.corsOrigin == nil {

@@ -48,8 +48,12 @@ type testSeries struct {
 
 func loadStores(t testing.TB, series []testSeries) *stores {
 	t.Helper()
+	// Everything stays in the head, as in upstream's test storage (24h blocks): no compaction
+	// runs while a benchmark measures.
 	opts := tsdb.DefaultOptions()
 	opts.RetentionDuration = 0
+	opts.MinBlockDuration = int64(24 * time.Hour / time.Millisecond)
+	opts.MaxBlockDuration = opts.MinBlockDuration
 	db, err := tsdb.Open(t.TempDir(), opts, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })

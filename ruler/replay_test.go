@@ -340,3 +340,39 @@ func indent(s, first, rest string) string {
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
+
+// BenchmarkReplay replays a rule over a day at 1m (1,441 evaluations, 100 series scraped every
+// 15s) with an instant query per evaluation and with one range query, as the API does.
+func BenchmarkReplay(b *testing.B) {
+	e := newEnv(b)
+	app := e.db.Appender(context.Background())
+	for i := 0; i < 24*60*4; i++ {
+		ts := t0.Add(time.Duration(i) * 15 * time.Second).UnixMilli()
+		for s := 0; s < 100; s++ {
+			ls := labels.FromStrings("__name__", "m", "i", fmt.Sprint(s))
+			if _, err := app.Append(0, ls, ts, float64((i/40+s)%7)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := app.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	r, err := ParseAlertingRule([]byte("alert: A\nexpr: avg_over_time(m[5m]) > 4\nfor: 5m\nkeep_firing_for: 2m\nannotations: {v: '{{ $value }}'}"), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"instant", "range"} {
+		o := replayVariants(e)[name]
+		o.Start, o.End, o.Interval = t0, t0.Add(24*time.Hour), time.Minute
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := Replay(context.Background(), r, o)
+				if err != nil || res.Evaluations != 1441 || len(res.Alerts) == 0 {
+					b.Fatal(err, res)
+				}
+			}
+		})
+	}
+}

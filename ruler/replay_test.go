@@ -57,8 +57,14 @@ func TestReplay(t *testing.T) {
 		values []float64 // m{i="a"} at t0+0m, 1m, …
 		from   int       // minutes
 		to     int
+		offset int // query offset, minutes
 		want   []iv
 	}{
+		{
+			name: "query offset shifts what each evaluation sees", rule: "alert: A\nexpr: m > 0",
+			values: []float64{0, 1, 1, 0, 0, 0}, to: 5, offset: 2,
+			want: []iv{{StateFiring, 3, 5}},
+		},
 		{
 			name: "for 0 fires at once", rule: "alert: A\nexpr: m > 0",
 			values: []float64{0, 1, 1, 0, 0}, to: 4,
@@ -127,6 +133,7 @@ func TestReplay(t *testing.T) {
 				o.Start = t0.Add(time.Duration(tc.from) * time.Minute)
 				o.End = t0.Add(time.Duration(tc.to) * time.Minute)
 				o.Interval = time.Minute
+				o.QueryOffset = time.Duration(tc.offset) * time.Minute
 				res, err := Replay(context.Background(), r, o)
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
@@ -263,7 +270,7 @@ annotations: {v: '{{ $value }}'}`
 
 		eng := promql.NewEngine(promql.EngineOpts{})
 		m := NewManager(&Options{QueryFunc: EngineQueryFunc(eng, db), Queryable: db, Appendable: db})
-		fn := writeRules(t, "groups:\n  - name: g\n    interval: 1m\n    rules:\n"+indent(rule, "      - ", "        "))
+		fn := writeRules(t, "groups:\n  - name: g\n    interval: 1m\n    query_offset: 1m\n    rules:\n"+indent(rule, "      - ", "        "))
 		if err := m.Update(UpdateOptions{Interval: time.Minute, Files: []string{fn}}); err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +305,7 @@ annotations: {v: '{{ $value }}'}`
 			"instant": {Query: EngineQueryFunc(eng, db)},
 			"range":   {Query: EngineQueryFunc(eng, db), RangeQuery: EngineRangeQueryFunc(eng, db)},
 		} {
-			o.Start, o.End, o.Interval = first, last, time.Minute
+			o.Start, o.End, o.Interval, o.QueryOffset = first, last, time.Minute, time.Minute
 			res, err := Replay(context.Background(), r, o)
 			if err != nil {
 				t.Fatal(err)

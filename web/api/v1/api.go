@@ -125,6 +125,9 @@ type Options struct {
 	// rules tried with /api/v1/rules/replay (nil: none).
 	ExternalLabels func() labels.Labels
 	ExternalURL    *url.URL
+	// RuleQueryOffset is the global rule_query_offset, the default query_offset of a replayed
+	// rule (nil: 0).
+	RuleQueryOffset func() time.Duration
 	// Parser parses selectors and expressions for the metadata endpoints; nil uses the same
 	// options as the query engine.
 	Parser parser.Parser

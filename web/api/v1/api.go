@@ -125,6 +125,9 @@ type Options struct {
 	// rules tried with /api/v1/rules/replay (nil: none).
 	ExternalLabels func() labels.Labels
 	ExternalURL    *url.URL
+	// QueryTimeout bounds a whole rule replay (its range query, template queries and
+	// evaluations), as --query.timeout bounds a query; 0: only the request's own timeout.
+	QueryTimeout time.Duration
 	// RuleQueryOffset is the global rule_query_offset, the default query_offset of a replayed
 	// rule (nil: 0).
 	RuleQueryOffset func() time.Duration

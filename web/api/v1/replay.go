@@ -84,12 +84,18 @@ func (a *API) replayRule(r *http.Request) apiResult {
 			return invalidParamError(errors.New("must not be negative"), "query_offset")
 		}
 	}
-	ctx := r.Context()
+	timeout := a.opts.QueryTimeout
 	if to := r.FormValue("timeout"); to != "" {
-		timeout, err := parseDuration(to)
+		d, err := parseDuration(to)
 		if err != nil {
 			return invalidParamError(err, "timeout")
 		}
+		if timeout <= 0 || d < timeout {
+			timeout = d
+		}
+	}
+	ctx := r.Context()
+	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()

@@ -215,3 +215,63 @@ scrape_configs:
 		})
 	}
 }
+
+// Rule replay through the whole server: the running configuration's external labels and the
+// external URL (without its trailing slash, as the ruler sees it) reach the replayed rule's
+// templates.
+func TestRuleReplayServed(t *testing.T) {
+	target := remoteReadTarget(t)
+	cfg := filepath.Join(t.TempDir(), "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
+  scrape_interval: 1s
+  rule_query_offset: 1s
+  external_labels: {cluster: vigil-e2e}
+scrape_configs:
+  - job_name: x
+    static_configs: [{targets: [%q]}]
+`, strings.TrimPrefix(target.URL, "http://"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vigil := startServer(t, "--config.file="+cfg, "--web.external-url=http://vigil.example/")
+	waitUntil(t, "four scrapes", func() bool {
+		return strings.Contains(promResult(vigil, `count_over_time(rr_e2e_total[1m]) >= 4`, time.Time{}, time.Now(), 0), "job")
+	})
+	now := time.Now()
+	form := url.Values{
+		"rule":  {"alert: Growing\nexpr: rr_e2e_total > 0\nfor: 1s\nannotations: {where: '{{ $externalLabels.cluster }} {{ $externalURL }}'}"},
+		"start": {strconv.FormatInt(now.Add(-3*time.Second).Unix(), 10)},
+		"end":   {strconv.FormatInt(now.Unix(), 10)},
+		"step":  {"1s"},
+	}
+	resp, err := http.PostForm(vigil+"/api/v1/rules/replay", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			Alerts []struct {
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
+				Intervals   []struct {
+					State string `json:"state"`
+				} `json:"intervals"`
+			} `json:"alerts"`
+			Evaluations int `json:"evaluations"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != "success" || r.Data.Evaluations != 4 || len(r.Data.Alerts) != 1 {
+		t.Fatalf("replay: %d %+v", resp.StatusCode, r)
+	}
+	a := r.Data.Alerts[0]
+	if a.Labels["alertname"] != "Growing" || a.Labels["job"] != "x" || a.Annotations["where"] != "vigil-e2e http://vigil.example" {
+		t.Errorf("alert %+v", a)
+	}
+	if n := len(a.Intervals); n != 2 || a.Intervals[0].State != "pending" || a.Intervals[1].State != "firing" {
+		t.Errorf("intervals %+v", a.Intervals)
+	}
+}

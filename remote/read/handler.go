@@ -176,6 +176,16 @@ func (h *Handler) samples(ctx context.Context, w http.ResponseWriter, req *promp
 	w.Header().Set("Content-Encoding", "snappy")
 
 	resp := prompb.ReadResponse{Results: make([]*prompb.QueryResult, len(req.Queries))}
+	// The queriers stay open until the response is written: label strings may point into the
+	// storage they hold (blocks' index), as the API's answers do.
+	var queriers []storage.Querier
+	defer func() {
+		for _, q := range queriers {
+			if err := q.Close(); err != nil {
+				h.logger.Warn("Error on querier close", "err", err.Error())
+			}
+		}
+	}()
 	for i, query := range req.Queries {
 		if err := func() error {
 			matchers, err := filterExtLabelsFromMatchers(query.Matchers, externalLabels)
@@ -186,11 +196,7 @@ func (h *Handler) samples(ctx context.Context, w http.ResponseWriter, req *promp
 			if err != nil {
 				return err
 			}
-			defer func() {
-				if err := querier.Close(); err != nil {
-					h.logger.Warn("Error on querier close", "err", err.Error())
-				}
-			}()
+			queriers = append(queriers, querier)
 			// Unsorted, as upstream: clients sort when they need to (series order may differ
 			// from upstream's).
 			resp.Results[i], err = toQueryResult(querier.Select(ctx, false, selectHints(query), matchers...), h.opts.SampleLimit)

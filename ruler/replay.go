@@ -109,6 +109,9 @@ type ReplayOptions struct {
 	// Start and End are the first and last evaluation times; Interval the time between two.
 	Start, End time.Time
 	Interval   time.Duration
+	// QueryOffset is the rule group's query_offset (or the global rule_query_offset): each
+	// evaluation at t queries the data at t-QueryOffset, as the ruler does.
+	QueryOffset time.Duration
 	// Query evaluates the `query` template function and, without RangeQuery, the rule's
 	// expression at each evaluation.
 	Query QueryFunc
@@ -176,11 +179,11 @@ func Replay(ctx context.Context, r *rulefmt.Rule, o ReplayOptions) (*ReplayResul
 
 	query := o.Query
 	if o.RangeQuery != nil {
-		val, err := o.RangeQuery(ctx, rule.exprQS, o.Start, o.End, o.Interval)
+		val, err := o.RangeQuery(ctx, rule.exprQS, o.Start.Add(-o.QueryOffset), o.End.Add(-o.QueryOffset), o.Interval)
 		if err != nil {
 			return nil, err
 		}
-		steps, err := newStepVectors(val, o.Start, o.Interval)
+		steps, err := newStepVectors(val, o.Start.Add(-o.QueryOffset), o.Interval)
 		if err != nil {
 			return nil, err
 		}
@@ -211,7 +214,7 @@ func Replay(ctx context.Context, r *rulefmt.Rule, o ReplayOptions) (*ReplayResul
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if _, err := rule.eval(ctx, 0, ts, query, o.ExternalURL, 0); err != nil {
+		if _, err := rule.eval(ctx, o.QueryOffset, ts, query, o.ExternalURL, 0); err != nil {
 			return nil, fmt.Errorf("evaluation at %s: %w", ts.UTC().Format(time.RFC3339Nano), err)
 		}
 		res.Evaluations++

@@ -72,12 +72,30 @@ func (a *API) replayRule(r *http.Request) apiResult {
 	if end.Sub(start)/step > maxPointsPerSeries {
 		return errResult(errorBadData, errors.New("exceeded maximum resolution of 11,000 evaluations. Try a larger step or a shorter range"))
 	}
-	ctx := r.Context()
+	var offset time.Duration
+	if a.opts.RuleQueryOffset != nil {
+		offset = a.opts.RuleQueryOffset()
+	}
+	if s := r.FormValue("query_offset"); s != "" {
+		if offset, err = parseDuration(s); err != nil {
+			return invalidParamError(err, "query_offset")
+		}
+		if offset < 0 {
+			return invalidParamError(errors.New("must not be negative"), "query_offset")
+		}
+	}
+	timeout := a.opts.QueryTimeout
 	if to := r.FormValue("timeout"); to != "" {
-		timeout, err := parseDuration(to)
+		d, err := parseDuration(to)
 		if err != nil {
 			return invalidParamError(err, "timeout")
 		}
+		if timeout <= 0 || d < timeout {
+			timeout = d
+		}
+	}
+	ctx := r.Context()
+	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -94,7 +112,7 @@ func (a *API) replayRule(r *http.Request) apiResult {
 		return invalidParamError(err, "rule")
 	}
 	o := ruler.ReplayOptions{
-		Start: start, End: end, Interval: step,
+		Start: start, End: end, Interval: step, QueryOffset: offset,
 		Query:       ruler.EngineQueryFunc(a.opts.Engine, a.opts.Queryable),
 		RangeQuery:  ruler.EngineRangeQueryFunc(a.opts.Engine, a.opts.Queryable),
 		ExternalURL: a.opts.ExternalURL,

@@ -75,6 +75,14 @@ annotations:
 		}
 	}
 
+	// query_offset: each evaluation reads the data one minute earlier, so the evaluation at
+	// 10m still sees the rate, and the one at 1m sees too little data to have a rate.
+	p0 := url.Values{"rule": {rule}, "start": params["start"], "end": params["end"], "query_offset": {"1m"}}
+	if res := e.do(t, http.MethodPost, "/api/v1/rules/replay", p0); res.code != http.StatusOK ||
+		!strings.Contains(res.body, `{"state":"pending","start":`+strconv.FormatFloat(sec(2*time.Minute), 'f', -1, 64)) {
+		t.Errorf("query_offset: %d %s", res.code, res.body)
+	}
+
 	// No alert: an empty list, not null.
 	p := url.Values{"rule": {"alert: Never\nexpr: up == 42"}, "start": {"1704067200"}, "end": {"1704067800"}, "step": {"30s"}}
 	if res := e.do(t, http.MethodPost, "/api/v1/rules/replay", p); res.code != http.StatusOK || !strings.Contains(res.body, `"alerts":[],"evaluations":21`) {
@@ -115,6 +123,7 @@ func TestReplayRuleErrors(t *testing.T) {
 		{"step syntax", with("step", "1x"), `invalid parameter \"step\"`},
 		{"too many steps", with("step", "0.01"), "exceeded maximum resolution of 11,000 evaluations"},
 		{"timeout", with("timeout", "soon"), `invalid parameter \"timeout\"`},
+		{"query_offset", with("query_offset", "-1m"), `invalid parameter \"query_offset\"`},
 	} {
 		res := e.do(t, http.MethodPost, "/api/v1/rules/replay", tc.params)
 		if res.code != http.StatusBadRequest || res.resp["errorType"] != "bad_data" || !strings.Contains(res.body, tc.want) {

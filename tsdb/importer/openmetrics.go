@@ -61,7 +61,7 @@ func ImportOpenMetricsFile(ctx context.Context, path, dst string, o OpenMetricsO
 		if err != nil {
 			return nil, err
 		}
-		return ImportOpenMetrics(ctx, b, dst, o)
+		return importOpenMetrics(ctx, b, false, "", dst, o)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -77,7 +77,15 @@ func ImportOpenMetricsFile(ctx context.Context, path, dst string, o OpenMetricsO
 	}
 	defer syscall.Munmap(b)
 	_ = syscall.Madvise(b, syscall.MADV_SEQUENTIAL)
-	return importOpenMetrics(ctx, b, true, dst, o)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	// The same file (path, size, modification time) imported again with the same options is
+	// skipped.
+	key := fmt.Sprintf("openmetrics:%s:%d:%d:%d:%s", abs, fi.Size(), fi.ModTime().UnixNano(),
+		compatibleBlockDuration(o.MaxBlockDuration.Milliseconds()), labels.FromMap(o.Labels))
+	return importOpenMetrics(ctx, b, true, key, dst, o)
 }
 
 // ImportOpenMetrics imports OpenMetrics text (which must end with "# EOF", and give every
@@ -86,10 +94,12 @@ func ImportOpenMetricsFile(ctx context.Context, path, dst string, o OpenMetricsO
 // Unlike promtool it reads the input once. Blocks are written when the whole input has been
 // read: a failed import writes none.
 func ImportOpenMetrics(ctx context.Context, input []byte, dst string, o OpenMetricsOptions) (*Summary, error) {
-	return importOpenMetrics(ctx, input, false, dst, o)
+	return importOpenMetrics(ctx, input, false, "", dst, o)
 }
 
-func importOpenMetrics(ctx context.Context, input []byte, release bool, dst string, o OpenMetricsOptions) (*Summary, error) {
+// importOpenMetrics imports input; a non-empty key is recorded in the destination's import
+// state once every block is written, and an input whose key is recorded is skipped.
+func importOpenMetrics(ctx context.Context, input []byte, release bool, key, dst string, o OpenMetricsOptions) (*Summary, error) {
 	start := time.Now()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -105,6 +115,13 @@ func importOpenMetrics(ctx context.Context, input []byte, release bool, dst stri
 		return nil, err
 	}
 	defer d.close()
+	if _, done := d.state.Done[key]; key != "" && done {
+		pr := &progress{out: o.Out}
+		pr.printf("skipped: this file was imported into %s before\n", d.dir)
+		sum := newSummary()
+		sum.SkippedBlocks = 1
+		return sum, nil
+	}
 	spoolDir := filepath.Join(d.dir, "import-openmetrics.tmp")
 	if err := os.RemoveAll(spoolDir); err != nil {
 		return nil, err
@@ -125,6 +142,12 @@ func importOpenMetrics(ctx context.Context, input []byte, release bool, dst stri
 	sum := newSummary()
 	if err := im.writeBlocks(ctx, d, pr, sum); err != nil {
 		return sum, err
+	}
+	if key != "" {
+		d.state.Done[key] = doneEntry{Series: sum.Series, Samples: sum.Samples, At: time.Now().UTC()}
+		if err := d.state.save(); err != nil {
+			return sum, err
+		}
 	}
 	sum.Duration = time.Since(start)
 	return sum, nil

@@ -152,6 +152,11 @@ a_total{x="2",env="dev"} 1 1000
 	if _, err := ImportOpenMetricsFile(context.Background(), p, dst, OpenMetricsOptions{Labels: map[string]string{"env": "prod"}}); err != nil {
 		t.Fatal(err)
 	}
+	// The same file again is skipped.
+	sum, err := ImportOpenMetricsFile(context.Background(), p, dst, OpenMetricsOptions{Labels: map[string]string{"env": "prod"}})
+	if err != nil || sum.Blocks != 0 || sum.SkippedBlocks != 1 {
+		t.Fatalf("second import: %+v, %v; want it skipped", sum, err)
+	}
 	got := readVigil(t, dst)
 	want := []sample{
 		{`{__name__="a_total", env="prod", x="1"}`, 1000000, math.Float64bits(1)},

@@ -17,6 +17,7 @@ import (
 	commonversion "github.com/prometheus/common/version"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/vigil-monitoring/vigil/config"
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
@@ -33,6 +34,7 @@ type apiFlags struct {
 	maxSamples        int
 	maxConcurrency    int
 	enableRemoteWrite bool
+	enableOTLP        bool
 }
 
 func registerAPIFlags(app *kingpin.Application) *apiFlags {
@@ -42,6 +44,7 @@ func registerAPIFlags(app *kingpin.Application) *apiFlags {
 	app.Flag("query.max-samples", "Maximum number of samples a single query can load into memory. Note that queries will fail if they try to load more samples than this into memory, so this also limits the number of samples a query can return.").Default("50000000").IntVar(&f.maxSamples)
 	app.Flag("query.max-concurrency", "Maximum number of queries executed concurrently.").Default("20").IntVar(&f.maxConcurrency)
 	app.Flag("web.enable-remote-write-receiver", "Enable API endpoint accepting remote write requests.").BoolVar(&f.enableRemoteWrite)
+	app.Flag("web.enable-otlp-receiver", "Enable API endpoint accepting OTLP write requests.").BoolVar(&f.enableOTLP)
 	return f
 }
 
@@ -112,10 +115,19 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 		CORSOrigin:        f.web.CORSOrigin,
 		EnableAdmin:       f.enableAdminAPI,
 		EnableRemoteWrite: af.enableRemoteWrite,
+		EnableOTLP:        af.enableOTLP,
+		LookbackDelta:     time.Duration(af.lookbackDelta),
+		Registerer:        reg,
 	}
 	if scraping != nil {
 		opts.Targets = scraping.Manager
 		opts.Metadata = scraping.Manager.Metadata
+		opts.OTLPConfig = func() config.OTLPConfig {
+			if cfg := scraping.Reloader.Config(); cfg != nil {
+				return cfg.OTLPConfig
+			}
+			return config.DefaultOTLPConfig
+		}
 		opts.Config = func() string {
 			if cfg := scraping.Reloader.Config(); cfg != nil {
 				return cfg.String()

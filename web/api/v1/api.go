@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"github.com/grafana/regexp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/util/annotations"
 	"github.com/prometheus/prometheus/util/httputil"
 
+	"github.com/vigil-monitoring/vigil/config"
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/scrape"
 	"github.com/vigil-monitoring/vigil/storage"
@@ -111,8 +113,17 @@ type Options struct {
 
 	EnableAdmin       bool
 	EnableRemoteWrite bool
-	// RemoteWriteConcurrency bounds the remote-write requests decoded and appended at once
-	// (as many more wait; past that 503); 0 is max(2, GOMAXPROCS).
+	// EnableOTLP serves POST /api/v1/otlp/v1/metrics (--web.enable-otlp-receiver).
+	EnableOTLP bool
+	// OTLPConfig returns the running configuration's otlp block; nil is Prometheus's default.
+	OTLPConfig func() config.OTLPConfig
+	// LookbackDelta is --query.lookback-delta: the OTLP translator spaces target_info samples
+	// by it, so that a resource's info series stays visible between its metrics' points.
+	LookbackDelta time.Duration
+	// Registerer takes the receivers' metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// RemoteWriteConcurrency bounds the remote-write and OTLP requests decoded and appended at
+	// once (as many more wait; past that 503); 0 is max(2, GOMAXPROCS).
 	RemoteWriteConcurrency int
 	// Parser parses selectors and expressions for the metadata endpoints; nil uses the same
 	// options as the query engine.
@@ -131,11 +142,15 @@ type API struct {
 	// corsOrigin is opts.CORSOrigin or its default.
 	corsOrigin *regexp.Regexp
 	writes     *writeLimiter
+	otlp       *otlpReceiver
 }
 
 // New returns the API handler. It serves paths starting with /api/v1/.
 func New(opts Options) *API {
 	a := &API{opts: opts, logger: opts.Logger, parser: opts.Parser, now: opts.Now, writes: newWriteLimiter(opts.RemoteWriteConcurrency)}
+	if opts.EnableOTLP {
+		a.otlp = newOTLPReceiver(opts.Registerer)
+	}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)
 	}
@@ -185,6 +200,7 @@ func New(opts Options) *API {
 	postPut("/admin/tsdb/clean_tombstones", a.cleanTombstones)
 	postPut("/admin/tsdb/snapshot", a.snapshot)
 	a.mux.HandleFunc("POST /api/v1/write", a.remoteWrite)
+	a.mux.HandleFunc("POST /api/v1/otlp/v1/metrics", a.otlpWrite)
 	a.mux.Handle("OPTIONS /api/v1/", a.wrap(func(*http.Request) apiResult { return apiResult{} }))
 	a.mux.HandleFunc(notFoundPattern, a.notFound)
 	return a

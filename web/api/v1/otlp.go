@@ -2,7 +2,7 @@ package v1
 
 import (
 	"bytes"
-	"compress/gzip"
+
 	"errors"
 	"fmt"
 	"mime"
@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"

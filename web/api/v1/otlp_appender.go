@@ -3,6 +3,7 @@ package v1
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
@@ -71,12 +72,8 @@ func (a *otlpAppender) Append(_ promstorage.SeriesRef, ls labels.Labels, _, t in
 		a.refuse(reasonNativeHistogram, fmt.Errorf("%w (series %s at timestamp %d)", errNativeHistogram, ls.String(), t))
 		return 0, nil
 	}
-	if !ls.IsValid(model.UTF8Validation) {
-		a.refuse(reasonInvalidLabels, fmt.Errorf("invalid metric name or labels (not valid UTF-8, or empty name) for series %q at timestamp %d", ls.String(), t))
-		return 0, nil
-	}
-	if dup, ok := ls.HasDuplicateLabelNames(); ok {
-		a.refuse(reasonInvalidLabels, fmt.Errorf("duplicate label name %q for series %s at timestamp %d", dup, ls.String(), t))
+	if problem := checkOTLPLabels(ls); problem != "" {
+		a.refuse(reasonInvalidLabels, fmt.Errorf("%s for series %q at timestamp %d", problem, ls.String(), t))
 		return 0, nil
 	}
 	if t > a.maxT {
@@ -111,3 +108,28 @@ func (a *otlpAppender) Commit() error { return a.app.Commit() }
 
 // Rollback discards what was appended.
 func (a *otlpAppender) Rollback() error { return a.app.Rollback() }
+
+// checkOTLPLabels says what is wrong with a translated label set, or "" when nothing is: what
+// ls.IsValid(model.UTF8Validation) and ls.HasDuplicateLabelNames check (a metric name, names
+// and values valid UTF-8, no empty or duplicate name), in one pass over the sorted labels.
+func checkOTLPLabels(ls labels.Labels) string {
+	problem, prev, hasName := "", "", false
+	ls.Range(func(l labels.Label) {
+		switch {
+		case problem != "":
+		case l.Name == "":
+			problem = "empty label name"
+		case l.Name == prev:
+			problem = fmt.Sprintf("duplicate label name %q", l.Name)
+		case !utf8.ValidString(l.Name) || !utf8.ValidString(l.Value):
+			problem = "label name or value not valid UTF-8"
+		case l.Name == model.MetricNameLabel:
+			hasName = l.Value != ""
+		}
+		prev = l.Name
+	})
+	if problem == "" && !hasName {
+		problem = "no metric name"
+	}
+	return problem
+}

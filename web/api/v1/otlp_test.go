@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
@@ -386,5 +388,33 @@ func TestOTLPBodyLimit(t *testing.T) {
 	big := gzipped(t, make([]byte, maxOTLPBodySize+1))
 	if code, body := postOTLP(t, env, big, otlpProtobuf, "gzip"); code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("got %d %q", code, body)
+	}
+}
+
+// checkOTLPLabels refuses exactly what labels' IsValid(UTF8Validation), HasDuplicateLabelNames
+// and a missing metric name refuse.
+func TestCheckOTLPLabels(t *testing.T) {
+	for _, pairs := range [][]string{
+		{"__name__", "up", "job", "a"},
+		{"__name__", "", "job", "a"},
+		{"job", "a"},
+		{"__name__", "up", "", "a"},
+		{"__name__", "up", "job", "a", "job", "b"},
+		{"__name__", "up", "jo\xffb", "a"},
+		{"__name__", "up", "job", "a\xff"},
+		{"__name__", "u\xffp"},
+		{"__name__", "http.server.duration", "service.name", "x", "k", ""},
+	} {
+		b := labels.NewScratchBuilder(0)
+		for i := 0; i < len(pairs); i += 2 {
+			b.Add(pairs[i], pairs[i+1])
+		}
+		b.Sort()
+		ls := b.Labels()
+		_, dup := ls.HasDuplicateLabelNames()
+		want := !ls.IsValid(model.UTF8Validation) || dup || !ls.Has(model.MetricNameLabel)
+		if got := checkOTLPLabels(ls) != ""; got != want {
+			t.Errorf("%q: refused=%v (%s), want %v", pairs, got, checkOTLPLabels(ls), want)
+		}
 	}
 }

@@ -69,6 +69,9 @@ type otlpDecodeError struct {
 
 func (e *otlpDecodeError) Error() string { return e.err.Error() }
 
+// gzipReaders keeps gzip readers (and their decompression windows) across requests.
+var gzipReaders sync.Pool
+
 // readOTLPRequest reads and decodes an OTLP/HTTP metrics export request: protobuf or JSON
 // (by Content-Type, else 415), plain or gzip (by Content-Encoding, else 415), at most
 // maxOTLPBodySize bytes before and after decompression (else 413).
@@ -91,8 +94,12 @@ func readOTLPRequest(r *http.Request) (pmetric.Metrics, error) {
 		return pmetric.Metrics{}, &otlpDecodeError{http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds the %d bytes limit", maxOTLPBodySize)}
 	}
 	if enc == "gzip" {
-		gr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
+		gr, _ := gzipReaders.Get().(*gzip.Reader)
+		if gr == nil {
+			gr = new(gzip.Reader)
+		}
+		defer gzipReaders.Put(gr)
+		if err := gr.Reset(bytes.NewReader(body)); err != nil {
 			return pmetric.Metrics{}, &otlpDecodeError{http.StatusBadRequest, fmt.Errorf("decoding gzip body: %w", err)}
 		}
 		body, err = readLimited(gr, 0, maxOTLPBodySize)

@@ -226,6 +226,11 @@ func TestOTLPSDKMatchesPrometheus(t *testing.T) {
 	}
 	at := time.Now()
 	got := rawSamples(t, vigil, `{job="shop/checkout"}`, at)
+	for k, v := range got {
+		if !strings.Contains(k, "target_info") && len(v) != 3 {
+			t.Errorf("series %s has %d samples in Vigil, want one per round: %v", k, len(v), v)
+		}
+	}
 	// Without the peer, at least the names Prometheus's translation gives.
 	var names []string
 	for k := range got {

@@ -69,6 +69,26 @@ type otlpDecodeError struct {
 
 func (e *otlpDecodeError) Error() string { return e.err.Error() }
 
+// otlpBuffers keeps request body buffers across requests: pdata copies every string and byte
+// field out of the body when it decodes, so a body's buffer is free once decoded.
+var otlpBuffers sync.Pool
+
+// maxPooledOTLPBuffer: larger buffers (a rare big request) are left to the GC.
+const maxPooledOTLPBuffer = 4 << 20
+
+func getOTLPBuffer() *[]byte {
+	if b, ok := otlpBuffers.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
+}
+
+func putOTLPBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledOTLPBuffer {
+		otlpBuffers.Put(b)
+	}
+}
+
 // gzipReaders keeps gzip readers (and their decompression windows) across requests.
 var gzipReaders sync.Pool
 
@@ -86,7 +106,10 @@ func readOTLPRequest(r *http.Request) (pmetric.Metrics, error) {
 		return pmetric.Metrics{}, &otlpDecodeError{http.StatusUnsupportedMediaType,
 			fmt.Errorf("unsupported content encoding %q: only gzip or no compression is accepted", enc)}
 	}
-	body, err := readLimited(r.Body, r.ContentLength, maxOTLPBodySize)
+	raw := getOTLPBuffer()
+	defer putOTLPBuffer(raw)
+	body, err := readLimitedInto(*raw, r.Body, r.ContentLength, maxOTLPBodySize)
+	*raw = body
 	if err != nil {
 		return pmetric.Metrics{}, &otlpDecodeError{http.StatusBadRequest, fmt.Errorf("reading request body: %w", err)}
 	}
@@ -102,7 +125,10 @@ func readOTLPRequest(r *http.Request) (pmetric.Metrics, error) {
 		if err := gr.Reset(bytes.NewReader(body)); err != nil {
 			return pmetric.Metrics{}, &otlpDecodeError{http.StatusBadRequest, fmt.Errorf("decoding gzip body: %w", err)}
 		}
-		body, err = readLimited(gr, 0, maxOTLPBodySize)
+		plain := getOTLPBuffer()
+		defer putOTLPBuffer(plain)
+		body, err = readLimitedInto(*plain, gr, 0, maxOTLPBodySize)
+		*plain = body
 		if err != nil {
 			return pmetric.Metrics{}, &otlpDecodeError{http.StatusBadRequest, fmt.Errorf("decoding gzip body: %w", err)}
 		}

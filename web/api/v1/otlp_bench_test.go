@@ -134,34 +134,71 @@ func BenchmarkOTLPWrite(b *testing.B) {
 // BenchmarkOTLPIntake sends identical OTLP requests (protobuf + gzip, benchSamplesPerReq
 // samples each, from benchSenders senders with a service instance each, one request in flight
 // per sender, as exporters send) to Vigil and to Prometheus 3.15, each in its own process with
-// an empty data directory, and reports the server process's CPU (user+system from
-// /proc/PID/stat) per sample. Vigil is the binary named by $VIGIL_BENCH_BIN; Prometheus is
-// /tmp/peers/prometheus3 (../shared/bench/peers.sh) or $VIGIL_PEER_PROMETHEUS3. Run with
-// -benchtime=Nx (N requests): every run starts a fresh server.
+// an empty data directory, and reports each server process's CPU (user+system from
+// /proc/PID/stat, from the first timed request to the last, background work included) per
+// sample, and their ratio. The machine is shared, so the two are measured in turns of
+// benchTurn requests per sender, alternating, both running all along: a busy spell of the
+// machine falls on both alike. Vigil is the binary named by $VIGIL_BENCH_BIN; Prometheus is
+// /tmp/peers/prometheus3 (../shared/bench/peers.sh) or $VIGIL_PEER_PROMETHEUS3. b.N is the
+// number of requests each server receives (-benchtime=Nx); every run starts fresh servers.
 func BenchmarkOTLPIntake(b *testing.B) {
 	peer := os.Getenv("VIGIL_PEER_PROMETHEUS3")
 	if peer == "" {
 		peer = "/tmp/peers/prometheus3"
 	}
-	for _, srv := range []struct{ name, bin string }{
-		{"vigil", os.Getenv("VIGIL_BENCH_BIN")},
-		{"prometheus3", peer},
-	} {
-		b.Run(srv.name, func(b *testing.B) {
-			if srv.bin == "" {
-				b.Skip("VIGIL_BENCH_BIN is not set: build vigil and name the binary")
-			}
-			if _, err := os.Stat(srv.bin); err != nil {
-				b.Skipf("%s is absent: run ../shared/bench/peers.sh", srv.bin)
-			}
-			benchIntakeProcess(b, srv.name, srv.bin)
-		})
+	vigilBin := os.Getenv("VIGIL_BENCH_BIN")
+	if vigilBin == "" {
+		b.Skip("VIGIL_BENCH_BIN is not set: build vigil (go build -o bin/vigil ./cmd/server) and name the binary")
 	}
+	if _, err := os.Stat(peer); err != nil {
+		b.Skipf("%s is absent: run ../shared/bench/peers.sh", peer)
+	}
+	servers := []*intakeServer{startIntakeServer(b, "vigil", vigilBin), startIntakeServer(b, "prometheus3", peer)}
+	perSender := max(1, b.N/benchSenders)
+	const warm = 20
+	turns := (perSender + benchTurn - 1) / benchTurn
+	t0 := time.Now().Add(-time.Duration(warm+turns*benchTurn+1) * time.Second)
+	for _, srv := range servers {
+		srv.send(b, 0, warm, t0) // series created, pools and caches warm
+	}
+	for _, srv := range servers {
+		srv.profile(b)
+		srv.cpu0 = benchProcCPU(b, srv.pid)
+	}
+	b.ResetTimer()
+	for turn := range turns {
+		from := warm + turn*benchTurn
+		for _, srv := range servers {
+			srv.send(b, from, min(from+benchTurn, warm+perSender), t0)
+		}
+	}
+	b.StopTimer()
+	samples := float64(perSender * benchSenders * benchSamplesPerReq)
+	var perSample [2]float64
+	for i, srv := range servers {
+		cpu := benchProcCPU(b, srv.pid) - srv.cpu0
+		srv.waitProfile()
+		perSample[i] = float64(cpu.Nanoseconds()) / samples
+		b.ReportMetric(perSample[i], srv.name+"-cpu-ns/sample")
+	}
+	b.ReportMetric(perSample[0]/perSample[1], "cpu-ratio")
+	b.ReportMetric(samples, "samples/server")
 }
 
-const benchSenders = 4
+const (
+	benchSenders = 4
+	benchTurn    = 25 // requests per sender in one server's turn
+)
 
-func benchIntakeProcess(b *testing.B, name, bin string) {
+type intakeServer struct {
+	name, base string
+	pid        int
+	client     *http.Client
+	cpu0       time.Duration
+	profiled   chan struct{}
+}
+
+func startIntakeServer(b *testing.B, name, bin string) *intakeServer {
 	dir := b.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 15s\n"), 0o644); err != nil {
@@ -191,59 +228,67 @@ func benchIntakeProcess(b *testing.B, name, bin string) {
 			b.Fatalf("%s did not become ready", bin)
 		}
 	}
-	// Bodies are built before the timer, the same for both servers: timestamps one second
-	// apart ending now.
-	perSender := b.N/benchSenders + 1
-	warm := 20
-	t0 := time.Now().Add(-time.Duration(perSender+warm+1) * time.Second)
-	bodies := make([][][]byte, benchSenders)
-	for s := range bodies {
-		bodies[s] = make([][]byte, perSender+warm)
-		for i := range bodies[s] {
-			bodies[s][i] = benchOTLPBody(b, s, i, t0)
-		}
-	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchSenders}}
-	send := func(from, to int) {
-		errs := make(chan error, benchSenders)
-		for s := range benchSenders {
-			go func() {
-				for i := from; i < to; i++ {
-					req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/otlp/v1/metrics", bytes.NewReader(bodies[s][i]))
-					req.Header.Set("Content-Type", otlpProtobuf)
-					req.Header.Set("Content-Encoding", "gzip")
-					resp, err := client.Do(req)
-					if err != nil {
-						errs <- err
-						return
-					}
-					body, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						errs <- fmt.Errorf("%s: %d %s", name, resp.StatusCode, strings.TrimSpace(string(body)))
-						return
-					}
-				}
-				errs <- nil
-			}()
-		}
-		for range benchSenders {
-			if err := <-errs; err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	send(0, warm) // series created, pools and caches warm
-	cpu0 := benchProcCPU(b, cmd.Process.Pid)
-	b.ResetTimer()
-	send(warm, warm+perSender)
-	b.StopTimer()
-	cpu := benchProcCPU(b, cmd.Process.Pid) - cpu0
-	samples := float64(perSender * benchSenders * benchSamplesPerReq)
-	b.ReportMetric(float64(cpu.Nanoseconds())/samples, "server-cpu-ns/sample")
-	b.ReportMetric(samples/b.Elapsed().Seconds(), "samples/s")
-	b.ReportMetric(samples, "samples")
+	return &intakeServer{name: name, base: base, pid: cmd.Process.Pid,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchSenders}}}
 }
+
+// send posts requests [from, to) of every sender, the senders at once. Bodies are built
+// before each request by the client (its CPU is not the server's).
+func (s *intakeServer) send(b *testing.B, from, to int, t0 time.Time) {
+	errs := make(chan error, benchSenders)
+	for sender := range benchSenders {
+		go func() {
+			for i := from; i < to; i++ {
+				req, _ := http.NewRequest(http.MethodPost, s.base+"/api/v1/otlp/v1/metrics", bytes.NewReader(benchOTLPBody(b, sender, i, t0)))
+				req.Header.Set("Content-Type", otlpProtobuf)
+				req.Header.Set("Content-Encoding", "gzip")
+				resp, err := s.client.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("%s: %d %s", s.name, resp.StatusCode, strings.TrimSpace(string(body)))
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range benchSenders {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// profile starts, with VIGIL_BENCH_PPROF=dir, a 10s CPU profile of the server (both serve
+// /debug/pprof), saved as dir/<server>.pprof.
+func (s *intakeServer) profile(b *testing.B) {
+	s.profiled = make(chan struct{})
+	dir := os.Getenv("VIGIL_BENCH_PPROF")
+	if dir == "" {
+		close(s.profiled)
+		return
+	}
+	go func() {
+		defer close(s.profiled)
+		resp, err := http.Get(s.base + "/debug/pprof/profile?seconds=10")
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer resp.Body.Close()
+		prof, _ := io.ReadAll(resp.Body)
+		if err := os.WriteFile(filepath.Join(dir, s.name+".pprof"), prof, 0o644); err != nil {
+			b.Error(err)
+		}
+	}()
+}
+
+func (s *intakeServer) waitProfile() { <-s.profiled }
 
 // benchProcCPU is the user+system CPU time process pid has used, from /proc/PID/stat (in
 // USER_HZ ticks, 100 per second on Linux).

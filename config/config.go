@@ -95,6 +95,8 @@ type Config struct {
 	// and appends their jobs to ScrapeConfigs.
 	ScrapeConfigFiles []string      `yaml:"scrape_config_files,omitempty"`
 	Runtime           RuntimeConfig `yaml:"runtime,omitempty"`
+	// OTLPConfig is the `otlp` block: how the OTLP receiver translates metrics.
+	OTLPConfig OTLPConfig `yaml:"otlp,omitempty"`
 }
 
 // DefaultGoGC is Prometheus's GC target (since 2.53): less memory for a little more CPU.
@@ -151,7 +153,7 @@ var patRulePath = regexp.MustCompile(`^[^*]*(\*[^/]*)?$`)
 func Load(s string) (*Config, error) {
 	cfg := &Config{}
 	// When the whole body is empty, UnmarshalYAML is never called; start from the defaults.
-	*cfg = Config{GlobalConfig: DefaultGlobalConfig, Runtime: DefaultRuntimeConfig()}
+	*cfg = Config{GlobalConfig: DefaultGlobalConfig, Runtime: DefaultRuntimeConfig(), OTLPConfig: DefaultOTLPConfig}
 	if err := yaml.UnmarshalStrict([]byte(s), cfg); err != nil {
 		return nil, friendlyYAMLError(err)
 	}
@@ -264,7 +266,7 @@ func (c *Config) ScrapeConfig(job string) *ScrapeConfig {
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
-	*c = Config{GlobalConfig: DefaultGlobalConfig, Runtime: DefaultRuntimeConfig()}
+	*c = Config{GlobalConfig: DefaultGlobalConfig, Runtime: DefaultRuntimeConfig(), OTLPConfig: DefaultOTLPConfig}
 	type plain Config
 	if err := unmarshal((*plain)(c)); err != nil {
 		return err
@@ -285,6 +287,9 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 		if !patRulePath.MatchString(sf) {
 			return fmt.Errorf("invalid scrape config file path %q", sf)
 		}
+	}
+	if err := validateOTLP(&c.OTLPConfig); err != nil {
+		return err
 	}
 	jobNames := map[string]struct{}{}
 	for _, sc := range c.ScrapeConfigs {

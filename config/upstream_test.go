@@ -21,7 +21,7 @@ var vigilRejects = map[string]struct{ field, reason string }{
 	"agent_mode.good.yml":                       {"remote_write", reasonRemoteWrite},
 	"remote_write_retry_on_rate_limit.good.yml": {"remote_write", reasonRemoteWrite},
 	"conf.good.yml": {"query_log_file", "uses nearly every Prometheus feature; besides the query log: " +
-		"scrape_failure_log_file, remote_write, remote_read, otlp, storage, tracing, scrape_native_histograms " +
+		"scrape_failure_log_file, remote_write, remote_read, storage, tracing, scrape_native_histograms " +
 		"and 26 service discoveries Vigil does not have (dns, consul, ec2, azure, …)"},
 	"roundtrip.good.yml":                                                    {"azure_sd_configs", reasonSD},
 	"scrape_interval_larger.good.yml":                                       {"dns_sd_configs", reasonSD},
@@ -43,18 +43,7 @@ var vigilRejects = map[string]struct{ field, reason string }{
 	"global_disable_extra_scrape_metrics.good.yml":                          {"extra_scrape_metrics", reasonExtraScrapeMetrics},
 	"local_enable_extra_scrape_metrics.good.yml":                            {"extra_scrape_metrics", reasonExtraScrapeMetrics},
 	"local_disable_extra_scrape_metrics.good.yml":                           {"extra_scrape_metrics", reasonExtraScrapeMetrics},
-	"otlp_allow_keep_identifying_resource_attributes.good.yml":              {"otlp", reasonOTLP},
-	"otlp_allow_utf8.good.yml":                                              {"otlp", reasonOTLP},
-	"otlp_convert_histograms_to_nhcb.good.yml":                              {"otlp", reasonOTLP},
-	"otlp_label_underscore_sanitization_defaults.good.yml":                  {"otlp", reasonOTLP},
-	"otlp_label_underscore_sanitization_disabled.good.yml":                  {"otlp", reasonOTLP},
-	"otlp_label_underscore_sanitization_enabled.good.yml":                   {"otlp", reasonOTLP},
-	"otlp_no_translation.good.yml":                                          {"otlp", reasonOTLP},
-	"otlp_promote_scope_metadata.good.yml":                                  {"otlp", reasonOTLP},
-	"otlp_sanitize_default_resource_attributes.good.yml":                    {"otlp", reasonOTLP},
-	"otlp_sanitize_ignore_resource_attributes.good.yml":                     {"otlp", reasonOTLP},
-	"otlp_sanitize_promote_resource_attributes.good.yml":                    {"otlp", reasonOTLP},
-	"otlp_sanitize_resource_attributes_promote_all.good.yml":                {"otlp", reasonOTLP},
+	"otlp_convert_histograms_to_nhcb.good.yml":                              {"convert_histograms_to_nhcb", reasonNativeHistograms},
 	"scrape_config_global_validation_mode.yml":                              {"metric_name_validation_scheme", reasonNameValidation},
 	"scrape_config_local_global_validation_mode.yml":                        {"metric_name_validation_scheme", reasonNameValidation},
 	"scrape_config_local_infer_escaping.yml":                                {"metric_name_validation_scheme", reasonNameValidation},
@@ -70,7 +59,6 @@ const (
 	reasonSD                 = "service discovery Vigil does not implement (it has static, file, http and kubernetes)"
 	reasonNativeHistograms   = "native histograms are not supported: Vigil's storage holds floats only"
 	reasonExtraScrapeMetrics = "extra_scrape_metrics (scrape_timeout_seconds and the limit series) is not implemented"
-	reasonOTLP               = "the otlp block (OTLP intake translation settings) is not implemented"
 	reasonNameValidation     = "Vigil validates metric and label names as UTF-8 only (Prometheus 3's default); the legacy scheme and escaping settings are not implemented"
 	reasonStorage            = "the storage block (tsdb and exemplar settings in the file) is not supported; Vigil takes storage settings from flags"
 )

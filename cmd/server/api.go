@@ -20,6 +20,7 @@ import (
 	commonversion "github.com/prometheus/common/version"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/vigil-monitoring/vigil/config"
 	"github.com/vigil-monitoring/vigil/promql"
 	remoteread "github.com/vigil-monitoring/vigil/remote/read"
 	"github.com/vigil-monitoring/vigil/tsdb"
@@ -42,6 +43,7 @@ type apiFlags struct {
 	remoteReadSampleLimit     int
 	remoteReadConcurrentLimit int
 	remoteReadMaxBytesInFrame int
+	enableOTLP                bool
 }
 
 func registerAPIFlags(app *kingpin.Application) *apiFlags {
@@ -57,6 +59,7 @@ func registerAPIFlags(app *kingpin.Application) *apiFlags {
 	app.Flag("storage.remote.read-sample-limit", "Maximum overall number of samples to return via the remote read interface, in a single query. 0 means no limit. This limit is ignored for streamed response types.").Default("5e7").IntVar(&f.remoteReadSampleLimit)
 	app.Flag("storage.remote.read-concurrent-limit", "Maximum number of concurrent remote read calls. 0 means no limit.").Default("10").IntVar(&f.remoteReadConcurrentLimit)
 	app.Flag("storage.remote.read-max-bytes-in-frame", "Maximum number of bytes in a single frame for streaming remote read response types before marshalling. Note that client might have limit on frame size as well. 1MB as recommended by protobuf by default.").Default("1048576").IntVar(&f.remoteReadMaxBytesInFrame)
+	app.Flag("web.enable-otlp-receiver", "Enable API endpoint accepting OTLP write requests.").BoolVar(&f.enableOTLP)
 	return f
 }
 
@@ -143,10 +146,19 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 			Registerer:      reg,
 			Logger:          logger.With("component", "remote read"),
 		}),
+		EnableOTLP:    af.enableOTLP,
+		LookbackDelta: time.Duration(af.lookbackDelta),
+		Registerer:    reg,
 	}
 	if scraping != nil {
 		opts.Targets = scraping.Manager
 		opts.Metadata = scraping.Manager.Metadata
+		opts.OTLPConfig = func() config.OTLPConfig {
+			if cfg := scraping.Reloader.Config(); cfg != nil {
+				return cfg.OTLPConfig
+			}
+			return config.DefaultOTLPConfig
+		}
 		opts.Config = func() string {
 			if cfg := scraping.Reloader.Config(); cfg != nil {
 				return cfg.String()

@@ -18,12 +18,14 @@ import (
 
 	"github.com/grafana/regexp"
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/util/annotations"
 	"github.com/prometheus/prometheus/util/httputil"
 
+	"github.com/vigil-monitoring/vigil/config"
 	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/scrape"
 	"github.com/vigil-monitoring/vigil/storage"
@@ -116,8 +118,17 @@ type Options struct {
 	// RemoteWriteMessages are the remote-write protobuf messages accepted
 	// (--web.remote-write-receiver.accepted-protobuf-messages); nil accepts 1.0 and 2.0.
 	RemoteWriteMessages remoteapi.MessageTypes
-	// RemoteWriteConcurrency bounds the remote-write requests decoded and appended at once
-	// (as many more wait; past that 503); 0 is max(2, GOMAXPROCS).
+	// EnableOTLP serves POST /api/v1/otlp/v1/metrics (--web.enable-otlp-receiver).
+	EnableOTLP bool
+	// OTLPConfig returns the running configuration's otlp block; nil is Prometheus's default.
+	OTLPConfig func() config.OTLPConfig
+	// LookbackDelta is --query.lookback-delta: the OTLP translator spaces target_info samples
+	// by it, so that a resource's info series stays visible between its metrics' points.
+	LookbackDelta time.Duration
+	// Registerer takes the receivers' metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// RemoteWriteConcurrency bounds the remote-write and OTLP requests decoded and appended at
+	// once (as many more wait; past that 503); 0 is max(2, GOMAXPROCS).
 	RemoteWriteConcurrency int
 	// RemoteRead serves POST /api/v1/read (remote/read.Handler); nil answers 404.
 	RemoteRead http.Handler
@@ -149,11 +160,15 @@ type API struct {
 	corsOrigin    *regexp.Regexp
 	writes        *writeLimiter
 	writeMessages remoteapi.MessageTypes
+	otlp          *otlpReceiver
 }
 
 // New returns the API handler. It serves paths starting with /api/v1/.
 func New(opts Options) *API {
 	a := &API{opts: opts, logger: opts.Logger, parser: opts.Parser, now: opts.Now, writes: newWriteLimiter(opts.RemoteWriteConcurrency)}
+	if opts.EnableOTLP {
+		a.otlp = newOTLPReceiver(opts.Registerer)
+	}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)
 	}
@@ -211,6 +226,7 @@ func New(opts Options) *API {
 	if opts.RemoteRead != nil {
 		a.mux.Handle("POST /api/v1/read", opts.RemoteRead)
 	}
+	a.mux.HandleFunc("POST /api/v1/otlp/v1/metrics", a.otlpWrite)
 	a.mux.Handle("OPTIONS /api/v1/", a.wrap(func(*http.Request) apiResult { return apiResult{} }))
 	a.mux.HandleFunc(notFoundPattern, a.notFound)
 	return a

@@ -192,11 +192,20 @@ func (a *API) remoteWrite(w http.ResponseWriter, r *http.Request) {
 // the Content-Length when there is one and otherwise doubles, so that reading costs about the
 // body's size (io.ReadAll grows by 1.25x: about five times the body in allocations).
 func readLimited(body io.Reader, contentLength int64, limit int) ([]byte, error) {
+	return readLimitedInto(nil, body, contentLength, limit)
+}
+
+// readLimitedInto is readLimited reading into buf[:0], whose capacity is used first (a buffer
+// kept from an earlier request).
+func readLimitedInto(buf []byte, body io.Reader, contentLength int64, limit int) ([]byte, error) {
 	size := 64 << 10
 	if contentLength > 0 {
 		size = int(min(contentLength, int64(limit))) + 1
 	}
-	buf := make([]byte, 0, size)
+	if cap(buf) < size {
+		buf = make([]byte, 0, size)
+	}
+	buf = buf[:0]
 	lr := io.LimitReader(body, int64(limit)+1)
 	for len(buf) <= limit {
 		if len(buf) == cap(buf) {

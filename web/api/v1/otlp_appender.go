@@ -1,0 +1,135 @@
+package v1
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	promstorage "github.com/prometheus/prometheus/storage"
+
+	"github.com/vigil-monitoring/vigil/storage"
+)
+
+// Reasons for vigil_otlp_refused_samples_total.
+const (
+	reasonNativeHistogram = "native_histogram"
+	reasonOutOfOrder      = "out_of_order"
+	reasonDuplicate       = "duplicate_timestamp"
+	reasonOutOfBounds     = "out_of_bounds"
+	reasonTooFarInFuture  = "too_far_in_future"
+	reasonInvalidLabels   = "invalid_labels"
+	reasonTranslation     = "translation"
+)
+
+var otlpRefusalReasons = []string{
+	reasonNativeHistogram, reasonOutOfOrder, reasonDuplicate, reasonOutOfBounds,
+	reasonTooFarInFuture, reasonInvalidLabels, reasonTranslation,
+}
+
+// errNativeHistogram refuses an OTLP exponential histogram point: the translator makes a
+// native histogram of it, and Vigil's storage holds floats only (issue #18).
+var errNativeHistogram = errors.New("native histogram samples are not supported: OTLP exponential histograms cannot be stored until Vigil stores native histograms; use explicit-bucket histograms")
+
+// otlpAppender is the upstream storage.AppenderV2 the translator writes to, over Vigil's
+// Appender. A sample storage refuses (out of order, duplicate, out of bounds), one too far in
+// the future, one with invalid labels, and every native histogram sample is recorded in
+// refused and reported to the translator as appended, so that the metric's other points are
+// still translated. Any other error is a storage failure: it is kept in fatal and returned for
+// every later append.
+type otlpAppender struct {
+	app     storage.Appender
+	maxT    int64
+	refused refusedSamples
+	counts  map[string]int
+	fatal   error
+}
+
+var _ promstorage.AppenderV2 = (*otlpAppender)(nil)
+
+func newOTLPAppender(app storage.Appender, maxT int64) *otlpAppender {
+	return &otlpAppender{app: app, maxT: maxT}
+}
+
+func (a *otlpAppender) refuse(reason string, err error) {
+	if a.counts == nil {
+		a.counts = map[string]int{}
+	}
+	a.counts[reason]++
+	a.refused.add(err)
+}
+
+// Append appends a float sample. The start timestamp, metadata and exemplars are dropped:
+// Vigil stores none of them (as Prometheus without its st-storage, metadata-wal-records and
+// exemplar-storage feature flags).
+func (a *otlpAppender) Append(_ promstorage.SeriesRef, ls labels.Labels, _, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, _ promstorage.AOptions) (promstorage.SeriesRef, error) {
+	if a.fatal != nil {
+		return 0, a.fatal
+	}
+	if h != nil || fh != nil {
+		a.refuse(reasonNativeHistogram, fmt.Errorf("%w (series %s at timestamp %d)", errNativeHistogram, ls.String(), t))
+		return 0, nil
+	}
+	if problem := checkOTLPLabels(ls); problem != "" {
+		a.refuse(reasonInvalidLabels, fmt.Errorf("%s for series %q at timestamp %d", problem, ls.String(), t))
+		return 0, nil
+	}
+	if t > a.maxT {
+		a.refuse(reasonTooFarInFuture, fmt.Errorf("%w: timestamp is too far in the future for series %s at timestamp %d", storage.ErrOutOfBounds, ls.String(), t))
+		return 0, nil
+	}
+	ref, err := a.app.Append(0, ls, t, v)
+	if err != nil {
+		if isBadSampleErr(err) {
+			a.refuse(badSampleReason(err), fmt.Errorf("%w for series %s at timestamp %d", err, ls.String(), t))
+			return 0, nil
+		}
+		a.fatal = fmt.Errorf("appending OTLP sample for series %s at timestamp %d: %w", ls.String(), t, err)
+		return 0, a.fatal
+	}
+	return promstorage.SeriesRef(ref), nil
+}
+
+func badSampleReason(err error) string {
+	switch {
+	case errors.Is(err, storage.ErrOutOfOrderSample):
+		return reasonOutOfOrder
+	case errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
+		return reasonDuplicate
+	default:
+		return reasonOutOfBounds
+	}
+}
+
+// Commit commits what was appended (the translator never calls it; the handler does).
+func (a *otlpAppender) Commit() error { return a.app.Commit() }
+
+// Rollback discards what was appended.
+func (a *otlpAppender) Rollback() error { return a.app.Rollback() }
+
+// checkOTLPLabels says what is wrong with a translated label set, or "" when nothing is: what
+// ls.IsValid(model.UTF8Validation) and ls.HasDuplicateLabelNames check (a metric name, names
+// and values valid UTF-8, no empty or duplicate name), in one pass over the sorted labels.
+func checkOTLPLabels(ls labels.Labels) string {
+	problem, prev, hasName := "", "", false
+	ls.Range(func(l labels.Label) {
+		switch {
+		case problem != "":
+		case l.Name == "":
+			problem = "empty label name"
+		case l.Name == prev:
+			problem = fmt.Sprintf("duplicate label name %q", l.Name)
+		case !utf8.ValidString(l.Name) || !utf8.ValidString(l.Value):
+			problem = "label name or value not valid UTF-8"
+		case l.Name == model.MetricNameLabel:
+			hasName = l.Value != ""
+		}
+		prev = l.Name
+	})
+	if problem == "" && !hasName {
+		problem = "no metric name"
+	}
+	return problem
+}

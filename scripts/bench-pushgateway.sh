@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
-# Memory of the Pushgateway API: pushes GROUPS groups of 100 series (10 gauge families x 10
+# Memory of the Pushgateway API: pushes N_GROUPS groups of 100 series (10 gauge families x 10
 # series, as a batch job would) with curl to a server and reports its RSS before and after, and
 # the summed request time. Runs Vigil (twice: with the groups only, and after they were stored in
 # the TSDB) and, if PGW_BIN is executable, the Pushgateway for comparison.
 #
 #   make build && scripts/bench-pushgateway.sh
-#   PGW_BIN=/tmp/pgw-bin/pushgateway GROUPS=1000 PORT=25100 scripts/bench-pushgateway.sh
+#   PGW_BIN=/tmp/pgw-bin/pushgateway N_GROUPS=1000 PORT=25100 scripts/bench-pushgateway.sh
 #
 # Build the Pushgateway with: GOBIN=/tmp/pgw-bin go install github.com/prometheus/pushgateway@v1.11.5
 set -euo pipefail
 VIGIL_BIN=${VIGIL_BIN:-bin/vigil}
 PGW_BIN=${PGW_BIN:-/tmp/pgw-bin/pushgateway}
-GROUPS=${GROUPS:-1000}
+N_GROUPS=${N_GROUPS:-1000}
 PORT=${PORT:-25100}
 WORK=${WORK_DIR:-/tmp/bench-push}
 SETTLE=${SETTLE:-5}
 rm -rf "$WORK" && mkdir -p "$WORK/bodies"
 
 # One body per group.
-awk -v n="$GROUPS" -v dir="$WORK/bodies" 'BEGIN {
+awk -v n="$N_GROUPS" -v dir="$WORK/bodies" 'BEGIN {
 	for (g = 0; g < n; g++) {
 		f = dir "/" g
 		for (m = 0; m < 10; m++) {
@@ -43,7 +43,7 @@ wait_ready() {
 # push_all BASE: PUT every group; prints the summed request time in seconds.
 push_all() {
 	local total=0 t
-	for g in $(seq 0 $((GROUPS - 1))); do
+	for g in $(seq 0 $((N_GROUPS - 1))); do
 		t=$(curl -sS -o /dev/null -w '%{http_code} %{time_total}' -X PUT --data-binary "@$WORK/bodies/$g" \
 			"$1/metrics/job/batch/instance/host-$(printf %04d "$g")")
 		if [ "${t%% *}" != 200 ]; then
@@ -65,8 +65,8 @@ measure() {
 	[ "$extra" != 0 ] && sleep "$extra"
 	local after; after=$(rss_kb "$pid")
 	printf '%-34s groups=%d series=%d rss_before=%.1fMB rss_after=%.1fMB extra=%.1fMB push_time_total=%.2fs (%.2fms/push)\n' \
-		"$name" "$GROUPS" $((GROUPS * 100)) "$(echo "$before/1024" | bc -l)" "$(echo "$after/1024" | bc -l)" \
-		"$(echo "($after-$before)/1024" | bc -l)" "$secs" "$(echo "$secs*1000/$GROUPS" | bc -l)"
+		"$name" "$N_GROUPS" $((N_GROUPS * 100)) "$(echo "$before/1024" | bc -l)" "$(echo "$after/1024" | bc -l)" \
+		"$(echo "($after-$before)/1024" | bc -l)" "$secs" "$(echo "$secs*1000/$N_GROUPS" | bc -l)"
 }
 
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }

@@ -8,9 +8,13 @@
 #   PGW_BIN=/tmp/pgw-bin/pushgateway N_GROUPS=1000 PORT=25100 scripts/bench-pushgateway.sh
 #
 # Build the Pushgateway with: GOBIN=/tmp/pgw-bin go install github.com/prometheus/pushgateway@v1.11.5
+# With PROM3_BIN (default /tmp/peers/prometheus3, from ../shared/bench/peers.sh) executable, a
+# Prometheus 3 scraping the Pushgateway (honor_labels: true, every 5s) runs next to it and its
+# RSS is measured too: the stack Vigil replaces. SKIP_VIGIL=1 runs only the peers.
 set -euo pipefail
 VIGIL_BIN=${VIGIL_BIN:-bin/vigil}
 PGW_BIN=${PGW_BIN:-/tmp/pgw-bin/pushgateway}
+PROM3_BIN=${PROM3_BIN:-/tmp/peers/prometheus3}
 N_GROUPS=${N_GROUPS:-1000}
 PORT=${PORT:-25100}
 WORK=${WORK_DIR:-/tmp/bench-push}
@@ -96,15 +100,43 @@ run_vigil() { # name interval
 	wait "$pid" 2>/dev/null || true
 }
 
-run_vigil groups-only 1h
-run_vigil ingested 5s
+if [ -z "${SKIP_VIGIL:-}" ]; then
+	run_vigil groups-only 1h
+	run_vigil ingested 5s
+fi
 
 if [ -x "$PGW_BIN" ]; then
 	"$PGW_BIN" --web.listen-address="127.0.0.1:$((PORT + 1))" >"$WORK/pushgateway.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	wait_ready "http://127.0.0.1:$((PORT + 1))/-/ready"
-	measure "pushgateway $("$PGW_BIN" --version 2>&1 | awk 'NR==1 {print $3}')" "$pid" "http://127.0.0.1:$((PORT + 1))"
+	ppid=
+	if [ -x "$PROM3_BIN" ]; then
+		cat >"$WORK/prometheus3.yml" <<EOF
+global:
+  scrape_interval: 5s
+scrape_configs:
+  - job_name: pushgateway
+    honor_labels: true
+    static_configs:
+      - targets: ['127.0.0.1:$((PORT + 1))']
+EOF
+		"$PROM3_BIN" --config.file="$WORK/prometheus3.yml" --storage.tsdb.path="$WORK/data-prometheus3" \
+			--web.listen-address="127.0.0.1:$((PORT + 2))" >"$WORK/prometheus3.log" 2>&1 &
+		ppid=$!
+		PIDS+=("$ppid")
+		wait_ready "http://127.0.0.1:$((PORT + 2))/-/ready"
+		sleep "$SETTLE"
+		pbefore=$(rss_kb "$ppid")
+	fi
+	measure "pushgateway $("$PGW_BIN" --version 2>&1 | awk 'NR==1 {print $3}')" "$pid" "http://127.0.0.1:$((PORT + 1))" 12
+	if [ -n "$ppid" ]; then
+		pafter=$(rss_kb "$ppid")
+		printf '%-34s rss_before=%.1fMB rss_after=%.1fMB extra=%.1fMB (scraping the Pushgateway above)\n' "prometheus3" \
+			"$(echo "$pbefore/1024" | bc -l)" "$(echo "$pafter/1024" | bc -l)" "$(echo "($pafter-$pbefore)/1024" | bc -l)"
+		kill "$ppid"
+		wait "$ppid" 2>/dev/null || true
+	fi
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 else

@@ -129,7 +129,7 @@ EOF
 		sleep "$SETTLE"
 		pbefore=$(rss_kb "$ppid")
 	fi
-	measure "pushgateway $("$PGW_BIN" --version 2>&1 | awk 'NR==1 {print $3}')" "$pid" "http://127.0.0.1:$((PORT + 1))" 12
+	measure "pushgateway" "$pid" "http://127.0.0.1:$((PORT + 1))" 12
 	if [ -n "$ppid" ]; then
 		pafter=$(rss_kb "$ppid")
 		printf '%-34s rss_before=%.1fMB rss_after=%.1fMB extra=%.1fMB (scraping the Pushgateway above)\n' "prometheus3" \

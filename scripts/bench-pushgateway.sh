@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# Memory of the Pushgateway API: pushes GROUPS groups of 100 series (10 gauge families x 10
+# Memory of the Pushgateway API: pushes N_GROUPS groups of 100 series (10 gauge families x 10
 # series, as a batch job would) with curl to a server and reports its RSS before and after, and
 # the summed request time. Runs Vigil (twice: with the groups only, and after they were stored in
 # the TSDB) and, if PGW_BIN is executable, the Pushgateway for comparison.
 #
 #   make build && scripts/bench-pushgateway.sh
-#   PGW_BIN=/tmp/pgw-bin/pushgateway GROUPS=1000 PORT=25100 scripts/bench-pushgateway.sh
+#   PGW_BIN=/tmp/pgw-bin/pushgateway N_GROUPS=1000 PORT=25100 scripts/bench-pushgateway.sh
 #
 # Build the Pushgateway with: GOBIN=/tmp/pgw-bin go install github.com/prometheus/pushgateway@v1.11.5
+# With PROM3_BIN (default /tmp/peers/prometheus3, from ../shared/bench/peers.sh) executable, a
+# Prometheus 3 scraping the Pushgateway (honor_labels: true, every 5s) runs next to it and its
+# RSS is measured too: the stack Vigil replaces. SKIP_VIGIL=1 runs only the peers.
 set -euo pipefail
 VIGIL_BIN=${VIGIL_BIN:-bin/vigil}
 PGW_BIN=${PGW_BIN:-/tmp/pgw-bin/pushgateway}
-GROUPS=${GROUPS:-1000}
+PROM3_BIN=${PROM3_BIN:-/tmp/peers/prometheus3}
+N_GROUPS=${N_GROUPS:-1000}
 PORT=${PORT:-25100}
 WORK=${WORK_DIR:-/tmp/bench-push}
 SETTLE=${SETTLE:-5}
 rm -rf "$WORK" && mkdir -p "$WORK/bodies"
 
 # One body per group.
-awk -v n="$GROUPS" -v dir="$WORK/bodies" 'BEGIN {
+awk -v n="$N_GROUPS" -v dir="$WORK/bodies" 'BEGIN {
 	for (g = 0; g < n; g++) {
 		f = dir "/" g
 		for (m = 0; m < 10; m++) {
@@ -43,7 +47,7 @@ wait_ready() {
 # push_all BASE: PUT every group; prints the summed request time in seconds.
 push_all() {
 	local total=0 t
-	for g in $(seq 0 $((GROUPS - 1))); do
+	for g in $(seq 0 $((N_GROUPS - 1))); do
 		t=$(curl -sS -o /dev/null -w '%{http_code} %{time_total}' -X PUT --data-binary "@$WORK/bodies/$g" \
 			"$1/metrics/job/batch/instance/host-$(printf %04d "$g")")
 		if [ "${t%% *}" != 200 ]; then
@@ -65,8 +69,8 @@ measure() {
 	[ "$extra" != 0 ] && sleep "$extra"
 	local after; after=$(rss_kb "$pid")
 	printf '%-34s groups=%d series=%d rss_before=%.1fMB rss_after=%.1fMB extra=%.1fMB push_time_total=%.2fs (%.2fms/push)\n' \
-		"$name" "$GROUPS" $((GROUPS * 100)) "$(echo "$before/1024" | bc -l)" "$(echo "$after/1024" | bc -l)" \
-		"$(echo "($after-$before)/1024" | bc -l)" "$secs" "$(echo "$secs*1000/$GROUPS" | bc -l)"
+		"$name" "$N_GROUPS" $((N_GROUPS * 100)) "$(echo "$before/1024" | bc -l)" "$(echo "$after/1024" | bc -l)" \
+		"$(echo "($after-$before)/1024" | bc -l)" "$secs" "$(echo "$secs*1000/$N_GROUPS" | bc -l)"
 }
 
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
@@ -96,15 +100,43 @@ run_vigil() { # name interval
 	wait "$pid" 2>/dev/null || true
 }
 
-run_vigil groups-only 1h
-run_vigil ingested 5s
+if [ -z "${SKIP_VIGIL:-}" ]; then
+	run_vigil groups-only 1h
+	run_vigil ingested 5s
+fi
 
 if [ -x "$PGW_BIN" ]; then
 	"$PGW_BIN" --web.listen-address="127.0.0.1:$((PORT + 1))" >"$WORK/pushgateway.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	wait_ready "http://127.0.0.1:$((PORT + 1))/-/ready"
-	measure "pushgateway $("$PGW_BIN" --version 2>&1 | awk 'NR==1 {print $3}')" "$pid" "http://127.0.0.1:$((PORT + 1))"
+	ppid=
+	if [ -x "$PROM3_BIN" ]; then
+		cat >"$WORK/prometheus3.yml" <<EOF
+global:
+  scrape_interval: 5s
+scrape_configs:
+  - job_name: pushgateway
+    honor_labels: true
+    static_configs:
+      - targets: ['127.0.0.1:$((PORT + 1))']
+EOF
+		"$PROM3_BIN" --config.file="$WORK/prometheus3.yml" --storage.tsdb.path="$WORK/data-prometheus3" \
+			--web.listen-address="127.0.0.1:$((PORT + 2))" >"$WORK/prometheus3.log" 2>&1 &
+		ppid=$!
+		PIDS+=("$ppid")
+		wait_ready "http://127.0.0.1:$((PORT + 2))/-/ready"
+		sleep "$SETTLE"
+		pbefore=$(rss_kb "$ppid")
+	fi
+	measure "pushgateway" "$pid" "http://127.0.0.1:$((PORT + 1))" 12
+	if [ -n "$ppid" ]; then
+		pafter=$(rss_kb "$ppid")
+		printf '%-34s rss_before=%.1fMB rss_after=%.1fMB extra=%.1fMB (scraping the Pushgateway above)\n' "prometheus3" \
+			"$(echo "$pbefore/1024" | bc -l)" "$(echo "$pafter/1024" | bc -l)" "$(echo "($pafter-$pbefore)/1024" | bc -l)"
+		kill "$ppid"
+		wait "$ppid" 2>/dev/null || true
+	fi
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 else

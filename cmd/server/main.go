@@ -207,6 +207,8 @@ func run(f *flags, logger *slog.Logger) error {
 		rules    *rulesRuntime
 		api      *apiRuntime
 		pushgw   *pushgatewayRuntime
+		// pushed is pushgw for the API's handlers (set once the component has started).
+		pushed atomic.Pointer[pushgatewayRuntime]
 	)
 	var extraMetrics []prometheus.Gatherer
 	if f.pushgateway.enable {
@@ -321,6 +323,9 @@ func run(f *flags, logger *slog.Logger) error {
 			rules = newRules(f.rules, router, reg, logger)
 			api, err = setupAPI(f, db, scraping, rules.API(), mux, reg, logger, func(o *apiv1.Options) {
 				o.Alertmanagers = rules.Sender // /api/v1/alertmanagers
+				if f.pushgateway.enable {
+					o.Metadata = withPushedMetadata(o.Metadata, &pushed)
+				}
 			})
 			return err
 		},
@@ -344,6 +349,7 @@ func run(f *flags, logger *slog.Logger) error {
 				return nil
 			}
 			pushgw, err = setupPushgateway(f, dbDir, db, scraping.Reloader, mux, logger)
+			pushed.Store(pushgw)
 			return err
 		},
 		stop: func() {

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -181,6 +183,30 @@ func (p *pushgatewayRuntime) Stop() {
 	<-p.done
 	if err := p.store.Shutdown(); err != nil {
 		p.logger.Error("writing the pushed groups", "err", err)
+	}
+}
+
+// withPushedMetadata adds the metadata (type, help) of the pushed families, as the last store
+// in the TSDB saw them, to what base (the scrape targets' metadata) returns for
+// /api/v1/metadata, as Prometheus shows a scraped Pushgateway's.
+func withPushedMetadata(base func(string, int) map[string][]scrape.MetricMetadata, p *atomic.Pointer[pushgatewayRuntime]) func(string, int) map[string][]scrape.MetricMetadata {
+	return func(metric string, limit int) map[string][]scrape.MetricMetadata {
+		res := map[string][]scrape.MetricMetadata{}
+		if base != nil {
+			res = base(metric, limit)
+		}
+		rt := p.Load()
+		if rt == nil {
+			return res
+		}
+		for _, md := range rt.ing.Metadata() {
+			if (metric != "" && md.MetricFamily != metric) || (limit > 0 && len(res[md.MetricFamily]) >= limit) ||
+				slices.Contains(res[md.MetricFamily], md) {
+				continue
+			}
+			res[md.MetricFamily] = append(res[md.MetricFamily], md)
+		}
+		return res
 	}
 }
 

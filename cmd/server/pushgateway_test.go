@@ -305,6 +305,10 @@ another_metric 2398.283
 	}
 	s.waitQuery(t, "another_metric", "{__name__=another_metric,instance=some_instance,job=some_job} 2398.283")
 	s.waitQuery(t, "some_metric", "{__name__=some_metric,instance=some_instance,job=some_job,label=val1} 42")
+	// The pushed families' metadata is in /api/v1/metadata, as a scraped Pushgateway's is.
+	if _, body := do(t, http.MethodGet, s.base+"/api/v1/metadata?metric=another_metric", "", ""); !strings.Contains(body, `"type":"gauge","help":"Just an example."`) {
+		t.Fatalf("/api/v1/metadata: %s", body)
+	}
 	if out := curl("-X", "DELETE", s.base+"/metrics/job/some_job/instance/some_instance"); out != "202" {
 		t.Fatalf("curl delete: %s", out)
 	}

@@ -522,7 +522,7 @@ func (s *Store) snapshot() []*group {
 	return gs
 }
 
-// Stats tells how many groups, families and series the store holds.
+// Stats tells how many groups and families the store holds.
 func (s *Store) Stats() (groups, families int) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

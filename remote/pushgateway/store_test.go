@@ -188,7 +188,7 @@ func randomOp1(r *rand.Rand) op {
 // clashes of groups that differ only by an empty instance label).
 func TestStoreMatchesPushgateway(t *testing.T) {
 	seeds := 300
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		seeds = 40
 	}
 	refused, total, inconsistent := 0, 0, 0

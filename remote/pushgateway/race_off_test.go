@@ -1,0 +1,5 @@
+//go:build !race
+
+package pushgateway
+
+const raceEnabled = false

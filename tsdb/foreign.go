@@ -31,8 +31,8 @@ import (
 //   - a directory without the marker (written by a Vigil before the marker existed) is Vigil's
 //     only if nothing in it is foreign: every WAL segment is empty or starts with a record in
 //     Vigil's framing with a valid checksum, every block index starts with Vigil's magic "VGIX",
-//     and no other file or directory is present besides lock, wal/, chunks_head/, alertmanager/
-//     and snapshots/. The marker is then written and Open goes on.
+//     and no other file or directory is present besides lock, wal/, chunks_head/, alertmanager/,
+//     snapshots/ and remote_write/. The marker is then written and Open goes on.
 //
 // Anything else makes Open fail with a *ForeignDirError, having changed nothing.
 
@@ -114,9 +114,10 @@ func checkOwnDir(dir string) (writeMarker bool, err error) {
 		p := filepath.Join(dir, name)
 		switch {
 		case name == MarkerFilename || name == "lock":
-		case (name == "alertmanager" || name == "snapshots") && e.IsDir():
-			// Written by Vigil's alerting (notification log, silences) and by the snapshot
-			// API; the TSDB never repairs or deletes anything in them.
+		case (name == "alertmanager" || name == "snapshots" || name == "remote_write") && e.IsDir():
+			// Written by Vigil's alerting (notification log, silences), by the snapshot API and
+			// by remote write (each queue's WAL position); the TSDB never repairs or deletes
+			// anything in them.
 		case name == "wal" && e.IsDir():
 			if err := c.checkWALDir(p, "WAL segment "); err != nil {
 				return false, err

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -395,4 +397,123 @@ func TestX(t *testing.T) {
 	appendScrapes(t, db, 1000, 50, 20)
 	time.Sleep(2 * time.Second)
 	t.Logf("%d %d %+v", recv.count(), recv.requests, m.Status())
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b)
+}
+
+// Bad receivers: the queue stays bounded (reading the WAL pauses), logs a few clear lines, counts
+// what happens, and once the receiver recovers sends everything it could still send.
+func TestBadReceivers(t *testing.T) {
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	cases := []struct {
+		name         string
+		fail         func(w http.ResponseWriter) bool
+		url          string // instead of the receiver's
+		retry429     bool
+		recovers     bool // samples are retried and all arrive once the receiver is healthy
+		neverHealthy bool // retried for ever
+		logSubstr    string
+	}{
+		{name: "500", fail: func(w http.ResponseWriter) bool { http.Error(w, "boom", 500); return true }, recovers: true, logSubstr: "500 Internal Server Error: boom"},
+		{name: "429 retried", retry429: true, fail: func(w http.ResponseWriter) bool {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "slow down", 429)
+			return true
+		}, recovers: true, logSubstr: "429 Too Many Requests"},
+		{name: "429 dropped", fail: func(w http.ResponseWriter) bool { http.Error(w, "slow down", 429); return true }, logSubstr: "samples dropped"},
+		{name: "400", fail: func(w http.ResponseWriter) bool { http.Error(w, "bad labels", 400); return true }, logSubstr: "bad labels"},
+		{name: "hangs", fail: func(w http.ResponseWriter) bool {
+			select {
+			case <-hang:
+			case <-time.After(2 * time.Second):
+			}
+			return true
+		}, recovers: true, logSubstr: "context deadline exceeded"},
+		{name: "closes mid-body", fail: func(w http.ResponseWriter) bool {
+			// Read part of the request, then drop the connection without an answer.
+			if hj, ok := w.(http.Hijacker); ok {
+				c, buf, _ := hj.Hijack()
+				buf.Read(make([]byte, 10))
+				c.Close()
+			}
+			return true
+		}, recovers: true, logSubstr: "EOF"},
+		{name: "unresolvable", url: "http://vigil-remote-write-test.invalid/api/v1/write", neverHealthy: true, logSubstr: "no such host"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := openDB(t, dir)
+			defer db.Close()
+			recv := newReceiver(t)
+			recv.setFail(tc.fail)
+			var logs syncBuffer
+			m := NewManager(Options{WAL: db.WAL(), DataDir: dir, Storage: db.Head(), FlushDeadline: 200 * time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			u := recv.srv.URL
+			if tc.url != "" {
+				u = tc.url
+			}
+			cfg := rwConfig(t, u, func(c *config.RemoteWriteConfig) {
+				c.QueueConfig.Capacity = 50
+				c.QueueConfig.MaxShards = 1
+				c.QueueConfig.MaxSamplesPerSend = 20
+				c.QueueConfig.RetryOnRateLimit = tc.retry429
+				c.RemoteTimeout = model.Duration(300 * time.Millisecond)
+			})
+			if err := m.ApplyConfig(cfg); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Stop()
+			appendScrapes(t, db, 1000, 100, 10) // 1000 samples, far more than the queue holds
+			var st QueueStatus
+			waitFor(t, "the queue to react", func() bool {
+				st = m.Status()[0]
+				return st.SamplesRetried > 0 || st.SamplesFailed > 0
+			})
+			time.Sleep(300 * time.Millisecond)
+			st = m.Status()[0]
+			// Bounded: the shard's capacity, the batch being sent, and the rest of the WAL record
+			// whose samples were being enqueued.
+			if st.SamplesPending > 50+20+10 {
+				t.Errorf("queue holds %d samples, more than capacity + one batch + one record", st.SamplesPending)
+			}
+			if tc.logSubstr != "" && !strings.Contains(logs.String(), tc.logSubstr) {
+				t.Errorf("log lacks %q:\n%s", tc.logSubstr, logs.String())
+			}
+			if n := strings.Count(logs.String(), "\n"); n > 6 {
+				t.Errorf("%d log lines in a second of failures: not rate-limited:\n%s", n, logs.String())
+			}
+			if tc.neverHealthy {
+				if st.SamplesFailed != 0 || st.SamplesRetried == 0 || st.SamplesSent != 0 {
+					t.Errorf("unreachable receiver: %+v", st)
+				}
+				return
+			}
+			if !tc.recovers {
+				waitFor(t, "every sample counted as failed", func() bool { return m.Status()[0].SamplesFailed == 1000 })
+				return
+			}
+			recv.setFail(nil)
+			waitFor(t, "every sample delivered", func() bool { return recv.count() == 1000 })
+		})
+	}
 }

@@ -135,7 +135,7 @@ func (r *receiver) setFail(f func(w http.ResponseWriter) bool) {
 	r.fail.Store(&f)
 }
 
-func rwConfig(t *testing.T, u string, mod func(*config.RemoteWriteConfig)) *config.Config {
+func rwConfig(t testing.TB, u string, mod func(*config.RemoteWriteConfig)) *config.Config {
 	t.Helper()
 	pu, err := url.Parse(u)
 	if err != nil {
@@ -154,7 +154,7 @@ func rwConfig(t *testing.T, u string, mod func(*config.RemoteWriteConfig)) *conf
 	return &config.Config{GlobalConfig: config.DefaultGlobalConfig, RemoteWriteConfigs: []*config.RemoteWriteConfig{&rw}}
 }
 
-func openDB(t *testing.T, dir string) *tsdb.DB {
+func openDB(t testing.TB, dir string) *tsdb.DB {
 	t.Helper()
 	db, err := tsdb.Open(dir, nil, nil, nil)
 	if err != nil {

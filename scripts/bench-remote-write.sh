@@ -12,7 +12,7 @@
 # samples received every 5 s. DURATION (420) s of ingestion. Figures per run, one JSON line in
 # BENCH_RW_OUT (/tmp/bench-rw)/rw.jsonl:
 #   cpu_ns_per_sample  (CPU rate with remote write − CPU rate before it) / samples received per s,
-#                      windows [60, RW_AFTER−5] and [RW_AFTER+60, DURATION−5]
+#                      windows [BASE_FROM (60), RW_AFTER−5] and [RW_AFTER+WARMUP (60), DURATION−5]
 #   rss_extra_b        mean RSS over the last 60 s of ingestion minus the RSS before the reload
 #                      extrapolated with the slope before it (head growth), i.e. what the queues add
 #   lag_ms_p50/p99     arrival at the receiver minus the sample's timestamp (scrape time), over
@@ -25,10 +25,11 @@ HARNESS=${HARNESS:-$ROOT/../shared/bench}
 OUT=${BENCH_RW_OUT:-/tmp/bench-rw}
 ROUNDS=${ROUNDS:-1}
 export RW_AFTER=${RW_AFTER:-150} DURATION=${DURATION:-420} NODE_EXPORTER=0
+PROFILE=${PROFILE:-moderate} BASE_FROM=${BASE_FROM:-60} WARMUP=${WARMUP:-60}
 export SERVER_PORT=${SERVER_PORT:-23090} GEN_PORT=${GEN_PORT:-23101} NODE_PORT=${NODE_PORT:-23100}
 export WORK_DIR=$OUT/runs BENCH_OUT=$OUT
 SINK_ADDR=${SINK_ADDR:-127.0.0.1:23201}
-export RW_URL=http://$SINK_ADDR/api/v1/write RW_STATS=http://$SINK_ADDR/stats LAG_RESET_AT=$((RW_AFTER + 60))
+export RW_URL=http://$SINK_ADDR/api/v1/write RW_STATS=http://$SINK_ADDR/stats LAG_RESET_AT=$((RW_AFTER + WARMUP))
 mkdir -p "$OUT"
 [[ -d $HARNESS ]] || { echo "bench harness not found at $HARNESS (../shared/bench)" >&2; exit 2; }
 go build -o "$OUT/rwsink" ./scripts/bench/rwsink
@@ -50,20 +51,20 @@ for round in $(seq "$ROUNDS"); do
     sleep 1
     before=$(ls "$WORK_DIR" 2>/dev/null | sort | tail -1 || true)
     SERVER_NAME=$s-rw SERVER_VERSION=$("$bin" --version 2>&1 | head -1 | awk '{print $3}') \
-      "$HARNESS/run.sh" "$wrapper $bin --config.file={config} --storage.tsdb.path={data} --web.listen-address={listen} $extra" moderate "$OUT/harness.jsonl" \
+      "$HARNESS/run.sh" "$wrapper $bin --config.file={config} --storage.tsdb.path={data} --web.listen-address={listen} $extra" "$PROFILE" "$OUT/harness.jsonl" \
       || echo "run of $s failed" >&2
     stats=$(curl -s -m 10 "$RW_STATS" || echo '{}')
     kill "$sink" 2>/dev/null || true
     wait "$sink" 2>/dev/null || true
     run=$WORK_DIR/$(ls "$WORK_DIR" | sort | tail -1)
     [[ $run != "$WORK_DIR/$before" ]] || { echo "no new run dir" >&2; continue; }
-    awk -v after="$RW_AFTER" -v dur="$DURATION" -v hz="$(getconf CLK_TCK)" -v server="$s" -v round="$round" -v stats="$stats" -F'\t' '
+    awk -v after="$RW_AFTER" -v dur="$DURATION" -v from="$BASE_FROM" -v warm="$WARMUP" -v hz="$(getconf CLK_TCK)" -v server="$s" -v round="$round" -v stats="$stats" -F'\t' '
       NR == 1 { next }
       { t[++n] = $1; c[n] = $2; r[n] = $3; k[n] = $4 }
       END {
         # baseline window
-        for (i = 1; i <= n; i++) { if (!b0 && t[i] >= 60) b0 = i; if (t[i] <= after - 5) b1 = i }
-        for (i = 1; i <= n; i++) { if (!w0 && t[i] >= after + 60) w0 = i; if (t[i] <= dur - 5) w1 = i }
+        for (i = 1; i <= n; i++) { if (!b0 && t[i] >= from) b0 = i; if (t[i] <= after - 5) b1 = i }
+        for (i = 1; i <= n; i++) { if (!w0 && t[i] >= after + warm) w0 = i; if (t[i] <= dur - 5) w1 = i }
         cb = (c[b1] - c[b0]) / hz / (t[b1] - t[b0])
         cw = (c[w1] - c[w0]) / hz / (t[w1] - t[w0])
         sent = (k[w1] - k[w0]) / (t[w1] - t[w0])

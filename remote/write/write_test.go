@@ -517,3 +517,51 @@ func TestBadReceivers(t *testing.T) {
 		})
 	}
 }
+
+// The WAL is truncated (head compaction, checkpoint) while the receiver is down: as in
+// Prometheus, the queue does not hold truncation back; it skips to the first remaining segment,
+// says so in the log and status, and sends everything written after.
+func TestWALTruncatedPastPosition(t *testing.T) {
+	dir := t.TempDir()
+	db, err := tsdb.Open(dir, &tsdb.Options{MinBlockDuration: 10_000, MaxBlockDuration: 10_000, WALSegmentSize: 4096}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recv := newReceiver(t)
+	var logs syncBuffer
+	m := NewManager(Options{WAL: db.WAL(), DataDir: dir, Storage: db.Head(), FlushDeadline: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := m.ApplyConfig(rwConfig(t, recv.srv.URL, func(c *config.RemoteWriteConfig) {
+		c.QueueConfig.Capacity, c.QueueConfig.MaxSamplesPerSend, c.QueueConfig.MaxShards = 10, 10, 1
+	})); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	recv.setFail(func(w http.ResponseWriter) bool { http.Error(w, "down", 503); return true })
+	appendScrapes(t, db, 1000, 60, 10) // 60 s of data: the head holds more than 1.5 block ranges
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := db.WAL().Segments(); first == 0 {
+		t.Fatal("compaction did not truncate the WAL")
+	}
+	recv.setFail(nil)
+	appendScrapes(t, db, 61000, 5, 10)
+	waitFor(t, "the samples after the truncation", func() bool {
+		recv.mu.Lock()
+		defer recv.mu.Unlock()
+		for _, s := range recv.samples {
+			if _, ok := s[65000]; !ok {
+				return false
+			}
+		}
+		return len(recv.samples) == 10
+	})
+	if !strings.Contains(logs.String(), "WAL was truncated past this queue's position") {
+		t.Errorf("no log line about the skipped segments:\n%s", logs.String())
+	}
+	if st := m.Status()[0]; !strings.Contains(st.LastError, "WAL truncated") {
+		t.Errorf("status does not say the WAL was truncated: %+v", st)
+	}
+}

@@ -482,10 +482,13 @@ func (q *queue) addSeries(s record.RefSeries, seg int) {
 			return
 		}
 	}
-	e := &series{seg: seg, name: lset.Get(labels.MetricName)}
+	e := &series{seg: seg}
 	if q.v2 {
 		e.lset = lset
+		e.name = lset.Get(labels.MetricName) // shares lset's memory
 	} else {
+		// Only the encoding is kept: a substring of lset (such as its name) would keep all of
+		// lset's memory alive besides.
 		e.pb = encodeLabelsV1(lset)
 	}
 	q.series[s.Ref] = e

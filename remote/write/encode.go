@@ -13,18 +13,58 @@ import (
 )
 
 // series is what a queue keeps of one WAL series: its labels after external labels and
-// write_relabel_configs, in the form its protocol needs.
+// write_relabel_configs, in the form its protocol needs. It is small on purpose: a queue keeps
+// one per series of the WAL.
 type series struct {
-	// pb is, for remote write 1.0, the encoded labels field of a prompb.TimeSeries: every
-	// sample's TimeSeries is then this plus the sample, with no per-sample label work.
-	pb []byte
-	// lset is, for remote write 2.0, the labels (symbolised per request).
-	lset labels.Labels
-	// name is the metric name, for 2.0 metadata.
-	name string
+	// pairs are, for remote write 1.0, the encoded Label fields of a prompb.TimeSeries, one per
+	// label, interned across series (most label pairs repeat): every sample's TimeSeries is then
+	// these bytes plus the sample, with no per-sample label work. pbLen is their total length.
+	pairs []*string
+	pbLen uint32
 	// seg is the WAL segment of the series' last series record, for garbage collection at
 	// checkpoints.
-	seg int
+	seg int32
+	// v2 holds, for remote write 2.0, the labels (symbolised per request) and metric name.
+	v2 *seriesV2
+}
+
+type seriesV2 struct {
+	lset labels.Labels
+	name string
+}
+
+// labelsV1 interns the encoded label pairs of 1.0 queues.
+type labelsV1 map[string]*string
+
+// encode returns the series form of lset for 1.0.
+func (in labelsV1) encode(lset labels.Labels, s *series) {
+	s.pairs = make([]*string, 0, lset.Len())
+	s.pbLen = 0
+	var buf []byte
+	lset.Range(func(l labels.Label) {
+		buf = appendLabelV1(buf[:0], l)
+		p, ok := in[string(buf)]
+		if !ok {
+			str := string(buf)
+			p = &str
+			in[str] = p
+		}
+		s.pairs = append(s.pairs, p)
+		s.pbLen += uint32(len(*p))
+	})
+}
+
+// appendLabelV1 appends one TimeSeries.labels field (a prompb.Label) for l.
+func appendLabelV1(b []byte, l labels.Label) []byte {
+	m := 1 + uvarintLen(uint64(len(l.Name))) + len(l.Name) + 1 + uvarintLen(uint64(len(l.Value))) + len(l.Value)
+	b = append(b, tagLabels)
+	b = binary.AppendUvarint(b, uint64(m))
+	b = append(b, tagLabelName)
+	b = binary.AppendUvarint(b, uint64(len(l.Name)))
+	b = append(b, l.Name...)
+	b = append(b, tagLabelValue)
+	b = binary.AppendUvarint(b, uint64(len(l.Value)))
+	return append(b, l.Value...)
 }
 
 // sample is one sample on its way to the receiver. seq is the tracker sequence number of the
@@ -49,36 +89,16 @@ const (
 
 func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
-// encodeLabelsV1 returns the repeated labels field of a prompb.TimeSeries for lset.
-func encodeLabelsV1(lset labels.Labels) []byte {
-	n := 0
-	lset.Range(func(l labels.Label) {
-		m := 1 + uvarintLen(uint64(len(l.Name))) + len(l.Name) + 1 + uvarintLen(uint64(len(l.Value))) + len(l.Value)
-		n += 1 + uvarintLen(uint64(m)) + m
-	})
-	b := make([]byte, 0, n)
-	lset.Range(func(l labels.Label) {
-		m := 1 + uvarintLen(uint64(len(l.Name))) + len(l.Name) + 1 + uvarintLen(uint64(len(l.Value))) + len(l.Value)
-		b = append(b, tagLabels)
-		b = binary.AppendUvarint(b, uint64(m))
-		b = append(b, tagLabelName)
-		b = binary.AppendUvarint(b, uint64(len(l.Name)))
-		b = append(b, l.Name...)
-		b = append(b, tagLabelValue)
-		b = binary.AppendUvarint(b, uint64(len(l.Value)))
-		b = append(b, l.Value...)
-	})
-	return b
-}
-
 // appendSampleV1 appends one TimeSeries (the series' labels and one sample) of a
 // prompb.WriteRequest to b.
 func appendSampleV1(b []byte, s *series, t int64, v float64) []byte {
 	sampleLen := 1 + 8 + 1 + uvarintLen(uint64(t))
-	tsLen := len(s.pb) + 1 + uvarintLen(uint64(sampleLen)) + sampleLen
+	tsLen := int(s.pbLen) + 1 + uvarintLen(uint64(sampleLen)) + sampleLen
 	b = append(b, tagTimeSeries)
 	b = binary.AppendUvarint(b, uint64(tsLen))
-	b = append(b, s.pb...)
+	for _, p := range s.pairs {
+		b = append(b, *p...)
+	}
 	b = append(b, tagSamples)
 	b = binary.AppendUvarint(b, uint64(sampleLen))
 	b = append(b, tagSampleValue)
@@ -136,7 +156,7 @@ func (e *encoder) encodeV2(samples []sample) ([]byte, error) {
 	for i := range samples {
 		s := &samples[i]
 		t := &ts[i]
-		t.LabelsRefs = e.symbols.SymbolizeLabels(s.s.lset, t.LabelsRefs)
+		t.LabelsRefs = e.symbols.SymbolizeLabels(s.s.v2.lset, t.LabelsRefs)
 		if cap(t.Samples) == 0 {
 			t.Samples = make([]writev2.Sample, 1)
 		}
@@ -144,7 +164,7 @@ func (e *encoder) encodeV2(samples []sample) ([]byte, error) {
 		t.Samples[0] = writev2.Sample{Value: s.v, Timestamp: s.t}
 		t.Metadata = writev2.Metadata{}
 		if e.metadata != nil {
-			if md, ok := e.metadata(s.s.name); ok {
+			if md, ok := e.metadata(s.s.v2.name); ok {
 				t.Metadata.Type = writev2.FromMetadataType(md.Type)
 				t.Metadata.HelpRef = e.symbols.Symbolize(md.Help)
 				t.Metadata.UnitRef = e.symbols.Symbolize(md.Unit)

@@ -61,11 +61,12 @@ type queue struct {
 	metadataSource  MetadataSource
 	metadataMap     atomic.Pointer[map[string]Metadata]
 
-	series  map[uint64]*series // owned by the watcher goroutine
-	shards  []*shard           // owned by the watcher goroutine
-	dec     record.Decoder
-	samples []record.RefSample // decoding buffer
-	lastCP  int                // index of the last checkpoint whose series were read
+	series   map[uint64]*series // owned by the watcher goroutine
+	interned labelsV1           // 1.0 label encodings, owned by the watcher goroutine
+	shards   []*shard           // owned by the watcher goroutine
+	dec      record.Decoder
+	samples  []record.RefSample // decoding buffer
+	lastCP   int                // index of the last checkpoint whose series were read
 
 	ctx     context.Context // cancelled on hard stop: sends in progress give up
 	cancel  context.CancelFunc
@@ -126,6 +127,7 @@ func newQueue(p queueParams) (*queue, error) {
 		flushDeadline:  p.flushDeadline,
 		metadataSource: p.metadata,
 		series:         map[uint64]*series{},
+		interned:       labelsV1{},
 		stopc:          make(chan struct{}),
 		donec:          make(chan struct{}),
 		lastCP:         -1,
@@ -458,10 +460,6 @@ func (q *queue) handleSeriesOnly(rec []byte, seg int) {
 // addSeries keeps a series' labels in the protocol's form, after external labels and
 // write_relabel_configs.
 func (q *queue) addSeries(s record.RefSeries, seg int) {
-	if old, ok := q.series[s.Ref]; ok && old != droppedSeries && labels.Equal(old.lset, s.Labels) && old.lset.Len() > 0 {
-		old.seg = seg
-		return
-	}
 	lset := s.Labels
 	if !q.external.IsEmpty() || len(q.cfg.WriteRelabelConfigs) > 0 {
 		b := labels.NewBuilder(lset)
@@ -482,14 +480,13 @@ func (q *queue) addSeries(s record.RefSeries, seg int) {
 			return
 		}
 	}
-	e := &series{seg: seg}
+	e := &series{seg: int32(seg)}
 	if q.v2 {
-		e.lset = lset
-		e.name = lset.Get(labels.MetricName) // shares lset's memory
+		e.v2 = &seriesV2{lset: lset, name: lset.Get(labels.MetricName)} // the name shares lset's memory
 	} else {
-		// Only the encoding is kept: a substring of lset (such as its name) would keep all of
-		// lset's memory alive besides.
-		e.pb = encodeLabelsV1(lset)
+		// Only the interned encoding is kept: a substring of lset (such as its name) would
+		// keep all of lset's memory alive besides.
+		q.interned.encode(lset, e)
 	}
 	q.series[s.Ref] = e
 }
@@ -507,10 +504,13 @@ func (q *queue) gcSeries(seg int) {
 	}
 	q.lastCP = idx
 	for ref, s := range q.series {
-		if s != droppedSeries && s.seg < idx {
+		if s != droppedSeries && int(s.seg) < idx {
 			delete(q.series, ref)
 		}
 	}
+	// Forget the interned pairs too (the series keep theirs): label values of deleted series
+	// (pods, containers) would otherwise accumulate for the life of the queue.
+	q.interned = labelsV1{}
 }
 
 // handleRecord decodes a record; samples are enqueued when send is true. It returns false

@@ -13,8 +13,9 @@
 # BENCH_RW_OUT (/tmp/bench-rw)/rw.jsonl:
 #   cpu_ns_per_sample  (CPU rate with remote write − CPU rate before it) / samples received per s,
 #                      windows [BASE_FROM (60), RW_AFTER−5] and [RW_AFTER+WARMUP (60), DURATION−5]
-#   rss_extra_b        mean RSS over the last 60 s of ingestion minus the RSS before the reload
-#                      extrapolated with the slope before it (head growth), i.e. what the queues add
+#   rss_extra_b        mean RSS over the last 60 s of ingestion minus the mean RSS over the baseline
+#                      window: what the queues add (plus the head's own growth meanwhile, which is
+#                      larger for Prometheus: its RSS grows before remote write is added, Vigil's not)
 #   lag_ms_p50/p99     arrival at the receiver minus the sample's timestamp (scrape time), over
 #                      the samples received after RW_AFTER+60 s
 # Ports: the rw lane's (SERVER_PORT 23090, GEN_PORT 23101…, sink 23201).
@@ -49,15 +50,16 @@ for round in $(seq "$ROUNDS"); do
     "$OUT/rwsink" -listen "$SINK_ADDR" >"$OUT/rwsink.log" 2>&1 &
     sink=$!
     sleep 1
-    before=$(ls "$WORK_DIR" 2>/dev/null | sort | tail -1 || true)
+    before=$(ls -td "$WORK_DIR"/*/ 2>/dev/null | head -1 || true)
     SERVER_NAME=$s-rw SERVER_VERSION=$("$bin" --version 2>&1 | head -1 | awk '{print $3}') \
       "$HARNESS/run.sh" "$wrapper $bin --config.file={config} --storage.tsdb.path={data} --web.listen-address={listen} $extra" "$PROFILE" "$OUT/harness.jsonl" \
       || echo "run of $s failed" >&2
     stats=$(curl -s -m 10 "$RW_STATS" || echo '{}')
     kill "$sink" 2>/dev/null || true
     wait "$sink" 2>/dev/null || true
-    run=$WORK_DIR/$(ls "$WORK_DIR" | sort | tail -1)
-    [[ $run != "$WORK_DIR/$before" ]] || { echo "no new run dir" >&2; continue; }
+    run=$(ls -td "$WORK_DIR"/*/ | head -1)
+    run=${run%/}
+    [[ $run/ != "$before" ]] || { echo "no new run dir" >&2; continue; }
     awk -v after="$RW_AFTER" -v dur="$DURATION" -v from="$BASE_FROM" -v warm="$WARMUP" -v hz="$(getconf CLK_TCK)" -v server="$s" -v round="$round" -v stats="$stats" -F'\t' '
       NR == 1 { next }
       { t[++n] = $1; c[n] = $2; r[n] = $3; k[n] = $4 }
@@ -68,13 +70,16 @@ for round in $(seq "$ROUNDS"); do
         cb = (c[b1] - c[b0]) / hz / (t[b1] - t[b0])
         cw = (c[w1] - c[w0]) / hz / (t[w1] - t[w0])
         sent = (k[w1] - k[w0]) / (t[w1] - t[w0])
-        slope = (r[b1] - r[b0]) / (t[b1] - t[b0])
+        # RSS: mean over the baseline window and over the last 60 s of ingestion (single
+        # samples are noisy: the Go runtime and glibc return memory in steps).
+        for (i = b0; i <= b1; i++) { mb += r[i]; nb++ }
+        mb /= nb
         m = 0; mn = 0
-        for (i = w0; i <= w1; i++) if (t[i] >= t[w1] - 60) { m += r[i]; mn++; tm += t[i] }
-        m /= mn; tm /= mn
-        extra = (m - (r[b1] + slope * (tm - t[b1]))) * 1024
-        printf "{\"server\":\"%s\",\"round\":%d,\"cpu_cores_before\":%.4f,\"cpu_cores_with_rw\":%.4f,\"samples_per_s\":%.1f,\"cpu_ns_per_sample\":%.0f,\"rss_before_b\":%d,\"rss_end_mean_b\":%d,\"rss_extra_b\":%d,\"sink\":%s}\n",
-          server, round, cb, cw, sent, (sent > 0 ? (cw - cb) * 1e9 / sent : -1), r[b1] * 1024, m * 1024, extra, stats
+        for (i = w0; i <= w1; i++) if (t[i] >= t[w1] - 60) { m += r[i]; mn++ }
+        m /= mn
+        extra = (m - mb) * 1024
+        printf "{\"server\":\"%s\",\"round\":%d,\"cpu_cores_before\":%.4f,\"cpu_cores_with_rw\":%.4f,\"samples_per_s\":%.1f,\"cpu_ns_per_sample\":%.0f,\"rss_before_mean_b\":%d,\"rss_end_mean_b\":%d,\"rss_extra_b\":%d,\"sink\":%s}\n",
+          server, round, cb, cw, sent, (sent > 0 ? (cw - cb) * 1e9 / sent : -1), mb * 1024, m * 1024, extra, stats
       }' "$run/rw-bench.tsv" | tee -a "$OUT/rw.jsonl"
   done
 done

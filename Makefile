@@ -35,7 +35,7 @@ run: build-server
 	./$(BIN)/vigil --storage.tsdb.path=data/ $(ARGS)
 
 # Everything CI runs (CI=true on the CI machine).
-test: deps lint test-unit test-race
+test: deps lint ui-check test-unit test-race
 	@echo "make test: OK"
 
 deps:
@@ -84,3 +84,18 @@ e2e:
 .PHONY: upstream-diff
 upstream-diff:
 	@scripts/upstream-diff.sh $(if $(LOCAL),--local) $(VERSION)
+
+# Web UI (web/ui): `make ui` rebuilds the committed bundle web/ui/static from web/ui/src with the
+# versions package-lock.json pins; `make ui-check` (part of `make test`) checks that the committed
+# bundle is exactly what the sources build to, and installs web/ui/node_modules (puppeteer-core)
+# for the browser suite (web/ui/browser_test.go, run by test-unit). make build/run need no node.
+# `make ui-screenshots` runs the browser suite and writes the pages' screenshots to docs/screenshots.
+.PHONY: ui ui-check ui-screenshots
+ui:
+	cd web/ui && npm ci --no-audit --no-fund --ignore-scripts && npm run --silent typecheck && npm run --silent build
+
+ui-check:
+	@scripts/ui-check.sh
+
+ui-screenshots:
+	VIGIL_UI_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestBrowser$$' -v ./web/ui/

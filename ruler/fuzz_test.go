@@ -46,3 +46,30 @@ func FuzzLoadRuleFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAlertingRule feeds arbitrary text to the parser of /api/v1/rules/replay: it returns a
+// rule or an error, never panics, and a rule it returns is an alerting rule that Replay
+// accepts.
+func FuzzParseAlertingRule(f *testing.F) {
+	for _, s := range []string{
+		"alert: A\nexpr: up == 0\nfor: 5m\nkeep_firing_for: 1m\nlabels: {a: b}\nannotations: {s: '{{ $value }}'}",
+		"- alert: A\n  expr: up",
+		"record: r\nexpr: up",
+		"alert: A\nexpr: up\nfor: -1m",
+		"[]", "~", "alert: !!binary AAAA\nexpr: up",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		r, err := ParseAlertingRule(text, nil, nil)
+		if err != nil {
+			return
+		}
+		if r.Alert == "" || r.Expr == "" {
+			t.Fatalf("accepted %q as %+v", text, r)
+		}
+		if _, err := testParser.ParseExpr(r.Expr); err != nil {
+			t.Fatalf("accepted an expression that does not parse: %q: %v", r.Expr, err)
+		}
+	})
+}

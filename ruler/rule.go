@@ -33,9 +33,9 @@ type QueryFunc func(ctx context.Context, qs string, t time.Time) (promql.Vector,
 
 // EngineQueryFunc returns a QueryFunc over engine and q. Scalars become a one-sample vector
 // without labels; other result types are an error, as in Prometheus.
-func EngineQueryFunc(engine *promql.Engine, q storage.Queryable) QueryFunc {
+func EngineQueryFunc(engine Engine, q storage.Queryable) QueryFunc {
 	return func(ctx context.Context, qs string, t time.Time) (promql.Vector, error) {
-		qry, err := engine.NewInstantQuery(ctx, q, qs, t)
+		qry, err := engine.NewInstantQueryWithOpts(ctx, q, promql.QueryOpts{}, qs, t)
 		if err != nil {
 			return nil, err
 		}

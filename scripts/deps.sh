@@ -5,6 +5,11 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
+# The web UI: node and npm build and check the bundle (make ui, make ui-check); chromium runs
+# the browser suite (web/ui/browser_test.go).
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
 	SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
 	echo "installing Debian packages: ${need[*]}"

@@ -17,9 +17,6 @@ import (
 	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
 	"github.com/vigil-monitoring/vigil/tsdb/chunks"
-	"github.com/vigil-monitoring/vigil/tsdb/fileutil"
-	"github.com/vigil-monitoring/vigil/tsdb/index"
-	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
 )
 
 // blockChunkSamples is how many samples the block writer puts in a chunk. Head chunks hold 120;
@@ -34,23 +31,6 @@ const chunkSegmentSize = 512 << 20
 // block under parent and returns its meta. The block appears atomically: it is written to
 // <ulid>.tmp and renamed.
 func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mint, maxt int64, comp BlockCompaction, logger *slog.Logger) (*BlockMeta, error) {
-	id := ulid.Make().String()
-	tmp := filepath.Join(parent, id+".tmp")
-	final := filepath.Join(parent, id)
-	if err := os.MkdirAll(tmp, 0o777); err != nil {
-		return nil, fmt.Errorf("creating block directory: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			os.RemoveAll(tmp)
-		}
-	}()
-	meta := &BlockMeta{ULID: id, MinTime: mint, MaxTime: maxt, Compaction: comp, Version: metaVersion}
-	if len(meta.Compaction.Sources) == 0 {
-		meta.Compaction.Sources = []string{id}
-	}
-
 	symSet := map[string]struct{}{}
 	for _, s := range series {
 		s.lset.Range(func(l labels.Label) {
@@ -64,35 +44,23 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 	}
 	sort.Strings(symbols)
 
-	cw, err := chunks.NewWriter(filepath.Join(tmp, chunksDirname), chunkSegmentSize)
+	w, err := NewBlockWriter(ctx, parent, NewBlockULID(), mint, maxt, comp, logger)
 	if err != nil {
-		return nil, fmt.Errorf("creating chunk writer: %w", err)
+		return nil, err
 	}
-	iw, err := index.NewWriter(ctx, filepath.Join(tmp, indexFilename))
-	if err != nil {
-		cw.Close()
-		return nil, fmt.Errorf("creating index writer: %w", err)
+	if err := w.StartIndex(symbols); err != nil {
+		return nil, err
 	}
-	closeAll := func() {
-		cw.Close()
-		iw.Close()
-	}
-	if err := iw.AddSymbols(symbols); err != nil {
-		closeAll()
-		return nil, fmt.Errorf("writing symbols: %w", err)
-	}
-
 	var (
 		ts    = make([]int64, 0, blockChunkSamples)
 		vs    = make([]float64, 0, blockChunkSamples)
 		metas []chunks.Meta
 		it    storage.Iterator
-		ref   uint64
 	)
 	for i, s := range series {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				closeAll()
+				w.Abort()
 				return nil, err
 			}
 		}
@@ -105,7 +73,6 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 				return
 			}
 			metas = append(metas, chunks.Meta{MinTime: ts[0], MaxTime: ts[len(ts)-1], Chunk: chunkenc.Encode(ts, vs)})
-			meta.Stats.NumSamples += uint64(len(ts))
 			ts, vs = ts[:0], vs[:0]
 		}
 		for it.Next() != storage.ValNone {
@@ -117,52 +84,21 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 			}
 		}
 		if err := it.Err(); err != nil {
-			closeAll()
+			w.Abort()
 			return nil, fmt.Errorf("reading series %s: %w", s.lset, err)
 		}
 		flush()
 		if len(metas) == 0 {
 			continue
 		}
-		if err := cw.WriteChunks(metas...); err != nil {
-			closeAll()
-			return nil, fmt.Errorf("writing chunks: %w", err)
+		if err := w.WriteChunks(metas...); err != nil {
+			return nil, err
 		}
-		for j := range metas {
-			metas[j].Chunk = nil
+		if err := w.AddSeries(s.lset, metas); err != nil {
+			return nil, err
 		}
-		if err := iw.AddSeries(ref, s.lset, metas...); err != nil {
-			closeAll()
-			return nil, fmt.Errorf("writing series %s to the index: %w", s.lset, err)
-		}
-		ref++
-		meta.Stats.NumSeries++
-		meta.Stats.NumChunks += uint64(len(metas))
 	}
-	if err := cw.Close(); err != nil {
-		iw.Close()
-		return nil, fmt.Errorf("closing chunk writer: %w", err)
-	}
-	if err := iw.Close(); err != nil {
-		return nil, fmt.Errorf("closing index writer: %w", err)
-	}
-	if _, err := tombstones.WriteFile(logger, tmp, tombstones.NewMemTombstones()); err != nil {
-		return nil, fmt.Errorf("writing tombstones: %w", err)
-	}
-	if err := writeMeta(tmp, meta); err != nil {
-		return nil, fmt.Errorf("writing meta.json: %w", err)
-	}
-	if err := fileutil.SyncDir(tmp); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return nil, fmt.Errorf("renaming block into place: %w", err)
-	}
-	ok = true
-	if err := fileutil.SyncDir(parent); err != nil {
-		return nil, err
-	}
-	return meta, nil
+	return w.Commit()
 }
 
 // Compact cuts blocks from the head while it spans more than 1.5 block ranges, merges blocks

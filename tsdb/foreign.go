@@ -32,12 +32,17 @@ import (
 //     only if nothing in it is foreign: every WAL segment is empty or starts with a record in
 //     Vigil's framing with a valid checksum, every block index starts with Vigil's magic "VGIX",
 //     and no other file or directory is present besides lock, wal/, chunks_head/, alertmanager/,
-//     snapshots/ and remote_write/. The marker is then written and Open goes on.
+//     snapshots/, pushgateway/ and remote_write/ (and import-state.json). The marker is then
+//     written and Open goes on.
 //
 // Anything else makes Open fail with a *ForeignDirError, having changed nothing.
 
 // MarkerFilename is the file at the top of a data directory that marks it as Vigil's.
 const MarkerFilename = "VIGIL"
+
+// ImportStateFilename is the file in which `vigil tsdb import` records what it has imported
+// into a data directory, so that a re-run skips it (tsdb/importer).
+const ImportStateFilename = "import-state.json"
 
 // markerFormat is the storage format version written in the marker.
 const markerFormat = 1
@@ -57,9 +62,10 @@ func (e *ForeignDirError) Error() string {
 		what = "this looks like a Prometheus data directory"
 	}
 	return fmt.Sprintf("refusing to use data directory %s: %s (%s); Vigil has changed nothing in it. "+
-		"Point --storage.tsdb.path at an empty or new directory. Importing Prometheus data "+
-		"(planned as `vigil tsdb import prometheus`) is not available yet",
-		e.Dir, what, strings.Join(e.Findings, "; "))
+		"Point --storage.tsdb.path at an empty or new directory; to keep a Prometheus "+
+		"directory's data, import it with `vigil tsdb import prometheus %s --storage.tsdb.path=NEW_DIR` "+
+		"(see docs/import.md)",
+		e.Dir, what, strings.Join(e.Findings, "; "), e.Dir)
 }
 
 // dirCheck collects what checkOwnDir recognised.
@@ -113,10 +119,11 @@ func checkOwnDir(dir string) (writeMarker bool, err error) {
 		name := e.Name()
 		p := filepath.Join(dir, name)
 		switch {
-		case name == MarkerFilename || name == "lock":
-		case (name == "alertmanager" || name == "snapshots" || name == "remote_write") && e.IsDir():
-			// Written by Vigil's alerting (notification log, silences), by the snapshot API and
-			// by remote write (each queue's WAL position); the TSDB never repairs or deletes
+		case name == MarkerFilename || name == "lock" || name == ImportStateFilename:
+		case (name == "alertmanager" || name == "snapshots" || name == "pushgateway" || name == "remote_write") && e.IsDir():
+			// Written by Vigil's alerting (notification log, silences), by the snapshot API, by
+			// the Pushgateway API (the pushed groups) and by remote write (each queue's WAL
+			// position); the TSDB never repairs or deletes
 			// anything in them.
 		case name == "wal" && e.IsDir():
 			if err := c.checkWALDir(p, "WAL segment "); err != nil {

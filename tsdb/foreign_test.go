@@ -125,7 +125,7 @@ func TestOpenRefusesPrometheusDir(t *testing.T) {
 	msg := err.Error()
 	t.Log(msg)
 	for _, want := range []string{dir, "looks like a Prometheus data directory", "is in Prometheus's format",
-		"block " + block + " has Prometheus's index", "empty", "vigil tsdb import prometheus", "not available yet"} {
+		"block " + block + " has Prometheus's index", "empty", "vigil tsdb import prometheus", "--storage.tsdb.path=NEW_DIR"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q: %s", want, msg)
 		}
@@ -235,7 +235,7 @@ func TestOpenMarksNewAndLegacyDirs(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, MarkerFilename)); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{"alertmanager", "snapshots", "remote_write"} {
+	for _, d := range []string{"alertmanager", "snapshots", "pushgateway", "remote_write"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o777); err != nil {
 			t.Fatal(err)
 		}

@@ -9,15 +9,19 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	commonversion "github.com/prometheus/common/version"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/promql"
+	remoteread "github.com/vigil-monitoring/vigil/remote/read"
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
 	"github.com/vigil-monitoring/vigil/web/federate"
@@ -33,6 +37,11 @@ type apiFlags struct {
 	maxSamples        int
 	maxConcurrency    int
 	enableRemoteWrite bool
+	remoteWriteMsgs   remoteapi.MessageTypes
+
+	remoteReadSampleLimit     int
+	remoteReadConcurrentLimit int
+	remoteReadMaxBytesInFrame int
 }
 
 func registerAPIFlags(app *kingpin.Application) *apiFlags {
@@ -42,6 +51,12 @@ func registerAPIFlags(app *kingpin.Application) *apiFlags {
 	app.Flag("query.max-samples", "Maximum number of samples a single query can load into memory. Note that queries will fail if they try to load more samples than this into memory, so this also limits the number of samples a query can return.").Default("50000000").IntVar(&f.maxSamples)
 	app.Flag("query.max-concurrency", "Maximum number of queries executed concurrently.").Default("20").IntVar(&f.maxConcurrency)
 	app.Flag("web.enable-remote-write-receiver", "Enable API endpoint accepting remote write requests.").BoolVar(&f.enableRemoteWrite)
+	supported := remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType}
+	app.Flag("web.remote-write-receiver.accepted-protobuf-messages", fmt.Sprintf("List of the remote write protobuf messages to accept when receiving the remote writes. Supported values: %v", supported.String())).
+		Default(supported.Strings()...).SetValue(&rwProtoMsgFlag{msgs: &f.remoteWriteMsgs})
+	app.Flag("storage.remote.read-sample-limit", "Maximum overall number of samples to return via the remote read interface, in a single query. 0 means no limit. This limit is ignored for streamed response types.").Default("5e7").IntVar(&f.remoteReadSampleLimit)
+	app.Flag("storage.remote.read-concurrent-limit", "Maximum number of concurrent remote read calls. 0 means no limit.").Default("10").IntVar(&f.remoteReadConcurrentLimit)
+	app.Flag("storage.remote.read-max-bytes-in-frame", "Maximum number of bytes in a single frame for streaming remote read response types before marshalling. Note that client might have limit on frame size as well. 1MB as recommended by protobuf by default.").Default("1048576").IntVar(&f.remoteReadMaxBytesInFrame)
 	return f
 }
 
@@ -74,6 +89,10 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 	af := f.api
 	if af.maxConcurrency < 0 || af.maxSamples < 0 {
 		return nil, fmt.Errorf("--query.max-concurrency (%d) and --query.max-samples (%d) must not be negative", af.maxConcurrency, af.maxSamples)
+	}
+	if af.remoteReadSampleLimit < 0 || af.remoteReadConcurrentLimit < 0 || af.remoteReadMaxBytesInFrame < 0 {
+		return nil, fmt.Errorf("--storage.remote.read-sample-limit (%d), --storage.remote.read-concurrent-limit (%d) and --storage.remote.read-max-bytes-in-frame (%d) must not be negative",
+			af.remoteReadSampleLimit, af.remoteReadConcurrentLimit, af.remoteReadMaxBytesInFrame)
 	}
 	engine := promql.NewEngine(promql.EngineOpts{
 		Logger:        logger.With("component", "query engine"),
@@ -108,10 +127,22 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 			GoVersion: commonversion.GoVersion,
 		},
 		// As Prometheus: the external URL's host and scheme.
-		GlobalURL:         apiv1.GlobalURLOptions{ListenAddress: f.listenAddress, Host: f.web.ExternalURL.Host, Scheme: f.web.ExternalURL.Scheme},
-		CORSOrigin:        f.web.CORSOrigin,
-		EnableAdmin:       f.enableAdminAPI,
-		EnableRemoteWrite: af.enableRemoteWrite,
+		GlobalURL:           apiv1.GlobalURLOptions{ListenAddress: f.listenAddress, Host: f.web.ExternalURL.Host, Scheme: f.web.ExternalURL.Scheme},
+		CORSOrigin:          f.web.CORSOrigin,
+		EnableAdmin:         f.enableAdminAPI,
+		EnableRemoteWrite:   af.enableRemoteWrite,
+		RemoteWriteMessages: af.remoteWriteMsgs,
+		ExternalLabels:      externalLabels(scraping),
+		ExternalURL:         f.web.ExternalURL,
+		RemoteRead: remoteread.NewHandler(remoteread.Options{
+			Queryable:       db,
+			ExternalLabels:  externalLabels(scraping),
+			SampleLimit:     af.remoteReadSampleLimit,
+			ConcurrentLimit: af.remoteReadConcurrentLimit,
+			MaxBytesInFrame: af.remoteReadMaxBytesInFrame,
+			Registerer:      reg,
+			Logger:          logger.With("component", "remote read"),
+		}),
 	}
 	if scraping != nil {
 		opts.Targets = scraping.Manager
@@ -189,4 +220,24 @@ func retentionString(f *flags) string {
 		return s + " or " + size
 	}
 	return s
+}
+
+// rwProtoMsgFlag parses --web.remote-write-receiver.accepted-protobuf-messages (repeatable), as
+// Prometheus's rwProtoMsgFlagParser (cmd/prometheus/main.go, v0.315.0).
+type rwProtoMsgFlag struct{ msgs *remoteapi.MessageTypes }
+
+func (*rwProtoMsgFlag) IsCumulative() bool { return true }
+
+func (p *rwProtoMsgFlag) String() string { return strings.Join(p.msgs.Strings(), ",") }
+
+func (p *rwProtoMsgFlag) Set(opt string) error {
+	t := remoteapi.WriteMessageType(opt)
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if slices.Contains(*p.msgs, t) {
+		return fmt.Errorf("duplicated %v flag value, got %v already", t, *p.msgs)
+	}
+	*p.msgs = append(*p.msgs, t)
+	return nil
 }

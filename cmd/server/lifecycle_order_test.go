@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-monitoring/vigil/web/ui"
 )
 
 // recorder builds components that log their starts and stops.
@@ -127,13 +129,14 @@ func TestLifecycleTerminationDuringStart(t *testing.T) {
 	}
 }
 
-// Until ready, only the operational endpoints answer; everything else is 503, as in
+// Until ready, only the operational endpoints and the UI answer; everything else is 503, as in
 // Prometheus.
 func TestReadyGate(t *testing.T) {
 	var ready atomic.Bool
 	mux := http.NewServeMux()
 	mountOperational(mux, prometheus.NewRegistry(), &ready, true, newTerminator())
 	mux.HandleFunc("/api/v1/query", func(w http.ResponseWriter, r *http.Request) {})
+	mux.Handle("/", ui.Handler("/"))
 	h := readyGate(&ready, mux)
 	get := func(path string) int {
 		rec := httptest.NewRecorder()
@@ -149,6 +152,11 @@ func TestReadyGate(t *testing.T) {
 		{"/debug/pprof/cmdline", 200, 200},
 		{"/api/v1/query", 503, 200},
 		{"/api/v2/alerts", 503, 404},
+		{"/", 302, 302},
+		{"/query", 200, 200},
+		{"/static/app.js", 200, 200},
+		{"/federate", 503, 404},
+		{"/staticx", 503, 404},
 	} {
 		if got := get(tc.path); got != tc.before {
 			t.Errorf("%s before ready: %d, want %d", tc.path, got, tc.before)

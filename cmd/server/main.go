@@ -34,6 +34,7 @@ import (
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
 	webserver "github.com/vigil-monitoring/vigil/web/server"
+	"github.com/vigil-monitoring/vigil/web/ui"
 )
 
 // version is Vigil's version: set by release builds with
@@ -58,6 +59,7 @@ type flags struct {
 	scrape            *scrapeFlags
 	api               *apiFlags
 	rules             *rulesFlags
+	pushgateway       *pushgatewayFlags
 	web               *webserver.Flags
 	remoteWrite       *remoteWriteFlags
 }
@@ -95,6 +97,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	f.scrape = registerScrapeFlags(app)
 	f.rules = registerRulesFlags(app)
 	f.api = registerAPIFlags(app)
+	f.pushgateway = registerPushgatewayFlags(app)
 	f.web = webserver.RegisterFlags(app)
 	f.remoteWrite = registerRemoteWriteFlags(app)
 	// The server is the default command; the others are listed in --help (`vigil help
@@ -103,6 +106,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	app.Command("server", "Run the Vigil server (the default command; the flags above are its flags).").Default()
 	registerRulesCommands(app)
 	registerExplainCommand(app)
+	registerImportCommands(app, &f.storagePath)
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
 	}
@@ -138,6 +142,9 @@ func main() {
 	if handled, code := runRulesCommand(os.Args[1:], os.Stdout, os.Stderr); handled {
 		os.Exit(code)
 	}
+	if handled, code := runImportCommand(os.Args[1:], os.Stdout, os.Stderr); handled {
+		os.Exit(code)
+	}
 	f, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
@@ -157,8 +164,8 @@ func main() {
 // run is the server's lifecycle, declared in one place: what each component is, the order
 // they start in, when the server is ready, and the order they stop in.
 //
-// Start: signals → web → storage → remote write → alerting → scrape → api → rules → reload,
-// then ready.
+// Start: signals → web → storage → remote write → alerting → scrape → api → rules →
+// pushgateway → reload, then ready.
 //   - signals first, so that SIGTERM/SIGINT during startup stop the server cleanly (the start
 //     phase checks between components) and SIGHUP waits for the reload handler instead of
 //     killing the process.
@@ -171,10 +178,11 @@ func main() {
 //
 // Ready: /-/ready answers 200 once every component has started.
 //
-// Stop: signals → reload → web → rules → scrape → remote write → alerting → api → storage.
+// Stop: signals → reload → web → rules → scrape → pushgateway → remote write → alerting → api →
+// storage.
 //   - the web server first stops accepting and finishes the requests in progress (and with
 //     them any reload they asked for);
-//   - rules and scrape stop producing samples and alerts;
+//   - rules, scrape and the pushgateway stop producing samples and alerts;
 //   - remote write sends what its queues hold (up to the flush deadline) and saves positions;
 //   - alerting flushes: notifications under way finish and enter the notification log,
 //     silences and the log are snapshotted;
@@ -205,11 +213,20 @@ func run(f *flags, logger *slog.Logger) error {
 		scraping *scrapeRuntime
 		rules    *rulesRuntime
 		api      *apiRuntime
+		pushgw   *pushgatewayRuntime
 		remoteW  *remotewrite.Manager
 		// scrapeMgr is the scrape manager once scraping runs (remote write's metadata source).
 		scrapeMgr atomic.Pointer[scrape.Manager]
 	)
-	mountOperational(mux, reg, &isReady, f.enableLifecycle, term)
+	var extraMetrics []prometheus.Gatherer
+	if f.pushgateway.enable {
+		// The Pushgateway handlers' own metrics are on client_golang's default registry.
+		extraMetrics = append(extraMetrics, pushgatewayGatherer())
+	}
+	mountOperational(mux, reg, &isReady, f.enableLifecycle, term, extraMetrics...)
+	// The web UI (web/ui): its pages, assets, and GET / redirecting to the query page. Links
+	// carry the external URL's path, which the browser sees (e.g. behind an ingress).
+	mux.Handle("/", ui.Handler(f.web.ExternalURL.Path))
 
 	signals := &component{name: "signals"}
 	{
@@ -342,6 +359,25 @@ func run(f *flags, logger *slog.Logger) error {
 		stop: func() { rules.Stop() },
 	}
 
+	// The Pushgateway API, with --web.enable-pushgateway: after storage and scrape (it stores
+	// the pushed groups through the scrape append path, with prometheus.yml's global
+	// settings); it stops before storage and writes the groups to their file.
+	pushgwc := &component{
+		name: "pushgateway",
+		start: func() (err error) {
+			if !f.pushgateway.enable {
+				return nil
+			}
+			pushgw, err = setupPushgateway(f, dbDir, db, scraping.Reloader, mux, logger)
+			return err
+		},
+		stop: func() {
+			if pushgw != nil {
+				pushgw.Stop()
+			}
+		},
+	}
+
 	reloadc := &component{name: "reload"}
 	{
 		ctx, cancel := context.WithCancel(context.Background())
@@ -362,8 +398,8 @@ func run(f *flags, logger *slog.Logger) error {
 
 	lc := &lifecycle{
 		logger:     logger,
-		startOrder: []*component{signals, webc, storage, remotec, alerting, scrapec, apic, rulesc, reloadc},
-		stopOrder:  []*component{signals, reloadc, webc, rulesc, scrapec, remotec, alerting, apic, storage},
+		startOrder: []*component{signals, webc, storage, remotec, alerting, scrapec, apic, rulesc, pushgwc, reloadc},
+		stopOrder:  []*component{signals, reloadc, webc, rulesc, scrapec, pushgwc, remotec, alerting, apic, storage},
 		stopping:   term.stopping(),
 		ready: func() {
 			isReady.Store(true)
@@ -394,10 +430,10 @@ func (t *terminator) stopping() <-chan struct{} { return t.done }
 // why is the reason given to request; call it after stopping is closed.
 func (t *terminator) why() string { return t.reason }
 
-// mountOperational mounts what answers from the first moment: /metrics, /debug/pprof,
-// /-/healthy, /-/ready and /-/quit.
-func mountOperational(mux *http.ServeMux, reg *prometheus.Registry, ready *atomic.Bool, enableLifecycle bool, term *terminator) {
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+// mountOperational mounts what answers from the first moment: /metrics (reg's metrics and
+// extra's), /debug/pprof, /-/healthy, /-/ready and /-/quit.
+func mountOperational(mux *http.ServeMux, reg *prometheus.Registry, ready *atomic.Bool, enableLifecycle bool, term *terminator, extra ...prometheus.Gatherer) {
+	mux.Handle("/metrics", promhttp.HandlerFor(append(prometheus.Gatherers{reg}, extra...), promhttp.HandlerOpts{Registry: reg}))
 	// Go's profiler, as Prometheus serves it (go tool pprof http://HOST/debug/pprof/profile).
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -431,7 +467,7 @@ func mountOperational(mux *http.ServeMux, reg *prometheus.Registry, ready *atomi
 }
 
 // readyGate answers 503 Service Unavailable, as Prometheus does, for every path but the
-// operational ones until the server is ready.
+// operational ones and the UI until the server is ready.
 func readyGate(ready *atomic.Bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() && !servedBeforeReady(r.URL.Path) {
@@ -448,7 +484,8 @@ func servedBeforeReady(path string) bool {
 	case "/metrics", "/-/healthy", "/-/ready", "/-/quit":
 		return true
 	}
-	return strings.HasPrefix(path, "/debug/pprof/")
+	// The UI's pages and assets: the page says Vigil is starting until /-/ready answers 200.
+	return strings.HasPrefix(path, "/debug/pprof/") || ui.Serves(path)
 }
 
 // webServer is the HTTP server of UI, APIs and telemetry (web/server: --web.* flags, the web

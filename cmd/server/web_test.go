@@ -138,6 +138,8 @@ func TestWebConfigCoversEveryPath(t *testing.T) {
 		{"GET", "/api/v2/silences", "", 200},
 		{"GET", "/federate?match[]=up", "", 200},
 		{"GET", "/debug/pprof/", "", 200},
+		{"GET", "/query", "", 200},
+		{"GET", "/static/app.js", "", 200},
 	} {
 		do := func(c *http.Client) *http.Response {
 			var body io.Reader

@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/grafana/regexp"
+	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -111,9 +113,24 @@ type Options struct {
 
 	EnableAdmin       bool
 	EnableRemoteWrite bool
+	// RemoteWriteMessages are the remote-write protobuf messages accepted
+	// (--web.remote-write-receiver.accepted-protobuf-messages); nil accepts 1.0 and 2.0.
+	RemoteWriteMessages remoteapi.MessageTypes
 	// RemoteWriteConcurrency bounds the remote-write requests decoded and appended at once
 	// (as many more wait; past that 503); 0 is max(2, GOMAXPROCS).
 	RemoteWriteConcurrency int
+	// RemoteRead serves POST /api/v1/read (remote/read.Handler); nil answers 404.
+	RemoteRead http.Handler
+	// ExternalLabels and ExternalURL are $externalLabels and $externalURL in the templates of
+	// rules tried with /api/v1/rules/replay (nil: none).
+	ExternalLabels func() labels.Labels
+	ExternalURL    *url.URL
+	// QueryTimeout bounds a whole rule replay (its range query, template queries and
+	// evaluations), as --query.timeout bounds a query; 0: only the request's own timeout.
+	QueryTimeout time.Duration
+	// RuleQueryOffset is the global rule_query_offset, the default query_offset of a replayed
+	// rule (nil: 0).
+	RuleQueryOffset func() time.Duration
 	// Parser parses selectors and expressions for the metadata endpoints; nil uses the same
 	// options as the query engine.
 	Parser parser.Parser
@@ -129,8 +146,9 @@ type API struct {
 	now    func() time.Time
 	mux    *http.ServeMux
 	// corsOrigin is opts.CORSOrigin or its default.
-	corsOrigin *regexp.Regexp
-	writes     *writeLimiter
+	corsOrigin    *regexp.Regexp
+	writes        *writeLimiter
+	writeMessages remoteapi.MessageTypes
 }
 
 // New returns the API handler. It serves paths starting with /api/v1/.
@@ -144,6 +162,10 @@ func New(opts Options) *API {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	a.writeMessages = opts.RemoteWriteMessages
+	if a.writeMessages == nil {
+		a.writeMessages = remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType}
 	}
 	a.corsOrigin = opts.CORSOrigin
 	if a.corsOrigin == nil {
@@ -173,6 +195,7 @@ func New(opts Options) *API {
 	get("/metadata", a.metricMetadata)
 	get("/alerts", a.alerts)
 	get("/rules", a.rules)
+	getPost("/rules/replay", a.replayRule)
 	get("/status/config", a.serveConfig)
 	get("/status/runtimeinfo", a.serveRuntimeInfo)
 	get("/status/buildinfo", a.serveBuildInfo)
@@ -185,6 +208,9 @@ func New(opts Options) *API {
 	postPut("/admin/tsdb/clean_tombstones", a.cleanTombstones)
 	postPut("/admin/tsdb/snapshot", a.snapshot)
 	a.mux.HandleFunc("POST /api/v1/write", a.remoteWrite)
+	if opts.RemoteRead != nil {
+		a.mux.Handle("POST /api/v1/read", opts.RemoteRead)
+	}
 	a.mux.Handle("OPTIONS /api/v1/", a.wrap(func(*http.Request) apiResult { return apiResult{} }))
 	a.mux.HandleFunc(notFoundPattern, a.notFound)
 	return a

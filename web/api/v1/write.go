@@ -1,3 +1,19 @@
+// Copyright The Prometheus Authors
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+// http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+//
+// Modified by Vigil: appendWriteV2Request follows storage/remote/write_handler.go (appendV2) of
+// github.com/prometheus/prometheus v0.315.0; the rest of the receiver is Vigil's own.
+
 package v1
 
 import (
@@ -5,16 +21,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/golang/snappy"
+	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 
 	"github.com/vigil-monitoring/vigil/storage"
 )
@@ -66,24 +84,33 @@ func (l *writeLimiter) acquire(ctx context.Context) (release func(), err error) 
 	}
 }
 
-// remoteWrite is the remote-write 1.0 receiver: a snappy-compressed prompb.WriteRequest.
-// Samples that storage refuses (out of order, duplicate, out of bounds, too far in the future,
-// native histograms) are skipped and the valid rest is committed; the answer is then 400 with
-// the refused samples listed, as Prometheus's receiver answers a partially written remote-write
-// 2.0 request, so that the sender does not retry (and duplicate) a batch whose good samples are
-// stored. Prometheus's 1.0 receiver rolls the whole batch back instead, losing the good samples
-// with the bad. Storage failures roll back and answer 500, which senders retry.
+// remoteWrite is the remote-write receiver, for 1.0 (prometheus.WriteRequest) and 2.0
+// (io.prometheus.write.v2.Request) bodies as the Content-Type's proto parameter says (none: 1.0);
+// another proto, or one not in Options.RemoteWriteMessages, is 415. Samples that storage
+// refuses (out of order, duplicate, out of bounds, too far in the future, native histograms) are
+// skipped and the valid rest is committed; the answer is then 400 with the refused samples
+// listed, as Prometheus's receiver answers a partially written 2.0 request, so that the sender
+// does not retry (and duplicate) a batch whose good samples are stored. Prometheus's 1.0
+// receiver rolls the whole batch back instead, losing the good samples with the bad. Storage
+// failures roll back and answer 500, which senders retry. A 2.0 answer carries the
+// X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written headers.
 func (a *API) remoteWrite(w http.ResponseWriter, r *http.Request) {
 	if !a.opts.EnableRemoteWrite || a.opts.Appendable == nil {
 		http.Error(w, "remote write receiver needs to be enabled with --web.enable-remote-write-receiver", http.StatusNotFound)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, params, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/x-protobuf" || (params["proto"] != "" && params["proto"] != "prometheus.WriteRequest") {
-			http.Error(w, fmt.Sprintf("unsupported content type %q: only remote write 1.0 (application/x-protobuf;proto=prometheus.WriteRequest) is accepted", ct), http.StatusUnsupportedMediaType)
-			return
-		}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "application/x-protobuf"
+	}
+	msgType, err := remoteapi.ParseProtoMsg(ct)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnsupportedMediaType)
+		return
+	}
+	if !a.writeMessages.Contains(msgType) {
+		http.Error(w, fmt.Sprintf("%v protobuf message is not accepted by this server; only accepts %v", msgType, a.writeMessages.String()), http.StatusUnsupportedMediaType)
+		return
 	}
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && enc != "snappy" {
 		http.Error(w, fmt.Sprintf("unsupported content encoding %q, only snappy is accepted", enc), http.StatusUnsupportedMediaType)
@@ -122,12 +149,32 @@ func (a *API) remoteWrite(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("decoding snappy body: %s", err), http.StatusBadRequest)
 		return
 	}
-	var req prompb.WriteRequest
-	if err := req.Unmarshal(raw); err != nil {
-		http.Error(w, fmt.Sprintf("decoding remote write request: %s", err), http.StatusBadRequest)
-		return
+	var (
+		refused refusedSamples
+		stats   writeStats
+	)
+	if msgType == remoteapi.WriteV2MessageType {
+		var req writev2.Request
+		if err := req.Unmarshal(raw); err != nil {
+			http.Error(w, fmt.Sprintf("decoding remote write 2.0 request: %s", err), http.StatusBadRequest)
+			return
+		}
+		refused, stats, err = a.appendWriteV2Request(r, &req)
+		if err == nil {
+			// The stats of what was committed; none after a rollback (as upstream).
+			h := w.Header()
+			h.Set("X-Prometheus-Remote-Write-Samples-Written", strconv.Itoa(stats.samples))
+			h.Set("X-Prometheus-Remote-Write-Histograms-Written", strconv.Itoa(stats.histograms))
+			h.Set("X-Prometheus-Remote-Write-Exemplars-Written", strconv.Itoa(stats.exemplars))
+		}
+	} else {
+		var req prompb.WriteRequest
+		if err := req.Unmarshal(raw); err != nil {
+			http.Error(w, fmt.Sprintf("decoding remote write request: %s", err), http.StatusBadRequest)
+			return
+		}
+		refused, err = a.appendWriteRequest(r, &req)
 	}
-	refused, err := a.appendWriteRequest(r, &req)
 	if err != nil {
 		a.logger.Warn("remote write request failed", "code", http.StatusInternalServerError, "err", err)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -178,8 +225,11 @@ type refusedSamples struct {
 	errs  []error // the first maxWriteErrors
 }
 
-func (rs *refusedSamples) add(err error) {
-	rs.count++
+func (rs *refusedSamples) add(err error) { rs.addN(1, err) }
+
+// addN counts n refused samples for one reason (a whole series refused).
+func (rs *refusedSamples) addN(n int, err error) {
+	rs.count += max(n, 1)
 	if len(rs.errs) < maxWriteErrors {
 		rs.errs = append(rs.errs, err)
 	}
@@ -231,23 +281,105 @@ func (a *API) appendWriteRequest(r *http.Request, req *prompb.WriteRequest) (ref
 		}
 		var ref storage.SeriesRef
 		for _, s := range ts.Samples {
-			if s.Timestamp > maxT {
-				refused.add(fmt.Errorf("%w: timestamp is too far in the future for series %s at timestamp %d", storage.ErrOutOfBounds, ls.String(), s.Timestamp))
-				continue
+			if _, aerr := appendRemoteSample(app, &ref, ls, s.Timestamp, s.Value, maxT, &refused); aerr != nil {
+				return refused, aerr
 			}
-			r, aerr := app.Append(ref, ls, s.Timestamp, s.Value)
-			if aerr != nil {
-				if isBadSampleErr(aerr) {
-					refused.add(fmt.Errorf("%w for series %s at timestamp %d", aerr, ls.String(), s.Timestamp))
-					continue
-				}
-				return refused, fmt.Errorf("%w for series %s at timestamp %d", aerr, ls.String(), s.Timestamp)
-			}
-			ref = r
 		}
 	}
 	if invalid > 0 {
 		a.logger.Warn("remote write series with invalid metric names or labels skipped", "count", invalid)
 	}
 	return refused, nil
+}
+
+// writeStats count what a 2.0 request wrote, for the response headers.
+type writeStats struct{ samples, histograms, exemplars int }
+
+// errNoHistograms refuses native histograms until Vigil stores them (issue #18).
+var errNoHistograms = fmt.Errorf("%w: native histogram samples are not supported", storage.ErrOutOfBounds)
+
+// appendWriteV2Request appends a remote-write 2.0 request as Prometheus's receiver does
+// (storage/remote/write_handler.go appendV2, v0.315.0): labels and metadata resolved from the
+// symbol table, series with invalid labels or without samples refused (400, the rest written),
+// exemplars counted as written and not stored (as Prometheus without exemplar storage, its
+// default), metadata validated and not stored (as Prometheus without the metadata-wal-records
+// feature). Native histograms are refused, counted per histogram sample.
+func (a *API) appendWriteV2Request(r *http.Request, req *writev2.Request) (refused refusedSamples, stats writeStats, err error) {
+	app := a.opts.Appendable.Appender(r.Context())
+	defer func() {
+		if err != nil {
+			_ = app.Rollback()
+			stats = writeStats{}
+			return
+		}
+		if cerr := app.Commit(); cerr != nil {
+			err = fmt.Errorf("committing remote write samples: %w", cerr)
+			stats = writeStats{}
+		}
+	}()
+	maxT := time.Now().Add(maxAheadTime).UnixMilli()
+	b := labels.NewScratchBuilder(0)
+	for _, ts := range req.Timeseries {
+		ls, lerr := ts.ToLabels(&b, req.Symbols)
+		if lerr != nil {
+			refused.addN(len(ts.Samples)+len(ts.Histograms), fmt.Errorf("parsing labels for series %v: %w", ts.LabelsRefs, lerr))
+			continue
+		}
+		if _, merr := ts.ToMetadata(req.Symbols); merr != nil {
+			refused.addN(len(ts.Samples)+len(ts.Histograms), fmt.Errorf("parsing metadata for series %v: %w", ts.LabelsRefs, merr))
+			continue
+		}
+		if !ls.Has(model.MetricNameLabel) || !ls.IsValid(model.UTF8Validation) {
+			refused.addN(len(ts.Samples)+len(ts.Histograms), fmt.Errorf("invalid metric name or labels, got %v", ls.String()))
+			continue
+		}
+		if dup, ok := ls.HasDuplicateLabelNames(); ok {
+			refused.addN(len(ts.Samples)+len(ts.Histograms), fmt.Errorf("invalid labels for series, labels %v, duplicated label %s", ls.String(), dup))
+			continue
+		}
+		if len(ts.Samples) == 0 && len(ts.Histograms) == 0 {
+			refused.add(fmt.Errorf("TimeSeries must contain at least one sample or histogram for series %v", ls.String()))
+			continue
+		}
+		var ref storage.SeriesRef
+		for _, smpl := range ts.Samples {
+			ok, aerr := appendRemoteSample(app, &ref, ls, smpl.Timestamp, smpl.Value, maxT, &refused)
+			if aerr != nil {
+				return refused, stats, aerr
+			}
+			if ok {
+				stats.samples++
+			}
+		}
+		for _, h := range ts.Histograms {
+			refused.add(fmt.Errorf("%w for series %s at timestamp %d", errNoHistograms, ls.String(), h.Timestamp))
+		}
+		for _, ep := range ts.Exemplars {
+			if _, eerr := ep.ToExemplar(&b, req.Symbols); eerr != nil {
+				refused.add(fmt.Errorf("parsing exemplar for series %v: %w", ls.String(), eerr))
+				continue
+			}
+			stats.exemplars++
+		}
+	}
+	return refused, stats, nil
+}
+
+// appendRemoteSample appends one sample of a remote-write request: a refused sample is added to
+// refused (ok false, no error); an error is a storage failure.
+func appendRemoteSample(app storage.Appender, ref *storage.SeriesRef, ls labels.Labels, t int64, v float64, maxT int64, refused *refusedSamples) (ok bool, err error) {
+	if t > maxT {
+		refused.add(fmt.Errorf("%w: timestamp is too far in the future for series %s at timestamp %d", storage.ErrOutOfBounds, ls.String(), t))
+		return false, nil
+	}
+	r, aerr := app.Append(*ref, ls, t, v)
+	if aerr != nil {
+		if isBadSampleErr(aerr) {
+			refused.add(fmt.Errorf("%w for series %s at timestamp %d", aerr, ls.String(), t))
+			return false, nil
+		}
+		return false, fmt.Errorf("%w for series %s at timestamp %d", aerr, ls.String(), t)
+	}
+	*ref = r
+	return true, nil
 }

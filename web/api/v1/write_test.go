@@ -95,7 +95,8 @@ func TestRemoteWrite(t *testing.T) {
 		}}), ct, http.StatusBadRequest, "native histogram samples are not supported"},
 		{"not snappy", []byte("plainly not snappy"), ct, http.StatusBadRequest, "snappy"},
 		{"not protobuf", snappy.Encode(nil, []byte{0xff, 0xff, 0xff}), ct, http.StatusBadRequest, "decoding remote write request"},
-		{"remote write 2.0", writeBody(t, ok), "application/x-protobuf;proto=io.prometheus.write.v2.Request", http.StatusUnsupportedMediaType, "unsupported content type"},
+		{"unknown proto", writeBody(t, ok), "application/x-protobuf;proto=io.prometheus.write.v3.Request", http.StatusUnsupportedMediaType, "unknown type for remote write protobuf message"},
+		{"not protobuf content", writeBody(t, ok), "text/plain", http.StatusUnsupportedMediaType, "expected application/x-protobuf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := postWrite(t, env, tc.body, tc.contentType)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -334,19 +336,53 @@ func compareHoldings(t *testing.T, vigil, recv string) {
 	if err != nil || len(names.Data) < 3 {
 		t.Fatalf("metric names of job rw: %v %v", names.Data, err)
 	}
+	// Receivers make what they received searchable asynchronously (VictoriaMetrics flushes its
+	// in-memory parts every few seconds): compare until equal, for up to 20 s.
+	deadline := time.Now().Add(20 * time.Second)
 	for _, name := range names.Data {
 		for _, f := range []string{"count_over_time", "sum_over_time"} {
 			q := fmt.Sprintf(`%s(%s{job="rw"}[1h])`, f, name)
 			want := instantQuery(t, vigil, q, at)
-			got := instantQuery(t, recv, q, at)
 			if len(want) == 0 {
 				t.Fatalf("Vigil has nothing for %s", q)
 			}
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			got := instantQuery(t, recv, q, at)
+			for !sameVector(got, want) && time.Now().Before(deadline) {
+				time.Sleep(500 * time.Millisecond)
+				got = instantQuery(t, recv, q, at)
+			}
+			if !sameVector(got, want) {
 				t.Errorf("%s differs:\nVigil:\n%s\nreceiver:\n%s", q, strings.Join(want, "\n"), strings.Join(got, "\n"))
 			}
 		}
 	}
+}
+
+// sameVector compares instantQuery results: labels exactly, values within 1e-12 relative (sums
+// of floats differ in the last bit between engines: VictoriaMetrics stores floats as decimals).
+func sameVector(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		la, va, _ := strings.Cut(a[i], "} ")
+		lb, vb, _ := strings.Cut(b[i], "} ")
+		if la != lb {
+			return false
+		}
+		x, errx := strconv.ParseFloat(va, 64)
+		y, erry := strconv.ParseFloat(vb, 64)
+		if errx != nil || erry != nil {
+			if va != vb {
+				return false
+			}
+			continue
+		}
+		if x != y && math.Abs(x-y) > 1e-12*math.Max(math.Abs(x), math.Abs(y)) {
+			return false
+		}
+	}
+	return true
 }
 
 type rwScenario struct {

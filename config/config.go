@@ -18,7 +18,7 @@
 // The accepted language is Prometheus's own: a file that Prometheus accepts and whose features
 // Vigil implements loads unchanged, and a file that Prometheus rejects is rejected here with the
 // same message where practical. Decoding is strict: a field Vigil does not know (a typo, or a
-// Prometheus feature Vigil does not implement such as remote_write or consul_sd_configs) is an
+// Prometheus feature Vigil does not implement such as remote_read or consul_sd_configs) is an
 // error that names the field and its line, never silently ignored.
 package config
 
@@ -97,6 +97,8 @@ type Config struct {
 	Runtime           RuntimeConfig `yaml:"runtime,omitempty"`
 	// OTLPConfig is the `otlp` block: how the OTLP receiver translates metrics.
 	OTLPConfig OTLPConfig `yaml:"otlp,omitempty"`
+	// RemoteWriteConfigs are the remote_write queues (package remote/write sends them).
+	RemoteWriteConfigs []*RemoteWriteConfig `yaml:"remote_write,omitempty"`
 }
 
 // DefaultGoGC is Prometheus's GC target (since 2.53): less memory for a little more CPU.
@@ -242,6 +244,9 @@ func (c *Config) SetDirectory(dir string) {
 		sc.SetDirectory(dir)
 	}
 	c.AlertingConfig.SetDirectory(dir)
+	for _, rw := range c.RemoteWriteConfigs {
+		rw.SetDirectory(dir)
+	}
 }
 
 // String returns the configuration as YAML with secrets replaced by "<secret>", for
@@ -300,6 +305,20 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 			return fmt.Errorf("found multiple scrape configs with job name %q", sc.JobName)
 		}
 		jobNames[sc.JobName] = struct{}{}
+	}
+	rwNames := map[string]struct{}{}
+	for _, rw := range c.RemoteWriteConfigs {
+		if rw == nil {
+			return errors.New("empty or null remote write config section")
+		}
+		// Empty names are filled with the config hash by the queue.
+		if _, ok := rwNames[rw.Name]; ok && rw.Name != "" {
+			return fmt.Errorf("found multiple remote write configs with job name %q", rw.Name)
+		}
+		if err := rw.Validate(); err != nil {
+			return err
+		}
+		rwNames[rw.Name] = struct{}{}
 	}
 	return c.AlertingConfig.Validate()
 }

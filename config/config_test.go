@@ -110,7 +110,19 @@ func TestLoadErrors(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
 	}{
-		{"unknown top-level", "remote_write:\n  - url: http://x\n", "line 1: field remote_write is unknown or not supported by Vigil"},
+		{"unknown top-level", "remote_read:\n  - url: http://x\n", "line 1: field remote_read is unknown or not supported by Vigil"},
+		{"remote_write azuread", "remote_write:\n  - url: http://x\n    azuread:\n      cloud: AzurePublic\n", "remote_write: azuread is not supported by Vigil"},
+		{"remote_write google_iam", "remote_write:\n  - url: http://x\n    google_iam:\n      credentials_file: /x\n", "remote_write: google_iam is not supported by Vigil"},
+		{"remote_write exemplars", "remote_write:\n  - url: http://x\n    send_exemplars: true\n", "remote_write: send_exemplars is not supported"},
+		{"remote_write histograms", "remote_write:\n  - url: http://x\n    send_native_histograms: true\n", "remote_write: send_native_histograms is not supported"},
+		{"remote_write round robin", "remote_write:\n  - url: http://x\n    round_robin_dns: true\n", "remote_write: round_robin_dns is not supported"},
+		{"remote_write two auths", "remote_write:\n  - url: http://x\n    basic_auth: {username: a}\n    authorization: {credentials: b}\n", "at most one of basic_auth"},
+		{"remote_write no url", "remote_write:\n  - name: a\n", "url for remote_write is empty"},
+		{"remote_write dup name", "remote_write:\n  - url: http://x\n    name: a\n  - url: http://y\n    name: a\n", `found multiple remote write configs with job name "a"`},
+		{"remote_write bad message", "remote_write:\n  - url: http://x\n    protobuf_message: foo\n", "invalid protobuf_message value"},
+		{"remote_write typo", "remote_write:\n  - url: http://x\n    queue_config:\n      max_shard: 3\n", "field max_shard is unknown"},
+		{"remote_write reserved header", "remote_write:\n  - url: http://x\n    headers:\n      Content-Type: x\n", "reserved header"},
+		{"remote_write min > max shards", "remote_write:\n  - url: http://x\n    queue_config:\n      min_shards: 5\n      max_shards: 2\n", "min_shards must not be greater than max_shards"},
 		{"typo in scrape config", "scrape_configs:\n  - job_name: a\n    scrape_intervall: 1s\n", "line 3: field scrape_intervall is unknown"},
 		{"unsupported sd", "scrape_configs:\n  - job_name: a\n    consul_sd_configs: []\n", "line 3: field consul_sd_configs is unknown"},
 		{"unknown global", "global:\n  foo: 1\n", "line 2: field foo"},
@@ -240,5 +252,51 @@ func TestRuntimeBlock(t *testing.T) {
 				t.Fatalf("runtime = %+v, want %+v", cfg.Runtime, tc.want)
 			}
 		})
+	}
+}
+
+func TestRemoteWriteConfig(t *testing.T) {
+	cfg, err := Load(`
+remote_write:
+  - url: http://recv:9090/api/v1/write
+    name: lts
+    remote_timeout: 10s
+    headers: {X-Scope-OrgID: team}
+    basic_auth: {username: u, password: p}
+    protobuf_message: io.prometheus.write.v2.Request
+    write_relabel_configs:
+      - source_labels: [__name__]
+        regex: go_.*
+        action: drop
+    queue_config: {capacity: 500, min_shards: 2, max_shards: 4, max_samples_per_send: 100, batch_send_deadline: 1s, min_backoff: 10ms, max_backoff: 1s, retry_on_http_429: true}
+    metadata_config: {send: false, send_interval: 30s}
+  - url: http://other/api/v1/write
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw := cfg.RemoteWriteConfigs
+	if len(rw) != 2 {
+		t.Fatalf("want 2 remote_write configs, got %d", len(rw))
+	}
+	q := rw[0].QueueConfig
+	if q.Capacity != 500 || q.MinShards != 2 || q.MaxShards != 4 || q.MaxSamplesPerSend != 100 || !q.RetryOnRateLimit ||
+		q.BatchSendDeadline != model.Duration(time.Second) || q.MinBackoff != model.Duration(10*time.Millisecond) {
+		t.Errorf("queue_config: %+v", q)
+	}
+	if rw[0].ProtobufMessage != "io.prometheus.write.v2.Request" || rw[0].MetadataConfig.Send || rw[0].Headers["X-Scope-OrgID"] != "team" {
+		t.Errorf("first config: %+v", rw[0])
+	}
+	if rw[1].QueueConfig != DefaultQueueConfig || rw[1].ProtobufMessage != "prometheus.WriteRequest" || !rw[1].MetadataConfig.Send ||
+		rw[1].RemoteTimeout != model.Duration(30*time.Second) {
+		t.Errorf("defaults not applied: %+v", rw[1])
+	}
+	h1, _ := rw[0].Hash()
+	h2, _ := rw[1].Hash()
+	if h1 == h2 || len(h1) != 32 {
+		t.Errorf("hashes %q %q", h1, h2)
+	}
+	if strings.Contains(cfg.String(), "password: p") {
+		t.Error("password shown in the config string")
 	}
 }

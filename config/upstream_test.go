@@ -18,10 +18,9 @@ import (
 // purpose, because they use a feature Vigil does not implement (DESIGN: anything unsupported is
 // a clear error at load time naming the field). field must appear in Vigil's error.
 var vigilRejects = map[string]struct{ field, reason string }{
-	"agent_mode.good.yml":                       {"remote_write", reasonRemoteWrite},
-	"remote_write_retry_on_rate_limit.good.yml": {"remote_write", reasonRemoteWrite},
+
 	"conf.good.yml": {"query_log_file", "uses nearly every Prometheus feature; besides the query log: " +
-		"scrape_failure_log_file, remote_write, remote_read, storage, tracing, scrape_native_histograms " +
+		"scrape_failure_log_file, remote_read, storage, tracing, scrape_native_histograms " +
 		"and 26 service discoveries Vigil does not have (dns, consul, ec2, azure, …)"},
 	"roundtrip.good.yml":                                                    {"azure_sd_configs", reasonSD},
 	"scrape_interval_larger.good.yml":                                       {"dns_sd_configs", reasonSD},
@@ -55,7 +54,6 @@ var vigilRejects = map[string]struct{ field, reason string }{
 
 // Why Vigil rejects the files in vigilRejects.
 const (
-	reasonRemoteWrite        = "remote write out is not implemented yet"
 	reasonSD                 = "service discovery Vigil does not implement (it has static, file, http and kubernetes)"
 	reasonNativeHistograms   = "native histograms are not supported: Vigil's storage holds floats only"
 	reasonExtraScrapeMetrics = "extra_scrape_metrics (scrape_timeout_seconds and the limit series) is not implemented"

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-monitoring/vigil/storage"
+	"github.com/vigil-monitoring/vigil/tsdb/wal"
 )
 
 // DB is Vigil's time-series database: a head in memory backed by a WAL, and immutable blocks on
@@ -158,6 +159,9 @@ func (db *DB) reportCorruption(b *Block, err error) {
 
 // Dir returns the data directory.
 func (db *DB) Dir() string { return db.dir }
+
+// WAL returns the write-ahead log, for readers that tail it (remote write).
+func (db *DB) WAL() *wal.WAL { return db.wal.w }
 
 // Head returns the in-memory head.
 func (db *DB) Head() *Head { return db.head }

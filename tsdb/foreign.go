@@ -32,8 +32,8 @@ import (
 //     only if nothing in it is foreign: every WAL segment is empty or starts with a record in
 //     Vigil's framing with a valid checksum, every block index starts with Vigil's magic "VGIX",
 //     and no other file or directory is present besides lock, wal/, chunks_head/, alertmanager/,
-//     snapshots/ and pushgateway/ (and import-state.json). The marker is then written and Open
-//     goes on.
+//     snapshots/, pushgateway/ and remote_write/ (and import-state.json). The marker is then
+//     written and Open goes on.
 //
 // Anything else makes Open fail with a *ForeignDirError, having changed nothing.
 
@@ -120,9 +120,10 @@ func checkOwnDir(dir string) (writeMarker bool, err error) {
 		p := filepath.Join(dir, name)
 		switch {
 		case name == MarkerFilename || name == "lock" || name == ImportStateFilename:
-		case (name == "alertmanager" || name == "snapshots" || name == "pushgateway") && e.IsDir():
-			// Written by Vigil's alerting (notification log, silences), by the snapshot API and
-			// by the Pushgateway API (the pushed groups); the TSDB never repairs or deletes
+		case (name == "alertmanager" || name == "snapshots" || name == "pushgateway" || name == "remote_write") && e.IsDir():
+			// Written by Vigil's alerting (notification log, silences), by the snapshot API, by
+			// the Pushgateway API (the pushed groups) and by remote write (each queue's WAL
+			// position); the TSDB never repairs or deletes
 			// anything in them.
 		case name == "wal" && e.IsDir():
 			if err := c.checkWALDir(p, "WAL segment "); err != nil {

@@ -235,7 +235,7 @@ func TestOpenMarksNewAndLegacyDirs(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, MarkerFilename)); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{"alertmanager", "snapshots", "pushgateway"} {
+	for _, d := range []string{"alertmanager", "snapshots", "pushgateway", "remote_write"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o777); err != nil {
 			t.Fatal(err)
 		}

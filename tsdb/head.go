@@ -31,6 +31,7 @@ type Head struct {
 	lastRef     atomic.Uint64
 	appenderID  atomic.Uint32
 	numSeries   atomic.Int64
+	appended    atomic.Uint64 // samples committed, for SamplesAppended
 	minTime     atomic.Int64
 	maxTime     atomic.Int64
 	minValidT   atomic.Int64 // samples before this are out of bounds (already in blocks)
@@ -69,6 +70,10 @@ func newHead(chunkRange int64, w walLog, m *headMetrics, hc *headChunks) *Head {
 // MinTime and MaxTime bound the head's samples; MinTime > MaxTime when it is empty.
 func (h *Head) MinTime() int64 { return h.minTime.Load() }
 func (h *Head) MaxTime() int64 { return h.maxTime.Load() }
+
+// SamplesAppended is the number of samples committed since the head was created (remote
+// write's prometheus_remote_storage_samples_in_total).
+func (h *Head) SamplesAppended() uint64 { return h.appended.Load() }
 
 // NumSeries is the number of series in the head.
 func (h *Head) NumSeries() int64 { return h.numSeries.Load() }
@@ -330,6 +335,7 @@ func (a *headAppender) Commit() error {
 		p.s.mu.Unlock()
 	}
 	h.metrics.samplesAppended.Add(float64(appended))
+	h.appended.Add(uint64(appended))
 	if dropped > 0 {
 		h.metrics.outOfOrder.Add(float64(dropped))
 	}

@@ -28,7 +28,9 @@ import (
 
 	_ "github.com/vigil-monitoring/vigil/internal/buildinfo" // fills common/version
 	"github.com/vigil-monitoring/vigil/internal/reload"
+	remotewrite "github.com/vigil-monitoring/vigil/remote/write"
 	"github.com/vigil-monitoring/vigil/routing"
+	"github.com/vigil-monitoring/vigil/scrape"
 	"github.com/vigil-monitoring/vigil/tsdb"
 	apiv1 "github.com/vigil-monitoring/vigil/web/api/v1"
 	webserver "github.com/vigil-monitoring/vigil/web/server"
@@ -59,6 +61,7 @@ type flags struct {
 	rules             *rulesFlags
 	pushgateway       *pushgatewayFlags
 	web               *webserver.Flags
+	remoteWrite       *remoteWriteFlags
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -96,6 +99,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	f.api = registerAPIFlags(app)
 	f.pushgateway = registerPushgatewayFlags(app)
 	f.web = webserver.RegisterFlags(app)
+	f.remoteWrite = registerRemoteWriteFlags(app)
 	// The server is the default command; the others are listed in --help (`vigil help
 	// COMMAND` shows their flags). main runs them before the server's flags are parsed, with
 	// promtool's exit codes (runRulesCommand, runAlertingCommand).
@@ -160,7 +164,8 @@ func main() {
 // run is the server's lifecycle, declared in one place: what each component is, the order
 // they start in, when the server is ready, and the order they stop in.
 //
-// Start: signals → web → storage → alerting → scrape → api → rules → reload, then ready.
+// Start: signals → web → storage → remote write → alerting → scrape → api → rules →
+// pushgateway → reload, then ready.
 //   - signals first, so that SIGTERM/SIGINT during startup stop the server cleanly (the start
 //     phase checks between components) and SIGHUP waits for the reload handler instead of
 //     killing the process.
@@ -173,10 +178,12 @@ func main() {
 //
 // Ready: /-/ready answers 200 once every component has started.
 //
-// Stop: signals → reload → web → rules → scrape → alerting → api → storage.
+// Stop: signals → reload → web → rules → scrape → pushgateway → remote write → alerting → api →
+// storage.
 //   - the web server first stops accepting and finishes the requests in progress (and with
 //     them any reload they asked for);
-//   - rules and scrape stop producing samples and alerts;
+//   - rules, scrape and the pushgateway stop producing samples and alerts;
+//   - remote write sends what its queues hold (up to the flush deadline) and saves positions;
 //   - alerting flushes: notifications under way finish and enter the notification log,
 //     silences and the log are snapshotted;
 //   - storage closes last, after every writer has stopped.
@@ -208,7 +215,10 @@ func run(f *flags, logger *slog.Logger) error {
 		api      *apiRuntime
 		pushgw   *pushgatewayRuntime
 		// pushed is pushgw for the API's handlers (set once the component has started).
-		pushed atomic.Pointer[pushgatewayRuntime]
+		pushed  atomic.Pointer[pushgatewayRuntime]
+		remoteW *remotewrite.Manager
+		// scrapeMgr is the scrape manager once scraping runs (remote write's metadata source).
+		scrapeMgr atomic.Pointer[scrape.Manager]
 	)
 	var extraMetrics []prometheus.Gatherer
 	if f.pushgateway.enable {
@@ -287,6 +297,18 @@ func run(f *flags, logger *slog.Logger) error {
 		},
 	}
 
+	// Remote write starts before the components that write samples and stops after them; its
+	// queues start with the first configuration (applied before scraping's) and each stops by
+	// sending what it holds for up to --storage.remote.flush-deadline and saving its position.
+	remotec := &component{
+		name: "remote write",
+		start: func() error {
+			remoteW = setupRemoteWrite(f.remoteWrite, db, &scrapeMgr, mux, reg, logger)
+			return nil
+		},
+		stop: func() { remoteW.Stop() },
+	}
+
 	alerting := &component{
 		name: "alerting",
 		start: func() error {
@@ -304,10 +326,13 @@ func run(f *flags, logger *slog.Logger) error {
 	scrapec := &component{
 		name: "scrape",
 		start: func() (err error) {
-			scraping, err = setupScrape(addConfigFile(coord, f.scrape.configFile, reg, logger), db, reg, logger)
+			rl := addConfigFile(coord, f.scrape.configFile, reg, logger)
+			rl.Add("remote_write", remoteW.ApplyConfig)
+			scraping, err = setupScrape(rl, db, reg, logger)
 			if err != nil {
 				return err
 			}
+			scrapeMgr.Store(scraping.Manager)
 			// Applied before the TSDB opened (applyEarly); from now on with every reload.
 			scraping.Reloader.Add("runtime", rs.apply)
 			return nil
@@ -379,8 +404,8 @@ func run(f *flags, logger *slog.Logger) error {
 
 	lc := &lifecycle{
 		logger:     logger,
-		startOrder: []*component{signals, webc, storage, alerting, scrapec, apic, rulesc, pushgwc, reloadc},
-		stopOrder:  []*component{signals, reloadc, webc, rulesc, scrapec, pushgwc, alerting, apic, storage},
+		startOrder: []*component{signals, webc, storage, remotec, alerting, scrapec, apic, rulesc, pushgwc, reloadc},
+		stopOrder:  []*component{signals, reloadc, webc, rulesc, scrapec, pushgwc, remotec, alerting, apic, storage},
 		stopping:   term.stopping(),
 		ready: func() {
 			isReady.Store(true)

@@ -94,6 +94,35 @@ type WAL struct {
 	dirty  bool
 	buf    []byte // framing buffer reused by Log
 	closed bool
+	// subs are signalled (without blocking) after every write and segment cut: WAL tailers
+	// read new records as soon as they are there instead of polling.
+	subs []chan struct{}
+}
+
+// Subscribe returns a channel that receives a value (coalesced: capacity one) after records
+// were written or a segment was cut. Unsubscribe releases it.
+func (w *WAL) Subscribe() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := make(chan struct{}, 1)
+	w.subs = append(w.subs, c)
+	return c
+}
+
+// Unsubscribe stops signalling c.
+func (w *WAL) Unsubscribe(c <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.subs = slices.DeleteFunc(w.subs, func(s chan struct{}) bool { return s == c })
+}
+
+func (w *WAL) notify() {
+	for _, c := range w.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Open opens the WAL in dir, creating the directory if needed. The last existing segment is
@@ -271,6 +300,7 @@ func (w *WAL) Log(recs ...[]byte) error {
 		return fmt.Errorf("write WAL segment %d at offset %d: %w", w.segIdx, w.segOff, err)
 	}
 	w.segOff += int64(n)
+	w.notify()
 	return nil
 }
 
@@ -326,6 +356,7 @@ func (w *WAL) cut() error {
 	if err := fileutil.SyncDir(w.dir); err != nil {
 		return err
 	}
+	w.notify()
 	return nil
 }
 

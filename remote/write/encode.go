@@ -1,0 +1,203 @@
+package write
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+)
+
+// series is what a queue keeps of one WAL series: its labels after external labels and
+// write_relabel_configs, in the form its protocol needs. It is small on purpose: a queue keeps
+// one per series of the WAL.
+type series struct {
+	// pairs are, for remote write 1.0, the encoded Label fields of a prompb.TimeSeries, one per
+	// label, interned across series (most label pairs repeat): every sample's TimeSeries is then
+	// these bytes plus the sample, with no per-sample label work. pbLen is their total length.
+	pairs []*string
+	pbLen uint32
+	// seg is the WAL segment of the series' last series record, for garbage collection at
+	// checkpoints.
+	seg int32
+	// v2 holds, for remote write 2.0, the labels (symbolised per request) and metric name.
+	v2 *seriesV2
+}
+
+type seriesV2 struct {
+	lset labels.Labels
+	name string
+}
+
+// labelsV1 interns the encoded label pairs of 1.0 queues.
+type labelsV1 map[string]*string
+
+// encode returns the series form of lset for 1.0.
+func (in labelsV1) encode(lset labels.Labels, s *series) {
+	s.pairs = make([]*string, 0, lset.Len())
+	s.pbLen = 0
+	var buf []byte
+	lset.Range(func(l labels.Label) {
+		buf = appendLabelV1(buf[:0], l)
+		p, ok := in[string(buf)]
+		if !ok {
+			str := string(buf)
+			p = &str
+			in[str] = p
+		}
+		s.pairs = append(s.pairs, p)
+		s.pbLen += uint32(len(*p))
+	})
+}
+
+// appendLabelV1 appends one TimeSeries.labels field (a prompb.Label) for l.
+func appendLabelV1(b []byte, l labels.Label) []byte {
+	m := 1 + uvarintLen(uint64(len(l.Name))) + len(l.Name) + 1 + uvarintLen(uint64(len(l.Value))) + len(l.Value)
+	b = append(b, tagLabels)
+	b = binary.AppendUvarint(b, uint64(m))
+	b = append(b, tagLabelName)
+	b = binary.AppendUvarint(b, uint64(len(l.Name)))
+	b = append(b, l.Name...)
+	b = append(b, tagLabelValue)
+	b = binary.AppendUvarint(b, uint64(len(l.Value)))
+	return append(b, l.Value...)
+}
+
+// sample is one sample on its way to the receiver. seq is the tracker sequence number of the
+// WAL record it came from.
+type sample struct {
+	s   *series
+	t   int64
+	v   float64
+	seq uint64
+}
+
+// Protobuf wire-format tags of the fields written by hand (prompb's types.proto).
+const (
+	tagTimeSeries   = 1<<3 | 2 // WriteRequest.timeseries
+	tagLabels       = 1<<3 | 2 // TimeSeries.labels
+	tagSamples      = 2<<3 | 2 // TimeSeries.samples
+	tagLabelName    = 1<<3 | 2 // Label.name
+	tagLabelValue   = 2<<3 | 2 // Label.value
+	tagSampleValue  = 1<<3 | 1 // Sample.value (double)
+	tagSampleTStamp = 2<<3 | 0 // Sample.timestamp (int64)
+)
+
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// appendSampleV1 appends one TimeSeries (the series' labels and one sample) of a
+// prompb.WriteRequest to b.
+func appendSampleV1(b []byte, s *series, t int64, v float64) []byte {
+	sampleLen := 1 + 8 + 1 + uvarintLen(uint64(t))
+	tsLen := int(s.pbLen) + 1 + uvarintLen(uint64(sampleLen)) + sampleLen
+	b = append(b, tagTimeSeries)
+	b = binary.AppendUvarint(b, uint64(tsLen))
+	for _, p := range s.pairs {
+		b = append(b, *p...)
+	}
+	b = append(b, tagSamples)
+	b = binary.AppendUvarint(b, uint64(sampleLen))
+	b = append(b, tagSampleValue)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+	b = append(b, tagSampleTStamp)
+	return binary.AppendUvarint(b, uint64(t))
+}
+
+// encoder builds and compresses requests; each shard has its own.
+type encoder struct {
+	v2       bool
+	raw      []byte
+	comp     []byte
+	symbols  writev2.SymbolsTable
+	ts       []writev2.TimeSeries
+	req      writev2.Request
+	metadata func(name string) (Metadata, bool)
+}
+
+func newEncoder(v2 bool, metadata func(string) (Metadata, bool)) *encoder {
+	return &encoder{v2: v2, symbols: writev2.NewSymbolTable(), metadata: metadata}
+}
+
+// encode returns the compressed request for the samples, valid until the next call, and the
+// uncompressed size.
+func (e *encoder) encode(samples []sample) (body []byte, rawSize int, err error) {
+	if e.v2 {
+		e.raw, err = e.encodeV2(samples)
+		if err != nil {
+			return nil, 0, err
+		}
+	} else {
+		e.raw = e.raw[:0]
+		for i := range samples {
+			e.raw = appendSampleV1(e.raw, samples[i].s, samples[i].t, samples[i].v)
+		}
+	}
+	return e.compress(), len(e.raw), nil
+}
+
+func (e *encoder) compress() []byte {
+	if n := snappy.MaxEncodedLen(len(e.raw)); cap(e.comp) < n {
+		e.comp = make([]byte, n)
+	}
+	e.comp = snappy.Encode(e.comp[:cap(e.comp)], e.raw)
+	return e.comp
+}
+
+func (e *encoder) encodeV2(samples []sample) ([]byte, error) {
+	e.symbols.Reset()
+	if cap(e.ts) < len(samples) {
+		e.ts = append(e.ts[:cap(e.ts)], make([]writev2.TimeSeries, len(samples)-cap(e.ts))...)
+	}
+	ts := e.ts[:len(samples)]
+	for i := range samples {
+		s := &samples[i]
+		t := &ts[i]
+		t.LabelsRefs = e.symbols.SymbolizeLabels(s.s.v2.lset, t.LabelsRefs)
+		if cap(t.Samples) == 0 {
+			t.Samples = make([]writev2.Sample, 1)
+		}
+		t.Samples = t.Samples[:1]
+		t.Samples[0] = writev2.Sample{Value: s.v, Timestamp: s.t}
+		t.Metadata = writev2.Metadata{}
+		if e.metadata != nil {
+			if md, ok := e.metadata(s.s.v2.name); ok {
+				t.Metadata.Type = writev2.FromMetadataType(md.Type)
+				t.Metadata.HelpRef = e.symbols.Symbolize(md.Help)
+				t.Metadata.UnitRef = e.symbols.Symbolize(md.Unit)
+			}
+		}
+	}
+	e.req.Symbols = e.symbols.Symbols()
+	e.req.Timeseries = ts
+	return e.req.OptimizedMarshal(e.raw)
+}
+
+// encodeMetadata returns the compressed 1.0 request carrying metadata only.
+func (e *encoder) encodeMetadata(md []Metadata) ([]byte, int, error) {
+	req := prompb.WriteRequest{Metadata: make([]prompb.MetricMetadata, 0, len(md))}
+	for _, m := range md {
+		req.Metadata = append(req.Metadata, prompb.MetricMetadata{
+			Type:             prompb.FromMetadataType(m.Type),
+			MetricFamilyName: m.MetricFamily,
+			Help:             m.Help,
+			Unit:             m.Unit,
+		})
+	}
+	raw, err := req.Marshal()
+	if err != nil {
+		return nil, 0, err
+	}
+	e.raw = raw
+	return e.compress(), len(raw), nil
+}
+
+// Metadata is one metric family's TYPE, HELP and UNIT as scraped.
+type Metadata struct {
+	MetricFamily string
+	Type         model.MetricType
+	Help, Unit   string
+}

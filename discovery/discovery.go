@@ -34,6 +34,13 @@ type Discoverer interface {
 	Run(ctx context.Context, up chan<- []*config.TargetGroup)
 }
 
+// ErrorReporter is implemented by discoverers that can fail while they run (Kubernetes: the API
+// server cannot be reached, refuses the credentials or denies the request). LastError is nil
+// while the discoverer works; the scrape manager shows it on /api/v1/targets.
+type ErrorReporter interface {
+	LastError() error
+}
+
 // Forward runs d until ctx ends and hands each of its updates, wrapped by wrap, to out; a send
 // still pending when ctx ends is dropped. It returns at once.
 func Forward[T any](ctx context.Context, d Discoverer, out chan<- T, wrap func([]*config.TargetGroup) T) {

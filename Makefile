@@ -84,3 +84,10 @@ e2e:
 .PHONY: upstream-diff
 upstream-diff:
 	@scripts/upstream-diff.sh $(if $(LOCAL),--local) $(VERSION)
+
+# Container images without a Docker daemon (internal/tools/image; recipe in deploy/Dockerfile):
+# bin/image (OCI image layout) and bin/vigil-images.tar (docker/podman load).
+.PHONY: image
+image: build
+	$(GO) run ./internal/tools/image -vigil $(BIN)/vigil -adapter $(BIN)/vigil-adapter \
+		-version $(or $(VERSION),latest) -revision '$(REVISION)' -layout $(BIN)/image -tarball $(BIN)/vigil-images.tar

@@ -18,6 +18,9 @@ import (
 	"testing"
 
 	amconfig "github.com/prometheus/alertmanager/config"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vigil-monitoring/vigil/config"
@@ -434,6 +437,41 @@ func TestKustomizeManifestsInSync(t *testing.T) {
 		got, err := os.ReadFile(f)
 		if err != nil || string(got) != want {
 			t.Errorf("%s is not what the chart renders (%v): run make manifests", f, err)
+		}
+	}
+}
+
+// Every rendered object of a built-in kind decodes strictly into client-go's types: no
+// misspelled or misplaced field, no wrong type. (The API server's own validation runs in
+// make e2e-chart: server-side dry run on the real control plane.)
+func TestManifestsDecodeStrictly(t *testing.T) {
+	decoder := serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
+	for _, values := range [][]string{
+		nil,
+		{"prometheus.prometheusSpec.replicas=2", "operatorResources.enabled=true", "prometheus.ingress.enabled=true", "prometheus.ingress.hosts[0]=vigil.example.com", "additionalPrometheusRulesMap.r.groups[0].name=g"},
+		{"adapter.tls.mode=selfSigned", "prometheus.prometheusSpec.storageSpec.volumeClaimTemplate=null"},
+	} {
+		decoded := 0
+		for _, o := range render(t, values...) {
+			b, err := json.Marshal(o.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, gvk, err := decoder.Decode(b, nil, nil)
+			if runtime.IsNotRegisteredError(err) {
+				continue // APIService, cert-manager: not in client-go's scheme
+			}
+			if err != nil {
+				t.Errorf("%v: %s %s (%s): %v", values, o.Kind, o.Name, o.Source, err)
+				continue
+			}
+			decoded++
+			if gvk.Kind != o.Kind {
+				t.Errorf("%s decoded as %s", o.Kind, gvk.Kind)
+			}
+		}
+		if decoded < 10 {
+			t.Errorf("%v: only %d objects decoded", values, decoded)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -281,6 +282,15 @@ type HTTPDiscoverer struct {
 	client   *http.Client
 	logger   *slog.Logger
 	lastLen  int
+	lastErr  atomic.Pointer[error] // the last refresh's error; nil once one succeeds
+}
+
+// LastError is the last refresh's error, nil while refreshes succeed (ErrorReporter).
+func (d *HTTPDiscoverer) LastError() error {
+	if p := d.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // NewHTTPDiscoverer returns a discoverer for one http_sd_configs entry.
@@ -306,9 +316,11 @@ func (d *HTTPDiscoverer) Run(ctx context.Context, up chan<- []*config.TargetGrou
 		if err != nil {
 			if ctx.Err() == nil {
 				failures.Inc()
+				d.lastErr.Store(&err)
 				d.logger.Error("HTTP SD: refresh failed, keeping previous targets", "url", d.url, "err", err)
 			}
 		} else {
+			d.lastErr.Store(nil)
 			send(ctx, up, tgs)
 		}
 		select {

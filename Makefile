@@ -99,3 +99,26 @@ ui-check:
 
 ui-screenshots:
 	VIGIL_UI_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestBrowser$$' -v ./web/ui/
+
+# Container images without a Docker daemon (internal/tools/image; recipe in deploy/Dockerfile):
+# bin/image (OCI image layout) and bin/vigil-images.tar (docker/podman load).
+.PHONY: image
+image: build
+	$(GO) run ./internal/tools/image -vigil $(BIN)/vigil -adapter $(BIN)/vigil-adapter \
+		-version $(or $(VERSION),latest) -revision '$(REVISION)' -layout $(BIN)/image -tarball $(BIN)/vigil-images.tar
+
+# The Helm chart (deploy/helm/vigil): helm lint and helm template with the values users set
+# (go test ./deploy/helm, also part of `make test`); `make manifests` rewrites the kustomize
+# manifests in deploy/ from the chart (the test fails when they drift).
+.PHONY: chart manifests
+chart: deps
+	HELM=$(CURDIR)/$(BIN)/helm $(GO) test -count=1 ./deploy/helm/
+
+manifests: deps
+	HELM=$(CURDIR)/$(BIN)/helm $(GO) test -count=1 -run TestKustomizeManifestsInSync ./deploy/helm/ -update
+
+# The chart's manifests (CRDs included) pass server-side dry run on the real control plane;
+# part of make e2e (scripts/e2e-chart.sh).
+.PHONY: e2e-chart
+e2e-chart: deps
+	@scripts/e2e-chart.sh

@@ -79,9 +79,10 @@ func TestSampleConfigAndWalkthrough(t *testing.T) {
 	}
 }
 
-// The config shipped in deploy/ must load, and name metrics as its comments say.
+// The config the chart ships (deploy/helm/vigil/files, also in deploy/adapter) must load, and
+// name metrics as its comments say.
 func TestDeployConfig(t *testing.T) {
-	data, err := os.ReadFile("../deploy/adapter/config.yaml")
+	data, err := os.ReadFile("../deploy/helm/vigil/files/adapter-config.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

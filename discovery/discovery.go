@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -32,6 +33,13 @@ import (
 // same Source. Run returns when ctx is done.
 type Discoverer interface {
 	Run(ctx context.Context, up chan<- []*config.TargetGroup)
+}
+
+// ErrorReporter is implemented by discoverers that can fail while they run (Kubernetes: the API
+// server cannot be reached, refuses the credentials or denies the request). LastError is nil
+// while the discoverer works; the scrape manager shows it on /api/v1/targets.
+type ErrorReporter interface {
+	LastError() error
 }
 
 // Forward runs d until ctx ends and hands each of its updates, wrapped by wrap, to out; a send
@@ -274,6 +282,15 @@ type HTTPDiscoverer struct {
 	client   *http.Client
 	logger   *slog.Logger
 	lastLen  int
+	lastErr  atomic.Pointer[error] // the last refresh's error; nil once one succeeds
+}
+
+// LastError is the last refresh's error, nil while refreshes succeed (ErrorReporter).
+func (d *HTTPDiscoverer) LastError() error {
+	if p := d.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // NewHTTPDiscoverer returns a discoverer for one http_sd_configs entry.
@@ -299,9 +316,11 @@ func (d *HTTPDiscoverer) Run(ctx context.Context, up chan<- []*config.TargetGrou
 		if err != nil {
 			if ctx.Err() == nil {
 				failures.Inc()
+				d.lastErr.Store(&err)
 				d.logger.Error("HTTP SD: refresh failed, keeping previous targets", "url", d.url, "err", err)
 			}
 		} else {
+			d.lastErr.Store(nil)
 			send(ctx, up, tgs)
 		}
 		select {

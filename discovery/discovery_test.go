@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vigil-monitoring/vigil/config"
 )
@@ -87,4 +88,44 @@ func TestHTTPSD(t *testing.T) {
 			t.Errorf("body %s: err %v, want %q", bad.body, err, bad.err)
 		}
 	}
+}
+
+// A failing HTTP SD endpoint is reported by LastError (shown on /api/v1/targets) until a
+// refresh succeeds again.
+func TestHTTPSDLastError(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	sd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
+			http.Error(w, "no", 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `[{"targets": ["a:1"]}]`)
+	}))
+	defer sd.Close()
+	c, err := config.Load(fmt.Sprintf("scrape_configs:\n- job_name: h\n  http_sd_configs: [{url: %q, refresh_interval: 1s}]\n", sd.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewHTTPDiscoverer(c.ScrapeConfigs[0].HTTPSDConfigs[0], slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r ErrorReporter = d
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	up := make(chan []*config.TargetGroup, 10)
+	go d.Run(ctx, up)
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	wait("the failure", func() bool { return r.LastError() != nil && strings.Contains(r.LastError().Error(), "500") })
+	fail.Store(false)
+	wait("the recovery", func() bool { return r.LastError() == nil })
 }

@@ -59,12 +59,20 @@ func New(c Config, logger *slog.Logger, o Options) (Discoverer, error) {
 	case "file":
 		return NewFileDiscoverer(c.Config.(*config.FileSDConfig), logger), nil
 	case "http":
-		return NewHTTPDiscoverer(c.Config.(*config.HTTPSDConfig), logger, o.HTTPClientOptions...)
+		d, err := NewHTTPDiscoverer(c.Config.(*config.HTTPSDConfig), logger, o.HTTPClientOptions...)
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
 	case "kubernetes":
 		if o.NewKubernetes != nil {
 			return o.NewKubernetes(c.Config.(*config.KubernetesSDConfig), logger)
 		}
-		return kubernetes.New(c.Config.(*config.KubernetesSDConfig), logger)
+		d, err := kubernetes.New(c.Config.(*config.KubernetesSDConfig), logger)
+		if err != nil {
+			return nil, err // not a nil *kubernetes.Discovery in a non-nil Discoverer
+		}
+		return d, nil
 	}
 	return nil, fmt.Errorf("unknown discovery kind %q", c.Kind)
 }
@@ -79,18 +87,30 @@ type Set struct {
 	done        chan struct{}
 }
 
-// NewSet builds the discoverers of cfgs; nothing runs until Run. An error leaves nothing behind.
+// NewSet builds the discoverers of cfgs; nothing runs until Run. As in Prometheus, a discoverer
+// that cannot be built (no in-cluster credentials for kubernetes_sd_configs, say) is logged and
+// left out: the others run, and the configuration stays valid. It returns no error today; the
+// error result stays for callers.
 func NewSet(cfgs []Config, logger *slog.Logger, o Options) (*Set, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	s := &Set{done: make(chan struct{})}
 	for _, c := range cfgs {
 		d, err := New(c, logger, o)
 		if err != nil {
-			return nil, fmt.Errorf("%s discovery: %w", c.Kind, err)
+			logger.Error("Cannot create service discovery", "discovery", c.Kind, "err", err)
+			d = failedDiscoverer{}
 		}
 		s.discoverers = append(s.discoverers, d)
 	}
 	return s, nil
 }
+
+// failedDiscoverer stands for a discoverer that could not be built: it finds nothing.
+type failedDiscoverer struct{}
+
+func (failedDiscoverer) Run(ctx context.Context, _ chan<- []*config.TargetGroup) { <-ctx.Done() }
 
 // Run starts the discoverers and calls update with all current groups, in discoverer order and,
 // within one discoverer, in the order their sources first appeared, each time one of them

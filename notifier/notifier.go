@@ -150,6 +150,18 @@ func NewSender(local Local, o SenderOptions) *Sender {
 	return s
 }
 
+// CheckConfig builds what ApplyConfig builds of the Alertmanager configs (HTTP clients, static
+// Alertmanagers, discoverers) without starting anything: the server checks a configuration with
+// it before applying it, and so does `vigil check config`.
+func CheckConfig(cfg *config.Config) error {
+	for i, amc := range cfg.AlertingConfig.AlertmanagerConfigs {
+		if _, err := newAMSet(amc, slog.New(slog.DiscardHandler), discovery.Options{}); err != nil {
+			return fmt.Errorf("alerting.alertmanagers[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
 // ApplyConfig takes the external labels, alert_relabel_configs and Alertmanagers of cfg. On
 // error nothing changes. Alertmanagers from static_configs are known when ApplyConfig returns;
 // the other mechanisms start here and update their set's Alertmanagers as they report. A set

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -31,6 +30,10 @@ type CheckOptions struct {
 	LintFatal bool
 	// Parser parses expressions; nil uses promql.DefaultParserOptions.
 	Parser parser.Parser
+	// ValidateConfig checks a loaded configuration file as the server does before applying it
+	// (HTTP clients of scrape jobs and Alertmanagers, ...), so that `check config` accepts what
+	// the server accepts. Nil checks nothing more.
+	ValidateConfig func(*config.Config) error
 }
 
 func (o CheckOptions) lintDuplicates() bool {
@@ -154,7 +157,7 @@ func duplicatesMessage(dups []ruleKey) string {
 func CheckConfig(stdout, stderr io.Writer, o CheckOptions, files ...string) int {
 	failed, hasErrors := false, false
 	for _, f := range files {
-		ruleFiles, err := checkConfigFile(stdout, f)
+		ruleFiles, err := checkConfigFile(stdout, f, o.ValidateConfig)
 		if err != nil {
 			fmt.Fprintln(stderr, "  FAILED:", err)
 			failed, hasErrors = true, true
@@ -172,23 +175,17 @@ func CheckConfig(stdout, stderr io.Writer, o CheckOptions, files ...string) int 
 	return exitCode(failed, hasErrors, o.LintFatal)
 }
 
-func checkConfigFile(stdout io.Writer, filename string) ([]string, error) {
+func checkConfigFile(stdout io.Writer, filename string, validate func(*config.Config) error) ([]string, error) {
 	fmt.Fprintln(stdout, "Checking", filename)
 	cfg, err := config.LoadFile(filename)
 	if err != nil {
 		return nil, err
 	}
-	var ruleFiles []string
-	for _, rf := range cfg.RuleFiles {
-		rfs, err := filepath.Glob(rf)
-		if err != nil {
+	if validate != nil {
+		if err := validate(cfg); err != nil {
 			return nil, err
 		}
-		// A pattern without a wildcard must name an existing file.
-		if !strings.Contains(rf, "*") && len(rfs) == 0 {
-			return nil, fmt.Errorf("%q does not point to an existing file", rf)
-		}
-		ruleFiles = append(ruleFiles, rfs...)
 	}
-	return ruleFiles, nil
+	// The rule files the server would load.
+	return ExpandRuleFiles(cfg.RuleFiles)
 }

@@ -225,6 +225,11 @@ func ExpandRuleFiles(patterns []string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("error retrieving rule files for %s: %w", pat, err)
 		}
+		// A name without a wildcard must name an existing file (promtool check config says so;
+		// the server says the same, so that both accept the same configurations).
+		if len(fs) == 0 && !strings.ContainsAny(pat, "*?[") {
+			return nil, fmt.Errorf("%q does not point to an existing file", pat)
+		}
 		files = append(files, fs...)
 	}
 	return files, nil

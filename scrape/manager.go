@@ -118,7 +118,7 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 	}
 	for _, sc := range cfg.ScrapeConfigs {
 		p, ok := m.pools[sc.JobName]
-		if ok && reflect.DeepEqual(p.cfg, sc) {
+		if ok && reflect.DeepEqual(p.cfg, sc) && !p.hasFailedProviders() {
 			continue
 		}
 		client, err := newHTTPClient(sc, m.opts.HTTPClientOptions)
@@ -164,7 +164,59 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 	for _, p := range removed {
 		p.stop(true)
 	}
+	m.metrics.failedConfigs.Set(float64(len(m.discoveryErrors(true))))
 	return nil
+}
+
+// CheckConfig builds what ApplyConfig builds of every scrape config that can fail on a valid
+// file — the HTTP clients, which read TLS certificate files — without starting anything. The
+// server checks a configuration with it before applying it, and so does `vigil check config`.
+func CheckConfig(cfg *config.Config, opts ...commoncfg.HTTPClientOption) error {
+	for _, sc := range cfg.ScrapeConfigs {
+		c, err := newHTTPClient(sc, opts)
+		if err != nil {
+			return err
+		}
+		c.CloseIdleConnections()
+	}
+	return nil
+}
+
+// DiscoveryError is a discovery mechanism of a scrape pool that does not work: it could not be
+// built (Since is zero), or it fails while it runs (the Kubernetes API server cannot be reached
+// or refuses the credentials).
+type DiscoveryError struct {
+	ScrapePool string
+	Mechanism  string // "kubernetes", "http", ...
+	Index      int    // the mechanism's position among the pool's discovery configs
+	Err        error
+}
+
+// DiscoveryErrors returns the discovery mechanisms that do not work, by pool and position.
+func (m *Manager) DiscoveryErrors() []DiscoveryError { return m.discoveryErrors(false) }
+
+func (m *Manager) discoveryErrors(buildOnly bool) []DiscoveryError {
+	var res []DiscoveryError
+	for job, p := range m.snapshot() {
+		p.mtx.Lock()
+		for i, pr := range p.providers {
+			err := pr.err
+			if r, ok := pr.d.(discovery.ErrorReporter); ok && err == nil && !buildOnly {
+				err = r.LastError()
+			}
+			if err != nil {
+				res = append(res, DiscoveryError{ScrapePool: job, Mechanism: pr.kind, Index: i, Err: err})
+			}
+		}
+		p.mtx.Unlock()
+	}
+	sort.Slice(res, func(i, j int) bool {
+		if res[i].ScrapePool != res[j].ScrapePool {
+			return res[i].ScrapePool < res[j].ScrapePool
+		}
+		return res[i].Index < res[j].Index
+	})
+	return res
 }
 
 // Stop ends all scraping. No stale markers are written: the server is going down, not the

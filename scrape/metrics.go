@@ -27,6 +27,7 @@ type metrics struct {
 	intervalLength      *prometheus.SummaryVec
 	syncLength          *prometheus.SummaryVec
 	discoveredTargets   *prometheus.GaugeVec
+	failedConfigs       prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,6 +35,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	}
 	m := &metrics{
+		failedConfigs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name:        "prometheus_sd_failed_configs",
+			Help:        "Current number of service discovery configurations that failed to load.",
+			ConstLabels: prometheus.Labels{"name": "scrape"},
+		}),
 		scrapeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "vigil_target_scrape_duration_seconds",
 			Help:    "Duration of scrapes, fetch to commit.",
@@ -87,7 +93,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.scrapeDuration, m.scrapesFailed, m.rejected, m.poolTargets, m.syncFailed,
 			m.exceededTargetLimit, m.exceededLabelLimits, m.exceededBodySize, m.exceededSampleLimit,
-			m.outOfOrder, m.duplicates, m.outOfBounds, m.intervalLength, m.syncLength, m.discoveredTargets)
+			m.outOfOrder, m.duplicates, m.outOfBounds, m.intervalLength, m.syncLength, m.discoveredTargets,
+			m.failedConfigs)
 	}
 	return m
 }

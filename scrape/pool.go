@@ -24,6 +24,9 @@ type provider struct {
 	d      discovery.Discoverer
 	cancel context.CancelFunc
 	groups map[string]*config.TargetGroup
+	// err is why the discoverer could not be built (d is nil then): as in Prometheus the job
+	// runs without it, and the next reload tries again.
+	err error
 }
 
 type providerUpdate struct {
@@ -118,7 +121,7 @@ func (p *scrapePool) prepareProviders(cfg *config.ScrapeConfig) (*providerPlan, 
 	plan := &providerPlan{next: make([]*provider, len(kinds))}
 	for i := range kinds {
 		for j, op := range old {
-			if !used[j] && op.kind == kinds[i] && reflect.DeepEqual(op.cfg, cfgs[i]) {
+			if !used[j] && op.d != nil && op.kind == kinds[i] && reflect.DeepEqual(op.cfg, cfgs[i]) {
 				used[j], plan.next[i] = true, op
 				break
 			}
@@ -126,11 +129,16 @@ func (p *scrapePool) prepareProviders(cfg *config.ScrapeConfig) (*providerPlan, 
 		if plan.next[i] != nil {
 			continue
 		}
-		d, err := p.newDiscoverer(kinds[i], cfgs[i])
-		if err != nil {
-			return nil, fmt.Errorf("%s discovery for job %q: %w", kinds[i], cfg.JobName, err)
+		np := &provider{kind: kinds[i], cfg: cfgs[i], groups: map[string]*config.TargetGroup{}}
+		if d, err := p.newDiscoverer(kinds[i], cfgs[i]); err != nil {
+			np.err = err
+			// As Prometheus: a discoverer that cannot be built (no in-cluster credentials for
+			// kubernetes_sd_configs, say) is logged and counted (prometheus_sd_failed_configs),
+			// and the job runs without it; the configuration itself is valid.
+			p.logger.Error("Cannot create service discovery", "discovery", kinds[i], "err", err)
+		} else {
+			np.d = d
 		}
-		np := &provider{kind: kinds[i], cfg: cfgs[i], d: d, groups: map[string]*config.TargetGroup{}}
 		plan.next[i] = np
 		plan.fresh = append(plan.fresh, np)
 	}
@@ -140,6 +148,19 @@ func (p *scrapePool) prepareProviders(cfg *config.ScrapeConfig) (*providerPlan, 
 		}
 	}
 	return plan, nil
+}
+
+// hasFailedProviders reports whether a discoverer of the pool could not be built: a reload
+// tries it again even when the job's config is unchanged.
+func (p *scrapePool) hasFailedProviders() bool {
+	p.mtx.Lock()
+	defer p.mtx.Unlock()
+	for _, pr := range p.providers {
+		if pr.d == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // applyProviders switches to the planned providers: it stops the ones no longer configured
@@ -154,6 +175,9 @@ func (p *scrapePool) applyProviders(plan *providerPlan) {
 	for _, np := range plan.fresh {
 		ctx, cancel := context.WithCancel(p.ctx)
 		np.cancel = cancel
+		if np.d == nil {
+			continue
+		}
 		discovery.Forward(ctx, np.d, p.updates, func(tgs []*config.TargetGroup) providerUpdate {
 			return providerUpdate{p: np, tgs: tgs}
 		})

@@ -16,3 +16,11 @@ if [ ${#need[@]} -gt 0 ]; then
 	$SUDO apt-get update -qq >/dev/null
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# helm for the chart tests (deploy/helm): built from the Go module proxy into the repository's bin/.
+HELM_VERSION=v4.3.2
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# (go install leaves `helm version` without the patch version; the module version says it.)
+if ! go version -m "$REPO/bin/helm" 2>/dev/null | grep -qE "^\s+mod\s+helm.sh/helm/v4\s+${HELM_VERSION}\s"; then
+	echo "installing helm ${HELM_VERSION} into bin/ (go install helm.sh/helm/v4/cmd/helm@${HELM_VERSION})"
+	GOBIN="$REPO/bin" go install "helm.sh/helm/v4/cmd/helm@${HELM_VERSION}"
+fi

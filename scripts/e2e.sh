@@ -157,6 +157,9 @@ $KUBECTL kustomize "$REPO/deploy/example" > "$WORK/example.yaml"
 $KUBECTL apply --dry-run=server -f "$WORK/deploy.yaml" >"$WORK/dryrun.txt" || fail "deploy/ rejected by the API server"
 $KUBECTL apply --dry-run=server -f "$WORK/example.yaml" >>"$WORK/dryrun.txt" || fail "deploy/example rejected by the API server"
 log "deploy/ and deploy/example validated with --dry-run=server: $(wc -l <"$WORK/dryrun.txt") objects in $(since "$t")s"
+# The Helm chart (deploy/helm/vigil), CRDs included, with the value sets users set.
+"$REPO/scripts/deps.sh"
+"$REPO/scripts/e2e-chart.sh" || fail "the Helm chart's manifests were rejected by the API server"
 # The adapter's config in deploy/ must load in the real binary's parser as well.
 "$REPO/bin/vigil-adapter" --help >/dev/null 2>&1 || true
 

@@ -60,6 +60,7 @@ type flags struct {
 	api               *apiFlags
 	rules             *rulesFlags
 	pushgateway       *pushgatewayFlags
+	autoReload        *autoReloadFlags
 	web               *webserver.Flags
 	remoteWrite       *remoteWriteFlags
 }
@@ -95,6 +96,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
 	f.alerting = registerAlertingFlags(app)
 	f.scrape = registerScrapeFlags(app)
+	f.autoReload = registerAutoReloadFlags(app)
 	f.rules = registerRulesFlags(app)
 	f.api = registerAPIFlags(app)
 	f.pushgateway = registerPushgatewayFlags(app)
@@ -388,17 +390,27 @@ func run(f *flags, logger *slog.Logger) error {
 	{
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
+		autoDone := make(chan struct{})
 		reloadc.start = func() error {
 			mux.Handle("/-/reload", coord.Handler(f.enableLifecycle))
 			go func() {
 				defer close(done)
 				coord.Run(ctx, hup)
 			}()
+			interval := f.autoReload.resolve(logger)
+			if interval > 0 {
+				logger.Info("Automatic configuration file reloading enabled", "interval", model.Duration(interval))
+			}
+			go func() {
+				defer close(autoDone)
+				coord.AutoReload(ctx, interval)
+			}()
 			return nil
 		}
 		reloadc.stop = func() {
 			cancel()
 			<-done
+			<-autoDone
 		}
 	}
 

@@ -33,6 +33,9 @@ func addConfigFile(coord *reload.Coordinator, path string, reg prometheus.Regist
 		MetricPrefix: "prometheus",
 		Registerer:   reg,
 		Logger:       logger.With("component", "config"),
+		// prometheus.yml with the rule files and scrape config files it names, as Prometheus
+		// hashes them for --config.auto-reload.
+		Checksum: func() (string, error) { return config.GenerateChecksum(path) },
 	})
 }
 
@@ -48,6 +51,7 @@ func addAlertmanagerFile(coord *reload.Coordinator, path string, r *routing.Rout
 		Load:       func() (struct{}, error) { return struct{}{}, r.Reload() },
 		Registerer: reg,
 		Logger:     logger.With("component", "alertmanager config"),
+		Checksum:   alertmanagerChecksum(path),
 	})
 	f.Loaded(struct{}{})
 	return f

@@ -210,7 +210,7 @@ func registerRulesCommands(app *kingpin.Application) rulesCommands {
 		case checkRules.FullCommand():
 			return ruler.CheckRules(stdout, stderr, ruler.CheckOptions{Lint: *rulesLint, LintFatal: *rulesLintFatal}, *rulesFiles...), true
 		case checkConfig.FullCommand():
-			return ruler.CheckConfig(stdout, stderr, ruler.CheckOptions{Lint: *configLint, LintFatal: *configLintFatal}, *configFiles...), true
+			return ruler.CheckConfig(stdout, stderr, ruler.CheckOptions{Lint: *configLint, LintFatal: *configLintFatal, ValidateConfig: validateConfig}, *configFiles...), true
 		case testRules.FullCommand():
 			return ruler.RulesUnitTest(stdout, stderr, ruler.UnitTestOptions{Run: *testRun}, *testFiles...), true
 		}

@@ -48,6 +48,9 @@ func setupScrape(rl *reloader, app storage.Appendable, reg prometheus.Registerer
 	discovery.UserAgent = "Vigil/" + version
 	kubernetes.UserAgent = "Vigil/" + version
 	m := scrape.NewManager(nil, logger.With("component", "scrape"), app, reg)
+	// What can reject a file that loads is checked before anything applies it (and by
+	// `vigil check config`).
+	rl.Check("config", validateConfig)
 	rl.Add("scrape", m.ApplyConfig)
 	if err := rl.Reload(); err != nil {
 		m.Stop()

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,6 +121,7 @@ type Discovery struct {
 	ownNamespace       string
 	attachMetadata     AttachMetadataConfig
 	metrics            *kubernetesMetrics
+	*health            // Vigil: failures logged (rate-limited) and reported by LastError
 }
 
 func (d *Discovery) getNamespaces() []string {
@@ -220,6 +222,7 @@ func newDiscovery(client k8sClient, conf *vconfig.KubernetesSDConfig, l *slog.Lo
 		selectors:          mapSelector(conf.Selectors),
 		attachMetadata:     conf.AttachMetadata,
 		metrics:            defaultMetrics,
+		health:             newHealth(l, defaultMetrics.failuresCount),
 	}
 }
 
@@ -256,6 +259,9 @@ const resyncDisabled = 0
 // Run implements the discoverer interface.
 func (d *Discovery) Run(ctx context.Context, ch chan<- []*vconfig.TargetGroup) {
 	d.Lock()
+	if d.health == nil { // Vigil: a Discovery made without newDiscovery (upstream's tests)
+		d.health = newHealth(d.logger, d.metrics.failuresCount)
+	}
 
 	namespaces := d.getNamespaces()
 
@@ -264,13 +270,13 @@ func (d *Discovery) Run(ctx context.Context, ch chan<- []*vconfig.TargetGroup) {
 		for _, namespace := range namespaces {
 			var informer cache.SharedIndexInformer
 			e := d.client.DiscoveryV1().EndpointSlices(namespace)
-			elw := listWatch(&d.selectors.endpointslice, e.List, e.Watch)
+			elw := listWatch(d.health, &d.selectors.endpointslice, e.List, e.Watch)
 			informer = d.newIndexedEndpointSlicesInformer(elw, &disv1.EndpointSlice{})
 
 			s := d.client.CoreV1().Services(namespace)
-			slw := listWatch(&d.selectors.service, s.List, s.Watch)
+			slw := listWatch(d.health, &d.selectors.service, s.List, s.Watch)
 			p := d.client.CoreV1().Pods(namespace)
-			plw := listWatch(&d.selectors.pod, p.List, p.Watch)
+			plw := listWatch(d.health, &d.selectors.pod, p.List, p.Watch)
 			var nodeInf cache.SharedInformer
 			if d.attachMetadata.Node {
 				nodeInf = d.newNodeInformer(context.Background())
@@ -312,11 +318,11 @@ func (d *Discovery) Run(ctx context.Context, ch chan<- []*vconfig.TargetGroup) {
 	case RoleEndpoint:
 		for _, namespace := range namespaces {
 			e := d.client.CoreV1().Endpoints(namespace)
-			elw := listWatch(&d.selectors.endpoints, e.List, e.Watch)
+			elw := listWatch(d.health, &d.selectors.endpoints, e.List, e.Watch)
 			s := d.client.CoreV1().Services(namespace)
-			slw := listWatch(&d.selectors.service, s.List, s.Watch)
+			slw := listWatch(d.health, &d.selectors.service, s.List, s.Watch)
 			p := d.client.CoreV1().Pods(namespace)
-			plw := listWatch(&d.selectors.pod, p.List, p.Watch)
+			plw := listWatch(d.health, &d.selectors.pod, p.List, p.Watch)
 			var nodeInf cache.SharedInformer
 			if d.attachMetadata.Node {
 				nodeInf = d.newNodeInformer(ctx)
@@ -372,7 +378,7 @@ func (d *Discovery) Run(ctx context.Context, ch chan<- []*vconfig.TargetGroup) {
 
 		for _, namespace := range namespaces {
 			p := d.client.CoreV1().Pods(namespace)
-			plw := listWatch(&d.selectors.pod, p.List, p.Watch)
+			plw := listWatch(d.health, &d.selectors.pod, p.List, p.Watch)
 			if d.attachMetadata.Deployment {
 				replicaSetInformer = d.newReplicaSetInformer(ctx, namespace)
 				go replicaSetInformer.Run(ctx.Done())
@@ -405,7 +411,7 @@ func (d *Discovery) Run(ctx context.Context, ch chan<- []*vconfig.TargetGroup) {
 
 		for _, namespace := range namespaces {
 			s := d.client.CoreV1().Services(namespace)
-			slw := listWatch(&d.selectors.service, s.List, s.Watch)
+			slw := listWatch(d.health, &d.selectors.service, s.List, s.Watch)
 			svc := NewService(
 				d.logger.With("role", "service"),
 				d.newIndexedServicesInformer(slw),
@@ -424,7 +430,7 @@ func (d *Discovery) Run(ctx context.Context, ch chan<- []*vconfig.TargetGroup) {
 
 		for _, namespace := range namespaces {
 			i := d.client.NetworkingV1().Ingresses(namespace)
-			ilw := listWatch(&d.selectors.ingress, i.List, i.Watch)
+			ilw := listWatch(d.health, &d.selectors.ingress, i.List, i.Watch)
 			ingress := NewIngress(
 				d.logger.With("role", "ingress"),
 				d.newIndexedIngressesInformer(ilw),
@@ -490,24 +496,24 @@ func retryOnError(ctx context.Context, interval time.Duration, f func() error) (
 
 func (d *Discovery) newReplicaSetInformer(_ context.Context, namespace string) cache.SharedInformer {
 	rs := d.client.AppsV1().ReplicaSets(namespace)
-	rslw := listWatch(nil, rs.List, rs.Watch)
+	rslw := listWatch(d.health, nil, rs.List, rs.Watch)
 	return d.mustNewSharedInformer(rslw, &appsv1.ReplicaSet{}, resyncDisabled)
 }
 
 func (d *Discovery) newJobInformer(_ context.Context, namespace string) cache.SharedInformer {
 	j := d.client.BatchV1().Jobs(namespace)
-	jlw := listWatch(nil, j.List, j.Watch)
+	jlw := listWatch(d.health, nil, j.List, j.Watch)
 	return d.mustNewSharedInformer(jlw, &batchv1.Job{}, resyncDisabled)
 }
 
 func (d *Discovery) newNodeInformer(_ context.Context) cache.SharedInformer {
-	nlw := listWatch(&d.selectors.node, d.client.CoreV1().Nodes().List, d.client.CoreV1().Nodes().Watch)
+	nlw := listWatch(d.health, &d.selectors.node, d.client.CoreV1().Nodes().List, d.client.CoreV1().Nodes().Watch)
 	return d.mustNewSharedInformer(nlw, &apiv1.Node{}, resyncDisabled)
 }
 
 func (d *Discovery) newNamespaceInformer(_ context.Context) cache.SharedInformer {
 	// We don't filter on NamespaceDiscovery.
-	nlw := listWatch(nil, d.client.CoreV1().Namespaces().List, d.client.CoreV1().Namespaces().Watch)
+	nlw := listWatch(d.health, nil, d.client.CoreV1().Namespaces().List, d.client.CoreV1().Namespaces().Watch)
 	return d.mustNewSharedInformer(nlw, &apiv1.Namespace{}, resyncDisabled)
 }
 
@@ -677,8 +683,9 @@ func (d *Discovery) newIndexedIngressesInformer(ilw *cache.ListWatch) cache.Shar
 }
 
 func (d *Discovery) informerWatchErrorHandler(ctx context.Context, r *cache.Reflector, err error) {
-	d.metrics.failuresCount.Inc()
-	cache.DefaultWatchErrorHandler(ctx, r, err)
+	// Vigil: failed list and watch calls are counted, logged (rate-limited) and kept for the
+	// targets API by listWatch (health.go), instead of a count here and klog's line per failure
+	// (cache.DefaultWatchErrorHandler): client-go retries a refused watch without calling this.
 }
 
 func (d *Discovery) mustNewSharedInformer(lw cache.ListerWatcher, exampleObject runtime.Object, defaultEventHandlerResyncPeriod time.Duration) cache.SharedInformer {
@@ -741,7 +748,7 @@ func nodeName(o any) (string, error) {
 // listWatch builds the ListWatch of one typed client (Pods(ns), Services(ns), Nodes(), …),
 // applying the role's selectors to every list and watch; a nil selector leaves the options as
 // the informer passes them.
-func listWatch[L runtime.Object](sel *resourceSelector,
+func listWatch[L runtime.Object](h *health, sel *resourceSelector,
 	list func(context.Context, metav1.ListOptions) (L, error),
 	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
 ) *cache.ListWatch {
@@ -750,14 +757,28 @@ func listWatch[L runtime.Object](sel *resourceSelector,
 			o.FieldSelector, o.LabelSelector = sel.field, sel.label
 		}
 	}
+	var zero L
+	resource := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%T", zero), "*"), "List")
 	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
 			apply(&options)
-			return list(ctx, options)
+			l, err := list(ctx, options)
+			// Vigil: failures reported (health.go); a successful list ends them.
+			switch {
+			case err == nil:
+				h.listed(resource)
+			case ctx.Err() == nil:
+				h.failed(resource, err)
+			}
+			return l, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
 			apply(&options)
-			return watchFn(ctx, options)
+			w, err := watchFn(ctx, options)
+			if err != nil && ctx.Err() == nil {
+				h.failed(resource, err)
+			}
+			return w, err
 		},
 	}
 }

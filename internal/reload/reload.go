@@ -34,6 +34,8 @@ type Coordinator struct {
 // reloader is a File of any configuration type.
 type reloader interface {
 	Reload() error
+	changed() (bool, error)
+	path() string
 }
 
 // New returns a coordinator without files.
@@ -110,6 +112,9 @@ type FileOptions[T any] struct {
 	MetricPrefix string
 	Registerer   prometheus.Registerer
 	Logger       *slog.Logger
+	// Checksum hashes the file and the files it references (rule files, templates), for
+	// Coordinator.AutoReload; nil hashes Path alone.
+	Checksum func() (string, error)
 }
 
 // File is one configuration file and the components that apply it.
@@ -122,6 +127,7 @@ type File[T any] struct {
 	loaded      bool
 	successful  bool
 	successTime time.Time
+	sum         string // the checksum taken before the last load (AutoReload)
 
 	success        prometheus.Gauge
 	successSeconds prometheus.Gauge
@@ -194,7 +200,9 @@ func (f *File[T]) LastReload() (successful bool, at time.Time) {
 // Loaded records cfg as loaded and applied at startup by the components themselves (e.g. the
 // router loads alertmanager.yml when it is made), so that the metrics report it.
 func (f *File[T]) Loaded(cfg T) {
+	sum, _ := f.checksum()
 	f.mtx.Lock()
+	f.sum = sum
 	f.current = cfg
 	f.loaded = true
 	f.mtx.Unlock()
@@ -206,6 +214,12 @@ func (f *File[T]) Loaded(cfg T) {
 func (f *File[T]) Reload() (err error) {
 	start := time.Now()
 	defer func() { f.report(err, start) }()
+	// Hashed before loading: a change during the load is seen by the next check.
+	if sum, err := f.checksum(); err == nil {
+		f.mtx.Lock()
+		f.sum = sum
+		f.mtx.Unlock()
+	}
 	cfg, err := f.o.Load()
 	if err != nil {
 		return fmt.Errorf("couldn't load configuration (%s=%q): %w", f.o.Flag, f.o.Path, err)
@@ -239,6 +253,8 @@ func (f *File[T]) Reload() (err error) {
 	f.mtx.Unlock()
 	return nil
 }
+
+func (f *File[T]) path() string { return f.o.Path }
 
 func (f *File[T]) report(err error, start time.Time) {
 	file := f.o.Path

@@ -53,6 +53,28 @@ type TargetDiscovery struct {
 	ActiveTargets       []*Target        `json:"activeTargets"`
 	DroppedTargets      []*DroppedTarget `json:"droppedTargets"`
 	DroppedTargetCounts map[string]int   `json:"droppedTargetCounts"`
+	// DiscoveryErrors is Vigil's addition (Prometheus only logs them): the service discovery
+	// configs that do not work, so that a job without targets says why. Absent when all work.
+	DiscoveryErrors []*DiscoveryError `json:"discoveryErrors,omitempty"`
+}
+
+// DiscoveryError is one discovery config of a scrape pool that does not work: it could not be
+// created (no in-cluster credentials for kubernetes_sd_configs, say), or the API it reads
+// cannot be reached or refuses the requests.
+type DiscoveryError struct {
+	ScrapePool string `json:"scrapePool"`
+	// Mechanism is the discovery config's kind: "kubernetes" (kubernetes_sd_configs), "http",
+	// "file".
+	Mechanism string `json:"mechanism"`
+	// Index is the config's position among the scrape pool's discovery configs.
+	Index int    `json:"index"`
+	Error string `json:"error"`
+}
+
+// DiscoveryErrorRetriever is implemented by target retrievers that know which discovery
+// configs fail (*scrape.Manager).
+type DiscoveryErrorRetriever interface {
+	DiscoveryErrors() []scrape.DiscoveryError
 }
 
 func sortedPools(m map[string][]*scrape.Target) ([]string, int) {
@@ -122,6 +144,14 @@ func (a *API) targets(r *http.Request) apiResult {
 					ScrapeTimeout:      model.Duration(t.Timeout()).String(),
 				})
 			}
+		}
+	}
+	if r, ok := a.opts.Targets.(DiscoveryErrorRetriever); ok {
+		for _, e := range r.DiscoveryErrors() {
+			if pool != "" && e.ScrapePool != pool {
+				continue
+			}
+			res.DiscoveryErrors = append(res.DiscoveryErrors, &DiscoveryError{ScrapePool: e.ScrapePool, Mechanism: e.Mechanism, Index: e.Index, Error: e.Err.Error()})
 		}
 	}
 	if showDropped {

@@ -92,7 +92,12 @@ func sdConfigs(cfg *config.ScrapeConfig) (kinds []string, cfgs []any) {
 	return kinds, cfgs
 }
 
-func (p *scrapePool) newDiscoverer(kind string, c any) (discovery.Discoverer, error) {
+func (p *scrapePool) newDiscoverer(job, kind string, c any) (discovery.Discoverer, error) {
+	if kind == "kubernetes" && p.m.opts.JobDiscoverer != nil {
+		if d := p.m.opts.JobDiscoverer(job); d != nil {
+			return d, nil
+		}
+	}
 	return discovery.New(discovery.Config{Kind: kind, Config: c}, p.logger, discovery.Options{
 		HTTPClientOptions: p.m.opts.HTTPClientOptions,
 		NewKubernetes:     p.m.opts.NewKubernetesDiscoverer,
@@ -126,7 +131,7 @@ func (p *scrapePool) prepareProviders(cfg *config.ScrapeConfig) (*providerPlan, 
 		if plan.next[i] != nil {
 			continue
 		}
-		d, err := p.newDiscoverer(kinds[i], cfgs[i])
+		d, err := p.newDiscoverer(cfg.JobName, kinds[i], cfgs[i])
 		if err != nil {
 			return nil, fmt.Errorf("%s discovery for job %q: %w", kinds[i], cfg.JobName, err)
 		}

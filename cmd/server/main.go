@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	amconfig "github.com/prometheus/alertmanager/config"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -56,6 +57,7 @@ type flags struct {
 	scrape            *scrapeFlags
 	api               *apiFlags
 	rules             *rulesFlags
+	operator          *operatorFlags
 	web               *webserver.Flags
 }
 
@@ -91,6 +93,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	f.alerting = registerAlertingFlags(app)
 	f.scrape = registerScrapeFlags(app)
 	f.rules = registerRulesFlags(app)
+	f.operator = registerOperatorFlags(app)
 	f.api = registerAPIFlags(app)
 	f.web = webserver.RegisterFlags(app)
 	// The server is the default command; the others are listed in --help (`vigil help
@@ -201,6 +204,10 @@ func run(f *flags, logger *slog.Logger) error {
 		api      *apiRuntime
 	)
 	mountOperational(mux, reg, &isReady, f.enableLifecycle, term)
+	crds, err := newOperator(f.operator, reg, logger)
+	if err != nil {
+		return err
+	}
 
 	signals := &component{name: "signals"}
 	{
@@ -272,7 +279,11 @@ func run(f *flags, logger *slog.Logger) error {
 	alerting := &component{
 		name: "alerting",
 		start: func() error {
-			r, err := setupAlerting(f.alerting, dbDir, f.web.ExternalURL, mux, reg, logger)
+			var amend func(*amconfig.Config) (*amconfig.Config, error)
+			if crds != nil {
+				amend = crds.amend
+			}
+			r, err := setupAlerting(f.alerting, dbDir, f.web.ExternalURL, mux, reg, logger, amend)
 			if err != nil {
 				return err
 			}
@@ -286,15 +297,19 @@ func run(f *flags, logger *slog.Logger) error {
 	scrapec := &component{
 		name: "scrape",
 		start: func() (err error) {
-			scraping, err = setupScrape(addConfigFile(coord, f.scrape.configFile, reg, logger), db, reg, logger)
+			scraping, err = setupScrape(addConfigFile(coord, f.scrape.configFile, reg, logger, crds.wrapLoad), db, reg, logger, crds.jobDiscoverer())
 			if err != nil {
 				return err
 			}
+			crds.start(scraping.Reloader, router.Reload)
 			// Applied before the TSDB opened (applyEarly); from now on with every reload.
 			scraping.Reloader.Add("runtime", rs.apply)
 			return nil
 		},
-		stop: func() { scraping.Stop() },
+		stop: func() {
+			crds.stop()
+			scraping.Stop()
+		},
 	}
 
 	// One PromQL engine for queries and rules, as in Prometheus: the API builds it from the

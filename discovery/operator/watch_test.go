@@ -44,7 +44,7 @@ func newDynamic(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	}, objs...)
 }
 
-func object(t *testing.T, doc string) *unstructured.Unstructured {
+func object(t testing.TB, doc string) *unstructured.Unstructured {
 	t.Helper()
 	u := &unstructured.Unstructured{}
 	require.NoError(t, sigsyaml.Unmarshal([]byte(doc), &u.Object))

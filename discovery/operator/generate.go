@@ -19,7 +19,8 @@
 // classes, enforced limits, enforced namespace label, version gates: Vigil is Prometheus 3);
 // TLS material is inlined (the operator's WithInlineTLSConfig) instead of written to files;
 // an unresolvable Secret makes the object invalid instead of being logged and left out; the
-// shard relabelings carry shard 0, as the operator's config-reloader substitutes it.
+// shard relabelings carry shard 0, as the operator's config-reloader substitutes it; the
+// RoleSelector mechanism gets the selector relabelings too (no SD selectors).
 
 package operator
 
@@ -227,9 +228,9 @@ func (g *Generator) serviceMonitorJob(m *monitoringv1.ServiceMonitor, ep monitor
 
 	relabelings := initRelabelings()
 	before := len(relabelings)
-	if ptr.Deref(m.Spec.SelectorMechanism, monitoringv1.SelectorMechanismRelabel) == monitoringv1.SelectorMechanismRelabel {
-		relabelings = append(relabelings, selectorRelabelings("__meta_kubernetes_service_", m.Spec.Selector)...)
-	}
+	// The operator moves the selector into the SD config's selectors with the RoleSelector
+	// mechanism; Vigil's shared discovery selects by the relabelings, so they are always there.
+	relabelings = append(relabelings, selectorRelabelings("__meta_kubernetes_service_", m.Spec.Selector)...)
 	sel.Rules = len(relabelings) - before
 
 	if ep.Port != "" {
@@ -403,9 +404,9 @@ func (g *Generator) podMonitorJob(m *monitoringv1.PodMonitor, ep monitoringv1.Po
 	if ep.FilterRunning == nil || *ep.FilterRunning {
 		relabelings = append(relabelings, generateRunningFilter())
 	}
-	if ptr.Deref(m.Spec.SelectorMechanism, monitoringv1.SelectorMechanismRelabel) == monitoringv1.SelectorMechanismRelabel {
-		relabelings = append(relabelings, selectorRelabelings("__meta_kubernetes_pod_", m.Spec.Selector)...)
-	}
+	// The operator moves the selector into the SD config's selectors with the RoleSelector
+	// mechanism; Vigil's shared discovery selects by the relabelings, so they are always there.
+	relabelings = append(relabelings, selectorRelabelings("__meta_kubernetes_pod_", m.Spec.Selector)...)
 	// The running filter and the selector read the pod's phase and labels, group labels of
 	// the pod role: the shared discovery evaluates them all.
 	sel.Rules = len(relabelings) - 1

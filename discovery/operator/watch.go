@@ -71,6 +71,8 @@ type Options struct {
 	// Debounce batches API events (default 100ms); Resync regenerates everything, picking up
 	// changed Secrets (default 1m).
 	Debounce, Resync time.Duration
+	// SyncTimeout bounds the wait for the first list of every resource (default 10s).
+	SyncTimeout time.Duration
 	Logger           *slog.Logger
 	Registerer       prometheus.Registerer
 	// OnChange receives every new State, from one goroutine.
@@ -149,6 +151,9 @@ func New(o Options) (*Watcher, error) {
 	}
 	if o.Resync <= 0 {
 		o.Resync = time.Minute
+	}
+	if o.SyncTimeout <= 0 {
+		o.SyncTimeout = 10 * time.Second
 	}
 	w := &Watcher{
 		o: o,
@@ -241,9 +246,21 @@ func (w *Watcher) Run(ctx context.Context) {
 		go w.nsInf.Run(ctx.Done())
 		synced = append(synced, w.nsInf.HasSynced)
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return
+	// A resource whose CRD is not installed (or not readable) never syncs: after SyncTimeout
+	// the others go ahead, and it joins when it lists.
+	syncCtx, cancel := context.WithTimeout(ctx, w.o.SyncTimeout)
+	if !cache.WaitForCacheSync(syncCtx.Done(), synced...) {
+		if ctx.Err() != nil {
+			cancel()
+			return
+		}
+		for _, k := range w.kinds {
+			if !w.infs[k.kind].HasSynced() {
+				w.o.Logger.Warn("Cannot list resource yet (CRD not installed, or no permission); going ahead without it", "resource", k.gvr.String())
+			}
+		}
 	}
+	cancel()
 	w.sync()
 	resync := time.NewTicker(w.o.Resync)
 	defer resync.Stop()

@@ -73,8 +73,8 @@ type Options struct {
 	Debounce, Resync time.Duration
 	// SyncTimeout bounds the wait for the first list of every resource (default 10s).
 	SyncTimeout time.Duration
-	Logger           *slog.Logger
-	Registerer       prometheus.Registerer
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
 	// OnChange receives every new State, from one goroutine.
 	OnChange func(*State)
 }

@@ -225,17 +225,17 @@ spec:
     metricRelabelings: [{sourceLabels: [__name__], regex: 'e2e_.*', targetLabel: via, replacement: servicemonitor}]
 YAML
 }
-sm 1s '[]'
+sm 2s '[]'
 within "ServiceMonitor applied -> first sample stored" has "e2e_value{namespace=\"team-a\",service=\"app\"}"
 got=$(labels_of "e2e_value{namespace=\"team-a\",service=\"app\"}")
 want="{\"__name__\": \"e2e_value\", \"endpoint\": \"web\", \"instance\": \"$TARGET_IP:$TARGET_PORT\", \"job\": \"app\", \"namespace\": \"team-a\", \"service\": \"app\", \"tier\": \"backend\", \"via\": \"servicemonitor\"}"
 [ "$got" = "$want" ] || fail "labels: got $got, want $want"
 log "labels as the operator's: $got"
 
-sm 2s '[{targetLabel: team, replacement: blue}]'
+sm 1s '[{targetLabel: team, replacement: blue}]'
 within "relabeling and interval changed -> applied" has "e2e_value{service=\"app\",team=\"blue\"}"
 interval=$(curl -fsS "$API/targets?state=active" | python3 -c "import json,sys; t=[x for x in json.load(sys.stdin)['data']['activeTargets'] if x['scrapePool']=='$SM_JOB']; print(t[0]['scrapeInterval'])")
-[ "$interval" = 2s ] || fail "scrape interval $interval, want 2s"
+[ "$interval" = 1s ] || fail "scrape interval $interval, want 1s"
 has 'up{job="self"}' || fail "the file's own job lost"
 
 # An invalid ServiceMonitor is skipped, the rest keeps running.

@@ -216,10 +216,10 @@ func (f *File[T]) Reload() (err error) {
 	return f.apply(cfg)
 }
 
-// Apply runs every check on the configuration build returns, then hands it to every component, without reading the file:
-// for a configuration that changed from elsewhere (the Prometheus Operator resources merged
-// into prometheus.yml); build runs under the reload lock, so it sees the latest file. The
-// reload metrics are the file's and do not change.
+// Apply runs every check on the configuration build returns, then hands it to every
+// component, without reading the file: for a configuration that changed from elsewhere (the
+// Prometheus Operator resources merged into prometheus.yml). build runs under the reload lock,
+// so it sees the latest file. The reload metrics are the file's and do not change.
 func (f *File[T]) Apply(build func() T) error {
 	f.reloadMtx.Lock()
 	defer f.reloadMtx.Unlock()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make e2e-operator: Vigil reads Prometheus Operator resources from a real control plane.
 #
-# A control plane (etcd, kube-apiserver, kube-controller-manager from ../shared/k8s-e2e) runs on
-# 127.0.0.1 with this script's own ports and run directory. There is no kubelet: the scraped
+# A control plane (etcd and kube-apiserver built by ../shared/k8s-e2e) runs on 127.0.0.1 with
+# this script's own ports and run directory. There is no kubelet: the scraped
 # target and the webhook receivers run in a network namespace this script creates (a veth pair
 # 10.213.27.1 <-> 10.213.27.2; needs root), which the EndpointSlice and the Pod status point at.
 # The operator's CRDs come from the operator's own module (v0.88.0,
@@ -27,7 +27,7 @@ DEADLINE=${DEADLINE:-5}
 
 missing=()
 [ -x "$CP" ] || missing+=("the control-plane recipe $CP (../shared/k8s-e2e; set VIGIL_SHARED_DIR or CONTROLPLANE)")
-for b in etcd kube-apiserver kube-controller-manager; do
+for b in etcd kube-apiserver; do
   [ -x "$BUILT/$b" ] || missing+=("$BUILT/$b (build it once with $CP build)")
 done
 for cmd in kubectl curl python3 bc go ip openssl; do
@@ -72,7 +72,6 @@ cleanup() {
   ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
   ip link del "$HOST_IF" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
-  "$CP" stop >/dev/null 2>&1 || true
   if [ $rc -ne 0 ]; then
     log "logs kept in $WORK and $K8S_E2E_ROOT/run/logs"; tail -n 40 "$WORK/vigil.log" 2>/dev/null || true
   else
@@ -147,8 +146,27 @@ PIDS+=($!)
 wait_until "target in the namespace" 10 curl -fsS "http://$TARGET_IP:$TARGET_PORT/metrics"
 
 # ---------------------------------------------------------------- control plane + CRDs
+# etcd and kube-apiserver only (flags as controlplane.sh's start): nothing here needs a
+# controller; the "default" ServiceAccount a Pod needs is created by hand.
 t=$(now)
-"$CP" start >"$WORK/controlplane.log" 2>&1 || { tail -20 "$WORK/controlplane.log"; fail "control plane did not start"; }
+"$CP" certs >"$WORK/controlplane.log" 2>&1 || { tail -20 "$WORK/controlplane.log"; fail "certificates"; }
+RUN=$K8S_E2E_ROOT/run
+rm -rf "$RUN/etcd-data"
+"$BIN/etcd" --name e2e --data-dir "$RUN/etcd-data" \
+  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync >"$WORK/etcd.log" 2>&1 &
+PIDS+=($!)
+wait_until etcd 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+"$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+  --endpoint-reconciler-type=none \
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" --client-ca-file="$PKI/ca.crt" \
+  --service-account-issuer=https://kubernetes.default.svc \
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --service-cluster-ip-range=10.0.0.0/24 --authorization-mode=RBAC --profiling=false --v=1 >"$WORK/apiserver.log" 2>&1 &
+PIDS+=($!)
+wait_until kube-apiserver 180 $KUBECTL get --raw /readyz
 log "control plane up in $(since "$t")s"
 OPDIR=$(cd "$REPO" && GOFLAGS=-mod=mod go mod download -json github.com/prometheus-operator/prometheus-operator@v0.88.0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
 t=$(now)
@@ -193,6 +211,10 @@ $KUBECTL apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Namespace
 metadata: {name: team-a}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: team-a}
 ---
 apiVersion: v1
 kind: Service

@@ -78,6 +78,13 @@ clean:
 e2e:
 	@scripts/e2e.sh
 
+# End-to-end for --kubernetes.crds: the operator's CRDs on the real control plane, a target in a
+# network namespace (needs root), ServiceMonitor/PodMonitor/PrometheusRule/AlertmanagerConfig
+# changes applied within 5 s (scripts/e2e-operator.sh).
+.PHONY: e2e-operator
+e2e-operator:
+	@scripts/e2e-operator.sh
+
 # What changed upstream in ported code (files listed in */UPSTREAM) between the pinned version
 # and go.mod's, or VERSION (e.g. make upstream-diff VERSION=v0.316.0); LOCAL=1 shows instead
 # how Vigil's port differs from upstream at the pinned version.

@@ -108,6 +108,10 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 
+	// Amend, if set, changes every configuration loaded from ConfigFile before it is applied
+	// (the routes and receivers of Prometheus Operator AlertmanagerConfig resources).
+	Amend func(*config.Config) (*config.Config, error)
+
 	// NotifierHTTPOptions go to the HTTP clients of the receivers' integrations; tests use it to
 	// deliver over an in-memory connection.
 	NotifierHTTPOptions []commoncfg.HTTPClientOption
@@ -341,6 +345,12 @@ func loadConfig(path string) (*config.Config, string, error) {
 // stays in place.
 func (r *Router) Reload() error {
 	conf, text, err := loadConfig(r.opts.ConfigFile)
+	if err == nil && r.opts.Amend != nil {
+		var amended *config.Config
+		if amended, err = r.opts.Amend(conf); err == nil && amended != conf {
+			conf, text = amended, amended.String()
+		}
+	}
 	if err == nil {
 		err = r.applyConfig(conf, text)
 	}

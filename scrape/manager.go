@@ -34,6 +34,10 @@ type Options struct {
 	// NewKubernetesDiscoverer overrides how kubernetes_sd discoverers are built (tests use it to
 	// hand in a fake clientset).
 	NewKubernetesDiscoverer func(*config.KubernetesSDConfig, *slog.Logger) (discovery.Discoverer, error)
+	// JobDiscoverer, if set, may return the discoverer of a job's kubernetes_sd_configs entry
+	// (the shared discovery of jobs generated from Prometheus Operator resources); nil means the
+	// usual one. The job's discoverer is reused while its SD config is unchanged.
+	JobDiscoverer func(job string) discovery.Discoverer
 }
 
 // Manager runs one scrape pool per scrape config and applies configuration reloads. Its methods

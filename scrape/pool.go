@@ -95,7 +95,12 @@ func sdConfigs(cfg *config.ScrapeConfig) (kinds []string, cfgs []any) {
 	return kinds, cfgs
 }
 
-func (p *scrapePool) newDiscoverer(kind string, c any) (discovery.Discoverer, error) {
+func (p *scrapePool) newDiscoverer(job, kind string, c any) (discovery.Discoverer, error) {
+	if kind == "kubernetes" && p.m.opts.JobDiscoverer != nil {
+		if d := p.m.opts.JobDiscoverer(job); d != nil {
+			return d, nil
+		}
+	}
 	return discovery.New(discovery.Config{Kind: kind, Config: c}, p.logger, discovery.Options{
 		HTTPClientOptions: p.m.opts.HTTPClientOptions,
 		NewKubernetes:     p.m.opts.NewKubernetesDiscoverer,
@@ -130,7 +135,7 @@ func (p *scrapePool) prepareProviders(cfg *config.ScrapeConfig) (*providerPlan, 
 			continue
 		}
 		np := &provider{kind: kinds[i], cfg: cfgs[i], groups: map[string]*config.TargetGroup{}}
-		if d, err := p.newDiscoverer(kinds[i], cfgs[i]); err != nil {
+		if d, err := p.newDiscoverer(cfg.JobName, kinds[i], cfgs[i]); err != nil {
 			np.err = err
 			// As Prometheus: a discoverer that cannot be built (no in-cluster credentials for
 			// kubernetes_sd_configs, say) is logged and counted (prometheus_sd_failed_configs),

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	amconfig "github.com/prometheus/alertmanager/config"
 	"io"
 	"log/slog"
 	"net/http"
@@ -60,7 +61,7 @@ func registerAlertingFlags(app *kingpin.Application) *alertingFlags {
 // Alertmanager API v2 on mux. The caller stops the router on shutdown (final snapshots) and
 // calls its Reload on SIGHUP and /-/reload. externalURL is --web.external-url, for the links
 // in notifications.
-func setupAlerting(f *alertingFlags, storageDir string, externalURL *url.URL, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger) (*routing.Router, error) {
+func setupAlerting(f *alertingFlags, storageDir string, externalURL *url.URL, mux *http.ServeMux, reg prometheus.Registerer, logger *slog.Logger, amend func(*amconfig.Config) (*amconfig.Config, error)) (*routing.Router, error) {
 	if f == nil {
 		f = &alertingFlags{retention: model.Duration(routing.DefaultRetention)}
 	}
@@ -82,6 +83,7 @@ func setupAlerting(f *alertingFlags, storageDir string, externalURL *url.URL, mu
 		},
 		Logger:     logger, // each part adds its own component
 		Registerer: reg,
+		Amend:      amend,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("alerting: %w", err)

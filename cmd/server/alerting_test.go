@@ -30,7 +30,7 @@ func TestAlertingWiringAndExplainCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	r, err := setupAlerting(&alertingFlags{configFile: cfg, retention: model.Duration(routingRetention)}, dir, &url.URL{Scheme: "http", Host: "127.0.0.1:0"}, mux, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	r, err := setupAlerting(&alertingFlags{configFile: cfg, retention: model.Duration(routingRetention)}, dir, &url.URL{Scheme: "http", Host: "127.0.0.1:0"}, mux, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestSilenceLimitFlags(t *testing.T) {
 	}
 	dir := t.TempDir()
 	mux := http.NewServeMux()
-	r, err := setupAlerting(f, dir, &url.URL{Scheme: "http", Host: "127.0.0.1:0"}, mux, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	r, err := setupAlerting(f, dir, &url.URL{Scheme: "http", Host: "127.0.0.1:0"}, mux, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	amconfig "github.com/prometheus/alertmanager/config"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -61,6 +62,7 @@ type flags struct {
 	rules             *rulesFlags
 	pushgateway       *pushgatewayFlags
 	autoReload        *autoReloadFlags
+	operator          *operatorFlags
 	web               *webserver.Flags
 	remoteWrite       *remoteWriteFlags
 }
@@ -98,6 +100,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	f.scrape = registerScrapeFlags(app)
 	f.autoReload = registerAutoReloadFlags(app)
 	f.rules = registerRulesFlags(app)
+	f.operator = registerOperatorFlags(app)
 	f.api = registerAPIFlags(app)
 	f.pushgateway = registerPushgatewayFlags(app)
 	f.web = webserver.RegisterFlags(app)
@@ -231,6 +234,10 @@ func run(f *flags, logger *slog.Logger) error {
 	// The web UI (web/ui): its pages, assets, and GET / redirecting to the query page. Links
 	// carry the external URL's path, which the browser sees (e.g. behind an ingress).
 	mux.Handle("/", ui.Handler(f.web.ExternalURL.Path))
+	crds, err := newOperator(f.operator, reg, logger)
+	if err != nil {
+		return err
+	}
 
 	signals := &component{name: "signals"}
 	{
@@ -314,7 +321,11 @@ func run(f *flags, logger *slog.Logger) error {
 	alerting := &component{
 		name: "alerting",
 		start: func() error {
-			r, err := setupAlerting(f.alerting, dbDir, f.web.ExternalURL, mux, reg, logger)
+			var amend func(*amconfig.Config) (*amconfig.Config, error)
+			if crds != nil {
+				amend = crds.amend
+			}
+			r, err := setupAlerting(f.alerting, dbDir, f.web.ExternalURL, mux, reg, logger, amend)
 			if err != nil {
 				return err
 			}
@@ -328,18 +339,22 @@ func run(f *flags, logger *slog.Logger) error {
 	scrapec := &component{
 		name: "scrape",
 		start: func() (err error) {
-			rl := addConfigFile(coord, f.scrape.configFile, reg, logger)
+			rl := addConfigFile(coord, f.scrape.configFile, reg, logger, crds.wrapLoad)
 			rl.Add("remote_write", remoteW.ApplyConfig)
-			scraping, err = setupScrape(rl, db, reg, logger)
+			scraping, err = setupScrape(rl, db, reg, logger, crds.jobDiscoverer())
 			if err != nil {
 				return err
 			}
 			scrapeMgr.Store(scraping.Manager)
+			crds.start(scraping.Reloader, router.Reload)
 			// Applied before the TSDB opened (applyEarly); from now on with every reload.
 			scraping.Reloader.Add("runtime", rs.apply)
 			return nil
 		},
-		stop: func() { scraping.Stop() },
+		stop: func() {
+			crds.stop()
+			scraping.Stop()
+		},
 	}
 
 	// One PromQL engine for queries and rules, as in Prometheus: the API builds it from the

@@ -20,16 +20,20 @@ type reloader = reload.File[*config.Config]
 
 // addConfigFile adds --config.file (or the embedded default) to coord; its reloads are
 // reported as Prometheus reports them, by prometheus_config_last_reload_successful.
-func addConfigFile(coord *reload.Coordinator, path string, reg prometheus.Registerer, logger *slog.Logger) *reloader {
+func addConfigFile(coord *reload.Coordinator, path string, reg prometheus.Registerer, logger *slog.Logger, wrap ...func(func() (*config.Config, error)) func() (*config.Config, error)) *reloader {
+	load := func() (*config.Config, error) {
+		if path == "" {
+			return config.Default()
+		}
+		return config.LoadFile(path)
+	}
+	for _, w := range wrap {
+		load = w(load)
+	}
 	return reload.AddFile(coord, reload.FileOptions[*config.Config]{
-		Flag: "--config.file",
-		Path: path,
-		Load: func() (*config.Config, error) {
-			if path == "" {
-				return config.Default()
-			}
-			return config.LoadFile(path)
-		},
+		Flag:         "--config.file",
+		Path:         path,
+		Load:         load,
 		MetricPrefix: "prometheus",
 		Registerer:   reg,
 		Logger:       logger.With("component", "config"),

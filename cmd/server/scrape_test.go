@@ -137,7 +137,7 @@ func setupScrapeWithReload(t *testing.T, file string, lifecycle bool, mux *http.
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	coord := reload.New(logger)
-	rt, err := setupScrape(addConfigFile(coord, file, reg, logger), &nopAppendable{}, reg, logger)
+	rt, err := setupScrape(addConfigFile(coord, file, reg, logger), &nopAppendable{}, reg, logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,6 +121,7 @@ type FileOptions[T any] struct {
 type File[T any] struct {
 	o FileOptions[T]
 
+	reloadMtx   sync.Mutex // serialises Reload and Apply
 	mtx         sync.Mutex
 	steps       []step[T]
 	current     T
@@ -212,6 +213,8 @@ func (f *File[T]) Loaded(cfg T) {
 // Reload loads the file, runs every check, then hands it to every component. Alone it
 // serves the first load at startup; later reloads go through Coordinator.Reload.
 func (f *File[T]) Reload() (err error) {
+	f.reloadMtx.Lock()
+	defer f.reloadMtx.Unlock()
 	start := time.Now()
 	defer func() { f.report(err, start) }()
 	// Hashed before loading: a change during the load is seen by the next check.
@@ -224,6 +227,20 @@ func (f *File[T]) Reload() (err error) {
 	if err != nil {
 		return fmt.Errorf("couldn't load configuration (%s=%q): %w", f.o.Flag, f.o.Path, err)
 	}
+	return f.apply(cfg)
+}
+
+// Apply runs every check on the configuration build returns, then hands it to every
+// component, without reading the file: for a configuration that changed from elsewhere (the
+// Prometheus Operator resources merged into prometheus.yml). build runs under the reload lock,
+// so it sees the latest file. The reload metrics are the file's and do not change.
+func (f *File[T]) Apply(build func() T) error {
+	f.reloadMtx.Lock()
+	defer f.reloadMtx.Unlock()
+	return f.apply(build())
+}
+
+func (f *File[T]) apply(cfg T) error {
 	f.mtx.Lock()
 	steps := append([]step[T](nil), f.steps...)
 	f.mtx.Unlock()

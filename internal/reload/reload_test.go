@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -191,4 +192,38 @@ func TestRun(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// Apply hands a configuration built elsewhere to the checks and components, without loading the
+// file and without touching the file's reload metrics; a failing check changes nothing.
+func TestApply(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	f := AddFile(New(nil), FileOptions[string]{Load: func() (string, error) { return "file", nil }, MetricPrefix: "prometheus", Registerer: reg})
+	var applied []string
+	f.Check("check", func(s string) error {
+		if s == "bad" {
+			return errors.New("rejected")
+		}
+		return nil
+	})
+	f.Add("component", func(s string) error { applied = append(applied, s); return nil })
+	if err := f.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	_, at := f.LastReload()
+	if err := f.Apply(func() string { return "file+generated" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Apply(func() string { return "bad" }); err == nil {
+		t.Fatal("a rejected configuration applied")
+	}
+	if want := []string{"file", "file+generated"}; !slices.Equal(applied, want) {
+		t.Fatalf("applied %v, want %v", applied, want)
+	}
+	if f.Config() != "file+generated" {
+		t.Fatalf("current config %q", f.Config())
+	}
+	if ok, at2 := f.LastReload(); !ok || !at2.Equal(at) {
+		t.Fatal("Apply changed the file's reload state")
+	}
 }

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/alertmanager/config"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/vigil-monitoring/vigil/discovery/operator"
+	"github.com/vigil-monitoring/vigil/internal/reload"
+)
+
+func crd(t *testing.T, doc string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := sigsyaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	u.SetUID(types.UID("uid-" + u.GetName()))
+	u.SetResourceVersion("1")
+	return u
+}
+
+// The generated jobs join prometheus.yml's, survive a file reload, and follow the resources;
+// the file's own job keeps running untouched.
+func TestOperatorJobsMergedIntoConfig(t *testing.T) {
+	os.Setenv("KUBE_FEATURE_WatchListClient", "false")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(file, []byte("scrape_configs:\n- job_name: own\n  static_configs: [{targets: ['127.0.0.1:1']}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		operator.ServiceMonitors: "ServiceMonitorList", operator.PodMonitors: "PodMonitorList",
+		operator.PrometheusRules: "PrometheusRuleList", operator.AlertmanagerConfigs: "AlertmanagerConfigList",
+	}, crd(t, `
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: {name: app, namespace: team}
+spec: {selector: {matchLabels: {app: demo}}, endpoints: [{port: web, interval: 5s}]}
+`), crd(t, `
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: r, namespace: team}
+spec: {groups: [{name: g, rules: [{record: x, expr: vector(1)}]}]}
+`))
+	reg := prometheus.NewRegistry()
+	logger := slog.New(slog.DiscardHandler)
+	rt, err := newOperatorFor(&operatorFlags{enabled: true, role: "EndpointSlice", ruleDir: filepath.Join(dir, "rules")},
+		fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}), dyn, reg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coord := reload.New(logger)
+	sr, err := setupScrape(addConfigFile(coord, file, reg, logger, rt.wrapLoad), &nopAppendable{}, reg, logger, rt.jobDiscoverer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Stop()
+	rt.start(sr.Reloader, nil)
+	defer rt.stop()
+
+	waitUntil(t, "generated job", func() bool {
+		return slices.Equal(sr.Manager.ScrapePools(), []string{"own", "serviceMonitor/team/app/0"})
+	})
+	cfg := sr.Reloader.Config()
+	if len(cfg.RuleFiles) != 1 || !strings.HasSuffix(cfg.RuleFiles[0], "team-r-uid-r.yaml") {
+		t.Fatalf("rule files %v", cfg.RuleFiles)
+	}
+	if sc := cfg.ScrapeConfig("serviceMonitor/team/app/0"); sc == nil || sc.ScrapeInterval.String() != "5s" {
+		t.Fatalf("generated job: %+v", sc)
+	}
+	// A file reload keeps the generated job.
+	if err := coord.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := sr.Manager.ScrapePools(); len(got) != 2 {
+		t.Fatalf("after reload: %v", got)
+	}
+	// Deleting the ServiceMonitor removes its job.
+	if err := dyn.Resource(operator.ServiceMonitors).Namespace("team").Delete(context.Background(), "app", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "job removed", func() bool { return slices.Equal(sr.Manager.ScrapePools(), []string{"own"}) })
+}
+
+func TestMergeAlertmanagerConfigs(t *testing.T) {
+	conf, err := config.Load("route: {receiver: root}\nreceivers: [{name: root}]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := yaml.MapSlice{{Key: "receiver", Value: "team/routes/hook"}, {Key: "matchers", Value: []string{`namespace="team"`}}, {Key: "continue", Value: true}}
+	rcv := yaml.MapSlice{{Key: "name", Value: "team/routes/hook"}, {Key: "webhook_configs", Value: []yaml.MapSlice{{{Key: "url", Value: "http://10.213.27.2:27101/team"}}}}}
+	out, err := mergeAlertmanagerConfigs(conf, &operator.State{AlertmanagerRoutes: []yaml.MapSlice{route}, AlertmanagerReceivers: []yaml.MapSlice{rcv}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Route.Routes) != 1 || out.Route.Routes[0].Receiver != "team/routes/hook" || !out.Route.Routes[0].Continue {
+		t.Fatalf("routes: %+v", out.Route.Routes)
+	}
+	if out.Route.Routes[0].Matchers[0].String() != `namespace="team"` {
+		t.Fatalf("matchers: %v", out.Route.Routes[0].Matchers)
+	}
+	if len(out.Receivers) != 2 || out.Receivers[1].Name != "team/routes/hook" || len(out.Receivers[1].WebhookConfigs) != 1 {
+		t.Fatalf("receivers: %+v", out.Receivers)
+	}
+	if len(conf.Route.Routes) != 0 || len(conf.Receivers) != 1 {
+		t.Fatal("the loaded config was changed")
+	}
+	// A receiver name clash is an error, not a silent override.
+	rcv[0].Value = "root"
+	if _, err := mergeAlertmanagerConfigs(conf, &operator.State{AlertmanagerRoutes: []yaml.MapSlice{route}, AlertmanagerReceivers: []yaml.MapSlice{rcv}}); err == nil {
+		t.Fatal("clash accepted")
+	}
+}

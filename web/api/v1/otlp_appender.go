@@ -6,9 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
-	promstorage "github.com/prometheus/prometheus/storage"
 
 	"github.com/vigil-monitoring/vigil/storage"
 )
@@ -33,12 +31,11 @@ var otlpRefusalReasons = []string{
 // native histogram of it, and Vigil's storage holds floats only (issue #18).
 var errNativeHistogram = errors.New("native histogram samples are not supported: OTLP exponential histograms cannot be stored until Vigil stores native histograms; use explicit-bucket histograms")
 
-// otlpAppender is the upstream storage.AppenderV2 the translator writes to, over Vigil's
-// Appender. A sample storage refuses (out of order, duplicate, out of bounds), one too far in
-// the future, one with invalid labels, and every native histogram sample is recorded in
-// refused and reported to the translator as appended, so that the metric's other points are
-// still translated. Any other error is a storage failure: it is kept in fatal and returned for
-// every later append.
+// otlpAppender appends the translator's samples to Vigil's Appender. A sample storage refuses
+// (out of order, duplicate, out of bounds), one too far in the future, one with invalid labels,
+// and every native histogram sample is recorded in refused, and translation goes on with the
+// metric's other points. Any other error is a storage failure: it is kept in fatal and
+// returned for every later append.
 type otlpAppender struct {
 	app     storage.Appender
 	maxT    int64
@@ -46,8 +43,6 @@ type otlpAppender struct {
 	counts  map[string]int
 	fatal   error
 }
-
-var _ promstorage.AppenderV2 = (*otlpAppender)(nil)
 
 func newOTLPAppender(app storage.Appender, maxT int64) *otlpAppender {
 	return &otlpAppender{app: app, maxT: maxT}
@@ -61,35 +56,40 @@ func (a *otlpAppender) refuse(reason string, err error) {
 	a.refused.add(err)
 }
 
-// Append appends a float sample. The start timestamp, metadata and exemplars are dropped:
-// Vigil stores none of them (as Prometheus without its st-storage, metadata-wal-records and
-// exemplar-storage feature flags).
-func (a *otlpAppender) Append(_ promstorage.SeriesRef, ls labels.Labels, _, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, _ promstorage.AOptions) (promstorage.SeriesRef, error) {
+// appendNativeHistogram refuses a native histogram sample (an exponential histogram point,
+// or a classic one with convert_histograms_to_nhcb).
+func (a *otlpAppender) appendNativeHistogram(ls labels.Labels, t int64) error {
 	if a.fatal != nil {
-		return 0, a.fatal
+		return a.fatal
 	}
-	if h != nil || fh != nil {
-		a.refuse(reasonNativeHistogram, fmt.Errorf("%w (series %s at timestamp %d)", errNativeHistogram, ls.String(), t))
-		return 0, nil
+	a.refuse(reasonNativeHistogram, fmt.Errorf("%w (series %s at timestamp %d)", errNativeHistogram, ls.String(), t))
+	return nil
+}
+
+// appendFloat appends a float sample. Start timestamps, metadata and exemplars are not
+// stored (as Prometheus without its st-storage, metadata-wal-records and exemplar-storage
+// feature flags).
+func (a *otlpAppender) appendFloat(ls labels.Labels, t int64, v float64) error {
+	if a.fatal != nil {
+		return a.fatal
 	}
 	if problem := checkOTLPLabels(ls); problem != "" {
 		a.refuse(reasonInvalidLabels, fmt.Errorf("%s for series %q at timestamp %d", problem, ls.String(), t))
-		return 0, nil
+		return nil
 	}
 	if t > a.maxT {
 		a.refuse(reasonTooFarInFuture, fmt.Errorf("%w: timestamp is too far in the future for series %s at timestamp %d", storage.ErrOutOfBounds, ls.String(), t))
-		return 0, nil
+		return nil
 	}
-	ref, err := a.app.Append(0, ls, t, v)
-	if err != nil {
+	if _, err := a.app.Append(0, ls, t, v); err != nil {
 		if isBadSampleErr(err) {
 			a.refuse(badSampleReason(err), fmt.Errorf("%w for series %s at timestamp %d", err, ls.String(), t))
-			return 0, nil
+			return nil
 		}
 		a.fatal = fmt.Errorf("appending OTLP sample for series %s at timestamp %d: %w", ls.String(), t, err)
-		return 0, a.fatal
+		return a.fatal
 	}
-	return promstorage.SeriesRef(ref), nil
+	return nil
 }
 
 func badSampleReason(err error) string {
@@ -103,7 +103,7 @@ func badSampleReason(err error) string {
 	}
 }
 
-// Commit commits what was appended (the translator never calls it; the handler does).
+// Commit commits what was appended.
 func (a *otlpAppender) Commit() error { return a.app.Commit() }
 
 // Rollback discards what was appended.

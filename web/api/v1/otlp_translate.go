@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/otlptranslator"
@@ -146,9 +147,11 @@ type otlpTranslator struct {
 	errs     []error
 
 	// Per data point scratch space.
-	attrs  []wireKV
-	counts []uint64
-	bounds []float64
+	pairs, set, base []labels.Label
+	baseUnique       bool // base holds the labels of the last createAttributes
+	attrs            []wireKV
+	counts           []uint64
+	bounds           []float64
 }
 
 // wireKV is an attribute: its key and the bytes of its AnyValue.
@@ -192,6 +195,8 @@ func (t *otlpTranslator) buildLabelName(label string) (string, error) {
 	if s, ok := t.sanitized[label]; ok {
 		return s, nil
 	}
+	// label may point into the request body: what is kept (in the cache, an error) is a copy.
+	label = strings.Clone(label)
 	s, err := t.labelNamer.Build(label)
 	if err != nil {
 		return "", err
@@ -757,6 +762,10 @@ func (t *otlpTranslator) createAttributes(attrs []wireKV, ignore []string, extra
 }
 
 func (t *otlpTranslator) createAttributesPromoting(attrs []wireKV, ignore []string, promote bool, extras ...string) (labels.Labels, error) {
+	if ls, ok, err := t.createAttributesUnique(attrs, ignore, promote, extras...); ok {
+		return ls, err
+	}
+	t.baseUnique = false
 	t.scratch.Reset()
 	for _, a := range attrs {
 		if !slices.Contains(ignore, string(a.key)) {
@@ -780,7 +789,9 @@ func (t *otlpTranslator) createAttributesPromoting(attrs []wireKV, ignore []stri
 				return
 			}
 			if existing := t.builder.Get(finalKey); existing != "" {
-				t.recordLabelCollision(sorted, finalKey)
+				var names []string
+				sorted.Range(func(l labels.Label) { names = append(names, l.Name) })
+				t.recordLabelCollision(names, finalKey)
 				t.builder.Set(finalKey, existing+";"+l.Value)
 			} else {
 				t.builder.Set(finalKey, l.Value)
@@ -824,20 +835,20 @@ func (t *otlpTranslator) createAttributesPromoting(attrs []wireKV, ignore []stri
 
 // recordLabelCollision warns, once per label name and request, of the attributes whose
 // names collide as finalKey.
-func (t *otlpTranslator) recordLabelCollision(sorted labels.Labels, finalKey string) {
+func (t *otlpTranslator) recordLabelCollision(sortedNames []string, finalKey string) {
 	if _, ok := t.recordedCollisions[finalKey]; ok {
 		return
 	}
 	var keys strings.Builder
-	sorted.Range(func(l labels.Label) {
-		if name, err := t.buildLabelName(l.Name); err != nil || name != finalKey {
-			return
+	for _, n := range sortedNames {
+		if name, err := t.buildLabelName(n); err != nil || name != finalKey {
+			continue
 		}
 		if keys.Len() > 0 {
 			keys.WriteString(", ")
 		}
-		fmt.Fprintf(&keys, "%q", l.Name)
-	})
+		fmt.Fprintf(&keys, "%q", n)
+	}
 	source := "data point"
 	if t.fromResource {
 		source = "resource"
@@ -853,6 +864,15 @@ func (t *otlpTranslator) recordLabelCollision(sorted labels.Labels, finalKey str
 
 // addLabels is baseLabels with __name__=name and the extra pairs.
 func (t *otlpTranslator) addLabels(name string, base labels.Labels, extras ...string) labels.Labels {
+	if t.baseUnique {
+		// base is t.base's labels: the same result, without a Builder.
+		t.set = append(t.set[:0], t.base...)
+		for i := 0; i+1 < len(extras); i += 2 {
+			t.setLabel(extras[i], extras[i+1])
+		}
+		t.setLabel(model.MetricNameLabel, name)
+		return t.setLabels()
+	}
 	t.builder.Reset(base)
 	for i := 0; i+1 < len(extras); i += 2 {
 		t.builder.Set(extras[i], extras[i+1])
@@ -909,4 +929,135 @@ func (t *otlpTranslator) addResourceTargetInfo(earliest, latest time.Time) error
 	}
 	t.seen[key] = struct{}{}
 	return t.app.appendFloat(lbls, key.timestamp, 1)
+}
+
+// createAttributesUnique is createAttributes for attributes whose keys are all different (ok
+// false otherwise, and createAttributes then follows upstream's Builder steps, whose result
+// with repeated keys depends on their order after an unstable sort). With distinct keys a
+// labels.Builder is a map from name to value where setting an empty value deletes: that map
+// is t.set, kept in t.base for addLabels. Names and values point into the request body until
+// the labels are built (they are copied into them).
+func (t *otlpTranslator) createAttributesUnique(attrs []wireKV, ignore []string, promote bool, extras ...string) (ls labels.Labels, ok bool, err error) {
+	t.pairs = t.pairs[:0]
+	for _, a := range attrs {
+		key := bytesString(a.key)
+		if !slices.Contains(ignore, key) {
+			t.pairs = append(t.pairs, labels.Label{Name: key, Value: anyValueStringNoCopy(a.value)})
+		}
+	}
+	slices.SortFunc(t.pairs, func(a, b labels.Label) int { return strings.Compare(a.Name, b.Name) })
+	for i := 1; i < len(t.pairs); i++ {
+		if t.pairs[i].Name == t.pairs[i-1].Name {
+			return labels.EmptyLabels(), false, nil
+		}
+	}
+	t.set = t.set[:0]
+	if t.settings.allowUTF8 {
+		for _, l := range t.pairs {
+			t.setLabel(l.Name, l.Value)
+		}
+	} else {
+		for _, l := range t.pairs {
+			finalKey, err := t.buildLabelName(l.Name)
+			if err != nil {
+				t.baseUnique = false
+				return labels.EmptyLabels(), true, err
+			}
+			if existing := t.getLabel(finalKey); existing != "" {
+				names := make([]string, len(t.pairs))
+				for i, p := range t.pairs {
+					names[i] = p.Name
+				}
+				t.recordLabelCollision(names, finalKey)
+				t.setLabel(finalKey, existing+";"+l.Value)
+			} else {
+				t.setLabel(finalKey, l.Value)
+			}
+		}
+	}
+	if promote {
+		t.promoted.Range(func(l labels.Label) {
+			if t.getLabel(l.Name) == "" {
+				t.setLabel(l.Name, l.Value)
+			}
+		})
+	}
+	if t.jobLabel != "" {
+		t.setLabel(model.JobLabel, t.jobLabel)
+	}
+	if t.instanceLabel != "" {
+		t.setLabel(model.InstanceLabel, t.instanceLabel)
+	}
+	if t.hasScope {
+		t.scopeAttrs.Range(func(l labels.Label) { t.setLabel(l.Name, l.Value) })
+		t.setLabel("otel_scope_name", t.scopeName)
+		t.setLabel("otel_scope_version", t.scopeVersion)
+		t.setLabel("otel_scope_schema_url", t.scopeSchemaURL)
+	}
+	for i := 0; i+1 < len(extras); i += 2 {
+		name := extras[i]
+		if len(name) <= 4 || name[:2] != "__" || name[len(name)-2:] != "__" {
+			if name, err = t.buildLabelName(name); err != nil {
+				t.baseUnique = false
+				return labels.EmptyLabels(), true, err
+			}
+		}
+		t.setLabel(name, extras[i+1])
+	}
+	t.base = append(t.base[:0], t.set...)
+	t.baseUnique = true
+	return t.setLabels(), true, nil
+}
+
+func (t *otlpTranslator) getLabel(name string) string {
+	for _, l := range t.set {
+		if l.Name == name {
+			return l.Value
+		}
+	}
+	return ""
+}
+
+// setLabel is labels.Builder.Set on t.set: an empty value deletes.
+func (t *otlpTranslator) setLabel(name, value string) {
+	for i := range t.set {
+		if t.set[i].Name == name {
+			if value == "" {
+				t.set = slices.Delete(t.set, i, i+1)
+			} else {
+				t.set[i].Value = value
+			}
+			return
+		}
+	}
+	if value != "" {
+		t.set = append(t.set, labels.Label{Name: name, Value: value})
+	}
+}
+
+// setLabels builds t.set's labels (sorted, copied).
+func (t *otlpTranslator) setLabels() labels.Labels {
+	slices.SortFunc(t.set, func(a, b labels.Label) int { return strings.Compare(a.Name, b.Name) })
+	t.scratch.Reset()
+	for _, l := range t.set {
+		t.scratch.Add(l.Name, l.Value)
+	}
+	return t.scratch.Labels()
+}
+
+// bytesString is b as a string without a copy: b must not change while it is used.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// anyValueStringNoCopy is anyValueString, a string value pointing into b.
+func anyValueStringNoCopy(b []byte) string {
+	kind, _, p := anyValueKind(b)
+	if kind == avStr {
+		return bytesString(p)
+	}
+	return anyValueString(b)
 }

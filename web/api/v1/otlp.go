@@ -31,6 +31,7 @@ const (
 // receiver's metrics.
 type otlpReceiver struct {
 	translators sync.Pool
+	refs        *otlpRefCache
 	// warnings is Prometheus's prometheus_api_otlp_translation_warnings_total.
 	warnings *prometheus.CounterVec
 	// refused counts data points translated but not stored, by reason.
@@ -40,6 +41,7 @@ type otlpReceiver struct {
 func newOTLPReceiver(reg prometheus.Registerer) *otlpReceiver {
 	r := &otlpReceiver{
 		translators: sync.Pool{New: func() any { return newOTLPTranslator() }},
+		refs:        newOTLPRefCache(),
 		warnings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "prometheus_api_otlp_translation_warnings_total",
 			Help: "The total number of warnings produced while translating OTLP metrics to the Prometheus model, by category.",
@@ -224,6 +226,7 @@ func (a *API) otlpWrite(w http.ResponseWriter, r *http.Request) {
 func (a *API) appendOTLP(r *http.Request, body []byte, settings otlpSettings) (refused refusedSamples, err error) {
 	recv := a.otlp
 	app := newOTLPAppender(a.opts.Appendable.Appender(r.Context()), time.Now().Add(maxAheadTime).UnixMilli())
+	app.refs = recv.refs
 	tr := recv.translators.Get().(*otlpTranslator)
 	tr.reset(app, settings)
 	defer func() {

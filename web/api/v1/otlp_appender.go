@@ -3,6 +3,7 @@ package v1
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
@@ -38,6 +39,8 @@ var errNativeHistogram = errors.New("native histogram samples are not supported:
 // returned for every later append.
 type otlpAppender struct {
 	app     storage.Appender
+	refs    *otlpRefCache // nil: none
+	key     []byte
 	maxT    int64
 	refused refusedSamples
 	counts  map[string]int
@@ -81,7 +84,13 @@ func (a *otlpAppender) appendFloat(ls labels.Labels, t int64, v float64) error {
 		a.refuse(reasonTooFarInFuture, fmt.Errorf("%w: timestamp is too far in the future for series %s at timestamp %d", storage.ErrOutOfBounds, ls.String(), t))
 		return nil
 	}
-	if _, err := a.app.Append(0, ls, t, v); err != nil {
+	var ref storage.SeriesRef
+	if a.refs != nil {
+		a.key = ls.Bytes(a.key)
+		ref = a.refs.get(a.key)
+	}
+	got, err := a.app.Append(ref, ls, t, v)
+	if err != nil {
 		if isBadSampleErr(err) {
 			a.refuse(badSampleReason(err), fmt.Errorf("%w for series %s at timestamp %d", err, ls.String(), t))
 			return nil
@@ -89,7 +98,41 @@ func (a *otlpAppender) appendFloat(ls labels.Labels, t int64, v float64) error {
 		a.fatal = fmt.Errorf("appending OTLP sample for series %s at timestamp %d: %w", ls.String(), t, err)
 		return a.fatal
 	}
+	if a.refs != nil && got != ref {
+		a.refs.put(a.key, got)
+	}
 	return nil
+}
+
+// otlpRefCache maps series (the bytes of their labels) to the storage's references, across
+// requests, so that appending a known series skips the storage's lookup by labels (the
+// labels are still passed: a series the storage no longer holds is found or created by them,
+// and its new reference replaces the old). It is emptied when it reaches maxOTLPRefs series.
+type otlpRefCache struct {
+	mu   sync.RWMutex
+	refs map[string]storage.SeriesRef
+}
+
+const maxOTLPRefs = 1 << 17
+
+func newOTLPRefCache() *otlpRefCache {
+	return &otlpRefCache{refs: map[string]storage.SeriesRef{}}
+}
+
+func (c *otlpRefCache) get(key []byte) storage.SeriesRef {
+	c.mu.RLock()
+	ref := c.refs[string(key)]
+	c.mu.RUnlock()
+	return ref
+}
+
+func (c *otlpRefCache) put(key []byte, ref storage.SeriesRef) {
+	c.mu.Lock()
+	if len(c.refs) >= maxOTLPRefs {
+		clear(c.refs)
+	}
+	c.refs[string(key)] = ref
+	c.mu.Unlock()
 }
 
 func badSampleReason(err error) string {

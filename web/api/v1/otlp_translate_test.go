@@ -244,6 +244,11 @@ func FuzzOTLPFastPathMatchesUpstream(f *testing.F) {
 		var body []byte
 		if raw {
 			body = data
+			if otlpTargetInfoSpan(body) > 24*time.Hour {
+				// Both write target_info every half lookback delta over the span: skip what
+				// would take millions of samples (arbitrary bytes make arbitrary timestamps).
+				t.Skip()
+			}
 		} else {
 			body = otlpProto(t, genOTLPMetrics(fb))
 		}
@@ -534,4 +539,54 @@ func mustGunzip(t testing.TB, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// otlpTargetInfoSpan is the longest span between a resource's earliest and latest point.
+func otlpTargetInfoSpan(body []byte) time.Duration {
+	req := pmetricotlp.NewExportRequest()
+	if req.UnmarshalProto(body) != nil {
+		return 0
+	}
+	var longest time.Duration
+	rms := req.Metrics().ResourceMetrics()
+	for i := range rms.Len() {
+		lo, hi := uint64(math.MaxUint64), uint64(0)
+		note := func(ts pcommon.Timestamp) { lo, hi = min(lo, uint64(ts)), max(hi, uint64(ts)) }
+		sms := rms.At(i).ScopeMetrics()
+		for j := range sms.Len() {
+			ms := sms.At(j).Metrics()
+			for k := range ms.Len() {
+				m := ms.At(k)
+				switch m.Type() {
+				case pmetric.MetricTypeGauge:
+					for x := range m.Gauge().DataPoints().Len() {
+						note(m.Gauge().DataPoints().At(x).Timestamp())
+					}
+				case pmetric.MetricTypeSum:
+					for x := range m.Sum().DataPoints().Len() {
+						note(m.Sum().DataPoints().At(x).Timestamp())
+					}
+				case pmetric.MetricTypeHistogram:
+					for x := range m.Histogram().DataPoints().Len() {
+						note(m.Histogram().DataPoints().At(x).Timestamp())
+					}
+				case pmetric.MetricTypeExponentialHistogram:
+					for x := range m.ExponentialHistogram().DataPoints().Len() {
+						note(m.ExponentialHistogram().DataPoints().At(x).Timestamp())
+					}
+				case pmetric.MetricTypeSummary:
+					for x := range m.Summary().DataPoints().Len() {
+						note(m.Summary().DataPoints().At(x).Timestamp())
+					}
+				}
+			}
+		}
+		if lo < hi && hi-lo > uint64(longest) {
+			if hi-lo > math.MaxInt64 {
+				return math.MaxInt64
+			}
+			longest = time.Duration(hi - lo)
+		}
+	}
+	return longest
 }

@@ -12,10 +12,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
-
-	otlptranslator "github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
 
 	"github.com/vigil-monitoring/vigil/config"
 )
@@ -30,10 +27,11 @@ const (
 	otlpJSON     = "application/json"
 )
 
-// otlpReceiver is the state of POST /api/v1/otlp/v1/metrics: the upstream translator's
-// converters (pooled, as Prometheus pools them) and the receiver's metrics.
+// otlpReceiver is the state of POST /api/v1/otlp/v1/metrics: translators (pooled) and the
+// receiver's metrics.
 type otlpReceiver struct {
-	converters sync.Pool
+	translators sync.Pool
+	refs        *otlpRefCache
 	// warnings is Prometheus's prometheus_api_otlp_translation_warnings_total.
 	warnings *prometheus.CounterVec
 	// refused counts data points translated but not stored, by reason.
@@ -42,7 +40,8 @@ type otlpReceiver struct {
 
 func newOTLPReceiver(reg prometheus.Registerer) *otlpReceiver {
 	r := &otlpReceiver{
-		converters: sync.Pool{New: func() any { return otlptranslator.NewPrometheusConverter(nil) }},
+		translators: sync.Pool{New: func() any { return newOTLPTranslator() }},
+		refs:        newOTLPRefCache(),
 		warnings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "prometheus_api_otlp_translation_warnings_total",
 			Help: "The total number of warnings produced while translating OTLP metrics to the Prometheus model, by category.",
@@ -69,8 +68,8 @@ type otlpDecodeError struct {
 
 func (e *otlpDecodeError) Error() string { return e.err.Error() }
 
-// otlpBuffers keeps request body buffers across requests: pdata copies every string and byte
-// field out of the body when it decodes, so a body's buffer is free once decoded.
+// otlpBuffers keeps request body buffers across requests: the translator copies what it keeps
+// (label names and values) out of the body, so a body's buffer is free once translated.
 var otlpBuffers sync.Pool
 
 // maxPooledOTLPBuffer: larger buffers (a rare big request) are left to the GC.
@@ -92,29 +91,42 @@ func putOTLPBuffer(b *[]byte) {
 // gzipReaders keeps gzip readers (and their decompression windows) across requests.
 var gzipReaders sync.Pool
 
-// readOTLPRequest reads and decodes an OTLP/HTTP metrics export request: protobuf or JSON
-// (by Content-Type, else 415), plain or gzip (by Content-Encoding, else 415), at most
-// maxOTLPBodySize bytes before and after decompression (else 413).
-func readOTLPRequest(r *http.Request) (pmetric.Metrics, error) {
+// readOTLPRequest reads an OTLP/HTTP metrics export request: protobuf or JSON (by
+// Content-Type, else 415), plain or gzip (by Content-Encoding, else 415), at most
+// maxOTLPBodySize bytes before and after decompression (else 413), and returns it as
+// validated protobuf (JSON is converted), with the function that releases its buffers once
+// translated.
+func readOTLPRequest(r *http.Request) (body []byte, release func(), err error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != otlpProtobuf && mt != otlpJSON) {
-		return pmetric.Metrics{}, &otlpDecodeError{http.StatusUnsupportedMediaType,
+		return nil, nil, &otlpDecodeError{http.StatusUnsupportedMediaType,
 			fmt.Errorf("unsupported content type %q, supported: [%s, %s]", r.Header.Get("Content-Type"), otlpJSON, otlpProtobuf)}
 	}
 	enc := r.Header.Get("Content-Encoding")
 	if enc != "" && enc != "gzip" {
-		return pmetric.Metrics{}, &otlpDecodeError{http.StatusUnsupportedMediaType,
+		return nil, nil, &otlpDecodeError{http.StatusUnsupportedMediaType,
 			fmt.Errorf("unsupported content encoding %q: only gzip or no compression is accepted", enc)}
 	}
 	raw := getOTLPBuffer()
-	defer putOTLPBuffer(raw)
-	body, err := readLimitedInto(*raw, r.Body, r.ContentLength, maxOTLPBodySize)
+	var plain *[]byte
+	free := func() {
+		putOTLPBuffer(raw)
+		if plain != nil {
+			putOTLPBuffer(plain)
+		}
+	}
+	defer func() {
+		if err != nil {
+			free()
+		}
+	}()
+	body, err = readLimitedInto(*raw, r.Body, r.ContentLength, maxOTLPBodySize)
 	*raw = body
 	if err != nil {
-		return pmetric.Metrics{}, &otlpDecodeError{http.StatusBadRequest, fmt.Errorf("reading request body: %w", err)}
+		return nil, nil, &otlpDecodeError{http.StatusBadRequest, fmt.Errorf("reading request body: %w", err)}
 	}
 	if len(body) > maxOTLPBodySize {
-		return pmetric.Metrics{}, &otlpDecodeError{http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds the %d bytes limit", maxOTLPBodySize)}
+		return nil, nil, &otlpDecodeError{http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds the %d bytes limit", maxOTLPBodySize)}
 	}
 	if enc == "gzip" {
 		gr, _ := gzipReaders.Get().(*gzip.Reader)
@@ -122,62 +134,38 @@ func readOTLPRequest(r *http.Request) (pmetric.Metrics, error) {
 			gr = new(gzip.Reader)
 		}
 		defer gzipReaders.Put(gr)
-		if err := gr.Reset(bytes.NewReader(body)); err != nil {
-			return pmetric.Metrics{}, &otlpDecodeError{http.StatusBadRequest, fmt.Errorf("decoding gzip body: %w", err)}
+		if err = gr.Reset(bytes.NewReader(body)); err != nil {
+			return nil, nil, &otlpDecodeError{http.StatusBadRequest, fmt.Errorf("decoding gzip body: %w", err)}
 		}
-		plain := getOTLPBuffer()
-		defer putOTLPBuffer(plain)
+		plain = getOTLPBuffer()
 		body, err = readLimitedInto(*plain, gr, 0, maxOTLPBodySize)
 		*plain = body
 		if err != nil {
-			return pmetric.Metrics{}, &otlpDecodeError{http.StatusBadRequest, fmt.Errorf("decoding gzip body: %w", err)}
+			return nil, nil, &otlpDecodeError{http.StatusBadRequest, fmt.Errorf("decoding gzip body: %w", err)}
 		}
 		if len(body) > maxOTLPBodySize {
-			return pmetric.Metrics{}, &otlpDecodeError{http.StatusRequestEntityTooLarge, fmt.Errorf("decompressed body exceeds the %d bytes limit", maxOTLPBodySize)}
+			return nil, nil, &otlpDecodeError{http.StatusRequestEntityTooLarge, fmt.Errorf("decompressed body exceeds the %d bytes limit", maxOTLPBodySize)}
 		}
 	}
-	md, err := decodeOTLPMetrics(body, mt)
-	if err != nil {
-		return pmetric.Metrics{}, &otlpDecodeError{http.StatusBadRequest, err}
+	if mt == otlpJSON {
+		if body, err = otlpJSONToProto(body); err != nil {
+			return nil, nil, &otlpDecodeError{http.StatusBadRequest, err}
+		}
 	}
-	return md, nil
+	if err = validateOTLPRequest(body); err != nil {
+		return nil, nil, &otlpDecodeError{http.StatusBadRequest, err}
+	}
+	return body, free, nil
 }
 
-// decodeOTLPMetrics decodes an ExportMetricsServiceRequest in the given media type
-// (otlpProtobuf or otlpJSON) with the OpenTelemetry Collector's pdata, as Prometheus does.
-func decodeOTLPMetrics(body []byte, mediaType string) (pmetric.Metrics, error) {
+// otlpJSONToProto converts an ExportMetricsServiceRequest in OTLP's JSON encoding to protobuf,
+// decoding it with the OpenTelemetry Collector's pdata as Prometheus does.
+func otlpJSONToProto(body []byte) ([]byte, error) {
 	req := pmetricotlp.NewExportRequest()
-	var err error
-	switch mediaType {
-	case otlpProtobuf:
-		err = req.UnmarshalProto(body)
-	case otlpJSON:
-		err = req.UnmarshalJSON(body)
-	default:
-		return pmetric.Metrics{}, fmt.Errorf("unsupported content type %q", mediaType)
+	if err := req.UnmarshalJSON(body); err != nil {
+		return nil, fmt.Errorf("decoding OTLP metrics request: %w", err)
 	}
-	if err != nil {
-		return pmetric.Metrics{}, fmt.Errorf("decoding OTLP metrics request: %w", err)
-	}
-	return req.Metrics(), nil
-}
-
-// translationSettings are the upstream translator's settings for the otlp block, built as
-// Prometheus's OTLP handler builds them. Delta temporality is not allowed: such metrics are
-// refused, as Prometheus refuses them without its otlp-deltatocumulative or
-// otlp-native-delta-ingestion feature flags.
-func translationSettings(c config.OTLPConfig, lookbackDelta time.Duration) otlptranslator.Settings {
-	return otlptranslator.Settings{
-		AddMetricSuffixes:                    c.TranslationStrategy.ShouldAddSuffixes(),
-		AllowUTF8:                            !c.TranslationStrategy.ShouldEscape(),
-		PromoteResourceAttributes:            otlptranslator.NewPromoteResourceAttributes(c),
-		KeepIdentifyingResourceAttributes:    c.KeepIdentifyingResourceAttributes,
-		ConvertHistogramsToNHCB:              c.ConvertHistogramsToNHCB,
-		PromoteScopeMetadata:                 c.PromoteScopeMetadata,
-		LookbackDelta:                        lookbackDelta,
-		LabelNameUnderscoreSanitization:      c.LabelNameUnderscoreSanitization,
-		LabelNamePreserveMultipleUnderscores: c.LabelNamePreserveMultipleUnderscores,
-	}
+	return req.MarshalProto()
 }
 
 // otlpWrite is POST /api/v1/otlp/v1/metrics, Prometheus's OTLP/HTTP metrics receiver. The
@@ -202,7 +190,7 @@ func (a *API) otlpWrite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	md, err := readOTLPRequest(r)
+	body, release, err := readOTLPRequest(r)
 	if err != nil {
 		var de *otlpDecodeError
 		code := http.StatusBadRequest
@@ -217,7 +205,8 @@ func (a *API) otlpWrite(w http.ResponseWriter, r *http.Request) {
 	if a.opts.OTLPConfig != nil {
 		cfg = a.opts.OTLPConfig()
 	}
-	refused, err := a.appendOTLP(r, md, translationSettings(cfg, a.opts.LookbackDelta))
+	refused, err := a.appendOTLP(r, body, newOTLPSettings(cfg, a.opts.LookbackDelta))
+	release()
 	if err != nil {
 		a.logger.Warn("OTLP write request failed", "code", http.StatusInternalServerError, "err", err)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -231,19 +220,20 @@ func (a *API) otlpWrite(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// appendOTLP translates md into Vigil's appender and commits what was accepted. refused
-// lists the data points and metrics not stored; an error is a storage failure (nothing
-// committed).
-func (a *API) appendOTLP(r *http.Request, md pmetric.Metrics, settings otlptranslator.Settings) (refused refusedSamples, err error) {
+// appendOTLP translates the validated protobuf body into Vigil's appender and commits what
+// was accepted. refused lists the data points and metrics not stored; an error is a storage
+// failure (nothing committed).
+func (a *API) appendOTLP(r *http.Request, body []byte, settings otlpSettings) (refused refusedSamples, err error) {
 	recv := a.otlp
 	app := newOTLPAppender(a.opts.Appendable.Appender(r.Context()), time.Now().Add(maxAheadTime).UnixMilli())
-	conv := recv.converters.Get().(*otlptranslator.PrometheusConverter)
-	conv.Reset(app)
+	app.refs = recv.refs
+	tr := recv.translators.Get().(*otlpTranslator)
+	tr.reset(app, settings)
 	defer func() {
-		conv.Reset(nil)
-		recv.converters.Put(conv)
+		tr.reset(nil, otlpSettings{})
+		recv.translators.Put(tr)
 	}()
-	annots, convErr := conv.FromMetrics(r.Context(), md, settings)
+	tr.translate(r.Context(), body)
 	if app.fatal != nil {
 		_ = app.Rollback()
 		return refused, app.fatal
@@ -258,35 +248,22 @@ func (a *API) appendOTLP(r *http.Request, md pmetric.Metrics, settings otlptrans
 	for reason, n := range app.counts {
 		recv.refused.WithLabelValues(reason).Add(float64(n))
 	}
-	if len(annots) > 0 {
-		for category, n := range otlptranslator.CountWarningsByCategory(annots) {
-			recv.warnings.WithLabelValues(string(category)).Add(float64(n))
+	if len(tr.warnings) > 0 {
+		ws := make([]string, 0, len(tr.warnings))
+		for msg, category := range tr.warnings {
+			recv.warnings.WithLabelValues(category).Inc()
+			ws = append(ws, msg)
 		}
-		ws, _ := annots.AsStrings("", 0, 0)
 		a.logger.Warn("Warnings translating OTLP metrics to Prometheus write request", "warnings", ws)
 	}
 	refused = app.refused
 	// The translator's errors are per metric (invalid temporality, names or attributes that
 	// cannot be translated): that metric is skipped, the others are stored.
-	if convErr != nil {
-		for _, e := range unjoin(convErr) {
-			recv.refused.WithLabelValues(reasonTranslation).Inc()
-			refused.add(fmt.Errorf("%w: %w", errOTLPTranslation, e))
-		}
+	for _, e := range tr.errs {
+		recv.refused.WithLabelValues(reasonTranslation).Inc()
+		refused.add(fmt.Errorf("%w: %w", errOTLPTranslation, e))
 	}
 	return refused, nil
 }
 
 var errOTLPTranslation = errors.New("metric not translated")
-
-// unjoin returns the errors joined in err (errors.Join), or err alone.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, unjoin(e)...)
-		}
-		return out
-	}
-	return []error{err}
-}

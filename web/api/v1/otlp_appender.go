@@ -3,12 +3,11 @@ package v1
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
-	promstorage "github.com/prometheus/prometheus/storage"
 
 	"github.com/vigil-monitoring/vigil/storage"
 )
@@ -33,21 +32,20 @@ var otlpRefusalReasons = []string{
 // native histogram of it, and Vigil's storage holds floats only (issue #18).
 var errNativeHistogram = errors.New("native histogram samples are not supported: OTLP exponential histograms cannot be stored until Vigil stores native histograms; use explicit-bucket histograms")
 
-// otlpAppender is the upstream storage.AppenderV2 the translator writes to, over Vigil's
-// Appender. A sample storage refuses (out of order, duplicate, out of bounds), one too far in
-// the future, one with invalid labels, and every native histogram sample is recorded in
-// refused and reported to the translator as appended, so that the metric's other points are
-// still translated. Any other error is a storage failure: it is kept in fatal and returned for
-// every later append.
+// otlpAppender appends the translator's samples to Vigil's Appender. A sample storage refuses
+// (out of order, duplicate, out of bounds), one too far in the future, one with invalid labels,
+// and every native histogram sample is recorded in refused, and translation goes on with the
+// metric's other points. Any other error is a storage failure: it is kept in fatal and
+// returned for every later append.
 type otlpAppender struct {
 	app     storage.Appender
+	refs    *otlpRefCache // nil: none
+	key     []byte
 	maxT    int64
 	refused refusedSamples
 	counts  map[string]int
 	fatal   error
 }
-
-var _ promstorage.AppenderV2 = (*otlpAppender)(nil)
 
 func newOTLPAppender(app storage.Appender, maxT int64) *otlpAppender {
 	return &otlpAppender{app: app, maxT: maxT}
@@ -61,35 +59,80 @@ func (a *otlpAppender) refuse(reason string, err error) {
 	a.refused.add(err)
 }
 
-// Append appends a float sample. The start timestamp, metadata and exemplars are dropped:
-// Vigil stores none of them (as Prometheus without its st-storage, metadata-wal-records and
-// exemplar-storage feature flags).
-func (a *otlpAppender) Append(_ promstorage.SeriesRef, ls labels.Labels, _, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, _ promstorage.AOptions) (promstorage.SeriesRef, error) {
+// appendNativeHistogram refuses a native histogram sample (an exponential histogram point,
+// or a classic one with convert_histograms_to_nhcb).
+func (a *otlpAppender) appendNativeHistogram(ls labels.Labels, t int64) error {
 	if a.fatal != nil {
-		return 0, a.fatal
+		return a.fatal
 	}
-	if h != nil || fh != nil {
-		a.refuse(reasonNativeHistogram, fmt.Errorf("%w (series %s at timestamp %d)", errNativeHistogram, ls.String(), t))
-		return 0, nil
+	a.refuse(reasonNativeHistogram, fmt.Errorf("%w (series %s at timestamp %d)", errNativeHistogram, ls.String(), t))
+	return nil
+}
+
+// appendFloat appends a float sample. Start timestamps, metadata and exemplars are not
+// stored (as Prometheus without its st-storage, metadata-wal-records and exemplar-storage
+// feature flags).
+func (a *otlpAppender) appendFloat(ls labels.Labels, t int64, v float64) error {
+	if a.fatal != nil {
+		return a.fatal
 	}
 	if problem := checkOTLPLabels(ls); problem != "" {
 		a.refuse(reasonInvalidLabels, fmt.Errorf("%s for series %q at timestamp %d", problem, ls.String(), t))
-		return 0, nil
+		return nil
 	}
 	if t > a.maxT {
 		a.refuse(reasonTooFarInFuture, fmt.Errorf("%w: timestamp is too far in the future for series %s at timestamp %d", storage.ErrOutOfBounds, ls.String(), t))
-		return 0, nil
+		return nil
 	}
-	ref, err := a.app.Append(0, ls, t, v)
+	var ref storage.SeriesRef
+	if a.refs != nil {
+		a.key = ls.Bytes(a.key)
+		ref = a.refs.get(a.key)
+	}
+	got, err := a.app.Append(ref, ls, t, v)
 	if err != nil {
 		if isBadSampleErr(err) {
 			a.refuse(badSampleReason(err), fmt.Errorf("%w for series %s at timestamp %d", err, ls.String(), t))
-			return 0, nil
+			return nil
 		}
 		a.fatal = fmt.Errorf("appending OTLP sample for series %s at timestamp %d: %w", ls.String(), t, err)
-		return 0, a.fatal
+		return a.fatal
 	}
-	return promstorage.SeriesRef(ref), nil
+	if a.refs != nil && got != ref {
+		a.refs.put(a.key, got)
+	}
+	return nil
+}
+
+// otlpRefCache maps series (the bytes of their labels) to the storage's references, across
+// requests, so that appending a known series skips the storage's lookup by labels (the
+// labels are still passed: a series the storage no longer holds is found or created by them,
+// and its new reference replaces the old). It is emptied when it reaches maxOTLPRefs series.
+type otlpRefCache struct {
+	mu   sync.RWMutex
+	refs map[string]storage.SeriesRef
+}
+
+const maxOTLPRefs = 1 << 17
+
+func newOTLPRefCache() *otlpRefCache {
+	return &otlpRefCache{refs: map[string]storage.SeriesRef{}}
+}
+
+func (c *otlpRefCache) get(key []byte) storage.SeriesRef {
+	c.mu.RLock()
+	ref := c.refs[string(key)]
+	c.mu.RUnlock()
+	return ref
+}
+
+func (c *otlpRefCache) put(key []byte, ref storage.SeriesRef) {
+	c.mu.Lock()
+	if len(c.refs) >= maxOTLPRefs {
+		clear(c.refs)
+	}
+	c.refs[string(key)] = ref
+	c.mu.Unlock()
 }
 
 func badSampleReason(err error) string {
@@ -103,7 +146,7 @@ func badSampleReason(err error) string {
 	}
 }
 
-// Commit commits what was appended (the translator never calls it; the handler does).
+// Commit commits what was appended.
 func (a *otlpAppender) Commit() error { return a.app.Commit() }
 
 // Rollback discards what was appended.

@@ -66,12 +66,13 @@ func FuzzOTLPDecode(f *testing.F) {
 	recv := newOTLPReceiver(nil)
 	a := &API{otlp: recv, logger: slog.New(slog.DiscardHandler)}
 	f.Fuzz(func(t *testing.T, body []byte, asJSON bool) {
-		mt := otlpProtobuf
+		var err error
 		if asJSON {
-			mt = otlpJSON
+			if body, err = otlpJSONToProto(body); err != nil {
+				return
+			}
 		}
-		md, err := decodeOTLPMetrics(body, mt)
-		if err != nil {
+		if validateOTLPRequest(body) != nil {
 			return
 		}
 		for _, strategy := range []otlpnames.TranslationStrategyOption{otlpnames.UnderscoreEscapingWithSuffixes, otlpnames.NoTranslation} {
@@ -81,7 +82,7 @@ func FuzzOTLPDecode(f *testing.F) {
 			store := &checkingAppendable{t: t}
 			a.opts.Appendable = store
 			req := httptest.NewRequest(http.MethodPost, "/api/v1/otlp/v1/metrics", nil)
-			if _, err := a.appendOTLP(req, md, translationSettings(cfg, 5*time.Minute)); err != nil {
+			if _, err := a.appendOTLP(req, body, newOTLPSettings(cfg, 5*time.Minute)); err != nil {
 				t.Fatalf("storage never fails here, yet: %v", err)
 			}
 		}

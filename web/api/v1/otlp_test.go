@@ -418,3 +418,48 @@ func TestCheckOTLPLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestOTLPSeriesRefCache: a second push of the same series appends by the storage's series
+// references (cached from the first push) to the same series; a stale reference (a series
+// the storage no longer knows) falls back to the labels.
+func TestOTLPSeriesRefCache(t *testing.T) {
+	push := func(env *testEnv, v float64, at time.Duration) {
+		md := pmetric.NewMetrics()
+		addGauge(otlpResource(md), "queue.depth", "{item}", v, at, "queue", "orders")
+		if code, body := postOTLP(t, env, otlpProto(t, md), otlpProtobuf, ""); code != http.StatusOK {
+			t.Fatalf("push: %d %s", code, body)
+		}
+	}
+	env := otlpEnv(t, nil, nil)
+	push(env, 7, -2*time.Minute)
+	refs := env.api.otlp.refs
+	if n := len(refs.refs); n != 2 { // queue_depth and target_info
+		t.Fatalf("%d series references cached, want 2", n)
+	}
+	push(env, 9, -time.Minute)
+	const sel = `queue_depth{job="shop/checkout"}`
+	want := []string{`__name__=queue_depth,instance=pod-1,job=shop/checkout,queue=orders 9`}
+	if got := stored(t, env, sel+` offset 1m`); !slices.Equal(got, want) {
+		t.Fatalf("stored %q, want %q", got, want)
+	}
+	want = []string{`__name__=queue_depth,instance=pod-1,job=shop/checkout,queue=orders 9`}
+	if got := stored(t, env, sel); !slices.Equal(got, want) {
+		t.Fatalf("stored %q, want %q", got, want)
+	}
+	if got := stored(t, env, `count_over_time(`+sel+`[5m])`); len(got) != 1 || !strings.HasSuffix(got[0], " 2") {
+		t.Fatalf("samples: %q, want 2 in one series", got)
+	}
+	// References the storage does not hold: the labels find the series.
+	for k := range refs.refs {
+		refs.refs[k] = 1 << 40
+	}
+	push(env, 11, 0)
+	if got := stored(t, env, `count_over_time(`+sel+`[5m])`); len(got) != 1 || !strings.HasSuffix(got[0], " 3") {
+		t.Fatalf("samples after stale references: %q, want 3 in one series", got)
+	}
+	for _, ref := range refs.refs {
+		if ref == 1<<40 {
+			t.Fatal("stale reference kept")
+		}
+	}
+}

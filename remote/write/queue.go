@@ -36,6 +36,12 @@ const (
 	positionSaveEvery   = time.Second
 	walPollInterval     = time.Second // fallback when no write notification comes
 	logEvery            = 10 * time.Second
+	// caughtUpFlushAge: once the watcher has read everything in the WAL, a shard sends its
+	// partial batch when the batch's oldest sample has waited this long (or batch_send_deadline,
+	// if shorter), instead of waiting for batch_send_deadline: the data is all there, nothing
+	// more will fill the batch soon. The wait keeps batches from shrinking to one commit each at
+	// high throughput, where the watcher catches up after every WAL write.
+	caughtUpFlushAge = 50 * time.Millisecond
 	// DefaultFlushDeadline is how long a stopping queue tries to send what it holds.
 	DefaultFlushDeadline = time.Minute
 )
@@ -265,6 +271,10 @@ func (q *queue) run() {
 				return
 			}
 			continue
+		}
+		// Caught up with the head of the WAL: the shards holding samples may send them.
+		if !q.flushShards() {
+			return
 		}
 		select {
 		case <-q.stopc:
@@ -584,6 +594,13 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 // buffer: reading simply pauses). false: the queue is stopping.
 func (q *queue) enqueue(ref uint64, s sample) bool {
 	sh := q.shards[ref%uint64(len(q.shards))]
+	sh.unflushed = true
+	return sh.put(s, q)
+}
+
+// put hands the shard a sample or, with s.s nil, the watcher's word that it caught up with the
+// WAL. false: the queue is stopping.
+func (sh *shard) put(s sample, q *queue) bool {
 	select {
 	case sh.ch <- s:
 		return true
@@ -596,6 +613,20 @@ func (q *queue) enqueue(ref uint64, s sample) bool {
 	case <-q.stopc:
 		return false
 	}
+}
+
+// flushShards tells the shards that received samples since the last call that the watcher has
+// read all there is. false: the queue is stopping.
+func (q *queue) flushShards() bool {
+	for _, sh := range q.shards {
+		if sh.unflushed {
+			sh.unflushed = false
+			if !sh.put(sample{}, q) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (q *queue) startShards(n int) {
@@ -649,6 +680,8 @@ type shard struct {
 	ch   chan sample
 	enc  *encoder
 	done chan struct{}
+	// unflushed: samples were put since the last caught-up marker (owned by the watcher).
+	unflushed bool
 }
 
 func (s *shard) run() {
@@ -657,7 +690,25 @@ func (s *shard) run() {
 	deadline := time.Duration(q.qc.BatchSendDeadline)
 	timer := time.NewTimer(deadline)
 	defer timer.Stop()
+	flushAge := min(caughtUpFlushAge, deadline)
+	// soon fires when a batch the watcher has caught up past is flushAge old.
+	soon := time.NewTimer(time.Hour)
+	soon.Stop()
+	defer soon.Stop()
+	var (
+		first     time.Time // when the batch's oldest sample came
+		caughtUp  bool      // the watcher caught up after the batch's oldest sample
+		soonArmed bool
+	)
 	batch := make([]sample, 0, q.qc.MaxSamplesPerSend)
+	flush := func() {
+		if len(batch) > 0 {
+			s.send(batch)
+			batch = batch[:0]
+		}
+		caughtUp = false
+		timer.Reset(deadline)
+	}
 	for {
 		select {
 		case smp, ok := <-s.ch:
@@ -667,18 +718,39 @@ func (s *shard) run() {
 				}
 				return
 			}
+			if smp.s == nil { // the watcher read all of the WAL
+				if len(batch) == 0 {
+					continue
+				}
+				caughtUp = true
+				if wait := flushAge - time.Since(first); wait <= 0 {
+					flush()
+				} else if !soonArmed {
+					soon.Reset(wait)
+					soonArmed = true
+				}
+				continue
+			}
+			if len(batch) == 0 {
+				first = time.Now()
+			}
 			batch = append(batch, smp)
 			if len(batch) >= q.qc.MaxSamplesPerSend {
-				s.send(batch)
-				batch = batch[:0]
-				timer.Reset(deadline)
+				flush()
 			}
+		case <-soon.C:
+			soonArmed = false
+			if !caughtUp || len(batch) == 0 {
+				continue
+			}
+			if wait := flushAge - time.Since(first); wait > 0 {
+				soon.Reset(wait)
+				soonArmed = true
+				continue
+			}
+			flush()
 		case <-timer.C:
-			if len(batch) > 0 {
-				s.send(batch)
-				batch = batch[:0]
-			}
-			timer.Reset(deadline)
+			flush()
 		}
 	}
 }

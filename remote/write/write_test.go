@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golang/snappy"
+	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -563,5 +564,34 @@ func TestWALTruncatedPastPosition(t *testing.T) {
 	}
 	if st := m.Status()[0]; !strings.Contains(st.LastError, "WAL truncated") {
 		t.Errorf("status does not say the WAL was truncated: %+v", st)
+	}
+}
+
+// A partial batch is sent once the watcher has read all of the WAL, not only at
+// batch_send_deadline: with a deadline of an hour and batches larger than what is written, the
+// samples still arrive (waitFor gives up after 20 s).
+func TestCaughtUpFlushesPartialBatches(t *testing.T) {
+	for _, msg := range []string{"prometheus.WriteRequest", "io.prometheus.write.v2.Request"} {
+		t.Run(msg, func(t *testing.T) {
+			dir := t.TempDir()
+			db := openDB(t, dir)
+			defer db.Close()
+			recv := newReceiver(t)
+			m := newManager(db, dir)
+			cfg := rwConfig(t, recv.srv.URL, func(c *config.RemoteWriteConfig) {
+				c.ProtobufMessage = remoteapi.WriteMessageType(msg)
+				c.QueueConfig.BatchSendDeadline = model.Duration(time.Hour)
+				c.QueueConfig.MaxSamplesPerSend = 10000
+				c.QueueConfig.MinShards = 3
+			})
+			if err := m.ApplyConfig(cfg); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Stop()
+			for i := range 3 {
+				appendScrapes(t, db, 1000+int64(i)*1000, 1, 20)
+				waitFor(t, "the scrape's samples", func() bool { return recv.count() == 20*(i+1) })
+			}
+		})
 	}
 }

@@ -35,7 +35,7 @@ type operatorFlags struct {
 
 func registerOperatorFlags(app *kingpin.Application) *operatorFlags {
 	var f operatorFlags
-	app.Flag("kubernetes.crds", "Read Prometheus Operator resources (ServiceMonitor, PodMonitor, PrometheusRule, AlertmanagerConfig) from the Kubernetes API, with in-cluster credentials or --kubernetes.kubeconfig.").BoolVar(&f.enabled)
+	app.Flag("kubernetes.crds", "Read Prometheus Operator resources (ServiceMonitor, PodMonitor, PrometheusRule, AlertmanagerConfig, ScrapeConfig) from the Kubernetes API, with in-cluster credentials or --kubernetes.kubeconfig.").BoolVar(&f.enabled)
 	app.Flag("kubernetes.kubeconfig", "Kubeconfig file for --kubernetes.crds (default: in-cluster service account).").StringVar(&f.kubeconfig)
 	app.Flag("kubernetes.crds.service-discovery-role", "Role of ServiceMonitor discovery, as the Prometheus CR's serviceDiscoveryRole: EndpointSlice or Endpoints.").Default("EndpointSlice").EnumVar(&f.role, "EndpointSlice", "Endpoints")
 	app.Flag("kubernetes.crds.rule-dir", "Directory for the rule files generated from PrometheusRules (default: a new temporary directory).").StringVar(&f.ruleDir)
@@ -51,6 +51,8 @@ func registerOperatorFlags(app *kingpin.Application) *operatorFlags {
 		{"rule-namespace-selector", "namespaces of PrometheusRules (ruleNamespaceSelector)", &f.sel.RuleNamespace},
 		{"alertmanager-config-selector", "AlertmanagerConfigs (alertmanagerConfigSelector)", &f.sel.AlertmanagerConfig},
 		{"alertmanager-config-namespace-selector", "namespaces of AlertmanagerConfigs (alertmanagerConfigNamespaceSelector)", &f.sel.AlertmanagerConfigNamespace},
+		{"scrape-config-selector", "ScrapeConfigs (scrapeConfigSelector)", &f.sel.ScrapeConfig},
+		{"scrape-config-namespace-selector", "namespaces of ScrapeConfigs (scrapeConfigNamespaceSelector)", &f.sel.ScrapeConfigNamespace},
 	} {
 		app.Flag("kubernetes.crds."+s.flag, "Label selector of the "+s.what+" read, e.g. 'release=kube-prometheus-stack'; empty: all.").StringVar(s.v)
 	}

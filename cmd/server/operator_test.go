@@ -49,6 +49,7 @@ func TestOperatorJobsMergedIntoConfig(t *testing.T) {
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
 		operator.ServiceMonitors: "ServiceMonitorList", operator.PodMonitors: "PodMonitorList",
 		operator.PrometheusRules: "PrometheusRuleList", operator.AlertmanagerConfigs: "AlertmanagerConfigList",
+		operator.ScrapeConfigs: "ScrapeConfigList",
 	}, crd(t, `
 apiVersion: monitoring.coreos.com/v1
 kind: ServiceMonitor
@@ -59,6 +60,11 @@ apiVersion: monitoring.coreos.com/v1
 kind: PrometheusRule
 metadata: {name: r, namespace: team}
 spec: {groups: [{name: g, rules: [{record: x, expr: vector(1)}]}]}
+`), crd(t, `
+apiVersion: monitoring.coreos.com/v1alpha1
+kind: ScrapeConfig
+metadata: {name: static, namespace: team}
+spec: {scrapeInterval: 7s, staticConfigs: [{targets: ["127.0.0.1:27502"]}]}
 `))
 	reg := prometheus.NewRegistry()
 	logger := slog.New(slog.DiscardHandler)
@@ -77,7 +83,7 @@ spec: {groups: [{name: g, rules: [{record: x, expr: vector(1)}]}]}
 	defer rt.stop()
 
 	waitUntil(t, "generated job", func() bool {
-		return slices.Equal(sr.Manager.ScrapePools(), []string{"own", "serviceMonitor/team/app/0"})
+		return slices.Equal(sr.Manager.ScrapePools(), []string{"own", "scrapeConfig/team/static", "serviceMonitor/team/app/0"})
 	})
 	cfg := sr.Reloader.Config()
 	if len(cfg.RuleFiles) != 1 || !strings.HasSuffix(cfg.RuleFiles[0], "team-r-uid-r.yaml") {
@@ -86,18 +92,23 @@ spec: {groups: [{name: g, rules: [{record: x, expr: vector(1)}]}]}
 	if sc := cfg.ScrapeConfig("serviceMonitor/team/app/0"); sc == nil || sc.ScrapeInterval.String() != "5s" {
 		t.Fatalf("generated job: %+v", sc)
 	}
+	if sc := cfg.ScrapeConfig("scrapeConfig/team/static"); sc == nil || sc.ScrapeInterval.String() != "7s" {
+		t.Fatalf("ScrapeConfig job: %+v", sc)
+	}
 	// A file reload keeps the generated job.
 	if err := coord.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if got := sr.Manager.ScrapePools(); len(got) != 2 {
+	if got := sr.Manager.ScrapePools(); len(got) != 3 {
 		t.Fatalf("after reload: %v", got)
 	}
 	// Deleting the ServiceMonitor removes its job.
 	if err := dyn.Resource(operator.ServiceMonitors).Namespace("team").Delete(context.Background(), "app", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "job removed", func() bool { return slices.Equal(sr.Manager.ScrapePools(), []string{"own"}) })
+	waitUntil(t, "job removed", func() bool {
+		return slices.Equal(sr.Manager.ScrapePools(), []string{"own", "scrapeConfig/team/static"})
+	})
 }
 
 func TestMergeAlertmanagerConfigs(t *testing.T) {

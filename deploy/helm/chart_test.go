@@ -179,10 +179,12 @@ func TestTemplateDefaults(t *testing.T) {
 			t.Errorf("vigil args %q lack %s", a, want)
 		}
 	}
-	for _, unwanted := range []string{"--cluster.", "--kubernetes.crds"} {
-		if strings.Contains(a, unwanted) {
-			t.Errorf("vigil args %q have %s", a, unwanted)
-		}
+	if strings.Contains(a, "--cluster.") {
+		t.Errorf("vigil args %q have --cluster.", a)
+	}
+	// The operator's resources are read by default (operatorResources.enabled).
+	if !strings.Contains(a, "--kubernetes.crds") {
+		t.Errorf("vigil args %q lack --kubernetes.crds", a)
 	}
 	if get(ss.Body, "spec", "template", "spec", "securityContext", "runAsNonRoot") != true {
 		t.Error("not runAsNonRoot")
@@ -192,8 +194,8 @@ func TestTemplateDefaults(t *testing.T) {
 		t.Error("headless Service is not headless")
 	}
 	cr := find(t, objs, "ClusterRole", "vigil")
-	if strings.Contains(fmt.Sprint(cr.Body), "monitoring.coreos.com") {
-		t.Error("operator resources granted though operatorResources.enabled=false")
+	if !strings.Contains(fmt.Sprint(cr.Body), "monitoring.coreos.com") {
+		t.Error("operator resources not granted though operatorResources.enabled defaults to true")
 	}
 	find(t, objs, "ClusterRoleBinding", "vigil")
 	find(t, objs, "ServiceAccount", "vigil")
@@ -245,6 +247,15 @@ func TestTemplateValues(t *testing.T) {
 			t.Errorf("args: %s", a)
 		}
 	})
+	t.Run("operator resources off", func(t *testing.T) {
+		objs := render(t, "operatorResources.enabled=false")
+		if a := strings.Join(args(find(t, objs, "StatefulSet", "vigil")), " "); strings.Contains(a, "--kubernetes.crds") {
+			t.Errorf("args: %s", a)
+		}
+		if strings.Contains(fmt.Sprint(find(t, objs, "ClusterRole", "vigil").Body), "monitoring.coreos.com") {
+			t.Error("operator resources granted though operatorResources.enabled=false")
+		}
+	})
 	t.Run("operator resources", func(t *testing.T) {
 		objs := render(t, "operatorResources.enabled=true", "operatorResources.extraArgs[0]=--example.flag")
 		a := strings.Join(args(find(t, objs, "StatefulSet", "vigil")), " ")
@@ -252,7 +263,7 @@ func TestTemplateValues(t *testing.T) {
 			t.Errorf("args: %s", a)
 		}
 		rules := fmt.Sprint(get(find(t, objs, "ClusterRole", "vigil").Body, "rules"))
-		for _, want := range []string{"servicemonitors", "podmonitors", "prometheusrules", "scrapeconfigs", "alertmanagerconfigs", "secrets", "namespaces", "events"} {
+		for _, want := range []string{"servicemonitors", "podmonitors", "prometheusrules", "scrapeconfigs", "alertmanagerconfigs", "secrets", "configmaps", "namespaces", "events", "endpointslices", "services", "pods", "create", "patch"} {
 			if !strings.Contains(rules, want) {
 				t.Errorf("ClusterRole lacks %s: %s", want, rules)
 			}

@@ -14,6 +14,7 @@ func FuzzResources(f *testing.F) {
 	f.Add(`{"metadata":{"name":"a","namespace":"b"},"spec":{"selector":{"matchLabels":{"app":"x"}},"endpoints":[{"port":"web","interval":"1s","relabelings":[{"action":"replace","targetLabel":"t","replacement":"v"}]}]}}`)
 	f.Add(`{"metadata":{"name":"a","namespace":"b"},"spec":{"selector":{"matchExpressions":[{"key":"k","operator":"NotIn","values":["a|b"]}]},"podMetricsEndpoints":[{"portNumber":80}],"endpoints":[{"targetPort":"x"}]}}`)
 	f.Add(`{"metadata":{"name":"a","namespace":"b"},"spec":{"groups":[{"name":"g","rules":[{"alert":"A","expr":"up == 0"}]}],"route":{"receiver":"r","routes":[{"receiver":"r"}]},"receivers":[{"name":"r","webhookConfigs":[{"url":"http://x"}]}]}}`)
+	f.Add(`{"metadata":{"name":"a","namespace":"b"},"spec":{"staticConfigs":[{"targets":["x:1"]}],"httpSDConfigs":[{"url":"http://x"}],"kubernetesSDConfigs":[{"role":"Pod","namespaces":{"names":["a"]}}],"metricRelabelings":[{"action":"drop","regex":"x"}]}}`)
 	secrets := fakeSecrets{}
 	f.Fuzz(func(t *testing.T, doc string) {
 		g := &Generator{Secrets: secrets}
@@ -28,6 +29,11 @@ func FuzzResources(f *testing.F) {
 		var pr monitoringv1.PrometheusRule
 		if json.Unmarshal([]byte(doc), &pr) == nil {
 			_, _ = RuleFileContent(&pr)
+		}
+		var sc monitoringv1alpha1.ScrapeConfig
+		if json.Unmarshal([]byte(doc), &sc) == nil {
+			job, err := g.ScrapeConfig(&sc)
+			_, _ = parseJobs([]Job{job}, err)
 		}
 		var amc monitoringv1alpha1.AlertmanagerConfig
 		if json.Unmarshal([]byte(doc), &amc) == nil {

@@ -1,5 +1,6 @@
 // Package operator reads the Prometheus Operator's resources (monitoring.coreos.com
-// ServiceMonitor, PodMonitor, PrometheusRule and AlertmanagerConfig) from the Kubernetes API
+// ServiceMonitor, PodMonitor, PrometheusRule, AlertmanagerConfig and ScrapeConfig) from the
+// Kubernetes API
 // and turns them into what the operator would generate: scrape configs, rule files and
 // alertmanager.yml routes. The scrape configs' targets come from one shared Kubernetes
 // discovery (Shared) instead of one per job.
@@ -47,6 +48,7 @@ var (
 	PodMonitors         = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "podmonitors"}
 	PrometheusRules     = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "prometheusrules"}
 	AlertmanagerConfigs = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1alpha1", Resource: "alertmanagerconfigs"}
+	ScrapeConfigs       = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1alpha1", Resource: "scrapeconfigs"}
 )
 
 // Selectors choose the resources read, as the Prometheus and Alertmanager CRs'
@@ -57,6 +59,7 @@ type Selectors struct {
 	PodMonitor, PodMonitorNamespace                 string
 	Rule, RuleNamespace                             string
 	AlertmanagerConfig, AlertmanagerConfigNamespace string
+	ScrapeConfig, ScrapeConfigNamespace             string
 }
 
 // Options configure a Watcher.
@@ -95,11 +98,14 @@ type State struct {
 	AlertmanagerReceivers []yaml.MapSlice
 }
 
-// Filters returns the jobs' filters by job name.
+// Filters returns the filters of the jobs that take their targets from the shared discovery
+// (those of ServiceMonitors and PodMonitors), by job name.
 func (s *State) Filters() map[string]*Filter {
 	out := make(map[string]*Filter, len(s.Jobs))
 	for _, j := range s.Jobs {
-		out[j.Name] = j.Filter
+		if j.Filter != nil {
+			out[j.Name] = j.Filter
+		}
 	}
 	return out
 }
@@ -162,6 +168,7 @@ func New(o Options) (*Watcher, error) {
 			{PodMonitors, "PodMonitor", "prometheus", o.PodMonitor, o.PodMonitorNamespace},
 			{PrometheusRules, "PrometheusRule", "prometheus", o.Rule, o.RuleNamespace},
 			{AlertmanagerConfigs, "AlertmanagerConfig", "alertmanager", o.AlertmanagerConfig, o.AlertmanagerConfigNamespace},
+			{ScrapeConfigs, "ScrapeConfig", "prometheus", o.ScrapeConfig, o.ScrapeConfigNamespace},
 		},
 		infs:     map[string]cache.SharedIndexInformer{},
 		nsSels:   map[string]k8slabels.Selector{},
@@ -428,6 +435,13 @@ func (w *Watcher) generate(kind string, u *unstructured.Unstructured) cached {
 			return c
 		}
 		c.am, c.err = AlertmanagerConfig(&a, w.gen.Secrets)
+	case "ScrapeConfig":
+		var sc monitoringv1alpha1.ScrapeConfig
+		if c.err = runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &sc); c.err != nil {
+			return c
+		}
+		job, err := w.gen.ScrapeConfig(&sc)
+		c.jobs, c.err = parseJobs([]Job{job}, err)
 	}
 	return c
 }
@@ -446,6 +460,11 @@ func parseJobs(jobs []Job, err error) ([]GeneratedJob, error) {
 		sc, err := ParseScrapeConfig(string(b), config.DefaultGlobalConfig)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", j.Name, err)
+		}
+		if j.Selection.Role == "" {
+			// A ScrapeConfig's job: its own service discoveries find its targets.
+			out = append(out, GeneratedJob{Name: j.Name, YAML: string(b)})
+			continue
 		}
 		f := &Filter{Selection: j.Selection}
 		if n := j.Selection.Rules; n > 0 && len(sc.RelabelConfigs) > n {

@@ -41,6 +41,7 @@ func newDynamic(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 		PodMonitors:         "PodMonitorList",
 		PrometheusRules:     "PrometheusRuleList",
 		AlertmanagerConfigs: "AlertmanagerConfigList",
+		ScrapeConfigs:       "ScrapeConfigList",
 	}, objs...)
 }
 

@@ -171,8 +171,13 @@ try {
     await page.keyboard.type('bench_ui_ser');
     let opts = await completions(page);
     assert(opts.includes('bench_ui_series'), 'metric completions: ' + opts.slice(0, 10).join(', '));
+    // Accept once the list shows the full name selected; CodeMirror ignores Enter during its
+    // interaction delay after the list (re)opens, which a loaded machine stretches.
+    await waitUntil('bench_ui_series selected', async () =>
+      (await page.$$eval('.cm-tooltip-autocomplete li[aria-selected] .cm-completionLabel', (els) => els.map((e) => e.textContent))).includes('bench_ui_series'));
+    await sleep(300);
     await page.keyboard.press('Enter'); // accepts the completion
-    assert((await editorText(page)) === 'bench_ui_series', 'after accepting: ' + (await editorText(page)));
+    await waitUntil('the completion accepted', async () => (await editorText(page)) === 'bench_ui_series', 5000);
     await clearEditor(page);
     await page.keyboard.type('histogram_qu');
     opts = await completions(page);
@@ -257,8 +262,12 @@ try {
     await page.click('.panel[data-panel="1"] .tab[data-tab="graph"]');
     await chartSeries(page, 1);
     await page.click('.panel[data-panel="1"] .controls input[type=checkbox]');
-    const url = page.url();
-    assert(url.includes('g1.expr=job%3Aup%3Asum') && url.includes('g1.tab=graph') && url.includes('g1.display_mode=stacked') && url.includes('g0.expr=up'), 'URL: ' + url);
+    // The URL follows the state after the render that applied it.
+    let url = '';
+    await waitUntil('the URL holding both panels', async () => {
+      url = page.url();
+      return url.includes('g1.expr=job%3Aup%3Asum') && url.includes('g1.tab=graph') && url.includes('g1.display_mode=stacked') && url.includes('g0.expr=up');
+    }, 10000);
     // The shared link restores both panels.
     await page.goto(url, { waitUntil: 'networkidle0' });
     assert((await tableRows(page, 0)).length === 2, 'panel 0 from the link');

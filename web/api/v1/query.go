@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/vigil-monitoring/vigil/promql"
 )
@@ -63,21 +64,34 @@ func (a *API) query(r *http.Request) (res apiResult) {
 	return a.execQuery(ctx, qry, qs, limit, r.FormValue("stats"))
 }
 
+// parseRangeBounds reads the start and end parameters of a range request (query_range and
+// rules/replay share them); a non-nil result is the error to answer.
+func parseRangeBounds(r *http.Request) (start, end time.Time, bad *apiResult) {
+	start, err := parseTime(r.FormValue("start"))
+	if err != nil {
+		res := invalidParamError(err, "start")
+		return start, end, &res
+	}
+	end, err = parseTime(r.FormValue("end"))
+	if err != nil {
+		res := invalidParamError(err, "end")
+		return start, end, &res
+	}
+	if end.Before(start) {
+		res := invalidParamError(errors.New("end timestamp must not be before start time"), "end")
+		return start, end, &res
+	}
+	return start, end, nil
+}
+
 func (a *API) queryRange(r *http.Request) (res apiResult) {
 	limit, err := parseLimitParam(r.FormValue("limit"))
 	if err != nil {
 		return invalidParamError(err, "limit")
 	}
-	start, err := parseTime(r.FormValue("start"))
-	if err != nil {
-		return invalidParamError(err, "start")
-	}
-	end, err := parseTime(r.FormValue("end"))
-	if err != nil {
-		return invalidParamError(err, "end")
-	}
-	if end.Before(start) {
-		return invalidParamError(errors.New("end timestamp must not be before start time"), "end")
+	start, end, bad := parseRangeBounds(r)
+	if bad != nil {
+		return *bad
 	}
 	step, err := parseDuration(r.FormValue("step"))
 	if err != nil {

@@ -49,17 +49,11 @@ func (a *API) replayRule(r *http.Request) apiResult {
 	if len(text) > maxRuleBytes {
 		return invalidParamError(fmt.Errorf("rule is too long: %d bytes, at most %d are accepted", len(text), maxRuleBytes), "rule")
 	}
-	start, err := parseTime(r.FormValue("start"))
-	if err != nil {
-		return invalidParamError(err, "start")
+	start, end, bad := parseRangeBounds(r)
+	if bad != nil {
+		return *bad
 	}
-	end, err := parseTime(r.FormValue("end"))
-	if err != nil {
-		return invalidParamError(err, "end")
-	}
-	if end.Before(start) {
-		return invalidParamError(errors.New("end timestamp must not be before start time"), "end")
-	}
+	var err error
 	step := time.Minute
 	if s := r.FormValue("step"); s != "" {
 		if step, err = parseDuration(s); err != nil {

@@ -2,6 +2,7 @@ package scrape
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/config"
@@ -197,4 +199,9 @@ func appendOnce(t testing.TB, sl *scrapeLoop, app storage.Appendable, body, cont
 		t.Fatal(cerr)
 	}
 	return stats, nil
+}
+
+// AppendHistogram refuses: this test double expects float samples only.
+func (a *testAppender) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return 0, errors.New("testAppender: unexpected histogram sample")
 }

@@ -2,11 +2,13 @@ package scrape
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/storage"
@@ -147,4 +149,9 @@ func TestScrapeSeriesGoneFromHead(t *testing.T) {
 	if len(got) != 3 || got[0] != 1 || got[1] != 10 || got[2] != 100 {
 		t.Errorf("x=1 samples = %v, want [1 10 100] in one series", got)
 	}
+}
+
+// AppendHistogram refuses: this test double expects float samples only.
+func (a *forgetfulAppender) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return 0, errors.New("forgetfulAppender: unexpected histogram sample")
 }

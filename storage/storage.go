@@ -9,6 +9,7 @@ import (
 	"errors"
 	"math"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -53,6 +54,12 @@ type Appender interface {
 	// one at the same timestamp with another value with ErrDuplicateSampleForTimestamp (the same
 	// value is accepted and ignored).
 	Append(ref SeriesRef, lset labels.Labels, t int64, v float64) (SeriesRef, error)
+	// AppendHistogram adds a native histogram sample: exactly one of h (integer counts) and fh
+	// (float counts) is non-nil. The histogram types are upstream's (model/histogram), so that
+	// parsers, translators and protobufs hand them over unchanged. Ref, ordering and duplicate
+	// rules are those of Append; a stale marker is a histogram whose Sum is StaleNaN. The
+	// appender may keep h/fh until Commit: callers must not modify them before.
+	AppendHistogram(ref SeriesRef, lset labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (SeriesRef, error)
 	// Commit writes the batch to the WAL and makes it visible. On error nothing of the batch is
 	// visible.
 	Commit() error
@@ -103,17 +110,15 @@ type Series interface {
 // ValueType is the type of the sample an Iterator is at. Names, order and values are those of
 // upstream's chunkenc.ValueType, so that code ported from Prometheus reads the same.
 //
-// Floats are the only type stored until native histograms land (issue #18): every Iterator
-// returns ValFloat or ValNone today. Loops still test the type rather than a bool so that the
-// histogram types need no change to the contract, only accessors (AtHistogram,
-// AtFloatHistogram) added with the first iterator that can return them.
+// A series may change type from one sample to the next (a float series that becomes a
+// histogram), so readers test the type of every sample.
 type ValueType uint8
 
 const (
 	ValNone           ValueType = iota // no sample: the iterator is exhausted or failed (see Err)
 	ValFloat                           // a float sample, read with At
-	ValHistogram                       // a native histogram with integer counts (not stored yet)
-	ValFloatHistogram                  // a native histogram with float counts (not stored yet)
+	ValHistogram                       // a native histogram with integer counts, read with AtHistogram or AtFloatHistogram
+	ValFloatHistogram                  // a native histogram with float counts, read with AtFloatHistogram
 )
 
 func (v ValueType) String() string {
@@ -144,6 +149,18 @@ type Iterator interface {
 	// AtT returns the current sample's timestamp, whatever its type. Only valid after Next or
 	// SeekTo returned a type other than ValNone.
 	AtT() int64
+	// AtHistogram returns the current sample when it is an integer histogram (Next or SeekTo
+	// returned ValHistogram). If h is non-nil the value is copied into it and h is returned,
+	// which saves an allocation; otherwise a new histogram is returned. The result must not
+	// be modified when h was nil and the iterator shares its storage (as upstream's).
+	AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram)
+	// AtFloatHistogram returns the current sample as a float histogram: valid after
+	// ValHistogram (converted) or ValFloatHistogram. fh is reused as in AtHistogram.
+	AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram)
+	// AtST returns the current sample's start timestamp (the created timestamp of a counter,
+	// the start of a delta), or 0 when the storage holds none for it. Names and meaning are
+	// upstream's chunkenc.Iterator.AtST.
+	AtST() int64
 	Err() error
 }
 

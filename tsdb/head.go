@@ -1,12 +1,14 @@
 package tsdb
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/storage"
@@ -219,6 +221,15 @@ type headAppender struct {
 	newSeries  []newSeries
 	minT, maxT int64
 	done       bool
+}
+
+// ErrHistogramsNotStored is returned by AppendHistogram until the head stores native histogram
+// samples (issue #18, in progress): callers count it like any refused sample.
+var ErrHistogramsNotStored = errors.New("native histogram samples are not stored yet")
+
+// AppendHistogram refuses native histogram samples: the head stores floats only so far.
+func (a *headAppender) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return 0, ErrHistogramsNotStored
 }
 
 func (a *headAppender) Append(ref storage.SeriesRef, lset labels.Labels, t int64, v float64) (storage.SeriesRef, error) {

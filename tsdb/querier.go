@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/storage"
@@ -144,6 +145,19 @@ func (it *seriesIterator) mergeAll() {
 
 func (it *seriesIterator) At() (int64, float64) { return it.t, it.v }
 func (it *seriesIterator) AtT() int64           { return it.t }
+
+// The head and blocks hold float samples only so far: Next never returns a histogram type, so
+// the histogram accessors have nothing to return.
+func (it *seriesIterator) AtHistogram(*histogram.Histogram) (int64, *histogram.Histogram) {
+	return it.t, nil
+}
+
+func (it *seriesIterator) AtFloatHistogram(*histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
+	return it.t, nil
+}
+
+// AtST returns 0: start timestamps are not stored.
+func (it *seriesIterator) AtST() int64 { return 0 }
 
 func (it *seriesIterator) setChunkErr(err error) {
 	it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.Labels(), err)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -62,6 +63,9 @@ var testParser = parser.NewParser(ParserOptions)
 type Point struct {
 	T int64
 	F float64
+	// H or FH, when set, make the point a native histogram sample (F is then unused).
+	H  *histogram.Histogram
+	FH *histogram.FloatHistogram
 }
 
 // LoadSeries is one series of a load command.

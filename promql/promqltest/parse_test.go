@@ -61,12 +61,12 @@ clear
 		t.Errorf("range eval: %+v", rng)
 	}
 	if err := rng.CompareResult(Result{Type: parser.ValueTypeMatrix, Series: []ResultSeries{{
-		Metric: labels.EmptyLabels(), Points: []Point{{0, 1}, {60000, 2}, {120000, 3}},
+		Metric: labels.EmptyLabels(), Points: []Point{{T: 0, F: 1}, {T: 60000, F: 2}, {T: 120000, F: 3}},
 	}}}); err != nil {
 		t.Errorf("matching matrix rejected: %v", err)
 	}
 	if err := rng.CompareResult(Result{Type: parser.ValueTypeMatrix, Series: []ResultSeries{{
-		Metric: labels.EmptyLabels(), Points: []Point{{0, 1}, {60000, 2.5}, {120000, 3}},
+		Metric: labels.EmptyLabels(), Points: []Point{{T: 0, F: 1}, {T: 60000, F: 2.5}, {T: 120000, F: 3}},
 	}}}); err == nil {
 		t.Error("wrong matrix accepted")
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/storage"
@@ -65,6 +66,17 @@ func (a *memAppender) Append(_ storage.SeriesRef, lset labels.Labels, t int64, v
 		l labels.Labels
 		p Point
 	}{lset, Point{T: t, F: v}})
+	return 0, nil
+}
+
+func (a *memAppender) AppendHistogram(_ storage.SeriesRef, lset labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	if (h == nil) == (fh == nil) {
+		return 0, fmt.Errorf("series %s: exactly one of h and fh must be set", lset)
+	}
+	a.pending = append(a.pending, struct {
+		l labels.Labels
+		p Point
+	}{lset, Point{T: t, H: h, FH: fh}})
 	return 0, nil
 }
 
@@ -198,19 +210,49 @@ func (it *memIterator) SeekTo(t int64) storage.ValueType {
 		return storage.ValNone
 	}
 	if it.samples[it.i].T >= t {
-		return storage.ValFloat
+		return it.valueType()
 	}
 	it.i += sort.Search(len(it.samples)-it.i, func(j int) bool { return it.samples[it.i+j].T >= t })
 	return it.valueType()
 }
 
-// valueType is the type of the current sample: the test storage holds floats only.
+// valueType is the type of the current sample.
 func (it *memIterator) valueType() storage.ValueType {
-	if it.i < len(it.samples) {
-		return storage.ValFloat
+	if it.i >= len(it.samples) {
+		return storage.ValNone
 	}
-	return storage.ValNone
+	switch p := it.samples[it.i]; {
+	case p.H != nil:
+		return storage.ValHistogram
+	case p.FH != nil:
+		return storage.ValFloatHistogram
+	}
+	return storage.ValFloat
 }
+
+func (it *memIterator) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
+	p := it.samples[it.i]
+	if h == nil {
+		return p.T, p.H.Copy()
+	}
+	p.H.CopyTo(h)
+	return p.T, h
+}
+
+func (it *memIterator) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
+	p := it.samples[it.i]
+	if p.H != nil {
+		return p.T, p.H.ToFloat(fh)
+	}
+	if fh == nil {
+		return p.T, p.FH.Copy()
+	}
+	p.FH.CopyTo(fh)
+	return p.T, fh
+}
+
+// AtST returns 0: the test storage keeps no start timestamps.
+func (it *memIterator) AtST() int64 { return 0 }
 
 func (it *memIterator) At() (int64, float64) { p := it.samples[it.i]; return p.T, p.F }
 func (it *memIterator) AtT() int64           { return it.samples[it.i].T }

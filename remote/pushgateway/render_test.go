@@ -2,6 +2,7 @@ package pushgateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	pgstorage "github.com/prometheus/pushgateway/storage"
 
@@ -216,4 +218,9 @@ func TestWriteExpositionChunks(t *testing.T) {
 	if n := len(app.take()); n != 20002 {
 		t.Fatalf("%d samples stored, want 20002", n)
 	}
+}
+
+// AppendHistogram refuses: this test double expects float samples only.
+func (a *samplesApp) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return 0, errors.New("samplesApp: unexpected histogram sample")
 }

@@ -3,6 +3,7 @@ package v1
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	otlpnames "github.com/prometheus/otlptranslator"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
@@ -111,4 +113,9 @@ func FuzzOTLPWrite(f *testing.F) {
 			t.Fatalf("answer %d: %s", rec.Code, rec.Body)
 		}
 	})
+}
+
+// AppendHistogram refuses: this test double expects float samples only.
+func (a checkingAppender) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return 0, errors.New("checkingAppender: unexpected histogram sample")
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -589,4 +590,9 @@ func otlpTargetInfoSpan(body []byte) time.Duration {
 		}
 	}
 	return longest
+}
+
+// AppendHistogram refuses: this test double expects float samples only.
+func (a recordingAppender) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return 0, errors.New("recordingAppender: unexpected histogram sample")
 }

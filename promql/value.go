@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -65,11 +66,23 @@ func (p FPoint) String() string {
 	return fmt.Sprintf("%s @[%v]", strconv.FormatFloat(p.F, 'f', -1, 64), p.T)
 }
 
-// Sample is one float sample of a labelled series at a time.
+// HPoint is one native histogram data point (upstream's promql.HPoint).
+type HPoint struct {
+	T int64
+	H *histogram.FloatHistogram
+}
+
+func (p HPoint) String() string {
+	return fmt.Sprintf("%s @[%v]", p.H.String(), p.T)
+}
+
+// Sample is one sample of a labelled series at a time: a float, or a native histogram when H
+// is non-nil (F is then unused), as upstream's promql.Sample.
 type Sample struct {
 	Metric labels.Labels
 	T      int64
 	F      float64
+	H      *histogram.FloatHistogram
 
 	// dropName marks that __name__ (and the other schema labels) must be removed before the
 	// result leaves the engine (Prometheus's delayed name removal).
@@ -77,6 +90,9 @@ type Sample struct {
 }
 
 func (s Sample) String() string {
+	if s.H != nil {
+		return fmt.Sprintf("%s => %s", s.Metric, HPoint{T: s.T, H: s.H})
+	}
 	return fmt.Sprintf("%s => %s", s.Metric, FPoint{T: s.T, F: s.F})
 }
 
@@ -91,18 +107,23 @@ func (vec Vector) String() string {
 	return strings.Join(entries, "\n")
 }
 
-// Series is a labelled stream of float points.
+// Series is a labelled stream of points: floats and native histograms, each in time order
+// (a series can hold both when it changed type), as upstream's promql.Series.
 type Series struct {
-	Metric labels.Labels
-	Floats []FPoint
+	Metric     labels.Labels
+	Floats     []FPoint
+	Histograms []HPoint
 
 	dropName bool // see Sample.dropName
 }
 
 func (s Series) String() string {
-	vals := make([]string, len(s.Floats))
-	for i, f := range s.Floats {
-		vals[i] = f.String()
+	vals := make([]string, 0, len(s.Floats)+len(s.Histograms))
+	for _, f := range s.Floats {
+		vals = append(vals, f.String())
+	}
+	for _, h := range s.Histograms {
+		vals = append(vals, h.String())
 	}
 	return fmt.Sprintf("%s =>\n%s", s.Metric, strings.Join(vals, "\n"))
 }
@@ -122,7 +143,7 @@ func (m Matrix) String() string {
 func (m Matrix) TotalSamples() int {
 	n := 0
 	for _, s := range m {
-		n += len(s.Floats)
+		n += len(s.Floats) + len(s.Histograms)
 	}
 	return n
 }
@@ -150,6 +171,10 @@ type StepSeries struct {
 	First  int
 	Values []float64
 	Absent []uint64
+	// Histograms is nil for a series of floats only. Otherwise it is as long as Values, and a
+	// non-nil Histograms[i] makes the point at step First+i a native histogram (Values[i] is
+	// then unused).
+	Histograms []*histogram.FloatHistogram
 }
 
 func (StepMatrix) Type() parser.ValueType { return parser.ValueTypeMatrix }
@@ -185,7 +210,24 @@ func (m StepMatrix) AppendPoints(dst []FPoint, i int) []FPoint {
 func (m StepMatrix) Matrix() Matrix {
 	mat := make(Matrix, len(m.Series))
 	for i := range m.Series {
-		mat[i] = Series{Metric: m.Series[i].Metric, Floats: m.AppendPoints(make([]FPoint, 0, m.Series[i].Len()), i)}
+		s := &m.Series[i]
+		if s.Histograms == nil {
+			mat[i] = Series{Metric: s.Metric, Floats: m.AppendPoints(make([]FPoint, 0, s.Len()), i)}
+			continue
+		}
+		ser := Series{Metric: s.Metric}
+		for j, v := range s.Values {
+			if !s.Has(j) {
+				continue
+			}
+			t := m.Start + int64(s.First+j)*m.Step
+			if h := s.Histograms[j]; h != nil {
+				ser.Histograms = append(ser.Histograms, HPoint{T: t, H: h})
+			} else {
+				ser.Floats = append(ser.Floats, FPoint{T: t, F: v})
+			}
+		}
+		mat[i] = ser
 	}
 	return mat
 }

@@ -44,7 +44,17 @@ var (
 	instances      = flag.Int("instances", 1, "number of targets (nodes), on ports port..port+instances-1")
 	host           = flag.String("host", "127.0.0.1", "listen host")
 	once           = flag.Bool("print", false, "print the first target's body to stdout and exit")
+
+	// History mode (scripts/bench/history.sh): write node_exporter-like samples into TSDBs and exit.
+	histSpan     = flag.Duration("history", 0, "write this span of history instead of serving targets (e.g. 168h)")
+	histSeries   = flag.Int("history-series", 10000, "series in the history")
+	histInterval = flag.Duration("history-interval", 15*time.Second, "sample interval of the history")
+	histPromDir  = flag.String("prometheus-dir", "", "history: Prometheus TSDB directory to write (upstream tsdb package)")
+	histVigilDir = flag.String("vigil-dir", "", "history: Vigil TSDB directory to write")
+	histVMURL    = flag.String("vm-url", "", "history: VictoriaMetrics base URL to import into (/api/v1/import/prometheus)")
 )
+
+func newRand(i int) *rand.Rand { return rand.New(rand.NewPCG(uint64(i), 42)) }
 
 func envFloat(name string, def float64) float64 {
 	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
@@ -93,6 +103,7 @@ type target struct {
 	podGen  []int // generation of each pod slot (bumped by churn)
 	body    atomic.Pointer[[]byte]
 	podBase int // series index where pod series start
+	cpus    int // node_cpu_seconds_total cpus (8 when 0)
 }
 
 func (t *target) addNode() {
@@ -100,7 +111,11 @@ func (t *target) addNode() {
 	add := func(k kind, v float64, format string, a ...any) {
 		t.series = append(t.series, series{prefix: fmt.Sprintf(format, a...) + " ", kind: k, v: initial(k, v), owner: -1})
 	}
-	for c := 0; c < 8; c++ {
+	cpus := t.cpus
+	if cpus == 0 {
+		cpus = 8
+	}
+	for c := 0; c < cpus; c++ {
 		for _, m := range cpuModes {
 			add(counterDec, 1000*t.rnd.Float64(), `node_cpu_seconds_total{cpu="%d",mode="%s",%s}`, c, m, inst)
 		}
@@ -282,12 +297,18 @@ func (t *target) render() {
 
 func main() {
 	flag.Parse()
+	if *histSpan > 0 {
+		if err := history(*histSeries, *histInterval, *histSpan, time.Now(), *histPromDir, *histVigilDir, *histVMURL); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	want := (*gauges + *counters) * *seriesCount
 	var total int
 	for i := 0; i < *instances; i++ {
 		t := &target{
 			idx:    i,
-			rnd:    rand.New(rand.NewPCG(uint64(i), 42)),
+			rnd:    newRand(i),
 			node:   fmt.Sprintf("ip-10-0-%d-%d.eu-west-1.compute.internal", i/250, i%250),
 			nodeIP: fmt.Sprintf("10.0.%d.%d", i/250, i%250),
 		}

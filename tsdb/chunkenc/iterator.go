@@ -10,6 +10,7 @@ type Iterator struct {
 	enc Encoding
 	x   xorIterator
 	i   intIterator
+	d   decimalIterator
 	err error
 }
 
@@ -34,6 +35,8 @@ func (it *Iterator) Reset(b []byte) {
 		it.x.reset(b)
 	case EncInt:
 		it.i.reset(b)
+	case EncDecimal:
+		it.d.reset(b)
 	default:
 		it.err = fmt.Errorf("chunkenc: unknown chunk encoding %d", b[0])
 	}
@@ -45,6 +48,8 @@ func (it *Iterator) Next() bool {
 		return it.x.Next()
 	case EncInt:
 		return it.i.Next()
+	case EncDecimal:
+		return it.d.i.Next()
 	}
 	return false
 }
@@ -55,21 +60,29 @@ func (it *Iterator) SeekTo(t int64) bool {
 		return it.x.SeekTo(t)
 	case EncInt:
 		return it.i.SeekTo(t)
+	case EncDecimal:
+		return it.d.i.SeekTo(t)
 	}
 	return false
 }
 
 func (it *Iterator) At() (int64, float64) {
-	if it.enc == EncXOR {
+	switch it.enc {
+	case EncXOR:
 		return it.x.At()
+	case EncDecimal:
+		return it.d.At()
 	}
 	return it.i.At()
 }
 
 // AtT returns only the current timestamp.
 func (it *Iterator) AtT() int64 {
-	if it.enc == EncXOR {
+	switch it.enc {
+	case EncXOR:
 		return it.x.t
+	case EncDecimal:
+		return it.d.i.t
 	}
 	return it.i.t
 }
@@ -83,6 +96,8 @@ func (it *Iterator) Err() error {
 		return it.x.Err()
 	case EncInt:
 		return it.i.Err()
+	case EncDecimal:
+		return it.d.i.Err()
 	}
 	return nil
 }
@@ -95,8 +110,17 @@ func NumSamples(b []byte) int {
 	return int(b[1])<<8 | int(b[2])
 }
 
+// encodeNumeric encodes integral values as an int chunk and short decimals as a decimal chunk.
+func encodeNumeric(ts []int64, vs []float64) ([]byte, bool) {
+	if b, ok := EncodeInt(ts, vs); ok {
+		return b, true
+	}
+	return EncodeDecimal(ts, vs)
+}
+
 // Recode returns the smallest encoding of the samples of chunk b: the int encoding when every
-// value is integral and that is smaller, else b itself. ts and vs are scratch space, returned
+// value is integral, the decimal one when every value is a short decimal, and that is smaller,
+// else b itself. ts and vs are scratch space, returned
 // for reuse.
 func Recode(b []byte, ts []int64, vs []float64) (out []byte, tsOut []int64, vsOut []float64, err error) {
 	if len(b) == 0 || Encoding(b[0]) != EncXOR {
@@ -112,21 +136,21 @@ func Recode(b []byte, ts []int64, vs []float64) (out []byte, tsOut []int64, vsOu
 	if it.Err() != nil {
 		return nil, ts, vs, it.Err()
 	}
-	if enc, ok := EncodeInt(ts, vs); ok && len(enc) < len(b) {
+	if enc, ok := encodeNumeric(ts, vs); ok && len(enc) < len(b) {
 		return enc, ts, vs, nil
 	}
 	return b, ts, vs, nil
 }
 
-// Encode returns the smallest encoding of the given samples (int if integral and smaller, else
-// XOR). It is what the block writer uses when it merges or splits chunks.
+// Encode returns the smallest encoding of the given samples (int if integral, decimal if short
+// decimals, and smaller, else XOR). It is what the block writer uses when it merges or splits chunks.
 func Encode(ts []int64, vs []float64) []byte {
 	c := NewXORChunk()
 	a, _ := c.Appender()
 	for i := range ts {
 		a.Append(ts[i], vs[i])
 	}
-	if enc, ok := EncodeInt(ts, vs); ok && len(enc) < len(c.Bytes()) {
+	if enc, ok := encodeNumeric(ts, vs); ok && len(enc) < len(c.Bytes()) {
 		return enc
 	}
 	c.Compact()

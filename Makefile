@@ -129,3 +129,17 @@ manifests: deps
 .PHONY: e2e-chart
 e2e-chart: deps
 	@scripts/e2e-chart.sh
+
+# Side-by-side scale benchmark against the peers (docs/performance.md): PROFILE = scale-10k,
+# scale-100k, scale-1m, churn (scripts/bench/side.sh, through ../shared/bench/run.sh), history
+# (scripts/bench/history.sh), or curve (scale-10k, scale-100k and scale-1m one after the other).
+# SERVERS limits the servers (default: vigil prometheus3 victoriametrics). Results: /tmp/bench-scale.
+PROFILE ?= scale-10k
+SERVERS ?=
+.PHONY: bench-side
+bench-side: build-server
+	@case "$(PROFILE)" in \
+	history) scripts/bench/history.sh ;; \
+	curve) for p in scale-10k scale-100k scale-1m; do scripts/bench/side.sh $$p $(SERVERS) || exit 1; done ;; \
+	*) scripts/bench/side.sh $(PROFILE) $(SERVERS) ;; \
+	esac

@@ -8,7 +8,7 @@
 #
 #   scripts/bench/history.sh                      (make bench-side PROFILE=history)
 #
-# Env: HIST_SERIES (10000), HIST_DAYS (7), HIST_INTERVAL (15s), QUERY_RUNS (3), BENCH_OUT
+# Env: HIST_SERVERS (vigil prometheus3 victoriametrics), HIST_SERIES (10000), HIST_DAYS (7), HIST_INTERVAL (15s), QUERY_RUNS (3), BENCH_OUT
 # (/tmp/bench-scale; results in history.jsonl), HIST_PORT (28700), VIGIL_BIN (bin/vigil),
 # PROMETHEUS3_BIN, VICTORIAMETRICS_BIN (/tmp/peers/...), KEEP_DATA=1 keeps the data dirs.
 set -euo pipefail
@@ -18,6 +18,8 @@ HIST_SERIES=${HIST_SERIES:-10000}
 HIST_DAYS=${HIST_DAYS:-7}
 HIST_INTERVAL=${HIST_INTERVAL:-15s}
 QUERY_RUNS=${QUERY_RUNS:-3}
+SERVERS=${HIST_SERVERS:-vigil prometheus3 victoriametrics}
+has() { [[ " $SERVERS " == *" $1 "* ]]; }
 BENCH_OUT=${BENCH_OUT:-/tmp/bench-scale}
 PORT=${HIST_PORT:-28700}
 VIGIL_BIN=${VIGIL_BIN:-$ROOT/bin/vigil}
@@ -58,19 +60,27 @@ go build -o "$W/scalegen" ./scripts/bench/scalegen
 span=$((HIST_DAYS * 24))h
 
 # --- write the history into all three ---
-start victoriametrics-import "$VM_BIN" -storageDataPath="$W/vm" -httpListenAddr="127.0.0.1:$PORT" -retentionPeriod=30d -search.latencyOffset=0s
+sinks=()
+has vigil && sinks+=(--vigil-dir="$W/vigil")
+has prometheus3 && sinks+=(--prometheus-dir="$W/prometheus3")
+if has victoriametrics; then
+  sinks+=(--vm-url="$BASE")
+  start victoriametrics-import "$VM_BIN" -storageDataPath="$W/vm" -httpListenAddr="127.0.0.1:$PORT" -retentionPeriod=30d -search.latencyOffset=0s
+fi
 log "writing $HIST_DAYS days of $HIST_SERIES series at $HIST_INTERVAL (load $(cut -d' ' -f1-3 /proc/loadavg))"
 t0=$(date +%s)
 "$W/scalegen" --history="$span" --history-series="$HIST_SERIES" --history-interval="$HIST_INTERVAL" \
-  --prometheus-dir="$W/prometheus3" --vigil-dir="$W/vigil" --vm-url="$BASE" 2>&1 | tee "$W/scalegen.log" >&2
+  "${sinks[@]}" 2>&1 | tee "$W/scalegen.log" >&2
 log "written in $(($(date +%s) - t0)) s"
-curl -sf "$BASE/internal/force_flush" >/dev/null
-curl -sf "$BASE/internal/force_merge" >/dev/null || log "force_merge failed"
-for _ in $(seq 1200); do # wait for the merges to finish
-  m=$(curl -s "$BASE/metrics" | awk '$1 ~ /^vm_active_(force_)?merges/ { s += $2 } END { print s + 0 }')
-  [[ $m == 0 ]] && break; sleep 1
-done
-stop
+if has victoriametrics; then
+  curl -sf "$BASE/internal/force_flush" >/dev/null
+  curl -sf "$BASE/internal/force_merge" >/dev/null || log "force_merge failed"
+  for _ in $(seq 1200); do # wait for the merges to finish
+    m=$(curl -s "$BASE/metrics" | awk '$1 ~ /^vm_active_(force_)?merges/ { s += $2 } END { print s + 0 }')
+    [[ $m == 0 ]] && break; sleep 1
+  done
+  stop
+fi
 samples=$(grep -o '[0-9]* samples per sink' "$W/scalegen.log" | cut -d' ' -f1)
 t_end=$(grep -o '\.\. [0-9T:-]*Z' "$W/scalegen.log" | head -1 | cut -c4-)
 t_end=$(date -d "$t_end" +%s)
@@ -90,7 +100,7 @@ blocks() {
 # node_cpu_seconds_total is ~80 % of the series (64-cpu nodes); the second query reads all of
 # them (Prometheus 3 refuses it: rate() drops the names, the label sets collide).
 QUERIES=('sum by (job) (rate(node_cpu_seconds_total[5m]))' 'sum by (job) (rate({__name__=~"node_.+"}[5m]))')
-for name in vigil prometheus3 victoriametrics; do
+for name in $SERVERS; do
   case $name in
     vigil) dir=$W/vigil; cmd=("$VIGIL_BIN" --config.file="$W/prometheus.yml" --storage.tsdb.path="$dir" --web.listen-address="127.0.0.1:$PORT" --storage.tsdb.retention.time=30d) ;;
     prometheus3) dir=$W/prometheus3; cmd=("$P3_BIN" --config.file="$W/prometheus.yml" --storage.tsdb.path="$dir" --web.listen-address="127.0.0.1:$PORT" --storage.tsdb.retention.time=30d) ;;
@@ -106,6 +116,8 @@ for name in vigil prometheus3 victoriametrics; do
   start "$name" "${cmd[@]}"
   ready=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   rss_ready=$(awk '$1 == "VmHWM:" { print $2 * 1024 }' "/proc/$PID/status")
+  cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$PID/stat"; }
+  cpu0=$(cpu)
   qjson='[]'
   for q in "${QUERIES[@]}"; do
     times=()
@@ -121,17 +133,18 @@ for name in vigil prometheus3 victoriametrics; do
       ms: ($ARGS.positional | map(select(. != "null") | tonumber * 1000 | round))}]' "${times[@]}" <<<"$qjson")
   done
   rss_peak=$(awk '$1 == "VmHWM:" { print $2 * 1024 }' "/proc/$PID/status")
+  query_cpu=$(awk -v a="$cpu0" -v b="$(cpu)" 'BEGIN { printf "%.2f", b - a }')
   stop
   line=$(jq -nc --arg date "$(date -u +%FT%TZ)" --arg server "$name" --argjson series "$HIST_SERIES" --arg interval "$HIST_INTERVAL" \
     --argjson days "$HIST_DAYS" --argjson samples "$samples" --argjson disk_b "$disk" --argjson blocks_b "$bb" --argjson block_samples "$bs" \
-    --argjson ready_s "$ready" --argjson rss_ready_b "$rss_ready" --argjson rss_peak_b "$rss_peak" --argjson queries "$qjson" \
+    --argjson ready_s "$ready" --argjson rss_ready_b "$rss_ready" --argjson rss_peak_b "$rss_peak" --argjson queries "$qjson" --argjson query_cpu_s "$query_cpu" \
     --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
     '{$date, $server, $series, $interval, $days, $samples, $disk_b, $blocks_b, $block_samples,
       block_b_per_sample: (if $block_samples > 0 then ($blocks_b / $block_samples * 1000 | round / 1000) else null end),
-      $ready_s, $rss_ready_b, $rss_peak_b, $queries, $load}')
+      $ready_s, $rss_ready_b, $rss_peak_b, $query_cpu_s, $queries, $load}')
   echo "$line" | tee -a "$RESULTS"
 done
 [[ ${KEEP_DATA:-0} == 1 ]] || rm -rf "$W/vigil" "$W/prometheus3" "$W/vm"
-jq -rs '"| server | series × days @ interval | disk B/sample (blocks, compacted) | whole data dir MiB | ready s | query ms (runs) | result series | peak RSS MiB |",
-  "|---|---|---|---|---|---|---|---|",
-  (.[-3:][] | "| \(.server) | \(.series) × \(.days) d @ \(.interval) | \(.block_b_per_sample) | \(.disk_b / 1048576 | round) | \(.ready_s) | \(.queries | map(.ms | map(tostring) | join("/")) | join(" ; ")) | \(.queries | map(.series | tostring) | join(" ; ")) | \(.rss_peak_b / 1048576 | round) |")' "$RESULTS"
+jq -rs '"| server | series × days @ interval | disk B/sample (blocks, compacted) | whole data dir MiB | ready s | query ms (runs) | result series | server CPU s, all queries | peak RSS MiB |",
+  "|---|---|---|---|---|---|---|---|---|",
+  (.[-('"$(wc -w <<<"$SERVERS")"'):][] | "| \(.server) | \(.series) × \(.days) d @ \(.interval) | \(.block_b_per_sample) | \(.disk_b / 1048576 | round) | \(.ready_s) | \(.queries | map(.ms | map(tostring) | join("/")) | join(" ; ")) | \(.queries | map(.series | tostring) | join(" ; ")) | \(.query_cpu_s) | \(.rss_peak_b / 1048576 | round) |")' "$RESULTS"

@@ -3,6 +3,7 @@
 # its scale-10k / scale-100k / scale-1m runs (the newest run of each profile), for peak RSS and for
 # CPU (cores used during ingestion = cpu_s / duration_s) against active series, plus the marginal
 # slope of each segment: a segment steeper than the one before means faster than linear growth.
+# Runs in which more than 10 % of the scrapes failed (an overloaded server) are left out.
 #
 #   scripts/bench/curve.sh [RESULTS.jsonl]        (default /tmp/bench-scale/results.jsonl)
 set -euo pipefail
@@ -13,7 +14,8 @@ jq -rs '
     ([range($n)] | map(($xs[.] - $mx) * ($xs[.] - $mx)) | add) as $sxx |
     (if $sxx > 0 then $sxy / $sxx else null end) as $b | {b: $b, a: (if $b == null then null else $my - $b * $mx end)};
   def r(d): if . == null then "-" else (. * pow(10; d) | round / pow(10; d)) end;
-  map(select(.profile | test("^scale-(10k|100k|1m)$")) | select(.active_series != null)) |
+  map(select(.profile | test("^scale-(10k|100k|1m)$")) | select(.active_series != null)
+    | select(.scrapes_ok != null and .scrapes != null and .scrapes_ok >= 0.9 * .scrapes)) |
   group_by(.server) | map(
     group_by(.profile) | map(sort_by(.date) | last) | sort_by(.active_series) |
     {server: .[0].server, runs: .,

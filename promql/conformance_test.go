@@ -175,7 +175,13 @@ func (c *conformance) runFile(path string) {
 			app := st.Appender(context.Background())
 			for _, s := range cmd.Series {
 				for _, p := range s.Samples {
-					if _, err := app.Append(0, s.Metric, p.T, p.F); err != nil {
+					var err error
+					if p.H != nil || p.FH != nil {
+						_, err = app.AppendHistogram(0, s.Metric, p.T, p.H, p.FH)
+					} else {
+						_, err = app.Append(0, s.Metric, p.T, p.F)
+					}
+					if err != nil {
 						c.t.Fatalf("%s:%d: loading %s: %v", c.file, cmd.Line, s.Metric, err)
 					}
 				}
@@ -228,7 +234,7 @@ func toResult(v promql.Value) promqltest.Result {
 	case promql.Vector:
 		r := promqltest.Result{Type: parser.ValueTypeVector}
 		for _, s := range v {
-			r.Series = append(r.Series, promqltest.ResultSeries{Metric: s.Metric, Points: []promqltest.Point{{T: s.T, F: s.F}}})
+			r.Series = append(r.Series, promqltest.ResultSeries{Metric: s.Metric, Points: []promqltest.Point{{T: s.T, F: s.F, FH: s.H}}})
 		}
 		return r
 	case promql.StepMatrix:
@@ -239,6 +245,9 @@ func toResult(v promql.Value) promqltest.Result {
 			rs := promqltest.ResultSeries{Metric: s.Metric}
 			for _, p := range s.Floats {
 				rs.Points = append(rs.Points, promqltest.Point{T: p.T, F: p.F})
+			}
+			for _, p := range s.Histograms {
+				rs.Points = append(rs.Points, promqltest.Point{T: p.T, FH: p.H})
 			}
 			r.Series = append(r.Series, rs)
 		}
@@ -355,6 +364,12 @@ func (c *conformance) runInstant(st testStorage, cmd *promqltest.Eval, v promqlt
 		for _, p := range s.Floats {
 			if p.T == t {
 				vec = append(vec, promql.Sample{Metric: s.Metric, T: p.T, F: p.F})
+				break
+			}
+		}
+		for _, p := range s.Histograms {
+			if p.T == t {
+				vec = append(vec, promql.Sample{Metric: s.Metric, T: p.T, H: p.H})
 				break
 			}
 		}

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/schema"
 	"github.com/prometheus/prometheus/util/annotations"
@@ -261,6 +263,9 @@ func (ev *evaluator) eval(expr parser.Expr) Value {
 				for j := range mat[i].Floats {
 					mat[i].Floats[j].F = -mat[i].Floats[j].F
 				}
+				for j := range mat[i].Histograms {
+					mat[i].Histograms[j].H = mat[i].Histograms[j].H.Copy().Mul(-1)
+				}
 			}
 		}
 		return mat
@@ -308,6 +313,7 @@ func (ev *evaluator) eval(expr parser.Expr) Value {
 func collect(mat *Matrix) func(Series) {
 	return func(s Series) {
 		s.Floats = slices.Clone(s.Floats)
+		s.Histograms = slices.Clone(s.Histograms)
 		*mat = append(*mat, s)
 	}
 }
@@ -397,6 +403,7 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 	ss := ev.selectSeries(vs, 0, "")
 	off := vs.OriginalOffset.Milliseconds()
 	buf := make([]FPoint, 0, ev.preallocSteps())
+	var hbuf []HPoint
 	var it storage.Iterator
 	var cur sampleCursor
 	for ss.Next() {
@@ -404,20 +411,28 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 		s := ss.At()
 		it = s.Iterator(it)
 		cur.reset(it)
-		buf = buf[:0]
+		buf, hbuf = buf[:0], hbuf[:0]
 		if vs.Timestamp != nil {
 			// The @ modifier pins the lookup: compute it once and repeat it per step.
-			if _, f, ok := cur.lookup(refTime(0, vs.Timestamp, off), ev.lookbackDelta); ok {
+			if _, f, h, ok := cur.lookup(refTime(0, vs.Timestamp, off), ev.lookbackDelta); ok {
 				for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
-					ev.stepCheck(step, len(buf))
+					ev.stepCheck(step, len(buf)+len(hbuf))
+					if h != nil {
+						hbuf = append(hbuf, HPoint{T: ts, H: h})
+						continue
+					}
 					buf = growPoints(buf, ev.numSteps())
 					buf = append(buf, FPoint{T: ts, F: f})
 				}
 			}
 		} else {
 			for ts, iter := ev.startTS, 0; ts <= ev.endTS; ts, iter = ts+ev.interval, iter+1 {
-				ev.stepCheck(iter, len(buf))
-				if _, f, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
+				ev.stepCheck(iter, len(buf)+len(hbuf))
+				if _, f, h, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
+					if h != nil {
+						hbuf = append(hbuf, HPoint{T: ts, H: h})
+						continue
+					}
 					buf = growPoints(buf, ev.numSteps())
 					buf = append(buf, FPoint{T: ts, F: f})
 					continue
@@ -436,12 +451,15 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 		if err := it.Err(); err != nil {
 			ev.error(ErrStorage{Err: fmt.Errorf("iterating series %s: %w", s.Labels(), err)})
 		}
-		if len(buf) == 0 {
+		if len(buf) == 0 && len(hbuf) == 0 {
 			continue
 		}
 		ev.countSelected(buf, vs.Timestamp != nil)
-		ev.addSamples(len(buf))
-		emit(Series{Metric: s.Labels(), Floats: buf})
+		if len(hbuf) > 0 {
+			ev.countSelectedHistograms(hbuf, vs.Timestamp != nil)
+		}
+		ev.addSamples(len(buf) + len(hbuf))
+		emit(Series{Metric: s.Labels(), Floats: buf, Histograms: hbuf})
 	}
 	ev.seriesSetErr(ss)
 }
@@ -512,17 +530,40 @@ func (ev *evaluator) countSelected(pts []FPoint, pinned bool) {
 	}
 }
 
+// countSelectedHistograms counts the histogram points of an instant selector as countSelected
+// does for floats.
+func (ev *evaluator) countSelectedHistograms(pts []HPoint, pinned bool) {
+	fp := make([]FPoint, len(pts))
+	for i, p := range pts {
+		fp[i].T = p.T
+	}
+	ev.countSelected(fp, pinned)
+}
+
 // sampleCursor answers "newest sample at or before ref within the lookback" for increasing ref
 // values, reading each sample at most once and seeking over gaps.
 type sampleCursor struct {
 	it      storage.Iterator
 	done    bool
-	pending bool // nt/nf hold the next unread sample (> last ref)
+	pending bool // nt/nf/nh hold the next unread sample (> last ref)
 	nt      int64
 	nf      float64
+	nh      *histogram.FloatHistogram // non-nil: the next sample is a native histogram
 	hasPrev bool
 	pt      int64
 	pf      float64
+	ph      *histogram.FloatHistogram
+}
+
+// at reads the iterator's current sample of type vt into nt/nf/nh.
+func (c *sampleCursor) at(vt storage.ValueType) {
+	if vt == storage.ValFloat {
+		c.nt, c.nf = c.it.At()
+		c.nh = nil
+		return
+	}
+	c.nt, c.nh = c.it.AtFloatHistogram(nil)
+	c.nf = 0
 }
 
 func (c *sampleCursor) reset(it storage.Iterator) {
@@ -534,8 +575,8 @@ func (c *sampleCursor) advance() {
 		c.pending = false
 		return
 	}
-	if c.it.Next() != storage.ValNone {
-		c.nt, c.nf = c.it.At()
+	if vt := c.it.Next(); vt != storage.ValNone {
+		c.at(vt)
 		c.pending = true
 		return
 	}
@@ -549,7 +590,7 @@ func (c *sampleCursor) nextSample() (int64, bool) {
 	return c.nt, c.pending
 }
 
-func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
+func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, *histogram.FloatHistogram, bool) {
 	if !c.pending && !c.done {
 		c.advance()
 	}
@@ -557,65 +598,108 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
 	if c.pending && c.nt <= minT {
 		// Everything up to minT is irrelevant: jump over it.
 		c.hasPrev = false
-		if c.it.SeekTo(minT+1) != storage.ValNone {
-			c.nt, c.nf = c.it.At()
+		if vt := c.it.SeekTo(minT + 1); vt != storage.ValNone {
+			c.at(vt)
 			c.pending = true
 		} else {
 			c.done, c.pending = true, false
 		}
 	}
 	for c.pending && c.nt <= ref {
-		c.hasPrev, c.pt, c.pf = true, c.nt, c.nf
+		c.hasPrev, c.pt, c.pf, c.ph = true, c.nt, c.nf, c.nh
 		c.advance()
 	}
-	if !c.hasPrev || c.pt <= minT || storage.IsStaleNaN(c.pf) {
-		return 0, 0, false
+	if !c.hasPrev || c.pt <= minT {
+		return 0, 0, nil, false
 	}
-	return c.pt, c.pf, true
+	if c.ph != nil {
+		if value.IsStaleNaN(c.ph.Sum) {
+			return 0, 0, nil, false
+		}
+		return c.pt, 0, c.ph, true
+	}
+	if storage.IsStaleNaN(c.pf) {
+		return 0, 0, nil, false
+	}
+	return c.pt, c.pf, nil, true
 }
 
 // window is a sliding window over one series' samples (stale markers dropped) for increasing
 // ranges (lo, hi]. Each sample is read once, from a storage iterator or from an in-memory
-// slice (subquery results).
+// slice (subquery results). Native histogram samples go to a side buffer (hbuf), nil-cost for
+// float series.
 type window struct {
 	it      storage.Iterator
 	mem     []FPoint // in-memory source when it is nil
+	hmem    []HPoint
 	memPos  int
+	hmemPos int
 	buf     []FPoint
 	head    int
+	hbuf    []HPoint
+	hhead   int
 	done    bool
 	pending bool
 	nt      int64
 	nf      float64
+	nh      *histogram.FloatHistogram // the pending sample is a histogram
 }
 
 func (w *window) reset(it storage.Iterator) {
 	w.it, w.mem, w.memPos = it, nil, 0
+	w.hmem, w.hmemPos = nil, 0
 	w.buf = w.buf[:0]
 	w.head = 0
+	clear(w.hbuf)
+	w.hbuf, w.hhead = w.hbuf[:0], 0
 	w.done = false
 	w.pending = false
+	w.nh = nil
 }
 
-func (w *window) resetSlice(pts []FPoint) {
+func (w *window) resetSlice(pts []FPoint, hpts []HPoint) {
 	w.reset(nil)
-	w.mem = pts
+	w.mem, w.hmem = pts, hpts
+}
+
+// hists returns the histogram points of the window placed by the last slide.
+func (w *window) hists() []HPoint { return w.hbuf[w.hhead:] }
+
+func (w *window) nextMem() {
+	fOK, hOK := w.memPos < len(w.mem), w.hmemPos < len(w.hmem)
+	switch {
+	case fOK && (!hOK || w.mem[w.memPos].T < w.hmem[w.hmemPos].T):
+		w.nt, w.nf, w.nh = w.mem[w.memPos].T, w.mem[w.memPos].F, nil
+		w.memPos++
+		w.pending = true
+	case hOK:
+		w.nt, w.nf, w.nh = w.hmem[w.hmemPos].T, 0, w.hmem[w.hmemPos].H
+		w.hmemPos++
+		w.pending = true
+	default:
+		w.done, w.pending = true, false
+	}
+}
+
+// at reads the iterator's current sample of type vt; false for a stale marker.
+func (w *window) at(vt storage.ValueType) bool {
+	if vt == storage.ValFloat {
+		w.nt, w.nf = w.it.At()
+		w.nh = nil
+		return !storage.IsStaleNaN(w.nf)
+	}
+	w.nt, w.nh = w.it.AtFloatHistogram(nil)
+	w.nf = 0
+	return !value.IsStaleNaN(w.nh.Sum)
 }
 
 func (w *window) next() {
 	if w.it == nil {
-		if w.memPos < len(w.mem) {
-			w.nt, w.nf = w.mem[w.memPos].T, w.mem[w.memPos].F
-			w.memPos++
-			w.pending = true
-			return
-		}
-		w.done, w.pending = true, false
+		w.nextMem()
 		return
 	}
-	for w.it.Next() != storage.ValNone {
-		w.nt, w.nf = w.it.At()
-		if storage.IsStaleNaN(w.nf) {
+	for vt := w.it.Next(); vt != storage.ValNone; vt = w.it.Next() {
+		if !w.at(vt) {
 			continue
 		}
 		w.pending = true
@@ -629,29 +713,36 @@ func (w *window) seek(t int64) {
 	w.pending = false
 	if w.it == nil {
 		w.memPos += sort.Search(len(w.mem)-w.memPos, func(i int) bool { return w.mem[w.memPos+i].T >= t })
+		w.hmemPos += sort.Search(len(w.hmem)-w.hmemPos, func(i int) bool { return w.hmem[w.hmemPos+i].T >= t })
 		w.next()
 		return
 	}
-	if w.it.SeekTo(t) == storage.ValNone {
+	vt := w.it.SeekTo(t)
+	if vt == storage.ValNone {
 		w.done = true
 		return
 	}
-	w.nt, w.nf = w.it.At()
-	if storage.IsStaleNaN(w.nf) {
-		w.next()
-	} else {
+	if w.at(vt) {
 		w.pending = true
+	} else {
+		w.next()
 	}
 }
 
-// slide moves the window to (lo, hi] and returns its points (valid until the next call).
+// slide moves the window to (lo, hi] and returns its float points (valid until the next
+// call); hists returns its histogram points.
 func (w *window) slide(lo, hi int64) []FPoint {
 	// Drop points that fell out on the left.
 	for w.head < len(w.buf) && w.buf[w.head].T <= lo {
 		w.head++
 	}
-	if w.head == len(w.buf) {
+	for w.hhead < len(w.hbuf) && w.hbuf[w.hhead].T <= lo {
+		w.hbuf[w.hhead].H = nil
+		w.hhead++
+	}
+	if w.head == len(w.buf) && w.hhead == len(w.hbuf) {
 		w.buf, w.head = w.buf[:0], 0
+		w.hbuf, w.hhead = w.hbuf[:0], 0
 		if !w.pending && !w.done {
 			w.next()
 		}
@@ -659,16 +750,27 @@ func (w *window) slide(lo, hi int64) []FPoint {
 			// Nothing buffered: seek instead of reading the gap.
 			w.seek(lo + 1)
 		}
-	} else if w.head > 1024 && w.head > len(w.buf)/2 {
-		n := copy(w.buf, w.buf[w.head:])
-		w.buf, w.head = w.buf[:n], 0
+	} else {
+		if w.head > 1024 && w.head > len(w.buf)/2 {
+			n := copy(w.buf, w.buf[w.head:])
+			w.buf, w.head = w.buf[:n], 0
+		}
+		if w.hhead > 64 && w.hhead > len(w.hbuf)/2 {
+			n := copy(w.hbuf, w.hbuf[w.hhead:])
+			clear(w.hbuf[n:])
+			w.hbuf, w.hhead = w.hbuf[:n], 0
+		}
 	}
 	if !w.pending && !w.done {
 		w.next()
 	}
 	for w.pending && w.nt <= hi {
 		if w.nt > lo {
-			w.buf = append(w.buf, FPoint{T: w.nt, F: w.nf})
+			if w.nh != nil {
+				w.hbuf = append(w.hbuf, HPoint{T: w.nt, H: w.nh})
+			} else {
+				w.buf = append(w.buf, FPoint{T: w.nt, F: w.nf})
+			}
 		}
 		w.next()
 	}
@@ -813,7 +915,7 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 		child := ev.subqueryEvaluator(a, offset, rangeMs, pinned)
 		if child.endTS >= child.startTS {
 			streamed := child.stream(a.Expr, func(s Series) {
-				w.resetSlice(s.Floats)
+				w.resetSlice(s.Floats, s.Histograms)
 				fn(rangeSource{metric: s.Metric, dropName: s.dropName, fromSubquery: true})
 				child.currentSamples -= len(s.Floats) // consumed, no longer held
 			})
@@ -824,7 +926,7 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 		}
 		mat, _ := ev.runSubquery(a, offset, rangeMs, pinned)
 		for _, s := range mat {
-			w.resetSlice(s.Floats)
+			w.resetSlice(s.Floats, s.Histograms)
 			fn(rangeSource{metric: s.Metric, dropName: s.dropName, fromSubquery: true})
 		}
 		ev.currentSamples -= mat.TotalSamples()
@@ -887,14 +989,16 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	dropName := name != "last_over_time" && name != "first_over_time"
 	call := &rangeCall{ev: ev, e: e, params: make([]float64, len(e.Args)), p: p, pos: e.Args[matrixArg].PositionRange()}
 	out := make([]FPoint, 0, min(n, maxPrealloc))
+	var hout []HPoint
 	var w window
+	hb := ev.newHistRangeBridge(e, matrixArg)
 	checkCounter := name == "rate" || name == "increase"
 	// The possible-non-counter annotation is one per metric name: made once per name in a row,
 	// not once per series (the annotations are a set keyed by their text anyway).
 	lastWarned := ""
 	st := ev.stats
 	ev.forEachRangeSeries(e.Args[matrixArg], name, &w, func(src rangeSource) {
-		out = out[:0]
+		out, hout = out[:0], hout[:0]
 		call.metric = src.metric
 		step := 0
 		prevWindow := 0
@@ -920,8 +1024,26 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 			} else {
 				pts = w.buf[w.head:]
 			}
-			ev.addSamples(len(pts) - prevWindow)
-			prevWindow = len(pts)
+			hpts := w.hists()
+			ev.addSamples(len(pts) + len(hpts) - prevWindow)
+			prevWindow = len(pts) + len(hpts)
+			if len(hpts) > 0 {
+				// Native histograms in the window: upstream's function computes the step.
+				call.ts, call.rangeStart, call.rangeEnd = ts, ref-p.rangeMs, ref
+				if !src.fromSubquery && (step == 0 || p.at == nil) {
+					st.addRead(step, int64(len(pts)+len(hpts)))
+				}
+				st.add(step, int64(len(pts)+len(hpts)), false)
+				if f, h, ok := hb.call(call, src.metric, pts, hpts); ok {
+					if h != nil {
+						hout = append(hout, HPoint{T: ts, H: h})
+					} else {
+						out = growPoints(out, n)
+						out = append(out, FPoint{T: ts, F: f})
+					}
+				}
+				continue
+			}
 			if len(pts) == 0 {
 				continue
 			}
@@ -948,11 +1070,11 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 			}
 		}
 		ev.currentSamples -= prevWindow
-		if len(out) == 0 {
+		if len(out) == 0 && len(hout) == 0 {
 			return
 		}
-		ev.addSamples(len(out))
-		if checkCounter {
+		ev.addSamples(len(out) + len(hout))
+		if checkCounter && len(out) > 0 {
 			metricName := src.metric.Get(labels.MetricName)
 			if metricName != "" && metricName != lastWarned && !strings.HasSuffix(metricName, "_total") && !strings.HasSuffix(metricName, "_sum") &&
 				!strings.HasSuffix(metricName, "_count") && !strings.HasSuffix(metricName, "_bucket") {
@@ -960,7 +1082,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 				lastWarned = metricName
 			}
 		}
-		emit(Series{Metric: src.metric, Floats: out, dropName: dropName || src.dropName})
+		emit(Series{Metric: src.metric, Floats: out, Histograms: hout, dropName: dropName || src.dropName})
 	})
 }
 
@@ -1062,7 +1184,7 @@ func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
 		cur.reset(it)
 		buf = buf[:0]
 		if vs.Timestamp != nil {
-			if t, _, ok := cur.lookup(*vs.Timestamp-off, ev.lookbackDelta); ok {
+			if t, _, _, ok := cur.lookup(*vs.Timestamp-off, ev.lookbackDelta); ok {
 				for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 					ev.stepCheck(step, len(buf))
 					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
@@ -1071,7 +1193,7 @@ func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
 		} else {
 			for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 				ev.stepCheck(step, len(buf))
-				if t, _, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
+				if t, _, _, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
 					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
 				}
 			}
@@ -1218,6 +1340,10 @@ func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]
 		if ev.startTS == ev.endTS {
 			mat := make(Matrix, len(result))
 			for i, s := range result {
+				if s.H != nil {
+					mat[i] = Series{Metric: s.Metric, Histograms: []HPoint{{T: ts, H: s.H}}, dropName: s.dropName}
+					continue
+				}
 				mat[i] = Series{Metric: s.Metric, Floats: []FPoint{{T: ts, F: s.F}}, dropName: s.dropName}
 			}
 			ev.currentSamples = origNumSamples + len(mat)
@@ -1244,10 +1370,18 @@ func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]
 				}
 			} else {
 				os.idx = len(out)
-				out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, min(numSteps, maxPrealloc))})
+				ser := Series{Metric: s.Metric, dropName: s.dropName}
+				if s.H == nil {
+					ser.Floats = make([]FPoint, 0, min(numSteps, maxPrealloc))
+				}
+				out = append(out, ser)
 			}
 			os.ts = ts
-			out[os.idx].Floats = append(growPoints(out[os.idx].Floats, numSteps), FPoint{T: ts, F: s.F})
+			if s.H != nil {
+				out[os.idx].Histograms = append(out[os.idx].Histograms, HPoint{T: ts, H: s.H})
+			} else {
+				out[os.idx].Floats = append(growPoints(out[os.idx].Floats, numSteps), FPoint{T: ts, F: s.F})
+			}
 			seriess[h] = os
 		}
 	}
@@ -1260,11 +1394,16 @@ func (ev *evaluator) gatherVector(ts int64, input Matrix, output Vector, bufHelp
 	output = output[:0]
 	for i := range input {
 		s := &input[i]
-		if len(s.Floats) == 0 || s.Floats[0].T != ts {
+		switch {
+		case len(s.Floats) > 0 && s.Floats[0].T == ts:
+			output = append(output, Sample{Metric: s.Metric, F: s.Floats[0].F, T: ts, dropName: s.dropName})
+			s.Floats = s.Floats[1:]
+		case len(s.Histograms) > 0 && s.Histograms[0].T == ts:
+			output = append(output, Sample{Metric: s.Metric, H: s.Histograms[0].H, T: ts, dropName: s.dropName})
+			s.Histograms = s.Histograms[1:]
+		default:
 			continue
 		}
-		output = append(output, Sample{Metric: s.Metric, F: s.Floats[0].F, T: ts, dropName: s.dropName})
-		s.Floats = s.Floats[1:]
 		if len(seriesHelpers) > 0 {
 			bufHelpers = append(bufHelpers, seriesHelpers[i])
 		}

@@ -212,7 +212,7 @@ func (ev *evaluator) fetchInfoSeries(mat Matrix, ignoreSeries map[uint64]struct{
 			for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 				ev.stepCheck(step, len(buf))
 				// The value records the original sample time: the newest info sample wins.
-				if t, _, ok := cur.lookup(refTime(ts, atTimestamp, offMs), ev.lookbackDelta); ok {
+				if t, _, _, ok := cur.lookup(refTime(ts, atTimestamp, offMs), ev.lookbackDelta); ok {
 					buf = append(buf, FPoint{T: ts, F: float64(t)})
 				}
 			}

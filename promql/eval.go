@@ -803,15 +803,16 @@ func (ev *evaluator) matrixSelector(ms *parser.MatrixSelector) Matrix {
 		it = s.Iterator(it)
 		w.reset(it)
 		pts := w.slide(lo, hi)
+		hpts := slices.Clone(w.hists())
 		if vs.Anchored || vs.Smoothed {
 			pts = extendFloats(pts, mint, maxt, vs.Smoothed)
 		}
-		if len(pts) == 0 {
+		if len(pts) == 0 && len(hpts) == 0 {
 			continue
 		}
-		ev.stats.add(0, int64(len(pts)), true)
-		ev.addSamples(len(pts))
-		mat = append(mat, Series{Metric: s.Labels(), Floats: slices.Clone(pts)})
+		ev.stats.add(0, int64(len(pts)+len(hpts)), true)
+		ev.addSamples(len(pts) + len(hpts))
+		mat = append(mat, Series{Metric: s.Labels(), Floats: slices.Clone(pts), Histograms: hpts})
 	}
 	ev.seriesSetErr(ss)
 	return mat
@@ -1126,9 +1127,40 @@ func (ev *evaluator) evalCall(e *parser.Call) Value {
 	if (name == "sort" || name == "sort_desc" || name == "sort_by_label" || name == "sort_by_label_desc") && ev.startTS != ev.endTS {
 		ev.warn(annotations.NewSortInRangeQueryWarning(e.PositionRange()))
 	}
+	// Steps whose input holds native histograms run upstream's implementation.
+	upFn := upFunctionCalls[name]
+	var uenh *upEvalNodeHelper
 	return ev.rangeEval(nil, func(v []Vector, enh *evalNodeHelper) Vector {
+		if upFn != nil && (nativeHistogramFunctions[name] || hasHistograms(v)) {
+			if uenh == nil {
+				uenh = &upEvalNodeHelper{enableDelayedNameRemoval: true}
+			}
+			uenh.Ts, uenh.Out = enh.Ts, uenh.Out[:0]
+			out, annos := upFn(v, nil, e.Args, uenh)
+			ev.annos.Merge(annos)
+			uenh.Out = out
+			return out
+		}
 		return fn(ev, v, e.Args, enh)
 	}, e.Args...)
+}
+
+// nativeHistogramFunctions only read native histograms.
+var nativeHistogramFunctions = map[string]bool{
+	"histogram_count": true, "histogram_sum": true, "histogram_avg": true,
+	"histogram_stddev": true, "histogram_stdvar": true,
+}
+
+// hasHistograms tells whether any of the vectors holds a native histogram sample.
+func hasHistograms(vs []Vector) bool {
+	for _, v := range vs {
+		for i := range v {
+			if v[i].H != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func unwrapParens(e parser.Expr) parser.Expr {

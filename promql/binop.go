@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/schema"
@@ -202,16 +203,36 @@ func (ev *evaluator) vectorBinop(op parser.ItemType, lhs, rhs Vector, matching *
 	var info error
 	doBinOp := func(ls, rs Sample, sigOrd int) {
 		fl, fr := ls.F, rs.F
+		hl, hr := ls.H, rs.H
 		if matching.Card == parser.CardOneToMany {
 			fl, fr = fr, fl
+			hl, hr = hr, hl
 		}
-		value, keep, err := vectorElemBinop(op, fl, fr, pos)
-		if err != nil {
-			info = err
-			return
+		var (
+			value  float64
+			hvalue *histogram.FloatHistogram
+			keep   bool
+			err    error
+		)
+		if hl == nil && hr == nil {
+			value, keep, err = vectorElemBinop(op, fl, fr, pos)
+			if err != nil {
+				info = err
+				return
+			}
+		} else {
+			var hinfo error
+			value, hvalue, keep, hinfo, err = histElemBinop(op, fl, fr, hl, hr, pos.PositionRange())
+			if err != nil {
+				info = binopAnnotation(err, pos, op)
+				return
+			}
+			if hinfo != nil {
+				info = hinfo
+			}
 		}
 		if returnBool {
-			value = btos(keep)
+			value, hvalue = btos(keep), nil
 		}
 		metric := resultMetric(ls.Metric, rs.Metric, op, matching, enh, ev.startTS != ev.endTS)
 		if matching.Card == parser.CardOneToOne {
@@ -232,7 +253,7 @@ func (ev *evaluator) vectorBinop(op parser.ItemType, lhs, rhs Vector, matching *
 		if !keep && !returnBool {
 			return
 		}
-		enh.Out = append(enh.Out, Sample{Metric: metric, F: value, dropName: returnBool})
+		enh.Out = append(enh.Out, Sample{Metric: metric, F: value, H: hvalue, dropName: returnBool})
 	}
 	for i, ls := range lhs {
 		sigOrd := lhsh[i].sigOrdinal
@@ -314,6 +335,16 @@ func buildResultMetric(lhs, rhs labels.Labels, op parser.ItemType, matching *par
 
 func (ev *evaluator) vectorScalarBinop(op parser.ItemType, lhs Vector, rhs float64, swap, returnBool bool, enh *evalNodeHelper, pos parser.Node) Vector {
 	for _, s := range lhs {
+		if s.H != nil {
+			if out, ok := ev.histScalarBinop(op, s.H, rhs, swap, returnBool, pos); ok {
+				s.F, s.H = out.F, out.H
+				if changesMetricSchema(op) || returnBool {
+					s.dropName = true
+				}
+				enh.Out = append(enh.Out, s)
+			}
+			continue
+		}
 		lf, rf := s.F, rhs
 		if swap {
 			lf, rf = rf, lf

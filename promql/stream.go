@@ -1,6 +1,7 @@
 package promql
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -309,8 +310,18 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 func (ev *evaluator) scalarBinopStream(e *parser.BinaryExpr, v float64, swap bool, emit func(Series)) func(Series) {
 	var out []FPoint
 	pos := parser.Node(e) // PositionRange walks the operands: only when annotating
+	var hout []HPoint
 	return func(s Series) {
-		out = out[:0]
+		out, hout = out[:0], hout[:0]
+		for _, p := range s.Histograms {
+			if r, ok := ev.histScalarBinop(e.Op, p.H, v, swap, e.ReturnBool, pos); ok {
+				if r.H != nil {
+					hout = append(hout, HPoint{T: p.T, H: r.H})
+				} else {
+					out = append(out, FPoint{T: p.T, F: r.F})
+				}
+			}
+		}
 		for _, p := range s.Floats {
 			lf, rf := p.F, v
 			if swap {
@@ -331,9 +342,13 @@ func (ev *evaluator) scalarBinopStream(e *parser.BinaryExpr, v float64, swap boo
 				out = append(out, FPoint{T: p.T, F: value})
 			}
 		}
-		if len(out) == 0 {
+		if len(out) == 0 && len(hout) == 0 {
 			return
 		}
-		emit(Series{Metric: s.Metric, Floats: out, dropName: s.dropName || changesMetricSchema(e.Op) || e.ReturnBool})
+		if len(s.Histograms) > 0 && len(s.Floats) > 0 && len(out) > 1 {
+			// Results of histograms (bool) and of floats: back in time order.
+			slices.SortFunc(out, func(a, b FPoint) int { return cmp.Compare(a.T, b.T) })
+		}
+		emit(Series{Metric: s.Metric, Floats: out, Histograms: hout, dropName: s.dropName || changesMetricSchema(e.Op) || e.ReturnBool})
 	}
 }

@@ -380,7 +380,7 @@ func (ev *evaluator) aggregationK(e *parser.AggregateExpr, fParam float64, input
 	// Every series must be advanced past this step even when we stop early.
 	defer func() {
 		for i := range input {
-			nextValue(enh.Ts, &input[i])
+			nextValues(enh.Ts, &input[i])
 		}
 	}()
 
@@ -410,11 +410,16 @@ func (ev *evaluator) aggregationK(e *parser.AggregateExpr, fParam float64, input
 	var s Sample
 seriesLoop:
 	for si := range input {
-		f, ok := nextValue(enh.Ts, &input[si])
+		f, h, ok := nextValues(enh.Ts, &input[si])
 		if !ok {
 			continue
 		}
-		s = Sample{Metric: input[si].Metric, F: f, dropName: input[si].dropName}
+		s = Sample{Metric: input[si].Metric, F: f, H: h, dropName: input[si].dropName}
+		if h != nil && (op == parser.TOPK || op == parser.BOTTOMK) {
+			name, _ := histAggIgnored(op)
+			ev.warn(annotations.NewHistogramIgnoredInAggregationInfo(name, e.PositionRange()))
+			continue
+		}
 		group := &groups[seriesToResult[si]]
 		if !group.seen {
 			*group = groupedAggregation{seen: true, heap: group.heap[:0]}
@@ -480,6 +485,10 @@ seriesLoop:
 
 	add := func(s Sample) {
 		if ev.startTS == ev.endTS {
+			if s.H != nil {
+				out = append(out, Series{Metric: s.Metric, Histograms: []HPoint{{T: enh.Ts, H: s.H}}, dropName: s.dropName})
+				return
+			}
 			out = append(out, Series{Metric: s.Metric, Floats: []FPoint{{T: enh.Ts, F: s.F}}, dropName: s.dropName})
 			return
 		}
@@ -488,7 +497,14 @@ seriesLoop:
 		if !ok {
 			idx = len(out)
 			seriess[h] = idx
-			out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, min(numSteps, maxPrealloc))})
+			out = append(out, Series{Metric: s.Metric, dropName: s.dropName})
+		}
+		if s.H != nil {
+			out[idx].Histograms = append(out[idx].Histograms, HPoint{T: enh.Ts, H: s.H})
+			return
+		}
+		if out[idx].Floats == nil {
+			out[idx].Floats = make([]FPoint, 0, min(numSteps, maxPrealloc))
 		}
 		out[idx].Floats = append(out[idx].Floats, FPoint{T: enh.Ts, F: s.F})
 	}
@@ -788,6 +804,25 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 			heaps = append(heaps, make([]vectorByValueHeap, n))
 		}
 		hs := heaps[gi]
+		for _, p := range in.Histograms {
+			k := int((p.T - ev.startTS) / ev.interval)
+			switch op {
+			case parser.TOPK, parser.BOTTOMK:
+				if ks[k] > 0 {
+					name, _ := histAggIgnored(op)
+					ev.warn(annotations.NewHistogramIgnoredInAggregationInfo(name, e.PositionRange()))
+				}
+			case parser.LIMITK:
+				if int64(len(hs[k])) < ks[k] {
+					hs[k] = append(hs[k], Sample{Metric: in.Metric, H: p.H, dropName: in.dropName})
+				}
+			case parser.LIMIT_RATIO:
+				s = Sample{Metric: in.Metric, H: p.H, dropName: in.dropName}
+				if ratios[k] != 0 && addRatioSample(ratios[k], &s) {
+					heap.Push(&hs[k], &s)
+				}
+			}
+		}
 		for _, p := range in.Floats {
 			k := int((p.T - ev.startTS) / ev.interval)
 			s = Sample{Metric: in.Metric, F: p.F, dropName: in.dropName}
@@ -824,7 +859,7 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 				}
 			}
 		}
-		ev.currentSamples -= len(in.Floats)
+		ev.currentSamples -= len(in.Floats) + len(in.Histograms)
 	})
 	if !ok {
 		return nil, false
@@ -850,6 +885,10 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 			}
 			for _, v := range h {
 				if ev.startTS == ev.endTS {
+					if v.H != nil {
+						out = append(out, Series{Metric: v.Metric, Histograms: []HPoint{{T: ts, H: v.H}}, dropName: v.dropName})
+						continue
+					}
 					out = append(out, Series{Metric: v.Metric, Floats: []FPoint{{T: ts, F: v.F}}, dropName: v.dropName})
 					continue
 				}
@@ -859,6 +898,10 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 					idx = len(out)
 					seriess[hash] = idx
 					out = append(out, Series{Metric: v.Metric, dropName: v.dropName})
+				}
+				if v.H != nil {
+					out[idx].Histograms = append(out[idx].Histograms, HPoint{T: ts, H: v.H})
+					continue
 				}
 				out[idx].Floats = append(out[idx].Floats, FPoint{T: ts, F: v.F})
 			}

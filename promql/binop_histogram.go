@@ -147,7 +147,6 @@ func histElemBinop(op parser.ItemType, lhs, rhs float64, hlhs, hrhs *histogram.F
 	panic(fmt.Errorf("operator %q not allowed for operations between Vectors", op))
 }
 
-
 // histScalarBinop computes "h op v" (or "v op h" when swap is set) as upstream's
 // VectorscalarBinop does for a histogram element: the result is a histogram or, with bool, a
 // float; ok is false when the element is dropped (annotations are added).

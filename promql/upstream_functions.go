@@ -2573,7 +2573,7 @@ var upFunctionCalls = map[string]upFunctionCall{
 	"avg_over_time":                upFuncAvgOverTime,
 	"ceil":                         upFuncCeil,
 	"changes":                      upFuncChanges,
-	"upClamp":                        upFuncClamp,
+	"clamp":                        upFuncClamp,
 	"clamp_max":                    upFuncClampMax,
 	"clamp_min":                    upFuncClampMin,
 	"cos":                          upFuncCos,
@@ -3421,4 +3421,6 @@ func upQuantile(q float64, values vectorByValueHeap) float64 {
 	return values[int(lowerIndex)].F*(1-weight) + values[int(upperIndex)].F*weight
 }
 
-func durationMilliseconds(d time.Duration) int64 { return int64(d / (time.Millisecond / time.Nanosecond)) }
+func durationMilliseconds(d time.Duration) int64 {
+	return int64(d / (time.Millisecond / time.Nanosecond))
+}

@@ -148,4 +148,3 @@ func (enh *upEvalNodeHelper) getOrCreateLblsWithQuantile(lbls labels.Labels, qua
 
 	return cachedLblsWithQuantile
 }
-

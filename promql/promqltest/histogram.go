@@ -214,4 +214,3 @@ func allEmptySpans(s []histogram.Span) bool {
 	}
 	return true
 }
-

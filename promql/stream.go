@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -123,6 +124,7 @@ func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
 type joinCells struct {
 	series []int32
 	f      []float64
+	h      []*histogram.FloatHistogram // nil unless the one side has native histograms
 }
 
 // streamJoin evaluates a one-to-one or many-to-one (group_left/group_right) operation by
@@ -178,9 +180,9 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 			}
 			cells = append(cells, row)
 		}
-		for _, p := range s.Floats {
-			k := (p.T - ev.startTS) / ev.interval
-			row := cells[ord]
+		place := func(t int64, f float64, h *histogram.FloatHistogram) {
+			k := (t - ev.startTS) / ev.interval
+			row := &cells[ord]
 			if prev := row.series[k]; prev >= 0 {
 				if dupAtStep[k] == nil {
 					matchedLabels := s.Metric.MatchLabels(matching.On, matching.MatchingLabels...)
@@ -191,9 +193,21 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 					dupAtStep[k] = fmt.Errorf("found duplicate series for the match group %s on the %s hand-side of the operation: [%s, %s]"+
 						";many-to-many matching not allowed: matching labels must be unique on one side", matchedLabels.String(), oneSide, d1, d2)
 				}
-				continue
+				return
 			}
-			row.series[k], row.f[k] = int32(si), p.F
+			row.series[k], row.f[k] = int32(si), f
+			if h != nil {
+				if row.h == nil {
+					row.h = make([]*histogram.FloatHistogram, n)
+				}
+				row.h[k] = h
+			}
+		}
+		for _, p := range s.Floats {
+			place(p.T, p.F, nil)
+		}
+		for _, p := range s.Histograms {
+			place(p.T, 0, p.H)
 		}
 	}
 	if !ev.stream(oneExpr, addOne) {
@@ -226,35 +240,62 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 	type outSeries struct {
 		metric labels.Labels
 		pts    []FPoint
+		hpts   []HPoint
 	}
 	var outs []outSeries
 	ev.stream(manyExpr, func(s Series) {
 		outs = outs[:0]
 		ord, ok := sigToOrd[string(sigf(s.Metric))]
 		lastOne, lastMetric, lastHash := int32(-1), labels.EmptyLabels(), uint64(0)
-		for _, p := range s.Floats {
-			k := int((p.T - ev.startTS) / ev.interval)
+		do := func(t int64, f float64, h *histogram.FloatHistogram) {
+			k := int((t - ev.startTS) / ev.interval)
 			if dupAtStep[k] != nil {
 				ev.error(dupAtStep[k])
 			}
 			if !ok {
-				continue
+				return
 			}
 			oneIdx := cells[ord].series[k]
 			if oneIdx < 0 {
-				continue
+				return
 			}
-			fl, fr := p.F, cells[ord].f[k]
+			fl, fr := f, cells[ord].f[k]
+			var hl, hr *histogram.FloatHistogram
+			if cells[ord].h != nil {
+				hr = cells[ord].h[k]
+			}
+			hl = h
 			if swapped {
 				fl, fr = fr, fl
+				hl, hr = hr, hl
 			}
-			value, keep, err := vectorElemBinop(e.Op, fl, fr, pos)
-			if err != nil {
-				ev.warn(err)
-				continue
+			var (
+				value  float64
+				hvalue *histogram.FloatHistogram
+				keep   bool
+				err    error
+			)
+			if hl == nil && hr == nil {
+				value, keep, err = vectorElemBinop(e.Op, fl, fr, pos)
+				if err != nil {
+					ev.warn(err)
+					return
+				}
+			} else {
+				var info error
+				value, hvalue, keep, info, err = histElemBinop(e.Op, fl, fr, hl, hr, pos.PositionRange())
+				if err != nil {
+					if a := binopAnnotation(err, pos, e.Op); a != nil {
+						ev.warn(a)
+					}
+					return
+				}
+				if info != nil {
+					ev.warn(info)
+				}
 			}
 			if e.ReturnBool {
-				value = btos(keep)
+				value, hvalue = btos(keep), nil
 			}
 			if oneIdx != lastOne {
 				lastOne = oneIdx
@@ -279,7 +320,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 				}
 			}
 			if !keep && !e.ReturnBool {
-				continue
+				return
 			}
 			// Usually all points of a many-side series go to one result series.
 			i := len(outs) - 1
@@ -293,15 +334,37 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 						outs = append(outs, outSeries{})
 					}
 					i = len(outs) - 1
-					outs[i].metric, outs[i].pts = lastMetric, outs[i].pts[:0]
+					outs[i].metric, outs[i].pts, outs[i].hpts = lastMetric, outs[i].pts[:0], outs[i].hpts[:0]
 				}
 			}
-			outs[i].pts = append(outs[i].pts, FPoint{T: p.T, F: value})
+			if hvalue != nil {
+				outs[i].hpts = append(outs[i].hpts, HPoint{T: t, H: hvalue})
+				return
+			}
+			outs[i].pts = append(outs[i].pts, FPoint{T: t, F: value})
+		}
+		for _, p := range s.Floats {
+			do(p.T, p.F, nil)
+		}
+		if len(s.Histograms) > 0 {
+			nf := make([]int, len(outs))
+			for i := range outs {
+				nf[i] = len(outs[i].pts)
+			}
+			for _, p := range s.Histograms {
+				do(p.T, 0, p.H)
+			}
+			for i := range outs {
+				// Float results of histograms (bool): back in time order.
+				if i < len(nf) && nf[i] > 0 && len(outs[i].pts) > nf[i] {
+					slices.SortFunc(outs[i].pts, func(a, b FPoint) int { return cmp.Compare(a.T, b.T) })
+				}
+			}
 		}
 		for _, o := range outs {
-			emit(Series{Metric: o.metric, Floats: o.pts, dropName: e.ReturnBool})
+			emit(Series{Metric: o.metric, Floats: o.pts, Histograms: o.hpts, dropName: e.ReturnBool})
 		}
-		ev.currentSamples -= len(s.Floats)
+		ev.currentSamples -= len(s.Floats) + len(s.Histograms)
 	})
 }
 

@@ -551,7 +551,11 @@ func aggregationCountValues(e *parser.AggregateExpr, grouping []string, valueLab
 	var buf []byte
 	for _, s := range vec {
 		enh.resetBuilder(s.Metric)
-		enh.lb.Set(valueLabel, strconv.FormatFloat(s.F, 'f', -1, 64))
+		if s.H != nil {
+			enh.lb.Set(valueLabel, s.H.String())
+		} else {
+			enh.lb.Set(valueLabel, strconv.FormatFloat(s.F, 'f', -1, 64))
+		}
 		metric := enh.lb.Labels()
 		var key uint64
 		key, buf = generateGroupingKey(metric, grouping, e.Without, buf)

@@ -12,7 +12,8 @@ import (
 // window's reference time being passed as the evaluation time, so that upstream's window
 // arithmetic (rangeStart = Ts - range) lands where Vigil's window is.
 type histRangeBridge struct {
-	fn      upFunctionCall
+	fn        upFunctionCall
+	matrixArg int
 	args    parser.Expressions
 	vecVals []Vector
 	mat     Matrix
@@ -20,7 +21,7 @@ type histRangeBridge struct {
 }
 
 func (ev *evaluator) newHistRangeBridge(e *parser.Call, matrixArg int) *histRangeBridge {
-	b := &histRangeBridge{fn: upFunctionCalls[e.Func.Name]}
+	b := &histRangeBridge{fn: upFunctionCalls[e.Func.Name], matrixArg: matrixArg}
 	b.args = make(parser.Expressions, len(e.Args))
 	copy(b.args, e.Args)
 	arg := unwrapParens(e.Args[matrixArg])
@@ -36,7 +37,8 @@ func (ev *evaluator) newHistRangeBridge(e *parser.Call, matrixArg int) *histRang
 		ms.Range = a.Range
 	}
 	b.args[matrixArg] = ms
-	b.vecVals = make([]Vector, len(e.Args))
+	// Upstream passes the other (scalar) arguments in order, without the range argument.
+	b.vecVals = make([]Vector, len(e.Args)-1)
 	b.mat = make(Matrix, 1)
 	b.enh.enableDelayedNameRemoval = true
 	return b
@@ -47,10 +49,13 @@ func (b *histRangeBridge) call(c *rangeCall, metric labels.Labels, pts []FPoint,
 	if b.fn == nil {
 		c.ev.errorf("function %q is not supported", c.e.Func.Name)
 	}
-	for i := range b.vecVals {
-		if c.params != nil && i < len(c.params) {
-			b.vecVals[i] = append(b.vecVals[i][:0], Sample{F: c.params[i]})
+	j := 0
+	for i := range c.params {
+		if i == b.matrixArg {
+			continue
 		}
+		b.vecVals[j] = append(b.vecVals[j][:0], Sample{F: c.params[i]})
+		j++
 	}
 	b.mat[0] = Series{Metric: metric, Floats: pts, Histograms: hpts}
 	b.enh.Ts = c.rangeEnd

@@ -431,10 +431,12 @@ func TestConformanceTestdataLookup(t *testing.T) {
 
 // tsdbCounterResetHints gives the histogram samples of a series the counter reset hints that
 // Prometheus's TSDB hands out when reading them back (the in-memory test storage keeps what
-// was loaded): a gauge stays a gauge; the first histogram of a run (at the start or after a
-// float) is unknown unless it says reset; each later one is a reset when it says so or when
-// DetectReset finds one against its predecessor, else not a reset. (The TSDB also restarts
-// at chunk boundaries, which the test files' short series do not reach.)
+// was loaded), as tsdb/chunkenc's counterResetHint does: samples of a gauge chunk are gauges;
+// the first sample of any other chunk is "unknown" (upstream issue 15346), the later ones
+// "not a reset". A new chunk starts where the appender would cut one: at the first histogram
+// of a run, on a reset (explicit or detected), a change of schema, zero threshold or custom
+// bounds, and between gauge and counter samples. (Chunks cut by size are not modelled: the
+// test files' series are short.)
 func tsdbCounterResetHints(pts []promqltest.Point) []promqltest.Point {
 	out := make([]promqltest.Point, len(pts))
 	var prev *histogram.FloatHistogram
@@ -450,23 +452,28 @@ func tsdbCounterResetHints(pts []promqltest.Point) []promqltest.Point {
 		}
 		fh = fh.Copy()
 		out[i].H, out[i].FH = nil, fh
-		if fh.CounterResetHint == histogram.GaugeType || value.IsStaleNaN(fh.Sum) {
+		if value.IsStaleNaN(fh.Sum) {
 			prev = nil
 			continue
 		}
-		switch {
-		case prev == nil:
-			if fh.CounterResetHint != histogram.CounterReset {
-				fh.CounterResetHint = histogram.UnknownCounterReset
-			}
-		case fh.CounterResetHint == histogram.CounterReset:
-		default:
-			fh.CounterResetHint = histogram.UnknownCounterReset
-			if fh.DetectReset(prev) {
-				fh.CounterResetHint = histogram.CounterReset
+		gauge := fh.CounterResetHint == histogram.GaugeType
+		newChunk := prev == nil || gauge != (prev.CounterResetHint == histogram.GaugeType) ||
+			fh.Schema != prev.Schema || fh.ZeroThreshold != prev.ZeroThreshold ||
+			(fh.UsesCustomBuckets() && !histogram.CustomBucketBoundsMatch(fh.CustomValues, prev.CustomValues))
+		if !gauge && !newChunk {
+			if fh.CounterResetHint == histogram.CounterReset {
+				newChunk = true
 			} else {
-				fh.CounterResetHint = histogram.NotCounterReset
+				fh.CounterResetHint = histogram.UnknownCounterReset
+				newChunk = fh.DetectReset(prev)
 			}
+		}
+		switch {
+		case gauge:
+		case newChunk:
+			fh.CounterResetHint = histogram.UnknownCounterReset
+		default:
+			fh.CounterResetHint = histogram.NotCounterReset
 		}
 		prev = fh
 	}

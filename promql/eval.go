@@ -916,7 +916,7 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 		child := ev.subqueryEvaluator(a, offset, rangeMs, pinned)
 		if child.endTS >= child.startTS {
 			streamed := child.stream(a.Expr, func(s Series) {
-				w.resetSlice(s.Floats, s.Histograms)
+				w.resetSlice(s.Floats, subqueryHistograms(s.Histograms))
 				fn(rangeSource{metric: s.Metric, dropName: s.dropName, fromSubquery: true})
 				child.currentSamples -= len(s.Floats) // consumed, no longer held
 			})
@@ -927,13 +927,33 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 		}
 		mat, _ := ev.runSubquery(a, offset, rangeMs, pinned)
 		for _, s := range mat {
-			w.resetSlice(s.Floats, s.Histograms)
+			w.resetSlice(s.Floats, subqueryHistograms(s.Histograms))
 			fn(rangeSource{metric: s.Metric, dropName: s.dropName, fromSubquery: true})
 		}
 		ev.currentSamples -= mat.TotalSamples()
 	default:
 		ev.errorf("expected range vector argument, got %T", arg)
 	}
+}
+
+// subqueryHistograms returns a subquery's histogram points with "reset" and "not reset" hints
+// made "unknown", as upstream's evalSubquery does: a subquery may skip the sample with the
+// reset, or return it at several steps.
+func subqueryHistograms(hs []HPoint) []HPoint {
+	if len(hs) == 0 {
+		return hs
+	}
+	out := make([]HPoint, len(hs))
+	for i, hp := range hs {
+		out[i] = hp
+		switch hp.H.CounterResetHint {
+		case histogram.NotCounterReset, histogram.CounterReset:
+			h := *hp.H // a shallow copy: only the hint changes
+			h.CounterResetHint = histogram.UnknownCounterReset
+			out[i].H = &h
+		}
+	}
+	return out
 }
 
 // rangeArgParams describes the window placement of a range-vector argument.

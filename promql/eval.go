@@ -377,7 +377,11 @@ func (ev *evaluator) selectSeries(vs *parser.VectorSelector, rangeMs int64, fn s
 			hints.End += ev.lookbackDelta
 		}
 	}
-	return ev.querier.Select(ev.ctx, false, hints, vs.LabelMatchers...)
+	ss := ev.querier.Select(ev.ctx, false, hints, vs.LabelMatchers...)
+	if vs.SkipHistogramBuckets {
+		ss = histogramStatsSeriesSet{ss}
+	}
+	return ss
 }
 
 func (ev *evaluator) seriesSetErr(ss storage.SeriesSet) {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/parser/posrange"
 	"github.com/prometheus/prometheus/schema"
 	"github.com/prometheus/prometheus/util/annotations"
 
@@ -476,6 +477,7 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 	off := vs.OriginalOffset.Milliseconds()
 	lb := ev.lookbackDelta
 	buf := make([]FPoint, 0, ev.preallocSteps())
+	var hbuf []HPoint
 	var it storage.Iterator
 	var w window
 	for ss.Next() {
@@ -483,11 +485,21 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 		s := ss.At()
 		it = s.Iterator(it)
 		w.reset(it)
-		buf = buf[:0]
+		buf, hbuf = buf[:0], hbuf[:0]
 		for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 			ev.stepCheck(step, len(buf))
 			dataTS := refTime(ts, vs.Timestamp, off)
 			floats := w.slide(dataTS-lb, dataTS+lb)
+			if hists := w.hists(); len(hists) > 0 {
+				if len(floats) > 0 {
+					ev.warn(annotations.NewMixedFloatsHistogramsWarning(s.Labels().Get(labels.MetricName), vs.PositionRange()))
+					continue
+				}
+				if h := ev.smoothedHistogram(hists, dataTS, s.Labels().Get(labels.MetricName), vs.PositionRange()); h != nil {
+					hbuf = append(hbuf, HPoint{T: ts, H: h})
+				}
+				continue
+			}
 			if len(floats) == 0 {
 				continue
 			}
@@ -501,14 +513,47 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 				buf = append(buf, FPoint{F: floats[i-1].F, T: ts})
 			}
 		}
-		if len(buf) == 0 {
+		if len(buf) == 0 && len(hbuf) == 0 {
 			continue
 		}
 		ev.countSelected(buf, vs.Timestamp != nil)
-		ev.addSamples(len(buf))
-		emit(Series{Metric: s.Labels(), Floats: buf})
+		if len(hbuf) > 0 {
+			ev.countSelectedHistograms(hbuf, vs.Timestamp != nil)
+		}
+		ev.addSamples(len(buf) + len(hbuf))
+		emit(Series{Metric: s.Labels(), Floats: buf, Histograms: hbuf})
 	}
 	ev.seriesSetErr(ss)
+}
+
+// smoothedHistogram is the histogram value of a smoothed selector at dataTS from the window's
+// histograms, as upstream's smoothSeries computes it: the sample at dataTS, else interpolated
+// between its neighbours (as a counter unless both are gauges), else the last one before with
+// an unknown counter reset hint.
+func (ev *evaluator) smoothedHistogram(hists []HPoint, dataTS int64, metricName string, pos posrange.PositionRange) *histogram.FloatHistogram {
+	i := sort.Search(len(hists), func(i int) bool { return hists[i].T >= dataTS })
+	switch {
+	case i < len(hists) && hists[i].T == dataTS:
+		return hists[i].H.Copy()
+	case i > 0 && i < len(hists):
+		prev, next := hists[i-1], hists[i]
+		if prev.H.UsesCustomBuckets() != next.H.UsesCustomBuckets() {
+			ev.warn(annotations.NewMixedExponentialCustomHistogramsWarning(metricName, pos))
+			return nil
+		}
+		isCounter := prev.H.CounterResetHint != histogram.GaugeType || next.H.CounterResetHint != histogram.GaugeType
+		h, err := upInterpolateHistograms(prev.H, prev.T, next.H, next.T, dataTS, isCounter, ev.annos, pos)
+		if err != nil {
+			upAnnosFromInterpolationError(ev.annos, err, metricName, pos)
+			return nil
+		}
+		return h
+	case i > 0:
+		h := hists[i-1].H.Copy()
+		h.CounterResetHint = histogram.UnknownCounterReset
+		return h
+	}
+	return nil
 }
 
 // countSelected counts the points an instant selector produced for one series: one sample per

@@ -14,10 +14,10 @@ import (
 type histRangeBridge struct {
 	fn        upFunctionCall
 	matrixArg int
-	args    parser.Expressions
-	vecVals []Vector
-	mat     Matrix
-	enh     upEvalNodeHelper
+	args      parser.Expressions
+	vecVals   []Vector
+	mat       Matrix
+	enh       upEvalNodeHelper
 }
 
 func (ev *evaluator) newHistRangeBridge(e *parser.Call, matrixArg int) *histRangeBridge {

@@ -213,12 +213,14 @@ func (c *conformance) runFile(path string) {
 				// unsupported data counts as passed.
 				c.counts[unsupported]++
 				reason := "native histograms"
-				if needsNative || nativeLoaded {
-					c.nativeHistograms++
-				} else {
+				if stLoaded {
 					// Samples' start timestamps ("@st" lines) are not stored by Vigil's TSDB.
+					// Evals over loads with start timestamps count here even when the
+					// samples are histograms: what they test is the start timestamps.
 					c.startTimestamps++
 					reason = "start timestamps"
+				} else {
+					c.nativeHistograms++
 				}
 				if os.Getenv("VIGIL_CONFORMANCE_VERBOSE") != "" {
 					c.reports = append(c.reports, fmt.Sprintf("UNSUPPORTED (%s) %s:%d: %s\n    %v", reason, c.file, cmd.Line, cmd.Expr, err))

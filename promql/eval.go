@@ -602,6 +602,8 @@ type sampleCursor struct {
 	pt      int64
 	pf      float64
 	ph      *histogram.FloatHistogram
+	phOut   bool                      // ph was returned by lookup: it must not be reused
+	spare   *histogram.FloatHistogram // a histogram read but never returned, to read into
 }
 
 // at reads the iterator's current sample of type vt into nt/nf/nh.
@@ -611,12 +613,21 @@ func (c *sampleCursor) at(vt storage.ValueType) {
 		c.nh = nil
 		return
 	}
-	c.nt, c.nh = c.it.AtFloatHistogram(nil)
+	fh := c.spare
+	if fh == nil {
+		fh = &histogram.FloatHistogram{}
+	}
+	c.spare = nil
+	c.nt, c.nh = c.it.AtFloatHistogram(fh)
 	c.nf = 0
 }
 
 func (c *sampleCursor) reset(it storage.Iterator) {
-	*c = sampleCursor{it: it}
+	spare := c.spare
+	if c.ph != nil && !c.phOut {
+		spare = c.ph
+	}
+	*c = sampleCursor{it: it, spare: spare}
 }
 
 func (c *sampleCursor) advance() {
@@ -655,7 +666,11 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, *histogram.F
 		}
 	}
 	for c.pending && c.nt <= ref {
-		c.hasPrev, c.pt, c.pf, c.ph = true, c.nt, c.nf, c.nh
+		if c.ph != nil && !c.phOut && c.nh != nil {
+			// Skipped without being returned: read the next histogram into it.
+			c.spare = c.ph
+		}
+		c.hasPrev, c.pt, c.pf, c.ph, c.phOut = true, c.nt, c.nf, c.nh, false
 		c.advance()
 	}
 	if !c.hasPrev || c.pt <= minT {
@@ -665,6 +680,7 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, *histogram.F
 		if value.IsStaleNaN(c.ph.Sum) {
 			return 0, 0, nil, false
 		}
+		c.phOut = true
 		return c.pt, 0, c.ph, true
 	}
 	if storage.IsStaleNaN(c.pf) {
@@ -692,9 +708,19 @@ type window struct {
 	nt      int64
 	nf      float64
 	nh      *histogram.FloatHistogram // the pending sample is a histogram
+	// free holds histograms that left the window (read from storage), to read into again:
+	// functions copy the histograms they keep. With recycle set, reset also frees the
+	// window's histograms (the caller keeps none of them).
+	free    []*histogram.FloatHistogram
+	recycle bool
 }
 
 func (w *window) reset(it storage.Iterator) {
+	if w.recycle && w.it != nil {
+		for _, p := range w.hbuf[w.hhead:] {
+			w.free = append(w.free, p.H)
+		}
+	}
 	w.it, w.mem, w.memPos = it, nil, 0
 	w.hmem, w.hmemPos = nil, 0
 	w.buf = w.buf[:0]
@@ -737,9 +763,19 @@ func (w *window) at(vt storage.ValueType) bool {
 		w.nh = nil
 		return !storage.IsStaleNaN(w.nf)
 	}
-	w.nt, w.nh = w.it.AtFloatHistogram(nil)
+	var fh *histogram.FloatHistogram
+	if n := len(w.free); n > 0 {
+		fh, w.free = w.free[n-1], w.free[:n-1]
+	} else {
+		fh = &histogram.FloatHistogram{}
+	}
+	w.nt, w.nh = w.it.AtFloatHistogram(fh)
 	w.nf = 0
-	return !value.IsStaleNaN(w.nh.Sum)
+	if value.IsStaleNaN(w.nh.Sum) {
+		w.free = append(w.free, w.nh)
+		return false
+	}
+	return true
 }
 
 func (w *window) next() {
@@ -786,6 +822,9 @@ func (w *window) slide(lo, hi int64) []FPoint {
 		w.head++
 	}
 	for w.hhead < len(w.hbuf) && w.hbuf[w.hhead].T <= lo {
+		if w.it != nil {
+			w.free = append(w.free, w.hbuf[w.hhead].H)
+		}
 		w.hbuf[w.hhead].H = nil
 		w.hhead++
 	}
@@ -814,12 +853,15 @@ func (w *window) slide(lo, hi int64) []FPoint {
 		w.next()
 	}
 	for w.pending && w.nt <= hi {
-		if w.nt > lo {
-			if w.nh != nil {
-				w.hbuf = append(w.hbuf, HPoint{T: w.nt, H: w.nh})
-			} else {
-				w.buf = append(w.buf, FPoint{T: w.nt, F: w.nf})
+		switch {
+		case w.nt <= lo:
+			if w.nh != nil && w.it != nil {
+				w.free = append(w.free, w.nh)
 			}
+		case w.nh != nil:
+			w.hbuf = append(w.hbuf, HPoint{T: w.nt, H: w.nh})
+		default:
+			w.buf = append(w.buf, FPoint{T: w.nt, F: w.nf})
 		}
 		w.next()
 	}
@@ -1060,7 +1102,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	call := &rangeCall{ev: ev, e: e, params: make([]float64, len(e.Args)), p: p, pos: e.Args[matrixArg].PositionRange()}
 	out := make([]FPoint, 0, min(n, maxPrealloc))
 	var hout []HPoint
-	var w window
+	w := window{recycle: true}
 	hb := ev.newHistRangeBridge(e, matrixArg)
 	checkCounter := name == "rate" || name == "increase"
 	// The possible-non-counter annotation is one per metric name: made once per name in a row,

@@ -350,3 +350,21 @@ func (i *upstreamIterator) AtHistogram(h *histogram.Histogram) (int64, *histogra
 func (i *upstreamIterator) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
 	return i.it.AtFloatHistogram(fh)
 }
+
+// BenchmarkHistogramEngine runs the native histogram queries through both engines
+// (VIGIL_BENCH_QUERIES selects "<vigil|upstream>/<mode>/<query>").
+func BenchmarkHistogramEngine(b *testing.B) {
+	e := loadHistBenchEnv(b)
+	for _, engine := range []string{"vigil", "upstream"} {
+		for _, mode := range []string{"instant", "range1h"} {
+			for _, q := range histBenchQueries {
+				b.Run(engine+"/"+mode+"/"+q.name, func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						e.run(b, engine == "vigil", q.query, mode == "range1h")
+					}
+				})
+			}
+		}
+	}
+}

@@ -516,10 +516,7 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 		if len(buf) == 0 && len(hbuf) == 0 {
 			continue
 		}
-		ev.countSelected(buf, vs.Timestamp != nil)
-		if len(hbuf) > 0 {
-			ev.countSelectedHistograms(hbuf, vs.Timestamp != nil)
-		}
+		// Prometheus counts no samples for a smoothed selector (its smoothSeries does not).
 		ev.addSamples(len(buf) + len(hbuf))
 		emit(Series{Metric: s.Labels(), Floats: buf, Histograms: hbuf})
 	}
@@ -581,12 +578,36 @@ func (ev *evaluator) countSelected(pts []FPoint, pinned bool) {
 
 // countSelectedHistograms counts the histogram points of an instant selector as countSelected
 // does for floats.
+// A histogram sample counts as (Size+8)/16 samples, as upstream's HPoint.size.
 func (ev *evaluator) countSelectedHistograms(pts []HPoint, pinned bool) {
-	fp := make([]FPoint, len(pts))
+	st := ev.stats
 	for i, p := range pts {
-		fp[i].T = p.T
+		n := int64(hpointSize(p.H))
+		if !st.perStep() {
+			st.total += n
+			if !pinned || i == 0 {
+				st.read += n
+			}
+			continue
+		}
+		step := int((p.T - ev.startTS) / ev.interval)
+		st.add(step, n, !pinned)
+		if pinned && i == 0 {
+			st.addRead(0, n)
+		}
 	}
-	ev.countSelected(fp, pinned)
+}
+
+// hpointSize is the number of samples a histogram counts for (upstream's HPoint.size).
+func hpointSize(h *histogram.FloatHistogram) int { return (h.Size() + 8) / 16 }
+
+// hpointsSize is the sum of hpointSize over pts.
+func hpointsSize(pts []HPoint) int {
+	n := 0
+	for _, p := range pts {
+		n += hpointSize(p.H)
+	}
+	return n
 }
 
 // sampleCursor answers "newest sample at or before ref within the lookback" for increasing ref
@@ -901,7 +922,7 @@ func (ev *evaluator) matrixSelector(ms *parser.MatrixSelector) Matrix {
 		if len(pts) == 0 && len(hpts) == 0 {
 			continue
 		}
-		ev.stats.add(0, int64(len(pts)+len(hpts)), true)
+		ev.stats.add(0, int64(len(pts)+hpointsSize(hpts)), true)
 		ev.addSamples(len(pts) + len(hpts))
 		mat = append(mat, Series{Metric: s.Labels(), Floats: slices.Clone(pts), Histograms: hpts})
 	}
@@ -1142,10 +1163,26 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 			if len(hpts) > 0 {
 				// Native histograms in the window: upstream's function computes the step.
 				call.ts, call.rangeStart, call.rangeEnd = ts, ref-p.rangeMs, ref
-				if !src.fromSubquery && (step == 0 || p.at == nil) {
-					st.addRead(step, int64(len(pts)+len(hpts)))
+				// Prometheus's counts, a histogram weighing its size: the whole window at
+				// every step; read, the first window and then what is new.
+				if st.perStep() {
+					st.add(step, int64(len(pts)+hpointsSize(hpts)), false)
+				} else {
+					st.total += int64(len(pts) + hpointsSize(hpts))
 				}
-				st.add(step, int64(len(pts)+len(hpts)), false)
+				if !src.fromSubquery && (step == 0 || p.at == nil) {
+					read := len(pts) + hpointsSize(hpts)
+					if step > 0 {
+						read -= sort.Search(len(pts), func(i int) bool { return pts[i].T > hi-ev.interval })
+						k := sort.Search(len(hpts), func(i int) bool { return hpts[i].T > hi-ev.interval })
+						read -= hpointsSize(hpts[:k])
+					}
+					if st.perStep() {
+						st.addRead(step, int64(read))
+					} else {
+						st.read += int64(read)
+					}
+				}
 				if f, h, ok := hb.call(call, src.metric, pts, hpts); ok {
 					if h != nil {
 						hout = append(hout, HPoint{T: ts, H: h})

@@ -46,6 +46,7 @@ func TestHistogramDifferentialAgainstUpstream(t *testing.T) {
 	ng := promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000, Timeout: time.Minute})
 	ung := upromql.NewEngine(upromql.EngineOpts{
 		MaxSamples: 50_000_000, Timeout: time.Minute, EnableAtModifier: true, EnableNegativeOffset: true, Parser: p,
+		EnablePerStepStats:       true,
 		NoStepSubqueryIntervalFn: func(int64) int64 { return time.Minute.Milliseconds() },
 	})
 	queries := []string{
@@ -91,12 +92,14 @@ func TestHistogramDifferentialAgainstUpstream(t *testing.T) {
 				uq         upromql.Query
 				err1, err2 error
 			)
+			vopts := promql.QueryOpts{EnablePerStepStats: true}
+			uopts := upromql.NewPrometheusQueryOpts(true, 0)
 			if rangeQuery {
-				vq, err1 = ng.NewRangeQuery(ctx, upstreamQueryable{db}, q, end.Add(-time.Hour), end, time.Minute)
-				uq, err2 = ung.NewRangeQuery(ctx, db, nil, q, end.Add(-time.Hour), end, time.Minute)
+				vq, err1 = ng.NewRangeQueryWithOpts(ctx, upstreamQueryable{db}, vopts, q, end.Add(-time.Hour), end, time.Minute)
+				uq, err2 = ung.NewRangeQuery(ctx, db, uopts, q, end.Add(-time.Hour), end, time.Minute)
 			} else {
-				vq, err1 = ng.NewInstantQuery(ctx, upstreamQueryable{db}, q, end)
-				uq, err2 = ung.NewInstantQuery(ctx, db, nil, q, end)
+				vq, err1 = ng.NewInstantQueryWithOpts(ctx, upstreamQueryable{db}, vopts, q, end)
+				uq, err2 = ung.NewInstantQuery(ctx, db, uopts, q, end)
 			}
 			if (err1 == nil) != (err2 == nil) {
 				t.Errorf("%s: vigil err %v, upstream err %v", name, err1, err2)
@@ -126,6 +129,9 @@ func TestHistogramDifferentialAgainstUpstream(t *testing.T) {
 			compared += len(a)
 			if diff := compareRenderedH(a, b); diff != "" {
 				t.Errorf("%s: %s", name, diff)
+			}
+			if diff := compareStats(vq.Stats(), uq.Stats().Samples); diff != "" {
+				t.Errorf("%s: stats: %s", name, diff)
 			}
 		}
 	}

@@ -327,4 +327,3 @@ func histogramsClose(a, b *histogram.FloatHistogram) bool {
 	}
 	return true
 }
-

@@ -1250,7 +1250,7 @@ func (ev *evaluator) evalCall(e *parser.Call) Value {
 			return ev.evalTimestampOfSelector(vs)
 		}
 	}
-	if _, ok := pointwiseFunctions[name]; ok {
+	if _, ok := pointwiseFunctions[name]; ok || nativeHistogramFunctions[name] {
 		var mat Matrix
 		if ev.stream(e, collect(&mat)) {
 			return mat

@@ -41,6 +41,9 @@ func (ev *evaluator) computeCanStream(expr parser.Expr) bool {
 		if _, ok := pointwiseFunctions[e.Func.Name]; ok && len(e.Args) == 1 {
 			return ev.canStream(e.Args[0])
 		}
+		if nativeHistogramFunctions[e.Func.Name] && len(e.Args) == 1 {
+			return ev.canStream(e.Args[0])
+		}
 		if e.Func.Name == "absent_over_time" || rangeFunctions[e.Func.Name] == nil {
 			return false
 		}
@@ -105,6 +108,31 @@ func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
 					out = append(out, FPoint{T: p.T, F: f(p.F)})
 				}
 				emit(Series{Metric: s.Metric, Floats: out, dropName: true})
+			})
+		}
+		if nativeHistogramFunctions[e.Func.Name] && len(e.Args) == 1 {
+			// histogram_count & co. map each histogram point on its own (upstream's function
+			// per point) and drop float points.
+			fn := upFunctionCalls[e.Func.Name]
+			uenh := &upEvalNodeHelper{enableDelayedNameRemoval: true}
+			vals := []Vector{make(Vector, 1)}
+			var out []FPoint
+			return ev.stream(e.Args[0], func(s Series) {
+				out = out[:0]
+				for _, p := range s.Histograms {
+					vals[0][0] = Sample{Metric: s.Metric, T: p.T, H: p.H}
+					uenh.Ts, uenh.Out = p.T, uenh.Out[:0]
+					res, annos := fn(vals, nil, e.Args, uenh)
+					ev.annos.Merge(annos)
+					uenh.Out = res
+					if len(res) > 0 {
+						out = append(out, FPoint{T: p.T, F: res[0].F})
+					}
+				}
+				ev.currentSamples -= len(s.Floats) + len(s.Histograms) - len(out)
+				if len(out) > 0 {
+					emit(Series{Metric: s.Metric, Floats: out, dropName: true})
+				}
 			})
 		}
 		for i, a := range e.Args {

@@ -487,3 +487,28 @@ func tsdbCounterResetHints(pts []promqltest.Point) []promqltest.Point {
 	}
 	return out
 }
+
+// TestVigilTestdata runs Vigil's own promqltest files (promql/testdata) on the in-memory
+// storage and the TSDB, as TestConformance runs upstream's: every eval must pass.
+func TestVigilTestdata(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.test"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/*.test files (%v)", err)
+	}
+	t.Setenv("VIGIL_CONFORMANCE_STORAGE", "mem")
+	c := &conformance{
+		t: t,
+		engine: promql.NewEngine(promql.EngineOpts{
+			MaxSamples: 10000, Timeout: 100 * time.Second, Parser: parser.NewParser(promqltest.ParserOptions),
+		}),
+	}
+	for _, f := range files {
+		c.runFile(f)
+	}
+	for _, r := range c.reports {
+		t.Log(r)
+	}
+	if c.counts[failed]+c.counts[unsupported] > 0 || c.counts[passed] == 0 {
+		t.Errorf("%d passed, %d failed, %d unsupported: every eval must pass", c.counts[passed], c.counts[failed], c.counts[unsupported])
+	}
+}

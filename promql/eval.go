@@ -1,6 +1,7 @@
 package promql
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -218,6 +219,23 @@ func (ev *evaluator) mergeSeriesWithSameLabelset(mat Matrix) Matrix {
 			continue
 		}
 		base := &merged[j]
+		if len(base.Histograms) > 0 || len(s.Histograms) > 0 {
+			hs := make([]HPoint, 0, len(base.Histograms)+len(s.Histograms))
+			hs = append(hs, base.Histograms...)
+			hs = append(hs, s.Histograms...)
+			slices.SortFunc(hs, func(a, b HPoint) int { return cmp.Compare(a.T, b.T) })
+			for k := 1; k < len(hs); k++ {
+				if hs[k].T == hs[k-1].T {
+					ev.errorf("vector cannot contain metrics with the same labelset")
+				}
+			}
+			for _, f := range append(slices.Clone(base.Floats), s.Floats...) {
+				if _, found := slices.BinarySearchFunc(hs, f.T, func(h HPoint, t int64) int { return cmp.Compare(h.T, t) }); found {
+					ev.errorf("vector cannot contain metrics with the same labelset")
+				}
+			}
+			base.Histograms = hs
+		}
 		pts := make([]FPoint, 0, len(base.Floats)+len(s.Floats))
 		pts = append(pts, base.Floats...)
 		pts = append(pts, s.Floats...)

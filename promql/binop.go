@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/schema"
@@ -208,28 +207,12 @@ func (ev *evaluator) vectorBinop(op parser.ItemType, lhs, rhs Vector, matching *
 			fl, fr = fr, fl
 			hl, hr = hr, hl
 		}
-		var (
-			value  float64
-			hvalue *histogram.FloatHistogram
-			keep   bool
-			err    error
-		)
-		if hl == nil && hr == nil {
-			value, keep, err = vectorElemBinop(op, fl, fr, pos)
-			if err != nil {
-				info = err
-				return
-			}
-		} else {
-			var hinfo error
-			value, hvalue, keep, hinfo, err = histElemBinop(op, fl, fr, hl, hr, pos.PositionRange())
-			if err != nil {
-				info = binopAnnotation(err, pos, op)
-				return
-			}
-			if hinfo != nil {
-				info = hinfo
-			}
+		value, hvalue, keep, anno, ok := elemBinop(op, fl, fr, hl, hr, pos)
+		if anno != nil {
+			info = anno
+		}
+		if !ok {
+			return
 		}
 		if returnBool {
 			value, hvalue = btos(keep), nil

@@ -175,3 +175,20 @@ func (ev *evaluator) histScalarBinop(op parser.ItemType, h *histogram.FloatHisto
 	}
 	return Sample{F: f, H: hres}, true
 }
+
+// elemBinop applies op to one pair of vector elements, floats or native histograms. anno is
+// the annotation to report, if any; ok is false when the pair yields nothing.
+func elemBinop(op parser.ItemType, fl, fr float64, hl, hr *histogram.FloatHistogram, pos parser.Node) (value float64, h *histogram.FloatHistogram, keep bool, anno error, ok bool) {
+	if hl == nil && hr == nil {
+		value, keep, err := vectorElemBinop(op, fl, fr, pos)
+		if err != nil {
+			return 0, nil, false, err, false
+		}
+		return value, nil, keep, nil, true
+	}
+	value, h, keep, info, err := histElemBinop(op, fl, fr, hl, hr, pos.PositionRange())
+	if err != nil {
+		return 0, nil, false, binopAnnotation(err, pos, op), false
+	}
+	return value, h, keep, info, true
+}

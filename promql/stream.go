@@ -297,30 +297,12 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 				fl, fr = fr, fl
 				hl, hr = hr, hl
 			}
-			var (
-				value  float64
-				hvalue *histogram.FloatHistogram
-				keep   bool
-				err    error
-			)
-			if hl == nil && hr == nil {
-				value, keep, err = vectorElemBinop(e.Op, fl, fr, pos)
-				if err != nil {
-					ev.warn(err)
-					return
-				}
-			} else {
-				var info error
-				value, hvalue, keep, info, err = histElemBinop(e.Op, fl, fr, hl, hr, pos.PositionRange())
-				if err != nil {
-					if a := binopAnnotation(err, pos, e.Op); a != nil {
-						ev.warn(a)
-					}
-					return
-				}
-				if info != nil {
-					ev.warn(info)
-				}
+			value, hvalue, keep, anno, ok := elemBinop(e.Op, fl, fr, hl, hr, pos)
+			if anno != nil {
+				ev.warn(anno)
+			}
+			if !ok {
+				return
 			}
 			if e.ReturnBool {
 				value, hvalue = btos(keep), nil

@@ -1183,17 +1183,18 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 				call.ts, call.rangeStart, call.rangeEnd = ts, ref-p.rangeMs, ref
 				// Prometheus's counts, a histogram weighing its size: the whole window at
 				// every step; read, the first window and then what is new.
+				size := len(pts) + hpointsSize(hpts)
 				if st.perStep() {
-					st.add(step, int64(len(pts)+hpointsSize(hpts)), false)
+					st.add(step, int64(size), false)
 				} else {
-					st.total += int64(len(pts) + hpointsSize(hpts))
+					st.total += int64(size)
 				}
 				if !src.fromSubquery && (step == 0 || p.at == nil) {
-					read := len(pts) + hpointsSize(hpts)
+					read := size
 					if step > 0 {
-						read -= sort.Search(len(pts), func(i int) bool { return pts[i].T > hi-ev.interval })
+						// Only what the previous step's window did not hold.
 						k := sort.Search(len(hpts), func(i int) bool { return hpts[i].T > hi-ev.interval })
-						read -= hpointsSize(hpts[:k])
+						read = len(pts) - sort.Search(len(pts), func(i int) bool { return pts[i].T > hi-ev.interval }) + hpointsSize(hpts[k:])
 					}
 					if st.perStep() {
 						st.addRead(step, int64(read))

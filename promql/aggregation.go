@@ -23,6 +23,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/util/annotations"
@@ -40,6 +41,8 @@ type groupedAggregation struct {
 	incrementalMean   bool
 	groupAggrComplete bool
 	dropName          bool
+	hasFloat          bool     // sum/avg: a float was folded in
+	hist              *histAcc // sum/avg: native histograms folded in
 }
 
 // evalAggregation evaluates an aggregation. Group membership is computed once per input
@@ -196,7 +199,7 @@ func (ev *evaluator) aggregateMatrix(e *parser.AggregateExpr, sortedGrouping []s
 	}
 	dst := 0
 	for _, s := range result {
-		if len(s.Floats) > 0 {
+		if len(s.Floats) > 0 || len(s.Histograms) > 0 {
 			result[dst] = s
 			dst++
 		}
@@ -204,7 +207,7 @@ func (ev *evaluator) aggregateMatrix(e *parser.AggregateExpr, sortedGrouping []s
 	return result[:dst]
 }
 
-// nextValue consumes the point of series at ts, if it has one.
+// nextValue consumes the float point of series at ts, if it has one.
 func nextValue(ts int64, s *Series) (float64, bool) {
 	if len(s.Floats) > 0 && s.Floats[0].T == ts {
 		f := s.Floats[0].F
@@ -214,19 +217,57 @@ func nextValue(ts int64, s *Series) (float64, bool) {
 	return 0, false
 }
 
+// nextValues consumes the point of series at ts, float or histogram, if it has one.
+func nextValues(ts int64, s *Series) (float64, *histogram.FloatHistogram, bool) {
+	if f, ok := nextValue(ts, s); ok {
+		return f, nil, true
+	}
+	if len(s.Histograms) > 0 && s.Histograms[0].T == ts {
+		h := s.Histograms[0].H
+		s.Histograms = s.Histograms[1:]
+		return 0, h, true
+	}
+	return 0, nil, false
+}
+
 func (ev *evaluator) aggregation(e *parser.AggregateExpr, q float64, input, output Matrix, seriesToResult []int, groups []groupedAggregation, enh *evalNodeHelper, numSteps int) {
 	op := e.Op
 	for i := range groups {
 		groups[i].seen = false
 	}
 	for si := range input {
-		f, ok := nextValue(enh.Ts, &input[si])
+		f, h, ok := nextValues(enh.Ts, &input[si])
 		if !ok {
 			continue
 		}
 		group := &groups[seriesToResult[si]]
+		if h != nil {
+			switch op {
+			case parser.SUM, parser.AVG:
+				if !group.seen {
+					*group = groupedAggregation{seen: true, groupCount: 1, dropName: input[si].dropName, hist: &histAcc{}}
+				} else {
+					group.groupCount++
+					if input[si].dropName {
+						group.dropName = true
+					}
+				}
+				if group.hist == nil {
+					group.hist = &histAcc{}
+				}
+				ev.histAccAdd(group.hist, e, h, input[si].Metric.Get(labels.MetricName))
+				continue
+			case parser.COUNT, parser.GROUP:
+				f = 0
+			default:
+				if name, ignored := histAggIgnored(op); ignored {
+					ev.warn(annotations.NewHistogramIgnoredInAggregationInfo(name, e.Expr.PositionRange()))
+				}
+				continue
+			}
+		}
 		if !group.seen {
-			*group = groupedAggregation{seen: true, floatValue: f, floatMean: f, groupCount: 1, dropName: input[si].dropName}
+			*group = groupedAggregation{seen: true, floatValue: f, floatMean: f, groupCount: 1, dropName: input[si].dropName, hasFloat: true}
 			switch op {
 			case parser.STDVAR, parser.STDDEV:
 				if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -244,6 +285,7 @@ func (ev *evaluator) aggregation(e *parser.AggregateExpr, q float64, input, outp
 		if input[si].dropName {
 			group.dropName = true
 		}
+		group.hasFloat = true
 		switch op {
 		case parser.SUM:
 			group.floatValue, group.floatKahanC = kahansum.Inc(f, group.floatValue, group.floatKahanC)
@@ -290,6 +332,15 @@ func (ev *evaluator) aggregation(e *parser.AggregateExpr, q float64, input, outp
 		if !aggr.seen {
 			continue
 		}
+		if aggr.hist != nil {
+			if h := ev.histAccResult(aggr.hist, e, aggr.hasFloat); h != nil {
+				ss := &output[ri]
+				ss.Histograms = append(ss.Histograms, HPoint{T: enh.Ts, H: h})
+				ss.dropName = aggr.dropName
+			}
+			aggr.hist = nil
+			continue
+		}
 		switch op {
 		case parser.AVG:
 			if aggr.incrementalMean {
@@ -329,7 +380,7 @@ func (ev *evaluator) aggregationK(e *parser.AggregateExpr, fParam float64, input
 	// Every series must be advanced past this step even when we stop early.
 	defer func() {
 		for i := range input {
-			nextValue(enh.Ts, &input[i])
+			nextValues(enh.Ts, &input[i])
 		}
 	}()
 
@@ -359,11 +410,16 @@ func (ev *evaluator) aggregationK(e *parser.AggregateExpr, fParam float64, input
 	var s Sample
 seriesLoop:
 	for si := range input {
-		f, ok := nextValue(enh.Ts, &input[si])
+		f, h, ok := nextValues(enh.Ts, &input[si])
 		if !ok {
 			continue
 		}
-		s = Sample{Metric: input[si].Metric, F: f, dropName: input[si].dropName}
+		s = Sample{Metric: input[si].Metric, F: f, H: h, dropName: input[si].dropName}
+		if h != nil && (op == parser.TOPK || op == parser.BOTTOMK) {
+			name, _ := histAggIgnored(op)
+			ev.warn(annotations.NewHistogramIgnoredInAggregationInfo(name, e.PositionRange()))
+			continue
+		}
 		group := &groups[seriesToResult[si]]
 		if !group.seen {
 			*group = groupedAggregation{seen: true, heap: group.heap[:0]}
@@ -429,6 +485,10 @@ seriesLoop:
 
 	add := func(s Sample) {
 		if ev.startTS == ev.endTS {
+			if s.H != nil {
+				out = append(out, Series{Metric: s.Metric, Histograms: []HPoint{{T: enh.Ts, H: s.H}}, dropName: s.dropName})
+				return
+			}
 			out = append(out, Series{Metric: s.Metric, Floats: []FPoint{{T: enh.Ts, F: s.F}}, dropName: s.dropName})
 			return
 		}
@@ -437,7 +497,14 @@ seriesLoop:
 		if !ok {
 			idx = len(out)
 			seriess[h] = idx
-			out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, min(numSteps, maxPrealloc))})
+			out = append(out, Series{Metric: s.Metric, dropName: s.dropName})
+		}
+		if s.H != nil {
+			out[idx].Histograms = append(out[idx].Histograms, HPoint{T: enh.Ts, H: s.H})
+			return
+		}
+		if out[idx].Floats == nil {
+			out[idx].Floats = make([]FPoint, 0, min(numSteps, maxPrealloc))
 		}
 		out[idx].Floats = append(out[idx].Floats, FPoint{T: enh.Ts, F: s.F})
 	}
@@ -484,7 +551,11 @@ func aggregationCountValues(e *parser.AggregateExpr, grouping []string, valueLab
 	var buf []byte
 	for _, s := range vec {
 		enh.resetBuilder(s.Metric)
-		enh.lb.Set(valueLabel, strconv.FormatFloat(s.F, 'f', -1, 64))
+		if s.H != nil {
+			enh.lb.Set(valueLabel, s.H.String())
+		} else {
+			enh.lb.Set(valueLabel, strconv.FormatFloat(s.F, 'f', -1, 64))
+		}
 		metric := enh.lb.Labels()
 		var key uint64
 		key, buf = generateGroupingKey(metric, grouping, e.Without, buf)
@@ -547,6 +618,8 @@ type streamGroup struct {
 	mean     []float64
 	count    []float64 // 0: no input at this step
 	incr     []bool    // avg switched to incremental mean (overflow)
+	// hist holds, per step, the native histograms of a sum or avg (nil for float-only input).
+	hist []*histAcc
 }
 
 // streamAggregation folds the input series of e into per-group, per-step accumulators as they
@@ -586,6 +659,9 @@ func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping [
 		g := groups[gi]
 		if s.dropName {
 			g.dropName = true
+		}
+		if len(s.Histograms) > 0 {
+			ev.streamAggHistograms(e, g, s, n)
 		}
 		for _, p := range s.Floats {
 			k := int((p.T - ev.startTS) / ev.interval)
@@ -645,7 +721,7 @@ func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping [
 			}
 		}
 		// The input series is folded in: it no longer occupies memory.
-		ev.currentSamples -= len(s.Floats)
+		ev.currentSamples -= len(s.Floats) + len(s.Histograms)
 	})
 	if !ok {
 		return nil, false
@@ -653,8 +729,15 @@ func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping [
 	out := make(Matrix, 0, len(groups))
 	for _, g := range groups {
 		pts := make([]FPoint, 0, n)
+		var hpts []HPoint
 		for k := range n {
 			cnt := g.count[k]
+			if g.hist != nil && g.hist[k] != nil {
+				if h := ev.histAccResult(g.hist[k], e, cnt > 0); h != nil {
+					hpts = append(hpts, HPoint{T: ev.startTS + int64(k)*ev.interval, H: h})
+				}
+				continue
+			}
 			if cnt == 0 {
 				continue
 			}
@@ -677,8 +760,8 @@ func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping [
 			}
 			pts = append(pts, FPoint{T: ev.startTS + int64(k)*ev.interval, F: v})
 		}
-		if len(pts) > 0 {
-			out = append(out, Series{Metric: g.metric, Floats: pts, dropName: g.dropName})
+		if len(pts) > 0 || len(hpts) > 0 {
+			out = append(out, Series{Metric: g.metric, Floats: pts, Histograms: hpts, dropName: g.dropName})
 		}
 	}
 	ev.currentSamples -= len(groups) * n
@@ -725,6 +808,25 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 			heaps = append(heaps, make([]vectorByValueHeap, n))
 		}
 		hs := heaps[gi]
+		for _, p := range in.Histograms {
+			k := int((p.T - ev.startTS) / ev.interval)
+			switch op {
+			case parser.TOPK, parser.BOTTOMK:
+				if ks[k] > 0 {
+					name, _ := histAggIgnored(op)
+					ev.warn(annotations.NewHistogramIgnoredInAggregationInfo(name, e.PositionRange()))
+				}
+			case parser.LIMITK:
+				if int64(len(hs[k])) < ks[k] {
+					hs[k] = append(hs[k], Sample{Metric: in.Metric, H: p.H, dropName: in.dropName})
+				}
+			case parser.LIMIT_RATIO:
+				s = Sample{Metric: in.Metric, H: p.H, dropName: in.dropName}
+				if ratios[k] != 0 && addRatioSample(ratios[k], &s) {
+					heap.Push(&hs[k], &s)
+				}
+			}
+		}
 		for _, p := range in.Floats {
 			k := int((p.T - ev.startTS) / ev.interval)
 			s = Sample{Metric: in.Metric, F: p.F, dropName: in.dropName}
@@ -761,7 +863,7 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 				}
 			}
 		}
-		ev.currentSamples -= len(in.Floats)
+		ev.currentSamples -= len(in.Floats) + len(in.Histograms)
 	})
 	if !ok {
 		return nil, false
@@ -787,6 +889,10 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 			}
 			for _, v := range h {
 				if ev.startTS == ev.endTS {
+					if v.H != nil {
+						out = append(out, Series{Metric: v.Metric, Histograms: []HPoint{{T: ts, H: v.H}}, dropName: v.dropName})
+						continue
+					}
 					out = append(out, Series{Metric: v.Metric, Floats: []FPoint{{T: ts, F: v.F}}, dropName: v.dropName})
 					continue
 				}
@@ -797,6 +903,10 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 					seriess[hash] = idx
 					out = append(out, Series{Metric: v.Metric, dropName: v.dropName})
 				}
+				if v.H != nil {
+					out[idx].Histograms = append(out[idx].Histograms, HPoint{T: ts, H: v.H})
+					continue
+				}
 				out[idx].Floats = append(out[idx].Floats, FPoint{T: ts, F: v.F})
 			}
 			heaps[gi][k] = nil
@@ -804,4 +914,36 @@ func (ev *evaluator) streamAggregationK(e *parser.AggregateExpr, sortedGrouping 
 	}
 	ev.addSamples(out.TotalSamples())
 	return out, true
+}
+
+// streamAggHistograms folds the histogram points of a streamed series into its group: sum and
+// avg accumulate them (upstream's histogram arithmetic), count and group count them, the other
+// aggregations ignore them with upstream's info annotation.
+func (ev *evaluator) streamAggHistograms(e *parser.AggregateExpr, g *streamGroup, s Series, n int) {
+	switch e.Op {
+	case parser.SUM, parser.AVG:
+		if g.hist == nil {
+			g.hist = make([]*histAcc, n)
+		}
+		name := s.Metric.Get(labels.MetricName)
+		for _, p := range s.Histograms {
+			k := int((p.T - ev.startTS) / ev.interval)
+			if g.hist[k] == nil {
+				g.hist[k] = &histAcc{}
+			}
+			ev.histAccAdd(g.hist[k], e, p.H, name)
+		}
+	case parser.COUNT, parser.GROUP:
+		for _, p := range s.Histograms {
+			k := int((p.T - ev.startTS) / ev.interval)
+			if g.count[k] == 0 && e.Op == parser.GROUP {
+				g.value[k] = 1
+			}
+			g.count[k]++
+		}
+	default:
+		if name, ignored := histAggIgnored(e.Op); ignored {
+			ev.warn(annotations.NewHistogramIgnoredInAggregationInfo(name, e.Expr.PositionRange()))
+		}
+	}
 }

@@ -202,16 +202,20 @@ func (ev *evaluator) vectorBinop(op parser.ItemType, lhs, rhs Vector, matching *
 	var info error
 	doBinOp := func(ls, rs Sample, sigOrd int) {
 		fl, fr := ls.F, rs.F
+		hl, hr := ls.H, rs.H
 		if matching.Card == parser.CardOneToMany {
 			fl, fr = fr, fl
+			hl, hr = hr, hl
 		}
-		value, keep, err := vectorElemBinop(op, fl, fr, pos)
-		if err != nil {
-			info = err
+		value, hvalue, keep, anno, ok := elemBinop(op, fl, fr, hl, hr, pos)
+		if anno != nil {
+			info = anno
+		}
+		if !ok {
 			return
 		}
 		if returnBool {
-			value = btos(keep)
+			value, hvalue = btos(keep), nil
 		}
 		metric := resultMetric(ls.Metric, rs.Metric, op, matching, enh, ev.startTS != ev.endTS)
 		if matching.Card == parser.CardOneToOne {
@@ -232,7 +236,7 @@ func (ev *evaluator) vectorBinop(op parser.ItemType, lhs, rhs Vector, matching *
 		if !keep && !returnBool {
 			return
 		}
-		enh.Out = append(enh.Out, Sample{Metric: metric, F: value, dropName: returnBool})
+		enh.Out = append(enh.Out, Sample{Metric: metric, F: value, H: hvalue, dropName: returnBool})
 	}
 	for i, ls := range lhs {
 		sigOrd := lhsh[i].sigOrdinal
@@ -314,6 +318,16 @@ func buildResultMetric(lhs, rhs labels.Labels, op parser.ItemType, matching *par
 
 func (ev *evaluator) vectorScalarBinop(op parser.ItemType, lhs Vector, rhs float64, swap, returnBool bool, enh *evalNodeHelper, pos parser.Node) Vector {
 	for _, s := range lhs {
+		if s.H != nil {
+			if out, ok := ev.histScalarBinop(op, s.H, rhs, swap, returnBool, pos); ok {
+				s.F, s.H = out.F, out.H
+				if changesMetricSchema(op) || returnBool {
+					s.dropName = true
+				}
+				enh.Out = append(enh.Out, s)
+			}
+			continue
+		}
 		lf, rf := s.F, rhs
 		if swap {
 			lf, rf = rf, lf

@@ -90,6 +90,7 @@ func TestDifferentialAgainstUpstream(t *testing.T) {
 		`max_over_time(deriv(rate(http_requests_total[5m])[10m:1m])[30m:5m])`,
 		`sum_over_time(memory_bytes[5m] @ 1700003000)`, `timestamp(memory_bytes @ 1700003000)`,
 		`info(rate(http_requests_total[5m]), {__name__="build_info"})`,
+		`memory_bytes smoothed`, `sum(memory_bytes smoothed)`,
 	}
 	ctx := context.Background()
 	compared, emptyQueries := 0, 0

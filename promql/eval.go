@@ -1,6 +1,7 @@
 package promql
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -11,8 +12,11 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/parser/posrange"
 	"github.com/prometheus/prometheus/schema"
 	"github.com/prometheus/prometheus/util/annotations"
 
@@ -215,6 +219,23 @@ func (ev *evaluator) mergeSeriesWithSameLabelset(mat Matrix) Matrix {
 			continue
 		}
 		base := &merged[j]
+		if len(base.Histograms) > 0 || len(s.Histograms) > 0 {
+			hs := make([]HPoint, 0, len(base.Histograms)+len(s.Histograms))
+			hs = append(hs, base.Histograms...)
+			hs = append(hs, s.Histograms...)
+			slices.SortFunc(hs, func(a, b HPoint) int { return cmp.Compare(a.T, b.T) })
+			for k := 1; k < len(hs); k++ {
+				if hs[k].T == hs[k-1].T {
+					ev.errorf("vector cannot contain metrics with the same labelset")
+				}
+			}
+			for _, f := range append(slices.Clone(base.Floats), s.Floats...) {
+				if _, found := slices.BinarySearchFunc(hs, f.T, func(h HPoint, t int64) int { return cmp.Compare(h.T, t) }); found {
+					ev.errorf("vector cannot contain metrics with the same labelset")
+				}
+			}
+			base.Histograms = hs
+		}
 		pts := make([]FPoint, 0, len(base.Floats)+len(s.Floats))
 		pts = append(pts, base.Floats...)
 		pts = append(pts, s.Floats...)
@@ -260,6 +281,9 @@ func (ev *evaluator) eval(expr parser.Expr) Value {
 				mat[i].dropName = true
 				for j := range mat[i].Floats {
 					mat[i].Floats[j].F = -mat[i].Floats[j].F
+				}
+				for j := range mat[i].Histograms {
+					mat[i].Histograms[j].H = mat[i].Histograms[j].H.Copy().Mul(-1)
 				}
 			}
 		}
@@ -308,6 +332,7 @@ func (ev *evaluator) eval(expr parser.Expr) Value {
 func collect(mat *Matrix) func(Series) {
 	return func(s Series) {
 		s.Floats = slices.Clone(s.Floats)
+		s.Histograms = slices.Clone(s.Histograms)
 		*mat = append(*mat, s)
 	}
 }
@@ -371,7 +396,11 @@ func (ev *evaluator) selectSeries(vs *parser.VectorSelector, rangeMs int64, fn s
 			hints.End += ev.lookbackDelta
 		}
 	}
-	return ev.querier.Select(ev.ctx, false, hints, vs.LabelMatchers...)
+	ss := ev.querier.Select(ev.ctx, false, hints, vs.LabelMatchers...)
+	if vs.SkipHistogramBuckets {
+		ss = histogramStatsSeriesSet{ss}
+	}
+	return ss
 }
 
 func (ev *evaluator) seriesSetErr(ss storage.SeriesSet) {
@@ -397,6 +426,7 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 	ss := ev.selectSeries(vs, 0, "")
 	off := vs.OriginalOffset.Milliseconds()
 	buf := make([]FPoint, 0, ev.preallocSteps())
+	var hbuf []HPoint
 	var it storage.Iterator
 	var cur sampleCursor
 	for ss.Next() {
@@ -404,20 +434,28 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 		s := ss.At()
 		it = s.Iterator(it)
 		cur.reset(it)
-		buf = buf[:0]
+		buf, hbuf = buf[:0], hbuf[:0]
 		if vs.Timestamp != nil {
 			// The @ modifier pins the lookup: compute it once and repeat it per step.
-			if _, f, ok := cur.lookup(refTime(0, vs.Timestamp, off), ev.lookbackDelta); ok {
+			if _, f, h, ok := cur.lookup(refTime(0, vs.Timestamp, off), ev.lookbackDelta); ok {
 				for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
-					ev.stepCheck(step, len(buf))
+					ev.stepCheck(step, len(buf)+len(hbuf))
+					if h != nil {
+						hbuf = append(hbuf, HPoint{T: ts, H: h})
+						continue
+					}
 					buf = growPoints(buf, ev.numSteps())
 					buf = append(buf, FPoint{T: ts, F: f})
 				}
 			}
 		} else {
 			for ts, iter := ev.startTS, 0; ts <= ev.endTS; ts, iter = ts+ev.interval, iter+1 {
-				ev.stepCheck(iter, len(buf))
-				if _, f, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
+				ev.stepCheck(iter, len(buf)+len(hbuf))
+				if _, f, h, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
+					if h != nil {
+						hbuf = append(hbuf, HPoint{T: ts, H: h})
+						continue
+					}
 					buf = growPoints(buf, ev.numSteps())
 					buf = append(buf, FPoint{T: ts, F: f})
 					continue
@@ -436,12 +474,15 @@ func (ev *evaluator) vectorSelector(vs *parser.VectorSelector, emit func(Series)
 		if err := it.Err(); err != nil {
 			ev.error(ErrStorage{Err: fmt.Errorf("iterating series %s: %w", s.Labels(), err)})
 		}
-		if len(buf) == 0 {
+		if len(buf) == 0 && len(hbuf) == 0 {
 			continue
 		}
 		ev.countSelected(buf, vs.Timestamp != nil)
-		ev.addSamples(len(buf))
-		emit(Series{Metric: s.Labels(), Floats: buf})
+		if len(hbuf) > 0 {
+			ev.countSelectedHistograms(hbuf, vs.Timestamp != nil)
+		}
+		ev.addSamples(len(buf) + len(hbuf))
+		emit(Series{Metric: s.Labels(), Floats: buf, Histograms: hbuf})
 	}
 	ev.seriesSetErr(ss)
 }
@@ -454,6 +495,7 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 	off := vs.OriginalOffset.Milliseconds()
 	lb := ev.lookbackDelta
 	buf := make([]FPoint, 0, ev.preallocSteps())
+	var hbuf []HPoint
 	var it storage.Iterator
 	var w window
 	for ss.Next() {
@@ -461,11 +503,21 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 		s := ss.At()
 		it = s.Iterator(it)
 		w.reset(it)
-		buf = buf[:0]
+		buf, hbuf = buf[:0], hbuf[:0]
 		for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 			ev.stepCheck(step, len(buf))
 			dataTS := refTime(ts, vs.Timestamp, off)
 			floats := w.slide(dataTS-lb, dataTS+lb)
+			if hists := w.hists(); len(hists) > 0 {
+				if len(floats) > 0 {
+					ev.warn(annotations.NewMixedFloatsHistogramsWarning(s.Labels().Get(labels.MetricName), vs.PositionRange()))
+					continue
+				}
+				if h := ev.smoothedHistogram(hists, dataTS, s.Labels().Get(labels.MetricName), vs.PositionRange()); h != nil {
+					hbuf = append(hbuf, HPoint{T: ts, H: h})
+				}
+				continue
+			}
 			if len(floats) == 0 {
 				continue
 			}
@@ -479,14 +531,44 @@ func (ev *evaluator) smoothedVectorSelector(vs *parser.VectorSelector, emit func
 				buf = append(buf, FPoint{F: floats[i-1].F, T: ts})
 			}
 		}
-		if len(buf) == 0 {
+		if len(buf) == 0 && len(hbuf) == 0 {
 			continue
 		}
-		ev.countSelected(buf, vs.Timestamp != nil)
-		ev.addSamples(len(buf))
-		emit(Series{Metric: s.Labels(), Floats: buf})
+		// Prometheus counts no samples for a smoothed selector (its smoothSeries does not).
+		ev.addSamples(len(buf) + len(hbuf))
+		emit(Series{Metric: s.Labels(), Floats: buf, Histograms: hbuf})
 	}
 	ev.seriesSetErr(ss)
+}
+
+// smoothedHistogram is the histogram value of a smoothed selector at dataTS from the window's
+// histograms, as upstream's smoothSeries computes it: the sample at dataTS, else interpolated
+// between its neighbours (as a counter unless both are gauges), else the last one before with
+// an unknown counter reset hint.
+func (ev *evaluator) smoothedHistogram(hists []HPoint, dataTS int64, metricName string, pos posrange.PositionRange) *histogram.FloatHistogram {
+	i := sort.Search(len(hists), func(i int) bool { return hists[i].T >= dataTS })
+	switch {
+	case i < len(hists) && hists[i].T == dataTS:
+		return hists[i].H.Copy()
+	case i > 0 && i < len(hists):
+		prev, next := hists[i-1], hists[i]
+		if prev.H.UsesCustomBuckets() != next.H.UsesCustomBuckets() {
+			ev.warn(annotations.NewMixedExponentialCustomHistogramsWarning(metricName, pos))
+			return nil
+		}
+		isCounter := prev.H.CounterResetHint != histogram.GaugeType || next.H.CounterResetHint != histogram.GaugeType
+		h, err := upInterpolateHistograms(prev.H, prev.T, next.H, next.T, dataTS, isCounter, ev.annos, pos)
+		if err != nil {
+			upAnnosFromInterpolationError(ev.annos, err, metricName, pos)
+			return nil
+		}
+		return h
+	case i > 0:
+		h := hists[i-1].H.Copy()
+		h.CounterResetHint = histogram.UnknownCounterReset
+		return h
+	}
+	return nil
 }
 
 // countSelected counts the points an instant selector produced for one series: one sample per
@@ -512,21 +594,79 @@ func (ev *evaluator) countSelected(pts []FPoint, pinned bool) {
 	}
 }
 
+// countSelectedHistograms counts the histogram points of an instant selector as countSelected
+// does for floats.
+// A histogram sample counts as (Size+8)/16 samples, as upstream's HPoint.size.
+func (ev *evaluator) countSelectedHistograms(pts []HPoint, pinned bool) {
+	st := ev.stats
+	for i, p := range pts {
+		n := int64(hpointSize(p.H))
+		if !st.perStep() {
+			st.total += n
+			if !pinned || i == 0 {
+				st.read += n
+			}
+			continue
+		}
+		step := int((p.T - ev.startTS) / ev.interval)
+		st.add(step, n, !pinned)
+		if pinned && i == 0 {
+			st.addRead(0, n)
+		}
+	}
+}
+
+// hpointSize is the number of samples a histogram counts for (upstream's HPoint.size).
+func hpointSize(h *histogram.FloatHistogram) int { return (h.Size() + 8) / 16 }
+
+// hpointsSize is the sum of hpointSize over pts.
+func hpointsSize(pts []HPoint) int {
+	n := 0
+	for _, p := range pts {
+		n += hpointSize(p.H)
+	}
+	return n
+}
+
 // sampleCursor answers "newest sample at or before ref within the lookback" for increasing ref
 // values, reading each sample at most once and seeking over gaps.
 type sampleCursor struct {
 	it      storage.Iterator
 	done    bool
-	pending bool // nt/nf hold the next unread sample (> last ref)
+	pending bool // nt/nf/nh hold the next unread sample (> last ref)
 	nt      int64
 	nf      float64
+	nh      *histogram.FloatHistogram // non-nil: the next sample is a native histogram
 	hasPrev bool
 	pt      int64
 	pf      float64
+	ph      *histogram.FloatHistogram
+	phOut   bool                      // ph was returned by lookup: it must not be reused
+	spare   *histogram.FloatHistogram // a histogram read but never returned, to read into
+}
+
+// at reads the iterator's current sample of type vt into nt/nf/nh.
+func (c *sampleCursor) at(vt storage.ValueType) {
+	if vt == storage.ValFloat {
+		c.nt, c.nf = c.it.At()
+		c.nh = nil
+		return
+	}
+	fh := c.spare
+	if fh == nil {
+		fh = &histogram.FloatHistogram{}
+	}
+	c.spare = nil
+	c.nt, c.nh = c.it.AtFloatHistogram(fh)
+	c.nf = 0
 }
 
 func (c *sampleCursor) reset(it storage.Iterator) {
-	*c = sampleCursor{it: it}
+	spare := c.spare
+	if c.ph != nil && !c.phOut {
+		spare = c.ph
+	}
+	*c = sampleCursor{it: it, spare: spare}
 }
 
 func (c *sampleCursor) advance() {
@@ -534,8 +674,8 @@ func (c *sampleCursor) advance() {
 		c.pending = false
 		return
 	}
-	if c.it.Next() != storage.ValNone {
-		c.nt, c.nf = c.it.At()
+	if vt := c.it.Next(); vt != storage.ValNone {
+		c.at(vt)
 		c.pending = true
 		return
 	}
@@ -549,7 +689,7 @@ func (c *sampleCursor) nextSample() (int64, bool) {
 	return c.nt, c.pending
 }
 
-func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
+func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, *histogram.FloatHistogram, bool) {
 	if !c.pending && !c.done {
 		c.advance()
 	}
@@ -557,65 +697,133 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
 	if c.pending && c.nt <= minT {
 		// Everything up to minT is irrelevant: jump over it.
 		c.hasPrev = false
-		if c.it.SeekTo(minT+1) != storage.ValNone {
-			c.nt, c.nf = c.it.At()
+		if vt := c.it.SeekTo(minT + 1); vt != storage.ValNone {
+			c.at(vt)
 			c.pending = true
 		} else {
 			c.done, c.pending = true, false
 		}
 	}
 	for c.pending && c.nt <= ref {
-		c.hasPrev, c.pt, c.pf = true, c.nt, c.nf
+		if c.ph != nil && !c.phOut && c.nh != nil {
+			// Skipped without being returned: read the next histogram into it.
+			c.spare = c.ph
+		}
+		c.hasPrev, c.pt, c.pf, c.ph, c.phOut = true, c.nt, c.nf, c.nh, false
 		c.advance()
 	}
-	if !c.hasPrev || c.pt <= minT || storage.IsStaleNaN(c.pf) {
-		return 0, 0, false
+	if !c.hasPrev || c.pt <= minT {
+		return 0, 0, nil, false
 	}
-	return c.pt, c.pf, true
+	if c.ph != nil {
+		if value.IsStaleNaN(c.ph.Sum) {
+			return 0, 0, nil, false
+		}
+		c.phOut = true
+		return c.pt, 0, c.ph, true
+	}
+	if storage.IsStaleNaN(c.pf) {
+		return 0, 0, nil, false
+	}
+	return c.pt, c.pf, nil, true
 }
 
 // window is a sliding window over one series' samples (stale markers dropped) for increasing
 // ranges (lo, hi]. Each sample is read once, from a storage iterator or from an in-memory
-// slice (subquery results).
+// slice (subquery results). Native histogram samples go to a side buffer (hbuf), nil-cost for
+// float series.
 type window struct {
 	it      storage.Iterator
 	mem     []FPoint // in-memory source when it is nil
+	hmem    []HPoint
 	memPos  int
+	hmemPos int
 	buf     []FPoint
 	head    int
+	hbuf    []HPoint
+	hhead   int
 	done    bool
 	pending bool
 	nt      int64
 	nf      float64
+	nh      *histogram.FloatHistogram // the pending sample is a histogram
+	// free holds histograms that left the window (read from storage), to read into again:
+	// functions copy the histograms they keep. With recycle set, reset also frees the
+	// window's histograms (the caller keeps none of them).
+	free    []*histogram.FloatHistogram
+	recycle bool
 }
 
 func (w *window) reset(it storage.Iterator) {
+	if w.recycle && w.it != nil {
+		for _, p := range w.hbuf[w.hhead:] {
+			w.free = append(w.free, p.H)
+		}
+	}
 	w.it, w.mem, w.memPos = it, nil, 0
+	w.hmem, w.hmemPos = nil, 0
 	w.buf = w.buf[:0]
 	w.head = 0
+	clear(w.hbuf)
+	w.hbuf, w.hhead = w.hbuf[:0], 0
 	w.done = false
 	w.pending = false
+	w.nh = nil
 }
 
-func (w *window) resetSlice(pts []FPoint) {
+func (w *window) resetSlice(pts []FPoint, hpts []HPoint) {
 	w.reset(nil)
-	w.mem = pts
+	w.mem, w.hmem = pts, hpts
+}
+
+// hists returns the histogram points of the window placed by the last slide.
+func (w *window) hists() []HPoint { return w.hbuf[w.hhead:] }
+
+func (w *window) nextMem() {
+	fOK, hOK := w.memPos < len(w.mem), w.hmemPos < len(w.hmem)
+	switch {
+	case fOK && (!hOK || w.mem[w.memPos].T < w.hmem[w.hmemPos].T):
+		w.nt, w.nf, w.nh = w.mem[w.memPos].T, w.mem[w.memPos].F, nil
+		w.memPos++
+		w.pending = true
+	case hOK:
+		w.nt, w.nf, w.nh = w.hmem[w.hmemPos].T, 0, w.hmem[w.hmemPos].H
+		w.hmemPos++
+		w.pending = true
+	default:
+		w.done, w.pending = true, false
+	}
+}
+
+// at reads the iterator's current sample of type vt; false for a stale marker.
+func (w *window) at(vt storage.ValueType) bool {
+	if vt == storage.ValFloat {
+		w.nt, w.nf = w.it.At()
+		w.nh = nil
+		return !storage.IsStaleNaN(w.nf)
+	}
+	var fh *histogram.FloatHistogram
+	if n := len(w.free); n > 0 {
+		fh, w.free = w.free[n-1], w.free[:n-1]
+	} else {
+		fh = &histogram.FloatHistogram{}
+	}
+	w.nt, w.nh = w.it.AtFloatHistogram(fh)
+	w.nf = 0
+	if value.IsStaleNaN(w.nh.Sum) {
+		w.free = append(w.free, w.nh)
+		return false
+	}
+	return true
 }
 
 func (w *window) next() {
 	if w.it == nil {
-		if w.memPos < len(w.mem) {
-			w.nt, w.nf = w.mem[w.memPos].T, w.mem[w.memPos].F
-			w.memPos++
-			w.pending = true
-			return
-		}
-		w.done, w.pending = true, false
+		w.nextMem()
 		return
 	}
-	for w.it.Next() != storage.ValNone {
-		w.nt, w.nf = w.it.At()
-		if storage.IsStaleNaN(w.nf) {
+	for vt := w.it.Next(); vt != storage.ValNone; vt = w.it.Next() {
+		if !w.at(vt) {
 			continue
 		}
 		w.pending = true
@@ -629,29 +837,39 @@ func (w *window) seek(t int64) {
 	w.pending = false
 	if w.it == nil {
 		w.memPos += sort.Search(len(w.mem)-w.memPos, func(i int) bool { return w.mem[w.memPos+i].T >= t })
+		w.hmemPos += sort.Search(len(w.hmem)-w.hmemPos, func(i int) bool { return w.hmem[w.hmemPos+i].T >= t })
 		w.next()
 		return
 	}
-	if w.it.SeekTo(t) == storage.ValNone {
+	vt := w.it.SeekTo(t)
+	if vt == storage.ValNone {
 		w.done = true
 		return
 	}
-	w.nt, w.nf = w.it.At()
-	if storage.IsStaleNaN(w.nf) {
-		w.next()
-	} else {
+	if w.at(vt) {
 		w.pending = true
+	} else {
+		w.next()
 	}
 }
 
-// slide moves the window to (lo, hi] and returns its points (valid until the next call).
+// slide moves the window to (lo, hi] and returns its float points (valid until the next
+// call); hists returns its histogram points.
 func (w *window) slide(lo, hi int64) []FPoint {
 	// Drop points that fell out on the left.
 	for w.head < len(w.buf) && w.buf[w.head].T <= lo {
 		w.head++
 	}
-	if w.head == len(w.buf) {
+	for w.hhead < len(w.hbuf) && w.hbuf[w.hhead].T <= lo {
+		if w.it != nil {
+			w.free = append(w.free, w.hbuf[w.hhead].H)
+		}
+		w.hbuf[w.hhead].H = nil
+		w.hhead++
+	}
+	if w.head == len(w.buf) && w.hhead == len(w.hbuf) {
 		w.buf, w.head = w.buf[:0], 0
+		w.hbuf, w.hhead = w.hbuf[:0], 0
 		if !w.pending && !w.done {
 			w.next()
 		}
@@ -659,15 +877,29 @@ func (w *window) slide(lo, hi int64) []FPoint {
 			// Nothing buffered: seek instead of reading the gap.
 			w.seek(lo + 1)
 		}
-	} else if w.head > 1024 && w.head > len(w.buf)/2 {
-		n := copy(w.buf, w.buf[w.head:])
-		w.buf, w.head = w.buf[:n], 0
+	} else {
+		if w.head > 1024 && w.head > len(w.buf)/2 {
+			n := copy(w.buf, w.buf[w.head:])
+			w.buf, w.head = w.buf[:n], 0
+		}
+		if w.hhead > 64 && w.hhead > len(w.hbuf)/2 {
+			n := copy(w.hbuf, w.hbuf[w.hhead:])
+			clear(w.hbuf[n:])
+			w.hbuf, w.hhead = w.hbuf[:n], 0
+		}
 	}
 	if !w.pending && !w.done {
 		w.next()
 	}
 	for w.pending && w.nt <= hi {
-		if w.nt > lo {
+		switch {
+		case w.nt <= lo:
+			if w.nh != nil && w.it != nil {
+				w.free = append(w.free, w.nh)
+			}
+		case w.nh != nil:
+			w.hbuf = append(w.hbuf, HPoint{T: w.nt, H: w.nh})
+		default:
 			w.buf = append(w.buf, FPoint{T: w.nt, F: w.nf})
 		}
 		w.next()
@@ -701,15 +933,16 @@ func (ev *evaluator) matrixSelector(ms *parser.MatrixSelector) Matrix {
 		it = s.Iterator(it)
 		w.reset(it)
 		pts := w.slide(lo, hi)
+		hpts := slices.Clone(w.hists())
 		if vs.Anchored || vs.Smoothed {
 			pts = extendFloats(pts, mint, maxt, vs.Smoothed)
 		}
-		if len(pts) == 0 {
+		if len(pts) == 0 && len(hpts) == 0 {
 			continue
 		}
-		ev.stats.add(0, int64(len(pts)), true)
-		ev.addSamples(len(pts))
-		mat = append(mat, Series{Metric: s.Labels(), Floats: slices.Clone(pts)})
+		ev.stats.add(0, int64(len(pts)+hpointsSize(hpts)), true)
+		ev.addSamples(len(pts) + len(hpts))
+		mat = append(mat, Series{Metric: s.Labels(), Floats: slices.Clone(pts), Histograms: hpts})
 	}
 	ev.seriesSetErr(ss)
 	return mat
@@ -813,7 +1046,7 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 		child := ev.subqueryEvaluator(a, offset, rangeMs, pinned)
 		if child.endTS >= child.startTS {
 			streamed := child.stream(a.Expr, func(s Series) {
-				w.resetSlice(s.Floats)
+				w.resetSlice(s.Floats, subqueryHistograms(s.Histograms))
 				fn(rangeSource{metric: s.Metric, dropName: s.dropName, fromSubquery: true})
 				child.currentSamples -= len(s.Floats) // consumed, no longer held
 			})
@@ -824,13 +1057,33 @@ func (ev *evaluator) forEachRangeSeries(arg parser.Expr, fnName string, w *windo
 		}
 		mat, _ := ev.runSubquery(a, offset, rangeMs, pinned)
 		for _, s := range mat {
-			w.resetSlice(s.Floats)
+			w.resetSlice(s.Floats, subqueryHistograms(s.Histograms))
 			fn(rangeSource{metric: s.Metric, dropName: s.dropName, fromSubquery: true})
 		}
 		ev.currentSamples -= mat.TotalSamples()
 	default:
 		ev.errorf("expected range vector argument, got %T", arg)
 	}
+}
+
+// subqueryHistograms returns a subquery's histogram points with "reset" and "not reset" hints
+// made "unknown", as upstream's evalSubquery does: a subquery may skip the sample with the
+// reset, or return it at several steps.
+func subqueryHistograms(hs []HPoint) []HPoint {
+	if len(hs) == 0 {
+		return hs
+	}
+	out := make([]HPoint, len(hs))
+	for i, hp := range hs {
+		out[i] = hp
+		switch hp.H.CounterResetHint {
+		case histogram.NotCounterReset, histogram.CounterReset:
+			h := *hp.H // a shallow copy: only the hint changes
+			h.CounterResetHint = histogram.UnknownCounterReset
+			out[i].H = &h
+		}
+	}
+	return out
 }
 
 // rangeArgParams describes the window placement of a range-vector argument.
@@ -887,14 +1140,16 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	dropName := name != "last_over_time" && name != "first_over_time"
 	call := &rangeCall{ev: ev, e: e, params: make([]float64, len(e.Args)), p: p, pos: e.Args[matrixArg].PositionRange()}
 	out := make([]FPoint, 0, min(n, maxPrealloc))
-	var w window
+	var hout []HPoint
+	w := window{recycle: true}
+	hb := ev.newHistRangeBridge(e, matrixArg)
 	checkCounter := name == "rate" || name == "increase"
 	// The possible-non-counter annotation is one per metric name: made once per name in a row,
 	// not once per series (the annotations are a set keyed by their text anyway).
 	lastWarned := ""
 	st := ev.stats
 	ev.forEachRangeSeries(e.Args[matrixArg], name, &w, func(src rangeSource) {
-		out = out[:0]
+		out, hout = out[:0], hout[:0]
 		call.metric = src.metric
 		step := 0
 		prevWindow := 0
@@ -920,8 +1175,43 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 			} else {
 				pts = w.buf[w.head:]
 			}
-			ev.addSamples(len(pts) - prevWindow)
-			prevWindow = len(pts)
+			hpts := w.hists()
+			ev.addSamples(len(pts) + len(hpts) - prevWindow)
+			prevWindow = len(pts) + len(hpts)
+			if len(hpts) > 0 {
+				// Native histograms in the window: upstream's function computes the step.
+				call.ts, call.rangeStart, call.rangeEnd = ts, ref-p.rangeMs, ref
+				// Prometheus's counts, a histogram weighing its size: the whole window at
+				// every step; read, the first window and then what is new.
+				size := len(pts) + hpointsSize(hpts)
+				if st.perStep() {
+					st.add(step, int64(size), false)
+				} else {
+					st.total += int64(size)
+				}
+				if !src.fromSubquery && (step == 0 || p.at == nil) {
+					read := size
+					if step > 0 {
+						// Only what the previous step's window did not hold.
+						k := sort.Search(len(hpts), func(i int) bool { return hpts[i].T > hi-ev.interval })
+						read = len(pts) - sort.Search(len(pts), func(i int) bool { return pts[i].T > hi-ev.interval }) + hpointsSize(hpts[k:])
+					}
+					if st.perStep() {
+						st.addRead(step, int64(read))
+					} else {
+						st.read += int64(read)
+					}
+				}
+				if f, h, ok := hb.call(call, src.metric, pts, hpts); ok {
+					if h != nil {
+						hout = append(hout, HPoint{T: ts, H: h})
+					} else {
+						out = growPoints(out, n)
+						out = append(out, FPoint{T: ts, F: f})
+					}
+				}
+				continue
+			}
 			if len(pts) == 0 {
 				continue
 			}
@@ -948,11 +1238,11 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 			}
 		}
 		ev.currentSamples -= prevWindow
-		if len(out) == 0 {
+		if len(out) == 0 && len(hout) == 0 {
 			return
 		}
-		ev.addSamples(len(out))
-		if checkCounter {
+		ev.addSamples(len(out) + len(hout))
+		if checkCounter && len(out) > 0 {
 			metricName := src.metric.Get(labels.MetricName)
 			if metricName != "" && metricName != lastWarned && !strings.HasSuffix(metricName, "_total") && !strings.HasSuffix(metricName, "_sum") &&
 				!strings.HasSuffix(metricName, "_count") && !strings.HasSuffix(metricName, "_bucket") {
@@ -960,7 +1250,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 				lastWarned = metricName
 			}
 		}
-		emit(Series{Metric: src.metric, Floats: out, dropName: dropName || src.dropName})
+		emit(Series{Metric: src.metric, Floats: out, Histograms: hout, dropName: dropName || src.dropName})
 	})
 }
 
@@ -979,7 +1269,7 @@ func (ev *evaluator) evalCall(e *parser.Call) Value {
 			return ev.evalTimestampOfSelector(vs)
 		}
 	}
-	if _, ok := pointwiseFunctions[name]; ok {
+	if _, ok := pointwiseFunctions[name]; ok || nativeHistogramFunctions[name] {
 		var mat Matrix
 		if ev.stream(e, collect(&mat)) {
 			return mat
@@ -1004,9 +1294,40 @@ func (ev *evaluator) evalCall(e *parser.Call) Value {
 	if (name == "sort" || name == "sort_desc" || name == "sort_by_label" || name == "sort_by_label_desc") && ev.startTS != ev.endTS {
 		ev.warn(annotations.NewSortInRangeQueryWarning(e.PositionRange()))
 	}
+	// Steps whose input holds native histograms run upstream's implementation.
+	upFn := upFunctionCalls[name]
+	var uenh *upEvalNodeHelper
 	return ev.rangeEval(nil, func(v []Vector, enh *evalNodeHelper) Vector {
+		if upFn != nil && (nativeHistogramFunctions[name] || hasHistograms(v)) {
+			if uenh == nil {
+				uenh = &upEvalNodeHelper{enableDelayedNameRemoval: true}
+			}
+			uenh.Ts, uenh.Out = enh.Ts, uenh.Out[:0]
+			out, annos := upFn(v, nil, e.Args, uenh)
+			ev.annos.Merge(annos)
+			uenh.Out = out
+			return out
+		}
 		return fn(ev, v, e.Args, enh)
 	}, e.Args...)
+}
+
+// nativeHistogramFunctions only read native histograms.
+var nativeHistogramFunctions = map[string]bool{
+	"histogram_count": true, "histogram_sum": true, "histogram_avg": true,
+	"histogram_stddev": true, "histogram_stdvar": true,
+}
+
+// hasHistograms tells whether any of the vectors holds a native histogram sample.
+func hasHistograms(vs []Vector) bool {
+	for _, v := range vs {
+		for i := range v {
+			if v[i].H != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func unwrapParens(e parser.Expr) parser.Expr {
@@ -1062,7 +1383,7 @@ func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
 		cur.reset(it)
 		buf = buf[:0]
 		if vs.Timestamp != nil {
-			if t, _, ok := cur.lookup(*vs.Timestamp-off, ev.lookbackDelta); ok {
+			if t, _, _, ok := cur.lookup(*vs.Timestamp-off, ev.lookbackDelta); ok {
 				for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 					ev.stepCheck(step, len(buf))
 					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
@@ -1071,7 +1392,7 @@ func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
 		} else {
 			for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 				ev.stepCheck(step, len(buf))
-				if t, _, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
+				if t, _, _, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
 					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
 				}
 			}
@@ -1218,6 +1539,10 @@ func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]
 		if ev.startTS == ev.endTS {
 			mat := make(Matrix, len(result))
 			for i, s := range result {
+				if s.H != nil {
+					mat[i] = Series{Metric: s.Metric, Histograms: []HPoint{{T: ts, H: s.H}}, dropName: s.dropName}
+					continue
+				}
 				mat[i] = Series{Metric: s.Metric, Floats: []FPoint{{T: ts, F: s.F}}, dropName: s.dropName}
 			}
 			ev.currentSamples = origNumSamples + len(mat)
@@ -1244,10 +1569,18 @@ func (ev *evaluator) rangeEvalHelpers(matching *parser.VectorMatching, f func([]
 				}
 			} else {
 				os.idx = len(out)
-				out = append(out, Series{Metric: s.Metric, dropName: s.dropName, Floats: make([]FPoint, 0, min(numSteps, maxPrealloc))})
+				ser := Series{Metric: s.Metric, dropName: s.dropName}
+				if s.H == nil {
+					ser.Floats = make([]FPoint, 0, min(numSteps, maxPrealloc))
+				}
+				out = append(out, ser)
 			}
 			os.ts = ts
-			out[os.idx].Floats = append(growPoints(out[os.idx].Floats, numSteps), FPoint{T: ts, F: s.F})
+			if s.H != nil {
+				out[os.idx].Histograms = append(out[os.idx].Histograms, HPoint{T: ts, H: s.H})
+			} else {
+				out[os.idx].Floats = append(growPoints(out[os.idx].Floats, numSteps), FPoint{T: ts, F: s.F})
+			}
 			seriess[h] = os
 		}
 	}
@@ -1260,11 +1593,16 @@ func (ev *evaluator) gatherVector(ts int64, input Matrix, output Vector, bufHelp
 	output = output[:0]
 	for i := range input {
 		s := &input[i]
-		if len(s.Floats) == 0 || s.Floats[0].T != ts {
+		switch {
+		case len(s.Floats) > 0 && s.Floats[0].T == ts:
+			output = append(output, Sample{Metric: s.Metric, F: s.Floats[0].F, T: ts, dropName: s.dropName})
+			s.Floats = s.Floats[1:]
+		case len(s.Histograms) > 0 && s.Histograms[0].T == ts:
+			output = append(output, Sample{Metric: s.Metric, H: s.Histograms[0].H, T: ts, dropName: s.dropName})
+			s.Histograms = s.Histograms[1:]
+		default:
 			continue
 		}
-		output = append(output, Sample{Metric: s.Metric, F: s.Floats[0].F, T: ts, dropName: s.dropName})
-		s.Floats = s.Floats[1:]
 		if len(seriesHelpers) > 0 {
 			bufHelpers = append(bufHelpers, seriesHelpers[i])
 		}

@@ -20,6 +20,7 @@ package promql
 // semantics (Apache 2.0) for float samples.
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -198,6 +199,7 @@ func (ev *evaluator) fetchInfoSeries(mat Matrix, ignoreSeries map[uint64]struct{
 	var it storage.Iterator
 	var cur sampleCursor
 	buf := make([]FPoint, 0, ev.preallocSteps())
+	var hbuf []HPoint
 	for _, identifying := range identifyingMatcherSets {
 		matchers := make([]*labels.Matcher, 0, len(identifying)+len(dataMatchers)+len(effectiveNameMatchers))
 		matchers = append(matchers, identifying...)
@@ -208,18 +210,23 @@ func (ev *evaluator) fetchInfoSeries(mat Matrix, ignoreSeries map[uint64]struct{
 			s := ss.At()
 			it = s.Iterator(it)
 			cur.reset(it)
-			buf = buf[:0]
+			buf, hbuf = buf[:0], hbuf[:0]
 			for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 				ev.stepCheck(step, len(buf))
 				// The value records the original sample time: the newest info sample wins.
-				if t, _, ok := cur.lookup(refTime(ts, atTimestamp, offMs), ev.lookbackDelta); ok {
+				if t, _, h, ok := cur.lookup(refTime(ts, atTimestamp, offMs), ev.lookbackDelta); ok {
+					if h != nil {
+						// Kept as a histogram point: combining fails on it, as upstream.
+						hbuf = append(hbuf, HPoint{T: ts, H: h})
+						continue
+					}
 					buf = append(buf, FPoint{T: ts, F: float64(t)})
 				}
 			}
-			if len(buf) > 0 {
+			if len(buf) > 0 || len(hbuf) > 0 {
 				ev.countSelected(buf, atTimestamp != nil)
-				ev.addSamples(len(buf))
-				infoMat = append(infoMat, Series{Metric: s.Labels(), Floats: slices.Clone(buf)})
+				ev.addSamples(len(buf) + len(hbuf))
+				infoMat = append(infoMat, Series{Metric: s.Labels(), Floats: slices.Clone(buf), Histograms: slices.Clone(hbuf)})
 			}
 		}
 		ev.seriesSetErr(ss)
@@ -365,6 +372,9 @@ func (ev *evaluator) combineWithInfoSeries(mat, infoMat Matrix, ignoreSeries map
 		}
 		clear(rightSigs)
 		for _, s := range infoVector {
+			if s.H != nil {
+				ev.error(errors.New("info sample should be float"))
+			}
 			origT := int64(s.F)
 			sig := infoSigs[s.Metric.Hash()]
 			if existing, ok := rightSigs[sig]; ok {
@@ -404,7 +414,11 @@ func (ev *evaluator) combineWithInfoSeries(mat, infoMat Matrix, ignoreSeries map
 				out = append(out, Series{Metric: res.Metric, dropName: res.dropName})
 			}
 			os.ts = ts
-			out[os.idx].Floats = append(out[os.idx].Floats, FPoint{T: ts, F: res.F})
+			if res.H != nil {
+				out[os.idx].Histograms = append(out[os.idx].Histograms, HPoint{T: ts, H: res.H})
+			} else {
+				out[os.idx].Floats = append(out[os.idx].Floats, FPoint{T: ts, F: res.F})
+			}
 			seriess[h] = os
 			ev.addSamples(1)
 		}
@@ -459,5 +473,5 @@ func (ev *evaluator) enrichWithInfo(bs Sample, sigs []nameSig, rightSigs map[str
 	}
 	enh.resetBuilder(bs.Metric)
 	infoLbls.Range(func(l labels.Label) { enh.lb.Set(l.Name, l.Value) })
-	return Sample{Metric: enh.lb.Labels(), F: bs.F, dropName: bs.dropName}, true
+	return Sample{Metric: enh.lb.Labels(), F: bs.F, H: bs.H, dropName: bs.dropName}, true
 }

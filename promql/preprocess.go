@@ -25,6 +25,7 @@ func preprocessExpr(expr parser.Expr, start, end time.Time, step time.Duration) 
 		}
 		return nil
 	})
+	detectHistogramStatsDecoding(expr)
 	return expr, nil
 }
 

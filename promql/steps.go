@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/schema"
@@ -59,6 +60,10 @@ func (b *stepBuilder) values(n int) []float64 {
 }
 
 func (b *stepBuilder) add(s Series) {
+	if len(s.Histograms) > 0 {
+		b.addWithHistograms(s)
+		return
+	}
 	if len(s.Floats) == 0 {
 		return
 	}
@@ -81,6 +86,43 @@ func (b *stepBuilder) add(s Series) {
 		for _, p := range s.Floats {
 			i := int((p.T-b.m.Start)/step) - first
 			ss.Values[i] = p.F
+			ss.Absent[i/64] &^= 1 << (i % 64)
+		}
+	}
+	b.m.Series = append(b.m.Series, ss)
+}
+
+// addWithHistograms adds a series that has histogram points: they go to the Histograms side
+// column, the floats to Values as in add.
+func (b *stepBuilder) addWithHistograms(s Series) {
+	step := b.m.Step
+	minT, maxT := s.Histograms[0].T, s.Histograms[len(s.Histograms)-1].T
+	if len(s.Floats) > 0 {
+		minT, maxT = min(minT, s.Floats[0].T), max(maxT, s.Floats[len(s.Floats)-1].T)
+	}
+	first := int((minT - b.m.Start) / step)
+	n := int((maxT-b.m.Start)/step) - first + 1
+	ss := StepSeries{Metric: s.Metric, First: first, Values: b.values(n), Histograms: make([]*histogram.FloatHistogram, n)}
+	if s.dropName {
+		ss.Metric = s.Metric.DropReserved(schema.IsMetadataLabel)
+	}
+	if len(s.Floats)+len(s.Histograms) != n {
+		ss.Absent = make([]uint64, (n+63)/64)
+		for i := range n {
+			ss.Absent[i/64] |= 1 << (i % 64)
+		}
+	}
+	for _, p := range s.Floats {
+		i := int((p.T-b.m.Start)/step) - first
+		ss.Values[i] = p.F
+		if ss.Absent != nil {
+			ss.Absent[i/64] &^= 1 << (i % 64)
+		}
+	}
+	for _, p := range s.Histograms {
+		i := int((p.T-b.m.Start)/step) - first
+		ss.Histograms[i] = p.H
+		if ss.Absent != nil {
 			ss.Absent[i/64] &^= 1 << (i % 64)
 		}
 	}
@@ -110,6 +152,9 @@ func (ev *evaluator) mergeStepSeries(a, b *StepSeries) StepSeries {
 	last := max(a.First+len(a.Values), b.First+len(b.Values)) - 1
 	n := last - first + 1
 	out := StepSeries{Metric: a.Metric, First: first, Values: make([]float64, n), Absent: make([]uint64, (n+63)/64)}
+	if a.Histograms != nil || b.Histograms != nil {
+		out.Histograms = make([]*histogram.FloatHistogram, n)
+	}
 	for i := range n {
 		out.Absent[i/64] |= 1 << (i % 64)
 	}
@@ -123,6 +168,9 @@ func (ev *evaluator) mergeStepSeries(a, b *StepSeries) StepSeries {
 				ev.errorf("vector cannot contain metrics with the same labelset")
 			}
 			out.Values[i] = v
+			if s.Histograms != nil {
+				out.Histograms[i] = s.Histograms[j]
+			}
 			out.Absent[i/64] &^= 1 << (i % 64)
 		}
 	}
@@ -140,13 +188,17 @@ func (ev *evaluator) evalVector(expr parser.Expr) Vector {
 	var vec Vector
 	dropped := false
 	add := func(s Series) {
-		if len(s.Floats) == 0 {
+		if len(s.Floats) == 0 && len(s.Histograms) == 0 {
 			return
 		}
 		m := s.Metric
 		if s.dropName {
 			m = m.DropReserved(schema.IsMetadataLabel)
 			dropped = true
+		}
+		if len(s.Histograms) > 0 {
+			vec = append(vec, Sample{Metric: m, T: ev.startTS, H: s.Histograms[0].H})
+			return
 		}
 		vec = append(vec, Sample{Metric: m, T: ev.startTS, F: s.Floats[0].F})
 	}

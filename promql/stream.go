@@ -1,9 +1,11 @@
 package promql
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -37,6 +39,9 @@ func (ev *evaluator) computeCanStream(expr parser.Expr) bool {
 		return false
 	case *parser.Call:
 		if _, ok := pointwiseFunctions[e.Func.Name]; ok && len(e.Args) == 1 {
+			return ev.canStream(e.Args[0])
+		}
+		if nativeHistogramFunctions[e.Func.Name] && len(e.Args) == 1 {
 			return ev.canStream(e.Args[0])
 		}
 		if e.Func.Name == "absent_over_time" || rangeFunctions[e.Func.Name] == nil {
@@ -105,6 +110,31 @@ func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
 				emit(Series{Metric: s.Metric, Floats: out, dropName: true})
 			})
 		}
+		if nativeHistogramFunctions[e.Func.Name] && len(e.Args) == 1 {
+			// histogram_count & co. map each histogram point on its own (upstream's function
+			// per point) and drop float points.
+			fn := upFunctionCalls[e.Func.Name]
+			uenh := &upEvalNodeHelper{enableDelayedNameRemoval: true}
+			vals := []Vector{make(Vector, 1)}
+			var out []FPoint
+			return ev.stream(e.Args[0], func(s Series) {
+				out = out[:0]
+				for _, p := range s.Histograms {
+					vals[0][0] = Sample{Metric: s.Metric, T: p.T, H: p.H}
+					uenh.Ts, uenh.Out = p.T, uenh.Out[:0]
+					res, annos := fn(vals, nil, e.Args, uenh)
+					ev.annos.Merge(annos)
+					uenh.Out = res
+					if len(res) > 0 {
+						out = append(out, FPoint{T: p.T, F: res[0].F})
+					}
+				}
+				ev.currentSamples -= len(s.Floats) + len(s.Histograms) - len(out)
+				if len(out) > 0 {
+					emit(Series{Metric: s.Metric, Floats: out, dropName: true})
+				}
+			})
+		}
 		for i, a := range e.Args {
 			switch unwrapParens(a).(type) {
 			case *parser.MatrixSelector, *parser.SubqueryExpr:
@@ -122,6 +152,7 @@ func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
 type joinCells struct {
 	series []int32
 	f      []float64
+	h      []*histogram.FloatHistogram // nil unless the one side has native histograms
 }
 
 // streamJoin evaluates a one-to-one or many-to-one (group_left/group_right) operation by
@@ -177,9 +208,9 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 			}
 			cells = append(cells, row)
 		}
-		for _, p := range s.Floats {
-			k := (p.T - ev.startTS) / ev.interval
-			row := cells[ord]
+		place := func(t int64, f float64, h *histogram.FloatHistogram) {
+			k := (t - ev.startTS) / ev.interval
+			row := &cells[ord]
 			if prev := row.series[k]; prev >= 0 {
 				if dupAtStep[k] == nil {
 					matchedLabels := s.Metric.MatchLabels(matching.On, matching.MatchingLabels...)
@@ -190,9 +221,21 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 					dupAtStep[k] = fmt.Errorf("found duplicate series for the match group %s on the %s hand-side of the operation: [%s, %s]"+
 						";many-to-many matching not allowed: matching labels must be unique on one side", matchedLabels.String(), oneSide, d1, d2)
 				}
-				continue
+				return
 			}
-			row.series[k], row.f[k] = int32(si), p.F
+			row.series[k], row.f[k] = int32(si), f
+			if h != nil {
+				if row.h == nil {
+					row.h = make([]*histogram.FloatHistogram, n)
+				}
+				row.h[k] = h
+			}
+		}
+		for _, p := range s.Floats {
+			place(p.T, p.F, nil)
+		}
+		for _, p := range s.Histograms {
+			place(p.T, 0, p.H)
 		}
 	}
 	if !ev.stream(oneExpr, addOne) {
@@ -225,35 +268,44 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 	type outSeries struct {
 		metric labels.Labels
 		pts    []FPoint
+		hpts   []HPoint
 	}
 	var outs []outSeries
 	ev.stream(manyExpr, func(s Series) {
 		outs = outs[:0]
 		ord, ok := sigToOrd[string(sigf(s.Metric))]
 		lastOne, lastMetric, lastHash := int32(-1), labels.EmptyLabels(), uint64(0)
-		for _, p := range s.Floats {
-			k := int((p.T - ev.startTS) / ev.interval)
+		do := func(t int64, f float64, h *histogram.FloatHistogram) {
+			k := int((t - ev.startTS) / ev.interval)
 			if dupAtStep[k] != nil {
 				ev.error(dupAtStep[k])
 			}
 			if !ok {
-				continue
+				return
 			}
 			oneIdx := cells[ord].series[k]
 			if oneIdx < 0 {
-				continue
+				return
 			}
-			fl, fr := p.F, cells[ord].f[k]
+			fl, fr := f, cells[ord].f[k]
+			var hl, hr *histogram.FloatHistogram
+			if cells[ord].h != nil {
+				hr = cells[ord].h[k]
+			}
+			hl = h
 			if swapped {
 				fl, fr = fr, fl
+				hl, hr = hr, hl
 			}
-			value, keep, err := vectorElemBinop(e.Op, fl, fr, pos)
-			if err != nil {
-				ev.warn(err)
-				continue
+			value, hvalue, keep, anno, ok := elemBinop(e.Op, fl, fr, hl, hr, pos)
+			if anno != nil {
+				ev.warn(anno)
+			}
+			if !ok {
+				return
 			}
 			if e.ReturnBool {
-				value = btos(keep)
+				value, hvalue = btos(keep), nil
 			}
 			if oneIdx != lastOne {
 				lastOne = oneIdx
@@ -278,7 +330,7 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 				}
 			}
 			if !keep && !e.ReturnBool {
-				continue
+				return
 			}
 			// Usually all points of a many-side series go to one result series.
 			i := len(outs) - 1
@@ -292,15 +344,37 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 						outs = append(outs, outSeries{})
 					}
 					i = len(outs) - 1
-					outs[i].metric, outs[i].pts = lastMetric, outs[i].pts[:0]
+					outs[i].metric, outs[i].pts, outs[i].hpts = lastMetric, outs[i].pts[:0], outs[i].hpts[:0]
 				}
 			}
-			outs[i].pts = append(outs[i].pts, FPoint{T: p.T, F: value})
+			if hvalue != nil {
+				outs[i].hpts = append(outs[i].hpts, HPoint{T: t, H: hvalue})
+				return
+			}
+			outs[i].pts = append(outs[i].pts, FPoint{T: t, F: value})
+		}
+		for _, p := range s.Floats {
+			do(p.T, p.F, nil)
+		}
+		if len(s.Histograms) > 0 {
+			nf := make([]int, len(outs))
+			for i := range outs {
+				nf[i] = len(outs[i].pts)
+			}
+			for _, p := range s.Histograms {
+				do(p.T, 0, p.H)
+			}
+			for i := range outs {
+				// Float results of histograms (bool): back in time order.
+				if i < len(nf) && nf[i] > 0 && len(outs[i].pts) > nf[i] {
+					slices.SortFunc(outs[i].pts, func(a, b FPoint) int { return cmp.Compare(a.T, b.T) })
+				}
+			}
 		}
 		for _, o := range outs {
-			emit(Series{Metric: o.metric, Floats: o.pts, dropName: e.ReturnBool})
+			emit(Series{Metric: o.metric, Floats: o.pts, Histograms: o.hpts, dropName: e.ReturnBool})
 		}
-		ev.currentSamples -= len(s.Floats)
+		ev.currentSamples -= len(s.Floats) + len(s.Histograms)
 	})
 }
 
@@ -309,8 +383,18 @@ func (ev *evaluator) streamJoin(e *parser.BinaryExpr, emit func(Series)) {
 func (ev *evaluator) scalarBinopStream(e *parser.BinaryExpr, v float64, swap bool, emit func(Series)) func(Series) {
 	var out []FPoint
 	pos := parser.Node(e) // PositionRange walks the operands: only when annotating
+	var hout []HPoint
 	return func(s Series) {
-		out = out[:0]
+		out, hout = out[:0], hout[:0]
+		for _, p := range s.Histograms {
+			if r, ok := ev.histScalarBinop(e.Op, p.H, v, swap, e.ReturnBool, pos); ok {
+				if r.H != nil {
+					hout = append(hout, HPoint{T: p.T, H: r.H})
+				} else {
+					out = append(out, FPoint{T: p.T, F: r.F})
+				}
+			}
+		}
 		for _, p := range s.Floats {
 			lf, rf := p.F, v
 			if swap {
@@ -331,9 +415,13 @@ func (ev *evaluator) scalarBinopStream(e *parser.BinaryExpr, v float64, swap boo
 				out = append(out, FPoint{T: p.T, F: value})
 			}
 		}
-		if len(out) == 0 {
+		if len(out) == 0 && len(hout) == 0 {
 			return
 		}
-		emit(Series{Metric: s.Metric, Floats: out, dropName: s.dropName || changesMetricSchema(e.Op) || e.ReturnBool})
+		if len(s.Histograms) > 0 && len(s.Floats) > 0 && len(out) > 1 {
+			// Results of histograms (bool) and of floats: back in time order.
+			slices.SortFunc(out, func(a, b FPoint) int { return cmp.Compare(a.T, b.T) })
+		}
+		emit(Series{Metric: s.Metric, Floats: out, Histograms: hout, dropName: s.dropName || changesMetricSchema(e.Op) || e.ReturnBool})
 	}
 }

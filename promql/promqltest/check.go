@@ -117,26 +117,48 @@ func (ev *Eval) CompareResult(res Result) error {
 				return fmt.Errorf("unexpected metric %s in result, has %v", s.Metric, s.Points)
 			}
 			seen[h] = true
-			var expected []Point
+			var expected, expectedH []Point
+			var hintSet []bool
 			for i, e := range ev.Expected[h].Vals {
 				ts := ev.Start.Add(time.Duration(i) * ev.Step)
 				if ts.After(ev.End) {
 					return fmt.Errorf("expected %v points for %s, but query time range cannot return this many points", len(ev.Expected[h].Vals), ev.Metrics[h])
 				}
-				if !e.Omitted {
+				switch {
+				case e.Histogram != nil:
+					expectedH = append(expectedH, Point{T: ts.UnixMilli(), FH: e.Histogram})
+					hintSet = append(hintSet, e.CounterResetHintSet)
+				case !e.Omitted:
 					expected = append(expected, Point{T: ts.UnixMilli(), F: e.Value})
 				}
 			}
-			if len(expected) != len(s.Points) {
-				return fmt.Errorf("expected %v float points for %s, but got %v", len(expected), ev.Metrics[h], s.Points)
+			var floats, hists []Point
+			for _, p := range s.Points {
+				if p.FH != nil {
+					hists = append(hists, p)
+				} else {
+					floats = append(floats, p)
+				}
+			}
+			if len(expected) != len(floats) || len(expectedH) != len(hists) {
+				return fmt.Errorf("expected %v float points and %v histogram points for %s, but got %s", len(expected), len(expectedH), ev.Metrics[h], formatPoints(s.Points))
 			}
 			for i, e := range expected {
-				a := s.Points[i]
+				a := floats[i]
 				if e.T != a.T {
-					return fmt.Errorf("expected float value at index %v for %s to have timestamp %v, but it had timestamp %v (result has %v)", i, ev.Metrics[h], e.T, a.T, s.Points)
+					return fmt.Errorf("expected float value at index %v for %s to have timestamp %v, but it had timestamp %v (result has %s)", i, ev.Metrics[h], e.T, a.T, formatPoints(s.Points))
 				}
 				if !almost.Equal(a.F, e.F, defaultEpsilon) {
-					return fmt.Errorf("expected float value at index %v (t=%v) for %s to be %v, but got %v (result has %v)", i, a.T, ev.Metrics[h], e.F, a.F, s.Points)
+					return fmt.Errorf("expected float value at index %v (t=%v) for %s to be %v, but got %v (result has %s)", i, a.T, ev.Metrics[h], e.F, a.F, formatPoints(s.Points))
+				}
+			}
+			for i, e := range expectedH {
+				a := hists[i]
+				if e.T != a.T {
+					return fmt.Errorf("expected histogram value at index %v for %s to have timestamp %v, but it had timestamp %v (result has %s)", i, ev.Metrics[h], e.T, a.T, formatPoints(s.Points))
+				}
+				if !compareNativeHistogram(e.FH.Compact(0), a.FH.Copy().Compact(0), hintSet[i]) {
+					return fmt.Errorf("expected histogram value at index %v (t=%v) for %s to be %v, but got %v (result has %s)", i, a.T, ev.Metrics[h], e.FH.TestExpression(), a.FH.TestExpression(), formatPoints(s.Points))
 				}
 			}
 		}
@@ -153,15 +175,25 @@ func (ev *Eval) CompareResult(res Result) error {
 		for pos, s := range res.Series {
 			h := s.Metric.Hash()
 			if _, ok := ev.Metrics[h]; !ok {
+				if s.Points[0].FH != nil {
+					return fmt.Errorf("unexpected metric %s in result, has value %s", s.Metric, s.Points[0].FH.TestExpression())
+				}
 				return fmt.Errorf("unexpected metric %s in result, has value %v", s.Metric, s.Points[0].F)
 			}
 			exp := ev.Expected[h]
 			if ev.IsOrdered() && exp.Pos != pos+1 {
 				return fmt.Errorf("expected metric %s with %v at position %d but was at %d", s.Metric, exp.Vals, exp.Pos, pos+1)
 			}
-			exp0 := exp.Vals[0]
-			if exp0.Histogram != nil {
-				return fmt.Errorf("expected histogram %s for %s but got float value %v", exp0.Histogram.TestExpression(), s.Metric, s.Points[0].F)
+			exp0, act := exp.Vals[0], s.Points[0]
+			expH := exp0.Histogram
+			if expH == nil && act.FH != nil {
+				return fmt.Errorf("expected float value %v for %s but got histogram %s", exp0, s.Metric, act.FH.TestExpression())
+			}
+			if expH != nil && act.FH == nil {
+				return fmt.Errorf("expected histogram %s for %s but got float value %v", expH.TestExpression(), s.Metric, act.F)
+			}
+			if expH != nil && !compareNativeHistogram(expH.Compact(0), act.FH.Copy().Compact(0), exp0.CounterResetHintSet) {
+				return fmt.Errorf("expected %v for %s but got %s", expH.TestExpression(), s.Metric, act.FH.TestExpression())
 			}
 			if !almost.Equal(exp0.Value, s.Points[0].F, defaultEpsilon) {
 				return fmt.Errorf("expected %v for %s but got %v", exp0.Value, s.Metric, s.Points[0].F)
@@ -178,6 +210,9 @@ func (ev *Eval) CompareResult(res Result) error {
 			return fmt.Errorf("expected vector or matrix result, but got scalar %v", res.Scalar)
 		}
 		exp0 := ev.Expected[0].Vals[0]
+		if exp0.Histogram != nil {
+			return fmt.Errorf("expected histogram %s but got scalar %v", exp0.Histogram.TestExpression(), res.Scalar)
+		}
 		if !almost.Equal(exp0.Value, res.Scalar, defaultEpsilon) {
 			return fmt.Errorf("expected scalar %v but got %v", exp0.Value, res.Scalar)
 		}
@@ -261,4 +296,17 @@ func AtModifierVariants(exprStr string, evalTime time.Time) ([]AtVariant, error)
 		out = append(out, AtVariant{Expr: newExpr, EvalTime: time.UnixMilli(et).UTC()})
 	}
 	return out, nil
+}
+
+// formatPoints prints result points as upstream's formatSeriesResult does.
+func formatPoints(pts []Point) string {
+	var floats, hists []string
+	for _, p := range pts {
+		if p.FH != nil {
+			hists = append(hists, fmt.Sprintf("%v @[%v]", p.FH.TestExpression(), p.T))
+		} else {
+			floats = append(floats, fmt.Sprintf("%v @[%v]", p.F, p.T))
+		}
+	}
+	return fmt.Sprintf("%d float points %v and %d histogram points %v", len(floats), floats, len(hists), hists)
 }

@@ -242,11 +242,12 @@ func parseLoad(lines []string, i int) (int, *Load, error) {
 		ls := LoadSeries{Metric: metric}
 		ts := StartTime
 		for _, v := range vals {
-			if !v.Omitted && v.Histogram == nil {
-				ls.Samples = append(ls.Samples, Point{T: ts.UnixMilli(), F: v.Value})
-			}
-			if v.Histogram != nil {
+			switch {
+			case v.Histogram != nil:
 				cmd.NativeHistograms = true
+				ls.Samples = append(ls.Samples, Point{T: ts.UnixMilli(), FH: v.Histogram})
+			case !v.Omitted:
+				ls.Samples = append(ls.Samples, Point{T: ts.UnixMilli(), F: v.Value})
 			}
 			ts = ts.Add(cmd.Interval)
 		}
@@ -259,6 +260,11 @@ func parseLoad(lines []string, i int) (int, *Load, error) {
 		}
 		if !replaced {
 			cmd.Series = append(cmd.Series, ls)
+		}
+	}
+	if parts[1] == "with_nhcb" {
+		if err := cmd.withNHCB(); err != nil {
+			return i, nil, fmt.Errorf("line %d: %w", cmd.Line, err)
 		}
 	}
 	return i, cmd, nil

@@ -20,24 +20,11 @@ import (
 var vigilRejects = map[string]struct{ field, reason string }{
 
 	"conf.good.yml": {"query_log_file", "uses nearly every Prometheus feature; besides the query log: " +
-		"scrape_failure_log_file, remote_read, storage, tracing, scrape_native_histograms " +
+		"scrape_failure_log_file, remote_read, storage, tracing " +
 		"and 26 service discoveries Vigil does not have (dns, consul, ec2, azure, …)"},
 	"roundtrip.good.yml":                                                    {"azure_sd_configs", reasonSD},
 	"scrape_interval_larger.good.yml":                                       {"dns_sd_configs", reasonSD},
 	"scrape_config_files_glob.good.yml":                                     {"vultr_sd_configs", reasonSD + " (in an included scrape config file)"},
-	"global_enable_scrape_native_hist.good.yml":                             {"scrape_native_histograms", reasonNativeHistograms},
-	"global_enable_scrape_native_hist_and_scrape_protocols.good.yml":        {"scrape_native_histograms", reasonNativeHistograms},
-	"global_scrape_protocols_and_local_disable_scrape_native_hist.good.yml": {"scrape_native_histograms", reasonNativeHistograms},
-	"local_enable_scrape_native_hist.good.yml":                              {"scrape_native_histograms", reasonNativeHistograms},
-	"local_enable_scrape_native_hist_and_scrape_protocols.good.yml":         {"scrape_native_histograms", reasonNativeHistograms},
-	"local_disable_scrape_native_hist.good.yml":                             {"scrape_native_histograms", reasonNativeHistograms},
-	"global_convert_classic_hist_to_nhcb.good.yml":                          {"convert_classic_histograms_to_nhcb", reasonNativeHistograms},
-	"local_convert_classic_hist_to_nhcb.good.yml":                           {"convert_classic_histograms_to_nhcb", reasonNativeHistograms},
-	"local_disable_convert_classic_hist_to_nhcb.good.yml":                   {"convert_classic_histograms_to_nhcb", reasonNativeHistograms},
-	"global_enable_always_scrape_classic_hist.good.yml":                     {"always_scrape_classic_histograms", reasonNativeHistograms},
-	"global_disable_always_scrape_classic_hist.good.yml":                    {"always_scrape_classic_histograms", reasonNativeHistograms},
-	"local_enable_always_scrape_classic_hist.good.yml":                      {"always_scrape_classic_histograms", reasonNativeHistograms},
-	"local_disable_always_scrape_classic_hist.good.yml":                     {"always_scrape_classic_histograms", reasonNativeHistograms},
 	"global_enable_extra_scrape_metrics.good.yml":                           {"extra_scrape_metrics", reasonExtraScrapeMetrics},
 	"global_disable_extra_scrape_metrics.good.yml":                          {"extra_scrape_metrics", reasonExtraScrapeMetrics},
 	"local_enable_extra_scrape_metrics.good.yml":                            {"extra_scrape_metrics", reasonExtraScrapeMetrics},

@@ -82,10 +82,21 @@ func TestUnitTestHistogramExpectations(t *testing.T) {
 // engine must store and select native histograms (lanes htsdb and hpromql of issue #18). The
 // same files are checked against promtool 3.x when one is on PATH as promtool3 (Debian's 2.42
 // does not know exp_samples' histogram field).
+//
+// Upstream's own promtool test file (cmd/promtool/testdata/unittest.yml of the pinned module,
+// native histograms included) must pass too.
 func TestUnitTestHistogramFiles(t *testing.T) {
-	for _, f := range []string{"pass_histogram.yml", "fail_histogram.yml"} {
-		t.Run(f, func(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/prometheus/prometheus").Output()
+	if err != nil {
+		t.Fatalf("locating the upstream module: %v", err)
+	}
+	upstream := filepath.Join(strings.TrimSpace(string(out)), "cmd", "promtool", "testdata", "unittest.yml")
+	for _, f := range []string{"pass_histogram.yml", "fail_histogram.yml", upstream} {
+		t.Run(filepath.Base(f), func(t *testing.T) {
 			path := filepath.Join("testdata", "unittest", "histograms", f)
+			if filepath.IsAbs(f) {
+				path = f
+			}
 			var stdout, stderr bytes.Buffer
 			code := RulesUnitTest(&stdout, &stderr, UnitTestOptions{TempDir: t.TempDir()}, path)
 			out := stdout.String() + stderr.String()

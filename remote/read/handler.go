@@ -38,6 +38,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -238,24 +239,37 @@ func toQueryResult(ss storage.SeriesSet, limit int) (*prompb.QueryResult, error)
 	for ss.Next() {
 		series := ss.At()
 		it = series.Iterator(it)
-		var samples []prompb.Sample
+		var (
+			samples    []prompb.Sample
+			histograms []prompb.Histogram
+		)
 		for vt := it.Next(); vt != storage.ValNone; vt = it.Next() {
 			numSamples++
 			if limit > 0 && numSamples > limit {
 				return nil, httpError{msg: fmt.Sprintf("exceeded sample limit (%d)", limit), status: http.StatusBadRequest}
 			}
-			if vt != storage.ValFloat {
+			switch vt {
+			case storage.ValFloat:
+				t, v := it.At()
+				samples = append(samples, prompb.Sample{Timestamp: t, Value: v})
+			case storage.ValHistogram:
+				// A histogram of its own: the iterator may reuse its buffers on Next.
+				t, h := it.AtHistogram(&histogram.Histogram{})
+				histograms = append(histograms, prompb.FromIntHistogram(t, h))
+			case storage.ValFloatHistogram:
+				t, fh := it.AtFloatHistogram(&histogram.FloatHistogram{})
+				histograms = append(histograms, prompb.FromFloatHistogram(t, fh))
+			default:
 				return nil, fmt.Errorf("unrecognized value type: %s", vt)
 			}
-			t, v := it.At()
-			samples = append(samples, prompb.Sample{Timestamp: t, Value: v})
 		}
 		if err := it.Err(); err != nil {
 			return nil, err
 		}
 		resp.Timeseries = append(resp.Timeseries, &prompb.TimeSeries{
-			Labels:  prompb.FromLabels(series.Labels(), nil),
-			Samples: samples,
+			Labels:     prompb.FromLabels(series.Labels(), nil),
+			Samples:    samples,
+			Histograms: histograms,
 		})
 	}
 	return resp, ss.Err()

@@ -3,6 +3,7 @@ package read
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	upremote "github.com/prometheus/prometheus/storage/remote"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/util/teststorage"
 	"github.com/stretchr/testify/require"
 
@@ -100,4 +102,118 @@ func TestSampledReadHistogramsMatchUpstream(t *testing.T) {
 	if !bytes.Equal(gb, wb) {
 		t.Fatalf("vigil:\n%.3000v\nupstream:\n%.3000v", got.String(), want.String())
 	}
+}
+
+// streamedAnySamples decodes streamed frames of any chunk encoding into "query labels" lines
+// followed by "t:value" per sample within the query's range (histograms as their String).
+func streamedAnySamples(t *testing.T, frames []*prompb.ChunkedReadResponse, qs []*prompb.Query) []string {
+	t.Helper()
+	var out []string
+	last := ""
+	for _, f := range frames {
+		q := qs[f.QueryIndex]
+		for _, cs := range f.ChunkedSeries {
+			key := fmt.Sprintf("%d %v", f.QueryIndex, cs.Labels)
+			if key != last {
+				out = append(out, key)
+				last = key
+			}
+			for _, c := range cs.Chunks {
+				enc := map[prompb.Chunk_Encoding]chunkenc.Encoding{
+					prompb.Chunk_XOR: chunkenc.EncXOR, prompb.Chunk_HISTOGRAM: chunkenc.EncHistogram, prompb.Chunk_FLOAT_HISTOGRAM: chunkenc.EncFloatHistogram,
+				}[c.Type]
+				chk, err := chunkenc.FromData(enc, c.Data)
+				require.NoError(t, err)
+				it := chk.Iterator(nil)
+				for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+					var (
+						ts  int64
+						val string
+					)
+					if vt == chunkenc.ValFloat {
+						var v float64
+						ts, v = it.At()
+						val = fmt.Sprint(v)
+					} else {
+						var fh *histogram.FloatHistogram
+						ts, fh = it.AtFloatHistogram(nil)
+						val = fh.String()
+					}
+					if ts < c.MinTimeMs || ts > c.MaxTimeMs {
+						t.Fatalf("sample at %d outside its chunk's [%d, %d]", ts, c.MinTimeMs, c.MaxTimeMs)
+					}
+					if ts >= q.StartTimestampMs && ts <= q.EndTimestampMs {
+						out = append(out, fmt.Sprintf("  %d:%s", ts, val))
+					}
+				}
+				require.NoError(t, it.Err())
+			}
+		}
+	}
+	return out
+}
+
+// STREAMED_XOR_CHUNKS answers (what Prometheus 3 asks for) carry native histograms in
+// upstream's histogram and float histogram chunks, decoding to the samples upstream's handler
+// sends: with a counter reset (a new chunk), a bucket layout that grows (the chunk recoded) and
+// a series that turns from floats to histograms.
+func TestStreamReadHistogramsMatchUpstream(t *testing.T) {
+	vigil := promqltest.NewMemStorage()
+	up := teststorage.New(t)
+	uapp := up.Appender(context.Background())
+	vapp := vigil.Appender(context.Background())
+	hs := labels.FromStrings("__name__", "h_int", "job", "a")
+	fs := labels.FromStrings("__name__", "h_float", "job", "a")
+	mixed := labels.FromStrings("__name__", "mixed", "job", "a")
+	for i := range 300 {
+		ts := int64(i) * 15_000
+		k := int64(i % 170) // a counter reset at i=170
+		h := &histogram.Histogram{
+			Schema: 0, Count: uint64(2 * k), Sum: float64(k),
+			PositiveSpans:   []histogram.Span{{Offset: 0, Length: 2}},
+			PositiveBuckets: []int64{k, 0},
+		}
+		if i >= 50 { // a third bucket from i=50 on: the layout grows
+			h.PositiveSpans = []histogram.Span{{Offset: 0, Length: 3}}
+			h.PositiveBuckets = []int64{k, 0, -k}
+		}
+		f := h.ToFloat(nil)
+		for _, a := range []struct {
+			ls labels.Labels
+			h  *histogram.Histogram
+			fh *histogram.FloatHistogram
+		}{{hs, h, nil}, {fs, nil, f}} {
+			_, err := vapp.AppendHistogram(0, a.ls, ts, a.h, a.fh)
+			require.NoError(t, err)
+			_, err = uapp.AppendHistogram(0, a.ls, ts, a.h, a.fh)
+			require.NoError(t, err)
+		}
+		var err error
+		if i < 10 {
+			_, err = vapp.Append(0, mixed, ts, float64(i))
+			require.NoError(t, err)
+			_, err = uapp.Append(0, mixed, ts, float64(i))
+		} else {
+			_, err = vapp.AppendHistogram(0, mixed, ts, h, nil)
+			require.NoError(t, err)
+			_, err = uapp.AppendHistogram(0, mixed, ts, h, nil)
+		}
+		require.NoError(t, err)
+	}
+	require.NoError(t, vapp.Commit())
+	require.NoError(t, uapp.Commit())
+	vh := NewHandler(Options{Queryable: vigil, ExternalLabels: func() labels.Labels { return extLabels }, SampleLimit: 1e6, ConcurrentLimit: 1})
+	uh := upremote.NewReadHandler(nil, nil, up, func() upconfig.Config {
+		return upconfig.Config{GlobalConfig: upconfig.GlobalConfig{ExternalLabels: extLabels}}
+	}, 1e6, 1, 0)
+	qs := []*prompb.Query{
+		{StartTimestampMs: 0, EndTimestampMs: 300 * 15_000, Matchers: []*prompb.LabelMatcher{{Type: prompb.LabelMatcher_EQ, Name: "job", Value: "a"}}},
+		{StartTimestampMs: 40 * 15_000, EndTimestampMs: 180 * 15_000, Matchers: []*prompb.LabelMatcher{{Type: prompb.LabelMatcher_RE, Name: "__name__", Value: "h_.*|mixed"}}},
+	}
+	body := encodeRequest(t, &prompb.ReadRequest{Queries: qs, AcceptedResponseTypes: []prompb.ReadRequest_ResponseType{prompb.ReadRequest_STREAMED_XOR_CHUNKS}})
+	got := streamedAnySamples(t, decodeFrames(t, serve(vh, body)), qs)
+	want := streamedAnySamples(t, decodeFrames(t, serve(uh, body)), qs)
+	require.Equal(t, len(want), len(got))
+	require.Equal(t, want, got)
+	require.Greater(t, len(got), 2*300)
 }

@@ -338,13 +338,19 @@ type GlobalConfig struct {
 	LabelNameLengthLimit  uint             `yaml:"label_name_length_limit,omitempty"`
 	LabelValueLengthLimit uint             `yaml:"label_value_length_limit,omitempty"`
 	KeepDroppedTargets    uint             `yaml:"keep_dropped_targets,omitempty"`
+	// ScrapeNativeHistograms, ConvertClassicHistogramsToNHCB and AlwaysScrapeClassicHistograms
+	// are the defaults of the scrape configs' fields of the same names, as in Prometheus.
+	ScrapeNativeHistograms         *bool `yaml:"scrape_native_histograms,omitempty"`
+	ConvertClassicHistogramsToNHCB bool  `yaml:"convert_classic_histograms_to_nhcb,omitempty"`
+	AlwaysScrapeClassicHistograms  bool  `yaml:"always_scrape_classic_histograms,omitempty"`
 }
 
 func (c *GlobalConfig) isZero() bool {
 	return c.ExternalLabels.IsEmpty() && c.ScrapeInterval == 0 && c.ScrapeTimeout == 0 &&
 		c.EvaluationInterval == 0 && c.RuleQueryOffset == 0 && c.ScrapeProtocols == nil &&
 		c.BodySizeLimit == 0 && c.SampleLimit == 0 && c.TargetLimit == 0 && c.LabelLimit == 0 &&
-		c.LabelNameLengthLimit == 0 && c.LabelValueLengthLimit == 0 && c.KeepDroppedTargets == 0
+		c.LabelNameLengthLimit == 0 && c.LabelValueLengthLimit == 0 && c.KeepDroppedTargets == 0 &&
+		c.ScrapeNativeHistograms == nil && !c.ConvertClassicHistogramsToNHCB && !c.AlwaysScrapeClassicHistograms
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
@@ -417,6 +423,17 @@ var DefaultScrapeProtocols = []ScrapeProtocol{
 	PrometheusText0_0_4,
 }
 
+// DefaultProtoFirstScrapeProtocols is what Prometheus offers when scrape_protocols is not set
+// and scrape_native_histograms is on: the protobuf format first, the only one (with
+// OpenMetrics 2.0) that carries native histograms.
+var DefaultProtoFirstScrapeProtocols = []ScrapeProtocol{
+	PrometheusProto,
+	OpenMetricsText1_0_0,
+	OpenMetricsText0_0_1,
+	PrometheusText1_0_0,
+	PrometheusText0_0_4,
+}
+
 // Validate returns an error if the protocol is unknown.
 func (s ScrapeProtocol) Validate() error {
 	if _, ok := ScrapeProtocolsHeaders[s]; !ok {
@@ -482,6 +499,17 @@ type ScrapeConfig struct {
 	LabelValueLengthLimit    uint             `yaml:"label_value_length_limit,omitempty"`
 	KeepDroppedTargets       uint             `yaml:"keep_dropped_targets,omitempty"`
 
+	// Native histograms, as in Prometheus 3: scrape them (unset: the global setting, off by
+	// default); keep the classic series of a histogram exposed both ways; convert classic
+	// histograms to native histograms with custom buckets (NHCB); the most buckets a native
+	// histogram may keep (its resolution is reduced until it fits, else the scrape fails; 0:
+	// no limit); the smallest growth factor between buckets (resolution reduced to match).
+	ScrapeNativeHistograms         *bool   `yaml:"scrape_native_histograms,omitempty"`
+	AlwaysScrapeClassicHistograms  *bool   `yaml:"always_scrape_classic_histograms,omitempty"`
+	ConvertClassicHistogramsToNHCB *bool   `yaml:"convert_classic_histograms_to_nhcb,omitempty"`
+	NativeHistogramBucketLimit     uint    `yaml:"native_histogram_bucket_limit,omitempty"`
+	NativeHistogramMinBucketFactor float64 `yaml:"native_histogram_min_bucket_factor,omitempty"`
+
 	// The HTTP client settings (basic_auth, authorization, oauth2, tls_config, proxy_url,
 	// follow_redirects, enable_http2, http_headers, ...) are inline, as in Prometheus.
 	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:",inline"`
@@ -490,6 +518,22 @@ type ScrapeConfig struct {
 
 	RelabelConfigs       []*relabel.Config `yaml:"relabel_configs,omitempty"`
 	MetricRelabelConfigs []*relabel.Config `yaml:"metric_relabel_configs,omitempty"`
+}
+
+// ScrapeNativeHistogramsEnabled tells whether native histograms are scraped.
+func (c *ScrapeConfig) ScrapeNativeHistogramsEnabled() bool {
+	return c.ScrapeNativeHistograms != nil && *c.ScrapeNativeHistograms
+}
+
+// ConvertClassicHistogramsToNHCBEnabled tells whether classic histograms become NHCB.
+func (c *ScrapeConfig) ConvertClassicHistogramsToNHCBEnabled() bool {
+	return c.ConvertClassicHistogramsToNHCB != nil && *c.ConvertClassicHistogramsToNHCB
+}
+
+// AlwaysScrapeClassicHistogramsEnabled tells whether the classic series of a histogram also
+// exposed as a native one are kept.
+func (c *ScrapeConfig) AlwaysScrapeClassicHistogramsEnabled() bool {
+	return c.AlwaysScrapeClassicHistograms != nil && *c.AlwaysScrapeClassicHistograms
 }
 
 // SetDirectory joins relative file paths with dir.
@@ -576,10 +620,25 @@ func (c *ScrapeConfig) Validate(g GlobalConfig) error {
 	if c.KeepDroppedTargets == 0 {
 		c.KeepDroppedTargets = g.KeepDroppedTargets
 	}
+	if c.ScrapeNativeHistograms == nil {
+		c.ScrapeNativeHistograms = g.ScrapeNativeHistograms
+	}
+	if c.ConvertClassicHistogramsToNHCB == nil {
+		global := g.ConvertClassicHistogramsToNHCB
+		c.ConvertClassicHistogramsToNHCB = &global
+	}
+	if c.AlwaysScrapeClassicHistograms == nil {
+		global := g.AlwaysScrapeClassicHistograms
+		c.AlwaysScrapeClassicHistograms = &global
+	}
 	if c.ScrapeProtocols == nil {
-		if g.ScrapeProtocols != nil {
+		switch {
+		case g.ScrapeProtocols != nil:
+			// Set globally: that wins over the choice that native histograms make.
 			c.ScrapeProtocols = g.ScrapeProtocols
-		} else {
+		case c.ScrapeNativeHistogramsEnabled():
+			c.ScrapeProtocols = DefaultProtoFirstScrapeProtocols
+		default:
 			c.ScrapeProtocols = DefaultScrapeProtocols
 		}
 	}

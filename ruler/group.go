@@ -328,7 +328,15 @@ func (g *Group) evalRule(ctx context.Context, i int, rule Rule, ts time.Time, of
 	var numOutOfOrder, numDuplicates int
 	buf := make([]byte, 0, 1024)
 	for _, s := range vector {
-		if _, err := app.Append(0, s.Metric, s.T, s.F); err != nil {
+		var err error
+		if s.H != nil {
+			// A recording rule that yields native histograms records them, as in Prometheus;
+			// an alerting rule's ALERTS samples are floats.
+			_, err = app.AppendHistogram(0, s.Metric, s.T, nil, s.H)
+		} else {
+			_, err = app.Append(0, s.Metric, s.T, s.F)
+		}
+		if err != nil {
 			rule.setHealth(HealthBad, err)
 			switch {
 			case errors.Is(err, storage.ErrOutOfOrderSample):

@@ -34,7 +34,7 @@ func newAlertExpander(ctx context.Context, r *AlertingRule, smpl promql.Sample, 
 		ctx:  ctx,
 		rule: r,
 		data: template.AlertTemplateData(smpl.Metric.Map(), r.externalLabels, r.externalURL,
-			upromql.Sample{Metric: smpl.Metric, T: smpl.T, F: smpl.F}),
+			upromql.Sample{Metric: smpl.Metric, T: smpl.T, F: smpl.F, H: smpl.H}),
 		ts:          ts,
 		query:       upstreamQueryFunc(query),
 		externalURL: externalURL,
@@ -55,7 +55,7 @@ func (e *alertExpander) expand(text string) string {
 }
 
 // upstreamQueryFunc adapts Vigil's query results to the upstream sample type the template
-// package expects (floats only: Vigil stores no native histograms).
+// package expects, native histograms included.
 func upstreamQueryFunc(q QueryFunc) template.QueryFunc {
 	return func(ctx context.Context, qs string, t time.Time) (upromql.Vector, error) {
 		v, err := q(ctx, qs, t)
@@ -64,7 +64,7 @@ func upstreamQueryFunc(q QueryFunc) template.QueryFunc {
 		}
 		out := make(upromql.Vector, len(v))
 		for i, s := range v {
-			out[i] = upromql.Sample{Metric: s.Metric, T: s.T, F: s.F}
+			out[i] = upromql.Sample{Metric: s.Metric, T: s.T, F: s.F, H: s.H}
 		}
 		return out, nil
 	}

@@ -21,7 +21,6 @@ package ruler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +36,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v2"
@@ -169,7 +169,7 @@ type promqlTestCase struct {
 type expSample struct {
 	Labels    string  `yaml:"labels"`
 	Value     float64 `yaml:"value"`
-	Histogram string  `yaml:"histogram"`
+	Histogram string  `yaml:"histogram"` // a non-empty string means Value is ignored
 }
 
 func ruleUnitTest(stderr io.Writer, filename string, o UnitTestOptions, run *regexp.Regexp) []error {
@@ -231,7 +231,15 @@ func ruleUnitTest(stderr io.Writer, filename string, o UnitTestOptions, run *reg
 // time order.
 type lazySeries struct {
 	lset    labels.Labels
-	samples []promql.FPoint
+	samples []lazyPoint
+}
+
+// lazyPoint is an input sample: a float, or a native histogram when H is set (promtool loads
+// the series notation's histograms as float histograms).
+type lazyPoint struct {
+	T int64
+	F float64
+	H *histogram.FloatHistogram
 }
 
 func (tg *testGroup) loadInput(p parser.Parser, start time.Time) ([]*lazySeries, error) {
@@ -248,10 +256,7 @@ func (tg *testGroup) loadInput(p parser.Parser, start time.Time) ([]*lazySeries,
 			if v.Omitted {
 				continue
 			}
-			if v.Histogram != nil {
-				return nil, fmt.Errorf("input_series %q: %w", is.Series, errNativeHistograms)
-			}
-			ls.samples = append(ls.samples, promql.FPoint{T: start.Add(gap * time.Duration(j)).UnixMilli(), F: v.Value})
+			ls.samples = append(ls.samples, lazyPoint{T: start.Add(gap * time.Duration(j)).UnixMilli(), F: v.Value, H: v.Histogram})
 		}
 		k := lset.String()
 		if _, ok := byKey[k]; !ok {
@@ -274,7 +279,13 @@ func appendTill(ctx context.Context, db storage.Appendable, series []*lazySeries
 			if p.T > ts {
 				break
 			}
-			if _, err := app.Append(0, s.lset, p.T, p.F); err != nil {
+			var err error
+			if p.H != nil {
+				_, err = app.AppendHistogram(0, s.lset, p.T, nil, p.H)
+			} else {
+				_, err = app.Append(0, s.lset, p.T, p.F)
+			}
+			if err != nil {
 				_ = app.Rollback()
 				return fmt.Errorf("loading %s: %w", s.lset, err)
 			}
@@ -455,20 +466,32 @@ Outer:
 		}
 		gotSamples := make([]parsedSample, 0, len(got))
 		for _, s := range got {
-			gotSamples = append(gotSamples, parsedSample{Labels: s.Metric.Copy(), Value: s.F})
+			gotSamples = append(gotSamples, parsedSample{Labels: s.Metric.Copy(), Value: s.F, Histogram: histogramTestExpression(s.H)})
 		}
 		var expSamples []parsedSample
 		for _, s := range tc.ExpSamples {
 			lb, err := o.Parser.ParseMetric(s.Labels)
+			var hist *histogram.FloatHistogram
 			if err == nil && s.Histogram != "" {
-				err = errNativeHistograms
+				// The series notation's histogram, as promtool reads it.
+				_, values, parseErr := o.Parser.ParseSeriesDesc("{} " + s.Histogram)
+				switch {
+				case parseErr != nil:
+					err = parseErr
+				case len(values) != 1:
+					err = fmt.Errorf("expected 1 value, got %d", len(values))
+				case values[0].Histogram == nil:
+					err = fmt.Errorf("expected histogram, got %v", values[0])
+				default:
+					hist = values[0].Histogram
+				}
 			}
 			if err != nil {
 				err = fmt.Errorf("labels %q: %w", s.Labels, err)
 				outErrs = append(outErrs, fmt.Errorf("    expr: %q, time: %s, err: %w", tc.Expr, tc.EvalTime.String(), err))
 				continue Outer
 			}
-			expSamples = append(expSamples, parsedSample{Labels: lb, Value: s.Value})
+			expSamples = append(expSamples, parsedSample{Labels: lb, Value: s.Value, Histogram: histogramTestExpression(hist)})
 		}
 		sort.Slice(expSamples, func(i, j int) bool { return labels.Compare(expSamples[i].Labels, expSamples[j].Labels) <= 0 })
 		sort.Slice(gotSamples, func(i, j int) bool { return labels.Compare(gotSamples[i].Labels, gotSamples[j].Labels) <= 0 })
@@ -529,12 +552,25 @@ func (la labelsAndAnnotations) String() string {
 }
 
 type parsedSample struct {
-	Labels labels.Labels
-	Value  float64
+	Labels    labels.Labels
+	Value     float64
+	Histogram string // the histogram's TestExpression, compared as text as promtool does
 }
 
 func (ps *parsedSample) String() string {
+	if ps.Histogram != "" {
+		return ps.Labels.String() + " " + ps.Histogram
+	}
 	return ps.Labels.String() + " " + strconv.FormatFloat(ps.Value, 'E', -1, 64)
+}
+
+// histogramTestExpression is upstream promqltest's HistogramTestExpression: the series
+// notation of h, "" for nil.
+func histogramTestExpression(h *histogram.FloatHistogram) string {
+	if h != nil {
+		return h.TestExpression()
+	}
+	return ""
 }
 
 func samplesEqual(a, b []parsedSample, eq func(x, y float64) bool) bool {
@@ -542,7 +578,7 @@ func samplesEqual(a, b []parsedSample, eq func(x, y float64) bool) bool {
 		return false
 	}
 	for i := range a {
-		if !labels.Equal(a[i].Labels, b[i].Labels) || !eq(a[i].Value, b[i].Value) {
+		if !labels.Equal(a[i].Labels, b[i].Labels) || !eq(a[i].Value, b[i].Value) || a[i].Histogram != b[i].Histogram {
 			return false
 		}
 	}
@@ -564,6 +600,3 @@ func indentLines(lines, indent string) string {
 	n := strings.Split(lines, "\n")
 	return strings.Join(n, "\n"+indent)
 }
-
-// errNativeHistograms rejects histogram samples in test files: Vigil stores floats only.
-var errNativeHistograms = errors.New("native histograms are not supported by Vigil")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 
 	"github.com/vigil-monitoring/vigil/storage"
 )
@@ -23,7 +24,28 @@ type cacheEntry struct {
 	check   uint32
 	size    uint32
 	dropped bool // metric relabeling drops this series
-	next    *cacheEntry
+	// kind is the kind of the series' last sample, which its stale marker takes.
+	kind sampleKindT
+	next *cacheEntry
+}
+
+// sampleKindT tells a float series from a native histogram one (integer or float counts).
+type sampleKindT uint8
+
+const (
+	kindFloat sampleKindT = iota
+	kindHistogram
+	kindFloatHistogram
+)
+
+func sampleKind(h *histogram.Histogram, fh *histogram.FloatHistogram) sampleKindT {
+	switch {
+	case h != nil:
+		return kindHistogram
+	case fh != nil:
+		return kindFloatHistogram
+	}
+	return kindFloat
 }
 
 // scrapeCache maps the raw series text of a target's exposition (e.g. `http_requests_total{code="200"}`)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/model/textparse"
@@ -31,6 +33,7 @@ var (
 	errSampleLimit        = errors.New("sample limit exceeded")
 	errBodySizeLimit      = errors.New("body size limit exceeded")
 	errNameLabelMandatory = fmt.Errorf("missing metric name (%s label)", model.MetricNameLabel)
+	errBucketLimit        = errors.New("histogram bucket limit exceeded")
 )
 
 // maxFutureSkew bounds how far past the scrape time an exposed timestamp may be. Prometheus
@@ -64,6 +67,15 @@ type loopConfig struct {
 	acceptHeader             string
 	acceptEncoding           string
 	fallbackType             string
+
+	// Native histograms (upstream's scrape config fields; a target's
+	// __scrape_native_histograms__, __always_scrape_classic_histograms__ and
+	// __convert_classic_histograms_to_nhcb__ labels override the first three).
+	nativeHistograms bool
+	alwaysClassic    bool
+	convertNHCB      bool
+	bucketLimit      int   // native_histogram_bucket_limit, 0: none
+	maxSchema        int32 // from native_histogram_min_bucket_factor
 }
 
 func newLoopConfig(cfg *config.ScrapeConfig) loopConfig {
@@ -84,11 +96,56 @@ func newLoopConfig(cfg *config.ScrapeConfig) loopConfig {
 		acceptHeader:   acceptHeader(cfg.ScrapeProtocols),
 		acceptEncoding: "identity",
 		fallbackType:   cfg.ScrapeFallbackProtocol.HeaderMediaType(),
+
+		nativeHistograms: cfg.ScrapeNativeHistogramsEnabled(),
+		alwaysClassic:    cfg.AlwaysScrapeClassicHistogramsEnabled(),
+		convertNHCB:      cfg.ConvertClassicHistogramsToNHCBEnabled(),
+		bucketLimit:      int(cfg.NativeHistogramBucketLimit),
+		maxSchema:        pickSchema(cfg.NativeHistogramMinBucketFactor),
 	}
 	if cfg.EnableCompression {
 		lc.acceptEncoding = "gzip"
 	}
 	return lc
+}
+
+// The target labels that override the scrape config's histogram settings, as in Prometheus.
+const (
+	scrapeNativeHistogramsLabel         = "__scrape_native_histograms__"
+	alwaysScrapeClassicHistogramsLabel  = "__always_scrape_classic_histograms__"
+	convertClassicHistogramsToNHCBLabel = "__convert_classic_histograms_to_nhcb__"
+)
+
+// forTarget applies a target's overriding labels.
+func (a loopConfig) forTarget(t *Target) loopConfig {
+	ls := t.LabelsWithInternal()
+	boolLabel := func(name string, def bool) bool {
+		if b, err := strconv.ParseBool(ls.Get(name)); err == nil {
+			return b
+		}
+		return def
+	}
+	a.nativeHistograms = boolLabel(scrapeNativeHistogramsLabel, a.nativeHistograms)
+	a.alwaysClassic = boolLabel(alwaysScrapeClassicHistogramsLabel, a.alwaysClassic)
+	a.convertNHCB = boolLabel(convertClassicHistogramsToNHCBLabel, a.convertNHCB)
+	return a
+}
+
+// pickSchema is the highest exponential schema whose buckets grow by at least bucketFactor
+// (native_histogram_min_bucket_factor; 0 or 1 and below: no reduction), as Prometheus's.
+func pickSchema(bucketFactor float64) int32 {
+	if bucketFactor <= 1 {
+		bucketFactor = 1.00271
+	}
+	floor := math.Floor(-math.Log2(math.Log2(bucketFactor)))
+	switch {
+	case floor >= float64(histogram.ExponentialSchemaMax):
+		return histogram.ExponentialSchemaMax
+	case floor <= float64(histogram.ExponentialSchemaMin):
+		return histogram.ExponentialSchemaMin
+	default:
+		return int32(floor)
+	}
 }
 
 // cacheCompatible reports whether a cache built under a may serve b: the cached label sets
@@ -128,7 +185,6 @@ func acceptHeader(sps []config.ScrapeProtocol) string {
 type appendStats struct {
 	total, added, seriesAdded      int
 	outOfOrder, duplicates, bounds int
-	histograms                     int
 }
 
 func (s appendStats) warning() error {
@@ -141,9 +197,6 @@ func (s appendStats) warning() error {
 	}
 	if s.bounds > 0 {
 		parts = append(parts, fmt.Sprintf("%d samples too old or too far into the future", s.bounds))
-	}
-	if s.histograms > 0 {
-		parts = append(parts, fmt.Sprintf("%d native histogram samples (not supported by Vigil's storage)", s.histograms))
 	}
 	if len(parts) == 0 {
 		return nil
@@ -206,7 +259,7 @@ func newScrapeLoop(appendCtx context.Context, t *Target, cfg loopConfig, client 
 	ctx, cancel := context.WithCancel(appendCtx)
 	sl := &scrapeLoop{
 		target:       t,
-		cfg:          cfg,
+		cfg:          cfg.forTarget(t),
 		client:       client,
 		appendable:   app,
 		logger:       logger,
@@ -435,13 +488,17 @@ func (sl *scrapeLoop) appendFrom(app storage.Appender, body io.Reader, contentTy
 		return run.stats, err
 	}
 	opts := textparse.ParserOptions{
-		// Vigil's TSDB stores float samples; classic histograms stay classic.
-		IgnoreNativeHistograms: true,
-		FallbackContentType:    sl.cfg.fallbackType,
+		IgnoreNativeHistograms:                  !sl.cfg.nativeHistograms,
+		ConvertClassicHistogramsToNHCB:          sl.cfg.convertNHCB,
+		KeepClassicOnClassicAndNativeHistograms: sl.cfg.alwaysClassic,
+		FallbackContentType:                     sl.cfg.fallbackType,
 	}
 	if contentType != sl.probedType || !sl.probed {
 		probe, _ := textparse.New(nil, contentType, sl.symbols, opts)
+		// Converting to NHCB gathers a histogram's lines across the exposition (upstream's
+		// NHCB parser wraps the text parser): the body is then parsed whole, not in chunks.
 		_, sl.textFormat = probe.(*textparse.PromParser)
+		sl.textFormat = sl.textFormat && !sl.cfg.convertNHCB
 		sl.probedType, sl.probed = contentType, true
 	}
 	var err error
@@ -452,6 +509,9 @@ func (sl *scrapeLoop) appendFrom(app storage.Appender, body io.Reader, contentTy
 	}
 	if err == nil && run.sampleLimitErr != nil {
 		err = run.sampleLimitErr
+	}
+	if err == nil && run.bucketLimitErr != nil {
+		err = run.bucketLimitErr
 	}
 	if err != nil {
 		return run.stats, err
@@ -623,6 +683,7 @@ type appendRun struct {
 	app            storage.Appender
 	stats          appendStats
 	sampleLimitErr error
+	bucketLimitErr error
 	appended       int
 	lset           labels.Labels
 	defTime, maxT  int64
@@ -637,7 +698,7 @@ type appendRun struct {
 
 // entries appends the samples p yields.
 func (r *appendRun) entries(p textparse.Parser) (err error) {
-	sl, app, cache := r.sl, r.app, r.sl.cache
+	sl, cache := r.sl, r.sl.cache
 	meta := cache.meta
 	for {
 		var et textparse.Entry
@@ -671,14 +732,22 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 			continue
 		case textparse.EntryComment:
 			continue
-		case textparse.EntryHistogram:
-			r.stats.total++
-			r.stats.histograms++
-			continue
 		}
 		r.stats.total++
 
-		met, parsedTS, val := p.Series()
+		var (
+			met      []byte
+			parsedTS *int64
+			val      float64
+			h        *histogram.Histogram
+			fh       *histogram.FloatHistogram
+		)
+		isHistogram := et == textparse.EntryHistogram
+		if isHistogram {
+			met, parsedTS, h, fh = p.Histogram()
+		} else {
+			met, parsedTS, val = p.Series()
+		}
 		t := r.defTime
 		if !sl.cfg.honorTimestamps {
 			parsedTS = nil
@@ -708,7 +777,14 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 		}
 
 		var aerr error
+		if isHistogram {
+			// As Prometheus's appenders: the schema is first reduced to the one
+			// native_histogram_min_bucket_factor allows, then until the buckets fit
+			// native_histogram_bucket_limit; such a histogram does not count for sample_limit.
+			aerr = sl.fitHistogram(h, fh)
+		}
 		switch {
+		case aerr != nil:
 		case sl.cfg.sampleLimit > 0 && r.appended >= sl.cfg.sampleLimit:
 			// Keep parsing so scrape_samples_scraped is right; the batch is rolled back.
 			aerr = errSampleLimit
@@ -718,14 +794,14 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 			aerr = storage.ErrOutOfBounds
 		default:
 			r.appended++
-			ref, aerr = app.Append(ref, r.lset, t, val)
+			ref, aerr = r.appendSample(ref, t, val, h, fh)
 			if errors.Is(aerr, storage.ErrUnknownSeriesRef) {
 				// Head truncation removed the cached series (it had no samples for a while):
 				// build its labels again so that it is created anew.
 				if r.lset, err = sl.seriesLabels(p, r.lset); err != nil {
 					return err
 				}
-				ref, aerr = app.Append(0, r.lset, t, val)
+				ref, aerr = r.appendSample(0, t, val, h, fh)
 			}
 		}
 		track := parsedTS == nil || sl.cfg.trackTimestampsStaleness
@@ -735,15 +811,18 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 				ce.ref = ref
 			} else {
 				ce = cache.add(key, ref)
-				if r.sampleLimitErr == nil {
+				if r.sampleLimitErr == nil && r.bucketLimitErr == nil {
 					r.stats.seriesAdded++
 				}
 			}
+			ce.kind = sampleKind(h, fh)
 			if track {
 				cache.track(ce)
 			}
 		case errors.Is(aerr, errSampleLimit):
 			r.sampleLimitErr = aerr
+		case errors.Is(aerr, errBucketLimit):
+			r.bucketLimitErr = aerr
 		case errors.Is(aerr, storage.ErrOutOfOrderSample):
 			r.stats.outOfOrder++
 		case errors.Is(aerr, storage.ErrDuplicateSampleForTimestamp):
@@ -758,12 +837,90 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 	}
 }
 
+// appendSample appends a float (h and fh nil) or a native histogram sample of the current
+// series.
+func (r *appendRun) appendSample(ref storage.SeriesRef, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	if h == nil && fh == nil {
+		return r.app.Append(ref, r.lset, t, v)
+	}
+	// Invalid histograms are refused here, before storage, with upstream's histogram.Error,
+	// which fails the scrape as in Prometheus (whose TSDB finds them on append).
+	var err error
+	if h != nil {
+		err = h.Validate()
+	} else {
+		err = fh.Validate()
+	}
+	if err != nil {
+		return ref, err
+	}
+	return r.app.AppendHistogram(ref, r.lset, t, h, fh)
+}
+
+// fitHistogram reduces a scraped native histogram's resolution as Prometheus's scrape
+// appenders do: to the schema native_histogram_min_bucket_factor allows, then one step at a
+// time until it has at most native_histogram_bucket_limit buckets. errBucketLimit if it cannot
+// (custom buckets, or the lowest schema reached).
+func (sl *scrapeLoop) fitHistogram(h *histogram.Histogram, fh *histogram.FloatHistogram) error {
+	limit, maxSchema := sl.cfg.bucketLimit, sl.cfg.maxSchema
+	if h != nil {
+		if maxSchema < histogram.ExponentialSchemaMax && histogram.IsExponentialSchemaReserved(h.Schema) && h.Schema > maxSchema {
+			if err := h.ReduceResolution(maxSchema); err != nil {
+				return err
+			}
+		}
+		if limit <= 0 {
+			return nil
+		}
+		if len(h.PositiveBuckets)+len(h.NegativeBuckets) > limit && !histogram.IsExponentialSchema(h.Schema) {
+			return errBucketLimit
+		}
+		for len(h.PositiveBuckets)+len(h.NegativeBuckets) > limit {
+			if h.Schema <= histogram.ExponentialSchemaMin {
+				return errBucketLimit
+			}
+			if err := h.ReduceResolution(h.Schema - 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if maxSchema < histogram.ExponentialSchemaMax && histogram.IsExponentialSchemaReserved(fh.Schema) && fh.Schema > maxSchema {
+		if err := fh.ReduceResolution(maxSchema); err != nil {
+			return err
+		}
+	}
+	if limit <= 0 {
+		return nil
+	}
+	if len(fh.PositiveBuckets)+len(fh.NegativeBuckets) > limit && !histogram.IsExponentialSchema(fh.Schema) {
+		return errBucketLimit
+	}
+	for len(fh.PositiveBuckets)+len(fh.NegativeBuckets) > limit {
+		if fh.Schema <= histogram.ExponentialSchemaMin {
+			return errBucketLimit
+		}
+		if err := fh.ReduceResolution(fh.Schema - 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // updateStaleMarkers appends a stale marker for every series of the previous scrape that is not
-// in this one.
+// in this one: a float StaleNaN, or for a native histogram series a histogram of its kind
+// whose sum is StaleNaN (the storage contract's histogram stale marker).
 func (sl *scrapeLoop) updateStaleMarkers(app storage.Appender, t int64) (err error) {
 	stale := storage.StaleNaN()
 	sl.cache.forEachStale(func(e *cacheEntry) bool {
-		_, err = app.Append(e.ref, labels.EmptyLabels(), t, stale)
+		switch e.kind {
+		case kindHistogram:
+			_, err = app.AppendHistogram(e.ref, labels.EmptyLabels(), t, &histogram.Histogram{Sum: stale}, nil)
+		case kindFloatHistogram:
+			_, err = app.AppendHistogram(e.ref, labels.EmptyLabels(), t, nil, &histogram.FloatHistogram{Sum: stale})
+		default:
+			_, err = app.Append(e.ref, labels.EmptyLabels(), t, stale)
+		}
 		switch {
 		case errors.Is(err, storage.ErrOutOfOrderSample) || errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
 			// Expected when a target went away and came back with a new loop.

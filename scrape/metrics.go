@@ -14,13 +14,13 @@ import (
 type metrics struct {
 	scrapeDuration      prometheus.Histogram
 	scrapesFailed       *prometheus.CounterVec
-	rejected            *prometheus.CounterVec
 	poolTargets         *prometheus.GaugeVec
 	syncFailed          *prometheus.CounterVec
 	exceededTargetLimit prometheus.Counter
 	exceededLabelLimits prometheus.Counter
 	exceededBodySize    prometheus.Counter
 	exceededSampleLimit prometheus.Counter
+	exceededBucketLimit prometheus.Counter
 	outOfOrder          prometheus.Counter
 	duplicates          prometheus.Counter
 	outOfBounds         prometheus.Counter
@@ -49,10 +49,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "vigil_target_scrapes_failed_total",
 			Help: "Scrapes that failed (up=0), by scrape job.",
 		}, []string{"scrape_job"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vigil_target_scrapes_samples_rejected_total",
-			Help: "Scraped samples Vigil's storage does not take (native histograms), by reason.",
-		}, []string{"reason"}),
 		poolTargets: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "prometheus_target_scrape_pool_targets",
 			Help: "Current number of targets in this scrape pool.",
@@ -69,6 +65,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			"Total number of scrapes that hit the body size limit"),
 		exceededSampleLimit: counter("prometheus_target_scrapes_exceeded_sample_limit_total",
 			"Total number of scrapes that hit the sample limit and were rejected."),
+		exceededBucketLimit: counter("prometheus_target_scrapes_exceeded_native_histogram_bucket_limit_total",
+			"Total number of scrapes that hit the native histogram bucket limit and were rejected."),
 		outOfOrder: counter("prometheus_target_scrapes_sample_out_of_order_total",
 			"Total number of samples rejected due to not being out of the expected order."),
 		duplicates: counter("prometheus_target_scrapes_sample_duplicate_timestamp_total",
@@ -91,8 +89,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"name", "config"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.scrapeDuration, m.scrapesFailed, m.rejected, m.poolTargets, m.syncFailed,
-			m.exceededTargetLimit, m.exceededLabelLimits, m.exceededBodySize, m.exceededSampleLimit,
+		reg.MustRegister(m.scrapeDuration, m.scrapesFailed, m.poolTargets, m.syncFailed,
+			m.exceededTargetLimit, m.exceededLabelLimits, m.exceededBodySize, m.exceededSampleLimit, m.exceededBucketLimit,
 			m.outOfOrder, m.duplicates, m.outOfBounds, m.intervalLength, m.syncLength, m.discoveredTargets,
 			m.failedConfigs)
 	}
@@ -107,6 +105,8 @@ func (m *metrics) observe(job string, d time.Duration, scrapeErr error, s append
 		switch {
 		case errors.Is(scrapeErr, errSampleLimit):
 			m.exceededSampleLimit.Inc()
+		case errors.Is(scrapeErr, errBucketLimit):
+			m.exceededBucketLimit.Inc()
 		case errors.Is(scrapeErr, errBodySizeLimit):
 			m.exceededBodySize.Inc()
 		case errors.As(scrapeErr, &labelErr):
@@ -116,9 +116,6 @@ func (m *metrics) observe(job string, d time.Duration, scrapeErr error, s append
 	m.outOfOrder.Add(float64(s.outOfOrder))
 	m.duplicates.Add(float64(s.duplicates))
 	m.outOfBounds.Add(float64(s.bounds))
-	if s.histograms > 0 {
-		m.rejected.WithLabelValues("native_histogram").Add(float64(s.histograms))
-	}
 }
 
 // metadataCollector exposes the size of the targets' metadata caches per scrape job, as

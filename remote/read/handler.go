@@ -38,6 +38,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -238,24 +239,37 @@ func toQueryResult(ss storage.SeriesSet, limit int) (*prompb.QueryResult, error)
 	for ss.Next() {
 		series := ss.At()
 		it = series.Iterator(it)
-		var samples []prompb.Sample
+		var (
+			samples    []prompb.Sample
+			histograms []prompb.Histogram
+		)
 		for vt := it.Next(); vt != storage.ValNone; vt = it.Next() {
 			numSamples++
 			if limit > 0 && numSamples > limit {
 				return nil, httpError{msg: fmt.Sprintf("exceeded sample limit (%d)", limit), status: http.StatusBadRequest}
 			}
-			if vt != storage.ValFloat {
+			switch vt {
+			case storage.ValFloat:
+				t, v := it.At()
+				samples = append(samples, prompb.Sample{Timestamp: t, Value: v})
+			case storage.ValHistogram:
+				// A histogram of its own: the iterator may reuse its buffers on Next.
+				t, h := it.AtHistogram(&histogram.Histogram{})
+				histograms = append(histograms, prompb.FromIntHistogram(t, h))
+			case storage.ValFloatHistogram:
+				t, fh := it.AtFloatHistogram(&histogram.FloatHistogram{})
+				histograms = append(histograms, prompb.FromFloatHistogram(t, fh))
+			default:
 				return nil, fmt.Errorf("unrecognized value type: %s", vt)
 			}
-			t, v := it.At()
-			samples = append(samples, prompb.Sample{Timestamp: t, Value: v})
 		}
 		if err := it.Err(); err != nil {
 			return nil, err
 		}
 		resp.Timeseries = append(resp.Timeseries, &prompb.TimeSeries{
-			Labels:  prompb.FromLabels(series.Labels(), nil),
-			Samples: samples,
+			Labels:     prompb.FromLabels(series.Labels(), nil),
+			Samples:    samples,
+			Histograms: histograms,
 		})
 	}
 	return resp, ss.Err()
@@ -341,26 +355,35 @@ func (h *Handler) streamChunkedReadResponses(stream io.Writer, queryIndex int64,
 
 		vt := it.Next()
 		for vt != storage.ValNone {
-			// Cut one chunk of up to samplesPerChunk samples.
-			chk := enc.next()
-			app, err := chk.Appender()
-			if err != nil {
-				return err
-			}
-			var mint, maxt int64
-			for n := 0; vt != storage.ValNone && n < samplesPerChunk; n++ {
-				if vt != storage.ValFloat {
-					return fmt.Errorf("unrecognized value type: %s", vt)
+			if vt != storage.ValFloat {
+				// A run of native histograms: upstream's histogram chunks.
+				var (
+					c   prompb.Chunk
+					err error
+				)
+				if c, vt, err = histogramChunk(it, vt); err != nil {
+					return err
 				}
-				t, v := it.At()
-				if n == 0 {
-					mint = t
+				chks = append(chks, c)
+			} else {
+				// Cut one chunk of up to samplesPerChunk samples.
+				chk := enc.next()
+				app, err := chk.Appender()
+				if err != nil {
+					return err
 				}
-				maxt = t
-				app.Append(0, t, v)
-				vt = it.Next()
+				var mint, maxt int64
+				for n := 0; vt == storage.ValFloat && n < samplesPerChunk; n++ {
+					t, v := it.At()
+					if n == 0 {
+						mint = t
+					}
+					maxt = t
+					app.Append(0, t, v)
+					vt = it.Next()
+				}
+				chks = append(chks, prompb.Chunk{MinTimeMs: mint, MaxTimeMs: maxt, Type: prompb.Chunk_XOR, Data: chk.Bytes()})
 			}
-			chks = append(chks, prompb.Chunk{MinTimeMs: mint, MaxTimeMs: maxt, Type: prompb.Chunk_XOR, Data: chk.Bytes()})
 			frameBytesLeft -= chks[len(chks)-1].Size()
 
 			// As upstream: a frame may exceed the limit by up to one chunk.
@@ -388,6 +411,68 @@ func (h *Handler) streamChunkedReadResponses(stream io.Writer, queryIndex int64,
 		}
 	}
 	return ss.Err()
+}
+
+// histogramChunk encodes the histogram samples from the iterator's current one (of type vt)
+// into one upstream histogram or float histogram chunk, up to samplesPerChunk samples, until
+// the value type changes or the chunk format needs a new chunk (a counter reset, or a layout
+// the chunk cannot take). It returns the chunk (its own bytes) and the next value type.
+func histogramChunk(it storage.Iterator, vt storage.ValueType) (prompb.Chunk, storage.ValueType, error) {
+	first := vt
+	var (
+		chk  chunkenc.Chunk
+		typ  prompb.Chunk_Encoding
+		mint int64
+		maxt int64
+	)
+	if first == storage.ValHistogram {
+		chk, typ = chunkenc.NewHistogramChunk(), prompb.Chunk_HISTOGRAM
+	} else {
+		chk, typ = chunkenc.NewFloatHistogramChunk(), prompb.Chunk_FLOAT_HISTOGRAM
+	}
+	app, err := chk.Appender()
+	if err != nil {
+		return prompb.Chunk{}, vt, err
+	}
+	for n := 0; vt == first && n < samplesPerChunk; n++ {
+		var (
+			t       int64
+			newChk  chunkenc.Chunk
+			recoded bool
+			nextApp chunkenc.Appender
+		)
+		if first == storage.ValHistogram {
+			var h *histogram.Histogram
+			t, h = it.AtHistogram(&histogram.Histogram{})
+			newChk, recoded, nextApp, err = app.AppendHistogram(nil, 0, t, h, false)
+		} else {
+			var fh *histogram.FloatHistogram
+			t, fh = it.AtFloatHistogram(&histogram.FloatHistogram{})
+			newChk, recoded, nextApp, err = app.AppendFloatHistogram(nil, 0, t, fh, false)
+		}
+		if err != nil {
+			return prompb.Chunk{}, vt, err
+		}
+		switch {
+		case newChk == nil:
+		case recoded:
+			// The chunk was rewritten with a wider layout, the sample included.
+			chk = newChk
+		default:
+			// The sample needs a chunk of its own (a counter reset): the next call encodes
+			// it again (the iterator stays on it).
+			data := append([]byte(nil), chk.Bytes()...)
+			return prompb.Chunk{MinTimeMs: mint, MaxTimeMs: maxt, Type: typ, Data: data}, vt, nil
+		}
+		app = nextApp
+		if n == 0 {
+			mint = t
+		}
+		maxt = t
+		vt = it.Next()
+	}
+	data := append([]byte(nil), chk.Bytes()...)
+	return prompb.Chunk{MinTimeMs: mint, MaxTimeMs: maxt, Type: typ, Data: data}, vt, nil
 }
 
 // DecodeReadRequest reads a snappy-compressed ReadRequest, at most 32 MiB compressed and

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -108,22 +109,31 @@ func (e *encoder) result(v promql.Value) error {
 			}
 			e.buf = append(e.buf, `{"metric":`...)
 			e.buf = appendLabels(e.buf, s.Metric)
-			e.buf = append(e.buf, `,"values":[`...)
-			first := true
-			for j, f := range s.Values {
-				if !s.Has(j) {
-					continue
+			if s.Histograms == nil {
+				e.buf = append(e.buf, `,"values":[`...)
+				first := true
+				for j, f := range s.Values {
+					if !s.Has(j) {
+						continue
+					}
+					if !first {
+						e.buf = append(e.buf, ',')
+					}
+					first = false
+					e.buf = appendPoint(e.buf, v.Start+int64(s.First+j)*v.Step, f)
+					if j&1023 == 1023 {
+						e.maybeFlush()
+					}
 				}
-				if !first {
-					e.buf = append(e.buf, ',')
-				}
-				first = false
-				e.buf = appendPoint(e.buf, v.Start+int64(s.First+j)*v.Step, f)
-				if j&1023 == 1023 {
-					e.maybeFlush()
-				}
+				e.buf = append(e.buf, ']', '}')
+				e.maybeFlush()
+				continue
 			}
-			e.buf = append(e.buf, ']', '}')
+			// A series with native histograms: its floats under "values" and its histograms
+			// under "histograms", each list left out when empty, as Prometheus writes them.
+			e.stepPoints(v, s, false)
+			e.stepPoints(v, s, true)
+			e.buf = append(e.buf, '}')
 			e.maybeFlush()
 		}
 		e.buf = append(e.buf, ']')
@@ -148,6 +158,17 @@ func (e *encoder) result(v promql.Value) error {
 				}
 				e.buf = append(e.buf, ']')
 			}
+			if len(s.Histograms) > 0 {
+				e.buf = append(e.buf, `,"histograms":[`...)
+				for j, p := range s.Histograms {
+					if j > 0 {
+						e.buf = append(e.buf, ',')
+					}
+					e.buf = appendHPoint(e.buf, p.T, p.H)
+					e.maybeFlush()
+				}
+				e.buf = append(e.buf, ']')
+			}
 			e.buf = append(e.buf, '}')
 			e.maybeFlush()
 		}
@@ -160,8 +181,13 @@ func (e *encoder) result(v promql.Value) error {
 			}
 			e.buf = append(e.buf, `{"metric":`...)
 			e.buf = appendLabels(e.buf, s.Metric)
-			e.buf = append(e.buf, `,"value":`...)
-			e.buf = appendPoint(e.buf, s.T, s.F)
+			if s.H != nil {
+				e.buf = append(e.buf, `,"histogram":`...)
+				e.buf = appendHPoint(e.buf, s.T, s.H)
+			} else {
+				e.buf = append(e.buf, `,"value":`...)
+				e.buf = appendPoint(e.buf, s.T, s.F)
+			}
 			e.buf = append(e.buf, '}')
 			e.maybeFlush()
 		}
@@ -183,6 +209,39 @@ func (e *encoder) result(v promql.Value) error {
 		return fmt.Errorf("unknown query result type %T", v)
 	}
 	return nil
+}
+
+// stepPoints writes the float points (histograms false) or the histogram points of a
+// StepSeries that holds histograms, as `,"values":[…]` or `,"histograms":[…]`, nothing when
+// it has none of that kind.
+func (e *encoder) stepPoints(m promql.StepMatrix, s *promql.StepSeries, histograms bool) {
+	first := true
+	for j, f := range s.Values {
+		h := s.Histograms[j]
+		if !s.Has(j) || (h != nil) != histograms {
+			continue
+		}
+		if first {
+			if histograms {
+				e.buf = append(e.buf, `,"histograms":[`...)
+			} else {
+				e.buf = append(e.buf, `,"values":[`...)
+			}
+			first = false
+		} else {
+			e.buf = append(e.buf, ',')
+		}
+		t := m.Start + int64(s.First+j)*m.Step
+		if histograms {
+			e.buf = appendHPoint(e.buf, t, h)
+			e.maybeFlush()
+		} else {
+			e.buf = appendPoint(e.buf, t, f)
+		}
+	}
+	if !first {
+		e.buf = append(e.buf, ']')
+	}
 }
 
 func (e *encoder) stringList(prefix string, ss []string) {
@@ -211,6 +270,61 @@ func appendPoint(b []byte, t int64, f float64) []byte {
 	b = append(b, ',', '"')
 	b = appendFloat(b, f)
 	return append(b, '"', ']')
+}
+
+// appendHPoint writes [<seconds>,{<histogram>}] as Prometheus does for histogram samples.
+func appendHPoint(b []byte, t int64, h *histogram.FloatHistogram) []byte {
+	b = append(b, '[')
+	b = appendTimestamp(b, t)
+	b = append(b, ',')
+	b = appendHistogram(b, h)
+	return append(b, ']')
+}
+
+// appendHistogram writes a native histogram as Prometheus's jsonutil.MarshalHistogram does:
+// {"count":"…","sum":"…","buckets":[[<boundaries>,"<lower>","<upper>","<count>"],…]}, empty
+// buckets left out (and "buckets" with them when all are empty). The boundaries rule is 0 for
+// (lower, upper], 1 for [lower, upper), 2 for (lower, upper) and 3 for [lower, upper].
+func appendHistogram(b []byte, h *histogram.FloatHistogram) []byte {
+	b = append(b, `{"count":"`...)
+	b = appendFloat(b, h.Count)
+	b = append(b, `","sum":"`...)
+	b = appendFloat(b, h.Sum)
+	b = append(b, '"')
+	found := false
+	it := h.AllBucketIterator()
+	for it.Next() {
+		bucket := it.At()
+		if bucket.Count == 0 {
+			continue
+		}
+		if found {
+			b = append(b, ',')
+		} else {
+			b = append(b, `,"buckets":[`...)
+			found = true
+		}
+		rule := byte('2')
+		switch {
+		case bucket.LowerInclusive && bucket.UpperInclusive:
+			rule = '3'
+		case bucket.LowerInclusive:
+			rule = '1'
+		case bucket.UpperInclusive:
+			rule = '0'
+		}
+		b = append(b, '[', rule, ',', '"')
+		b = appendFloat(b, bucket.Lower)
+		b = append(b, '"', ',', '"')
+		b = appendFloat(b, bucket.Upper)
+		b = append(b, '"', ',', '"')
+		b = appendFloat(b, bucket.Count)
+		b = append(b, '"', ']')
+	}
+	if found {
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }
 
 // appendTimestamp writes milliseconds as seconds with up to three decimals, without going

@@ -30,6 +30,7 @@ import (
 	"github.com/golang/snappy"
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
@@ -87,7 +88,8 @@ func (l *writeLimiter) acquire(ctx context.Context) (release func(), err error) 
 // remoteWrite is the remote-write receiver, for 1.0 (prometheus.WriteRequest) and 2.0
 // (io.prometheus.write.v2.Request) bodies as the Content-Type's proto parameter says (none: 1.0);
 // another proto, or one not in Options.RemoteWriteMessages, is 415. Samples that storage
-// refuses (out of order, duplicate, out of bounds, too far in the future, native histograms) are
+// refuses (out of order, duplicate, out of bounds, too far in the future, invalid native
+// histograms) are
 // skipped and the valid rest is committed; the answer is then 400 with the refused samples
 // listed, as Prometheus's receiver answers a partially written 2.0 request, so that the sender
 // does not retry (and duplicate) a batch whose good samples are stored. Prometheus's 1.0
@@ -285,12 +287,21 @@ func (a *API) appendWriteRequest(r *http.Request, req *prompb.WriteRequest) (ref
 			invalid++
 			continue
 		}
-		if len(ts.Histograms) > 0 {
-			refused.add(fmt.Errorf("%w: native histogram samples are not supported (series %s)", storage.ErrOutOfBounds, ls.String()))
-		}
 		var ref storage.SeriesRef
 		for _, s := range ts.Samples {
 			if _, aerr := appendRemoteSample(app, &ref, ls, s.Timestamp, s.Value, maxT, &refused); aerr != nil {
+				return refused, aerr
+			}
+		}
+		for _, hp := range ts.Histograms {
+			var h *histogram.Histogram
+			var fh *histogram.FloatHistogram
+			if hp.IsFloatHistogram() {
+				fh = hp.ToFloatHistogram()
+			} else {
+				h = hp.ToIntHistogram()
+			}
+			if _, aerr := appendRemoteHistogram(app, &ref, ls, hp.Timestamp, h, fh, maxT, &refused); aerr != nil {
 				return refused, aerr
 			}
 		}
@@ -304,15 +315,13 @@ func (a *API) appendWriteRequest(r *http.Request, req *prompb.WriteRequest) (ref
 // writeStats count what a 2.0 request wrote, for the response headers.
 type writeStats struct{ samples, histograms, exemplars int }
 
-// errNoHistograms refuses native histograms until Vigil stores them (issue #18).
-var errNoHistograms = fmt.Errorf("%w: native histogram samples are not supported", storage.ErrOutOfBounds)
-
 // appendWriteV2Request appends a remote-write 2.0 request as Prometheus's receiver does
 // (storage/remote/write_handler.go appendV2, v0.315.0): labels and metadata resolved from the
 // symbol table, series with invalid labels or without samples refused (400, the rest written),
 // exemplars counted as written and not stored (as Prometheus without exemplar storage, its
 // default), metadata validated and not stored (as Prometheus without the metadata-wal-records
-// feature). Native histograms are refused, counted per histogram sample.
+// feature). Native histograms (integer, float, custom buckets) go through
+// appendRemoteHistogram.
 func (a *API) appendWriteV2Request(r *http.Request, req *writev2.Request) (refused refusedSamples, stats writeStats, err error) {
 	app := a.opts.Appendable.Appender(r.Context())
 	defer func() {
@@ -360,8 +369,23 @@ func (a *API) appendWriteV2Request(r *http.Request, req *writev2.Request) (refus
 				stats.samples++
 			}
 		}
-		for _, h := range ts.Histograms {
-			refused.add(fmt.Errorf("%w for series %s at timestamp %d", errNoHistograms, ls.String(), h.Timestamp))
+		for _, hp := range ts.Histograms {
+			// Custom bucket boundaries (NHCB, schema -53) travel in CustomValues, which the
+			// conversions carry over.
+			var h *histogram.Histogram
+			var fh *histogram.FloatHistogram
+			if hp.IsFloatHistogram() {
+				fh = hp.ToFloatHistogram()
+			} else {
+				h = hp.ToIntHistogram()
+			}
+			ok, aerr := appendRemoteHistogram(app, &ref, ls, hp.Timestamp, h, fh, maxT, &refused)
+			if aerr != nil {
+				return refused, stats, aerr
+			}
+			if ok {
+				stats.histograms++
+			}
 		}
 		for _, ep := range ts.Exemplars {
 			if _, eerr := ep.ToExemplar(&b, req.Symbols); eerr != nil {
@@ -391,4 +415,53 @@ func appendRemoteSample(app storage.Appender, ref *storage.SeriesRef, ls labels.
 	}
 	*ref = r
 	return true, nil
+}
+
+// appendRemoteHistogram appends one native histogram sample of a remote-write request (exactly
+// one of h and fh set) as Prometheus's receiver does: too far in the future is out of bounds, a
+// schema above 8 in the reserved range (9..52) is reduced to 8, and a histogram that fails
+// validation (histogram.Error: bucket counts against the count, spans against buckets, custom
+// bounds, unknown schema) is refused with the reason, like an out-of-order sample. Prometheus
+// finds the invalid ones in its TSDB's appender; Vigil checks here, before storage.
+func appendRemoteHistogram(app storage.Appender, ref *storage.SeriesRef, ls labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram, maxT int64, refused *refusedSamples) (ok bool, err error) {
+	if t > maxT {
+		refused.add(fmt.Errorf("%w: timestamp is too far in the future for series %s at timestamp %d", storage.ErrOutOfBounds, ls.String(), t))
+		return false, nil
+	}
+	var verr error
+	if h != nil {
+		if histogram.IsExponentialSchemaReserved(h.Schema) && h.Schema > histogram.ExponentialSchemaMax {
+			verr = h.ReduceResolution(histogram.ExponentialSchemaMax)
+		}
+		if verr == nil {
+			verr = h.Validate()
+		}
+	} else {
+		if histogram.IsExponentialSchemaReserved(fh.Schema) && fh.Schema > histogram.ExponentialSchemaMax {
+			verr = fh.ReduceResolution(histogram.ExponentialSchemaMax)
+		}
+		if verr == nil {
+			verr = fh.Validate()
+		}
+	}
+	if verr != nil {
+		refused.add(fmt.Errorf("%w for series %s at timestamp %d", verr, ls.String(), t))
+		return false, nil
+	}
+	r, aerr := app.AppendHistogram(*ref, ls, t, h, fh)
+	if aerr != nil {
+		if isBadSampleErr(aerr) || isHistogramValidationError(aerr) {
+			refused.add(fmt.Errorf("%w for series %s at timestamp %d", aerr, ls.String(), t))
+			return false, nil
+		}
+		return false, fmt.Errorf("%w for series %s at timestamp %d", aerr, ls.String(), t)
+	}
+	*ref = r
+	return true, nil
+}
+
+// isHistogramValidationError tells a native histogram that is not valid (as upstream).
+func isHistogramValidationError(err error) bool {
+	var e histogram.Error
+	return errors.As(err, &e)
 }

@@ -90,9 +90,9 @@ func TestRemoteWrite(t *testing.T) {
 		{"too far in the future", writeBody(t, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
 			series("future", nil, prompb.Sample{Timestamp: time.Now().Add(time.Hour).UnixMilli(), Value: 1}),
 		}}), ct, http.StatusBadRequest, "out of bounds"},
-		{"native histogram", writeBody(t, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
-			{Labels: []prompb.Label{{Name: "__name__", Value: "h"}}, Histograms: []prompb.Histogram{{Timestamp: base}}},
-		}}), ct, http.StatusBadRequest, "native histogram samples are not supported"},
+		{"invalid native histogram", writeBody(t, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
+			{Labels: []prompb.Label{{Name: "__name__", Value: "h"}}, Histograms: []prompb.Histogram{invalidHistogram(base)}},
+		}}), ct, http.StatusBadRequest, "histogram's observation count should equal"},
 		{"not snappy", []byte("plainly not snappy"), ct, http.StatusBadRequest, "snappy"},
 		{"not protobuf", snappy.Encode(nil, []byte{0xff, 0xff, 0xff}), ct, http.StatusBadRequest, "decoding remote write request"},
 		{"unknown proto", writeBody(t, ok), "application/x-protobuf;proto=io.prometheus.write.v3.Request", http.StatusUnsupportedMediaType, "unknown type for remote write protobuf message"},
@@ -117,7 +117,7 @@ func TestRemoteWrite(t *testing.T) {
 }
 
 // TestRemoteWritePartial: a batch with refused samples (out of order, duplicate, too far in
-// the future, a native histogram) stores its valid samples and answers 400 listing the refused
+// the future, an invalid native histogram) stores its valid samples and answers 400 listing the refused
 // ones, so that the sender neither retries nor loses the good samples. Before, the whole batch
 // was rolled back.
 func TestRemoteWritePartial(t *testing.T) {
@@ -137,14 +137,14 @@ func TestRemoteWritePartial(t *testing.T) {
 			prompb.Sample{Timestamp: base + 2000, Value: 3}, // good
 		),
 		series("future", nil, prompb.Sample{Timestamp: time.Now().Add(time.Hour).UnixMilli(), Value: 1}),
-		{Labels: []prompb.Label{{Name: "__name__", Value: "h"}}, Histograms: []prompb.Histogram{{Timestamp: base}}},
+		{Labels: []prompb.Label{{Name: "__name__", Value: "h"}}, Histograms: []prompb.Histogram{invalidHistogram(base)}},
 		series("fresh", nil, prompb.Sample{Timestamp: base, Value: 42}), // good
 	}}
 	code, body := postWrite(t, env, writeBody(t, mixed), ct)
 	if code != http.StatusBadRequest {
 		t.Fatalf("mixed batch: %d %s, want 400", code, body)
 	}
-	for _, want := range []string{"out of order sample", "duplicate sample for timestamp", "too far in the future", "native histogram"} {
+	for _, want := range []string{"out of order sample", "duplicate sample for timestamp", "too far in the future", "histogram's observation count"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("answer %q lacks %q", body, want)
 		}

@@ -90,7 +90,11 @@ func TestRemoteWriteV2(t *testing.T) {
 	good := v2Series(&st, labels.FromStrings("__name__", "v2_partial", "k", "good"), writev2.Sample{Timestamp: base, Value: 10}, writev2.Sample{Timestamp: base + 1000, Value: 11})
 	ooo := v2Series(&st, labels.FromStrings("__name__", "v2_total", "src", "a"), writev2.Sample{Timestamp: base, Value: 9})
 	hist := v2Series(&st, labels.FromStrings("__name__", "v2_hist"))
-	hist.Histograms = []writev2.Histogram{{Timestamp: base, Count: &writev2.Histogram_CountInt{CountInt: 1}}, {Timestamp: base + 1000, Count: &writev2.Histogram_CountInt{CountInt: 2}}}
+	// Invalid: buckets hold more observations than the count.
+	hist.Histograms = []writev2.Histogram{
+		{Timestamp: base, Count: &writev2.Histogram_CountInt{CountInt: 1}, PositiveSpans: []writev2.BucketSpan{{Length: 1}}, PositiveDeltas: []int64{5}},
+		{Timestamp: base + 1000, Count: &writev2.Histogram_CountInt{CountInt: 2}, PositiveSpans: []writev2.BucketSpan{{Length: 1}}, PositiveDeltas: []int64{5}},
+	}
 	nameless := v2Series(&st, labels.FromStrings("k", "nameless"), writev2.Sample{Timestamp: base, Value: 1})
 	empty := v2Series(&st, labels.FromStrings("__name__", "v2_empty"))
 	badRef := writev2.TimeSeries{LabelsRefs: []uint32{0, 9999}, Samples: []writev2.Sample{{Timestamp: base, Value: 1}}}
@@ -99,7 +103,7 @@ func TestRemoteWriteV2(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("partial write: %d %s", resp.StatusCode, body)
 	}
-	for _, want := range []string{"out of order sample", "native histogram samples are not supported", "invalid metric name or labels", "must contain at least one sample", "parsing labels for series"} {
+	for _, want := range []string{"out of order sample", "histogram's observation count should equal", "invalid metric name or labels", "must contain at least one sample", "parsing labels for series"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("partial write answer lacks %q: %s", want, body)
 		}
@@ -149,7 +153,8 @@ func FuzzRemoteWriteV2(f *testing.F) {
 	f.Add(seed)
 	f.Add([]byte{})
 	f.Add([]byte{0x2a, 0x02, 0x08, 0x01})
-	env := newTestEnv(f, func(o *Options) { o.EnableRemoteWrite = true })
+	// A storage that keeps native histograms, so that valid ones are written.
+	env := newTestEnv(f, func(o *Options) { o.EnableRemoteWrite = true; o.Appendable = newHistStore() })
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		resp, body := postV2Raw(t, env, raw)
 		if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusBadRequest {
@@ -159,13 +164,19 @@ func FuzzRemoteWriteV2(f *testing.F) {
 		if req.Unmarshal(raw) != nil {
 			return
 		}
-		n := 0
+		n, nh := 0, 0
 		for _, ts := range req.Timeseries {
 			n += len(ts.Samples)
+			nh += len(ts.Histograms)
 		}
 		if got := resp.Header.Get("X-Prometheus-Remote-Write-Samples-Written"); got != "" {
 			if w, err := strconv.Atoi(got); err != nil || w > n {
 				t.Fatalf("%s samples written of %d", got, n)
+			}
+		}
+		if got := resp.Header.Get("X-Prometheus-Remote-Write-Histograms-Written"); got != "" {
+			if w, err := strconv.Atoi(got); err != nil || w > nh {
+				t.Fatalf("%s histograms written of %d", got, nh)
 			}
 		}
 	})

@@ -46,9 +46,6 @@ const (
 	DefaultFlushDeadline = time.Minute
 )
 
-// droppedSeries marks a series write_relabel_configs dropped.
-var droppedSeries = &series{}
-
 // queue sends the samples of the WAL to one endpoint.
 type queue struct {
 	name, url, hash string
@@ -67,9 +64,11 @@ type queue struct {
 	metadataSource  MetadataSource
 	metadataMap     atomic.Pointer[map[string]Metadata]
 
-	series   map[uint64]*series // owned by the watcher goroutine
-	interned labelsV1           // 1.0 label encodings, owned by the watcher goroutine
-	shards   []*shard           // owned by the watcher goroutine
+	refs     refTable  // WAL series → record, owned by the watcher goroutine
+	gen      *arenaGen // the series records, written by the watcher goroutine
+	pairBuf  []uint32  // scratch space of the watcher goroutine
+	labelBuf []byte
+	shards   []*shard // owned by the watcher goroutine
 	dec      record.Decoder
 	samples  []record.RefSample // decoding buffer
 	lastCP   int                // index of the last checkpoint whose series were read
@@ -132,8 +131,7 @@ func newQueue(p queueParams) (*queue, error) {
 		posFile:        newPositionFile(p.dataDir, p.name, url),
 		flushDeadline:  p.flushDeadline,
 		metadataSource: p.metadata,
-		series:         map[uint64]*series{},
-		interned:       labelsV1{},
+		gen:            newArenaGen(),
 		stopc:          make(chan struct{}),
 		donec:          make(chan struct{}),
 		lastCP:         -1,
@@ -481,46 +479,82 @@ func (q *queue) addSeries(s record.RefSeries, seg int) {
 			}
 		})
 		if !relabel.ProcessBuilder(b, q.cfg.WriteRelabelConfigs...) {
-			q.series[s.Ref] = droppedSeries
+			q.refs.set(s.Ref, refEntry{off: offDropped, seg: int32(seg)})
 			return
 		}
 		lset = b.Labels()
 		if lset.IsEmpty() {
-			q.series[s.Ref] = droppedSeries
+			q.refs.set(s.Ref, refEntry{off: offDropped, seg: int32(seg)})
 			return
 		}
 	}
-	e := &series{seg: int32(seg)}
-	if q.v2 {
-		e.v2 = &seriesV2{lset: lset, name: lset.Get(labels.MetricName)} // the name shares lset's memory
-	} else {
-		// Only the interned encoding is kept: a substring of lset (such as its name) would
-		// keep all of lset's memory alive besides.
-		q.interned.encode(lset, e)
+	// Only the encoding is kept, in the queue's arenas (see series.go).
+	off, pairs, buf, ok := encodeSeries(q.gen, lset, q.pairBuf, q.labelBuf)
+	q.pairBuf, q.labelBuf = pairs, buf
+	if !ok {
+		// 4 GiB of distinct label pairs or records: its samples count as unintentionally dropped.
+		q.logger.Error("Remote write series arena full; series not sent", "series", lset.String())
+		return
 	}
-	q.series[s.Ref] = e
+	q.refs.set(s.Ref, refEntry{off: off, seg: int32(seg)})
 }
 
 // gcSeries reads a checkpoint newer than the last one read, if the watcher is past it, and
-// forgets the series that are neither in it nor logged after it (deleted from the head).
+// forgets the series that are neither in it nor logged after it (deleted from the head). The
+// series kept are copied into a fresh arena generation, so that the label pairs of deleted
+// series (pods, containers) do not accumulate for the life of the queue.
 func (q *queue) gcSeries(seg int) {
 	name, idx, err := wal.LastCheckpoint(q.wal.Dir())
 	if err != nil || idx <= q.lastCP || idx >= seg {
 		return
 	}
-	if err := q.readSeriesFrom(name, 0, -1, idx); err != nil {
+	// The checkpoint's series are alive: known ones are marked, unknown ones added.
+	r, err := wal.NewReader(name, 0, -1)
+	if err == nil {
+		for r.Next() {
+			rec := r.Record()
+			if q.dec.Type(rec) != record.Series {
+				continue
+			}
+			ss, err := q.dec.Series(rec, nil)
+			if err != nil {
+				q.m.decodeFailures.Inc()
+				continue
+			}
+			for _, s := range ss {
+				if e := q.refs.get(s.Ref); e.off != offUnknown {
+					e.seg = max(e.seg, int32(idx))
+					q.refs.set(s.Ref, e)
+				} else {
+					q.addSeries(s, idx)
+				}
+			}
+		}
+		err = r.Err()
+		r.Close()
+	}
+	if err != nil {
 		q.logger.Warn("Reading the WAL checkpoint's series", "err", err)
 		return
 	}
 	q.lastCP = idx
-	for ref, s := range q.series {
-		if s != droppedSeries && int(s.seg) < idx {
-			delete(q.series, ref)
+	old, ng := q.gen, newArenaGen()
+	q.refs.update(func(_ uint64, e refEntry) refEntry {
+		switch {
+		case int(e.seg) < idx:
+			return refEntry{}
+		case e.off == offDropped:
+			return e
 		}
-	}
-	// Forget the interned pairs too (the series keep theirs): label values of deleted series
-	// (pods, containers) would otherwise accumulate for the life of the queue.
-	q.interned = labelsV1{}
+		off, pairs, ok := old.copyRecord(e.off, ng, q.pairBuf)
+		q.pairBuf = pairs
+		if !ok {
+			return refEntry{}
+		}
+		e.off = off
+		return e
+	})
+	q.gen = ng
 }
 
 // handleRecord decodes a record; samples are enqueued when send is true. It returns false
@@ -551,11 +585,10 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 		n, maxT := 0, int64(math.MinInt64)
 		var droppedRelabel, droppedUnknown int
 		for _, s := range q.samples {
-			e := q.series[s.Ref]
-			switch e {
-			case nil:
+			switch q.refs.get(s.Ref).off {
+			case offUnknown:
 				droppedUnknown++
-			case droppedSeries:
+			case offDropped:
 				droppedRelabel++
 			default:
 				n++
@@ -578,11 +611,11 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 		q.pending.Add(int64(n))
 		q.m.samplesPending.Add(float64(n))
 		for _, s := range q.samples {
-			e := q.series[s.Ref]
-			if e == nil || e == droppedSeries {
+			off := q.refs.get(s.Ref).off
+			if off == offUnknown || off == offDropped {
 				continue
 			}
-			if !q.enqueue(s.Ref, sample{s: e, t: s.T, v: s.V, seq: seq}) {
+			if !q.enqueue(s.Ref, sample{g: q.gen, off: off, t: s.T, v: s.V, seq: seq}) {
 				return false
 			}
 		}
@@ -598,7 +631,7 @@ func (q *queue) enqueue(ref uint64, s sample) bool {
 	return sh.put(s, q)
 }
 
-// put hands the shard a sample or, with s.s nil, the watcher's word that it caught up with the
+// put hands the shard a sample or, with s.g nil, the watcher's word that it caught up with the
 // WAL. false: the queue is stopping.
 func (sh *shard) put(s sample, q *queue) bool {
 	select {
@@ -718,7 +751,7 @@ func (s *shard) run() {
 				}
 				return
 			}
-			if smp.s == nil { // the watcher read all of the WAL
+			if smp.g == nil { // the watcher read all of the WAL
 				if len(batch) == 0 {
 					continue
 				}

@@ -18,7 +18,7 @@
 #                      larger for Prometheus: its RSS grows before remote write is added, Vigil's not)
 #   lag_ms_p50/p99     arrival at the receiver minus the sample's timestamp (scrape time), over
 #                      the samples received after RW_AFTER+60 s
-# Ports: the rw lane's (SERVER_PORT 23090, GEN_PORT 23101…, sink 23201).
+# Ports: the rw lane's (SERVER_PORT 25090, GEN_PORT 25101…, sink 25201).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -27,9 +27,9 @@ OUT=${BENCH_RW_OUT:-/tmp/bench-rw}
 ROUNDS=${ROUNDS:-1}
 export RW_AFTER=${RW_AFTER:-150} DURATION=${DURATION:-420} NODE_EXPORTER=0
 PROFILE=${PROFILE:-moderate} BASE_FROM=${BASE_FROM:-60} WARMUP=${WARMUP:-60}
-export SERVER_PORT=${SERVER_PORT:-23090} GEN_PORT=${GEN_PORT:-23101} NODE_PORT=${NODE_PORT:-23100}
+export SERVER_PORT=${SERVER_PORT:-25090} GEN_PORT=${GEN_PORT:-25101} NODE_PORT=${NODE_PORT:-25100}
 export WORK_DIR=$OUT/runs BENCH_OUT=$OUT
-SINK_ADDR=${SINK_ADDR:-127.0.0.1:23201}
+SINK_ADDR=${SINK_ADDR:-127.0.0.1:25201}
 export RW_URL=http://$SINK_ADDR/api/v1/write RW_STATS=http://$SINK_ADDR/stats LAG_RESET_AT=$((RW_AFTER + WARMUP))
 mkdir -p "$OUT"
 [[ -d $HARNESS ]] || { echo "bench harness not found at $HARNESS (../shared/bench)" >&2; exit 2; }

@@ -93,6 +93,8 @@ type queue struct {
 	lastErrorAt           time.Time
 	sent, failed, retried atomic.Int64
 	dropped, pending      atomic.Int64
+	seriesKnown           atomic.Int64 // WAL series known (noteSeries)
+	seriesBytes           atomic.Int64
 	readPos               atomic.Pointer[position]
 	running               atomic.Bool // the start position is known
 	initial, skipUntil    position    // from initialPosition
@@ -463,6 +465,13 @@ func (q *queue) handleSeriesOnly(rec []byte, seg int) {
 	for _, s := range ss {
 		q.addSeries(s, seg)
 	}
+	q.noteSeries()
+}
+
+// noteSeries publishes the size of the per-series state for the status endpoint.
+func (q *queue) noteSeries() {
+	q.seriesKnown.Store(int64(q.refs.n))
+	q.seriesBytes.Store(q.gen.size() + q.refs.size())
 }
 
 // addSeries keeps a series' labels in the protocol's form, after external labels and
@@ -555,6 +564,7 @@ func (q *queue) gcSeries(seg int) {
 		return e
 	})
 	q.gen = ng
+	q.noteSeries()
 }
 
 // handleRecord decodes a record; samples are enqueued when send is true. It returns false
@@ -571,6 +581,7 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 		for _, s := range ss {
 			q.addSeries(s, start.Segment)
 		}
+		q.noteSeries()
 	case record.Samples:
 		q.m.recordsRead.WithLabelValues("samples").Inc()
 		if !send {

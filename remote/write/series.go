@@ -61,6 +61,9 @@ func newArenaGen() *arenaGen {
 	return g
 }
 
+// size is the memory the generation holds, in bytes.
+func (g *arenaGen) size() int64 { return g.bytes + 4*int64(len(g.index)) }
+
 // pageSize is the size of page i: doubling from arenaPageMin up to arenaPageMax.
 func pageSize(i int) int {
 	if i >= arenaPageBits-10 {
@@ -241,6 +244,17 @@ type refTable struct {
 	pages  []*refPage
 	sparse map[uint64]refEntry
 	n      int
+}
+
+// size is the memory the table holds, in bytes (the sparse map roughly).
+func (t *refTable) size() int64 {
+	n := 8 * int64(cap(t.pages))
+	for _, pg := range t.pages {
+		if pg != nil {
+			n += int64(unsafe.Sizeof(*pg))
+		}
+	}
+	return n + 32*int64(len(t.sparse))
 }
 
 func (t *refTable) get(ref uint64) refEntry {

@@ -47,7 +47,7 @@ func BenchmarkSeriesMemory(b *testing.B) {
 				var m0, m1 runtime.MemStats
 				runtime.ReadMemStats(&m0)
 				for _, s := range ss {
-					q.addSeries(record.RefSeries{Ref: s.Ref, Labels: s.Labels.Copy()}, 0) // as decoded from the WAL: its own memory
+					q.addSeries(s.Ref, s.Labels, 0)
 				}
 				runtime.GC()
 				runtime.ReadMemStats(&m1)

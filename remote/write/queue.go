@@ -457,13 +457,8 @@ func (q *queue) handleSeriesOnly(rec []byte, seg int) {
 	if q.dec.Type(rec) != record.Series {
 		return
 	}
-	ss, err := q.dec.Series(rec, nil)
-	if err != nil {
+	if err := q.dec.SeriesFunc(rec, func(ref uint64, lset labels.Labels) { q.addSeries(ref, lset, seg) }); err != nil {
 		q.m.decodeFailures.Inc()
-		return
-	}
-	for _, s := range ss {
-		q.addSeries(s, seg)
 	}
 	q.noteSeries()
 }
@@ -475,9 +470,8 @@ func (q *queue) noteSeries() {
 }
 
 // addSeries keeps a series' labels in the protocol's form, after external labels and
-// write_relabel_configs.
-func (q *queue) addSeries(s record.RefSeries, seg int) {
-	lset := s.Labels
+// write_relabel_configs. lset is valid only during the call (record.Decoder.SeriesFunc).
+func (q *queue) addSeries(ref uint64, lset labels.Labels, seg int) {
 	if !q.external.IsEmpty() || len(q.cfg.WriteRelabelConfigs) > 0 {
 		b := labels.NewBuilder(lset)
 		// External labels go on first, without overriding the series' own, and are subject to
@@ -488,12 +482,12 @@ func (q *queue) addSeries(s record.RefSeries, seg int) {
 			}
 		})
 		if !relabel.ProcessBuilder(b, q.cfg.WriteRelabelConfigs...) {
-			q.refs.set(s.Ref, refEntry{off: offDropped, seg: int32(seg)})
+			q.refs.set(ref, refEntry{off: offDropped, seg: int32(seg)})
 			return
 		}
 		lset = b.Labels()
 		if lset.IsEmpty() {
-			q.refs.set(s.Ref, refEntry{off: offDropped, seg: int32(seg)})
+			q.refs.set(ref, refEntry{off: offDropped, seg: int32(seg)})
 			return
 		}
 	}
@@ -505,7 +499,7 @@ func (q *queue) addSeries(s record.RefSeries, seg int) {
 		q.logger.Error("Remote write series arena full; series not sent", "series", lset.String())
 		return
 	}
-	q.refs.set(s.Ref, refEntry{off: off, seg: int32(seg)})
+	q.refs.set(ref, refEntry{off: off, seg: int32(seg)})
 }
 
 // gcSeries reads a checkpoint newer than the last one read, if the watcher is past it, and
@@ -525,18 +519,15 @@ func (q *queue) gcSeries(seg int) {
 			if q.dec.Type(rec) != record.Series {
 				continue
 			}
-			ss, err := q.dec.Series(rec, nil)
-			if err != nil {
-				q.m.decodeFailures.Inc()
-				continue
-			}
-			for _, s := range ss {
-				if e := q.refs.get(s.Ref); e.off != offUnknown {
+			if err := q.dec.SeriesFunc(rec, func(ref uint64, lset labels.Labels) {
+				if e := q.refs.get(ref); e.off != offUnknown {
 					e.seg = max(e.seg, int32(idx))
-					q.refs.set(s.Ref, e)
+					q.refs.set(ref, e)
 				} else {
-					q.addSeries(s, idx)
+					q.addSeries(ref, lset, idx)
 				}
+			}); err != nil {
+				q.m.decodeFailures.Inc()
 			}
 		}
 		err = r.Err()
@@ -573,13 +564,8 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 	switch q.dec.Type(rec) {
 	case record.Series:
 		q.m.recordsRead.WithLabelValues("series").Inc()
-		ss, err := q.dec.Series(rec, nil)
-		if err != nil {
+		if err := q.dec.SeriesFunc(rec, func(ref uint64, lset labels.Labels) { q.addSeries(ref, lset, start.Segment) }); err != nil {
 			q.m.decodeFailures.Inc()
-			return true
-		}
-		for _, s := range ss {
-			q.addSeries(s, start.Segment)
 		}
 		q.noteSeries()
 	case record.Samples:

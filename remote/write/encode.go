@@ -101,6 +101,10 @@ type encoder struct {
 	ts       []writev2.TimeSeries
 	req      writev2.Request
 	metadata func(name string) (Metadata, bool)
+	// pairSyms caches, for the 2.0 request being built, each label pair's symbols (name<<32 |
+	// value), by pair ref in symGen: one map lookup per label instead of two string lookups.
+	pairSyms map[uint32]uint64
+	symGen   *arenaGen
 }
 
 func newEncoder(v2 bool, metadata func(string) (Metadata, bool)) *encoder {
@@ -134,6 +138,12 @@ func (e *encoder) compress() []byte {
 
 func (e *encoder) encodeV2(samples []sample) ([]byte, error) {
 	e.symbols.Reset()
+	if e.pairSyms == nil {
+		e.pairSyms = map[uint32]uint64{}
+	}
+	clear(e.pairSyms)
+	e.symGen = nil
+	nameSym := uint64(e.symbols.Symbolize(labels.MetricName))
 	if cap(e.ts) < len(samples) {
 		e.ts = append(e.ts[:cap(e.ts)], make([]writev2.TimeSeries, len(samples)-cap(e.ts))...)
 	}
@@ -141,16 +151,25 @@ func (e *encoder) encodeV2(samples []sample) ([]byte, error) {
 	for i := range samples {
 		s := &samples[i]
 		t := &ts[i]
+		if s.g != e.symGen {
+			clear(e.pairSyms)
+			e.symGen = s.g
+		}
 		_, pairs := s.g.record(s.off)
 		pages := *s.g.pairPages.Load()
-		var metric string
+		metric := -1
 		t.LabelsRefs = t.LabelsRefs[:0]
 		for _, p := range pairs {
-			name, value := labelPair(s.g.pair(pages, p))
-			if name == labels.MetricName {
-				metric = value
+			syms, ok := e.pairSyms[p]
+			if !ok {
+				name, value := labelPair(s.g.pair(pages, p))
+				syms = uint64(e.symbols.Symbolize(name))<<32 | uint64(e.symbols.Symbolize(value))
+				e.pairSyms[p] = syms
 			}
-			t.LabelsRefs = append(t.LabelsRefs, e.symbols.Symbolize(name), e.symbols.Symbolize(value))
+			if syms>>32 == nameSym {
+				metric = int(uint32(syms))
+			}
+			t.LabelsRefs = append(t.LabelsRefs, uint32(syms>>32), uint32(syms))
 		}
 		if cap(t.Samples) == 0 {
 			t.Samples = make([]writev2.Sample, 1)
@@ -158,8 +177,8 @@ func (e *encoder) encodeV2(samples []sample) ([]byte, error) {
 		t.Samples = t.Samples[:1]
 		t.Samples[0] = writev2.Sample{Value: s.v, Timestamp: s.t}
 		t.Metadata = writev2.Metadata{}
-		if e.metadata != nil {
-			if md, ok := e.metadata(metric); ok {
+		if e.metadata != nil && metric >= 0 {
+			if md, ok := e.metadata(e.symbols.Symbols()[metric]); ok {
 				t.Metadata.Type = writev2.FromMetadataType(md.Type)
 				t.Metadata.HelpRef = e.symbols.Symbolize(md.Help)
 				t.Metadata.UnitRef = e.symbols.Symbolize(md.Unit)

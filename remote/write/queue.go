@@ -42,6 +42,8 @@ const (
 	// more will fill the batch soon. The wait keeps batches from shrinking to one commit each at
 	// high throughput, where the watcher catches up after every WAL write.
 	caughtUpFlushAge = 50 * time.Millisecond
+	// maxChunk is the most samples the watcher hands a shard at once.
+	maxChunk = 256
 	// DefaultFlushDeadline is how long a stopping queue tries to send what it holds.
 	DefaultFlushDeadline = time.Minute
 )
@@ -616,29 +618,62 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 				return false
 			}
 		}
+		return q.pushPending()
 	}
 	return true
 }
 
-// enqueue hands a sample to its series' shard, waiting while the shard is full (the WAL is the
-// buffer: reading simply pauses). false: the queue is stopping.
+// enqueue adds a sample to its series' shard's pending chunk, handing the chunk to the shard
+// when it is full. false: the queue is stopping.
 func (q *queue) enqueue(ref uint64, s sample) bool {
 	sh := q.shards[ref%uint64(len(q.shards))]
-	sh.unflushed = true
-	return sh.put(s, q)
+	sh.pend = append(sh.pend, s)
+	if len(sh.pend) >= cap(sh.pend) {
+		return sh.push(q)
+	}
+	return true
 }
 
-// put hands the shard a sample or, with s.g nil, the watcher's word that it caught up with the
-// WAL. false: the queue is stopping.
-func (sh *shard) put(s sample, q *queue) bool {
+// pushPending hands every shard its partial chunk (at the end of each record: the WAL is
+// read record by record, samples do not wait in the watcher). false: the queue is stopping.
+func (q *queue) pushPending() bool {
+	for _, sh := range q.shards {
+		if len(sh.pend) > 0 && !sh.push(q) {
+			return false
+		}
+	}
+	return true
+}
+
+// push hands the pending chunk to the shard, waiting while the shard is full (the WAL is the
+// buffer: reading simply pauses), and takes a recycled chunk. Samples go to the shard in chunks,
+// not one by one: one channel operation, and at most one wake-up of the shard, per chunk.
+// false: the queue is stopping.
+func (sh *shard) push(q *queue) bool {
+	sh.unflushed = true
+	if !sh.put(sh.pend, q) {
+		return false
+	}
 	select {
-	case sh.ch <- s:
+	case c := <-sh.free:
+		sh.pend = c[:0]
+	default:
+		sh.pend = make([]sample, 0, sh.chunk)
+	}
+	return true
+}
+
+// put hands the shard a chunk or, with a nil chunk, the watcher's word that it caught up with
+// the WAL. false: the queue is stopping.
+func (sh *shard) put(c []sample, q *queue) bool {
+	select {
+	case sh.ch <- c:
 		return true
 	default:
 	}
 	q.m.enqueueRetries.Inc()
 	select {
-	case sh.ch <- s:
+	case sh.ch <- c:
 		return true
 	case <-q.stopc:
 		return false
@@ -651,7 +686,7 @@ func (q *queue) flushShards() bool {
 	for _, sh := range q.shards {
 		if sh.unflushed {
 			sh.unflushed = false
-			if !sh.put(sample{}, q) {
+			if !sh.put(nil, q) {
 				return false
 			}
 		}
@@ -666,8 +701,13 @@ func (q *queue) startShards(n int) {
 		metadata = q.lookupMetadata
 	}
 	q.shards = make([]*shard, n)
+	// A shard holds capacity samples in chunks (plus the chunk the watcher fills and the batch
+	// it sends).
+	chunk := max(1, min(maxChunk, q.qc.Capacity/4, q.qc.MaxSamplesPerSend))
+	chunks := max(1, q.qc.Capacity/chunk)
 	for i := range q.shards {
-		sh := &shard{q: q, ch: make(chan sample, q.qc.Capacity), enc: newEncoder(q.v2, metadata), done: make(chan struct{})}
+		sh := &shard{q: q, ch: make(chan []sample, chunks), free: make(chan []sample, chunks+1), chunk: chunk,
+			pend: make([]sample, 0, chunk), enc: newEncoder(q.v2, metadata), done: make(chan struct{})}
 		q.shards[i] = sh
 		go sh.run()
 	}
@@ -679,6 +719,10 @@ func (q *queue) startShards(n int) {
 // a hard stop).
 func (q *queue) stopShards() {
 	for _, sh := range q.shards {
+		if len(sh.pend) > 0 {
+			sh.put(sh.pend, q) // on a hard stop they stay unacknowledged: sent after the restart
+			sh.pend = nil
+		}
 		close(sh.ch)
 	}
 	for _, sh := range q.shards {
@@ -706,11 +750,15 @@ func (q *queue) setError(err error) {
 
 // shard batches and sends the samples of its series.
 type shard struct {
-	q    *queue
-	ch   chan sample
-	enc  *encoder
-	done chan struct{}
-	// unflushed: samples were put since the last caught-up marker (owned by the watcher).
+	q     *queue
+	ch    chan []sample // chunks of samples; nil: the watcher caught up with the WAL
+	free  chan []sample // chunks the shard is done with, for the watcher to reuse
+	chunk int
+	enc   *encoder
+	done  chan struct{}
+	// Owned by the watcher: the chunk being filled, and whether samples were pushed since the
+	// last caught-up marker.
+	pend      []sample
 	unflushed bool
 }
 
@@ -741,14 +789,14 @@ func (s *shard) run() {
 	}
 	for {
 		select {
-		case smp, ok := <-s.ch:
+		case c, ok := <-s.ch:
 			if !ok {
 				if len(batch) > 0 {
 					s.send(batch)
 				}
 				return
 			}
-			if smp.g == nil { // the watcher read all of the WAL
+			if c == nil { // the watcher read all of the WAL
 				if len(batch) == 0 {
 					continue
 				}
@@ -761,12 +809,19 @@ func (s *shard) run() {
 				}
 				continue
 			}
-			if len(batch) == 0 {
-				first = time.Now()
+			for _, smp := range c {
+				if len(batch) == 0 {
+					first = time.Now()
+				}
+				batch = append(batch, smp)
+				if len(batch) >= q.qc.MaxSamplesPerSend {
+					flush()
+				}
 			}
-			batch = append(batch, smp)
-			if len(batch) >= q.qc.MaxSamplesPerSend {
-				flush()
+			clear(c) // drop the references to arena generations
+			select {
+			case s.free <- c[:0]:
+			default:
 			}
 		case <-soon.C:
 			soonArmed = false

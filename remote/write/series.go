@@ -234,21 +234,20 @@ const (
 	maxDenseRef = 1 << 32
 )
 
-type refPage struct {
-	e    [refPageSize]refEntry
-	live int
-}
+// refPage is exactly 32 KiB (a live count inside would make the allocation 40 KiB).
+type refPage [refPageSize]refEntry
 
 // refTable maps WAL series refs to entries. Owned by the watcher goroutine.
 type refTable struct {
 	pages  []*refPage
+	live   []int32 // per page
 	sparse map[uint64]refEntry
 	n      int
 }
 
 // size is the memory the table holds, in bytes (the sparse map roughly).
 func (t *refTable) size() int64 {
-	n := 8 * int64(cap(t.pages))
+	n := 12 * int64(cap(t.pages))
 	for _, pg := range t.pages {
 		if pg != nil {
 			n += int64(unsafe.Sizeof(*pg))
@@ -265,7 +264,7 @@ func (t *refTable) get(ref uint64) refEntry {
 	if p >= uint64(len(t.pages)) || t.pages[p] == nil {
 		return refEntry{}
 	}
-	return t.pages[p].e[ref&(refPageSize-1)]
+	return t.pages[p][ref&(refPageSize-1)]
 }
 
 func (t *refTable) set(ref uint64, e refEntry) {
@@ -282,15 +281,16 @@ func (t *refTable) set(ref uint64, e refEntry) {
 	p := ref >> refPageBits
 	if p >= uint64(len(t.pages)) {
 		t.pages = append(t.pages, make([]*refPage, int(p)+1-len(t.pages))...)
+		t.live = append(t.live, make([]int32, int(p)+1-len(t.live))...)
 	}
 	pg := t.pages[p]
 	if pg == nil {
 		pg = &refPage{}
 		t.pages[p] = pg
 	}
-	old := &pg.e[ref&(refPageSize-1)]
+	old := &pg[ref&(refPageSize-1)]
 	if old.off == offUnknown {
-		pg.live++
+		t.live[p]++
 		t.n++
 	}
 	*old = e
@@ -303,17 +303,17 @@ func (t *refTable) update(f func(ref uint64, e refEntry) refEntry) {
 		if pg == nil {
 			continue
 		}
-		for i := range pg.e {
-			if pg.e[i].off == offUnknown {
+		for i := range pg {
+			if pg[i].off == offUnknown {
 				continue
 			}
-			pg.e[i] = f(uint64(p)<<refPageBits|uint64(i), pg.e[i])
-			if pg.e[i].off == offUnknown {
-				pg.live--
+			pg[i] = f(uint64(p)<<refPageBits|uint64(i), pg[i])
+			if pg[i].off == offUnknown {
+				t.live[p]--
 				t.n--
 			}
 		}
-		if pg.live == 0 {
+		if t.live[p] == 0 {
 			t.pages[p] = nil
 		}
 	}

@@ -18,7 +18,11 @@
 #                      larger for Prometheus: its RSS grows before remote write is added, Vigil's not)
 #   lag_ms_p50/p99     arrival at the receiver minus the sample's timestamp (scrape time), over
 #                      the samples received after RW_AFTER+60 s
-# Ports: the rw lane's (SERVER_PORT 23090, GEN_PORT 23101…, sink 23201).
+#   rw_heap_b          live heap (after a forced GC, HEAP_AT = DURATION−20 s) of the stacks through
+#                      the remote-write code: Vigil's remote/write, Prometheus's storage/remote and
+#                      tsdb/wlog (go tool pprof -focus); the queues' own memory, without the noise
+#                      of RSS (the Go runtime returns freed memory to the OS in its own time)
+# Ports: the rw lane's (SERVER_PORT 25090, GEN_PORT 25101…, sink 25201).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,10 +30,11 @@ HARNESS=${HARNESS:-$ROOT/../shared/bench}
 OUT=${BENCH_RW_OUT:-/tmp/bench-rw}
 ROUNDS=${ROUNDS:-1}
 export RW_AFTER=${RW_AFTER:-150} DURATION=${DURATION:-420} NODE_EXPORTER=0
+export HEAP_AT=${HEAP_AT:-$((DURATION - 20))}
 PROFILE=${PROFILE:-moderate} BASE_FROM=${BASE_FROM:-60} WARMUP=${WARMUP:-60}
-export SERVER_PORT=${SERVER_PORT:-23090} GEN_PORT=${GEN_PORT:-23101} NODE_PORT=${NODE_PORT:-23100}
+export SERVER_PORT=${SERVER_PORT:-25090} GEN_PORT=${GEN_PORT:-25101} NODE_PORT=${NODE_PORT:-25100}
 export WORK_DIR=$OUT/runs BENCH_OUT=$OUT
-SINK_ADDR=${SINK_ADDR:-127.0.0.1:23201}
+SINK_ADDR=${SINK_ADDR:-127.0.0.1:25201}
 export RW_URL=http://$SINK_ADDR/api/v1/write RW_STATS=http://$SINK_ADDR/stats LAG_RESET_AT=$((RW_AFTER + WARMUP))
 mkdir -p "$OUT"
 [[ -d $HARNESS ]] || { echo "bench harness not found at $HARNESS (../shared/bench)" >&2; exit 2; }
@@ -60,7 +65,15 @@ for round in $(seq "$ROUNDS"); do
     run=$(ls -td "$WORK_DIR"/*/ | head -1)
     run=${run%/}
     [[ $run/ != "$before" ]] || { echo "no new run dir" >&2; continue; }
-    awk -v after="$RW_AFTER" -v dur="$DURATION" -v from="$BASE_FROM" -v warm="$WARMUP" -v hz="$(getconf CLK_TCK)" -v server="$s" -v round="$round" -v stats="$stats" -F'\t' '
+    focus='vigil/remote/write'
+    [[ $s == vigil ]] || focus='prometheus/storage/remote|tsdb/wlog'
+    heap=-1
+    if [[ -s $run/heap.pprof ]]; then
+      heap=$(go tool pprof -sample_index=inuse_space -focus "$focus" -unit B -nodecount=1000000 -nodefraction=0 -top "$run/heap.pprof" 2>/dev/null |
+        awk '/accounting for/ { v = $5; sub(/B,?$/, "", v); print v + 0; exit }')
+      [[ -n $heap ]] || heap=-1
+    fi
+    awk -v heap="$heap" -v after="$RW_AFTER" -v dur="$DURATION" -v from="$BASE_FROM" -v warm="$WARMUP" -v hz="$(getconf CLK_TCK)" -v server="$s" -v round="$round" -v stats="$stats" -F'\t' '
       NR == 1 { next }
       { t[++n] = $1; c[n] = $2; r[n] = $3; k[n] = $4 }
       END {
@@ -78,8 +91,8 @@ for round in $(seq "$ROUNDS"); do
         for (i = w0; i <= w1; i++) if (t[i] >= t[w1] - 60) { m += r[i]; mn++ }
         m /= mn
         extra = (m - mb) * 1024
-        printf "{\"server\":\"%s\",\"round\":%d,\"cpu_cores_before\":%.4f,\"cpu_cores_with_rw\":%.4f,\"samples_per_s\":%.1f,\"cpu_ns_per_sample\":%.0f,\"rss_before_mean_b\":%d,\"rss_end_mean_b\":%d,\"rss_extra_b\":%d,\"sink\":%s}\n",
-          server, round, cb, cw, sent, (sent > 0 ? (cw - cb) * 1e9 / sent : -1), mb * 1024, m * 1024, extra, stats
+        printf "{\"server\":\"%s\",\"round\":%d,\"cpu_cores_before\":%.4f,\"cpu_cores_with_rw\":%.4f,\"samples_per_s\":%.1f,\"cpu_ns_per_sample\":%.0f,\"rss_before_mean_b\":%d,\"rss_end_mean_b\":%d,\"rss_extra_b\":%d,\"rw_heap_b\":%d,\"sink\":%s}\n",
+          server, round, cb, cw, sent, (sent > 0 ? (cw - cb) * 1e9 / sent : -1), mb * 1024, m * 1024, extra, heap, stats
       }' "$run/rw-bench.tsv" | tee -a "$OUT/rw.jsonl"
   done
 done

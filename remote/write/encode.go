@@ -12,46 +12,28 @@ import (
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 )
 
-// series is what a queue keeps of one WAL series: its labels after external labels and
-// write_relabel_configs, in the form its protocol needs. It is small on purpose: a queue keeps
-// one per series of the WAL.
-type series struct {
-	// pairs are, for remote write 1.0, the encoded Label fields of a prompb.TimeSeries, one per
-	// label, interned across series (most label pairs repeat): every sample's TimeSeries is then
-	// these bytes plus the sample, with no per-sample label work. pbLen is their total length.
-	pairs []*string
-	pbLen uint32
-	// seg is the WAL segment of the series' last series record, for garbage collection at
-	// checkpoints.
-	seg int32
-	// v2 holds, for remote write 2.0, the labels (symbolised per request) and metric name.
-	v2 *seriesV2
-}
-
-type seriesV2 struct {
-	lset labels.Labels
-	name string
-}
-
-// labelsV1 interns the encoded label pairs of 1.0 queues.
-type labelsV1 map[string]*string
-
-// encode returns the series form of lset for 1.0.
-func (in labelsV1) encode(lset labels.Labels, s *series) {
-	s.pairs = make([]*string, 0, lset.Len())
-	s.pbLen = 0
-	var buf []byte
+// encodeSeries stores lset, encoded for 1.0, in g and returns its record. pairs and buf are
+// scratch space.
+func encodeSeries(g *arenaGen, lset labels.Labels, pairs []uint32, buf []byte) (off uint32, _ []uint32, _ []byte, ok bool) {
+	pairs = pairs[:0]
+	var pbLen uint32
+	ok = true
 	lset.Range(func(l labels.Label) {
-		buf = appendLabelV1(buf[:0], l)
-		p, ok := in[string(buf)]
 		if !ok {
-			str := string(buf)
-			p = &str
-			in[str] = p
+			return
 		}
-		s.pairs = append(s.pairs, p)
-		s.pbLen += uint32(len(*p))
+		buf = appendLabelV1(buf[:0], l)
+		var ref uint32
+		if ref, ok = g.internPair(buf); ok {
+			pairs = append(pairs, ref)
+			pbLen += uint32(len(buf))
+		}
 	})
+	if !ok {
+		return 0, pairs, buf, false
+	}
+	off, ok = g.addRecord(pbLen, pairs)
+	return off, pairs, buf, ok
 }
 
 // appendLabelV1 appends one TimeSeries.labels field (a prompb.Label) for l.
@@ -70,7 +52,8 @@ func appendLabelV1(b []byte, l labels.Label) []byte {
 // sample is one sample on its way to the receiver. seq is the tracker sequence number of the
 // WAL record it came from.
 type sample struct {
-	s   *series
+	g   *arenaGen // nil: the watcher's word that it caught up with the WAL
+	off uint32    // the series' record in g
 	t   int64
 	v   float64
 	seq uint64
@@ -91,13 +74,15 @@ func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 // appendSampleV1 appends one TimeSeries (the series' labels and one sample) of a
 // prompb.WriteRequest to b.
-func appendSampleV1(b []byte, s *series, t int64, v float64) []byte {
+func appendSampleV1(b []byte, g *arenaGen, off uint32, t int64, v float64) []byte {
+	pbLen, pairs := g.record(off)
 	sampleLen := 1 + 8 + 1 + uvarintLen(uint64(t))
-	tsLen := int(s.pbLen) + 1 + uvarintLen(uint64(sampleLen)) + sampleLen
+	tsLen := int(pbLen) + 1 + uvarintLen(uint64(sampleLen)) + sampleLen
 	b = append(b, tagTimeSeries)
 	b = binary.AppendUvarint(b, uint64(tsLen))
-	for _, p := range s.pairs {
-		b = append(b, *p...)
+	pages := *g.pairPages.Load()
+	for _, p := range pairs {
+		b = append(b, g.pair(pages, p)...)
 	}
 	b = append(b, tagSamples)
 	b = binary.AppendUvarint(b, uint64(sampleLen))
@@ -116,6 +101,10 @@ type encoder struct {
 	ts       []writev2.TimeSeries
 	req      writev2.Request
 	metadata func(name string) (Metadata, bool)
+	// pairSyms caches, for the 2.0 request being built, each label pair's symbols (name<<32 |
+	// value), by pair ref in symGen: one map lookup per label instead of two string lookups.
+	pairSyms map[uint32]uint64
+	symGen   *arenaGen
 }
 
 func newEncoder(v2 bool, metadata func(string) (Metadata, bool)) *encoder {
@@ -133,7 +122,7 @@ func (e *encoder) encode(samples []sample) (body []byte, rawSize int, err error)
 	} else {
 		e.raw = e.raw[:0]
 		for i := range samples {
-			e.raw = appendSampleV1(e.raw, samples[i].s, samples[i].t, samples[i].v)
+			e.raw = appendSampleV1(e.raw, samples[i].g, samples[i].off, samples[i].t, samples[i].v)
 		}
 	}
 	return e.compress(), len(e.raw), nil
@@ -149,6 +138,12 @@ func (e *encoder) compress() []byte {
 
 func (e *encoder) encodeV2(samples []sample) ([]byte, error) {
 	e.symbols.Reset()
+	if e.pairSyms == nil {
+		e.pairSyms = map[uint32]uint64{}
+	}
+	clear(e.pairSyms)
+	e.symGen = nil
+	nameSym := uint64(e.symbols.Symbolize(labels.MetricName))
 	if cap(e.ts) < len(samples) {
 		e.ts = append(e.ts[:cap(e.ts)], make([]writev2.TimeSeries, len(samples)-cap(e.ts))...)
 	}
@@ -156,15 +151,34 @@ func (e *encoder) encodeV2(samples []sample) ([]byte, error) {
 	for i := range samples {
 		s := &samples[i]
 		t := &ts[i]
-		t.LabelsRefs = e.symbols.SymbolizeLabels(s.s.v2.lset, t.LabelsRefs)
+		if s.g != e.symGen {
+			clear(e.pairSyms)
+			e.symGen = s.g
+		}
+		_, pairs := s.g.record(s.off)
+		pages := *s.g.pairPages.Load()
+		metric := -1
+		t.LabelsRefs = t.LabelsRefs[:0]
+		for _, p := range pairs {
+			syms, ok := e.pairSyms[p]
+			if !ok {
+				name, value := labelPair(s.g.pair(pages, p))
+				syms = uint64(e.symbols.Symbolize(name))<<32 | uint64(e.symbols.Symbolize(value))
+				e.pairSyms[p] = syms
+			}
+			if syms>>32 == nameSym {
+				metric = int(uint32(syms))
+			}
+			t.LabelsRefs = append(t.LabelsRefs, uint32(syms>>32), uint32(syms))
+		}
 		if cap(t.Samples) == 0 {
 			t.Samples = make([]writev2.Sample, 1)
 		}
 		t.Samples = t.Samples[:1]
 		t.Samples[0] = writev2.Sample{Value: s.v, Timestamp: s.t}
 		t.Metadata = writev2.Metadata{}
-		if e.metadata != nil {
-			if md, ok := e.metadata(s.s.v2.name); ok {
+		if e.metadata != nil && metric >= 0 {
+			if md, ok := e.metadata(e.symbols.Symbols()[metric]); ok {
 				t.Metadata.Type = writev2.FromMetadataType(md.Type)
 				t.Metadata.HelpRef = e.symbols.Symbolize(md.Help)
 				t.Metadata.UnitRef = e.symbols.Symbolize(md.Unit)

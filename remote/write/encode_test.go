@@ -15,10 +15,13 @@ func FuzzEncodeV1(f *testing.F) {
 	f.Add("x\xffy", "é", "long value with spaces", int64(math.MaxInt64), -0.0, int64(1), 3.0)
 	f.Fuzz(func(t *testing.T, name, ln, lv string, t1 int64, v1 float64, t2 int64, v2 float64) {
 		lset := labels.FromStrings("__name__", name, ln, lv)
-		s := &series{}
-		labelsV1{}.encode(lset, s)
-		b := appendSampleV1(nil, s, t1, v1)
-		b = appendSampleV1(b, s, t2, v2)
+		g := newArenaGen()
+		off, _, _, ok := encodeSeries(g, lset, nil, nil)
+		if !ok {
+			t.Fatal("arena full")
+		}
+		b := appendSampleV1(nil, g, off, t1, v1)
+		b = appendSampleV1(b, g, off, t2, v2)
 		var req prompb.WriteRequest
 		if err := req.Unmarshal(b); err != nil {
 			t.Fatalf("upstream cannot decode: %v", err)

@@ -150,19 +150,23 @@ func (m *Manager) Stop() {
 
 // QueueStatus is one queue's state, for /api/v1/status/remote_write.
 type QueueStatus struct {
-	Name                 string    `json:"name"`
-	URL                  string    `json:"url"`
-	ProtobufMessage      string    `json:"protobufMessage"`
-	Shards               int       `json:"shards"`
-	DesiredShards        int       `json:"desiredShards"`
-	MinShards            int       `json:"minShards"`
-	MaxShards            int       `json:"maxShards"`
-	Capacity             int       `json:"capacity"`
-	SamplesPending       int64     `json:"samplesPending"`
-	SamplesSent          int64     `json:"samplesSent"`
-	SamplesFailed        int64     `json:"samplesFailed"`
-	SamplesRetried       int64     `json:"samplesRetried"`
-	SamplesDropped       int64     `json:"samplesDropped"`
+	Name            string `json:"name"`
+	URL             string `json:"url"`
+	ProtobufMessage string `json:"protobufMessage"`
+	Shards          int    `json:"shards"`
+	DesiredShards   int    `json:"desiredShards"`
+	MinShards       int    `json:"minShards"`
+	MaxShards       int    `json:"maxShards"`
+	Capacity        int    `json:"capacity"`
+	SamplesPending  int64  `json:"samplesPending"`
+	SamplesSent     int64  `json:"samplesSent"`
+	SamplesFailed   int64  `json:"samplesFailed"`
+	SamplesRetried  int64  `json:"samplesRetried"`
+	SamplesDropped  int64  `json:"samplesDropped"`
+	// Series is how many WAL series the queue knows; SeriesBytes the memory their labels and
+	// index take in the queue.
+	Series               int64     `json:"series"`
+	SeriesBytes          int64     `json:"seriesBytes"`
 	HighestTimestamp     time.Time `json:"highestTimestamp"`
 	HighestSentTimestamp time.Time `json:"highestSentTimestamp"`
 	LastSend             time.Time `json:"lastSend"`
@@ -190,6 +194,7 @@ func (m *Manager) Status() []QueueStatus {
 			MinShards: q.qc.MinShards, MaxShards: q.qc.MaxShards, Capacity: q.qc.Capacity,
 			SamplesPending: q.pending.Load(), SamplesSent: q.sent.Load(), SamplesFailed: q.failed.Load(),
 			SamplesRetried: q.retried.Load(), SamplesDropped: q.dropped.Load(),
+			Series: q.seriesKnown.Load(), SeriesBytes: q.seriesBytes.Load(),
 			HighestTimestamp:     secondsTime(q.m.highestTimestamp.get()),
 			HighestSentTimestamp: secondsTime(q.m.highestSentTimestamp.get()),
 		}

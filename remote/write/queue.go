@@ -42,12 +42,11 @@ const (
 	// more will fill the batch soon. The wait keeps batches from shrinking to one commit each at
 	// high throughput, where the watcher catches up after every WAL write.
 	caughtUpFlushAge = 50 * time.Millisecond
+	// maxChunk is the most samples the watcher hands a shard at once.
+	maxChunk = 256
 	// DefaultFlushDeadline is how long a stopping queue tries to send what it holds.
 	DefaultFlushDeadline = time.Minute
 )
-
-// droppedSeries marks a series write_relabel_configs dropped.
-var droppedSeries = &series{}
 
 // queue sends the samples of the WAL to one endpoint.
 type queue struct {
@@ -67,9 +66,11 @@ type queue struct {
 	metadataSource  MetadataSource
 	metadataMap     atomic.Pointer[map[string]Metadata]
 
-	series   map[uint64]*series // owned by the watcher goroutine
-	interned labelsV1           // 1.0 label encodings, owned by the watcher goroutine
-	shards   []*shard           // owned by the watcher goroutine
+	refs     refTable  // WAL series → record, owned by the watcher goroutine
+	gen      *arenaGen // the series records, written by the watcher goroutine
+	pairBuf  []uint32  // scratch space of the watcher goroutine
+	labelBuf []byte
+	shards   []*shard // owned by the watcher goroutine
 	dec      record.Decoder
 	samples  []record.RefSample // decoding buffer
 	lastCP   int                // index of the last checkpoint whose series were read
@@ -94,6 +95,8 @@ type queue struct {
 	lastErrorAt           time.Time
 	sent, failed, retried atomic.Int64
 	dropped, pending      atomic.Int64
+	seriesKnown           atomic.Int64 // WAL series known (noteSeries)
+	seriesBytes           atomic.Int64
 	readPos               atomic.Pointer[position]
 	running               atomic.Bool // the start position is known
 	initial, skipUntil    position    // from initialPosition
@@ -132,8 +135,7 @@ func newQueue(p queueParams) (*queue, error) {
 		posFile:        newPositionFile(p.dataDir, p.name, url),
 		flushDeadline:  p.flushDeadline,
 		metadataSource: p.metadata,
-		series:         map[uint64]*series{},
-		interned:       labelsV1{},
+		gen:            newArenaGen(),
 		stopc:          make(chan struct{}),
 		donec:          make(chan struct{}),
 		lastCP:         -1,
@@ -457,20 +459,21 @@ func (q *queue) handleSeriesOnly(rec []byte, seg int) {
 	if q.dec.Type(rec) != record.Series {
 		return
 	}
-	ss, err := q.dec.Series(rec, nil)
-	if err != nil {
+	if err := q.dec.SeriesFunc(rec, func(ref uint64, lset labels.Labels) { q.addSeries(ref, lset, seg) }); err != nil {
 		q.m.decodeFailures.Inc()
-		return
 	}
-	for _, s := range ss {
-		q.addSeries(s, seg)
-	}
+	q.noteSeries()
+}
+
+// noteSeries publishes the size of the per-series state for the status endpoint.
+func (q *queue) noteSeries() {
+	q.seriesKnown.Store(int64(q.refs.n))
+	q.seriesBytes.Store(q.gen.size() + q.refs.size())
 }
 
 // addSeries keeps a series' labels in the protocol's form, after external labels and
-// write_relabel_configs.
-func (q *queue) addSeries(s record.RefSeries, seg int) {
-	lset := s.Labels
+// write_relabel_configs. lset is valid only during the call (record.Decoder.SeriesFunc).
+func (q *queue) addSeries(ref uint64, lset labels.Labels, seg int) {
 	if !q.external.IsEmpty() || len(q.cfg.WriteRelabelConfigs) > 0 {
 		b := labels.NewBuilder(lset)
 		// External labels go on first, without overriding the series' own, and are subject to
@@ -481,46 +484,80 @@ func (q *queue) addSeries(s record.RefSeries, seg int) {
 			}
 		})
 		if !relabel.ProcessBuilder(b, q.cfg.WriteRelabelConfigs...) {
-			q.series[s.Ref] = droppedSeries
+			q.refs.set(ref, refEntry{off: offDropped, seg: int32(seg)})
 			return
 		}
 		lset = b.Labels()
 		if lset.IsEmpty() {
-			q.series[s.Ref] = droppedSeries
+			q.refs.set(ref, refEntry{off: offDropped, seg: int32(seg)})
 			return
 		}
 	}
-	e := &series{seg: int32(seg)}
-	if q.v2 {
-		e.v2 = &seriesV2{lset: lset, name: lset.Get(labels.MetricName)} // the name shares lset's memory
-	} else {
-		// Only the interned encoding is kept: a substring of lset (such as its name) would
-		// keep all of lset's memory alive besides.
-		q.interned.encode(lset, e)
+	// Only the encoding is kept, in the queue's arenas (see series.go).
+	off, pairs, buf, ok := encodeSeries(q.gen, lset, q.pairBuf, q.labelBuf)
+	q.pairBuf, q.labelBuf = pairs, buf
+	if !ok {
+		// 4 GiB of distinct label pairs or records: its samples count as unintentionally dropped.
+		q.logger.Error("Remote write series arena full; series not sent", "series", lset.String())
+		return
 	}
-	q.series[s.Ref] = e
+	q.refs.set(ref, refEntry{off: off, seg: int32(seg)})
 }
 
 // gcSeries reads a checkpoint newer than the last one read, if the watcher is past it, and
-// forgets the series that are neither in it nor logged after it (deleted from the head).
+// forgets the series that are neither in it nor logged after it (deleted from the head). The
+// series kept are copied into a fresh arena generation, so that the label pairs of deleted
+// series (pods, containers) do not accumulate for the life of the queue.
 func (q *queue) gcSeries(seg int) {
 	name, idx, err := wal.LastCheckpoint(q.wal.Dir())
 	if err != nil || idx <= q.lastCP || idx >= seg {
 		return
 	}
-	if err := q.readSeriesFrom(name, 0, -1, idx); err != nil {
+	// The checkpoint's series are alive: known ones are marked, unknown ones added.
+	r, err := wal.NewReader(name, 0, -1)
+	if err == nil {
+		for r.Next() {
+			rec := r.Record()
+			if q.dec.Type(rec) != record.Series {
+				continue
+			}
+			if err := q.dec.SeriesFunc(rec, func(ref uint64, lset labels.Labels) {
+				if e := q.refs.get(ref); e.off != offUnknown {
+					e.seg = max(e.seg, int32(idx))
+					q.refs.set(ref, e)
+				} else {
+					q.addSeries(ref, lset, idx)
+				}
+			}); err != nil {
+				q.m.decodeFailures.Inc()
+			}
+		}
+		err = r.Err()
+		r.Close()
+	}
+	if err != nil {
 		q.logger.Warn("Reading the WAL checkpoint's series", "err", err)
 		return
 	}
 	q.lastCP = idx
-	for ref, s := range q.series {
-		if s != droppedSeries && int(s.seg) < idx {
-			delete(q.series, ref)
+	old, ng := q.gen, newArenaGen()
+	q.refs.update(func(_ uint64, e refEntry) refEntry {
+		switch {
+		case int(e.seg) < idx:
+			return refEntry{}
+		case e.off == offDropped:
+			return e
 		}
-	}
-	// Forget the interned pairs too (the series keep theirs): label values of deleted series
-	// (pods, containers) would otherwise accumulate for the life of the queue.
-	q.interned = labelsV1{}
+		off, pairs, ok := old.copyRecord(e.off, ng, q.pairBuf)
+		q.pairBuf = pairs
+		if !ok {
+			return refEntry{}
+		}
+		e.off = off
+		return e
+	})
+	q.gen = ng
+	q.noteSeries()
 }
 
 // handleRecord decodes a record; samples are enqueued when send is true. It returns false
@@ -529,14 +566,10 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 	switch q.dec.Type(rec) {
 	case record.Series:
 		q.m.recordsRead.WithLabelValues("series").Inc()
-		ss, err := q.dec.Series(rec, nil)
-		if err != nil {
+		if err := q.dec.SeriesFunc(rec, func(ref uint64, lset labels.Labels) { q.addSeries(ref, lset, start.Segment) }); err != nil {
 			q.m.decodeFailures.Inc()
-			return true
 		}
-		for _, s := range ss {
-			q.addSeries(s, start.Segment)
-		}
+		q.noteSeries()
 	case record.Samples:
 		q.m.recordsRead.WithLabelValues("samples").Inc()
 		if !send {
@@ -551,11 +584,10 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 		n, maxT := 0, int64(math.MinInt64)
 		var droppedRelabel, droppedUnknown int
 		for _, s := range q.samples {
-			e := q.series[s.Ref]
-			switch e {
-			case nil:
+			switch q.refs.get(s.Ref).off {
+			case offUnknown:
 				droppedUnknown++
-			case droppedSeries:
+			case offDropped:
 				droppedRelabel++
 			default:
 				n++
@@ -578,37 +610,70 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 		q.pending.Add(int64(n))
 		q.m.samplesPending.Add(float64(n))
 		for _, s := range q.samples {
-			e := q.series[s.Ref]
-			if e == nil || e == droppedSeries {
+			off := q.refs.get(s.Ref).off
+			if off == offUnknown || off == offDropped {
 				continue
 			}
-			if !q.enqueue(s.Ref, sample{s: e, t: s.T, v: s.V, seq: seq}) {
+			if !q.enqueue(s.Ref, sample{g: q.gen, off: off, t: s.T, v: s.V, seq: seq}) {
 				return false
 			}
+		}
+		return q.pushPending()
+	}
+	return true
+}
+
+// enqueue adds a sample to its series' shard's pending chunk, handing the chunk to the shard
+// when it is full. false: the queue is stopping.
+func (q *queue) enqueue(ref uint64, s sample) bool {
+	sh := q.shards[ref%uint64(len(q.shards))]
+	sh.pend = append(sh.pend, s)
+	if len(sh.pend) >= cap(sh.pend) {
+		return sh.push(q)
+	}
+	return true
+}
+
+// pushPending hands every shard its partial chunk (at the end of each record: the WAL is
+// read record by record, samples do not wait in the watcher). false: the queue is stopping.
+func (q *queue) pushPending() bool {
+	for _, sh := range q.shards {
+		if len(sh.pend) > 0 && !sh.push(q) {
+			return false
 		}
 	}
 	return true
 }
 
-// enqueue hands a sample to its series' shard, waiting while the shard is full (the WAL is the
-// buffer: reading simply pauses). false: the queue is stopping.
-func (q *queue) enqueue(ref uint64, s sample) bool {
-	sh := q.shards[ref%uint64(len(q.shards))]
+// push hands the pending chunk to the shard, waiting while the shard is full (the WAL is the
+// buffer: reading simply pauses), and takes a recycled chunk. Samples go to the shard in chunks,
+// not one by one: one channel operation, and at most one wake-up of the shard, per chunk.
+// false: the queue is stopping.
+func (sh *shard) push(q *queue) bool {
 	sh.unflushed = true
-	return sh.put(s, q)
+	if !sh.put(sh.pend, q) {
+		return false
+	}
+	select {
+	case c := <-sh.free:
+		sh.pend = c[:0]
+	default:
+		sh.pend = make([]sample, 0, sh.chunk)
+	}
+	return true
 }
 
-// put hands the shard a sample or, with s.s nil, the watcher's word that it caught up with the
-// WAL. false: the queue is stopping.
-func (sh *shard) put(s sample, q *queue) bool {
+// put hands the shard a chunk or, with a nil chunk, the watcher's word that it caught up with
+// the WAL. false: the queue is stopping.
+func (sh *shard) put(c []sample, q *queue) bool {
 	select {
-	case sh.ch <- s:
+	case sh.ch <- c:
 		return true
 	default:
 	}
 	q.m.enqueueRetries.Inc()
 	select {
-	case sh.ch <- s:
+	case sh.ch <- c:
 		return true
 	case <-q.stopc:
 		return false
@@ -621,7 +686,7 @@ func (q *queue) flushShards() bool {
 	for _, sh := range q.shards {
 		if sh.unflushed {
 			sh.unflushed = false
-			if !sh.put(sample{}, q) {
+			if !sh.put(nil, q) {
 				return false
 			}
 		}
@@ -636,8 +701,13 @@ func (q *queue) startShards(n int) {
 		metadata = q.lookupMetadata
 	}
 	q.shards = make([]*shard, n)
+	// A shard holds capacity samples in chunks (plus the chunk the watcher fills and the batch
+	// it sends).
+	chunk := max(1, min(maxChunk, q.qc.Capacity/4, q.qc.MaxSamplesPerSend))
+	chunks := max(1, q.qc.Capacity/chunk)
 	for i := range q.shards {
-		sh := &shard{q: q, ch: make(chan sample, q.qc.Capacity), enc: newEncoder(q.v2, metadata), done: make(chan struct{})}
+		sh := &shard{q: q, ch: make(chan []sample, chunks), free: make(chan []sample, chunks+1), chunk: chunk,
+			pend: make([]sample, 0, chunk), enc: newEncoder(q.v2, metadata), done: make(chan struct{})}
 		q.shards[i] = sh
 		go sh.run()
 	}
@@ -649,6 +719,10 @@ func (q *queue) startShards(n int) {
 // a hard stop).
 func (q *queue) stopShards() {
 	for _, sh := range q.shards {
+		if len(sh.pend) > 0 {
+			sh.put(sh.pend, q) // on a hard stop they stay unacknowledged: sent after the restart
+			sh.pend = nil
+		}
 		close(sh.ch)
 	}
 	for _, sh := range q.shards {
@@ -676,11 +750,15 @@ func (q *queue) setError(err error) {
 
 // shard batches and sends the samples of its series.
 type shard struct {
-	q    *queue
-	ch   chan sample
-	enc  *encoder
-	done chan struct{}
-	// unflushed: samples were put since the last caught-up marker (owned by the watcher).
+	q     *queue
+	ch    chan []sample // chunks of samples; nil: the watcher caught up with the WAL
+	free  chan []sample // chunks the shard is done with, for the watcher to reuse
+	chunk int
+	enc   *encoder
+	done  chan struct{}
+	// Owned by the watcher: the chunk being filled, and whether samples were pushed since the
+	// last caught-up marker.
+	pend      []sample
 	unflushed bool
 }
 
@@ -711,14 +789,14 @@ func (s *shard) run() {
 	}
 	for {
 		select {
-		case smp, ok := <-s.ch:
+		case c, ok := <-s.ch:
 			if !ok {
 				if len(batch) > 0 {
 					s.send(batch)
 				}
 				return
 			}
-			if smp.s == nil { // the watcher read all of the WAL
+			if c == nil { // the watcher read all of the WAL
 				if len(batch) == 0 {
 					continue
 				}
@@ -731,12 +809,19 @@ func (s *shard) run() {
 				}
 				continue
 			}
-			if len(batch) == 0 {
-				first = time.Now()
+			for _, smp := range c {
+				if len(batch) == 0 {
+					first = time.Now()
+				}
+				batch = append(batch, smp)
+				if len(batch) >= q.qc.MaxSamplesPerSend {
+					flush()
+				}
 			}
-			batch = append(batch, smp)
-			if len(batch) >= q.qc.MaxSamplesPerSend {
-				flush()
+			clear(c) // drop the references to arena generations
+			select {
+			case s.free <- c[:0]:
+			default:
 			}
 		case <-soon.C:
 			soonArmed = false

@@ -9,18 +9,23 @@
 # the CPU and memory before are the ingestion-only baseline of the same run. LAG_RESET_AT seconds
 # after the start it resets the sink's lag figures (so they cover the steady state). Every
 # SAMPLE_EVERY seconds it writes one line to rw-bench.tsv in the run dir: seconds since start,
-# server CPU ticks (utime+stime), RSS in kB, and the samples the sink has received.
+# server CPU ticks (utime+stime), RSS in kB, and the samples the sink has received. HEAP_AT
+# seconds after the start (if set) it saves a heap profile taken after a forced GC
+# (/debug/pprof/heap?gc=1, which Vigil and Prometheus both serve) to heap.pprof in the run dir.
 set -euo pipefail
-: "${RW_URL:?}" "${RW_STATS:?}" "${RW_AFTER:=150}" "${RW_PROTOBUF:=prometheus.WriteRequest}" "${SAMPLE_EVERY:=5}" "${LAG_RESET_AT:=210}"
-cfg=
+: "${RW_URL:?}" "${RW_STATS:?}" "${RW_AFTER:=150}" "${RW_PROTOBUF:=prometheus.WriteRequest}" "${SAMPLE_EVERY:=5}" "${LAG_RESET_AT:=210}" "${HEAP_AT:=}"
+cfg= listen=
 for a in "$@"; do
-  case $a in --config.file=*) cfg=${a#--config.file=} ;; esac
+  case $a in
+    --config.file=*) cfg=${a#--config.file=} ;;
+    --web.listen-address=*) listen=${a#--web.listen-address=} ;;
+  esac
 done
 [[ -f $cfg ]] || { echo "serve-with-remote-write.sh: no --config.file=PATH among the arguments" >&2; exit 2; }
 run=$(dirname "$cfg")
 
 sampler() {
-  local pid=$1 out=$run/rw-bench.tsv t0 now t added=0 reset=0
+  local pid=$1 out=$run/rw-bench.tsv t0 now t added=0 reset=0 heap=0
   t0=$(date +%s.%N)
   echo -e "t_s\tcpu_ticks\trss_kb\tsink_samples" >"$out"
   while kill -0 "$pid" 2>/dev/null; do
@@ -34,6 +39,10 @@ sampler() {
     if ((reset == 0)) && awk -v t="$t" -v r="$LAG_RESET_AT" 'BEGIN { exit !(t >= r) }'; then
       curl -s -m 10 "${RW_STATS%/stats}/reset" >/dev/null || true
       reset=1
+    fi
+    if [[ -n $HEAP_AT && -n $listen ]] && ((heap == 0)) && awk -v t="$t" -v r="$HEAP_AT" 'BEGIN { exit !(t >= r) }'; then
+      curl -s -m 60 -o "$run/heap.pprof" "http://$listen/debug/pprof/heap?gc=1" || true
+      heap=1
     fi
     cpu=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null) || break
     rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$pid/status" 2>/dev/null) || break

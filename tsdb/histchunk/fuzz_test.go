@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/prometheus/model/histogram"
+
+	"github.com/vigil-monitoring/vigil/tsdb/internal/histgen"
 )
 
 // fuzzSeeds are valid chunks of both encodings, which the fuzzer mutates.
@@ -11,7 +13,7 @@ func fuzzSeeds(f *testing.F) {
 	hc, fc := NewHistogramChunk(), NewFloatHistogramChunk()
 	ha, _ := hc.Appender()
 	fa, _ := fc.Appender()
-	for i, h := range latencyHistograms(20, 9, 12, false) {
+	for i, h := range histgen.Latency(20, 9, 12, false) {
 		ha.AppendHistogram(nil, 0, int64(i)*1000, h, true)
 		fa.AppendFloatHistogram(nil, 0, int64(i)*1000, h.ToFloat(nil), true)
 	}

@@ -1,84 +1,25 @@
 package histchunk
 
 import (
-	"math"
-	"math/rand"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/histogram"
 	upstream "github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-monitoring/vigil/tsdb/internal/histgen"
 )
-
-// latencyHistograms returns n cumulative samples of a latency histogram that gains buckets as
-// the tail grows (forcing recodes), with a counter reset at reset (if > 0); custom is NHCB.
-func latencyHistograms(n int, seed int64, reset int, custom bool) []*histogram.Histogram {
-	r := rand.New(rand.NewSource(seed))
-	counts := map[int]uint64{}
-	var zero uint64
-	sum := 0.0
-	out := make([]*histogram.Histogram, 0, n)
-	for i := range n {
-		if i == reset && reset > 0 {
-			counts, zero, sum = map[int]uint64{}, 0, 0
-		}
-		for range 20 + r.Intn(40) {
-			v := math.Exp(r.NormFloat64()*1.2 - 3) // seconds, log-normal
-			idx := int(math.Ceil(math.Log2(v) * 4))
-			if custom {
-				idx = min(max(int(math.Ceil(math.Log10(v)*3))+9, 0), 11)
-			}
-			if v < 1e-4 && !custom {
-				zero++
-			} else {
-				counts[idx]++
-			}
-			sum += v
-		}
-		out = append(out, buildHistogram(counts, zero, sum, custom))
-	}
-	return out
-}
-
-func buildHistogram(counts map[int]uint64, zero uint64, sum float64, custom bool) *histogram.Histogram {
-	h := &histogram.Histogram{Schema: 2, ZeroThreshold: 1e-4, ZeroCount: zero, Sum: sum, Count: zero}
-	if custom {
-		h.Schema, h.ZeroThreshold, h.ZeroCount, h.Count = histogram.CustomBucketsSchema, 0, 0, 0
-		for i := range 11 {
-			h.CustomValues = append(h.CustomValues, math.Pow(10, float64(i-9)/3))
-		}
-	}
-	lo, hi := math.MaxInt, math.MinInt
-	for k := range counts {
-		lo, hi = min(lo, k), max(hi, k)
-	}
-	if lo > hi {
-		return h
-	}
-	h.PositiveSpans = []histogram.Span{{Offset: int32(lo), Length: uint32(hi - lo + 1)}}
-	if custom {
-		h.PositiveSpans[0].Offset = int32(lo)
-	}
-	var prev int64
-	for k := lo; k <= hi; k++ {
-		c := counts[k]
-		h.Count += c
-		h.PositiveBuckets = append(h.PositiveBuckets, int64(c)-prev)
-		prev = int64(c)
-	}
-	return h
-}
 
 // TestBytesAsUpstream appends the same samples to this package's chunks and upstream's and
 // requires identical bytes, chunk cuts and recodes included.
 func TestBytesAsUpstream(t *testing.T) {
 	cases := map[string][]*histogram.Histogram{
-		"exponential":          latencyHistograms(300, 1, 0, false),
-		"exponential reset":    latencyHistograms(300, 2, 150, false),
-		"custom buckets":       latencyHistograms(300, 3, 0, true),
-		"custom buckets reset": latencyHistograms(300, 4, 77, true),
+		"exponential":          histgen.Latency(300, 1, 0, false),
+		"exponential reset":    histgen.Latency(300, 2, 150, false),
+		"custom buckets":       histgen.Latency(300, 3, 0, true),
+		"custom buckets reset": histgen.Latency(300, 4, 77, true),
 	}
-	gauge := latencyHistograms(100, 5, 0, false)
+	gauge := histgen.Latency(100, 5, 0, false)
 	for _, h := range gauge {
 		h.CounterResetHint = histogram.GaugeType
 	}

@@ -364,14 +364,14 @@ func TestHistogramAppendRules(t *testing.T) {
 		wantErr error
 	}
 	cases := map[string][]step{
-		"same histogram again is ignored": {{t: 10, h: hs[1]}, {t: 10, h: hs[1]}},
-		"other histogram at the same time": {{t: 10, h: hs[1]}, {t: 10, h: hs[2], wantErr: storage.ErrDuplicateSampleForTimestamp}},
-		"older histogram":                  {{t: 10, h: hs[1]}, {t: 9, h: hs[0], wantErr: storage.ErrOutOfOrderSample}},
-		"float where a histogram is":       {{t: 10, h: hs[1]}, {t: 10, v: 1, wantErr: storage.ErrDuplicateSampleForTimestamp}},
-		"histogram where a float is":       {{t: 10, v: 1}, {t: 10, h: hs[1], wantErr: storage.ErrDuplicateSampleForTimestamp}},
+		"same histogram again is ignored":         {{t: 10, h: hs[1]}, {t: 10, h: hs[1]}},
+		"other histogram at the same time":        {{t: 10, h: hs[1]}, {t: 10, h: hs[2], wantErr: storage.ErrDuplicateSampleForTimestamp}},
+		"older histogram":                         {{t: 10, h: hs[1]}, {t: 9, h: hs[0], wantErr: storage.ErrOutOfOrderSample}},
+		"float where a histogram is":              {{t: 10, h: hs[1]}, {t: 10, v: 1, wantErr: storage.ErrDuplicateSampleForTimestamp}},
+		"histogram where a float is":              {{t: 10, v: 1}, {t: 10, h: hs[1], wantErr: storage.ErrDuplicateSampleForTimestamp}},
 		"float histogram where an integer one is": {{t: 10, h: hs[1]}, {t: 10, fh: hs[1].ToFloat(nil), wantErr: storage.ErrDuplicateSampleForTimestamp}},
 		"same float histogram again is ignored":   {{t: 10, fh: hs[1].ToFloat(nil)}, {t: 10, fh: hs[1].ToFloat(nil)}},
-		"invalid histogram": {{t: 10, h: &histogram.Histogram{Count: 1, PositiveSpans: []histogram.Span{{Length: 2}}, PositiveBuckets: []int64{1}}, wantErr: histogram.ErrHistogramSpansBucketsMismatch}},
+		"invalid histogram":                       {{t: 10, h: &histogram.Histogram{Count: 1, PositiveSpans: []histogram.Span{{Length: 2}}, PositiveBuckets: []int64{1}}, wantErr: histogram.ErrHistogramSpansBucketsMismatch}},
 	}
 	for name, steps := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand"
+	"path/filepath"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/histogram"
@@ -13,6 +14,8 @@ import (
 	"github.com/vigil-monitoring/vigil/promql/promqltest"
 	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb/internal/histgen"
+	"github.com/vigil-monitoring/vigil/tsdb/record"
+	"github.com/vigil-monitoring/vigil/tsdb/wal"
 )
 
 // hsample is a sample of any type, as read back from a storage.
@@ -301,6 +304,14 @@ func TestHistogramsAsMemStorage(t *testing.T) {
 	}
 	if len(db.Blocks()) == 0 {
 		t.Fatal("compaction cut no block")
+	}
+	// The checkpoint keeps the histogram samples of the head's live series.
+	cp, _, err := wal.LastCheckpoint(filepath.Join(dir, "wal"))
+	if err != nil {
+		t.Fatalf("no checkpoint after compaction: %v", err)
+	}
+	if n := walRecordTypes(t, cp); n[record.HistogramSamples] == 0 || n[record.FloatHistogramSamples] == 0 {
+		t.Fatalf("checkpoint records by type: %v, want histogram samples of both kinds", n)
 	}
 	check("blocks")
 	reopen()

@@ -49,6 +49,7 @@ type Head struct {
 	// batchPool recycles appenders' sample buffers: a scrape appends about the same number of
 	// samples every time, so steady-state appends allocate nothing.
 	batchPool sync.Pool
+	histPool  sync.Pool // the same for histogram samples
 	builders  sync.Pool // *labels.ScratchBuilder for queriedLabels
 }
 
@@ -188,6 +189,9 @@ func (h *Head) Appender() *headAppender {
 	if b, ok := h.batchPool.Get().(*[]pendingSample); ok {
 		a.samples = (*b)[:0]
 	}
+	if b, ok := h.histPool.Get().(*[]pendingHistogram); ok {
+		a.hists = (*b)[:0]
+	}
 	return a
 }
 
@@ -197,6 +201,11 @@ func (a *headAppender) recycle() {
 		b := a.samples[:0]
 		clear(b[:cap(b)]) // drop series pointers so removed series can be collected
 		a.head.batchPool.Put(&b)
+	}
+	if cap(a.hists) > 0 {
+		b := a.hists[:0]
+		clear(b[:cap(b)]) // drop series and histograms
+		a.head.histPool.Put(&b)
 	}
 	a.samples, a.newSeries, a.hists, a.splits = nil, nil, nil, nil
 }

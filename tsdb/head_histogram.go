@@ -28,9 +28,12 @@ type histHead struct {
 	chunk histchunk.Chunk
 	app   histchunk.Appender
 	lastT int64
+	// n is the chunk's sample count, kept here so that the checks of every append do not read
+	// the chunk's header (a cache miss per series at scrape time).
+	n int
 }
 
-func (hh *histHead) active() bool { return hh != nil && hh.chunk != nil && hh.chunk.NumSamples() > 0 }
+func (hh *histHead) active() bool { return hh != nil && hh.n > 0 }
 
 // appendBytes appends the open chunk in Vigil's chunk format (the encoding byte, then upstream's
 // bytes) to b.
@@ -109,8 +112,8 @@ func (s *memSeries) appendHistogram(t int64, hi *histogram.Histogram, fh *histog
 	var prev histchunk.Appender
 	cut := !s.hist.active() || s.hist.enc != enc
 	if !cut {
-		n, size := s.hist.chunk.NumSamples(), len(s.hist.chunk.Bytes())
-		if n >= samplesPerChunk || (size >= histChunkTargetBytes && n >= histChunkMinSamples) || t >= rangeEnd(s.openMinT, h.chunkRange) {
+		n := s.hist.n
+		if n >= samplesPerChunk || (n >= histChunkMinSamples && len(s.hist.chunk.Bytes()) >= histChunkTargetBytes) || t >= rangeEnd(s.openMinT, h.chunkRange) {
 			cut, prev = true, s.hist.app // same type: the new chunk's counter reset header is known
 		}
 	}
@@ -135,7 +138,7 @@ func (s *memSeries) appendHistogram(t int64, hi *histogram.Histogram, fh *histog
 		if err != nil { // an empty chunk always has an appender
 			panic(fmt.Sprintf("appender of an empty histogram chunk: %v", err))
 		}
-		s.hist.app = app
+		s.hist.app, s.hist.n = app, 0
 		s.openMinT = t
 		h.metrics.chunksCreated.Inc()
 		h.metrics.chunks.Inc()
@@ -166,6 +169,7 @@ func (s *memSeries) appendHistogram(t int64, hi *histogram.Histogram, fh *histog
 	}
 	s.hist.app = app
 	s.hist.lastT = t
+	s.hist.n++ // closeHistChunk set it to 0 if the sample started a new chunk
 	return true
 }
 
@@ -175,7 +179,7 @@ func (s *memSeries) closeHistChunk(h *Head) {
 	hh.chunk.Compact()
 	b := hh.appendBytes(make([]byte, 0, 1+len(hh.chunk.Bytes())))
 	s.closed = append(s.closed, memChunk{ref: h.storeChunk(b, hh.lastT), minT: s.openMinT, maxT: hh.lastT})
-	hh.chunk, hh.app = nil, nil
+	hh.chunk, hh.app, hh.n = nil, nil, 0
 }
 
 // pendingHistogram is a histogram sample of an appender's batch.

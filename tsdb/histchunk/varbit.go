@@ -33,37 +33,8 @@ import (
 // values, but it's appears quite certain that we would end up far below 10%,
 // which would maybe convince us to invest the increased coding/decoding cost.
 //
-// TODO(XOR2): Once XOR2 is stable, merge putVarbitInt and putVarbitIntFast.
-func putVarbitInt(b *bstream, val int64) {
-	switch {
-	case val == 0: // Precisely 0, needs 1 bit.
-		b.writeBit(zero)
-	case bitRange(val, 3): // -3 <= val <= 4, needs 5 bits.
-		b.writeBits(0b10, 2)
-		b.writeBits(uint64(val), 3)
-	case bitRange(val, 6): // -31 <= val <= 32, 9 bits.
-		b.writeBits(0b110, 3)
-		b.writeBits(uint64(val), 6)
-	case bitRange(val, 9): // -255 <= val <= 256, 13 bits.
-		b.writeBits(0b1110, 4)
-		b.writeBits(uint64(val), 9)
-	case bitRange(val, 12): // -2047 <= val <= 2048, 17 bits.
-		b.writeBits(0b11110, 5)
-		b.writeBits(uint64(val), 12)
-	case bitRange(val, 18): // -131071 <= val <= 131072, 3 bytes.
-		b.writeBits(0b111110, 6)
-		b.writeBits(uint64(val), 18)
-	case bitRange(val, 25): // -16777215 <= val <= 16777216, 4 bytes.
-		b.writeBits(0b1111110, 7)
-		b.writeBits(uint64(val), 25)
-	case bitRange(val, 56): // -36028797018963967 <= val <= 36028797018963968, 8 bytes.
-		b.writeBits(0b11111110, 8)
-		b.writeBits(uint64(val), 56)
-	default:
-		b.writeBits(0b11111111, 8) // Worst case, needs 9 bytes.
-		b.writeBits(uint64(val), 64)
-	}
-}
+// Vigil merges them as upstream's TODO asks: putVarbitInt is putVarbitIntFast (same bits).
+func putVarbitInt(b *bstream, val int64) { putVarbitIntFast(b, val) }
 
 // putVarbitIntFast is like putVarbitInt but combines the prefix and value into
 // a single writeBitsFast call per bucket, reducing bstream overhead on the hot

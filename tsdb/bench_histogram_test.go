@@ -263,4 +263,3 @@ func BenchmarkSideHistogramDiskBytes(b *testing.B) {
 		}
 	}
 }
-

@@ -54,7 +54,7 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 		return nil, err
 	}
 	var (
-		bc blockChunks
+		bc ChunkBuilder
 		it storage.Iterator
 	)
 	bc.ts, bc.vs = make([]int64, 0, blockChunkSamples), make([]float64, 0, blockChunkSamples)
@@ -65,7 +65,7 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 				return nil, err
 			}
 		}
-		bc.metas = bc.metas[:0]
+		bc.Reset()
 		sel := *s
 		sel.mint, sel.maxt = mint, maxt-1
 		it = sel.Iterator(it)
@@ -87,10 +87,11 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 	return w.Commit()
 }
 
-// blockChunks cuts the samples of a series into block chunks: floats as chunkenc.Encode makes
-// them, histograms in upstream's histogram encodings (recoded or cut where a sample is not
-// appendable), a new chunk whenever the sample type changes.
-type blockChunks struct {
+// ChunkBuilder cuts the samples of a series into block chunks of up to 480 samples: floats as
+// chunkenc.Encode makes them, native histograms in upstream's histogram encodings (recoded or
+// cut where a sample is not appendable), a new chunk whenever the sample type changes. The
+// compactor and the importer use it; samples must come in increasing time order.
+type ChunkBuilder struct {
 	metas []chunks.Meta
 
 	ts []int64
@@ -104,37 +105,58 @@ type blockChunks struct {
 	fh         histogram.FloatHistogram
 }
 
-func (bc *blockChunks) add(it storage.Iterator) error {
+// Reset starts a new series.
+func (bc *ChunkBuilder) Reset() {
+	bc.metas, bc.ts, bc.vs, bc.hist, bc.happ = bc.metas[:0], bc.ts[:0], bc.vs[:0], nil, nil
+}
+
+// AddFloat adds a float sample.
+func (bc *ChunkBuilder) AddFloat(t int64, v float64) {
+	bc.flushHist()
+	bc.ts = append(bc.ts, t)
+	bc.vs = append(bc.vs, v)
+	if len(bc.ts) == blockChunkSamples {
+		bc.flushFloats()
+	}
+}
+
+// AddHistogram adds a native histogram sample: exactly one of h and fh is set. The builder
+// copies what it keeps (h may be reused), but may add empty buckets to h, as upstream's
+// appenders do when they recode.
+func (bc *ChunkBuilder) AddHistogram(t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) {
+	bc.flushFloats()
+	bc.appendHist(t, h, fh)
+}
+
+// Metas completes the series and returns its chunks, valid until the next Reset.
+func (bc *ChunkBuilder) Metas() []chunks.Meta {
+	bc.flushFloats()
+	bc.flushHist()
+	return bc.metas
+}
+
+func (bc *ChunkBuilder) add(it storage.Iterator) error {
 	for vt := it.Next(); vt != storage.ValNone; vt = it.Next() {
 		switch vt {
 		case storage.ValFloat:
-			bc.flushHist()
-			t, v := it.At()
-			bc.ts = append(bc.ts, t)
-			bc.vs = append(bc.vs, v)
-			if len(bc.ts) == blockChunkSamples {
-				bc.flushFloats()
-			}
+			bc.AddFloat(it.At())
 		case storage.ValHistogram:
-			bc.flushFloats()
 			t, h := it.AtHistogram(&bc.h)
-			bc.appendHist(t, h, nil)
+			bc.AddHistogram(t, h, nil)
 		case storage.ValFloatHistogram:
-			bc.flushFloats()
 			t, fh := it.AtFloatHistogram(&bc.fh)
-			bc.appendHist(t, nil, fh)
+			bc.AddHistogram(t, nil, fh)
 		}
 	}
 	if err := it.Err(); err != nil {
-		bc.ts, bc.vs, bc.hist, bc.happ = bc.ts[:0], bc.vs[:0], nil, nil
+		bc.Reset()
 		return err
 	}
-	bc.flushFloats()
-	bc.flushHist()
+	bc.Metas()
 	return nil
 }
 
-func (bc *blockChunks) flushFloats() {
+func (bc *ChunkBuilder) flushFloats() {
 	if len(bc.ts) == 0 {
 		return
 	}
@@ -142,7 +164,7 @@ func (bc *blockChunks) flushFloats() {
 	bc.ts, bc.vs = bc.ts[:0], bc.vs[:0]
 }
 
-func (bc *blockChunks) flushHist() {
+func (bc *ChunkBuilder) flushHist() {
 	if bc.hist == nil || bc.hist.NumSamples() == 0 {
 		bc.hist, bc.happ = nil, nil
 		return
@@ -153,7 +175,7 @@ func (bc *blockChunks) flushHist() {
 	bc.hist, bc.happ = nil, nil
 }
 
-func (bc *blockChunks) appendHist(t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) {
+func (bc *ChunkBuilder) appendHist(t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) {
 	enc := chunkenc.EncHistogram
 	if h == nil {
 		enc = chunkenc.EncFloatHistogram

@@ -265,7 +265,7 @@ func BenchmarkSideAppend(b *testing.B) {
 				samples := float64(steps * n)
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/samples, "ns/sample")
 				// CPU time per sample (all threads, GC included): less distorted by a loaded machine.
-				b.ReportMetric(float64((processCPU() - c0).Nanoseconds())/samples, "cpu-ns/sample")
+				b.ReportMetric(float64((processCPU()-c0).Nanoseconds())/samples, "cpu-ns/sample")
 				b.ReportMetric(0, "ns/op")
 			})
 		}

@@ -3,6 +3,7 @@ package tsdb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand"
 	"path/filepath"
@@ -506,4 +507,44 @@ func TestTypeChangesWithinABatch(t *testing.T) {
 	}
 	defer db.Close()
 	sameSamples(t, "replayed", readAll(t, db, math.MinInt64, math.MaxInt64, false)[lset.String()], want)
+}
+
+// TestConcurrentHistogramAppendAndQuery appends histograms (with type changes) while queriers
+// read and the head is compacted into blocks in the background, for the race detector: readers
+// must see complete samples in order, and everything is there at the end.
+func TestConcurrentHistogramAppendAndQuery(t *testing.T) {
+	db := openTestDB(t, &Options{MinBlockDuration: 3600_000, MaxBlockDuration: 3 * 3600_000})
+	series := histWorkload()
+	for i := range series {
+		series[i].samples = series[i].samples[:min(600, len(series[i].samples))]
+	}
+	done := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		defer close(errc)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			got := readAll(t, db, math.MinInt64, math.MaxInt64, true)
+			for name, ss := range got {
+				for i := 1; i < len(ss); i++ {
+					if ss[i].t <= ss[i-1].t {
+						errc <- fmt.Errorf("%s: samples out of order at %d", name, i)
+						return
+					}
+				}
+			}
+		}
+	}()
+	appendWorkload(t, db, series, 3)
+	close(done)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	mem := promqltest.NewMemStorage()
+	appendWorkload(t, mem, series, 3)
+	compareStores(t, "after", readAll(t, db, math.MinInt64, math.MaxInt64, false), readAll(t, mem, math.MinInt64, math.MaxInt64, false))
 }

@@ -11,7 +11,8 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 //
-// Modified by Vigil: ported from upstream tsdb/chunkenc/histogram.go (v0.315.0); Seek is named SeekTo as in Vigil's iterators.
+// Modified by Vigil: ported from upstream tsdb/chunkenc/histogram.go (v0.315.0); Seek is named SeekTo as in Vigil's iterators;
+// Next refuses layouts At* would panic on (checkReducibleLayout).
 
 package histchunk
 
@@ -1167,6 +1168,10 @@ func (it *histogramIterator) Next() ValueType {
 
 		if !histogram.IsKnownSchema(schema) {
 			it.err = histogram.UnknownSchemaError(schema)
+			return ValNone
+		}
+		if err := checkReducibleLayout(schema, posSpans, negSpans); err != nil {
+			it.err = err
 			return ValNone
 		}
 

@@ -11,11 +11,13 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 //
-// Modified by Vigil: ported from upstream tsdb/chunkenc/histogram_meta.go (v0.315.0).
+// Modified by Vigil: ported from upstream tsdb/chunkenc/histogram_meta.go (v0.315.0); checkReducibleLayout added.
 
 package histchunk
 
 import (
+	"fmt"
+
 	"math"
 
 	"github.com/prometheus/prometheus/model/histogram"
@@ -553,4 +555,22 @@ func adjustForInserts(spans []histogram.Span, inserts []Insert) (mergedSpans []h
 		consumeInsert()
 	}
 	return mergedSpans
+}
+
+// checkReducibleLayout refuses, as a decoding error, a layout that AtHistogram and
+// AtFloatHistogram could not reduce to ExponentialSchemaMax (a schema in the reserved range with
+// a negative span offset after the first span, which only damaged data has): upstream panics
+// there. Added by Vigil; found by fuzzing (tsdb.FuzzChunkIter).
+func checkReducibleLayout(schema int32, spans ...[]histogram.Span) error {
+	if schema <= histogram.ExponentialSchemaMax || schema > histogram.ExponentialSchemaMaxReserved {
+		return nil
+	}
+	for _, ss := range spans {
+		for i, s := range ss {
+			if i > 0 && s.Offset < 0 {
+				return fmt.Errorf("histogram chunk layout: span number %d has a negative offset %d", i+1, s.Offset)
+			}
+		}
+	}
+	return nil
 }

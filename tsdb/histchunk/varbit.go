@@ -11,7 +11,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 //
-// Modified by Vigil: ported from upstream tsdb/chunkenc/varbit.go (v0.315.0).
+// Modified by Vigil: ported from upstream tsdb/chunkenc/varbit.go (v0.315.0); putVarbitInt is putVarbitIntFast.
 
 package histchunk
 

@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
 	"github.com/vigil-monitoring/vigil/tsdb/chunks"
+	"github.com/vigil-monitoring/vigil/tsdb/histchunk"
 )
 
 // blockChunkSamples is how many samples the block writer puts in a chunk. Head chunks hold 120;
@@ -52,11 +54,10 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 		return nil, err
 	}
 	var (
-		ts    = make([]int64, 0, blockChunkSamples)
-		vs    = make([]float64, 0, blockChunkSamples)
-		metas []chunks.Meta
-		it    storage.Iterator
+		bc ChunkBuilder
+		it storage.Iterator
 	)
+	bc.ts, bc.vs = make([]int64, 0, blockChunkSamples), make([]float64, 0, blockChunkSamples)
 	for i, s := range series {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -64,30 +65,15 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 				return nil, err
 			}
 		}
-		metas = metas[:0]
+		bc.Reset()
 		sel := *s
 		sel.mint, sel.maxt = mint, maxt-1
 		it = sel.Iterator(it)
-		flush := func() {
-			if len(ts) == 0 {
-				return
-			}
-			metas = append(metas, chunks.Meta{MinTime: ts[0], MaxTime: ts[len(ts)-1], Chunk: chunkenc.Encode(ts, vs)})
-			ts, vs = ts[:0], vs[:0]
-		}
-		for it.Next() != storage.ValNone {
-			t, v := it.At()
-			ts = append(ts, t)
-			vs = append(vs, v)
-			if len(ts) == blockChunkSamples {
-				flush()
-			}
-		}
-		if err := it.Err(); err != nil {
+		if err := bc.add(it); err != nil {
 			w.Abort()
 			return nil, fmt.Errorf("reading series %s: %w", s.lset, err)
 		}
-		flush()
+		metas := bc.metas
 		if len(metas) == 0 {
 			continue
 		}
@@ -99,6 +85,135 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 		}
 	}
 	return w.Commit()
+}
+
+// ChunkBuilder cuts the samples of a series into block chunks of up to 480 samples: floats as
+// chunkenc.Encode makes them, native histograms in upstream's histogram encodings (recoded or
+// cut where a sample is not appendable), a new chunk whenever the sample type changes. The
+// compactor and the importer use it; samples must come in increasing time order.
+type ChunkBuilder struct {
+	metas []chunks.Meta
+
+	ts []int64
+	vs []float64
+
+	hist       histchunk.Chunk
+	happ       histchunk.Appender
+	henc       chunkenc.Encoding
+	hmin, hmax int64
+	h          histogram.Histogram
+	fh         histogram.FloatHistogram
+}
+
+// Reset starts a new series.
+func (bc *ChunkBuilder) Reset() {
+	bc.metas, bc.ts, bc.vs, bc.hist, bc.happ = bc.metas[:0], bc.ts[:0], bc.vs[:0], nil, nil
+}
+
+// AddFloat adds a float sample.
+func (bc *ChunkBuilder) AddFloat(t int64, v float64) {
+	bc.flushHist()
+	bc.ts = append(bc.ts, t)
+	bc.vs = append(bc.vs, v)
+	if len(bc.ts) == blockChunkSamples {
+		bc.flushFloats()
+	}
+}
+
+// AddHistogram adds a native histogram sample: exactly one of h and fh is set. The builder
+// copies what it keeps (h may be reused), but may add empty buckets to h, as upstream's
+// appenders do when they recode.
+func (bc *ChunkBuilder) AddHistogram(t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) {
+	bc.flushFloats()
+	bc.appendHist(t, h, fh)
+}
+
+// Metas completes the series and returns its chunks, valid until the next Reset.
+func (bc *ChunkBuilder) Metas() []chunks.Meta {
+	bc.flushFloats()
+	bc.flushHist()
+	return bc.metas
+}
+
+func (bc *ChunkBuilder) add(it storage.Iterator) error {
+	for vt := it.Next(); vt != storage.ValNone; vt = it.Next() {
+		switch vt {
+		case storage.ValFloat:
+			bc.AddFloat(it.At())
+		case storage.ValHistogram:
+			t, h := it.AtHistogram(&bc.h)
+			bc.AddHistogram(t, h, nil)
+		case storage.ValFloatHistogram:
+			t, fh := it.AtFloatHistogram(&bc.fh)
+			bc.AddHistogram(t, nil, fh)
+		}
+	}
+	if err := it.Err(); err != nil {
+		bc.Reset()
+		return err
+	}
+	bc.Metas()
+	return nil
+}
+
+func (bc *ChunkBuilder) flushFloats() {
+	if len(bc.ts) == 0 {
+		return
+	}
+	bc.metas = append(bc.metas, chunks.Meta{MinTime: bc.ts[0], MaxTime: bc.ts[len(bc.ts)-1], Chunk: chunkenc.Encode(bc.ts, bc.vs)})
+	bc.ts, bc.vs = bc.ts[:0], bc.vs[:0]
+}
+
+func (bc *ChunkBuilder) flushHist() {
+	if bc.hist == nil || bc.hist.NumSamples() == 0 {
+		bc.hist, bc.happ = nil, nil
+		return
+	}
+	b := make([]byte, 0, 1+len(bc.hist.Bytes()))
+	b = append(append(b, byte(bc.henc)), bc.hist.Bytes()...)
+	bc.metas = append(bc.metas, chunks.Meta{MinTime: bc.hmin, MaxTime: bc.hmax, Chunk: b})
+	bc.hist, bc.happ = nil, nil
+}
+
+func (bc *ChunkBuilder) appendHist(t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) {
+	enc := chunkenc.EncHistogram
+	if h == nil {
+		enc = chunkenc.EncFloatHistogram
+	}
+	var prev histchunk.Appender
+	if bc.hist != nil && (bc.henc != enc || bc.hist.NumSamples() >= blockChunkSamples) {
+		if bc.henc == enc {
+			prev = bc.happ // the new chunk's counter reset header follows from the previous one
+		}
+		bc.flushHist()
+	}
+	if bc.hist == nil {
+		if h != nil {
+			bc.hist = histchunk.NewHistogramChunk()
+		} else {
+			bc.hist = histchunk.NewFloatHistogramChunk()
+		}
+		bc.happ, _ = bc.hist.Appender() // an empty chunk always has one
+		bc.henc, bc.hmin = enc, t
+	}
+	var (
+		c       histchunk.Chunk
+		recoded bool
+		app     histchunk.Appender
+	)
+	if h != nil {
+		c, recoded, app, _ = bc.happ.AppendHistogram(prev, 0, t, h, false)
+	} else {
+		c, recoded, app, _ = bc.happ.AppendFloatHistogram(prev, 0, t, fh, false)
+	}
+	if c != nil {
+		if !recoded {
+			bc.flushHist()
+			bc.henc, bc.hmin = enc, t
+		}
+		bc.hist = c
+	}
+	bc.happ, bc.hmax = app, t
 }
 
 // Compact cuts blocks from the head while it spans more than 1.5 block ranges, merges blocks

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -32,6 +33,40 @@ func crashOpts() *Options {
 
 func crashLabels(i int) labels.Labels {
 	return labels.FromStrings("__name__", "crash", "series", strconv.Itoa(i))
+}
+
+// Histogram series of the crash test: an integer histogram, a float histogram, and a series
+// that changes between float and integer histogram samples every 37 samples.
+const crashHistSeries = 3
+
+func crashHistLabels(i int) labels.Labels {
+	return labels.FromStrings("__name__", "crash_hist", "series", strconv.Itoa(i))
+}
+
+// crashSample is the sample series i of the histogram kind has at t: its value follows from t,
+// so that the checker knows it without the child's help.
+func crashSample(i int, t int64) hsample {
+	n := t / crashStep
+	if i == 2 && (n/37)%2 == 0 {
+		return hsample{t: t, v: float64(n)}
+	}
+	// Buckets grow with n and a fourth bucket appears after 50 samples, so the chunk appender
+	// recodes on the way.
+	counts := []int64{n, n / 2, n / 3}
+	if n%120 > 50 {
+		counts = append(counts, n/5)
+	}
+	h := &histogram.Histogram{Schema: 0, Sum: float64(n) * 0.5, PositiveSpans: []histogram.Span{{Offset: 0, Length: uint32(len(counts))}}}
+	var prev int64
+	for _, c := range counts {
+		h.Count += uint64(c)
+		h.PositiveBuckets = append(h.PositiveBuckets, c-prev)
+		prev = c
+	}
+	if i == 1 {
+		return hsample{t: t, fh: h.ToFloat(nil)}
+	}
+	return hsample{t: t, h: h}
 }
 
 // TestCrashWriterChild is the child: it appends forever and prints each committed timestamp.
@@ -59,6 +94,21 @@ func TestCrashWriterChild(t *testing.T) {
 		app := db.Appender(context.Background())
 		for i := 0; i < crashSeries; i++ {
 			if _, err := app.Append(0, crashLabels(i), next, float64(next)); err != nil {
+				fmt.Printf("append failed: %v\n", err)
+				os.Exit(4)
+			}
+		}
+		for i := 0; i < crashHistSeries; i++ {
+			var err error
+			switch s := crashSample(i, next); {
+			case s.h != nil:
+				_, err = app.AppendHistogram(0, crashHistLabels(i), next, s.h, nil)
+			case s.fh != nil:
+				_, err = app.AppendHistogram(0, crashHistLabels(i), next, nil, s.fh)
+			default:
+				_, err = app.Append(0, crashHistLabels(i), next, s.v)
+			}
+			if err != nil {
 				fmt.Printf("append failed: %v\n", err)
 				os.Exit(4)
 			}
@@ -140,6 +190,18 @@ func TestCrashRecovery(t *testing.T) {
 			}
 			if n := int64(len(ss)); n > 0 && (n-1)*crashStep < lastCommitted {
 				t.Fatalf("round %d: series %d ends at %d, but %d was committed", round, i, (n-1)*crashStep, lastCommitted)
+			}
+		}
+		hists := readAll(t, db, math.MinInt64, math.MaxInt64, false)
+		for i := 0; i < crashHistSeries; i++ {
+			ss := hists[crashHistLabels(i).String()]
+			var want []hsample
+			for j := range ss {
+				want = append(want, crashSample(i, int64(j)*crashStep))
+			}
+			sameSamples(t, fmt.Sprintf("round %d histogram series %d", round, i), ss, want)
+			if n := int64(len(ss)); (lastCommitted >= 0 && n == 0) || (n > 0 && (n-1)*crashStep < lastCommitted) {
+				t.Fatalf("round %d: histogram series %d has %d samples, but %d was committed", round, i, n, lastCommitted)
 			}
 		}
 		if err := db.Close(); err != nil {

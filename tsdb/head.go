@@ -1,7 +1,6 @@
 package tsdb
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/storage"
+	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
 	"github.com/vigil-monitoring/vigil/tsdb/record"
 	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
 )
@@ -49,6 +49,7 @@ type Head struct {
 	// batchPool recycles appenders' sample buffers: a scrape appends about the same number of
 	// samples every time, so steady-state appends allocate nothing.
 	batchPool sync.Pool
+	histPool  sync.Pool // the same for histogram samples
 	builders  sync.Pool // *labels.ScratchBuilder for queriedLabels
 }
 
@@ -188,6 +189,9 @@ func (h *Head) Appender() *headAppender {
 	if b, ok := h.batchPool.Get().(*[]pendingSample); ok {
 		a.samples = (*b)[:0]
 	}
+	if b, ok := h.histPool.Get().(*[]pendingHistogram); ok {
+		a.hists = (*b)[:0]
+	}
 	return a
 }
 
@@ -198,7 +202,12 @@ func (a *headAppender) recycle() {
 		clear(b[:cap(b)]) // drop series pointers so removed series can be collected
 		a.head.batchPool.Put(&b)
 	}
-	a.samples, a.newSeries = nil, nil
+	if cap(a.hists) > 0 {
+		b := a.hists[:0]
+		clear(b[:cap(b)]) // drop series and histograms
+		a.head.histPool.Put(&b)
+	}
+	a.samples, a.newSeries, a.hists, a.splits = nil, nil, nil, nil
 }
 
 // newSeries is a series the batch must log before its samples, with the labels it was appended
@@ -218,21 +227,19 @@ type headAppender struct {
 	head       *Head
 	id         uint32
 	samples    []pendingSample
+	hists      []pendingHistogram
+	splits     []batchSplit
 	newSeries  []newSeries
 	minT, maxT int64
 	done       bool
 }
 
-// ErrHistogramsNotStored is returned by AppendHistogram until the head stores native histogram
-// samples (issue #18, in progress): callers count it like any refused sample.
-var ErrHistogramsNotStored = errors.New("native histogram samples are not stored yet")
-
-// AppendHistogram refuses native histogram samples: the head stores floats only so far.
-func (a *headAppender) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
-	return 0, ErrHistogramsNotStored
+func (a *headAppender) Append(ref storage.SeriesRef, lset labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
+	return a.appendKind(ref, lset, t, kindFloat, v, nil, nil)
 }
 
-func (a *headAppender) Append(ref storage.SeriesRef, lset labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
+// appendKind adds a float (kindFloat, v) or histogram sample (h or fh) to the batch.
+func (a *headAppender) appendKind(ref storage.SeriesRef, lset labels.Labels, t int64, kind sampleKind, v float64, hi *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
 	if a.done {
 		return 0, fmt.Errorf("append on a committed or rolled back appender")
 	}
@@ -271,10 +278,35 @@ func (a *headAppender) Append(ref storage.SeriesRef, lset labels.Labels, t int64
 		created = lset
 		ms.mu.Lock()
 	}
+	if kind == kindFloat && storage.IsStaleNaN(v) {
+		// A stale marker for a series whose newest sample is a histogram (scrape's end-of-series
+		// marker is a float) is stored as a stale histogram, as upstream does, so that the
+		// histogram chunk is not cut for it.
+		last := kindFloat
+		if ms.pendingApp == a.id {
+			last = ms.pendingKind
+		} else if ms.hist.active() {
+			last = kindFloatHistogram
+			if ms.hist.enc == chunkenc.EncHistogram {
+				last = kindHistogram
+			}
+		}
+		switch last {
+		case kindHistogram:
+			kind, hi = kindHistogram, &histogram.Histogram{Sum: v}
+		case kindFloatHistogram:
+			kind, fh = kindFloatHistogram, &histogram.FloatHistogram{Sum: v}
+		}
+	}
 	if !ms.logged && ms.pendingApp != a.id {
 		a.newSeries = append(a.newSeries, newSeries{ms, created})
 	}
-	err := ms.appendable(t, v)
+	var err error
+	if kind == kindFloat {
+		err = ms.appendable(t, v)
+	} else {
+		err = ms.appendableHistogram(t, hi, fh)
+	}
 	if err == nil && ms.pendingApp == a.id {
 		// The batch already holds newer or equal samples of this series.
 		if t < ms.pendingT {
@@ -284,7 +316,10 @@ func (a *headAppender) Append(ref storage.SeriesRef, lset labels.Labels, t int64
 		}
 	}
 	if err == nil {
-		ms.pendingT, ms.pendingApp = t, a.id
+		if ms.pendingApp == a.id && kind < ms.pendingKind {
+			a.splits = append(a.splits, batchSplit{floats: len(a.samples), hists: len(a.hists)})
+		}
+		ms.pendingT, ms.pendingApp, ms.pendingKind = t, a.id, kind
 	}
 	ms.mu.Unlock()
 	if err != nil {
@@ -293,7 +328,11 @@ func (a *headAppender) Append(ref storage.SeriesRef, lset labels.Labels, t int64
 		}
 		return storage.SeriesRef(ms.ref), err
 	}
-	a.samples = append(a.samples, pendingSample{ms, t, v})
+	if kind == kindFloat {
+		a.samples = append(a.samples, pendingSample{ms, t, v})
+	} else {
+		a.hists = append(a.hists, pendingHistogram{ms, t, hi, fh})
+	}
 	if t < a.minT {
 		a.minT = t
 	}
@@ -304,10 +343,12 @@ func (a *headAppender) Append(ref storage.SeriesRef, lset labels.Labels, t int64
 }
 
 type walBuffers struct {
-	series  []record.RefSeries
-	samples []record.RefSample
-	b1, b2  []byte
-	c1, c2  []byte // snappy-compressed forms
+	series         []record.RefSeries
+	samples        []record.RefSample
+	hists          []record.RefHistogramSample
+	fhists         []record.RefFloatHistogramSample
+	b1, b2, b3, b4 []byte
+	c1, c2, c3, c4 []byte // snappy-compressed forms
 }
 
 func (a *headAppender) Commit() error {
@@ -316,7 +357,7 @@ func (a *headAppender) Commit() error {
 	}
 	a.done = true
 	h := a.head
-	if len(a.samples) == 0 && len(a.newSeries) == 0 {
+	if len(a.samples) == 0 && len(a.hists) == 0 && len(a.newSeries) == 0 {
 		return nil
 	}
 	h.appendMu.RLock()
@@ -332,19 +373,35 @@ func (a *headAppender) Commit() error {
 		ns.s.mu.Unlock()
 	}
 	var appended, dropped int
-	for i := range a.samples {
-		p := &a.samples[i]
-		p.s.mu.Lock()
-		if p.s.append(p.t, p.v, h) {
-			appended++
-		} else {
-			dropped++ // a concurrent appender committed the same or a newer sample first
+	a.segments(func(floats []pendingSample, hists []pendingHistogram) error {
+		for i := range floats {
+			p := &floats[i]
+			p.s.mu.Lock()
+			if p.s.append(p.t, p.v, h) {
+				appended++
+			} else {
+				dropped++ // a concurrent appender committed the same or a newer sample first
+			}
+			if p.s.pendingApp == a.id {
+				p.s.pendingApp = 0
+			}
+			p.s.mu.Unlock()
 		}
-		if p.s.pendingApp == a.id {
-			p.s.pendingApp = 0
+		for i := range hists {
+			p := &hists[i]
+			p.s.mu.Lock()
+			if p.s.appendHistogram(p.t, p.h, p.fh, h) {
+				appended++
+			} else {
+				dropped++
+			}
+			if p.s.pendingApp == a.id {
+				p.s.pendingApp = 0
+			}
+			p.s.mu.Unlock()
 		}
-		p.s.mu.Unlock()
-	}
+		return nil
+	})
 	h.metrics.samplesAppended.Add(float64(appended))
 	h.appended.Add(uint64(appended))
 	if dropped > 0 {
@@ -419,31 +476,96 @@ func (a *headAppender) log() error {
 		}
 		recs = append(recs, rec)
 	}
-	if len(a.samples) > 0 {
-		buf.samples = buf.samples[:0]
-		for _, p := range a.samples {
-			buf.samples = append(buf.samples, record.RefSample{Ref: p.s.ref, T: p.t, V: p.v})
+	segs, seg := len(a.splits)+1, 0
+	err := a.segments(func(floats []pendingSample, hists []pendingHistogram) error {
+		recs = buf.sampleRecords(recs, floats, hists)
+		if seg++; seg < segs {
+			// Each segment's records must be logged before the buffers are reused.
+			if err := h.wal.Log(recs...); err != nil {
+				return err
+			}
+			recs = recs[:0]
 		}
-		buf.b2 = enc.Samples(buf.samples, buf.b2[:0])
-		rec := record.Compress(buf.b2, buf.c2)
-		if len(rec) < len(buf.b2) {
-			buf.c2 = rec
-		}
-		recs = append(recs, rec)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return h.wal.Log(recs...)
 }
 
+// segments calls f with the batch's floats and histograms, segment by segment (see batchSplit).
+func (a *headAppender) segments(f func([]pendingSample, []pendingHistogram) error) error {
+	fi, hi := 0, 0
+	for _, sp := range a.splits {
+		if err := f(a.samples[fi:sp.floats], a.hists[hi:sp.hists]); err != nil {
+			return err
+		}
+		fi, hi = sp.floats, sp.hists
+	}
+	return f(a.samples[fi:], a.hists[hi:])
+}
+
+// sampleRecords appends the records of floats and hists to recs: floats, then integer
+// histograms, then float histograms.
+func (buf *walBuffers) sampleRecords(recs [][]byte, floats []pendingSample, hists []pendingHistogram) [][]byte {
+	var enc record.Encoder
+	compress := func(b []byte, c *[]byte) []byte {
+		rec := record.Compress(b, *c)
+		if len(rec) < len(b) {
+			*c = rec
+		}
+		return rec
+	}
+	if len(floats) > 0 {
+		buf.samples = buf.samples[:0]
+		for _, p := range floats {
+			buf.samples = append(buf.samples, record.RefSample{Ref: p.s.ref, T: p.t, V: p.v})
+		}
+		buf.b2 = enc.Samples(buf.samples, buf.b2[:0])
+		recs = append(recs, compress(buf.b2, &buf.c2))
+	}
+	if len(hists) == 0 {
+		return recs
+	}
+	buf.hists, buf.fhists = buf.hists[:0], buf.fhists[:0]
+	for _, p := range hists {
+		if p.h != nil {
+			buf.hists = append(buf.hists, record.RefHistogramSample{Ref: p.s.ref, T: p.t, H: p.h})
+		} else {
+			buf.fhists = append(buf.fhists, record.RefFloatHistogramSample{Ref: p.s.ref, T: p.t, FH: p.fh})
+		}
+	}
+	if len(buf.hists) > 0 {
+		buf.b3 = enc.HistogramSamples(buf.hists, buf.b3[:0])
+		recs = append(recs, compress(buf.b3, &buf.c3))
+		clear(buf.hists)
+	}
+	if len(buf.fhists) > 0 {
+		buf.b4 = enc.FloatHistogramSamples(buf.fhists, buf.b4[:0])
+		recs = append(recs, compress(buf.b4, &buf.c4))
+		clear(buf.fhists)
+	}
+	return recs
+}
+
 func (a *headAppender) release() {
 	for i := range a.samples {
-		p := &a.samples[i]
-		p.s.mu.Lock()
-		if p.s.pendingApp == a.id {
-			p.s.pendingApp = 0
-		}
-		p.s.mu.Unlock()
+		a.samples[i].s.clearPending(a.id)
+	}
+	for i := range a.hists {
+		a.hists[i].s.clearPending(a.id)
 	}
 	a.recycle()
+}
+
+// clearPending forgets the batch's pending sample of the series, if it is appender id's.
+func (s *memSeries) clearPending(id uint32) {
+	s.mu.Lock()
+	if s.pendingApp == id {
+		s.pendingApp = 0
+	}
+	s.mu.Unlock()
 }
 
 func (a *headAppender) Rollback() error {

@@ -45,12 +45,17 @@ type memSeries struct {
 	open chunkenc.OpenChunk
 	// openMinT is the first timestamp of the open chunk.
 	openMinT int64
+	// hist, when its chunk holds samples, is the open chunk of a series whose newest samples
+	// are native histograms; open is empty then. Nil for float series.
+	hist *histHead
 
 	// pendingT is the newest sample of the series in the uncommitted batch of appender pendingApp,
 	// so that a batch itself cannot go out of order.
 	pendingT   int64
 	pendingApp uint32
 
+	// pendingKind is the kind of the sample at pendingT.
+	pendingKind sampleKind
 	// logged is set once the series record is in the WAL.
 	logged bool
 	// removed is set when truncation drops the series; appenders holding it look it up again.
@@ -61,62 +66,66 @@ func newMemSeries(ref uint64, labelIDs string) *memSeries {
 	return &memSeries{ref: ref, labelIDs: labelIDs, pendingT: math.MinInt64}
 }
 
-// last returns the newest committed sample, ok false when there is none (caller holds mu).
-func (s *memSeries) last() (t int64, v float64, ok bool) {
-	if s.open.NumSamples() == 0 {
-		return 0, 0, false
-	}
-	t, v = s.open.Last()
-	return t, v, true
-}
-
 // lastT is the newest committed timestamp, MinInt64 when there is none (caller holds mu).
 func (s *memSeries) lastT() int64 {
-	if t, _, ok := s.last(); ok {
+	if s.open.NumSamples() > 0 {
+		t, _ := s.open.Last()
 		return t
+	}
+	if s.hist.active() {
+		return s.hist.lastT
 	}
 	return math.MinInt64
 }
 
 // appendable checks a sample against the committed state (caller holds mu).
 func (s *memSeries) appendable(t int64, v float64) error {
-	lt, lv, ok := s.last()
-	if !ok || t > lt {
+	if !s.hasOpen() {
+		return nil
+	}
+	lt := s.lastT()
+	if t > lt {
 		return nil
 	}
 	if t < lt {
 		return storage.ErrOutOfOrderSample
 	}
-	if math.Float64bits(v) != math.Float64bits(lv) {
+	if s.hist.active() { // a float where a histogram is
+		return storage.ErrDuplicateSampleForTimestamp
+	}
+	if _, lv := s.open.Last(); math.Float64bits(v) != math.Float64bits(lv) {
 		return storage.ErrDuplicateSampleForTimestamp
 	}
 	return nil
 }
 
-func (s *memSeries) hasOpen() bool { return s.open.NumSamples() > 0 }
+func (s *memSeries) hasOpen() bool { return s.open.NumSamples() > 0 || s.hist.active() }
 
 // append adds a committed sample (caller holds mu). It returns false for a duplicate, which is
 // dropped.
 func (s *memSeries) append(t int64, v float64, h *Head) bool {
-	n := s.open.NumSamples()
-	if lt, _ := s.open.Last(); n > 0 && t <= lt {
+	if t <= s.lastT() {
 		return false
 	}
-	if n == 0 || n >= samplesPerChunk || t >= rangeEnd(s.openMinT, h.chunkRange) {
+	if n := s.open.NumSamples(); n == 0 || n >= samplesPerChunk || t >= rangeEnd(s.openMinT, h.chunkRange) {
 		s.cutChunk(t, h)
 	}
 	s.open.Append(t, v)
 	return true
 }
 
-// cutChunk moves the open chunk to the head chunk files and starts a new one sized like it.
+// cutChunk moves the open chunk (float or histogram) to the head chunk files and starts a new
+// float chunk sized like it.
 func (s *memSeries) cutChunk(t int64, h *Head) {
 	hint := 128
-	if s.hasOpen() {
+	if s.open.NumSamples() > 0 {
 		b := s.open.Bytes()
 		hint = len(b) + len(b)/8
 		lt := s.lastT()
 		s.closed = append(s.closed, memChunk{ref: h.storeChunk(b, lt), minT: s.openMinT, maxT: lt})
+	} else if s.hist.active() {
+		s.closeHistChunk(h)
+		s.hist = nil // the series is a float series again
 	}
 	s.open.Reset(hint)
 	s.openMinT = t
@@ -162,6 +171,7 @@ func (s *memSeries) truncateBefore(mint int64, h *Head) int {
 	}
 	if len(s.closed) == 0 && s.hasOpen() && s.lastT() < mint {
 		s.open = chunkenc.OpenChunk{}
+		s.hist = nil
 		n++
 	}
 	return n
@@ -187,13 +197,17 @@ func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head, openB
 		}
 	}
 	if s.hasOpen() && s.lastT() >= mint && s.openMinT <= maxt {
-		b := s.open.Bytes()
 		var cp []byte
 		if openBuf != nil {
-			*openBuf = append((*openBuf)[:0], b...)
-			cp = *openBuf
+			cp = (*openBuf)[:0]
+		}
+		if s.hist.active() {
+			cp = s.hist.appendBytes(cp)
 		} else {
-			cp = append([]byte(nil), b...)
+			cp = append(cp, s.open.Bytes()...)
+		}
+		if openBuf != nil {
+			*openBuf = cp
 		}
 		dst = append(dst, chunkEntry{data: cp, minT: s.openMinT, maxT: s.lastT()})
 	}

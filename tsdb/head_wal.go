@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/histogram"
 
 	"github.com/vigil-monitoring/vigil/tsdb/record"
 	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
@@ -145,6 +146,8 @@ func (h *walHandle) replayReader(r *wal.Reader, head *Head, refs map[uint64]*mem
 		dec     record.Decoder
 		series  []record.RefSeries
 		samples []record.RefSample
+		hists   []record.RefHistogramSample
+		fhists  []record.RefFloatHistogramSample
 		stones  []record.Stone
 		err     error
 	)
@@ -205,6 +208,24 @@ func (h *walHandle) replayReader(r *wal.Reader, head *Head, refs map[uint64]*mem
 				st.samples++
 				mint, maxt = min(mint, s.T), max(maxt, s.T)
 			}
+		case record.HistogramSamples:
+			if hists, err = dec.HistogramSamples(rec, hists[:0]); err != nil {
+				return fmt.Errorf("decoding histogram samples record in segment %d: %w", r.Segment(), err)
+			}
+			for _, s := range hists {
+				if replayHistogram(head, lookup, st, s.Ref, s.T, minValid, s.H, nil) {
+					mint, maxt = min(mint, s.T), max(maxt, s.T)
+				}
+			}
+		case record.FloatHistogramSamples:
+			if fhists, err = dec.FloatHistogramSamples(rec, fhists[:0]); err != nil {
+				return fmt.Errorf("decoding float histogram samples record in segment %d: %w", r.Segment(), err)
+			}
+			for _, s := range fhists {
+				if replayHistogram(head, lookup, st, s.Ref, s.T, minValid, nil, s.FH) {
+					mint, maxt = min(mint, s.T), max(maxt, s.T)
+				}
+			}
 		case record.Tombstones:
 			if stones, err = dec.Tombstones(rec, stones[:0]); err != nil {
 				return fmt.Errorf("decoding tombstones record in segment %d: %w", r.Segment(), err)
@@ -226,6 +247,27 @@ func (h *walHandle) replayReader(r *wal.Reader, head *Head, refs map[uint64]*mem
 		head.updateTimes(mint, maxt)
 	}
 	return r.Err()
+}
+
+// replayHistogram appends one replayed histogram sample; false when it was skipped.
+func replayHistogram(head *Head, lookup func(uint64) *memSeries, st *replayStats, ref uint64, t, minValid int64, h *histogram.Histogram, fh *histogram.FloatHistogram) bool {
+	if t < minValid {
+		return false
+	}
+	ms := lookup(ref)
+	if ms == nil {
+		st.unknownRefs++
+		return false
+	}
+	ms.mu.Lock()
+	ok := ms.appendHistogram(t, h, fh, head)
+	ms.mu.Unlock()
+	if !ok {
+		st.outOfOrder++
+		return false
+	}
+	st.samples++
+	return true
 }
 
 // checkpoint rewrites the WAL after the head was truncated at mint: the live series and the

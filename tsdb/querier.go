@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
+	"github.com/vigil-monitoring/vigil/tsdb/histchunk"
 	"github.com/vigil-monitoring/vigil/tsdb/tombstones"
 )
 
@@ -59,14 +60,17 @@ func (s *selectedSeries) Iterator(reuse storage.Iterator) storage.Iterator {
 
 // seriesIterator walks the chunks of a selectedSeries within [mint, maxt]. When chunks overlap
 // (overlapping blocks not yet compacted) it decodes and merges them into a buffer instead.
+// Chunks may be float or native histogram chunks: a series that changes type has chunks of
+// both, and Next returns the type of every sample.
 type seriesIterator struct {
 	s       *selectedSeries
 	chunks  []chunkEntry // s.chunks, or a head series' chunks resolved into chunkBuf
 	ci      int
-	chk     chunkenc.Iterator
+	chk     chunkIter
 	started bool
 	t       int64
 	v       float64
+	vt      storage.ValueType
 	err     error
 
 	merged  []mergedSample
@@ -77,12 +81,115 @@ type seriesIterator struct {
 }
 
 type mergedSample struct {
-	t int64
-	v float64
+	t  int64
+	v  float64
+	h  *histogram.Histogram
+	fh *histogram.FloatHistogram
+}
+
+func (m *mergedSample) valueType() storage.ValueType {
+	switch {
+	case m.h != nil:
+		return storage.ValHistogram
+	case m.fh != nil:
+		return storage.ValFloatHistogram
+	}
+	return storage.ValFloat
+}
+
+// chunkIter decodes one chunk of any encoding: Vigil's float encodings (chunkenc) or upstream's
+// histogram encodings behind Vigil's encoding byte (histchunk). Its iterators are reused from
+// chunk to chunk.
+type chunkIter struct {
+	hist  bool // the chunk is a histogram chunk: it is read by hit
+	float chunkenc.Iterator
+	hc    histchunk.HistogramChunk
+	fhc   histchunk.FloatHistogramChunk
+	hit   histchunk.Iterator
+	iit   histchunk.Iterator // reused iterator of integer histogram chunks
+	fit   histchunk.Iterator // and of float histogram chunks
+	err   error
+}
+
+// histChunkHeader is the size of the smallest valid histogram chunk: the encoding byte and
+// upstream's header (sample count and counter reset flags).
+const histChunkHeader = 1 + 3
+
+func (c *chunkIter) reset(b []byte) {
+	c.err, c.hist = nil, false
+	if len(b) > 0 && (chunkenc.Encoding(b[0]) == chunkenc.EncHistogram || chunkenc.Encoding(b[0]) == chunkenc.EncFloatHistogram) {
+		c.hist = true
+		if len(b) < histChunkHeader {
+			c.err = fmt.Errorf("chunkenc: %s chunk of %d bytes is shorter than its header", chunkenc.Encoding(b[0]), len(b))
+			c.hit = nil
+			return
+		}
+		if chunkenc.Encoding(b[0]) == chunkenc.EncHistogram {
+			c.hc.Reset(b[1:])
+			c.iit = c.hc.Iterator(c.iit)
+			c.hit = c.iit
+		} else {
+			c.fhc.Reset(b[1:])
+			c.fit = c.fhc.Iterator(c.fit)
+			c.hit = c.fit
+		}
+		return
+	}
+	c.float.Reset(b)
+}
+
+func toValueType(vt histchunk.ValueType) storage.ValueType { return storage.ValueType(vt) }
+
+func (c *chunkIter) next() storage.ValueType {
+	if c.hist {
+		if c.hit == nil {
+			return storage.ValNone
+		}
+		return toValueType(c.hit.Next())
+	}
+	if c.float.Next() {
+		return storage.ValFloat
+	}
+	return storage.ValNone
+}
+
+func (c *chunkIter) seekTo(t int64) storage.ValueType {
+	if c.hist {
+		if c.hit == nil {
+			return storage.ValNone
+		}
+		return toValueType(c.hit.SeekTo(t))
+	}
+	if c.float.SeekTo(t) {
+		return storage.ValFloat
+	}
+	return storage.ValNone
+}
+
+// at returns the current timestamp, and the value when it is a float.
+func (c *chunkIter) at() (int64, float64) {
+	if c.hist {
+		return c.hit.AtT(), 0
+	}
+	return c.float.At()
+}
+
+func (c *chunkIter) errs() error {
+	if c.err != nil {
+		return c.err
+	}
+	if c.hist {
+		if c.hit == nil {
+			return nil
+		}
+		return c.hit.Err()
+	}
+	return c.float.Err()
 }
 
 func (it *seriesIterator) reset(s *selectedSeries) {
-	it.s, it.ci, it.started, it.err = s, -1, false, nil
+	it.s, it.ci, it.started, it.err, it.vt = s, -1, false, nil, storage.ValNone
+	clear(it.merged) // drop histograms of the previous series
 	it.merged, it.mergedI = it.merged[:0], -1
 	it.chunks = s.chunks
 	if s.head != nil {
@@ -114,17 +221,24 @@ func overlapping(cs []chunkEntry) bool {
 }
 
 func (it *seriesIterator) mergeAll() {
+	var ci chunkIter
 	for _, c := range it.chunks {
-		var ci chunkenc.Iterator
-		ci.Reset(c.data)
-		for ci.Next() {
-			t, v := ci.At()
+		ci.reset(c.data)
+		for vt := ci.next(); vt != storage.ValNone; vt = ci.next() {
+			t, v := ci.at()
 			if t < it.s.mint || t > it.s.maxt || c.dels.InBounds(t) {
 				continue
 			}
-			it.merged = append(it.merged, mergedSample{t, v})
+			m := mergedSample{t: t, v: v}
+			switch vt {
+			case storage.ValHistogram:
+				_, m.h = ci.hit.AtHistogram(nil)
+			case storage.ValFloatHistogram:
+				_, m.fh = ci.hit.AtFloatHistogram(nil)
+			}
+			it.merged = append(it.merged, m)
 		}
-		if err := ci.Err(); err != nil {
+		if err := ci.errs(); err != nil {
 			it.err = err
 			return
 		}
@@ -146,14 +260,46 @@ func (it *seriesIterator) mergeAll() {
 func (it *seriesIterator) At() (int64, float64) { return it.t, it.v }
 func (it *seriesIterator) AtT() int64           { return it.t }
 
-// The head and blocks hold float samples only so far: Next never returns a histogram type, so
-// the histogram accessors have nothing to return.
-func (it *seriesIterator) AtHistogram(*histogram.Histogram) (int64, *histogram.Histogram) {
-	return it.t, nil
+// AtHistogram returns the current integer histogram (after ValHistogram), copied into h when
+// h is non-nil.
+func (it *seriesIterator) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
+	if it.ci == math.MaxInt32 {
+		m := &it.merged[it.mergedI]
+		if m.h == nil {
+			return it.t, nil
+		}
+		if h == nil {
+			return it.t, m.h
+		}
+		m.h.CopyTo(h)
+		return it.t, h
+	}
+	if !it.chk.hist || it.vt != storage.ValHistogram {
+		return it.t, nil
+	}
+	return it.chk.hit.AtHistogram(h)
 }
 
-func (it *seriesIterator) AtFloatHistogram(*histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
-	return it.t, nil
+// AtFloatHistogram returns the current histogram as a float histogram (after ValHistogram or
+// ValFloatHistogram), copied into fh when fh is non-nil.
+func (it *seriesIterator) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
+	if it.ci == math.MaxInt32 {
+		m := &it.merged[it.mergedI]
+		switch {
+		case m.h != nil:
+			return it.t, m.h.ToFloat(fh)
+		case m.fh == nil:
+			return it.t, nil
+		case fh == nil:
+			return it.t, m.fh
+		}
+		m.fh.CopyTo(fh)
+		return it.t, fh
+	}
+	if !it.chk.hist || (it.vt != storage.ValHistogram && it.vt != storage.ValFloatHistogram) {
+		return it.t, nil
+	}
+	return it.chk.hit.AtFloatHistogram(fh)
 }
 
 // AtST returns 0: start timestamps are not stored.
@@ -179,6 +325,19 @@ func (it *seriesIterator) accept(t int64) (take, stop bool) {
 	return true, false
 }
 
+// setMerged makes merged sample i the current one.
+func (it *seriesIterator) setMerged(i int) storage.ValueType {
+	m := &it.merged[i]
+	it.t, it.v, it.vt, it.started = m.t, m.v, m.valueType(), true
+	return it.vt
+}
+
+// take makes the chunk iterator's current sample the current one.
+func (it *seriesIterator) take(t int64, v float64, vt storage.ValueType) storage.ValueType {
+	it.t, it.v, it.vt, it.started = t, v, vt, true
+	return vt
+}
+
 func (it *seriesIterator) Next() storage.ValueType {
 	if it.err != nil {
 		return storage.ValNone
@@ -186,29 +345,27 @@ func (it *seriesIterator) Next() storage.ValueType {
 	if it.ci == math.MaxInt32 {
 		if it.mergedI+1 >= len(it.merged) {
 			it.mergedI = len(it.merged)
+			it.vt = storage.ValNone
 			return storage.ValNone
 		}
 		it.mergedI++
-		it.t, it.v = it.merged[it.mergedI].t, it.merged[it.mergedI].v
-		it.started = true
-		return storage.ValFloat
+		return it.setMerged(it.mergedI)
 	}
 	n := len(it.chunks)
 	for {
 		if it.ci >= 0 && it.ci < n {
-			for it.chk.Next() {
-				t, v := it.chk.At()
+			for vt := it.chk.next(); vt != storage.ValNone; vt = it.chk.next() {
+				t, v := it.chk.at()
 				take, stop := it.accept(t)
 				if stop {
 					it.ci = n
 					return storage.ValNone
 				}
 				if take {
-					it.t, it.v, it.started = t, v, true
-					return storage.ValFloat
+					return it.take(t, v, vt)
 				}
 			}
-			if err := it.chk.Err(); err != nil {
+			if err := it.chk.errs(); err != nil {
 				it.setChunkErr(err)
 				return storage.ValNone
 			}
@@ -221,26 +378,26 @@ func (it *seriesIterator) Next() storage.ValueType {
 			return storage.ValNone
 		}
 		c := &it.chunks[it.ci]
-		it.chk.Reset(c.data)
+		it.chk.reset(c.data)
 		if c.minT < it.s.mint {
 			// Jump over the part of the chunk before the range instead of filtering it sample
 			// by sample.
-			if !it.chk.SeekTo(it.s.mint) {
-				if err := it.chk.Err(); err != nil {
+			vt := it.chk.seekTo(it.s.mint)
+			if vt == storage.ValNone {
+				if err := it.chk.errs(); err != nil {
 					it.setChunkErr(err)
 					return storage.ValNone
 				}
 				continue
 			}
-			t, v := it.chk.At()
+			t, v := it.chk.at()
 			take, stop := it.accept(t)
 			if stop {
 				it.ci = n
 				return storage.ValNone
 			}
 			if take {
-				it.t, it.v, it.started = t, v, true
-				return storage.ValFloat
+				return it.take(t, v, vt)
 			}
 		}
 	}
@@ -252,7 +409,7 @@ func (it *seriesIterator) SeekTo(t int64) storage.ValueType {
 	}
 	if it.ci == math.MaxInt32 {
 		if it.mergedI >= 0 && it.mergedI < len(it.merged) && it.merged[it.mergedI].t >= t {
-			return storage.ValFloat
+			return it.vt
 		}
 		i := sort.Search(len(it.merged), func(i int) bool { return it.merged[i].t >= t })
 		if i < it.mergedI {
@@ -260,17 +417,17 @@ func (it *seriesIterator) SeekTo(t int64) storage.ValueType {
 		}
 		it.mergedI = i
 		if i >= len(it.merged) {
+			it.vt = storage.ValNone
 			return storage.ValNone
 		}
-		it.t, it.v, it.started = it.merged[i].t, it.merged[i].v, true
-		return storage.ValFloat
+		return it.setMerged(i)
 	}
 	n := len(it.chunks)
 	if it.ci >= n {
 		return storage.ValNone
 	}
 	if it.started && it.t >= t {
-		return storage.ValFloat
+		return it.vt
 	}
 	if t < it.s.mint {
 		t = it.s.mint
@@ -285,24 +442,24 @@ func (it *seriesIterator) SeekTo(t int64) storage.ValueType {
 			return storage.ValNone
 		}
 		it.ci = next
-		it.chk.Reset(it.chunks[it.ci].data)
+		it.chk.reset(it.chunks[it.ci].data)
 	}
-	if !it.chk.SeekTo(t) {
-		if err := it.chk.Err(); err != nil {
+	vt := it.chk.seekTo(t)
+	if vt == storage.ValNone {
+		if err := it.chk.errs(); err != nil {
 			it.setChunkErr(err)
 			return storage.ValNone
 		}
 		return it.Next()
 	}
-	ct, v := it.chk.At()
+	ct, v := it.chk.at()
 	take, stop := it.accept(ct)
 	if stop {
 		it.ci = n
 		return storage.ValNone
 	}
 	if take {
-		it.t, it.v, it.started = ct, v, true
-		return storage.ValFloat
+		return it.take(ct, v, vt)
 	}
 	return it.Next()
 }

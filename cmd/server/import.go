@@ -39,7 +39,7 @@ func registerImportCommands(app *kingpin.Application, dst *string) importCommand
 	prom := imp.Command("prometheus", "Import the blocks (and with --include-wal the WAL) of a Prometheus data directory or admin-API snapshot. Resumable: a re-run skips what was imported.")
 	promSrc := prom.Arg("source", "Prometheus data directory, or a snapshot (<data>/snapshots/<name>).").Required().ExistingDir()
 	promWAL := prom.Flag("include-wal", "Also import the WAL: the newest samples, not yet in a block. Stop Prometheus first.").Bool()
-	promSkipH := prom.Flag("skip-native-histograms", "Leave native histogram samples out (Vigil does not store them yet) instead of failing.").Bool()
+	promSkipH := prom.Flag("skip-native-histograms", "Leave native histogram samples out (they are imported by default).").Bool()
 	promQuiet := prom.Flag("quiet", "Do not print progress.").Short('q').Bool()
 
 	om := imp.Command("openmetrics", "Import samples from an OpenMetrics file, as `promtool tsdb create-blocks-from openmetrics`.")

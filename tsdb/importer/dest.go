@@ -23,8 +23,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/tsdb"
-	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
-	"github.com/vigil-monitoring/vigil/tsdb/chunks"
 	"github.com/vigil-monitoring/vigil/tsdb/fileutil"
 )
 
@@ -194,33 +192,6 @@ func (s *importState) finish(key string, m *tsdb.BlockMeta) error {
 	s.Done[key] = e
 	s.InProgress = nil
 	return s.save()
-}
-
-// chunker cuts a series' samples into encoded chunks of up to chunkSamples.
-type chunker struct {
-	ts    []int64
-	vs    []float64
-	metas []chunks.Meta
-}
-
-func (c *chunker) reset() {
-	c.ts, c.vs, c.metas = c.ts[:0], c.vs[:0], c.metas[:0]
-}
-
-func (c *chunker) add(t int64, v float64) {
-	c.ts = append(c.ts, t)
-	c.vs = append(c.vs, v)
-	if len(c.ts) == chunkSamples {
-		c.flush()
-	}
-}
-
-func (c *chunker) flush() {
-	if len(c.ts) == 0 {
-		return
-	}
-	c.metas = append(c.metas, chunks.Meta{MinTime: c.ts[0], MaxTime: c.ts[len(c.ts)-1], Chunk: chunkenc.Encode(c.ts, c.vs)})
-	c.ts, c.vs = c.ts[:0], c.vs[:0]
 }
 
 // symbolSet collects label names and values for a block's symbol table.

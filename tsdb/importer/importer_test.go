@@ -439,16 +439,53 @@ func TestImportPrometheusNativeHistograms(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	_, err = ImportPrometheus(context.Background(), src, dst, PrometheusOptions{})
-	if err == nil || !strings.Contains(err.Error(), `rpc_seconds`) || !strings.Contains(err.Error(), "--skip-native-histograms") {
-		t.Fatalf("want an error naming the histogram series and the flag, got %v", err)
-	}
-	sum, err := ImportPrometheus(context.Background(), src, dst, PrometheusOptions{SkipNativeHistograms: true})
+	// Skipped on request: only the floats come over.
+	skipDst := filepath.Join(t.TempDir(), "vigil")
+	sum, err := ImportPrometheus(context.Background(), src, skipDst, PrometheusOptions{SkipNativeHistograms: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sum.HistogramSamplesSkipped != 10 || sum.Samples != 10 {
 		t.Errorf("summary %+v, want 10 float samples and 10 histogram samples left out", sum)
+	}
+	// By default the histograms are imported, read back as upstream wrote them.
+	sum, err = ImportPrometheus(context.Background(), src, dst, PrometheusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.HistogramSamplesSkipped != 0 || sum.Samples != 20 {
+		t.Errorf("summary %+v, want 20 samples imported", sum)
+	}
+	db, err := tsdb.Open(dst, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	q, err := db.Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ss := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "rpc_seconds"))
+	if !ss.Next() {
+		t.Fatal("histogram series not imported")
+	}
+	it := ss.At().Iterator(nil)
+	n := 0
+	for vt := it.Next(); vt != storage.ValNone; vt = it.Next() {
+		if vt != storage.ValHistogram {
+			t.Fatalf("sample %d is a %s", n, vt)
+		}
+		ts, h := it.AtHistogram(nil)
+		i := int64(n)
+		want := &histogram.Histogram{Count: uint64(i), ZeroCount: uint64(i), Sum: float64(i), Schema: 0, ZeroThreshold: 0.001}
+		if ts != i*1000 || !h.Equals(want) {
+			t.Fatalf("sample %d: %d %v, want %d %v", n, ts, h, i*1000, want)
+		}
+		n++
+	}
+	if n != 10 || it.Err() != nil {
+		t.Fatalf("%d histogram samples read back, %v", n, it.Err())
 	}
 	_ = promchunkenc.ValHistogram
 }

@@ -32,8 +32,7 @@ type PrometheusOptions struct {
 	// not yet in a block). The WAL is copied to a scratch directory in the destination and
 	// replayed there by the upstream head, so the source is never written.
 	IncludeWAL bool
-	// SkipNativeHistograms leaves native histogram samples out (Vigil does not store them
-	// yet) instead of failing on the first one.
+	// SkipNativeHistograms leaves native histogram samples out (they are imported by default).
 	SkipNativeHistograms bool
 	// Out receives progress lines (nil: none); ProgressEvery is their interval (default 10s).
 	Out           io.Writer
@@ -283,7 +282,7 @@ func (d *dest) convert(ctx context.Context, key, what string, br promtsdb.BlockR
 		return nil, err
 	}
 	var (
-		c      chunker
+		c      tsdb.ChunkBuilder
 		sit    promchunkenc.Iterator
 		n      uint64
 		hskips uint64
@@ -293,7 +292,7 @@ func (d *dest) convert(ctx context.Context, key, what string, br promtsdb.BlockR
 	for ss.Next() {
 		s := ss.At()
 		lset := s.Labels()
-		c.reset()
+		c.Reset()
 		sit = s.Iterator(sit)
 	samples:
 		for {
@@ -301,23 +300,29 @@ func (d *dest) convert(ctx context.Context, key, what string, br promtsdb.BlockR
 			case promchunkenc.ValNone:
 				break samples
 			case promchunkenc.ValFloat:
-				t, v := sit.At()
-				c.add(t, v)
-			case promchunkenc.ValHistogram, promchunkenc.ValFloatHistogram:
-				if !o.SkipNativeHistograms {
-					w.Abort()
-					return nil, fmt.Errorf("%s: series %s has native histogram samples, which Vigil does not store yet; "+
-						"add --skip-native-histograms to import everything else", what, lset)
+				c.AddFloat(sit.At())
+			case promchunkenc.ValHistogram:
+				if o.SkipNativeHistograms {
+					hskips++
+					continue
 				}
-				hskips++
+				t, h := sit.AtHistogram(nil)
+				c.AddHistogram(t, h, nil)
+			case promchunkenc.ValFloatHistogram:
+				if o.SkipNativeHistograms {
+					hskips++
+					continue
+				}
+				t, fh := sit.AtFloatHistogram(nil)
+				c.AddHistogram(t, nil, fh)
 			}
 		}
 		if err := sit.Err(); err != nil {
 			w.Abort()
 			return nil, fmt.Errorf("%s: series %s: %w", what, lset, err)
 		}
-		c.flush()
-		if len(c.metas) == 0 {
+		metas := c.Metas()
+		if len(metas) == 0 {
 			continue
 		}
 		if n > 0 && labels.Compare(lset, prev) == 0 {
@@ -325,10 +330,10 @@ func (d *dest) convert(ctx context.Context, key, what string, br promtsdb.BlockR
 			w.Abort()
 			return nil, fmt.Errorf("%s: series %s listed twice", what, lset)
 		}
-		if err := w.WriteChunks(c.metas...); err != nil {
+		if err := w.WriteChunks(metas...); err != nil {
 			return nil, fmt.Errorf("%s: series %s: %w", what, lset, err)
 		}
-		if err := w.AddSeries(lset, c.metas); err != nil {
+		if err := w.AddSeries(lset, metas); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		prev = lset

@@ -6,6 +6,8 @@
 //	Samples:    count, and when count > 0: uvarint baseRef, varint baseT,
 //	            then count × ( varint ref-baseRef, varint t-baseT, 8 bytes little-endian float64 bits )
 //	Tombstones: count × ( uvarint ref, uvarint nintervals, nintervals × ( varint mint, varint maxt-mint ) )
+//	HistogramSamples, FloatHistogramSamples: as Samples, with a histogram in place of the value
+//	            (see histogram.go)
 //
 // Samples are delta-encoded against the first sample of the record because a commit usually holds
 // one scrape: the timestamps are all equal (delta 0, one byte) and the refs are close together.
@@ -35,6 +37,11 @@ const (
 	Series     Type = 1
 	Samples    Type = 2
 	Tombstones Type = 3
+	// HistogramSamples and FloatHistogramSamples hold native histogram samples (integer and
+	// float counts). Readers from before native histograms stop at them with "unknown WAL
+	// record type" (replay keeps everything before; remote write skips them).
+	HistogramSamples      Type = 4
+	FloatHistogramSamples Type = 5
 )
 
 func (t Type) String() string {
@@ -45,6 +52,10 @@ func (t Type) String() string {
 		return "samples"
 	case Tombstones:
 		return "tombstones"
+	case HistogramSamples:
+		return "histogram_samples"
+	case FloatHistogramSamples:
+		return "float_histogram_samples"
 	default:
 		return "unknown"
 	}
@@ -207,7 +218,7 @@ func (d *Decoder) Type(rec []byte) Type {
 		return Unknown
 	}
 	switch t := Type(rec[0] &^ compressedFlag); t {
-	case Series, Samples, Tombstones:
+	case Series, Samples, Tombstones, HistogramSamples, FloatHistogramSamples:
 		return t
 	}
 	return Unknown

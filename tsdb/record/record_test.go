@@ -185,7 +185,7 @@ func decStones(d *Decoder, rec []byte) error  { _, err := d.Tombstones(rec, nil)
 
 func TestTypeUnknown(t *testing.T) {
 	var d Decoder
-	for _, rec := range [][]byte{nil, {0}, {4}, {255}} {
+	for _, rec := range [][]byte{nil, {0}, {6}, {255}} {
 		if got := d.Type(rec); got != Unknown {
 			t.Errorf("Type(%v) = %v, want unknown", rec, got)
 		}

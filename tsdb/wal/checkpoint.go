@@ -272,6 +272,8 @@ type checkpointFilter struct {
 	enc     record.Encoder
 	series  []record.RefSeries
 	samples []record.RefSample
+	hists   []record.RefHistogramSample
+	fhists  []record.RefFloatHistogramSample
 	stones  []record.Stone
 	scratch []byte
 
@@ -317,6 +319,40 @@ func (f *checkpointFilter) add(rec []byte) error {
 		f.stats.DroppedSamples += len(f.samples) - len(kept)
 		if len(kept) > 0 {
 			f.scratch = f.enc.Samples(kept, f.scratch)
+			return f.push(f.scratch)
+		}
+	case record.HistogramSamples:
+		f.hists, err = f.dec.HistogramSamples(rec, f.hists)
+		if err != nil {
+			return fmt.Errorf("decode histogram samples: %w", err)
+		}
+		f.stats.TotalSamples += len(f.hists)
+		kept := f.hists[:0]
+		for _, s := range f.hists {
+			if s.T >= f.mint && f.keep(s.Ref) {
+				kept = append(kept, s)
+			}
+		}
+		f.stats.DroppedSamples += len(f.hists) - len(kept)
+		if len(kept) > 0 {
+			f.scratch = f.enc.HistogramSamples(kept, f.scratch)
+			return f.push(f.scratch)
+		}
+	case record.FloatHistogramSamples:
+		f.fhists, err = f.dec.FloatHistogramSamples(rec, f.fhists)
+		if err != nil {
+			return fmt.Errorf("decode float histogram samples: %w", err)
+		}
+		f.stats.TotalSamples += len(f.fhists)
+		kept := f.fhists[:0]
+		for _, s := range f.fhists {
+			if s.T >= f.mint && f.keep(s.Ref) {
+				kept = append(kept, s)
+			}
+		}
+		f.stats.DroppedSamples += len(f.fhists) - len(kept)
+		if len(kept) > 0 {
+			f.scratch = f.enc.FloatHistogramSamples(kept, f.scratch)
 			return f.push(f.scratch)
 		}
 	case record.Tombstones:

@@ -1,0 +1,158 @@
+package record
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/histogram"
+)
+
+func testHistograms() []*histogram.Histogram {
+	return []*histogram.Histogram{
+		{},
+		{
+			Schema: 3, ZeroThreshold: 1e-128, ZeroCount: 5, Count: 50, Sum: 18.4,
+			CounterResetHint: histogram.NotCounterReset,
+			PositiveSpans:    []histogram.Span{{Offset: -2, Length: 2}, {Offset: 1, Length: 3}},
+			PositiveBuckets:  []int64{1, 1, -1, 10, -3},
+			NegativeSpans:    []histogram.Span{{Offset: 0, Length: 1}},
+			NegativeBuckets:  []int64{7},
+		},
+		{
+			Schema: histogram.CustomBucketsSchema, Count: 9, Sum: 2.5,
+			PositiveSpans:   []histogram.Span{{Offset: 0, Length: 3}},
+			PositiveBuckets: []int64{2, 1, 0},
+			CustomValues:    []float64{0.1, 0.5, 1, 5},
+		},
+		{Sum: math.Float64frombits(0x7ff0000000000002), CounterResetHint: histogram.UnknownCounterReset},
+		{Schema: -4, Count: 1, CounterResetHint: histogram.GaugeType, PositiveSpans: []histogram.Span{{Offset: 1 << 20, Length: 1}}, PositiveBuckets: []int64{1}},
+		{Schema: 0, Count: math.MaxUint64, ZeroCount: math.MaxUint64, CounterResetHint: histogram.CounterReset},
+	}
+}
+
+func TestHistogramSamplesRoundTrip(t *testing.T) {
+	var enc Encoder
+	var dec Decoder
+	var in []RefHistogramSample
+	var fin []RefFloatHistogramSample
+	for i, h := range testHistograms() {
+		in = append(in, RefHistogramSample{Ref: uint64(100 - i), T: int64(i*1000 - 3), H: h})
+		fin = append(fin, RefFloatHistogramSample{Ref: uint64(i) << 40, T: math.MinInt64 + int64(i), FH: h.ToFloat(nil)})
+	}
+	for _, compress := range []bool{false, true} {
+		rec := enc.HistogramSamples(in, nil)
+		if compress {
+			rec = Compress(rec, nil)
+		}
+		if dec.Type(rec) != HistogramSamples {
+			t.Fatalf("type %v", dec.Type(rec))
+		}
+		out, err := dec.HistogramSamples(rec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != len(in) {
+			t.Fatalf("got %d samples, want %d", len(out), len(in))
+		}
+		for i := range in {
+			if out[i].Ref != in[i].Ref || out[i].T != in[i].T || !histEqual(out[i].H, in[i].H) {
+				t.Errorf("sample %d: got %+v %v, want %+v %v", i, out[i], out[i].H, in[i], in[i].H)
+			}
+		}
+		frec := enc.FloatHistogramSamples(fin, nil)
+		if compress {
+			frec = Compress(frec, nil)
+		}
+		fout, err := dec.FloatHistogramSamples(frec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range fin {
+			if fout[i].Ref != fin[i].Ref || fout[i].T != fin[i].T || !fhistEqual(fout[i].FH, fin[i].FH) {
+				t.Errorf("float sample %d: got %v, want %v", i, fout[i].FH, fin[i].FH)
+			}
+		}
+		// Each decoder refuses the other's records.
+		if _, err := dec.FloatHistogramSamples(rec, nil); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("float decoder on an integer record: %v", err)
+		}
+	}
+	if got, _ := dec.HistogramSamples(enc.HistogramSamples(nil, nil), nil); len(got) != 0 {
+		t.Errorf("empty record gave %v", got)
+	}
+}
+
+// histEqual compares bit for bit (a stale marker's NaN sum included) and the hint, which
+// Histogram.Equals ignores.
+func histEqual(a, b *histogram.Histogram) bool {
+	return a.CounterResetHint == b.CounterResetHint && math.Float64bits(a.Sum) == math.Float64bits(b.Sum) &&
+		reflect.DeepEqual(withoutSum(a), withoutSum(b))
+}
+
+func withoutSum(h *histogram.Histogram) *histogram.Histogram {
+	c := h.Copy()
+	c.Sum = 0
+	return c
+}
+
+func fhistEqual(a, b *histogram.FloatHistogram) bool {
+	return a.CounterResetHint == b.CounterResetHint && a.Equals(b)
+}
+
+func TestHistogramSamplesTruncated(t *testing.T) {
+	var enc Encoder
+	var dec Decoder
+	var in []RefHistogramSample
+	for i, h := range testHistograms() {
+		in = append(in, RefHistogramSample{Ref: uint64(i), T: int64(i), H: h})
+	}
+	rec := enc.HistogramSamples(in, nil)
+	for n := 1; n < len(rec); n++ {
+		if _, err := dec.HistogramSamples(rec[:n], nil); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("record cut at %d of %d bytes: err %v, want ErrCorrupt", n, len(rec), err)
+		}
+	}
+}
+
+func FuzzDecodeHistograms(f *testing.F) {
+	var enc Encoder
+	var in []RefHistogramSample
+	var fin []RefFloatHistogramSample
+	for i, h := range testHistograms() {
+		in = append(in, RefHistogramSample{Ref: uint64(i), T: int64(i), H: h})
+		fin = append(fin, RefFloatHistogramSample{Ref: uint64(i), T: int64(i), FH: h.ToFloat(nil)})
+	}
+	f.Add(enc.HistogramSamples(in, nil))
+	f.Add(enc.FloatHistogramSamples(fin, nil))
+	f.Add([]byte{byte(HistogramSamples), 1, 0, 0})
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		var d Decoder
+		var e Encoder
+		hs, err := d.HistogramSamples(rec, nil)
+		if err == nil {
+			if cap(hs) > len(rec) {
+				t.Fatalf("capacity %d for histograms from %d bytes", cap(hs), len(rec))
+			}
+			again, err := d.HistogramSamples(e.HistogramSamples(hs, nil), nil)
+			if err != nil || len(again) != len(hs) {
+				t.Fatalf("re-encoded histograms: %d, %v; want %d", len(again), err, len(hs))
+			}
+			for i := range hs {
+				if !histEqual(again[i].H, hs[i].H) {
+					t.Fatalf("round trip histogram %d: %v, want %v", i, again[i].H, hs[i].H)
+				}
+			}
+		}
+		fhs, err := d.FloatHistogramSamples(rec, nil)
+		if err == nil {
+			if cap(fhs) > len(rec) {
+				t.Fatalf("capacity %d for float histograms from %d bytes", cap(fhs), len(rec))
+			}
+			if _, err := d.FloatHistogramSamples(e.FloatHistogramSamples(fhs, nil), nil); err != nil {
+				t.Fatalf("re-encoded float histograms: %v", err)
+			}
+		}
+	})
+}

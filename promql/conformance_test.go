@@ -2,7 +2,6 @@ package promql_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -185,11 +184,6 @@ func (c *conformance) runFile(path string) {
 					var err error
 					if p.H != nil || p.FH != nil {
 						_, err = app.AppendHistogram(0, s.Metric, p.T, p.H, p.FH)
-						if errors.Is(err, tsdb.ErrHistogramsNotStored) {
-							// Until the TSDB stores histograms (lane htsdb), the evals over
-							// them count as unsupported (the load is marked native).
-							continue
-						}
 					} else {
 						_, err = app.Append(0, s.Metric, p.T, p.F)
 					}

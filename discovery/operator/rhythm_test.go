@@ -86,9 +86,9 @@ func (d staticDiscoverer) Run(ctx context.Context, up chan<- []*config.TargetGro
 			"__meta_kubernetes_endpointslice_port_name": "web",
 		}},
 		Labels: model.LabelSet{
-			"__meta_kubernetes_namespace":                 model.LabelValue(d.ns),
-			"__meta_kubernetes_service_name":              model.LabelValue(d.svc),
-			"__meta_kubernetes_service_label_app":         model.LabelValue(d.app),
+			"__meta_kubernetes_namespace":                model.LabelValue(d.ns),
+			"__meta_kubernetes_service_name":             model.LabelValue(d.svc),
+			"__meta_kubernetes_service_label_app":        model.LabelValue(d.app),
 			"__meta_kubernetes_service_labelpresent_app": "true",
 		},
 	}

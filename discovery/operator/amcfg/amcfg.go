@@ -2756,7 +2756,6 @@ func checkIsV2Matcher(in ...[]monitoringv1alpha1.Matcher) bool {
 	return false
 }
 
-
 func (c *alertmanagerConfig) sanitize(amVersion semver.Version, logger *slog.Logger) error {
 	if c == nil {
 		return nil
@@ -2801,4 +2800,3 @@ func (c *alertmanagerConfig) sanitize(amVersion semver.Version, logger *slog.Log
 
 	return c.Route.sanitize(amVersion, logger)
 }
-

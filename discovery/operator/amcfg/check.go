@@ -21,10 +21,10 @@ import (
 	"strings"
 
 	"github.com/blang/semver/v4"
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
-	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 )
 
 // checkAlertmanagerConfigResource verifies that an AlertmanagerConfig object is valid
@@ -776,4 +776,3 @@ func configureHTTPConfigInStore(ctx context.Context, httpConfig *monitoringv1alp
 
 	return store.AddOAuth2(ctx, namespace, httpConfig.OAuth2)
 }
-

@@ -14,7 +14,6 @@
 
 package amcfg
 
-
 import (
 	"errors"
 	"fmt"

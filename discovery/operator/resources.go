@@ -24,6 +24,8 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
+	amconfig "github.com/prometheus/alertmanager/config"
+	"go.yaml.in/yaml/v2"
 	"k8s.io/utils/ptr"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -68,5 +70,51 @@ func AlertmanagerConfig(c *monitoringv1alpha1.AlertmanagerConfig, secrets Secret
 	if err != nil {
 		return nil, err
 	}
+	if err := loadsInAlertmanager(p); err != nil {
+		return nil, err
+	}
 	return &AlertmanagerConfigParts{Object: c.Namespace + "/" + c.Name, Parts: *p}, nil
+}
+
+// placeholderGlobal stands for what alertmanager.yml's global section may supply to the
+// receivers (the real one is used when the parts are merged into it).
+var placeholderGlobal = yaml.MapSlice{
+	{Key: "smtp_smarthost", Value: "localhost:25"},
+	{Key: "smtp_from", Value: "alertmanager@localhost"},
+	{Key: "slack_api_url", Value: "http://localhost/placeholder"},
+	{Key: "opsgenie_api_key", Value: "placeholder"},
+	{Key: "victorops_api_key", Value: "placeholder"},
+	{Key: "wechat_api_secret", Value: "placeholder"},
+	{Key: "wechat_api_corp_id", Value: "placeholder"},
+	{Key: "rocketchat_token_id", Value: "placeholder"},
+	{Key: "rocketchat_token", Value: "placeholder"},
+}
+
+// loadsInAlertmanager checks the parts with Alertmanager's own configuration loading, so that
+// what it refuses rejects the object (Event, metric) instead of failing the merge later.
+func loadsInAlertmanager(p *amcfg.Parts) error {
+	const root = "__vigil_check"
+	rt := yaml.MapSlice{{Key: "receiver", Value: root}}
+	if p.Route != nil {
+		rt = append(rt, yaml.MapItem{Key: "routes", Value: []yaml.MapSlice{p.Route}})
+	}
+	doc := yaml.MapSlice{
+		{Key: "global", Value: placeholderGlobal},
+		{Key: "route", Value: rt},
+		{Key: "receivers", Value: append([]yaml.MapSlice{{{Key: "name", Value: root}}}, p.Receivers...)},
+	}
+	if len(p.InhibitRules) > 0 {
+		doc = append(doc, yaml.MapItem{Key: "inhibit_rules", Value: p.InhibitRules})
+	}
+	if len(p.TimeIntervals) > 0 {
+		doc = append(doc, yaml.MapItem{Key: "mute_time_intervals", Value: p.TimeIntervals})
+	}
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	if _, err := amconfig.Load(string(b)); err != nil {
+		return fmt.Errorf("refused by Alertmanager's configuration: %w", err)
+	}
+	return nil
 }

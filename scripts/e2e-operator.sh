@@ -204,6 +204,10 @@ PIDS+=($!)
 VIGIL_PID=$!
 API=http://127.0.0.1:$VIGIL_PORT/api/v1
 wait_until "vigil ready" 60 curl -fsS "http://127.0.0.1:$VIGIL_PORT/-/ready"
+# The first list of the resources is done (the metric is set by the first regeneration): the
+# timings below measure a change on a running Vigil, not its start.
+watching() { curl -fsS "http://127.0.0.1:$VIGIL_PORT/metrics" | grep -q 'prometheus_operator_managed_resources{controller="prometheus",resource="ServiceMonitor",state="selected"}'; }
+wait_until "vigil lists the operator's resources" 60 watching
 
 q() { curl -fsS -G --data-urlencode "query=$1" "$API/query"; }
 has() { q "$1" | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; sys.exit(0 if r else 1)'; }

@@ -6,6 +6,7 @@ package amcfg
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -151,26 +152,34 @@ func toMapSlice(v any) (yaml.MapSlice, error) {
 }
 
 // unsupportedFields rejects what the API types have and the ported conversion (v0.93.1) does not
-// read, naming the field, instead of dropping it silently.
+// read, naming the field, instead of dropping it silently. It looks at the route as JSON, so
+// that this package also builds with the v0.93 API types (the oracle module's).
 func unsupportedFields(amc *monitoringv1alpha1.AlertmanagerConfig) error {
-	var walk func(r *monitoringv1alpha1.Route, path string) error
-	walk = func(r *monitoringv1alpha1.Route, path string) error {
-		if r == nil {
-			return nil
-		}
-		if len(r.Labels) > 0 {
+	if amc.Spec.Route == nil {
+		return nil
+	}
+	b, err := json.Marshal(amc.Spec.Route)
+	if err != nil {
+		return err
+	}
+	var route map[string]any
+	if err := json.Unmarshal(b, &route); err != nil {
+		return err
+	}
+	var walk func(r map[string]any, path string) error
+	walk = func(r map[string]any, path string) error {
+		if _, ok := r["labels"]; ok {
 			return fmt.Errorf("%s.labels is not supported by Vigil", path)
 		}
-		children, err := r.ChildRoutes()
-		if err != nil {
-			return err
-		}
-		for i := range children {
-			if err := walk(&children[i], fmt.Sprintf("%s.routes[%d]", path, i)); err != nil {
-				return err
+		children, _ := r["routes"].([]any)
+		for i, c := range children {
+			if m, ok := c.(map[string]any); ok {
+				if err := walk(m, fmt.Sprintf("%s.routes[%d]", path, i)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	}
-	return walk(amc.Spec.Route, "spec.route")
+	return walk(route, "spec.route")
 }

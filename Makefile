@@ -18,7 +18,7 @@ PKGS      := ./...
 # Packages with concurrency run under the race detector in `make test`.
 RACE_PKGS ?= ./tsdb/... ./routing/... ./web/... ./scrape/... ./ruler/... ./promql/... ./discovery/... ./notifier/... ./remote/...
 
-.PHONY: all build build-server build-adapter run test test-unit test-race lint bench conformance deps clean fuzz
+.PHONY: all build build-server build-adapter run test test-unit test-race lint bench conformance deps clean fuzz oracle oracle-update
 
 all: build
 
@@ -35,7 +35,7 @@ run: build-server
 	./$(BIN)/vigil --storage.tsdb.path=data/ $(ARGS)
 
 # Everything CI runs (CI=true on the CI machine).
-test: deps lint ui-check test-unit test-race
+test: deps lint ui-check test-unit test-race oracle
 	@echo "make test: OK"
 
 deps:
@@ -46,6 +46,14 @@ test-unit:
 
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
+
+# The Prometheus Operator's own code as the oracle of Vigil's ports (a module of its own: the
+# operator pins other versions). oracle-update rewrites the golden files from the operator.
+oracle:
+	cd discovery/operator/oracle && $(GO) test -count=1 ./...
+
+oracle-update:
+	cd discovery/operator/oracle && $(GO) test -count=1 ./... -args -update
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -13,8 +13,12 @@
 #   - the ServiceMonitor's interval and relabelings changed: applied;
 #   - the ServiceMonitor deleted: the target goes and its series are stale;
 #   - a PodMonitor on a Pod whose status IP is set by hand;
+#   - a ScrapeConfig with staticConfigs pointing at the target;
 #   - a PrometheusRule whose alert fires reaches the root webhook receiver, and an
 #     AlertmanagerConfig in a namespace routes that namespace's alerts to its own receiver;
+#     another namespace's AlertmanagerConfig (a Slack receiver whose apiURL is read from a
+#     Secret and points at the namespace's HTTP server, an inhibit rule, a mute time interval
+#     on its route) gets that namespace's alerts on Slack;
 #   - an invalid ServiceMonitor is skipped (Kubernetes Event, metric) without breaking the rest.
 # Each change must take effect within DEADLINE seconds (default 5).
 set -euo pipefail
@@ -143,7 +147,7 @@ threading.Event().wait()
 PY
 ip netns exec "$NS" python3 "$WORK/servers.py" "$WORK" "$TARGET_IP" "$TARGET_PORT" "$HOOK_PORT" >"$WORK/servers.log" 2>&1 &
 PIDS+=($!)
-wait_until "target in the namespace" 10 curl -fsS "http://$TARGET_IP:$TARGET_PORT/metrics"
+wait_until "target in the namespace" 60 curl -fsS "http://$TARGET_IP:$TARGET_PORT/metrics"
 
 # ---------------------------------------------------------------- control plane + CRDs
 # etcd and kube-apiserver only (flags as controlplane.sh's start): nothing here needs a
@@ -171,8 +175,10 @@ log "control plane up in $(since "$t")s"
 OPDIR=$(cd "$REPO" && GOFLAGS=-mod=mod go mod download -json github.com/prometheus-operator/prometheus-operator@v0.88.0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
 t=$(now)
 $KUBECTL apply --server-side -f "$OPDIR/example/prometheus-operator-crd/" >/dev/null
-for crd in servicemonitors podmonitors prometheusrules alertmanagerconfigs; do
-  $KUBECTL wait --for=condition=Established "crd/$crd.monitoring.coreos.com" --timeout=60s >/dev/null
+for crd in servicemonitors podmonitors prometheusrules alertmanagerconfigs scrapeconfigs; do
+  # (kubectl wait fails instead of waiting while a new CRD has no status yet.)
+  established() { [ "$($KUBECTL get "crd/$1.monitoring.coreos.com" -o 'jsonpath={.status.conditions[?(@.type=="Established")].status}')" = True ]; }
+  wait_until "CRD $crd established" 60 established "$crd"
 done
 log "operator CRDs (v0.88.0) installed in $(since "$t")s"
 
@@ -198,6 +204,10 @@ PIDS+=($!)
 VIGIL_PID=$!
 API=http://127.0.0.1:$VIGIL_PORT/api/v1
 wait_until "vigil ready" 60 curl -fsS "http://127.0.0.1:$VIGIL_PORT/-/ready"
+# The first list of the resources is done (the metric is set by the first regeneration): the
+# timings below measure a change on a running Vigil, not its start.
+watching() { curl -fsS "http://127.0.0.1:$VIGIL_PORT/metrics" | grep -q 'prometheus_operator_managed_resources{controller="prometheus",resource="ServiceMonitor",state="selected"}'; }
+wait_until "vigil lists the operator's resources" 60 watching
 
 q() { curl -fsS -G --data-urlencode "query=$1" "$API/query"; }
 has() { q "$1" | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; sys.exit(0 if r else 1)'; }
@@ -299,6 +309,18 @@ spec:
 YAML
 within "PodMonitor applied -> first sample stored" has 'e2e_value{job="team-a/worker",pod="worker",container="main",endpoint="metrics",namespace="team-a"}'
 
+# ---------------------------------------------------------------- ScrapeConfig
+$KUBECTL apply -f - >/dev/null <<YAML
+apiVersion: monitoring.coreos.com/v1alpha1
+kind: ScrapeConfig
+metadata: {name: static, namespace: team-a}
+spec:
+  scrapeInterval: 1s
+  staticConfigs: [{targets: ["$TARGET_IP:$TARGET_PORT"], labels: {via: scrapeconfig}}]
+YAML
+within "ScrapeConfig applied -> first sample stored" has 'e2e_value{job="scrapeConfig/team-a/static",via="scrapeconfig"}'
+log "ScrapeConfig's series: $(labels_of 'e2e_value{via="scrapeconfig"}')"
+
 # ---------------------------------------------------------------- rules and routes
 $KUBECTL apply -f - >/dev/null <<YAML
 apiVersion: v1
@@ -314,6 +336,38 @@ spec:
 YAML
 amc_loaded() { curl -fsS "http://127.0.0.1:$VIGIL_PORT/api/v2/status" | grep -q 'team-a/routes/team-hook'; }
 within "AlertmanagerConfig applied -> route in alertmanager.yml" amc_loaded
+$KUBECTL apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: team-c}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: slack, namespace: team-c}
+stringData: {url: "http://$TARGET_IP:$HOOK_PORT/slack"}
+---
+apiVersion: monitoring.coreos.com/v1alpha1
+kind: AlertmanagerConfig
+metadata: {name: chat, namespace: team-c}
+spec:
+  route: {receiver: slack, groupBy: [alertname], groupWait: 1s, groupInterval: 1s, muteTimeIntervals: [y2k]}
+  receivers:
+  - name: slack
+    slackConfigs: [{apiURL: {name: slack, key: url}, channel: "#team-c", sendResolved: false}]
+  inhibitRules:
+  - sourceMatch: [{name: severity, value: critical, matchType: "="}]
+    targetMatch: [{name: severity, value: info, matchType: "="}]
+    equal: [alertname]
+  muteTimeIntervals:
+  - name: y2k
+    timeIntervals: [{years: ["2000"]}]
+YAML
+slack_loaded() {
+  curl -fsS "http://127.0.0.1:$VIGIL_PORT/api/v2/status" > "$WORK/am-status.json" &&
+    grep -q 'team-c/chat/slack' "$WORK/am-status.json" && grep -q 'team-c/chat/y2k' "$WORK/am-status.json" &&
+    grep -q 'namespace=\\"team-c\\"' "$WORK/am-status.json"
+}
+within "AlertmanagerConfig with a Slack receiver (Secret), inhibit rule, mute interval -> loaded" slack_loaded
 t_rule=$(now)
 $KUBECTL apply -f - >/dev/null <<YAML
 apiVersion: monitoring.coreos.com/v1
@@ -326,10 +380,15 @@ spec:
     rules:
     - {alert: TeamAAlert, expr: 'vector(1)', labels: {namespace: team-a, severity: page}}
     - {alert: TeamBAlert, expr: 'vector(1)', labels: {namespace: team-b, severity: page}}
+    - {alert: TeamCAlert, expr: 'vector(1)', labels: {namespace: team-c, severity: page}}
 YAML
 got_hook() { grep -q "$2" "$WORK/hooks/$1" 2>/dev/null; }
 within "PrometheusRule applied -> alert at the namespace's own receiver" got_hook team-a TeamAAlert
 within "PrometheusRule applied -> other namespace's alert at the root receiver" got_hook root TeamBAlert
+within "PrometheusRule applied -> team-c's alert on its Slack receiver" got_hook slack TeamCAlert
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$WORK/hooks/slack" || fail "the Slack receiver did not post JSON"
+grep -q '"channel":"#team-c"' "$WORK/hooks/slack" || fail "Slack message without the channel: $(head -c 300 "$WORK/hooks/slack")"
+if grep -q TeamCAlert "$WORK/hooks/root" 2>/dev/null; then fail "team-c's alert also reached the root receiver"; fi
 if grep -q TeamBAlert "$WORK/hooks/team-a" 2>/dev/null; then fail "team-b's alert reached team-a's receiver"; fi
 if grep -q TeamAAlert "$WORK/hooks/root" 2>/dev/null; then fail "team-a's alert also reached the root receiver"; fi
 

@@ -323,6 +323,7 @@ func run(f *flags, logger *slog.Logger) error {
 		start: func() error {
 			var amend func(*amconfig.Config) (*amconfig.Config, error)
 			if crds != nil {
+				crds.amFile = f.alerting.configFile
 				amend = crds.amend
 			}
 			r, err := setupAlerting(f.alerting, dbDir, f.web.ExternalURL, mux, reg, logger, amend)

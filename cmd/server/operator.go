@@ -13,6 +13,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	amconfig "github.com/prometheus/alertmanager/config"
+	amcommoncfg "github.com/prometheus/alertmanager/config/common"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v2"
 	"k8s.io/client-go/dynamic"
@@ -68,11 +69,12 @@ type operatorRuntime struct {
 	ruleDir string
 	ownDir  bool
 
-	mtx   sync.Mutex
-	state *operator.State
-	file  *config.Config // prometheus.yml as loaded, before merging
-	rl    *reloader
-	amRe  func() error // reloads alertmanager.yml (which Amend merges into)
+	mtx    sync.Mutex
+	state  *operator.State
+	file   *config.Config // prometheus.yml as loaded, before merging
+	rl     *reloader
+	amRe   func() error // reloads alertmanager.yml (which Amend merges into)
+	amFile string       // alertmanager.yml, for its global section
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -158,49 +160,132 @@ func (rt *operatorRuntime) jobDiscoverer() func(string) discovery.Discoverer {
 	return rt.Shared.Discoverer
 }
 
-// amend merges the AlertmanagerConfigs' routes and receivers into alertmanager.yml.
+// amend merges the AlertmanagerConfigs' routes, receivers, inhibit rules and time intervals
+// into alertmanager.yml.
 func (rt *operatorRuntime) amend(conf *amconfig.Config) (*amconfig.Config, error) {
 	rt.mtx.Lock()
-	st := rt.state
+	st, amFile := rt.state, rt.amFile
 	rt.mtx.Unlock()
-	if st == nil || len(st.AlertmanagerRoutes) == 0 {
+	if st == nil || len(st.AlertmanagerConfigs) == 0 {
 		return conf, nil
 	}
-	return mergeAlertmanagerConfigs(conf, st)
+	global, err := fileGlobal(amFile)
+	if err != nil {
+		return nil, err
+	}
+	return mergeAlertmanagerConfigs(conf, global, st, rt.logger), nil
+}
+
+// fileGlobal is the global section of alertmanager.yml as written (the loaded config's
+// secrets do not marshal back), for the generated receivers' defaults.
+func fileGlobal(path string) (any, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("AlertmanagerConfig resources: %w", err)
+	}
+	var doc yaml.MapSlice
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("AlertmanagerConfig resources: %w", err)
+	}
+	for _, it := range doc {
+		if it.Key == "global" {
+			return it.Value, nil
+		}
+	}
+	return nil, nil
 }
 
 // mergeAlertmanagerConfigs puts the generated routes first under the root route, as the
-// operator does, and adds their receivers.
-func mergeAlertmanagerConfigs(conf *amconfig.Config, st *operator.State) (*amconfig.Config, error) {
+// operator does, and adds their receivers, inhibit rules and time intervals. Each object is
+// loaded on its own with alertmanager.yml's global section (Alertmanager's validation and
+// defaults); one that does not load, or whose names clash with alertmanager.yml's, is left out
+// and logged, the others are merged.
+func mergeAlertmanagerConfigs(conf *amconfig.Config, global any, st *operator.State, logger *slog.Logger) *amconfig.Config {
 	const root = "__vigil_alertmanagerconfigs"
-	doc := yaml.MapSlice{
-		{Key: "route", Value: yaml.MapSlice{{Key: "receiver", Value: root}, {Key: "routes", Value: st.AlertmanagerRoutes}}},
-		{Key: "receivers", Value: append([]yaml.MapSlice{{{Key: "name", Value: root}}}, st.AlertmanagerReceivers...)},
+	out := *conf
+	r := *conf.Route
+	out.Route = &r
+	out.Receivers = append([]amconfig.Receiver(nil), conf.Receivers...)
+	out.InhibitRules = append([]amcommoncfg.InhibitRule(nil), conf.InhibitRules...)
+	out.MuteTimeIntervals = append([]amconfig.MuteTimeInterval(nil), conf.MuteTimeIntervals...)
+	names := map[string]struct{}{}
+	for _, rc := range conf.Receivers {
+		names["receiver "+rc.Name] = struct{}{}
+	}
+	for _, ti := range conf.MuteTimeIntervals {
+		names["time interval "+ti.Name] = struct{}{}
+	}
+	for _, ti := range conf.TimeIntervals {
+		names["time interval "+ti.Name] = struct{}{}
+	}
+	var routes []*amconfig.Route
+	for _, p := range st.AlertmanagerConfigs {
+		gen, err := loadAlertmanagerConfigParts(p, global, root)
+		if err == nil {
+			err = clashes(gen, names)
+		}
+		if err != nil {
+			logger.Error("AlertmanagerConfig left out of alertmanager.yml", "object", p.Object, "err", err)
+			continue
+		}
+		routes = append(routes, gen.Route.Routes...)
+		for _, rc := range gen.Receivers[1:] {
+			names["receiver "+rc.Name] = struct{}{}
+			out.Receivers = append(out.Receivers, rc)
+		}
+		for _, ti := range gen.MuteTimeIntervals {
+			names["time interval "+ti.Name] = struct{}{}
+			out.MuteTimeIntervals = append(out.MuteTimeIntervals, ti)
+		}
+		out.InhibitRules = append(out.InhibitRules, gen.InhibitRules...)
+	}
+	r.Routes = append(routes, conf.Route.Routes...)
+	return &out
+}
+
+func loadAlertmanagerConfigParts(p operator.AlertmanagerConfigParts, global any, root string) (*amconfig.Config, error) {
+	rt := yaml.MapSlice{{Key: "receiver", Value: root}}
+	if p.Route != nil {
+		rt = append(rt, yaml.MapItem{Key: "routes", Value: []yaml.MapSlice{p.Route}})
+	}
+	doc := yaml.MapSlice{}
+	if global != nil {
+		doc = append(doc, yaml.MapItem{Key: "global", Value: global})
+	}
+	doc = append(doc,
+		yaml.MapItem{Key: "route", Value: rt},
+		yaml.MapItem{Key: "receivers", Value: append([]yaml.MapSlice{{{Key: "name", Value: root}}}, p.Receivers...)},
+	)
+	if len(p.InhibitRules) > 0 {
+		doc = append(doc, yaml.MapItem{Key: "inhibit_rules", Value: p.InhibitRules})
+	}
+	if len(p.TimeIntervals) > 0 {
+		doc = append(doc, yaml.MapItem{Key: "mute_time_intervals", Value: p.TimeIntervals})
 	}
 	b, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, err
 	}
-	gen, err := amconfig.Load(string(b))
-	if err != nil {
-		return nil, fmt.Errorf("AlertmanagerConfig resources: %w", err)
-	}
-	out := *conf
-	r := *conf.Route
-	r.Routes = append(append([]*amconfig.Route(nil), gen.Route.Routes...), conf.Route.Routes...)
-	out.Route = &r
-	names := map[string]struct{}{}
-	for _, rc := range conf.Receivers {
-		names[rc.Name] = struct{}{}
-	}
-	out.Receivers = append([]amconfig.Receiver(nil), conf.Receivers...)
+	return amconfig.Load(string(b))
+}
+
+// clashes refuses an object whose receivers or time intervals have the name of one already
+// merged.
+func clashes(gen *amconfig.Config, names map[string]struct{}) error {
 	for _, rc := range gen.Receivers[1:] {
-		if _, dup := names[rc.Name]; dup {
-			return nil, fmt.Errorf("AlertmanagerConfig receiver %q clashes with a receiver of alertmanager.yml", rc.Name)
+		if _, dup := names["receiver "+rc.Name]; dup {
+			return fmt.Errorf("receiver %q clashes with a receiver of alertmanager.yml", rc.Name)
 		}
-		out.Receivers = append(out.Receivers, rc)
 	}
-	return &out, nil
+	for _, ti := range gen.MuteTimeIntervals {
+		if _, dup := names["time interval "+ti.Name]; dup {
+			return fmt.Errorf("time interval %q clashes with a time interval of alertmanager.yml", ti.Name)
+		}
+	}
+	return nil
 }
 
 // start watches the resources; rl (prometheus.yml) and amReload (alertmanager.yml) get the
@@ -238,11 +323,11 @@ func (rt *operatorRuntime) stop() {
 // merged prometheus.yml (only jobs whose config changed are touched), then alertmanager.yml.
 func (rt *operatorRuntime) onChange(st *operator.State) {
 	rt.mtx.Lock()
-	prevAM := rt.state != nil && (len(rt.state.AlertmanagerRoutes) > 0 || len(rt.state.AlertmanagerReceivers) > 0)
-	amChanged := prevAM || len(st.AlertmanagerRoutes) > 0
+	prevAM := rt.state != nil && len(rt.state.AlertmanagerConfigs) > 0
+	amChanged := prevAM || len(st.AlertmanagerConfigs) > 0
 	if rt.state != nil && amChanged {
-		a, _ := yaml.Marshal([]any{rt.state.AlertmanagerRoutes, rt.state.AlertmanagerReceivers})
-		b, _ := yaml.Marshal([]any{st.AlertmanagerRoutes, st.AlertmanagerReceivers})
+		a, _ := yaml.Marshal(rt.state.AlertmanagerConfigs)
+		b, _ := yaml.Marshal(st.AlertmanagerConfigs)
 		amChanged = string(a) != string(b)
 	}
 	rt.state = st

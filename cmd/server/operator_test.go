@@ -112,31 +112,50 @@ spec: {scrapeInterval: 7s, staticConfigs: [{targets: ["127.0.0.1:27502"]}]}
 }
 
 func TestMergeAlertmanagerConfigs(t *testing.T) {
-	conf, err := config.Load("route: {receiver: root}\nreceivers: [{name: root}]\n")
+	conf, err := config.Load("route: {receiver: root}\nreceivers: [{name: root}]\nmute_time_intervals: [{name: own}]\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	route := yaml.MapSlice{{Key: "receiver", Value: "team/routes/hook"}, {Key: "matchers", Value: []string{`namespace="team"`}}, {Key: "continue", Value: true}}
+	route := yaml.MapSlice{{Key: "receiver", Value: "team/routes/hook"}, {Key: "matchers", Value: []string{`namespace="team"`}}, {Key: "continue", Value: true}, {Key: "mute_time_intervals", Value: []string{"team/routes/night"}}}
 	rcv := yaml.MapSlice{{Key: "name", Value: "team/routes/hook"}, {Key: "webhook_configs", Value: []yaml.MapSlice{{{Key: "url", Value: "http://10.213.27.2:27101/team"}}}}}
-	out, err := mergeAlertmanagerConfigs(conf, &operator.State{AlertmanagerRoutes: []yaml.MapSlice{route}, AlertmanagerReceivers: []yaml.MapSlice{rcv}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inhibit := yaml.MapSlice{{Key: "source_matchers", Value: []string{`severity="critical"`, `namespace="team"`}}, {Key: "target_matchers", Value: []string{`severity="warning"`, `namespace="team"`}}}
+	night := yaml.MapSlice{{Key: "name", Value: "team/routes/night"}, {Key: "time_intervals", Value: []yaml.MapSlice{{{Key: "times", Value: []yaml.MapSlice{{{Key: "start_time", Value: "00:00"}, {Key: "end_time", Value: "06:00"}}}}}}}}
+	good := operator.AlertmanagerConfigParts{Object: "team/routes"}
+	good.Route, good.Receivers, good.InhibitRules, good.TimeIntervals = route, []yaml.MapSlice{rcv}, []yaml.MapSlice{inhibit}, []yaml.MapSlice{night}
+	// An email receiver without smarthost loads only with alertmanager.yml's global one.
+	email := operator.AlertmanagerConfigParts{Object: "mail/routes"}
+	email.Route = yaml.MapSlice{{Key: "receiver", Value: "mail/routes/m"}, {Key: "continue", Value: true}}
+	email.Receivers = []yaml.MapSlice{{{Key: "name", Value: "mail/routes/m"}, {Key: "email_configs", Value: []yaml.MapSlice{{{Key: "to", Value: "a@example.org"}}}}}}
+	// A receiver name clash leaves that object out, not the others.
+	clash := operator.AlertmanagerConfigParts{Object: "x/clash"}
+	clash.Route = yaml.MapSlice{{Key: "receiver", Value: "root"}}
+	clash.Receivers = []yaml.MapSlice{{{Key: "name", Value: "root"}}}
+	st := &operator.State{AlertmanagerConfigs: []operator.AlertmanagerConfigParts{email, good, clash}}
+	logger := slog.New(slog.DiscardHandler)
+
+	out := mergeAlertmanagerConfigs(conf, nil, st, logger)
 	if len(out.Route.Routes) != 1 || out.Route.Routes[0].Receiver != "team/routes/hook" || !out.Route.Routes[0].Continue {
 		t.Fatalf("routes: %+v", out.Route.Routes)
 	}
-	if out.Route.Routes[0].Matchers[0].String() != `namespace="team"` {
-		t.Fatalf("matchers: %v", out.Route.Routes[0].Matchers)
+	if out.Route.Routes[0].Matchers[0].String() != `namespace="team"` || out.Route.Routes[0].MuteTimeIntervals[0] != "team/routes/night" {
+		t.Fatalf("route: %+v", out.Route.Routes[0])
 	}
 	if len(out.Receivers) != 2 || out.Receivers[1].Name != "team/routes/hook" || len(out.Receivers[1].WebhookConfigs) != 1 {
 		t.Fatalf("receivers: %+v", out.Receivers)
 	}
-	if len(conf.Route.Routes) != 0 || len(conf.Receivers) != 1 {
+	if len(out.InhibitRules) != 1 || len(out.InhibitRules[0].SourceMatchers) != 2 || len(out.MuteTimeIntervals) != 2 || out.MuteTimeIntervals[1].Name != "team/routes/night" {
+		t.Fatalf("inhibit rules %+v, time intervals %+v", out.InhibitRules, out.MuteTimeIntervals)
+	}
+	if len(conf.Route.Routes) != 0 || len(conf.Receivers) != 1 || len(conf.MuteTimeIntervals) != 1 {
 		t.Fatal("the loaded config was changed")
 	}
-	// A receiver name clash is an error, not a silent override.
-	rcv[0].Value = "root"
-	if _, err := mergeAlertmanagerConfigs(conf, &operator.State{AlertmanagerRoutes: []yaml.MapSlice{route}, AlertmanagerReceivers: []yaml.MapSlice{rcv}}); err == nil {
-		t.Fatal("clash accepted")
+
+	global := yaml.MapSlice{{Key: "smtp_smarthost", Value: "10.213.27.2:25"}, {Key: "smtp_from", Value: "vigil@example.org"}}
+	out = mergeAlertmanagerConfigs(conf, global, st, logger)
+	if len(out.Route.Routes) != 2 || out.Route.Routes[0].Receiver != "mail/routes/m" || len(out.Receivers) != 3 {
+		t.Fatalf("with a global smarthost: routes %+v receivers %+v", out.Route.Routes, out.Receivers)
+	}
+	if got := out.Receivers[1].EmailConfigs[0].Smarthost.String(); got != "10.213.27.2:25" {
+		t.Fatalf("email smarthost %q: alertmanager.yml's global default not applied", got)
 	}
 }

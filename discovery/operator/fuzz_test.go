@@ -15,6 +15,7 @@ func FuzzResources(f *testing.F) {
 	f.Add(`{"metadata":{"name":"a","namespace":"b"},"spec":{"selector":{"matchExpressions":[{"key":"k","operator":"NotIn","values":["a|b"]}]},"podMetricsEndpoints":[{"portNumber":80}],"endpoints":[{"targetPort":"x"}]}}`)
 	f.Add(`{"metadata":{"name":"a","namespace":"b"},"spec":{"groups":[{"name":"g","rules":[{"alert":"A","expr":"up == 0"}]}],"route":{"receiver":"r","routes":[{"receiver":"r"}]},"receivers":[{"name":"r","webhookConfigs":[{"url":"http://x"}]}]}}`)
 	f.Add(`{"metadata":{"name":"a","namespace":"b"},"spec":{"staticConfigs":[{"targets":["x:1"]}],"httpSDConfigs":[{"url":"http://x"}],"kubernetesSDConfigs":[{"role":"Pod","namespaces":{"names":["a"]}}],"metricRelabelings":[{"action":"drop","regex":"x"}]}}`)
+	f.Add(`{"metadata":{"name":"a","namespace":"b"},"spec":{"route":{"receiver":"s","muteTimeIntervals":["n"],"routes":[{"receiver":"s","activeTimeIntervals":["n"]}]},"receivers":[{"name":"s","slackConfigs":[{"channel":"#a","httpConfig":{"tlsConfig":{"insecureSkipVerify":true}}}],"emailConfigs":[{"to":"a@b"}]}],"inhibitRules":[{"sourceMatch":[{"name":"a","value":"b","matchType":"="}],"targetMatch":[{"name":"c","value":"d","regex":true}],"equal":["x"]}],"muteTimeIntervals":[{"name":"n","timeIntervals":[{"times":[{"startTime":"00:00","endTime":"06:00"}],"weekdays":["monday:friday"]}]}]}}`)
 	secrets := fakeSecrets{}
 	f.Fuzz(func(t *testing.T, doc string) {
 		g := &Generator{Secrets: secrets}

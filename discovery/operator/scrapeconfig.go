@@ -21,6 +21,7 @@
 package operator
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -63,7 +64,7 @@ func unsupportedScrapeConfigFields(spec *monitoringv1alpha1.ScrapeConfigSpec) []
 		{"ionosSDConfigs", len(spec.IonosSDConfigs) > 0},
 		{"scrapeClass", spec.ScrapeClassName != nil},
 		{"bodySizeLimit", spec.BodySizeLimit != nil},
-		{"extraScrapeMetrics", spec.ExtraScrapeMetrics != nil},
+		{"extraScrapeMetrics", hasJSONField(spec, "extraScrapeMetrics")},
 		{"nameValidationScheme", spec.NameValidationScheme != nil},
 		{"nameEscapingScheme", spec.NameEscapingScheme != nil},
 	} {
@@ -243,4 +244,19 @@ func stringMapToMapSlice[V any](m map[string]V) yaml.MapSlice {
 		res = append(res, yaml.MapItem{Key: k, Value: m[k]})
 	}
 	return res
+}
+
+// hasJSONField reports whether v, as JSON, has the top-level field name: for fields of the v0.95
+// API types, so that this package also builds with the v0.93 ones (the oracle module's).
+func hasJSONField(v any, name string) bool {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return false
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(b, &fields) != nil {
+		return false
+	}
+	_, ok := fields[name]
+	return ok
 }

@@ -170,6 +170,7 @@ func TestScrapeConfigRejected(t *testing.T) {
 		{"dns and class", monitoringv1alpha1.ScrapeConfigSpec{
 			DNSSDConfigs: []monitoringv1alpha1.DNSSDConfig{{Names: []string{"a.example"}}}, ScrapeClassName: ptr.To("x"),
 		}, "dnsSDConfigs, scrapeClass"},
+		{"extra scrape metrics", monitoringv1alpha1.ScrapeConfigSpec{ExtraScrapeMetrics: ptr.To(false)}, "extraScrapeMetrics"},
 		{"missing secret", monitoringv1alpha1.ScrapeConfigSpec{BasicAuth: &monitoringv1.BasicAuth{
 			Username: corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}, Key: "u"},
 		}}, "secret default/nope"},

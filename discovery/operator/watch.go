@@ -93,9 +93,9 @@ type GeneratedJob struct {
 type State struct {
 	Jobs      []GeneratedJob
 	RuleFiles []string
-	// AlertmanagerRoutes go first under the root route; AlertmanagerReceivers are added.
-	AlertmanagerRoutes    []yaml.MapSlice
-	AlertmanagerReceivers []yaml.MapSlice
+	// AlertmanagerConfigs are the converted AlertmanagerConfigs, ordered by namespace/name as
+	// the operator orders them: their routes go first under the root route.
+	AlertmanagerConfigs []AlertmanagerConfigParts
 }
 
 // Filters returns the filters of the jobs that take their targets from the shared discovery
@@ -358,9 +358,8 @@ func (w *Watcher) sync() {
 			if c.rule != nil {
 				ruleFiles[ruleFileName(u)] = c.rule
 			}
-			if c.am != nil && c.am.Route != nil {
-				st.AlertmanagerRoutes = append(st.AlertmanagerRoutes, c.am.Route)
-				st.AlertmanagerReceivers = append(st.AlertmanagerReceivers, c.am.Receivers...)
+			if c.am != nil && (c.am.Route != nil || len(c.am.InhibitRules) > 0) {
+				st.AlertmanagerConfigs = append(st.AlertmanagerConfigs, *c.am)
 			}
 		}
 		w.managed.WithLabelValues(k.controller, k.kind, "selected").Set(float64(selected))
@@ -373,6 +372,9 @@ func (w *Watcher) sync() {
 		}
 	}
 	sort.Slice(st.Jobs, func(i, j int) bool { return st.Jobs[i].Name < st.Jobs[j].Name })
+	sort.Slice(st.AlertmanagerConfigs, func(i, j int) bool {
+		return st.AlertmanagerConfigs[i].Object < st.AlertmanagerConfigs[j].Object
+	})
 	files, err := w.writeRuleFiles(ruleFiles)
 	if err != nil {
 		w.o.Logger.Error("Writing the PrometheusRules' rule files failed", "err", err)

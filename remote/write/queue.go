@@ -77,7 +77,7 @@ type queue struct {
 	fhists   []record.RefFloatHistogramSample
 	hbuf     []sample
 	hrefs    []uint64
-	lastCP   int                // index of the last checkpoint whose series were read
+	lastCP   int // index of the last checkpoint whose series were read
 
 	ctx     context.Context // cancelled on hard stop: sends in progress give up
 	cancel  context.CancelFunc

@@ -33,7 +33,7 @@ import (
 // Vigil's own encoder). fail, when set, answers instead of storing.
 type receiver struct {
 	mu       sync.Mutex
-	samples  map[string]map[int64]float64 // series → t → v
+	samples  map[string]map[int64]float64  // series → t → v
 	hists    map[string]map[int64]recvHist // series → t → native histogram
 	dups     int
 	requests int

@@ -306,3 +306,54 @@ func FuzzEncodeHistogramV1(f *testing.F) {
 		}
 	})
 }
+
+// TestV2HistogramsWrittenHeader: the 2.0 answer's written-samples and written-histograms
+// headers are accounted per kind: a receiver saying it wrote the floats but no histogram has
+// the histograms counted as failed and the floats as sent; one confirming both has both sent.
+func TestV2HistogramsWrittenHeader(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		histogramsWritten   string
+		wantSent, wantFails float64
+	}{
+		{"histograms not written", "0", 0, 1},
+		{"histograms written", "1000000", 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := openDB(t, dir)
+			defer db.Close()
+			recv := newReceiver(t)
+			recv.setFail(func(w http.ResponseWriter) bool {
+				w.Header().Set(samplesWrittenHeader, "1000000")
+				w.Header().Set(histogramsWritten, tc.histogramsWritten)
+				w.WriteHeader(http.StatusNoContent)
+				return true
+			})
+			m := newManager(db, dir)
+			if err := m.ApplyConfig(rwConfig(t, recv.srv.URL, func(c *config.RemoteWriteConfig) {
+				c.ProtobufMessage = remoteapi.WriteV2MessageType
+				c.SendNativeHistograms = true
+			})); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Stop()
+			const scrapes, floats, hists = 10, 3, 3
+			appendMixed(t, db, 1000, scrapes, floats, hists)
+			qm := m.queueFor(t).m
+			waitFor(t, "everything accounted", func() bool {
+				return testutil.ToFloat64(qm.samplesTotal) == scrapes*floats &&
+					testutil.ToFloat64(qm.histogramsTotal)+testutil.ToFloat64(qm.histogramsFailed) == scrapes*hists
+			})
+			if got := testutil.ToFloat64(qm.histogramsTotal); got != tc.wantSent*scrapes*hists {
+				t.Errorf("histograms_total %v, want %v", got, tc.wantSent*scrapes*hists)
+			}
+			if got := testutil.ToFloat64(qm.histogramsFailed); got != tc.wantFails*scrapes*hists {
+				t.Errorf("histograms_failed_total %v, want %v", got, tc.wantFails*scrapes*hists)
+			}
+			if got := testutil.ToFloat64(qm.samplesFailed); got != 0 {
+				t.Errorf("samples_failed_total %v, want 0", got)
+			}
+		})
+	}
+}

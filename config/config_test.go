@@ -114,7 +114,6 @@ func TestLoadErrors(t *testing.T) {
 		{"remote_write azuread", "remote_write:\n  - url: http://x\n    azuread:\n      cloud: AzurePublic\n", "remote_write: azuread is not supported by Vigil"},
 		{"remote_write google_iam", "remote_write:\n  - url: http://x\n    google_iam:\n      credentials_file: /x\n", "remote_write: google_iam is not supported by Vigil"},
 		{"remote_write exemplars", "remote_write:\n  - url: http://x\n    send_exemplars: true\n", "remote_write: send_exemplars is not supported"},
-		{"remote_write histograms", "remote_write:\n  - url: http://x\n    send_native_histograms: true\n", "remote_write: send_native_histograms is not supported"},
 		{"remote_write round robin", "remote_write:\n  - url: http://x\n    round_robin_dns: true\n", "remote_write: round_robin_dns is not supported"},
 		{"remote_write two auths", "remote_write:\n  - url: http://x\n    basic_auth: {username: a}\n    authorization: {credentials: b}\n", "at most one of basic_auth"},
 		{"remote_write no url", "remote_write:\n  - name: a\n", "url for remote_write is empty"},

@@ -181,8 +181,6 @@ func (c *RemoteWriteConfig) refuseUnsupported() error {
 		return errors.New("remote_write: google_iam is not supported by Vigil (use oauth2 or authorization)")
 	case c.SendExemplars:
 		return errors.New("remote_write: send_exemplars is not supported by Vigil: its storage holds no exemplars")
-	case c.SendNativeHistograms:
-		return errors.New("remote_write: send_native_histograms is not supported by Vigil: its storage holds floats only")
 	case c.RoundRobinDNS:
 		return errors.New("remote_write: round_robin_dns is not supported by Vigil")
 	}

@@ -157,9 +157,7 @@ type rwVigil struct {
 
 func newRWVigil(t *testing.T, target, writeURL, protobufMessage string) *rwVigil {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
+	return newRWVigilConfig(t, fmt.Sprintf(`global:
   scrape_interval: 500ms
   scrape_timeout: 500ms
 scrape_configs:
@@ -171,7 +169,15 @@ remote_write:
     protobuf_message: %s
     queue_config: {batch_send_deadline: 100ms, min_backoff: 50ms, max_backoff: 500ms, max_samples_per_send: 500}
     metadata_config: {send_interval: 2s}
-`, strings.TrimPrefix(target, "http://"), writeURL, protobufMessage)), 0o644); err != nil {
+`, strings.TrimPrefix(target, "http://"), writeURL, protobufMessage))
+}
+
+// newRWVigilConfig is a Vigil with the given configuration file (one remote_write named peer).
+func newRWVigilConfig(t *testing.T, yml string) *rwVigil {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	v := &rwVigil{t: t, dir: dir, addr: freeAddr(t)}
@@ -483,6 +489,18 @@ func TestRemoteWrite2VigilToVigil(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two Vigils")
 	}
+	p := newVigilPeer(t)
+	p.start()
+	if !acceptsRemoteWrite2(t, p.writeURL) {
+		p.stop()
+		t.Skip("Vigil's receiver does not accept remote write 2.0 yet (io.prometheus.write.v2.Request: no X-Prometheus-Remote-Write-Samples-Written in its answer)")
+	}
+	p.stop()
+	runRWScenario(t, p, rwScenario{scrapeTime: 4 * time.Second, outage: 6 * time.Second, killVigil: true, protobuf: "io.prometheus.write.v2.Request"})
+}
+
+// newVigilPeer is a Vigil process receiving remote write.
+func newVigilPeer(t *testing.T) *peer {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	args, _ := json.Marshal([]string{"--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr,
@@ -495,13 +513,7 @@ func TestRemoteWrite2VigilToVigil(t *testing.T) {
 			t.Logf("receiver output:\n%.3000s", p.out)
 		}
 	})
-	p.start()
-	if !acceptsRemoteWrite2(t, p.writeURL) {
-		p.stop()
-		t.Skip("Vigil's receiver does not accept remote write 2.0 yet (io.prometheus.write.v2.Request: no X-Prometheus-Remote-Write-Samples-Written in its answer)")
-	}
-	p.stop()
-	runRWScenario(t, p, rwScenario{scrapeTime: 4 * time.Second, outage: 6 * time.Second, killVigil: true, protobuf: "io.prometheus.write.v2.Request"})
+	return p
 }
 
 // acceptsRemoteWrite2 sends one 2.0 sample and reports whether the answer confirms it.

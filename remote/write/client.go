@@ -83,8 +83,9 @@ func (h *headerRoundTripper) RoundTrip(req *http.Request) (*http.Response, error
 
 // writeStats are the remote-write 2.0 response headers: what the receiver says it wrote.
 type writeStats struct {
-	samples   int
-	confirmed bool // at least one of the headers was there
+	samples    int
+	histograms int
+	confirmed  bool // at least one of the headers was there
 }
 
 // recoverableError is an error worth retrying (network errors, 5xx, 429 when configured).
@@ -137,7 +138,12 @@ func (c *client) store(ctx context.Context, body []byte, attempt int) (writeStat
 			rs.samples, rs.confirmed = n, true
 		}
 	}
-	if resp.Header.Get(histogramsWritten) != "" || resp.Header.Get(exemplarsWrittenHdr) != "" {
+	if v := resp.Header.Get(histogramsWritten); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			rs.histograms, rs.confirmed = n, true
+		}
+	}
+	if resp.Header.Get(exemplarsWrittenHdr) != "" {
 		rs.confirmed = true
 	}
 	if resp.StatusCode/100 == 2 {

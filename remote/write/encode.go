@@ -2,11 +2,14 @@ package write
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
@@ -57,7 +60,12 @@ type sample struct {
 	t   int64
 	v   float64
 	seq uint64
+	// A native histogram sample carries one of these instead of v (send_native_histograms).
+	h  *histogram.Histogram
+	fh *histogram.FloatHistogram
 }
+
+func (s *sample) isHist() bool { return s.h != nil || s.fh != nil }
 
 // Protobuf wire-format tags of the fields written by hand (prompb's types.proto).
 const (
@@ -68,6 +76,7 @@ const (
 	tagLabelValue   = 2<<3 | 2 // Label.value
 	tagSampleValue  = 1<<3 | 1 // Sample.value (double)
 	tagSampleTStamp = 2<<3 | 0 // Sample.timestamp (int64)
+	tagHistograms   = 4<<3 | 2 // TimeSeries.histograms
 )
 
 func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
@@ -90,6 +99,39 @@ func appendSampleV1(b []byte, g *arenaGen, off uint32, t int64, v float64) []byt
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 	b = append(b, tagSampleTStamp)
 	return binary.AppendUvarint(b, uint64(t))
+}
+
+// appendHistogramV1 appends one TimeSeries (the series' labels and one native histogram) of a
+// prompb.WriteRequest to b; the histogram itself is marshalled by prompb.
+func appendHistogramV1(b []byte, g *arenaGen, off uint32, ph *prompb.Histogram) ([]byte, error) {
+	pbLen, pairs := g.record(off)
+	hLen := ph.Size()
+	tsLen := int(pbLen) + 1 + uvarintLen(uint64(hLen)) + hLen
+	b = append(b, tagTimeSeries)
+	b = binary.AppendUvarint(b, uint64(tsLen))
+	pages := *g.pairPages.Load()
+	for _, p := range pairs {
+		b = append(b, g.pair(pages, p)...)
+	}
+	b = append(b, tagHistograms)
+	b = binary.AppendUvarint(b, uint64(hLen))
+	b = slices.Grow(b, hLen)
+	n, err := ph.MarshalToSizedBuffer(b[len(b) : len(b)+hLen])
+	if err != nil {
+		return b, fmt.Errorf("encoding a histogram: %w", err)
+	}
+	if n != hLen {
+		return b, fmt.Errorf("encoding a histogram: %d bytes written, %d expected", n, hLen)
+	}
+	return b[:len(b)+hLen], nil
+}
+
+// histogramV1 is the 1.0 form of a histogram sample.
+func histogramV1(s *sample) prompb.Histogram {
+	if s.h != nil {
+		return prompb.FromIntHistogram(s.t, s.h)
+	}
+	return prompb.FromFloatHistogram(s.t, s.fh)
 }
 
 // encoder builds and compresses requests; each shard has its own.
@@ -122,7 +164,15 @@ func (e *encoder) encode(samples []sample) (body []byte, rawSize int, err error)
 	} else {
 		e.raw = e.raw[:0]
 		for i := range samples {
-			e.raw = appendSampleV1(e.raw, samples[i].g, samples[i].off, samples[i].t, samples[i].v)
+			s := &samples[i]
+			if !s.isHist() {
+				e.raw = appendSampleV1(e.raw, s.g, s.off, s.t, s.v)
+				continue
+			}
+			ph := histogramV1(s)
+			if e.raw, err = appendHistogramV1(e.raw, s.g, s.off, &ph); err != nil {
+				return nil, 0, err
+			}
 		}
 	}
 	return e.compress(), len(e.raw), nil
@@ -171,11 +221,21 @@ func (e *encoder) encodeV2(samples []sample) ([]byte, error) {
 			}
 			t.LabelsRefs = append(t.LabelsRefs, uint32(syms>>32), uint32(syms))
 		}
-		if cap(t.Samples) == 0 {
-			t.Samples = make([]writev2.Sample, 1)
+		switch {
+		case s.h != nil:
+			t.Samples = t.Samples[:0]
+			t.Histograms = append(t.Histograms[:0], writev2.FromIntHistogram(0, s.t, s.h))
+		case s.fh != nil:
+			t.Samples = t.Samples[:0]
+			t.Histograms = append(t.Histograms[:0], writev2.FromFloatHistogram(0, s.t, s.fh))
+		default:
+			if cap(t.Samples) == 0 {
+				t.Samples = make([]writev2.Sample, 1)
+			}
+			t.Samples = t.Samples[:1]
+			t.Samples[0] = writev2.Sample{Value: s.v, Timestamp: s.t}
+			t.Histograms = t.Histograms[:0]
 		}
-		t.Samples = t.Samples[:1]
-		t.Samples[0] = writev2.Sample{Value: s.v, Timestamp: s.t}
 		t.Metadata = writev2.Metadata{}
 		if e.metadata != nil && metric >= 0 {
 			if md, ok := e.metadata(e.symbols.Symbols()[metric]); ok {
@@ -187,7 +247,14 @@ func (e *encoder) encodeV2(samples []sample) ([]byte, error) {
 	}
 	e.req.Symbols = e.symbols.Symbols()
 	e.req.Timeseries = ts
-	return e.req.OptimizedMarshal(e.raw)
+	raw, err := e.req.OptimizedMarshal(e.raw)
+	for i := range ts {
+		if len(ts[i].Histograms) > 0 {
+			clear(ts[i].Histograms) // the encoder does not keep the batch's histograms alive
+			ts[i].Histograms = ts[i].Histograms[:0]
+		}
+	}
+	return raw, err
 }
 
 // encodeMetadata returns the compressed 1.0 request carrying metadata only.

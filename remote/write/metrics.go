@@ -24,6 +24,9 @@ type queueMetrics struct {
 	exemplarsTotal, exemplarsFailed, exemplarsRetried          prometheus.Counter
 	metadataTotal, metadataFailed, metadataRetried             prometheus.Counter
 	samplesDropped, exemplarsDropped                           *prometheus.CounterVec
+	histogramsTotal, histogramsFailed, histogramsRetried       prometheus.Counter
+	histogramsDropped                                          *prometheus.CounterVec
+	histogramsPending                                          prometheus.Gauge
 	enqueueRetries                                             prometheus.Counter
 	sentBatchDuration                                          prometheus.Histogram
 	highestTimestamp, highestSentTimestamp                     *maxGauge
@@ -88,6 +91,13 @@ func newQueueMetrics(reg prometheus.Registerer, name, url string) *queueMetrics 
 	m.exemplarsDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "prometheus", Subsystem: "remote_storage", Name: "exemplars_dropped_total",
 		Help: "Total number of exemplars which were dropped after being read from the WAL before being sent via remote write.", ConstLabels: cl}, []string{"reason"})
 	m.collectors = append(m.collectors, m.samplesDropped, m.exemplarsDropped)
+	m.histogramsTotal = counter("histograms_total", "Total number of histograms sent to remote storage.")
+	m.histogramsFailed = counter("histograms_failed_total", "Total number of histograms which failed on send to remote storage, non-recoverable errors.")
+	m.histogramsRetried = counter("histograms_retried_total", "Total number of histograms which failed on send to remote storage but were retried because the send error was recoverable.")
+	m.histogramsDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "prometheus", Subsystem: "remote_storage", Name: "histograms_dropped_total",
+		Help: "Total number of histograms which were dropped after being read from the WAL before being sent via remote write, either via relabelling, due to being too old or unintentionally because of an unknown reference ID.", ConstLabels: cl}, []string{"reason"})
+	m.collectors = append(m.collectors, m.histogramsDropped)
+	m.histogramsPending = gauge("histograms_pending", "The number of histograms pending in the queues shards to be sent to the remote storage.")
 	m.enqueueRetries = counter("enqueue_retries_total", "Total number of times enqueue has failed because a shards queue was full.")
 	m.sentBatchDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "prometheus", Subsystem: "remote_storage", Name: "sent_batch_duration_seconds",
 		Help: "Duration of send calls to the remote storage.", Buckets: append(prometheus.DefBuckets, 25, 60, 120, 300), ConstLabels: cl})
@@ -119,9 +129,55 @@ func newQueueMetrics(reg prometheus.Registerer, name, url string) *queueMetrics 
 	m.collectors = append(m.collectors, m.recordsRead, m.decodeFailures, m.samplesPreTailing, m.currentSegment, m.notificationsSkips)
 	// The label values Prometheus always exposes, so that rate() has a series from the start.
 	m.samplesDropped.WithLabelValues(reasonDroppedSeries)
+	m.histogramsDropped.WithLabelValues(reasonDroppedSeries)
 	m.recordsRead.WithLabelValues("series")
 	m.recordsRead.WithLabelValues("samples")
 	return m
+}
+
+// counts are a batch's float samples and histograms.
+type counts struct{ floats, hists int }
+
+func (c counts) total() int { return c.floats + c.hists }
+
+func countKinds(batch []sample) counts {
+	var c counts
+	for i := range batch {
+		if batch[i].isHist() {
+			c.hists++
+		}
+	}
+	c.floats = len(batch) - c.hists
+	return c
+}
+
+func (m *queueMetrics) addSent(c counts) {
+	m.samplesTotal.Add(float64(c.floats))
+	m.histogramsTotal.Add(float64(c.hists))
+}
+
+func (m *queueMetrics) addFailed(c counts) {
+	m.samplesFailed.Add(float64(c.floats))
+	m.histogramsFailed.Add(float64(c.hists))
+}
+
+func (m *queueMetrics) addRetried(c counts) {
+	m.samplesRetried.Add(float64(c.floats))
+	m.histogramsRetried.Add(float64(c.hists))
+}
+
+func (m *queueMetrics) addPending(c counts, sign float64) {
+	m.samplesPending.Add(sign * float64(c.floats))
+	m.histogramsPending.Add(sign * float64(c.hists))
+}
+
+func (m *queueMetrics) addDropped(reason string, c counts) {
+	if c.floats > 0 {
+		m.samplesDropped.WithLabelValues(reason).Add(float64(c.floats))
+	}
+	if c.hists > 0 {
+		m.histogramsDropped.WithLabelValues(reason).Add(float64(c.hists))
+	}
 }
 
 func (m *queueMetrics) register() {

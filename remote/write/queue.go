@@ -72,8 +72,12 @@ type queue struct {
 	labelBuf []byte
 	shards   []*shard // owned by the watcher goroutine
 	dec      record.Decoder
-	samples  []record.RefSample // decoding buffer
-	lastCP   int                // index of the last checkpoint whose series were read
+	samples  []record.RefSample // decoding buffers
+	hists    []record.RefHistogramSample
+	fhists   []record.RefFloatHistogramSample
+	hbuf     []sample
+	hrefs    []uint64
+	lastCP   int // index of the last checkpoint whose series were read
 
 	ctx     context.Context // cancelled on hard stop: sends in progress give up
 	cancel  context.CancelFunc
@@ -619,8 +623,85 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 			}
 		}
 		return q.pushPending()
+	case record.HistogramSamples, record.FloatHistogramSamples:
+		return q.handleHistograms(rec, start, send)
 	}
 	return true
+}
+
+// handleHistograms enqueues the native histograms of a record when send_native_histograms is
+// on (else they are read past, as Prometheus's watcher does).
+func (q *queue) handleHistograms(rec []byte, start position, send bool) bool {
+	float := q.dec.Type(rec) == record.FloatHistogramSamples
+	if float {
+		q.m.recordsRead.WithLabelValues("float_histogram_samples").Inc()
+	} else {
+		q.m.recordsRead.WithLabelValues("histogram_samples").Inc()
+	}
+	if !send || !q.cfg.SendNativeHistograms {
+		return true
+	}
+	q.hbuf, q.hrefs = q.hbuf[:0], q.hrefs[:0]
+	var err error
+	if float {
+		q.fhists, err = q.dec.FloatHistogramSamples(rec, q.fhists[:0])
+		for _, h := range q.fhists {
+			q.hrefs = append(q.hrefs, h.Ref)
+			q.hbuf = append(q.hbuf, sample{t: h.T, fh: h.FH})
+		}
+		clear(q.fhists)
+	} else {
+		q.hists, err = q.dec.HistogramSamples(rec, q.hists[:0])
+		for _, h := range q.hists {
+			q.hrefs = append(q.hrefs, h.Ref)
+			q.hbuf = append(q.hbuf, sample{t: h.T, h: h.H})
+		}
+		clear(q.hists)
+	}
+	if err != nil {
+		q.m.decodeFailures.Inc()
+		clear(q.hbuf)
+		return true
+	}
+	n, maxT := 0, int64(math.MinInt64)
+	var droppedRelabel, droppedUnknown int
+	for i, ref := range q.hrefs {
+		off := q.refs.get(ref).off
+		q.hbuf[i].off = off
+		switch off {
+		case offUnknown:
+			droppedUnknown++
+		case offDropped:
+			droppedRelabel++
+		default:
+			n++
+			maxT = max(maxT, q.hbuf[i].t)
+		}
+	}
+	q.m.addDropped(reasonDroppedSeries, counts{hists: droppedRelabel})
+	q.m.addDropped(reasonUnknownSeries, counts{hists: droppedUnknown})
+	q.dropped.Add(int64(droppedUnknown))
+	if n == 0 {
+		clear(q.hbuf)
+		return true
+	}
+	q.m.highestTimestamp.set(float64(maxT) / 1000)
+	seq := q.tracker.add(start, n)
+	q.dataIn.Add(int64(n))
+	q.pending.Add(int64(n))
+	q.m.addPending(counts{hists: n}, 1)
+	for i, ref := range q.hrefs {
+		s := q.hbuf[i]
+		if s.off == offUnknown || s.off == offDropped {
+			continue
+		}
+		s.g, s.seq = q.gen, seq
+		if !q.enqueue(ref, s) {
+			return false
+		}
+	}
+	clear(q.hbuf)
+	return q.pushPending()
 }
 
 // enqueue adds a sample to its series' shard's pending chunk, handing the chunk to the shard
@@ -857,7 +938,7 @@ func (s *shard) send(batch []sample) {
 			}
 		}
 		if len(old) > 0 {
-			q.m.samplesDropped.WithLabelValues(reasonTooOld).Add(float64(len(old)))
+			q.m.addDropped(reasonTooOld, countKinds(old))
 			q.dropped.Add(int64(len(old)))
 			s.finish(old)
 			batch = kept
@@ -866,10 +947,10 @@ func (s *shard) send(batch []sample) {
 			return
 		}
 	}
-	n := len(batch)
+	n, kinds := len(batch), countKinds(batch)
 	body, _, err := s.enc.encode(batch)
 	if err != nil {
-		q.m.samplesFailed.Add(float64(n))
+		q.m.addFailed(kinds)
 		q.failed.Add(int64(n))
 		q.logger.Error("Encoding remote write request", "err", err)
 		s.finish(batch)
@@ -884,19 +965,21 @@ func (s *shard) send(batch []sample) {
 		q.m.sentBatchDuration.Observe(dur.Seconds())
 		q.dataOut.Add(int64(n))
 		q.dataOutDuration.Add(int64(dur))
-		if err == nil && q.v2 && rs.samples == 0 {
-			err = &httpStatusError{msg: fmt.Sprintf("sent a 2.0 request with %d samples; got 2xx, but the response headers say no samples were written: the receiver may support only remote write 1.0 (protobuf_message: prometheus.WriteRequest)", n)}
+		if err == nil && q.v2 && rs.samples+rs.histograms == 0 {
+			err = &httpStatusError{msg: fmt.Sprintf("sent a 2.0 request with %d samples and %d histograms; got 2xx, but the response headers say none were written: the receiver may support only remote write 1.0 (protobuf_message: prometheus.WriteRequest)", kinds.floats, kinds.hists)}
 		}
 		if err == nil {
-			written := n
-			if q.v2 && rs.confirmed && rs.samples < n {
-				written = rs.samples
-				q.m.samplesFailed.Add(float64(n - written))
-				q.failed.Add(int64(n - written))
-				s.logLimited("partial", "Receiver answered 2xx but wrote fewer samples than sent", "sent", n, "written", written)
+			written := kinds
+			if q.v2 && rs.confirmed && (rs.samples < kinds.floats || rs.histograms < kinds.hists) {
+				written = counts{floats: min(rs.samples, kinds.floats), hists: min(rs.histograms, kinds.hists)}
+				lost := counts{floats: kinds.floats - written.floats, hists: kinds.hists - written.hists}
+				q.m.addFailed(lost)
+				q.failed.Add(int64(lost.total()))
+				s.logLimited("partial", "Receiver answered 2xx but wrote fewer samples than sent", "sent_samples", kinds.floats, "written_samples", written.floats,
+					"sent_histograms", kinds.hists, "written_histograms", written.hists)
 			}
-			q.m.samplesTotal.Add(float64(written))
-			q.sent.Add(int64(written))
+			q.m.addSent(written)
+			q.sent.Add(int64(written.total()))
 			q.m.bytesTotal.Add(float64(len(body)))
 			maxT := batch[0].t
 			for i := range batch {
@@ -908,7 +991,7 @@ func (s *shard) send(batch []sample) {
 			return
 		}
 		if re, ok := isRecoverable(err); ok {
-			q.m.samplesRetried.Add(float64(n))
+			q.m.addRetried(kinds)
 			q.retried.Add(int64(n))
 			q.setError(err)
 			wait := max(backoff, re.retryAfter)
@@ -923,7 +1006,7 @@ func (s *shard) send(batch []sample) {
 			backoff = min(backoff*2, maxBackoff)
 			continue
 		}
-		q.m.samplesFailed.Add(float64(n))
+		q.m.addFailed(kinds)
 		q.failed.Add(int64(n))
 		q.setError(err)
 		s.logLimited("drop", "Non-recoverable error sending batch; samples dropped", "samples", n, "err", err)
@@ -949,7 +1032,7 @@ func (s *shard) finish(batch []sample) {
 	q := s.q
 	q.tracker.done(batch)
 	q.pending.Add(-int64(len(batch)))
-	q.m.samplesPending.Sub(float64(len(batch)))
+	q.m.addPending(countKinds(batch), -1)
 }
 
 // updateShardsLoop recomputes the desired number of shards every shardUpdateDuration.

@@ -20,6 +20,7 @@ import (
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
@@ -32,7 +33,8 @@ import (
 // Vigil's own encoder). fail, when set, answers instead of storing.
 type receiver struct {
 	mu       sync.Mutex
-	samples  map[string]map[int64]float64 // series → t → v
+	samples  map[string]map[int64]float64  // series → t → v
+	hists    map[string]map[int64]recvHist // series → t → native histogram
 	dups     int
 	requests int
 	headers  http.Header
@@ -43,7 +45,7 @@ type receiver struct {
 }
 
 func newReceiver(t *testing.T) *receiver {
-	r := &receiver{samples: map[string]map[int64]float64{}}
+	r := &receiver{samples: map[string]map[int64]float64{}, hists: map[string]map[int64]recvHist{}}
 	r.srv = httptest.NewServer(r)
 	t.Cleanup(r.srv.Close)
 	return r
@@ -77,7 +79,17 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		r.samples[k][t] = v
 	}
-	n := 0
+	addHist := func(lset labels.Labels, t int64, h recvHist) {
+		k := lset.String()
+		if r.hists[k] == nil {
+			r.hists[k] = map[int64]recvHist{}
+		}
+		if _, ok := r.hists[k][t]; ok {
+			r.dups++
+		}
+		r.hists[k][t] = h
+	}
+	n, nh := 0, 0
 	if req.Header.Get("Content-Type") == contentTypeV2 {
 		var wr writev2.Request
 		if err := wr.Unmarshal(raw); err != nil {
@@ -95,9 +107,17 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 				add(lset, s.Timestamp, s.Value)
 				n++
 			}
+			for _, h := range ts.Histograms {
+				if h.IsFloatHistogram() {
+					addHist(lset, h.Timestamp, recvHist{fh: h.ToFloatHistogram()})
+				} else {
+					addHist(lset, h.Timestamp, recvHist{h: h.ToIntHistogram()})
+				}
+				nh++
+			}
 		}
 		w.Header().Set(samplesWrittenHeader, strconv.Itoa(n))
-		w.Header().Set(histogramsWritten, "0")
+		w.Header().Set(histogramsWritten, strconv.Itoa(nh))
 		w.Header().Set(exemplarsWrittenHdr, "0")
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -113,6 +133,13 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		for _, s := range ts.Samples {
 			add(lset, s.Timestamp, s.Value)
 		}
+		for _, h := range ts.Histograms {
+			if h.IsFloatHistogram() {
+				addHist(lset, h.Timestamp, recvHist{fh: h.ToFloatHistogram()})
+			} else {
+				addHist(lset, h.Timestamp, recvHist{h: h.ToIntHistogram()})
+			}
+		}
 	}
 	r.metadata = append(r.metadata, wr.Metadata...)
 	w.WriteHeader(http.StatusNoContent)
@@ -123,6 +150,17 @@ func (r *receiver) count() int {
 	defer r.mu.Unlock()
 	n := 0
 	for _, s := range r.samples {
+		n += len(s)
+	}
+	return n
+}
+
+// histCount is the number of distinct histogram samples received.
+func (r *receiver) histCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, s := range r.hists {
 		n += len(s)
 	}
 	return n
@@ -594,4 +632,10 @@ func TestCaughtUpFlushesPartialBatches(t *testing.T) {
 			}
 		})
 	}
+}
+
+// recvHist is a histogram as the receiver decoded it: integer or float counts.
+type recvHist struct {
+	h  *histogram.Histogram
+	fh *histogram.FloatHistogram
 }

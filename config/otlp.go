@@ -20,17 +20,15 @@ type OTLPConfig = promconfig.OTLPConfig
 var DefaultOTLPConfig = promconfig.DefaultOTLPConfig
 
 // validateOTLP makes the checks Prometheus's config.Load makes on the otlp block (the
-// translation strategy; Vigil always validates names as UTF-8, so every strategy is allowed)
-// and refuses what Vigil cannot store.
+// translation strategy; Vigil always validates names as UTF-8, so every strategy is allowed).
+// convert_histograms_to_nhcb is supported: OTLP explicit-bucket histograms are then stored as
+// native histograms with custom buckets, as Prometheus does.
 func validateOTLP(c *OTLPConfig) error {
 	switch c.TranslationStrategy {
 	case "", otlptranslator.UnderscoreEscapingWithSuffixes, otlptranslator.UnderscoreEscapingWithoutSuffixes,
 		otlptranslator.NoTranslation, otlptranslator.NoUTF8EscapingWithSuffixes:
 	default:
 		return fmt.Errorf("unsupported OTLP translation strategy %q", c.TranslationStrategy)
-	}
-	if c.ConvertHistogramsToNHCB {
-		return fmt.Errorf("otlp: field convert_histograms_to_nhcb is not supported by Vigil: native histograms are not stored yet (OTLP histograms are stored as classic _bucket/_sum/_count series)")
 	}
 	return nil
 }

@@ -29,7 +29,6 @@ var vigilRejects = map[string]struct{ field, reason string }{
 	"global_disable_extra_scrape_metrics.good.yml":   {"extra_scrape_metrics", reasonExtraScrapeMetrics},
 	"local_enable_extra_scrape_metrics.good.yml":     {"extra_scrape_metrics", reasonExtraScrapeMetrics},
 	"local_disable_extra_scrape_metrics.good.yml":    {"extra_scrape_metrics", reasonExtraScrapeMetrics},
-	"otlp_convert_histograms_to_nhcb.good.yml":       {"convert_histograms_to_nhcb", reasonNativeHistograms},
 	"scrape_config_global_validation_mode.yml":       {"metric_name_validation_scheme", reasonNameValidation},
 	"scrape_config_local_global_validation_mode.yml": {"metric_name_validation_scheme", reasonNameValidation},
 	"scrape_config_local_infer_escaping.yml":         {"metric_name_validation_scheme", reasonNameValidation},
@@ -42,7 +41,6 @@ var vigilRejects = map[string]struct{ field, reason string }{
 // Why Vigil rejects the files in vigilRejects.
 const (
 	reasonSD                 = "service discovery Vigil does not implement (it has static, file, http and kubernetes)"
-	reasonNativeHistograms   = "native histograms are not supported: Vigil's storage holds floats only"
 	reasonExtraScrapeMetrics = "extra_scrape_metrics (scrape_timeout_seconds and the limit series) is not implemented"
 	reasonNameValidation     = "Vigil validates metric and label names as UTF-8 only (Prometheus 3's default); the legacy scheme and escaping settings are not implemented"
 	reasonStorage            = "the storage block (tsdb and exemplar settings in the file) is not supported; Vigil takes storage settings from flags"

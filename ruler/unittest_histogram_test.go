@@ -100,9 +100,6 @@ func TestUnitTestHistogramFiles(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := RulesUnitTest(&stdout, &stderr, UnitTestOptions{TempDir: t.TempDir()}, path)
 			out := stdout.String() + stderr.String()
-			if strings.Contains(out, "native histogram samples are not stored yet") {
-				t.Skip("the TSDB does not store native histograms yet (tsdb.ErrHistogramsNotStored): needs lane htsdb")
-			}
 			want := SuccessExitCode
 			if strings.HasPrefix(f, "fail_") {
 				want = FailureExitCode

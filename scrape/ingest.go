@@ -47,6 +47,22 @@ func AcceptHeader(sps []config.ScrapeProtocol) string {
 	return acceptHeader(sps)
 }
 
+// HistogramOptions are the native histogram settings of the scrape an Ingest stands for:
+// scrape_native_histograms, always_scrape_classic_histograms and
+// convert_classic_histograms_to_nhcb.
+type HistogramOptions struct {
+	Native, AlwaysClassic, ConvertNHCB bool
+}
+
+// SetHistogramOptions sets the native histogram settings of the next ingests (all off at
+// first: native histograms are left out, their classic buckets stored, as a scrape without
+// scrape_native_histograms does).
+func (in *Ingester) SetHistogramOptions(o HistogramOptions) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.sl.cfg.nativeHistograms, in.sl.cfg.alwaysClassic, in.sl.cfg.convertNHCB = o.Native, o.AlwaysClassic, o.ConvertNHCB
+}
+
 // IngestStats is what one Ingest stored.
 type IngestStats struct {
 	// Samples is the number of samples parsed, Added the number stored.
@@ -69,7 +85,11 @@ func (in *Ingester) Ingest(ctx context.Context, ts time.Time, contentType string
 	app := in.app.Appender(ctx)
 	run := appendRun{sl: sl, app: app, defTime: ts.UnixMilli()}
 	run.maxT = run.defTime + maxFutureSkew.Milliseconds()
-	opts := textparse.ParserOptions{IgnoreNativeHistograms: true}
+	opts := textparse.ParserOptions{
+		IgnoreNativeHistograms:                  !sl.cfg.nativeHistograms,
+		ConvertClassicHistogramsToNHCB:          sl.cfg.convertNHCB,
+		KeepClassicOnClassicAndNativeHistograms: sl.cfg.alwaysClassic,
+	}
 	err := chunks(func(b []byte) error {
 		p, perr := textparse.New(b, contentType, sl.symbols, opts)
 		if p == nil {

@@ -12,7 +12,8 @@ import (
 )
 
 // TestAppendProtobuf checks the PrometheusProto scrape protocol: classic histograms arrive as
-// _bucket/_sum/_count series (Vigil stores floats only) and metadata comes from the family.
+// _bucket/_sum/_count series (without scrape_native_histograms) and metadata comes from the
+// family.
 func TestAppendProtobuf(t *testing.T) {
 	mfs := []*dto.MetricFamily{
 		{

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -192,4 +194,87 @@ scrape_configs:
 	if up := query(promBase, `up{job="federate"}`); len(up) != 1 || !strings.HasSuffix(up[0], " 1") {
 		t.Errorf("up of the federation scrape: %v", up)
 	}
+}
+
+// TestFederateHistogramsIntoPrometheus3: Vigil scrapes a client_golang program's native
+// histogram and its classic histogram as NHCB; Prometheus 3.15 federates from Vigil
+// (scrape_native_histograms, so protobuf, and convert_classic_histograms_to_nhcb for the NHCB
+// Vigil serves as a classic histogram, as upstream) and stores the same histograms: every
+// histogram sample Prometheus stores is one of Vigil's, at the same timestamp.
+func TestFederateHistogramsIntoPrometheus3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two servers for several seconds")
+	}
+	requireHistogramStorage(t)
+	prom3 := prometheus3Bin()
+	if _, err := os.Stat(prom3); err != nil {
+		t.Skipf("%s missing: build it with ../shared/bench/peers.sh", prom3)
+	}
+	target := strings.TrimPrefix(histogramClientTarget(t).URL, "http://")
+	dir := t.TempDir()
+	vcfg := filepath.Join(dir, "vigil.yml")
+	if err := os.WriteFile(vcfg, []byte(fmt.Sprintf(`global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: native
+    scrape_native_histograms: true
+    static_configs: [{targets: [%[1]q]}]
+  - job_name: nhcb
+    convert_classic_histograms_to_nhcb: true
+    static_configs: [{targets: [%[1]q]}]
+`, target)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vigil := startServer(t, "--config.file="+vcfg)
+	pcfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(pcfg, []byte(fmt.Sprintf(`global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: federate
+    honor_labels: true
+    metrics_path: /federate
+    scrape_native_histograms: true
+    convert_classic_histograms_to_nhcb: true
+    params:
+      'match[]': ['{__name__=~"rc_(native|classic)_seconds"}']
+    static_configs: [{targets: [%q]}]
+`, strings.TrimPrefix(vigil, "http://"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prom, _ := startPrometheus(t, prom3, pcfg, filepath.Join(dir, "p3"))
+
+	want := []string{
+		`{"__name__":"rc_classic_seconds","instance":"` + target + `","job":"nhcb"}`,
+		`{"__name__":"rc_native_seconds","instance":"` + target + `","job":"native"}`,
+		// The native histogram's classic buckets, as NHCB.
+		`{"__name__":"rc_native_seconds","instance":"` + target + `","job":"nhcb"}`,
+	}
+	var got map[string][][2]string
+	at := time.Now()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		at = time.Now()
+		got = rawSamples(t, prom, `{__name__=~"rc_.*"}`, at)
+		if len(got) == 3 && len(got[want[0]]) >= 3 && len(got[want[1]]) >= 3 && len(got[want[2]]) >= 3 {
+			break
+		}
+	}
+	keys := slices.Sorted(maps.Keys(got))
+	if !slices.Equal(keys, want) {
+		t.Fatalf("Prometheus stores series %v, want %v", keys, want)
+	}
+	have := rawSamples(t, vigil, `{__name__=~"rc_.*"}`, at.Add(time.Second))
+	for _, k := range keys {
+		if len(got[k]) < 3 {
+			t.Errorf("%s: %d samples federated, want at least 3", k, len(got[k]))
+		}
+		for _, s := range got[k] {
+			if !strings.Contains(s[1], "buckets") {
+				t.Errorf("%s: sample %v is not a histogram", k, s)
+			}
+			if !slices.Contains(have[k], s) {
+				t.Errorf("%s: Prometheus stores %v, not among Vigil's samples:\n%v", k, s, have[k])
+			}
+		}
+	}
+	t.Logf("Prometheus 3.15 federated %d, %d and %d histogram samples, all equal to Vigil's", len(got[want[0]]), len(got[want[1]]), len(got[want[2]]))
 }

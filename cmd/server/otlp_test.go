@@ -94,7 +94,11 @@ func newOTLPWorkload(t *testing.T) *otlpWorkload {
 		attribute.String("host.name", "node-7"),
 	)
 	reader := sdkmetric.NewManualReader()
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(reader))
+	// rpc.server.duration uses the SDK's base-2 exponential histogram aggregation: an OTLP
+	// exponential histogram, stored as a native histogram.
+	expView := sdkmetric.NewView(sdkmetric.Instrument{Name: "rpc.server.duration"},
+		sdkmetric.Stream{Aggregation: sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}})
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(reader), sdkmetric.WithView(expView))
 	t.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
 	meter := provider.Meter("vigil.test/otlp", otelmetric.WithInstrumentationVersion("1.2.3"))
 	requests := must(meter.Int64Counter("http.server.request.count", otelmetric.WithUnit("{request}"), otelmetric.WithDescription("Requests served.")))
@@ -105,6 +109,7 @@ func newOTLPWorkload(t *testing.T) *otlpWorkload {
 	latency := must(meter.Float64Histogram("http.server.request.duration", otelmetric.WithUnit("s")))
 	sizes := must(meter.Int64Histogram("rpc.message.size", otelmetric.WithUnit("By"),
 		otelmetric.WithExplicitBucketBoundaries(64, 256, 1024)))
+	rpcDuration := must(meter.Float64Histogram("rpc.server.duration", otelmetric.WithUnit("ms")))
 	ctx := context.Background()
 	get := otelmetric.WithAttributes(attribute.String("http.request.method", "GET"), attribute.Int("http.response.status_code", 200))
 	post := otelmetric.WithAttributes(attribute.String("http.request.method", "POST"), attribute.Int("http.response.status_code", 500))
@@ -120,6 +125,9 @@ func newOTLPWorkload(t *testing.T) *otlpWorkload {
 			latency.Record(ctx, v, get)
 		}
 		sizes.Record(ctx, int64(100*i+1))
+		for _, v := range []float64{0, 0.7, 3 + f, 250, 251, 1e4 * (f + 1)} {
+			rpcDuration.Record(ctx, v, get)
+		}
 	}}
 }
 
@@ -170,8 +178,9 @@ func rawSamples(t *testing.T, base, sel string, at time.Time) map[string][][2]st
 		Status string
 		Data   struct {
 			Result []struct {
-				Metric map[string]string
-				Values [][2]any
+				Metric     map[string]string
+				Values     [][2]any
+				Histograms [][2]any
 			}
 		}
 	}
@@ -185,17 +194,39 @@ func rawSamples(t *testing.T, base, sel string, at time.Time) map[string][][2]st
 		for _, v := range r.Values {
 			vs = append(vs, [2]string{fmt.Sprint(v[0]), fmt.Sprint(v[1])})
 		}
+		for _, h := range r.Histograms {
+			vs = append(vs, [2]string{fmt.Sprint(h[0]), fmt.Sprint(h[1])}) // count, sum, buckets
+		}
 		out[string(key)] = vs
 	}
 	return out
 }
 
-// The OpenTelemetry Go SDK's OTLP/HTTP exporter pushes counters, gauges, up-down counters and
-// histograms, three rounds of identical payloads, to Vigil and to Prometheus 3.15: every series
-// and every sample stored must be the same (names with unit and type suffixes, job and
-// instance from the service attributes, promoted resource attributes, scope labels,
-// target_info).
+// The OpenTelemetry Go SDK's OTLP/HTTP exporter pushes counters, gauges, up-down counters,
+// explicit-bucket and exponential histograms, three rounds of identical payloads, to Vigil and
+// to Prometheus 3.15: every series and every sample stored (floats and native histograms) must
+// be the same (names with unit and type suffixes, job and instance from the service
+// attributes, promoted resource attributes, scope labels, target_info). With
+// convert_histograms_to_nhcb the explicit-bucket histograms are native histograms with custom
+// buckets on both.
 func TestOTLPSDKMatchesPrometheus(t *testing.T) {
+	classic := []string{
+		"http_server_request_duration_seconds_bucket", "http_server_request_duration_seconds_count", "http_server_request_duration_seconds_sum",
+		"rpc_message_size_bytes_bucket", "rpc_message_size_bytes_count", "rpc_message_size_bytes_sum",
+	}
+	nhcb := []string{"http_server_request_duration_seconds", "rpc_message_size_bytes"}
+	for _, tc := range []struct {
+		name, config string
+		histograms   []string
+	}{
+		{"classic", otlpConfig, classic},
+		{"convert_histograms_to_nhcb", otlpConfig + "  convert_histograms_to_nhcb: true\n", nhcb},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testOTLPSDKMatchesPrometheus(t, tc.config, tc.histograms) })
+	}
+}
+
+func testOTLPSDKMatchesPrometheus(t *testing.T, otlpConfig string, histograms []string) {
 	cfg := filepath.Join(t.TempDir(), "prometheus.yml")
 	if err := os.WriteFile(cfg, []byte(otlpConfig), 0o644); err != nil {
 		t.Fatal(err)
@@ -241,16 +272,16 @@ func TestOTLPSDKMatchesPrometheus(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	wantNames := []string{
+	wantNames := append([]string{
 		"http_server_request_count_total",
-		"http_server_request_duration_seconds_bucket", "http_server_request_duration_seconds_count", "http_server_request_duration_seconds_sum",
 		"http_server_response_body_size_bytes_total",
 		"process_cpu_time_seconds_total",
 		"queue_length",
 		"room_temperature_celsius",
-		"rpc_message_size_bytes_bucket", "rpc_message_size_bytes_count", "rpc_message_size_bytes_sum",
+		"rpc_server_duration_milliseconds",
 		"target_info",
-	}
+	}, histograms...)
+	slices.Sort(wantNames)
 	if !slices.Equal(names, wantNames) {
 		t.Errorf("metric names stored by Vigil:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(wantNames, "\n"))
 	}

@@ -109,17 +109,33 @@ func setupPushgateway(f *flags, dbDir string, app storage.Appendable, rl *reload
 	return p, nil
 }
 
-// applyConfig takes the interval (unless --pushgateway.interval sets it) and the scrape
-// protocols, which decide the format the groups are rendered in, from the global section.
+// applyConfig takes the interval (unless --pushgateway.interval sets it), the scrape
+// protocols, which decide the format the groups are rendered in, and the native histogram
+// settings (scrape_native_histograms, always_scrape_classic_histograms,
+// convert_classic_histograms_to_nhcb) from the global section, as a Prometheus job scraping
+// the Pushgateway with the global defaults: with scrape_native_histograms the groups are
+// rendered in protobuf (unless scrape_protocols says otherwise) and pushed native
+// histograms are stored as native histograms.
 func (p *pushgatewayRuntime) applyConfig(cfg *config.Config) error {
 	interval := p.flagInterval
 	var protocols []config.ScrapeProtocol
+	var hopts scrape.HistogramOptions
 	if cfg != nil {
 		if interval <= 0 {
 			interval = time.Duration(cfg.GlobalConfig.ScrapeInterval)
 		}
 		protocols = cfg.GlobalConfig.ScrapeProtocols
+		g := cfg.GlobalConfig
+		hopts = scrape.HistogramOptions{
+			Native:        g.ScrapeNativeHistograms != nil && *g.ScrapeNativeHistograms,
+			AlwaysClassic: g.AlwaysScrapeClassicHistograms,
+			ConvertNHCB:   g.ConvertClassicHistogramsToNHCB,
+		}
+		if hopts.Native && len(protocols) == 0 {
+			protocols = config.DefaultProtoFirstScrapeProtocols
+		}
 	}
+	p.ing.SetHistogramOptions(hopts)
 	if interval <= 0 {
 		interval = time.Minute // Prometheus's default scrape_interval
 	}

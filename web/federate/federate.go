@@ -31,6 +31,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"google.golang.org/protobuf/proto"
@@ -94,6 +95,7 @@ type sample struct {
 	metric labels.Labels
 	t      int64
 	f      float64
+	h      *histogram.FloatHistogram // nil: a float sample
 }
 
 // ServeHTTP answers a federation request.
@@ -136,21 +138,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		for set.Next() {
 			s := set.At()
 			it = s.Iterator(it)
-			// The latest float sample in [mint, maxt]. Only floats are stored (see
-			// storage.ValueType); upstream serves native histograms only to protobuf clients.
+			// The latest sample in [mint, maxt], a float or a native histogram (read as a
+			// float histogram, as upstream).
 			var (
-				t, lt int64
-				f, lf float64
+				lt    int64
+				lf    float64
+				lh    *histogram.FloatHistogram
+				isH   bool
 				found bool
 			)
 			for typ := it.SeekTo(mint); typ != storage.ValNone; typ = it.Next() {
-				if typ != storage.ValFloat {
+				if typ == storage.ValFloat {
+					t, f := it.At()
+					if t > maxt {
+						break
+					}
+					lt, lf, isH, found = t, f, false, true
 					continue
 				}
-				if t, f = it.At(); t > maxt {
+				t, fh := it.AtFloatHistogram(lh)
+				if t > maxt {
 					break
 				}
-				lt, lf, found = t, f, true
+				lt, lh, isH, found = t, fh, true, true
 			}
 			if err := it.Err(); err != nil {
 				h.errors.Inc()
@@ -161,10 +171,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			// enough for staleness handling of federated data, as the interval-based limits on
 			// staleness will do the right thing for supported use cases (which is to say
 			// federating aggregated time series).
-			if !found || storage.IsStaleNaN(lf) {
+			if !found || (!isH && storage.IsStaleNaN(lf)) || (isH && storage.IsStaleNaN(lh.Sum)) {
 				continue
 			}
-			vec = append(vec, sample{metric: s.Labels(), t: lt, f: lf})
+			smp := sample{metric: s.Labels(), t: lt, f: lf}
+			if isH {
+				smp.h = lh
+			}
+			vec = append(vec, smp)
 		}
 		if err := set.Err(); err != nil {
 			h.errors.Inc()
@@ -189,10 +203,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	sort.Strings(externalLabelNames)
 
 	var (
-		lastMetricName string
-		protMetricFam  *dto.MetricFamily
+		lastMetricName                          string
+		lastWasHistogram, lastHistogramWasGauge bool
+		protMetricFam                           *dto.MetricFamily
 	)
+	formatType := format.FormatType()
 	for _, s := range vec {
+		isHistogram := s.h != nil
+		if isHistogram &&
+			!s.h.UsesCustomBuckets() &&
+			formatType != expfmt.TypeProtoDelim &&
+			formatType != expfmt.TypeProtoText &&
+			formatType != expfmt.TypeProtoCompact {
+			// Can't serve a native histogram with a non-protobuf format. (An NHCB is served,
+			// as the classic histogram it converts to.)
+			continue
+		}
 		nameSeen := false
 		globalUsed := map[string]struct{}{}
 		protMetric := &dto.Metric{}
@@ -205,12 +231,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			}
 			if l.Name == labels.MetricName {
 				nameSeen = true
-				if l.Value == lastMetricName {
-					// We already have the name in the current MetricDescriptor.
+				// We already have the name in the current MetricDescriptor, and the sample
+				// type (float or histogram, and counter or gauge histogram) matches.
+				if l.Value == lastMetricName &&
+					lastWasHistogram == isHistogram &&
+					(!isHistogram ||
+						lastHistogramWasGauge == (s.h.CounterResetHint == histogram.GaugeType)) {
 					return nil
 				}
-				// Need to start a new MetricDescriptor. Ship off the old one (if any)
-				// before creating the new one.
+				// Otherwise a new MetricDescriptor, even for the same name: an invalid
+				// exposition that Prometheus parses fine, as upstream. Ship off the old one
+				// (if any) before creating the new one.
 				if protMetricFam != nil {
 					if err := enc.Encode(protMetricFam); err != nil {
 						return err
@@ -219,6 +250,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 				protMetricFam = &dto.MetricFamily{
 					Type: dto.MetricType_UNTYPED.Enum(),
 					Name: proto.String(l.Value),
+				}
+				if isHistogram {
+					if s.h.CounterResetHint == histogram.GaugeType {
+						protMetricFam.Type = dto.MetricType_GAUGE_HISTOGRAM.Enum()
+					} else {
+						protMetricFam.Type = dto.MetricType_HISTOGRAM.Enum()
+					}
 				}
 				lastMetricName = l.Value
 				return nil
@@ -253,7 +291,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 
 		protMetric.TimestampMs = proto.Int64(s.t)
-		protMetric.Untyped = &dto.Untyped{Value: proto.Float64(s.f)}
+		if !isHistogram {
+			lastHistogramWasGauge = false
+			protMetric.Untyped = &dto.Untyped{Value: proto.Float64(s.f)}
+		} else {
+			lastHistogramWasGauge = s.h.CounterResetHint == histogram.GaugeType
+			if s.h.UsesCustomBuckets() {
+				protMetric.Histogram = makeClassicHistogram(s.h)
+			} else {
+				protMetric.Histogram = makeNativeHistogram(s.h)
+			}
+		}
+		lastWasHistogram = isHistogram
 		protMetricFam.Metric = append(protMetricFam.Metric, protMetric)
 	}
 	// Still have to ship off the last MetricDescriptor, if any.
@@ -263,4 +312,69 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			h.opts.Logger.Error("federation failed", "err", err)
 		}
 	}
+}
+
+// makeNativeHistogram creates a dto.Histogram representing a native histogram.
+// Use only for standard exponential schemas.
+func makeNativeHistogram(h *histogram.FloatHistogram) *dto.Histogram {
+	result := &dto.Histogram{
+		SampleCountFloat: proto.Float64(h.Count),
+		SampleSum:        proto.Float64(h.Sum),
+		Schema:           proto.Int32(h.Schema),
+		ZeroThreshold:    proto.Float64(h.ZeroThreshold),
+		ZeroCountFloat:   proto.Float64(h.ZeroCount),
+		NegativeCount:    h.NegativeBuckets,
+		PositiveCount:    h.PositiveBuckets,
+	}
+	if len(h.PositiveSpans) > 0 {
+		result.PositiveSpan = make([]*dto.BucketSpan, len(h.PositiveSpans))
+		for i, sp := range h.PositiveSpans {
+			result.PositiveSpan[i] = &dto.BucketSpan{
+				Offset: proto.Int32(sp.Offset),
+				Length: proto.Uint32(sp.Length),
+			}
+		}
+	}
+	if len(h.NegativeSpans) > 0 {
+		result.NegativeSpan = make([]*dto.BucketSpan, len(h.NegativeSpans))
+		for i, sp := range h.NegativeSpans {
+			result.NegativeSpan[i] = &dto.BucketSpan{
+				Offset: proto.Int32(sp.Offset),
+				Length: proto.Uint32(sp.Length),
+			}
+		}
+	}
+	return result
+}
+
+// makeClassicHistogram creates a dto.Histogram representing a classic
+// histogram. Use only for NHCB (schema -53).
+func makeClassicHistogram(h *histogram.FloatHistogram) *dto.Histogram {
+	result := &dto.Histogram{
+		SampleCountFloat: proto.Float64(h.Count),
+		SampleSum:        proto.Float64(h.Sum),
+	}
+	result.Bucket = make([]*dto.Bucket, len(h.CustomValues))
+	var (
+		cumulativeCount float64
+		bucketIter      = h.PositiveBucketIterator()
+		bucketAvailable = bucketIter.Next()
+	)
+	for i, le := range h.CustomValues {
+		for bucketAvailable && int(bucketIter.At().Index) < i {
+			bucketAvailable = bucketIter.Next()
+		}
+		if bucketAvailable && int(bucketIter.At().Index) == i {
+			cumulativeCount += bucketIter.At().Count
+		}
+		result.Bucket[i] = &dto.Bucket{
+			UpperBound:           proto.Float64(le),
+			CumulativeCountFloat: proto.Float64(cumulativeCount),
+		}
+	}
+	// Note that we do not add the +Inf bucket explicitly. In the protobuf
+	// exposition format, it is optional. For other exposition formats, the
+	// code converting the protobuf created here into the actual exposition
+	// payload will add the +Inf bucket.
+	return result
 }

@@ -31,9 +31,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 
+	"github.com/vigil-monitoring/vigil/promql"
 	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
@@ -454,4 +456,158 @@ func FuzzFederate(f *testing.F) {
 			t.Fatalf("%q: code %d: %s", query, res.Code, res.Body.String())
 		}
 	})
+}
+
+// TestFederationWithNativeHistograms is upstream's: with protobuf, native histograms are
+// served as native histograms (one family per run of the same name and sample type), NHCBs as
+// classic histograms; the text format leaves out the native ones and keeps the NHCB.
+func TestFederationWithNativeHistograms(t *testing.T) {
+	opts := tsdb.DefaultOptions()
+	opts.RetentionDuration = (100 * 365 * 24 * time.Hour).Milliseconds()
+	db, err := tsdb.Open(t.TempDir(), opts, nil, nil)
+	if err != nil {
+		t.Fatalf("opening tsdb: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+
+	var expVec promql.Vector
+	hist := &histogram.Histogram{
+		Count: 12, ZeroCount: 2, ZeroThreshold: 0.001, Sum: 39.4, Schema: 1,
+		PositiveSpans:   []histogram.Span{{Offset: 0, Length: 2}, {Offset: 1, Length: 2}},
+		PositiveBuckets: []int64{1, 1, -1, 0},
+		NegativeSpans:   []histogram.Span{{Offset: 0, Length: 2}, {Offset: 1, Length: 2}},
+		NegativeBuckets: []int64{1, 1, -1, 0},
+	}
+	histWithoutZeroBucket := &histogram.Histogram{
+		Count: 20, Sum: 99.23, Schema: 1,
+		PositiveSpans:   []histogram.Span{{Offset: 0, Length: 2}, {Offset: 1, Length: 2}},
+		PositiveBuckets: []int64{2, 2, -2, 0},
+		NegativeSpans:   []histogram.Span{{Offset: 0, Length: 2}, {Offset: 1, Length: 2}},
+		NegativeBuckets: []int64{2, 2, -2, 0},
+	}
+	nhcb := &histogram.Histogram{
+		Count: 6, Sum: 1.234, Schema: -53,
+		PositiveSpans:   []histogram.Span{{Offset: 0, Length: 2}, {Offset: 2, Length: 1}},
+		PositiveBuckets: []int64{3, -1, -1},
+		CustomValues:    []float64{0.1, 0.2, 0.5, 1, 2},
+	}
+	const ts = 100 * 60 * 1000
+	app := db.Appender(context.Background())
+	for i := range 7 {
+		l := labels.FromStrings("__name__", "test_metric", "foo", strconv.Itoa(i))
+		expL := labels.FromStrings("__name__", "test_metric", "instance", "", "foo", strconv.Itoa(i))
+		var err error
+		switch i {
+		case 0, 3:
+			_, err = app.Append(0, l, ts, float64(i*100))
+			expVec = append(expVec, promql.Sample{T: ts, F: float64(i * 100), Metric: expL})
+		case 4:
+			_, err = app.AppendHistogram(0, l, ts, histWithoutZeroBucket.Copy(), nil)
+			expVec = append(expVec, promql.Sample{T: ts, H: histWithoutZeroBucket.ToFloat(nil), Metric: expL})
+		case 6:
+			_, err = app.AppendHistogram(0, l, ts, nhcb.Copy(), nil)
+			foo := strconv.Itoa(i)
+			for _, s := range []struct {
+				name, le string
+				v        float64
+			}{
+				{"test_metric_count", "", 6}, {"test_metric_sum", "", 1.234},
+				{"test_metric_bucket", "0.1", 3}, {"test_metric_bucket", "0.2", 5},
+				{"test_metric_bucket", "0.5", 5}, {"test_metric_bucket", "1.0", 5},
+				{"test_metric_bucket", "2.0", 6}, {"test_metric_bucket", "+Inf", 6},
+			} {
+				expL := labels.FromStrings("__name__", s.name, "instance", "", "foo", foo)
+				if s.le != "" {
+					expL = labels.FromStrings("__name__", s.name, "instance", "", "foo", foo, "le", s.le)
+				}
+				expVec = append(expVec, promql.Sample{T: ts, F: s.v, Metric: expL})
+			}
+		default:
+			hist.ZeroCount++
+			hist.Count++
+			_, err = app.AppendHistogram(0, l, ts, hist.Copy(), nil)
+			expVec = append(expVec, promql.Sample{T: ts, H: hist.ToFloat(nil), Metric: expL})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	h := New(Options{Queryable: db, LookbackDelta: 5 * time.Minute, Now: testNow})
+	req := httptest.NewRequest(http.MethodGet, "http://example.org/federate?match[]=test_metric", http.NoBody)
+	req.Header.Add("Accept", `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1`)
+	res := httptest.NewRecorder()
+	h.ServeHTTP(res, req)
+	if res.Code != http.StatusOK {
+		t.Fatalf("code %d: %s", res.Code, res.Body.String())
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := textparse.NewProtobufParser(body, false, false, false, false, labels.NewSymbolTable())
+	var actVec promql.Vector
+	metricFamilies := 0
+	for {
+		et, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l labels.Labels
+		if et == textparse.EntryHistogram || et == textparse.EntrySeries {
+			p.Labels(&l)
+		}
+		switch et {
+		case textparse.EntryHelp:
+			metricFamilies++
+		case textparse.EntryHistogram:
+			_, pts, h, fh := p.Histogram()
+			if h != nil {
+				t.Fatalf("integer histogram %v, want float histograms (as upstream)", h)
+			}
+			actVec = append(actVec, promql.Sample{T: *pts, H: fh, Metric: l})
+		case textparse.EntrySeries:
+			_, pts, f := p.Series()
+			actVec = append(actVec, promql.Sample{T: *pts, F: f, Metric: l})
+		}
+	}
+	if metricFamilies != 4 {
+		t.Errorf("%d metric families, want 4", metricFamilies)
+	}
+	if len(actVec) != len(expVec) {
+		t.Fatalf("got %d samples, want %d:\n%v\nwant:\n%v", len(actVec), len(expVec), actVec, expVec)
+	}
+	for i := range expVec {
+		e, a := expVec[i], actVec[i]
+		if !labels.Equal(e.Metric, a.Metric) || e.T != a.T || (e.H == nil && e.F != a.F) ||
+			(e.H != nil && (a.H == nil || !e.H.Equals(a.H))) {
+			t.Errorf("sample %d: got %v, want %v", i, a, e)
+		}
+	}
+
+	// The text format leaves the native histograms out and serves the NHCB as classic.
+	res = httptest.NewRecorder()
+	h.ServeHTTP(res, httptest.NewRequest(http.MethodGet, "http://example.org/federate?match[]=test_metric", http.NoBody))
+	want := `# TYPE test_metric untyped
+test_metric{foo="0",instance=""} 0 6000000
+test_metric{foo="3",instance=""} 300 6000000
+# TYPE test_metric histogram
+test_metric_bucket{foo="6",instance="",le="0.1"} 3 6000000
+test_metric_bucket{foo="6",instance="",le="0.2"} 5 6000000
+test_metric_bucket{foo="6",instance="",le="0.5"} 5 6000000
+test_metric_bucket{foo="6",instance="",le="1"} 5 6000000
+test_metric_bucket{foo="6",instance="",le="2"} 6 6000000
+test_metric_bucket{foo="6",instance="",le="+Inf"} 6 6000000
+test_metric_sum{foo="6",instance=""} 1.234 6000000
+test_metric_count{foo="6",instance=""} 6 6000000
+`
+	if res.Body.String() != want {
+		t.Errorf("text format:\n%s\nwant:\n%s", res.Body.String(), want)
+	}
 }

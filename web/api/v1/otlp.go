@@ -172,7 +172,7 @@ func otlpJSONToProto(body []byte) ([]byte, error) {
 // request is translated by Prometheus's own translator (names, units, resource attributes and
 // target_info, job and instance from the service attributes) into Vigil's appender. As with
 // remote write, what storage or the translator refuses (out of order or duplicate points,
-// invalid labels, delta temporality, exponential histograms) is skipped and the valid rest is
+// invalid labels, invalid native histograms, delta temporality) is skipped and the valid rest is
 // committed; the answer is then 400 with the reasons, so that the exporter does not retry a
 // batch whose good points are stored. Prometheus rolls the whole request back instead (and
 // answers 500 for a delta metric). Storage failures roll back and answer 500.

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/storage"
@@ -14,28 +15,24 @@ import (
 
 // Reasons for vigil_otlp_refused_samples_total.
 const (
-	reasonNativeHistogram = "native_histogram"
-	reasonOutOfOrder      = "out_of_order"
-	reasonDuplicate       = "duplicate_timestamp"
-	reasonOutOfBounds     = "out_of_bounds"
-	reasonTooFarInFuture  = "too_far_in_future"
-	reasonInvalidLabels   = "invalid_labels"
-	reasonTranslation     = "translation"
+	reasonInvalidHistogram = "invalid_histogram"
+	reasonOutOfOrder       = "out_of_order"
+	reasonDuplicate        = "duplicate_timestamp"
+	reasonOutOfBounds      = "out_of_bounds"
+	reasonTooFarInFuture   = "too_far_in_future"
+	reasonInvalidLabels    = "invalid_labels"
+	reasonTranslation      = "translation"
 )
 
 var otlpRefusalReasons = []string{
-	reasonNativeHistogram, reasonOutOfOrder, reasonDuplicate, reasonOutOfBounds,
+	reasonInvalidHistogram, reasonOutOfOrder, reasonDuplicate, reasonOutOfBounds,
 	reasonTooFarInFuture, reasonInvalidLabels, reasonTranslation,
 }
 
-// errNativeHistogram refuses an OTLP exponential histogram point: the translator makes a
-// native histogram of it, and Vigil's storage holds floats only (issue #18).
-var errNativeHistogram = errors.New("native histogram samples are not supported: OTLP exponential histograms cannot be stored until Vigil stores native histograms; use explicit-bucket histograms")
-
 // otlpAppender appends the translator's samples to Vigil's Appender. A sample storage refuses
-// (out of order, duplicate, out of bounds), one too far in the future, one with invalid labels,
-// and every native histogram sample is recorded in refused, and translation goes on with the
-// metric's other points. Any other error is a storage failure: it is kept in fatal and
+// (out of order, duplicate, out of bounds), one too far in the future, one with invalid labels
+// and a native histogram that is not valid (histogram.Error) are recorded in refused, and
+// translation goes on with the metric's other points. Any other error is a storage failure: it is kept in fatal and
 // returned for every later append.
 type otlpAppender struct {
 	app     storage.Appender
@@ -59,13 +56,46 @@ func (a *otlpAppender) refuse(reason string, err error) {
 	a.refused.add(err)
 }
 
-// appendNativeHistogram refuses a native histogram sample (an exponential histogram point,
-// or a classic one with convert_histograms_to_nhcb).
-func (a *otlpAppender) appendNativeHistogram(ls labels.Labels, t int64) error {
+// appendNativeHistogram appends a native histogram sample (an exponential histogram point, or
+// a classic one with convert_histograms_to_nhcb). h must not be modified before Commit. A
+// histogram that fails validation is refused, as Prometheus's TSDB refuses it.
+func (a *otlpAppender) appendNativeHistogram(ls labels.Labels, t int64, h *histogram.Histogram) error {
 	if a.fatal != nil {
 		return a.fatal
 	}
-	a.refuse(reasonNativeHistogram, fmt.Errorf("%w (series %s at timestamp %d)", errNativeHistogram, ls.String(), t))
+	if problem := checkOTLPLabels(ls); problem != "" {
+		a.refuse(reasonInvalidLabels, fmt.Errorf("%s for series %q at timestamp %d", problem, ls.String(), t))
+		return nil
+	}
+	if t > a.maxT {
+		a.refuse(reasonTooFarInFuture, fmt.Errorf("%w: timestamp is too far in the future for series %s at timestamp %d", storage.ErrOutOfBounds, ls.String(), t))
+		return nil
+	}
+	if err := h.Validate(); err != nil {
+		a.refuse(reasonInvalidHistogram, fmt.Errorf("%w for series %s at timestamp %d", err, ls.String(), t))
+		return nil
+	}
+	var ref storage.SeriesRef
+	if a.refs != nil {
+		a.key = ls.Bytes(a.key)
+		ref = a.refs.get(a.key)
+	}
+	got, err := a.app.AppendHistogram(ref, ls, t, h, nil)
+	if err != nil {
+		if isBadSampleErr(err) || isHistogramValidationError(err) {
+			reason := reasonInvalidHistogram
+			if isBadSampleErr(err) {
+				reason = badSampleReason(err)
+			}
+			a.refuse(reason, fmt.Errorf("%w for series %s at timestamp %d", err, ls.String(), t))
+			return nil
+		}
+		a.fatal = fmt.Errorf("appending OTLP histogram sample for series %s at timestamp %d: %w", ls.String(), t, err)
+		return a.fatal
+	}
+	if a.refs != nil && got != ref {
+		a.refs.put(a.key, got)
+	}
 	return nil
 }
 

@@ -3,7 +3,6 @@ package v1
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -115,7 +114,13 @@ func FuzzOTLPWrite(f *testing.F) {
 	})
 }
 
-// AppendHistogram refuses: this test double expects float samples only.
-func (a checkingAppender) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
-	return 0, errors.New("checkingAppender: unexpected histogram sample")
+// AppendHistogram checks a native histogram's series as Append does, and that it is valid
+// (the receiver refuses invalid ones before storage).
+func (a checkingAppender) AppendHistogram(ref storage.SeriesRef, ls labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	if h == nil || fh != nil {
+		a.c.t.Errorf("OTLP histogram for %s: want an integer histogram", ls.String())
+	} else if err := h.Validate(); err != nil {
+		a.c.t.Errorf("invalid histogram reached storage for %s: %v", ls.String(), err)
+	}
+	return a.Append(ref, ls, t, 0)
 }

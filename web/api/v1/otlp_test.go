@@ -168,6 +168,11 @@ func stored(t *testing.T, env *testEnv, sel string) []string {
 			ls = append(ls, k+"="+v.(string))
 		}
 		slices.Sort(ls)
+		if h, ok := m["histogram"].([]any); ok {
+			hm := h[1].(map[string]any)
+			out = append(out, strings.Join(ls, ",")+" histogram count="+hm["count"].(string)+" sum="+hm["sum"].(string))
+			continue
+		}
 		out = append(out, strings.Join(ls, ",")+" "+m["value"].([]any)[1].(string))
 	}
 	slices.Sort(out)
@@ -328,9 +333,15 @@ func TestOTLPBadInput(t *testing.T) {
 		{name: "delta temporality", contentType: otlpProtobuf, body: mixed(func(ms pmetric.MetricSlice) {
 			addSum(ms, "deltas", "", pmetric.AggregationTemporalityDelta, 1, 0)
 		}), code: http.StatusBadRequest, reason: `invalid temporality and type combination for metric "deltas"`, stored: []string{"valid"}, refused: map[string]float64{reasonTranslation: 1}},
+		{name: "invalid exponential histogram", contentType: otlpProtobuf, body: mixed(func(ms pmetric.MetricSlice) {
+			addExpHistogram(ms, "latency")
+			ms.At(ms.Len() - 1).ExponentialHistogram().DataPoints().At(0).SetCount(1) // buckets hold 2
+		}), code: http.StatusBadRequest, reason: "2 observations found in buckets, but the Count field is 1", stored: []string{"valid"}, refused: map[string]float64{reasonInvalidHistogram: 1}},
 		{name: "exponential histogram", contentType: otlpProtobuf, body: mixed(func(ms pmetric.MetricSlice) {
 			addExpHistogram(ms, "latency")
-		}), code: http.StatusBadRequest, reason: "native histogram samples are not supported", stored: []string{"valid"}, refused: map[string]float64{reasonNativeHistogram: 1}},
+			addExpHistogram(ms, "delta.latency")
+			ms.At(ms.Len() - 1).ExponentialHistogram().SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+		}), code: http.StatusBadRequest, reason: `invalid temporality and type combination for metric "delta.latency"`, stored: []string{"latency", "valid"}, refused: map[string]float64{reasonTranslation: 1}},
 		{name: "too far in the future", contentType: otlpProtobuf, body: mixed(func(ms pmetric.MetricSlice) {
 			addGauge(ms, "future", "", 1, time.Hour)
 		}), code: http.StatusBadRequest, reason: "too far in the future", stored: []string{"valid"},
@@ -367,6 +378,42 @@ func TestOTLPBadInput(t *testing.T) {
 				if got := testutil.ToFloat64(env.api.otlp.refused.WithLabelValues(reason)); got != want {
 					t.Errorf("vigil_otlp_refused_samples_total{reason=%q} = %v, want %v", reason, got, want)
 				}
+			}
+		})
+	}
+}
+
+// TestOTLPNativeHistograms: exponential histograms are stored as native histograms, and with
+// convert_histograms_to_nhcb explicit-bucket histograms as native histograms with custom
+// buckets (one series, no _bucket/_sum/_count), which PromQL's histogram functions read.
+func TestOTLPNativeHistograms(t *testing.T) {
+	md := pmetric.NewMetrics()
+	ms := otlpResource(md)
+	addExpHistogram(ms, "latency") // buckets (1,2] and (2,4]: 1 each, sum 3
+	addHistogram(ms, "http.server.duration", "ms")
+	for _, tc := range []struct {
+		name string
+		nhcb bool
+		sel  string
+		want []string
+	}{
+		{"exponential count", false, `histogram_count(latency)`, []string{`instance=pod-1,job=shop/checkout 2`}},
+		{"exponential sum", false, `histogram_sum(latency)`, []string{`instance=pod-1,job=shop/checkout 3`}},
+		{"exponential buckets", false, `histogram_fraction(1, 2, latency)`, []string{`instance=pod-1,job=shop/checkout 0.5`}},
+		{"classic without nhcb", false, `count({__name__=~"http_server_duration_milliseconds.*"})`, []string{` 5`}},
+		{"nhcb one series", true, `count({__name__=~"http_server_duration_milliseconds.*"})`, []string{` 1`}},
+		{"nhcb count", true, `histogram_count(http_server_duration_milliseconds)`, []string{`instance=pod-1,job=shop/checkout 6`}},
+		{"nhcb sum", true, `histogram_sum(http_server_duration_milliseconds)`, []string{`instance=pod-1,job=shop/checkout 3.5`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.DefaultOTLPConfig
+			cfg.ConvertHistogramsToNHCB = tc.nhcb
+			env := otlpEnv(t, &cfg, nil)
+			if code, body := postOTLP(t, env, otlpProto(t, md), otlpProtobuf, ""); code != http.StatusOK {
+				t.Fatalf("push: %d %s", code, body)
+			}
+			if got := stored(t, env, tc.sel); !slices.Equal(got, tc.want) {
+				t.Fatalf("%s:\n%s\nwant:\n%s", tc.sel, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
 	}

@@ -37,6 +37,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/otlptranslator"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
@@ -520,6 +521,8 @@ type otlpPoint struct {
 	sum       float64
 	hasSum    bool
 	scale     int32
+	zeroCount uint64
+	pos, neg  []byte // exponential histogram Buckets
 	exemplars [][]byte
 	quantiles [][]byte
 }
@@ -604,6 +607,12 @@ func (t *otlpTranslator) readPoint(dp []byte, kind int) otlpPoint {
 				p.sum, p.hasSum = math.Float64frombits(f.u), true
 			case 6:
 				p.scale = int32(uint32(f.u>>1) ^ uint32(int32((f.u&1)<<31)>>31))
+			case 7:
+				p.zeroCount = f.u
+			case 8:
+				p.pos = f.b
+			case 9:
+				p.neg = f.b
 			}
 		case mkSummary:
 			switch f.num {
@@ -703,24 +712,36 @@ func (t *otlpTranslator) addSummaryDataPoint(dp []byte, promName string) error {
 	return nil
 }
 
-// addExponentialHistogramDataPoint: the point becomes a native histogram, which Vigil's
-// storage refuses (the appender records it); the conversion's checks and warnings are
-// upstream's.
+// addExponentialHistogramDataPoint is upstream's addExponentialHistogramDataPoints for one
+// point: it becomes an integer native histogram (exponentialToNativeHistogram).
 func (t *otlpTranslator) addExponentialHistogramDataPoint(dp []byte, promName string) error {
 	p := t.readPoint(dp, mkExpHist)
-	if p.scale < -4 {
+	scale := p.scale
+	if scale < histogram.ExponentialSchemaMin {
 		return fmt.Errorf("cannot convert exponential to native histogram."+
-			" Scale must be >= %d, was %d", -4, p.scale)
+			" Scale must be >= %d, was %d", histogram.ExponentialSchemaMin, scale)
 	}
-	if !p.stale() {
-		sum := 0.0
-		if p.hasSum {
-			sum = p.sum
-		}
-		if p.count == 0 && sum != 0 {
-			t.warn(warnHistogramZeroCountNonZeroSum, "exponential histogram data point has zero count, but non-zero sum: %f", sum)
-		}
+	var scaleDown int32
+	if scale > histogram.ExponentialSchemaMax {
+		scaleDown = scale - histogram.ExponentialSchemaMax
+		scale = histogram.ExponentialSchemaMax
 	}
+	posOffset, posCounts := t.readBuckets(p.pos)
+	pSpans, pDeltas := convertBucketsLayout(posCounts, posOffset, scaleDown, true)
+	negOffset, negCounts := t.readBuckets(p.neg)
+	nSpans, nDeltas := convertBucketsLayout(negCounts, negOffset, scaleDown, true)
+	h := &histogram.Histogram{
+		// Delta temporality is refused before the points: the hint is always unknown.
+		CounterResetHint: histogram.UnknownCounterReset,
+		Schema:           scale,
+		ZeroThreshold:    otlpDefaultZeroThreshold,
+		ZeroCount:        p.zeroCount,
+		PositiveSpans:    pSpans,
+		PositiveBuckets:  pDeltas,
+		NegativeSpans:    nSpans,
+		NegativeBuckets:  nDeltas,
+	}
+	t.setHistogramSumCount(h, &p, "exponential histogram")
 	lbls, err := t.createAttributes(t.attrs, otlpReservedLabelNames, model.MetricNameLabel, promName)
 	if err != nil {
 		return err
@@ -728,22 +749,76 @@ func (t *otlpTranslator) addExponentialHistogramDataPoint(dp []byte, promName st
 	if err := exemplarsError(p.exemplars); err != nil {
 		return err
 	}
-	return t.app.appendNativeHistogram(lbls, convertTimeStamp(p.ts))
+	return t.app.appendNativeHistogram(lbls, convertTimeStamp(p.ts), h)
 }
 
-// addCustomBucketsHistogramDataPoint is convert_histograms_to_nhcb: a native histogram with
-// custom buckets, refused by Vigil's storage as every native histogram.
-func (t *otlpTranslator) addCustomBucketsHistogramDataPoint(dp []byte, promName string) error {
-	p := t.readPoint(dp, mkHistogram)
-	if !p.stale() {
-		sum := 0.0
-		if p.hasSum {
-			sum = p.sum
-		}
-		if p.count == 0 && sum != 0 {
-			t.warn(warnHistogramZeroCountNonZeroSum, "histogram data point has zero count, but non-zero sum: %f", sum)
+// otlpDefaultZeroThreshold is upstream's defaultZeroThreshold (OTLP's zero_threshold is not
+// used, as upstream).
+const otlpDefaultZeroThreshold = 1e-128
+
+// setHistogramSumCount sets h's sum and count from the point as upstream: StaleNaN for a point
+// without a recorded value, and a warning for a zero count with a non-zero sum.
+func (t *otlpTranslator) setHistogramSumCount(h *histogram.Histogram, p *otlpPoint, what string) {
+	if p.stale() {
+		h.Sum = math.Float64frombits(value.StaleNaN)
+		h.Count = value.StaleNaN
+		return
+	}
+	if p.hasSum {
+		h.Sum = p.sum
+	}
+	h.Count = p.count
+	if p.count == 0 && h.Sum != 0 {
+		t.warn(warnHistogramZeroCountNonZeroSum, "%s data point has zero count, but non-zero sum: %f", what, h.Sum)
+	}
+}
+
+// readBuckets reads an exponential histogram's Buckets (offset, bucket_counts packed or not)
+// into t.counts.
+func (t *otlpTranslator) readBuckets(b []byte) (int32, []uint64) {
+	var offset int32
+	t.counts = t.counts[:0]
+	it := wireFields{buf: b}
+	for it.next() {
+		switch it.f.num {
+		case 1:
+			offset = int32(uint32(it.f.u>>1) ^ uint32(int32((it.f.u&1)<<31)>>31))
+		case 2:
+			if it.f.wt != wtLen {
+				t.counts = append(t.counts, it.f.u)
+				continue
+			}
+			for pos := 0; pos < len(it.f.b); {
+				u, n, err := wireVarint(it.f.b, pos)
+				if err != nil {
+					break
+				}
+				t.counts = append(t.counts, u)
+				pos = n
+			}
 		}
 	}
+	return offset, t.counts
+}
+
+// addCustomBucketsHistogramDataPoint is convert_histograms_to_nhcb: upstream's
+// explicitHistogramToCustomBucketsHistogram, a native histogram with custom buckets (the
+// explicit bounds) for the point.
+func (t *otlpTranslator) addCustomBucketsHistogramDataPoint(dp []byte, promName string) error {
+	p := t.readPoint(dp, mkHistogram)
+	offset := 0
+	for offset < len(t.counts) && t.counts[offset] == 0 {
+		offset++
+	}
+	spans, deltas := convertBucketsLayout(t.counts[offset:], int32(offset), 0, false)
+	h := &histogram.Histogram{
+		CounterResetHint: histogram.UnknownCounterReset,
+		Schema:           histogram.CustomBucketsSchema,
+		PositiveSpans:    spans,
+		PositiveBuckets:  deltas,
+		CustomValues:     slices.Clone(t.bounds),
+	}
+	t.setHistogramSumCount(h, &p, "histogram")
 	lbls, err := t.createAttributes(t.attrs, otlpReservedLabelNames, model.MetricNameLabel, promName)
 	if err != nil {
 		return err
@@ -751,7 +826,69 @@ func (t *otlpTranslator) addCustomBucketsHistogramDataPoint(dp []byte, promName 
 	if err := exemplarsError(p.exemplars); err != nil {
 		return err
 	}
-	return t.app.appendNativeHistogram(lbls, convertTimeStamp(p.ts))
+	return t.app.appendNativeHistogram(lbls, convertTimeStamp(p.ts), h)
+}
+
+// convertBucketsLayout is upstream's: OTLP's dense bucket counts (from offset) as a native
+// histogram's spans and deltas, 2^scaleDown buckets merged into one. adjustOffset shifts the
+// indexes by one (OTLP's exponential bucket 0 is (1, base], Prometheus's (base^-1, 1]); custom
+// buckets are not shifted.
+func convertBucketsLayout(bucketCounts []uint64, offset, scaleDown int32, adjustOffset bool) ([]histogram.Span, []int64) {
+	if len(bucketCounts) == 0 {
+		return nil, nil
+	}
+	var (
+		spans     []histogram.Span
+		deltas    []int64
+		count     int64
+		prevCount int64
+	)
+	appendDelta := func(count int64) {
+		spans[len(spans)-1].Length++
+		deltas = append(deltas, count-prevCount)
+		prevCount = count
+	}
+	numBuckets := len(bucketCounts)
+	bucketIdx := offset>>scaleDown + 1
+	initialOffset := offset
+	if adjustOffset {
+		initialOffset = initialOffset>>scaleDown + 1
+	}
+	spans = append(spans, histogram.Span{Offset: initialOffset})
+	for i := range numBuckets {
+		nextBucketIdx := (int32(i)+offset)>>scaleDown + 1
+		if bucketIdx == nextBucketIdx { // Not enough buckets collected to merge yet.
+			count += int64(bucketCounts[i])
+			continue
+		}
+		if count == 0 {
+			count = int64(bucketCounts[i])
+			continue
+		}
+		gap := nextBucketIdx - bucketIdx - 1
+		if gap > 2 {
+			// A gap of more than two buckets starts a new span (client_golang's makeBuckets).
+			spans = append(spans, histogram.Span{Offset: gap})
+		} else {
+			for range gap {
+				appendDelta(0)
+			}
+		}
+		appendDelta(count)
+		count = int64(bucketCounts[i])
+		bucketIdx = nextBucketIdx
+	}
+	// The last item's index, scaled and adjusted by one as above.
+	gap := (int32(numBuckets)+offset-1)>>scaleDown + 1 - bucketIdx
+	if gap > 2 {
+		spans = append(spans, histogram.Span{Offset: gap})
+	} else {
+		for range gap {
+			appendDelta(0)
+		}
+	}
+	appendDelta(count)
+	return spans, deltas
 }
 
 // createAttributes is upstream's: the attributes sorted by key (those in ignore left out),

@@ -54,8 +54,11 @@ type otlpAppenderV2 struct{ *otlpAppender }
 var _ promstorage.AppenderV2 = otlpAppenderV2{}
 
 func (a otlpAppenderV2) Append(_ promstorage.SeriesRef, ls labels.Labels, _, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, _ promstorage.AOptions) (promstorage.SeriesRef, error) {
-	if h != nil || fh != nil {
-		return 0, a.appendNativeHistogram(ls, t)
+	if fh != nil {
+		return 0, errors.New("otlpAppenderV2: the OTLP translator makes integer histograms only")
+	}
+	if h != nil {
+		return 0, a.appendNativeHistogram(ls, t, h)
 	}
 	return 0, a.appendFloat(ls, t, v)
 }
@@ -468,11 +471,29 @@ func genOTLPMetric(f *fuzzBytes, m pmetric.Metric) {
 			dp.SetTimestamp(f.ts())
 			dp.SetFlags(f.flags())
 			dp.SetScale(int32(f.n(16)) - 6)
-			dp.SetCount(uint64(f.n(3)))
+			dp.SetZeroCount(uint64(f.n(3)))
+			total := dp.ZeroCount()
+			for _, b := range []pmetric.ExponentialHistogramDataPointBuckets{dp.Positive(), dp.Negative()} {
+				b.SetOffset(int32(f.n(20)) - 10)
+				var counts []uint64
+				for range f.n(12) {
+					c := uint64(f.n(4))
+					if f.n(4) == 0 {
+						c = 0 // runs of empty buckets: gaps and new spans
+					}
+					counts = append(counts, c)
+					total += c
+				}
+				b.BucketCounts().FromRaw(counts)
+			}
+			// Mostly the buckets' total (a valid histogram), sometimes not (one refused).
+			if f.n(5) == 0 {
+				total = uint64(f.n(3))
+			}
+			dp.SetCount(total)
 			if f.n(3) != 0 {
 				dp.SetSum(f.float())
 			}
-			dp.Positive().BucketCounts().FromRaw([]uint64{uint64(f.n(3))})
 			f.exemplars(dp.Exemplars())
 		}
 	case 5:
@@ -592,7 +613,12 @@ func otlpTargetInfoSpan(body []byte) time.Duration {
 	return longest
 }
 
-// AppendHistogram refuses: this test double expects float samples only.
-func (a recordingAppender) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
-	return 0, errors.New("recordingAppender: unexpected histogram sample")
+// AppendHistogram records an integer histogram with all its fields (the sum's and count's
+// bits, so that stale markers are told from NaN).
+func (a recordingAppender) AppendHistogram(_ storage.SeriesRef, ls labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	if fh != nil {
+		return 0, errors.New("recordingAppender: unexpected float histogram sample")
+	}
+	a.r.samples = append(a.r.samples, fmt.Sprintf("%s %d H sum=%x count=%d %+v", ls.String(), t, math.Float64bits(h.Sum), h.Count, *h))
+	return 1, nil
 }

@@ -11,7 +11,8 @@
 // again with a minor fault). What the server keeps using comes back within a few seconds;
 // what only start-up used does not count against the process any more.
 //
-// Writable segments (.data, .bss, the heap) are never touched: MADV_DONTNEED would zero them.
+// Writable segments (.data, .bss, the heap) and read-only ones with copied-on-write pages (the
+// RELRO segment of a PIE build) are never touched: MADV_DONTNEED would zero or un-relocate them.
 package residency
 
 import (
@@ -24,53 +25,75 @@ import (
 	"strings"
 )
 
-// Mapping is one line of /proc/self/maps that Release may drop.
+// Mapping is one mapping of /proc/self/smaps that Release may drop.
 type Mapping struct {
 	Start, End uintptr
 	Perms      string
 	Path       string
 }
 
-// ParseMaps returns the read-only, private, file-backed mappings of path found in a
-// /proc/PID/maps listing: the segments whose pages are identical to the file's bytes.
-func ParseMaps(r io.Reader, path string) ([]Mapping, error) {
-	var out []Mapping
+// ParseSmaps returns the mappings of path in a /proc/PID/smaps listing whose pages are all
+// identical to the file's bytes: read-only, private, and without a page of their own
+// ("Anonymous: 0 kB"). The last condition excludes the RELRO segment of a position-independent
+// or dynamically linked build, which the loader relocated (wrote) before making it read-only:
+// dropping those pages would bring back the file's unrelocated bytes. A /proc/PID/maps listing
+// (no Anonymous lines) is read the same way, every read-only private mapping taken.
+func ParseSmaps(r io.Reader, path string) ([]Mapping, error) {
+	var (
+		out  []Mapping
+		cur  *Mapping // mapping of path being read, nil for others
+		anon bool     // cur has copied-on-write pages
+	)
+	flush := func() {
+		if cur != nil && !anon {
+			out = append(out, *cur)
+		}
+		cur, anon = nil, false
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		// address perms offset dev inode [path]
-		if len(f) < 6 {
+		if len(f) == 0 {
 			continue
 		}
-		if strings.Join(f[5:], " ") != path {
+		if strings.HasSuffix(f[0], ":") {
+			// A field of the current mapping ("Anonymous:   12 kB").
+			if f[0] == "Anonymous:" && cur != nil && (len(f) < 2 || f[1] != "0") {
+				anon = true
+			}
+			continue
+		}
+		// A mapping: address perms offset dev inode [path]
+		flush()
+		if len(f) < 6 || strings.Join(f[5:], " ") != path {
 			continue
 		}
 		perms := f[1]
-		// Only r--p and r-xp: readable, not writable, private (copy-on-write never happened
-		// because the mapping was never writable).
+		// Only r--p and r-xp: readable, never writable, private.
 		if len(perms) != 4 || perms[0] != 'r' || perms[1] != '-' || perms[3] != 'p' {
 			continue
 		}
 		lo, hi, ok := strings.Cut(f[0], "-")
 		if !ok {
-			return nil, fmt.Errorf("maps: bad address range %q", f[0])
+			return nil, fmt.Errorf("smaps: bad address range %q", f[0])
 		}
 		start, err := strconv.ParseUint(lo, 16, 64)
 		if err != nil {
-			return nil, fmt.Errorf("maps: start %q: %w", lo, err)
+			return nil, fmt.Errorf("smaps: start %q: %w", lo, err)
 		}
 		end, err := strconv.ParseUint(hi, 16, 64)
 		if err != nil {
-			return nil, fmt.Errorf("maps: end %q: %w", hi, err)
+			return nil, fmt.Errorf("smaps: end %q: %w", hi, err)
 		}
 		if end <= start {
-			return nil, fmt.Errorf("maps: empty range %q", f[0])
+			return nil, fmt.Errorf("smaps: empty range %q", f[0])
 		}
-		out = append(out, Mapping{Start: uintptr(start), End: uintptr(end), Perms: perms, Path: path})
+		cur = &Mapping{Start: uintptr(start), End: uintptr(end), Perms: perms, Path: path}
 	}
+	flush()
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("maps: %w", err)
+		return nil, fmt.Errorf("smaps: %w", err)
 	}
 	return out, nil
 }
@@ -85,12 +108,12 @@ func Release() (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("residency: executable: %w", err)
 	}
-	f, err := os.Open("/proc/self/maps")
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return 0, fmt.Errorf("residency: %w", err)
 	}
 	defer f.Close()
-	ms, err := ParseMaps(f, exe)
+	ms, err := ParseSmaps(f, exe)
 	if err != nil {
 		return 0, fmt.Errorf("residency: %w", err)
 	}

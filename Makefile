@@ -43,6 +43,7 @@ deps:
 
 test-unit:
 	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -buildmode=pie ./internal/residency/
 
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)

@@ -51,3 +51,22 @@ func TestHelpListsCommands(t *testing.T) {
 		}
 	}
 }
+
+// --runtime.release-startup-pages is on unless turned off.
+func TestReleaseStartupPagesFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"--no-runtime.release-startup-pages"}, false},
+	} {
+		f, err := parseFlags(tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.releaseStartupPages != tc.want {
+			t.Errorf("%v: releaseStartupPages = %v, want %v", tc.args, f.releaseStartupPages, tc.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	amconfig "github.com/prometheus/alertmanager/config"
+	"github.com/vigil-monitoring/vigil/internal/residency"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -65,6 +66,9 @@ type flags struct {
 	operator          *operatorFlags
 	web               *webserver.Flags
 	remoteWrite       *remoteWriteFlags
+
+	// releaseStartupPages: --runtime.release-startup-pages (internal/residency).
+	releaseStartupPages bool
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -92,6 +96,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	app.Flag("storage.tsdb.max-block-duration", "Maximum duration compacted blocks may span. Default: 10% of the retention period.").SetValue(&f.maxBlockDuration)
 	app.Flag("storage.tsdb.wal-segment-size", "Size of a WAL segment file (e.g. 128MB).").Default("128MB").SetValue(&f.walSegmentSizeRaw)
 	app.Flag("web.listen-address", "Address to listen on for UI, API, and telemetry.").Default(":9090").StringVar(&f.listenAddress)
+	app.Flag("runtime.release-startup-pages", "Drop the executable's pages that only start-up used (package init functions of the Kubernetes client, cloud SDKs, …) from the resident set, after the package init functions ran and again once the server is ready; they stay in the page cache and come back on use.").Default("true").BoolVar(&f.releaseStartupPages)
 	app.Flag("web.enable-lifecycle", "Enable shutdown and reload via HTTP request.").BoolVar(&f.enableLifecycle)
 	app.Flag("web.enable-admin-api", "Enable API endpoints for admin control actions.").BoolVar(&f.enableAdminAPI)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
@@ -156,6 +161,10 @@ func main() {
 		os.Exit(2)
 	}
 	f.logLevelVar = new(slog.LevelVar)
+	if f.releaseStartupPages {
+		// Every package init function has run: their pages are not needed any more.
+		_, _ = residency.Release()
+	}
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(f.logLevel))
 	f.logLevelVar.Set(l)
@@ -438,6 +447,9 @@ func run(f *flags, logger *slog.Logger) error {
 		ready: func() {
 			isReady.Store(true)
 			logger.Info("Server is ready to receive web requests.", "listen", web.Addr(), "storage", dbDir)
+			if f.releaseStartupPages {
+				releaseStartupPages(logger)
+			}
 		},
 	}
 	return lc.run()

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 
 	"github.com/vigil-monitoring/vigil/config"
+	"github.com/vigil-monitoring/vigil/internal/residency"
 )
 
 type runtimeSettings struct {
@@ -46,4 +47,15 @@ func (r *runtimeSettings) applyEarly(file string) {
 	if err == nil {
 		_ = r.apply(cfg)
 	}
+}
+
+// releaseStartupPages drops the executable's pages that start-up faulted in from the resident
+// set (internal/residency); the pages the server keeps using come back as minor faults.
+func releaseStartupPages(logger *slog.Logger) {
+	n, err := residency.Release()
+	if err != nil {
+		logger.Debug("Could not release start-up pages", "err", err)
+		return
+	}
+	logger.Debug("Released start-up pages of the executable", "bytes", n)
 }

@@ -20,6 +20,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -57,6 +58,44 @@ const prefixPlaceholder = "{{PREFIX}}"
 // the prefix of every URL the browser uses, which the server strips (--web.route-prefix).
 func Handler(externalPath string) http.Handler {
 	prefix := strings.TrimRight(externalPath, "/")
+	if _, err := fs.Stat(static, "static/index.html"); err != nil {
+		panic("ui: static/index.html missing from the embedded bundle: " + err.Error())
+	}
+	// The assets (copies of the embedded files and their gzipped forms, ~2 MB) are built on
+	// the first request for the UI: a server nobody opens the UI of does not hold them.
+	load := sync.OnceValues(func() (asset, map[string]asset) { return loadAssets(prefix) })
+	pages := map[string]bool{}
+	for _, p := range Pages {
+		pages[p] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		p := r.URL.Path
+		switch {
+		case p == "/":
+			http.Redirect(w, r, prefix+"/query", http.StatusFound)
+		case pages[strings.TrimSuffix(p, "/")]:
+			indexAsset, _ := load()
+			serve(w, r, indexAsset)
+		default:
+			_, assets := load()
+			a, ok := assets[p]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			serve(w, r, a)
+		}
+	})
+}
+
+// loadAssets reads the embedded bundle: index.html with the prefix injected, and every other
+// file under its /static/ path.
+func loadAssets(prefix string) (asset, map[string]asset) {
 	idx, err := static.ReadFile("static/index.html")
 	if err != nil {
 		panic("ui: static/index.html missing from the embedded bundle: " + err.Error())
@@ -80,36 +119,12 @@ func Handler(externalPath string) http.Handler {
 		assets["/static/"+p] = asset{body: b, gzipped: compress(b), contentType: ct, etag: etag(b)}
 		return nil
 	})
-	pages := map[string]bool{}
-	for _, p := range Pages {
-		pages[p] = true
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
-			return
-		}
-		p := r.URL.Path
-		switch {
-		case p == "/":
-			http.Redirect(w, r, prefix+"/query", http.StatusFound)
-		case pages[strings.TrimSuffix(p, "/")]:
-			serve(w, r, indexAsset)
-		default:
-			a, ok := assets[p]
-			if !ok {
-				http.NotFound(w, r)
-				return
-			}
-			serve(w, r, a)
-		}
-	})
+	return indexAsset, assets
 }
 
 type asset struct {
 	body        []byte
-	gzipped     []byte // body compressed once, at start, for clients that accept gzip
+	gzipped     []byte // body compressed once, on the first request, for clients that accept gzip
 	contentType string
 	etag        string
 }

@@ -632,7 +632,13 @@ func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping [
 	groupIdx := map[uint64]int{}
 	var groups []*streamGroup
 	op := e.Op
-	ok := ev.stream(e.Expr, func(s Series) {
+	streamFn := ev.stream
+	switch op {
+	case parser.SUM, parser.AVG, parser.COUNT, parser.GROUP:
+		// streamAggHistograms copies or adds the histograms, keeping none.
+		streamFn = ev.streamBorrowing
+	}
+	ok := streamFn(e.Expr, func(s Series) {
 		var key uint64
 		key, buf = generateGroupingKey(s.Metric, sortedGrouping, e.Without, buf)
 		gi, found := groupIdx[key]

@@ -41,7 +41,26 @@ func (ev *evaluator) newHistRangeBridge(e *parser.Call, matrixArg int) *histRang
 	b.vecVals = make([]Vector, len(e.Args)-1)
 	b.mat = make(Matrix, 1)
 	b.enh.enableDelayedNameRemoval = true
+	switch e.Func.Name {
+	case "rate", "increase", "delta":
+		b.enh.histRate = &histRateScratch{}
+	}
 	return b
+}
+
+// startSeries is called before the first step of each series.
+func (b *histRangeBridge) startSeries() {
+	if b.enh.histRate != nil {
+		b.enh.histRate.startSeries()
+	}
+}
+
+// recycle takes back the histograms of a series' result once the consumer is done with them
+// (evaluator.histBorrow).
+func (b *histRangeBridge) recycle(hs []HPoint) {
+	if b.enh.histRate != nil {
+		b.enh.histRate.recycle(hs)
+	}
 }
 
 // call computes one step; the result is a float, or a histogram when h is non-nil.

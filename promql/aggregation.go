@@ -632,13 +632,9 @@ func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping [
 	groupIdx := map[uint64]int{}
 	var groups []*streamGroup
 	op := e.Op
-	streamFn := ev.stream
-	switch op {
-	case parser.SUM, parser.AVG, parser.COUNT, parser.GROUP:
-		// streamAggHistograms copies or adds the histograms, keeping none.
-		streamFn = ev.streamBorrowing
-	}
-	ok := streamFn(e.Expr, func(s Series) {
+	// streamAggHistograms copies or adds the histograms of sum/avg/count/group, keeping none.
+	borrow := op == parser.SUM || op == parser.AVG || op == parser.COUNT || op == parser.GROUP
+	ok := ev.streamBorrowing(e.Expr, borrow, func(s Series) {
 		var key uint64
 		key, buf = generateGroupingKey(s.Metric, sortedGrouping, e.Without, buf)
 		gi, found := groupIdx[key]

@@ -54,13 +54,19 @@ type evaluator struct {
 
 // streamBorrowing streams a range function call to a consumer that keeps none of the
 // emitted histograms past emit (see histBorrow); other expressions are streamed as usual.
-func (ev *evaluator) streamBorrowing(expr parser.Expr, emit func(Series)) bool {
+// With borrow false it is ev.stream.
+func (ev *evaluator) streamBorrowing(expr parser.Expr, borrow bool, emit func(Series)) bool {
+	if !borrow {
+		return ev.stream(expr, emit)
+	}
 	if c, ok := unwrapParens(expr).(*parser.Call); ok && rangeFunctions[c.Func.Name] != nil {
 		ev.histBorrow = true
-		defer func() { ev.histBorrow = false }()
+		defer ev.clearHistBorrow()
 	}
 	return ev.stream(expr, emit)
 }
+
+func (ev *evaluator) clearHistBorrow() { ev.histBorrow = false }
 
 func (ev *evaluator) numSteps() int { return int((ev.endTS-ev.startTS)/ev.interval) + 1 }
 

@@ -18,6 +18,7 @@ type histRangeBridge struct {
 	vecVals   []Vector
 	mat       Matrix
 	enh       upEvalNodeHelper
+	wantRate  bool
 }
 
 func (ev *evaluator) newHistRangeBridge(e *parser.Call, matrixArg int) *histRangeBridge {
@@ -43,7 +44,7 @@ func (ev *evaluator) newHistRangeBridge(e *parser.Call, matrixArg int) *histRang
 	b.enh.enableDelayedNameRemoval = true
 	switch e.Func.Name {
 	case "rate", "increase", "delta":
-		b.enh.histRate = &histRateScratch{}
+		b.wantRate = true // the scratch is made at the first histogram step
 	}
 	return b
 }
@@ -67,6 +68,9 @@ func (b *histRangeBridge) recycle(hs []HPoint) {
 func (b *histRangeBridge) call(c *rangeCall, metric labels.Labels, pts []FPoint, hpts []HPoint) (f float64, h *histogram.FloatHistogram, ok bool) {
 	if b.fn == nil {
 		c.ev.errorf("function %q is not supported", c.e.Func.Name)
+	}
+	if b.wantRate && b.enh.histRate == nil {
+		b.enh.histRate = &histRateScratch{}
 	}
 	j := 0
 	for i := range c.params {

@@ -118,7 +118,7 @@ func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
 			vals := []Vector{make(Vector, 1)}
 			var out []FPoint
 			// The functions reduce each histogram to a float, keeping none.
-			return ev.streamBorrowing(e.Args[0], func(s Series) {
+			return ev.streamBorrowing(e.Args[0], true, func(s Series) {
 				out = out[:0]
 				for _, p := range s.Histograms {
 					vals[0][0] = Sample{Metric: s.Metric, T: p.T, H: p.H}

@@ -632,7 +632,9 @@ func (ev *evaluator) streamAggregation(e *parser.AggregateExpr, sortedGrouping [
 	groupIdx := map[uint64]int{}
 	var groups []*streamGroup
 	op := e.Op
-	ok := ev.stream(e.Expr, func(s Series) {
+	// streamAggHistograms copies or adds the histograms of sum/avg/count/group, keeping none.
+	borrow := op == parser.SUM || op == parser.AVG || op == parser.COUNT || op == parser.GROUP
+	ok := ev.streamBorrowing(e.Expr, borrow, func(s Series) {
 		var key uint64
 		key, buf = generateGroupingKey(s.Metric, sortedGrouping, e.Without, buf)
 		gi, found := groupIdx[key]

@@ -45,7 +45,28 @@ type evaluator struct {
 	sortTime       time.Duration
 
 	annos *annotations.Annotations
+
+	// histBorrow is set by a streaming consumer around ev.stream of a range function call
+	// when it keeps none of the histograms it is emitted (it copies or reduces them):
+	// evalRangeFunction takes it and reuses its result histograms (histRateScratch).
+	histBorrow bool
 }
+
+// streamBorrowing streams a range function call to a consumer that keeps none of the
+// emitted histograms past emit (see histBorrow); other expressions are streamed as usual.
+// With borrow false it is ev.stream.
+func (ev *evaluator) streamBorrowing(expr parser.Expr, borrow bool, emit func(Series)) bool {
+	if !borrow {
+		return ev.stream(expr, emit)
+	}
+	if c, ok := unwrapParens(expr).(*parser.Call); ok && rangeFunctions[c.Func.Name] != nil {
+		ev.histBorrow = true
+		defer ev.clearHistBorrow()
+	}
+	return ev.stream(expr, emit)
+}
+
+func (ev *evaluator) clearHistBorrow() { ev.histBorrow = false }
 
 func (ev *evaluator) numSteps() int { return int((ev.endTS-ev.startTS)/ev.interval) + 1 }
 
@@ -1143,6 +1164,9 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	var hout []HPoint
 	w := window{recycle: true}
 	hb := ev.newHistRangeBridge(e, matrixArg)
+	// The consumer does not keep the result histograms past emit: they are recycled.
+	borrow := ev.histBorrow
+	ev.histBorrow = false
 	checkCounter := name == "rate" || name == "increase"
 	// The possible-non-counter annotation is one per metric name: made once per name in a row,
 	// not once per series (the annotations are a set keyed by their text anyway).
@@ -1151,6 +1175,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	ev.forEachRangeSeries(e.Args[matrixArg], name, &w, func(src rangeSource) {
 		out, hout = out[:0], hout[:0]
 		call.metric = src.metric
+		hb.startSeries()
 		step := 0
 		prevWindow := 0
 		for ts := ev.startTS; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
@@ -1251,6 +1276,10 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 			}
 		}
 		emit(Series{Metric: src.metric, Floats: out, Histograms: hout, dropName: dropName || src.dropName})
+		if borrow {
+			hb.recycle(hout)
+			clear(hout)
+		}
 	})
 }
 

@@ -18,6 +18,7 @@ type histRangeBridge struct {
 	vecVals   []Vector
 	mat       Matrix
 	enh       upEvalNodeHelper
+	wantRate  bool
 }
 
 func (ev *evaluator) newHistRangeBridge(e *parser.Call, matrixArg int) *histRangeBridge {
@@ -41,13 +42,35 @@ func (ev *evaluator) newHistRangeBridge(e *parser.Call, matrixArg int) *histRang
 	b.vecVals = make([]Vector, len(e.Args)-1)
 	b.mat = make(Matrix, 1)
 	b.enh.enableDelayedNameRemoval = true
+	switch e.Func.Name {
+	case "rate", "increase", "delta":
+		b.wantRate = true // the scratch is made at the first histogram step
+	}
 	return b
+}
+
+// startSeries is called before the first step of each series.
+func (b *histRangeBridge) startSeries() {
+	if b.enh.histRate != nil {
+		b.enh.histRate.startSeries()
+	}
+}
+
+// recycle takes back the histograms of a series' result once the consumer is done with them
+// (evaluator.histBorrow).
+func (b *histRangeBridge) recycle(hs []HPoint) {
+	if b.enh.histRate != nil {
+		b.enh.histRate.recycle(hs)
+	}
 }
 
 // call computes one step; the result is a float, or a histogram when h is non-nil.
 func (b *histRangeBridge) call(c *rangeCall, metric labels.Labels, pts []FPoint, hpts []HPoint) (f float64, h *histogram.FloatHistogram, ok bool) {
 	if b.fn == nil {
 		c.ev.errorf("function %q is not supported", c.e.Func.Name)
+	}
+	if b.wantRate && b.enh.histRate == nil {
+		b.enh.histRate = &histRateScratch{}
 	}
 	j := 0
 	for i := range c.params {

@@ -117,7 +117,8 @@ func (ev *evaluator) stream(expr parser.Expr, emit func(Series)) bool {
 			uenh := &upEvalNodeHelper{enableDelayedNameRemoval: true}
 			vals := []Vector{make(Vector, 1)}
 			var out []FPoint
-			return ev.stream(e.Args[0], func(s Series) {
+			// The functions reduce each histogram to a float, keeping none.
+			return ev.streamBorrowing(e.Args[0], true, func(s Series) {
 				out = out[:0]
 				for _, p := range s.Histograms {
 					vals[0][0] = Sample{Metric: s.Metric, T: p.T, H: p.H}

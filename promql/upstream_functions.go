@@ -481,7 +481,7 @@ func upExtrapolatedRate(vals Matrix, args parser.Expressions, enh *upEvalNodeHel
 		}
 		if len(samples.Histograms) > 1 {
 			resultHistogram, newAnnos = upHistogramRate(samples.Histograms, startTimestamps, isCounter,
-				samples.Metric, args[0].PositionRange())
+				samples.Metric, args[0].PositionRange(), enh.histRate)
 			annos.Merge(newAnnos)
 			if resultHistogram == nil {
 				// The histograms are not compatible with each other.
@@ -620,12 +620,22 @@ func upExtrapolatedRate(vals Matrix, args parser.Expressions, enh *upEvalNodeHel
 // not a histogram or there are incompatibilities between histograms, and a warning
 // wrapped in an annotation in that case. Otherwise, it returns the calculated histogram,
 // and potentially some annotations.
+// upDetectReset is curr.DetectReset(prev) where prev is points[i-1].H, from the verdicts of
+// histRateScratch.resets when there are (Vigil).
+func upDetectReset(resets []bool, i int, curr, prev *histogram.FloatHistogram) bool {
+	if resets != nil {
+		return resets[i]
+	}
+	return curr.DetectReset(prev)
+}
+
 func upHistogramRate(
 	points []HPoint,
 	startTimestamps []int64,
 	isCounter bool,
 	labels labels.Labels,
 	pos posrange.PositionRange,
+	rs *histRateScratch, // Vigil: nil computes as upstream does
 ) (*histogram.FloatHistogram, annotations.Annotations) {
 	var (
 		prev               = points[0].H
@@ -652,9 +662,16 @@ func upHistogramRate(
 	// Null out the 1st sample if there is a counter reset between the 1st
 	// and 2nd. In this case, we want to ignore any incompatibility in the
 	// bucket layout of the 1st sample because we do not need to look at it.
+	// Vigil: resets[i] is points[i].H.DetectReset(points[i-1].H), kept across steps.
+	var resets []bool
+	if isCounter && rs != nil {
+		resets = rs.resets(points)
+	}
+	firstNulled := false
 	if isCounter {
 		second := points[1].H
-		if second != nil && (len(startTimestamps) > 1 && upIsStartTimestampReset(startTimestamps[0], points[0].T, startTimestamps[1], points[1].T) || second.DetectReset(prev)) {
+		if second != nil && (len(startTimestamps) > 1 && upIsStartTimestampReset(startTimestamps[0], points[0].T, startTimestamps[1], points[1].T) || upDetectReset(resets, 1, second, prev)) {
+			firstNulled = true
 			prev = &histogram.FloatHistogram{}
 			prev.Schema = second.Schema
 			prev.CustomValues = second.CustomValues
@@ -689,7 +706,7 @@ func upHistogramRate(
 		}
 	}
 
-	h := last.CopyToSchema(minSchema)
+	h := rs.copyToSchema(last, minSchema)
 	// This subtraction may deliberately include conflicting counter resets.
 	// Counter resets are treated explicitly in this function, so the
 	// information about conflicting counter resets is ignored here.
@@ -717,7 +734,7 @@ func upHistogramRate(
 				}
 			}
 			// Check start timestamps first since it's potentially cheaper.
-			if i+1 < len(startTimestamps) && upIsStartTimestampReset(startTimestamps[i], points[i].T, startTimestamps[i+1], currPoint.T) || curr.DetectReset(prev) {
+			if i+1 < len(startTimestamps) && upIsStartTimestampReset(startTimestamps[i], points[i].T, startTimestamps[i+1], currPoint.T) || (i == 0 && firstNulled && curr.DetectReset(prev)) || (i > 0 || !firstNulled) && upDetectReset(resets, i+1, curr, prev) {
 				// Counter reset conflict ignored here for the same reason as above.
 				_, _, nhcbBoundsReconciled, err := h.Add(prev)
 				if err != nil {

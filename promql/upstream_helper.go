@@ -47,6 +47,10 @@ type upEvalNodeHelper struct {
 
 	enableDelayedNameRemoval bool
 
+	// Vigil: per-series scratch of rate/increase/delta over native histograms (histrate.go);
+	// nil computes as upstream does.
+	histRate *histRateScratch
+
 	StartTimestamps *upStartTimestamps
 }
 

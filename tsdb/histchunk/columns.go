@@ -37,41 +37,37 @@ func EncodeColumns(b []byte) (out []byte, ok bool) {
 	if len(b) < histogramHeaderSize {
 		return nil, false
 	}
+	n := int(binary.BigEndian.Uint16(b))
+	crh := CounterResetHeader(b[histogramFlagPos] & CounterResetHeaderMask)
 	var (
-		hc  HistogramChunk
-		hs  []*histogram.Histogram
-		ts  []int64
-		lay *histogram.Histogram
+		hc      HistogramChunk
+		h       histogram.Histogram
+		lay     *histogram.Histogram
+		ts      = make([]int64, 0, n)
+		sums    = make([]float64, 0, n)
+		cols    []int64 // zero count, count, buckets: n values each; timestamps separately
+		np, nn  int
+		derived = true
 	)
 	hc.Reset(b)
 	it := hc.Iterator(nil)
-	for vt := it.Next(); vt != ValNone; vt = it.Next() {
-		if vt != ValHistogram {
-			return nil, false
-		}
-		t, h := it.AtHistogram(nil)
-		if value.IsStaleNaN(h.Sum) || (h.Schema > histogram.ExponentialSchemaMax && h.Schema <= histogram.ExponentialSchemaMaxReserved) {
-			return nil, false
+	for i := 0; it.Next() != ValNone; i++ {
+		t, hp := it.AtHistogram(&h)
+		if i >= n || hp != &h || value.IsStaleNaN(h.Sum) || h.CounterResetHint != counterResetHint(crh, uint16(i+1)) {
+			return nil, false // not an integer histogram, a stale marker or a reduced schema
 		}
 		if lay == nil {
-			lay = h
-		} else if !sameLayout(lay, h) {
+			lay = h.Copy()
+			np, nn = len(lay.PositiveBuckets), len(lay.NegativeBuckets)
+			if (2+np+nn)*n > 1<<24 {
+				return nil, false
+			}
+			cols = make([]int64, (2+np+nn)*n)
+		} else if !sameLayout(lay, &h) {
 			return nil, false
 		}
-		ts = append(ts, t)
-		hs = append(hs, h)
-	}
-	if it.Err() != nil || len(hs) == 0 || len(hs) != int(binary.BigEndian.Uint16(b)) {
-		return nil, false
-	}
-
-	n := len(hs)
-	np, nn := len(lay.PositiveBuckets), len(lay.NegativeBuckets)
-	cols := make([]int64, (2+np+nn)*n) // zero count, count, buckets; timestamps separately
-	derived := true
-	for i, h := range hs {
-		cols[i] = int64(h.ZeroCount)
-		cols[n+i] = int64(h.Count)
+		ts, sums = append(ts, t), append(sums, h.Sum)
+		cols[i], cols[n+i] = int64(h.ZeroCount), int64(h.Count)
 		total := h.ZeroCount
 		var abs int64
 		for j, d := range h.PositiveBuckets {
@@ -88,6 +84,9 @@ func EncodeColumns(b []byte) (out []byte, ok bool) {
 		if total != h.Count {
 			derived = false
 		}
+	}
+	if it.Err() != nil || n == 0 || len(ts) != n {
+		return nil, false
 	}
 
 	var bs bstream
@@ -116,35 +115,28 @@ func EncodeColumns(b []byte) (out []byte, ok bool) {
 	for j := range np + nn {
 		putColumn(&bs, cols[(2+j)*n:(3+j)*n])
 	}
-	var prev float64
 	leading, trailing := uint8(0xff), uint8(0)
-	for i, h := range hs {
+	for i, v := range sums {
 		if i == 0 {
-			bs.writeBits(math.Float64bits(h.Sum), 64)
+			bs.writeBits(math.Float64bits(v), 64)
 		} else {
-			xorWrite(&bs, h.Sum, prev, &leading, &trailing)
+			xorWrite(&bs, v, sums[i-1], &leading, &trailing)
 		}
-		prev = h.Sum
 	}
 	out = bs.bytes()
 	if len(out) >= len(b) {
 		return nil, false
 	}
 
-	// Decode what was written and compare with the upstream chunk's samples.
+	// Decode what was written and compare with the upstream chunk's samples (the hints were
+	// compared above: both follow from the header the chunk keeps).
 	var ci ColumnsIterator
 	ci.Reset(out)
-	var h histogram.Histogram
-	for i := range hs {
-		if ci.Next() != ValHistogram {
-			return nil, false
-		}
-		t, got := ci.AtHistogram(&h)
-		if t != ts[i] || !identical(got, hs[i]) {
-			return nil, false
-		}
-	}
-	if ci.Next() != ValNone || ci.Err() != nil {
+	if ci.Err() != nil || ci.n != n || ci.schema != lay.Schema || math.Float64bits(ci.zThreshold) != math.Float64bits(lay.ZeroThreshold) ||
+		!slices.Equal(ci.pSpans, lay.PositiveSpans) || !slices.Equal(ci.nSpans, lay.NegativeSpans) ||
+		!slices.EqualFunc(ci.customValues, lay.CustomValues, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) }) ||
+		!slices.Equal(ci.ts, ts) || !slices.Equal(ci.cols, cols) ||
+		!slices.EqualFunc(ci.sums, sums, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) }) {
 		return nil, false
 	}
 	return out, true

@@ -243,3 +243,45 @@ func FuzzColumnsDecode(f *testing.F) {
 		ci.SeekTo(30000)
 	})
 }
+
+// BenchmarkColumns measures coding a 120-sample chunk column-wise (done once per chunk at
+// compaction, checked by decoding) and reading all samples of either encoding.
+func BenchmarkColumns(b *testing.B) {
+	up := upstreamChunks(b, histgen.Latency(120, 1, 0, false), 120)[0]
+	col, ok := EncodeColumns(up)
+	if !ok {
+		b.Fatal("not coded column-wise")
+	}
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			EncodeColumns(up)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*120), "ns/sample")
+	})
+	var h histogram.Histogram
+	b.Run("read/upstream", func(b *testing.B) {
+		var hc HistogramChunk
+		var it Iterator
+		b.ReportAllocs()
+		for range b.N {
+			hc.Reset(up)
+			it = hc.Iterator(it)
+			for it.Next() != ValNone {
+				it.AtHistogram(&h)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*120), "ns/sample")
+	})
+	b.Run("read/columns", func(b *testing.B) {
+		var ci ColumnsIterator
+		b.ReportAllocs()
+		for range b.N {
+			ci.Reset(col)
+			for ci.Next() != ValNone {
+				ci.AtHistogram(&h)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*120), "ns/sample")
+	})
+}

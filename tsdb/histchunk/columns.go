@@ -331,8 +331,10 @@ func (it *ColumnsIterator) decode(b []byte) error {
 		return err
 	}
 	it.np, it.nn = bucketCount(it.pSpans), bucketCount(it.nSpans)
-	if it.np < 0 || it.nn < 0 || (it.np+it.nn)*n > 1<<24 {
-		return errors.New("too many buckets")
+	// Every value but the counts takes at least one bit: a damaged chunk cannot make the
+	// iterator allocate more than the chunk could hold.
+	if it.np < 0 || it.nn < 0 || (2+it.np+it.nn)*n > 8*len(b) {
+		return errors.New("more values than the chunk holds")
 	}
 	it.customValues = nil
 	if histogram.IsCustomBucketsSchema(it.schema) {

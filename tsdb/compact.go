@@ -169,8 +169,14 @@ func (bc *ChunkBuilder) flushHist() {
 		bc.hist, bc.happ = nil, nil
 		return
 	}
-	b := make([]byte, 0, 1+len(bc.hist.Bytes()))
-	b = append(append(b, byte(bc.henc)), bc.hist.Bytes()...)
+	enc, body := bc.henc, bc.hist.Bytes()
+	if enc == chunkenc.EncHistogram {
+		if cb, ok := histchunk.EncodeColumns(body); ok { // only when smaller and decoded identical
+			enc, body = chunkenc.EncHistogramColumns, cb
+		}
+	}
+	b := make([]byte, 0, 1+len(body))
+	b = append(append(b, byte(enc)), body...)
 	bc.metas = append(bc.metas, chunks.Meta{MinTime: bc.hmin, MaxTime: bc.hmax, Chunk: b})
 	bc.hist, bc.happ = nil, nil
 }

@@ -67,6 +67,9 @@ func (hh *histHead) last() (*histogram.Histogram, *histogram.FloatHistogram) {
 const (
 	histChunkTargetBytes = histchunk.TargetBytesPerHistogramChunk
 	histChunkMinSamples  = histchunk.MinSamplesPerHistogramChunk
+	// histRecodeMaxSamples is the open chunk size from which the head cuts a new chunk rather
+	// than recode the open one when a sample brings new buckets.
+	histRecodeMaxSamples = 16
 )
 
 func kindOf(h *histogram.Histogram) (sampleKind, chunkenc.Encoding) {
@@ -149,10 +152,35 @@ func (s *memSeries) appendHistogram(t int64, hi *histogram.Histogram, fh *histog
 		app     histchunk.Appender
 		err     error
 	)
+	// Recoding rewrites the whole open chunk (a new bucket appeared): past histRecodeMaxSamples
+	// the head cuts a new chunk instead, which costs far less CPU than decoding and re-encoding
+	// every sample of the chunk. Blocks recode as upstream (ChunkBuilder), so this only changes
+	// where head chunks end.
+	appendOnly := s.hist.n >= histRecodeMaxSamples
 	if hi != nil {
-		c, recoded, app, err = s.hist.app.AppendHistogram(prev, 0, t, hi, false)
+		c, recoded, app, err = s.hist.app.AppendHistogram(prev, 0, t, hi, appendOnly)
 	} else {
-		c, recoded, app, err = s.hist.app.AppendFloatHistogram(prev, 0, t, fh, false)
+		c, recoded, app, err = s.hist.app.AppendFloatHistogram(prev, 0, t, fh, appendOnly)
+	}
+	if err != nil && appendOnly {
+		// Not appendable without recoding or a new chunk: cut one; its counter reset header
+		// follows from the previous appender as when upstream's appender cuts.
+		prev := s.hist.app
+		s.closeHistChunk(h)
+		if hi != nil {
+			s.hist.chunk = histchunk.NewHistogramChunk()
+		} else {
+			s.hist.chunk = histchunk.NewFloatHistogramChunk()
+		}
+		s.hist.app, _ = s.hist.chunk.Appender() // an empty chunk always has one
+		s.openMinT = t
+		h.metrics.chunksCreated.Inc()
+		h.metrics.chunks.Inc()
+		if hi != nil {
+			c, recoded, app, err = s.hist.app.AppendHistogram(prev, 0, t, hi, false)
+		} else {
+			c, recoded, app, err = s.hist.app.AppendFloatHistogram(prev, 0, t, fh, false)
+		}
 	}
 	if err != nil { // only returned with appendOnly
 		panic(fmt.Sprintf("appending a histogram: %v", err))

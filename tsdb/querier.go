@@ -108,6 +108,7 @@ type chunkIter struct {
 	hit   histchunk.Iterator
 	iit   histchunk.Iterator // reused iterator of integer histogram chunks
 	fit   histchunk.Iterator // and of float histogram chunks
+	cit   histchunk.ColumnsIterator
 	err   error
 }
 
@@ -133,6 +134,12 @@ func (c *chunkIter) reset(b []byte) {
 			c.fit = c.fhc.Iterator(c.fit)
 			c.hit = c.fit
 		}
+		return
+	}
+	if len(b) > 0 && chunkenc.Encoding(b[0]) == chunkenc.EncHistogramColumns {
+		c.hist = true
+		c.cit.Reset(b[1:])
+		c.hit = &c.cit
 		return
 	}
 	c.float.Reset(b)

@@ -40,6 +40,11 @@ const (
 	// taken by EncInt before histograms came, and its blocks must stay readable.
 	EncHistogram      Encoding = 4
 	EncFloatHistogram Encoding = 5
+	// EncHistogramColumns is Vigil's block-only encoding of integer histogram chunks, column by
+	// column (histchunk.EncodeColumns): chosen when a block's chunks are written and it is
+	// smaller than the upstream encoding; the head and the WAL never hold it. Readers before
+	// 2026-12-07 report "unknown chunk encoding 7" for those chunks.
+	EncHistogramColumns Encoding = 7
 )
 
 func (e Encoding) String() string {
@@ -52,6 +57,10 @@ func (e Encoding) String() string {
 		return "histogram"
 	case EncFloatHistogram:
 		return "floathistogram"
+	case EncDecimal:
+		return "decimal"
+	case EncHistogramColumns:
+		return "histogramcolumns"
 	}
 	return fmt.Sprintf("<unknown encoding %d>", byte(e))
 }

@@ -109,8 +109,8 @@ type conformance struct {
 	file    string
 	counts  [3]int
 	reports []string
-	// unsupported evals by reason
-	nativeHistograms, startTimestamps int
+	// evals unsupported because they need native histograms
+	nativeHistograms int
 }
 
 func TestConformance(t *testing.T) {
@@ -134,6 +134,8 @@ func TestConformance(t *testing.T) {
 			MaxSamples: 10000,
 			Timeout:    100 * time.Second,
 			Parser:     parser.NewParser(promqltest.ParserOptions),
+			// As upstream's promqltest engine.
+			UseStartTimestamps: true,
 		}),
 	}
 	for _, f := range files {
@@ -142,7 +144,7 @@ func TestConformance(t *testing.T) {
 	for _, r := range c.reports {
 		t.Log(r)
 	}
-	fmt.Printf("unsupported by reason: %d need native histograms, %d need sample start timestamps\n", c.nativeHistograms, c.startTimestamps)
+	fmt.Printf("unsupported by reason: %d need native histograms\n", c.nativeHistograms)
 	if c.counts[failed] > 0 {
 		t.Errorf("%d conformance evals failed", c.counts[failed])
 	}
@@ -162,20 +164,29 @@ func (c *conformance) runFile(path string) {
 	}
 	st := newTestStorage(c.t)
 	defer func() { st.Close() }()
-	nativeLoaded, stLoaded := false, false
+	nativeLoaded := false
 	for _, cmd := range cmds {
 		switch cmd := cmd.(type) {
 		case *promqltest.Clear:
 			st.Close()
 			st = newTestStorage(c.t)
-			nativeLoaded, stLoaded = false, false
+			nativeLoaded = false
 		case *promqltest.Load:
 			nativeLoaded = nativeLoaded || cmd.NativeHistograms
-			stLoaded = stLoaded || cmd.StartTimestamps
 			app := st.Appender(context.Background())
+			stApp, _ := app.(storage.STAppender)
+			if cmd.StartTimestamps && stApp == nil {
+				c.t.Fatalf("%s:%d: the load has start timestamps and %T does not store them", c.file, cmd.Line, app)
+			}
 			for _, s := range cmd.Series {
 				for _, p := range s.Samples {
-					if _, err := app.Append(0, s.Metric, p.T, p.F); err != nil {
+					var err error
+					if p.ST != 0 {
+						_, err = stApp.AppendST(0, s.Metric, p.ST, p.T, p.F)
+					} else {
+						_, err = app.Append(0, s.Metric, p.T, p.F)
+					}
+					if err != nil {
 						c.t.Fatalf("%s:%d: loading %s: %v", c.file, cmd.Line, s.Metric, err)
 					}
 				}
@@ -196,20 +207,13 @@ func (c *conformance) runFile(path string) {
 			switch {
 			case err == nil:
 				c.counts[passed]++
-			case needsNative || nativeLoaded || stLoaded:
+			case needsNative || nativeLoaded:
 				// Only failing evals are unsupported: an eval that passes despite touching
 				// unsupported data counts as passed.
 				c.counts[unsupported]++
-				reason := "native histograms"
-				if needsNative || nativeLoaded {
-					c.nativeHistograms++
-				} else {
-					// Samples' start timestamps ("@st" lines) are not stored by Vigil's TSDB.
-					c.startTimestamps++
-					reason = "start timestamps"
-				}
+				c.nativeHistograms++
 				if os.Getenv("VIGIL_CONFORMANCE_VERBOSE") != "" {
-					c.reports = append(c.reports, fmt.Sprintf("UNSUPPORTED (%s) %s:%d: %s\n    %v", reason, c.file, cmd.Line, cmd.Expr, err))
+					c.reports = append(c.reports, fmt.Sprintf("UNSUPPORTED (native histograms) %s:%d: %s\n    %v", c.file, cmd.Line, cmd.Expr, err))
 				}
 			default:
 				c.counts[failed]++

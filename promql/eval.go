@@ -41,6 +41,8 @@ type evaluator struct {
 	sortTime       time.Duration
 
 	annos *annotations.Annotations
+	// useST: functions read the samples' start timestamps (EngineOpts.UseStartTimestamps).
+	useST bool
 }
 
 func (ev *evaluator) numSteps() int { return int((ev.endTS-ev.startTS)/ev.interval) + 1 }
@@ -516,6 +518,7 @@ func (ev *evaluator) countSelected(pts []FPoint, pinned bool) {
 // values, reading each sample at most once and seeking over gaps.
 type sampleCursor struct {
 	it      storage.Iterator
+	wantST  bool // read start timestamps too (nst, pst)
 	done    bool
 	pending bool // nt/nf hold the next unread sample (> last ref)
 	nt      int64
@@ -523,11 +526,16 @@ type sampleCursor struct {
 	hasPrev bool
 	pt      int64
 	pf      float64
+	nst     int64
+	pst     int64
 }
 
 func (c *sampleCursor) reset(it storage.Iterator) {
-	*c = sampleCursor{it: it}
+	*c = sampleCursor{it: it, wantST: c.wantST}
 }
+
+// st returns the start timestamp of the sample the last successful lookup returned (wantST).
+func (c *sampleCursor) st() int64 { return c.pst }
 
 func (c *sampleCursor) advance() {
 	if c.done {
@@ -536,6 +544,9 @@ func (c *sampleCursor) advance() {
 	}
 	if c.it.Next() != storage.ValNone {
 		c.nt, c.nf = c.it.At()
+		if c.wantST {
+			c.nst = c.it.AtST()
+		}
 		c.pending = true
 		return
 	}
@@ -559,13 +570,16 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, bool) {
 		c.hasPrev = false
 		if c.it.SeekTo(minT+1) != storage.ValNone {
 			c.nt, c.nf = c.it.At()
+			if c.wantST {
+				c.nst = c.it.AtST()
+			}
 			c.pending = true
 		} else {
 			c.done, c.pending = true, false
 		}
 	}
 	for c.pending && c.nt <= ref {
-		c.hasPrev, c.pt, c.pf = true, c.nt, c.nf
+		c.hasPrev, c.pt, c.pf, c.pst = true, c.nt, c.nf, c.nst
 		c.advance()
 	}
 	if !c.hasPrev || c.pt <= minT || storage.IsStaleNaN(c.pf) {
@@ -587,11 +601,17 @@ type window struct {
 	pending bool
 	nt      int64
 	nf      float64
+	// wantST keeps the samples' start timestamps in sts, parallel to buf (in-memory sources,
+	// subquery results, have none: their start timestamps are 0).
+	wantST bool
+	sts    []int64
+	nst    int64
 }
 
 func (w *window) reset(it storage.Iterator) {
 	w.it, w.mem, w.memPos = it, nil, 0
 	w.buf = w.buf[:0]
+	w.sts = w.sts[:0]
 	w.head = 0
 	w.done = false
 	w.pending = false
@@ -605,7 +625,7 @@ func (w *window) resetSlice(pts []FPoint) {
 func (w *window) next() {
 	if w.it == nil {
 		if w.memPos < len(w.mem) {
-			w.nt, w.nf = w.mem[w.memPos].T, w.mem[w.memPos].F
+			w.nt, w.nf, w.nst = w.mem[w.memPos].T, w.mem[w.memPos].F, 0
 			w.memPos++
 			w.pending = true
 			return
@@ -617,6 +637,9 @@ func (w *window) next() {
 		w.nt, w.nf = w.it.At()
 		if storage.IsStaleNaN(w.nf) {
 			continue
+		}
+		if w.wantST {
+			w.nst = w.it.AtST()
 		}
 		w.pending = true
 		return
@@ -640,6 +663,9 @@ func (w *window) seek(t int64) {
 	if storage.IsStaleNaN(w.nf) {
 		w.next()
 	} else {
+		if w.wantST {
+			w.nst = w.it.AtST()
+		}
 		w.pending = true
 	}
 }
@@ -651,7 +677,7 @@ func (w *window) slide(lo, hi int64) []FPoint {
 		w.head++
 	}
 	if w.head == len(w.buf) {
-		w.buf, w.head = w.buf[:0], 0
+		w.buf, w.sts, w.head = w.buf[:0], w.sts[:0], 0
 		if !w.pending && !w.done {
 			w.next()
 		}
@@ -661,6 +687,10 @@ func (w *window) slide(lo, hi int64) []FPoint {
 		}
 	} else if w.head > 1024 && w.head > len(w.buf)/2 {
 		n := copy(w.buf, w.buf[w.head:])
+		if w.wantST {
+			copy(w.sts, w.sts[w.head:])
+			w.sts = w.sts[:n]
+		}
 		w.buf, w.head = w.buf[:n], 0
 	}
 	if !w.pending && !w.done {
@@ -669,10 +699,22 @@ func (w *window) slide(lo, hi int64) []FPoint {
 	for w.pending && w.nt <= hi {
 		if w.nt > lo {
 			w.buf = append(w.buf, FPoint{T: w.nt, F: w.nf})
+			if w.wantST {
+				w.sts = append(w.sts, w.nst)
+			}
 		}
 		w.next()
 	}
 	return w.buf[w.head:]
+}
+
+// startTimestamps returns the start timestamps of the points the window holds, parallel to what
+// slide returned last; nil unless wantST.
+func (w *window) startTimestamps() []int64 {
+	if !w.wantST {
+		return nil
+	}
+	return w.sts[w.head:]
 }
 
 // matrixSelector evaluates a range vector selector for an instant query: the raw samples in
@@ -756,6 +798,7 @@ func (ev *evaluator) subqueryEvaluator(e *parser.SubqueryExpr, outerOffset, oute
 		currentSamples: ev.currentSamples,
 		analysis:       ev.analysis,
 		annos:          ev.annos,
+		useST:          ev.useST,
 	}
 	// The child attributes the samples it reads to ev's steps as it reads them, rather than
 	// keeping per-step arrays of its own: a subquery's steps are unbounded (30d:1ms is 2.6e9).
@@ -888,6 +931,9 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	call := &rangeCall{ev: ev, e: e, params: make([]float64, len(e.Args)), p: p, pos: e.Args[matrixArg].PositionRange()}
 	out := make([]FPoint, 0, min(n, maxPrealloc))
 	var w window
+	// As upstream, only these functions read start timestamps, and only from storage:
+	// subqueries cut their propagation.
+	w.wantST = ev.useST && stFunctions[name]
 	checkCounter := name == "rate" || name == "increase"
 	// The possible-non-counter annotation is one per metric name: made once per name in a row,
 	// not once per series (the annotations are a set keyed by their text anyway).
@@ -942,6 +988,10 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 				st.read += int64(read)
 			}
 			call.ts, call.rangeStart, call.rangeEnd = ts, ref-p.rangeMs, ref
+			call.sts = nil
+			if w.wantST && !src.fromSubquery {
+				call.sts = w.startTimestamps()
+			}
 			if v, ok := fn(call, pts); ok {
 				out = growPoints(out, n)
 				out = append(out, FPoint{T: ts, F: v})
@@ -976,7 +1026,13 @@ func (ev *evaluator) evalCall(e *parser.Call) Value {
 		return ev.evalInfo(e.Args)
 	case "timestamp":
 		if vs, ok := unwrapParens(e.Args[0]).(*parser.VectorSelector); ok {
-			return ev.evalTimestampOfSelector(vs)
+			return ev.evalTimestampOfSelector(vs, false)
+		}
+	case "start_timestamp":
+		// As upstream: only a selector given directly has start timestamps; over any other
+		// expression (and without UseStartTimestamps) the result is empty.
+		if vs, ok := e.Args[0].(*parser.VectorSelector); ok && ev.useST {
+			return ev.evalTimestampOfSelector(vs, true)
 		}
 	}
 	if _, ok := pointwiseFunctions[name]; ok {
@@ -1047,12 +1103,23 @@ func (ev *evaluator) absentOverTime(e *parser.Call, mat Matrix) Matrix {
 }
 
 // evalTimestampOfSelector implements timestamp(selector): the timestamp of the sample the
-// selector picks, rather than of the evaluation step.
-func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
-	ss := ev.selectSeries(vs, 0, "timestamp")
+// selector picks, rather than of the evaluation step; with start, start_timestamp(selector):
+// that sample's start timestamp (0 when it has none).
+func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector, start bool) Matrix {
+	fn := "timestamp"
+	if start {
+		fn = "start_timestamp"
+	}
+	ss := ev.selectSeries(vs, 0, fn)
 	off := vs.OriginalOffset.Milliseconds()
 	var it storage.Iterator
-	var cur sampleCursor
+	cur := sampleCursor{wantST: start}
+	value := func(t int64) float64 {
+		if start {
+			return float64(cur.st()) / 1000
+		}
+		return float64(t) / 1000
+	}
 	var mat Matrix
 	buf := make([]FPoint, 0, ev.preallocSteps())
 	for ss.Next() {
@@ -1063,16 +1130,17 @@ func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
 		buf = buf[:0]
 		if vs.Timestamp != nil {
 			if t, _, ok := cur.lookup(*vs.Timestamp-off, ev.lookbackDelta); ok {
+				v := value(t)
 				for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 					ev.stepCheck(step, len(buf))
-					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
+					buf = append(buf, FPoint{T: ts, F: v})
 				}
 			}
 		} else {
 			for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 				ev.stepCheck(step, len(buf))
 				if t, _, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
-					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
+					buf = append(buf, FPoint{T: ts, F: value(t)})
 				}
 			}
 		}

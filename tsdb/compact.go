@@ -54,6 +54,8 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 	var (
 		ts    = make([]int64, 0, blockChunkSamples)
 		vs    = make([]float64, 0, blockChunkSamples)
+		sts   = make([]int64, 0, blockChunkSamples)
+		hasST bool // some sample of the chunk being built has a start timestamp
 		metas []chunks.Meta
 		it    storage.Iterator
 	)
@@ -72,13 +74,22 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 			if len(ts) == 0 {
 				return
 			}
-			metas = append(metas, chunks.Meta{MinTime: ts[0], MaxTime: ts[len(ts)-1], Chunk: chunkenc.Encode(ts, vs)})
-			ts, vs = ts[:0], vs[:0]
+			var c []byte
+			if hasST {
+				c = chunkenc.EncodeST(ts, vs, sts)
+			} else {
+				c = chunkenc.Encode(ts, vs)
+			}
+			metas = append(metas, chunks.Meta{MinTime: ts[0], MaxTime: ts[len(ts)-1], Chunk: c})
+			ts, vs, sts, hasST = ts[:0], vs[:0], sts[:0], false
 		}
 		for it.Next() != storage.ValNone {
 			t, v := it.At()
+			st := it.AtST()
 			ts = append(ts, t)
 			vs = append(vs, v)
+			sts = append(sts, st)
+			hasST = hasST || st != 0
 			if len(ts) == blockChunkSamples {
 				flush()
 			}

@@ -50,6 +50,9 @@ type Head struct {
 	// samples every time, so steady-state appends allocate nothing.
 	batchPool sync.Pool
 	builders  sync.Pool // *labels.ScratchBuilder for queriedLabels
+	// stCols holds the start timestamp columns of the series that have them (head_st.go):
+	// *memSeries → *chunkenc.STColumn.
+	stCols sync.Map
 }
 
 func newHead(chunkRange int64, w walLog, m *headMetrics, hc *headChunks) *Head {
@@ -198,7 +201,7 @@ func (a *headAppender) recycle() {
 		clear(b[:cap(b)]) // drop series pointers so removed series can be collected
 		a.head.batchPool.Put(&b)
 	}
-	a.samples, a.newSeries = nil, nil
+	a.samples, a.newSeries, a.stSamples = nil, nil, nil
 }
 
 // newSeries is a series the batch must log before its samples, with the labels it was appended
@@ -218,6 +221,7 @@ type headAppender struct {
 	head       *Head
 	id         uint32
 	samples    []pendingSample
+	stSamples  []pendingST // start timestamps of some of samples, in order (AppendST)
 	newSeries  []newSeries
 	minT, maxT int64
 	done       bool
@@ -304,10 +308,11 @@ func (a *headAppender) Append(ref storage.SeriesRef, lset labels.Labels, t int64
 }
 
 type walBuffers struct {
-	series  []record.RefSeries
-	samples []record.RefSample
-	b1, b2  []byte
-	c1, c2  []byte // snappy-compressed forms
+	series    []record.RefSeries
+	samples   []record.RefSample
+	samplesST []record.RefSampleST
+	b1, b2    []byte
+	c1, c2    []byte // snappy-compressed forms
 }
 
 func (a *headAppender) Commit() error {
@@ -332,10 +337,16 @@ func (a *headAppender) Commit() error {
 		ns.s.mu.Unlock()
 	}
 	var appended, dropped int
+	k := 0 // next of a.stSamples
 	for i := range a.samples {
 		p := &a.samples[i]
+		var st int64
+		if k < len(a.stSamples) && a.stSamples[k].i == i {
+			st = a.stSamples[k].st
+			k++
+		}
 		p.s.mu.Lock()
-		if p.s.append(p.t, p.v, h) {
+		if p.s.appendST(p.t, p.v, st, h) {
 			appended++
 		} else {
 			dropped++ // a concurrent appender committed the same or a newer sample first
@@ -419,7 +430,14 @@ func (a *headAppender) log() error {
 		}
 		recs = append(recs, rec)
 	}
-	if len(a.samples) > 0 {
+	if len(a.stSamples) > 0 {
+		b := a.logSamplesST(buf)
+		rec := record.Compress(b, buf.c2)
+		if len(rec) < len(b) {
+			buf.c2 = rec
+		}
+		recs = append(recs, rec)
+	} else if len(a.samples) > 0 {
 		buf.samples = buf.samples[:0]
 		for _, p := range a.samples {
 			buf.samples = append(buf.samples, record.RefSample{Ref: p.s.ref, T: p.t, V: p.v})
@@ -491,6 +509,7 @@ func (h *Head) truncate(mint int64) map[uint64]struct{} {
 	})
 	var b labels.ScratchBuilder
 	for _, s := range dead {
+		h.forgetST(s)
 		ls := h.seriesLabels(s, &b)
 		h.series.remove(s, ls.Hash())
 		removed[s.ref] = struct{}{}

@@ -55,6 +55,9 @@ type memSeries struct {
 	logged bool
 	// removed is set when truncation drops the series; appenders holding it look it up again.
 	removed bool
+	// hasST is set once the series has a start timestamp column (see head_st.go); it fits in
+	// the struct's padding.
+	hasST bool
 }
 
 func newMemSeries(ref uint64, labelIDs string) *memSeries {
@@ -97,15 +100,24 @@ func (s *memSeries) hasOpen() bool { return s.open.NumSamples() > 0 }
 
 // append adds a committed sample (caller holds mu). It returns false for a duplicate, which is
 // dropped.
-func (s *memSeries) append(t int64, v float64, h *Head) bool {
+func (s *memSeries) append(t int64, v float64, h *Head) bool { return s.appendST(t, v, 0, h) }
+
+// appendST is append with the sample's start timestamp st (0: none).
+func (s *memSeries) appendST(t int64, v float64, st int64, h *Head) bool {
 	n := s.open.NumSamples()
 	if lt, _ := s.open.Last(); n > 0 && t <= lt {
 		return false
+	}
+	if st != 0 && !s.hasST {
+		h.startST(s)
 	}
 	if n == 0 || n >= samplesPerChunk || t >= rangeEnd(s.openMinT, h.chunkRange) {
 		s.cutChunk(t, h)
 	}
 	s.open.Append(t, v)
+	if s.hasST {
+		h.stColumn(s).Append(t, st)
+	}
 	return true
 }
 
@@ -116,7 +128,10 @@ func (s *memSeries) cutChunk(t int64, h *Head) {
 		b := s.open.Bytes()
 		hint = len(b) + len(b)/8
 		lt := s.lastT()
-		s.closed = append(s.closed, memChunk{ref: h.storeChunk(b, lt), minT: s.openMinT, maxT: lt})
+		s.closed = append(s.closed, memChunk{ref: h.storeChunk(s.withST(nil, b, h), lt), minT: s.openMinT, maxT: lt})
+		if s.hasST {
+			h.stColumn(s).Reset()
+		}
 	}
 	s.open.Reset(hint)
 	s.openMinT = t
@@ -162,6 +177,9 @@ func (s *memSeries) truncateBefore(mint int64, h *Head) int {
 	}
 	if len(s.closed) == 0 && s.hasOpen() && s.lastT() < mint {
 		s.open = chunkenc.OpenChunk{}
+		if s.hasST {
+			h.stColumn(s).Reset()
+		}
 		n++
 	}
 	return n
@@ -189,10 +207,16 @@ func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head, openB
 	if s.hasOpen() && s.lastT() >= mint && s.openMinT <= maxt {
 		b := s.open.Bytes()
 		var cp []byte
-		if openBuf != nil {
+		switch {
+		case s.hasST && openBuf != nil:
+			*openBuf = s.withST(*openBuf, b, h)
+			cp = *openBuf
+		case s.hasST:
+			cp = s.withST(nil, b, h)
+		case openBuf != nil:
 			*openBuf = append((*openBuf)[:0], b...)
 			cp = *openBuf
-		} else {
+		default:
 			cp = append([]byte(nil), b...)
 		}
 		dst = append(dst, chunkEntry{data: cp, minT: s.openMinT, maxT: s.lastT()})

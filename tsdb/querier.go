@@ -77,8 +77,9 @@ type seriesIterator struct {
 }
 
 type mergedSample struct {
-	t int64
-	v float64
+	t  int64
+	v  float64
+	st int64
 }
 
 func (it *seriesIterator) reset(s *selectedSeries) {
@@ -122,7 +123,7 @@ func (it *seriesIterator) mergeAll() {
 			if t < it.s.mint || t > it.s.maxt || c.dels.InBounds(t) {
 				continue
 			}
-			it.merged = append(it.merged, mergedSample{t, v})
+			it.merged = append(it.merged, mergedSample{t, v, ci.AtST()})
 		}
 		if err := ci.Err(); err != nil {
 			it.err = err
@@ -156,8 +157,13 @@ func (it *seriesIterator) AtFloatHistogram(*histogram.FloatHistogram) (int64, *h
 	return it.t, nil
 }
 
-// AtST returns 0: start timestamps are not stored.
-func (it *seriesIterator) AtST() int64 { return 0 }
+// AtST returns the current sample's start timestamp, 0 when it has none.
+func (it *seriesIterator) AtST() int64 {
+	if it.ci == math.MaxInt32 {
+		return it.merged[it.mergedI].st
+	}
+	return it.chk.AtST()
+}
 
 func (it *seriesIterator) setChunkErr(err error) {
 	it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.Labels(), err)

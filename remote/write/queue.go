@@ -67,12 +67,13 @@ type queue struct {
 	metadataSource  MetadataSource
 	metadataMap     atomic.Pointer[map[string]Metadata]
 
-	series   map[uint64]*series // owned by the watcher goroutine
-	interned labelsV1           // 1.0 label encodings, owned by the watcher goroutine
-	shards   []*shard           // owned by the watcher goroutine
-	dec      record.Decoder
-	samples  []record.RefSample // decoding buffer
-	lastCP   int                // index of the last checkpoint whose series were read
+	series    map[uint64]*series // owned by the watcher goroutine
+	interned  labelsV1           // 1.0 label encodings, owned by the watcher goroutine
+	shards    []*shard           // owned by the watcher goroutine
+	dec       record.Decoder
+	samples   []record.RefSample   // decoding buffer
+	samplesST []record.RefSampleST // decoding buffer of SamplesST records
+	lastCP    int                  // index of the last checkpoint whose series were read
 
 	ctx     context.Context // cancelled on hard stop: sends in progress give up
 	cancel  context.CancelFunc
@@ -537,13 +538,18 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 		for _, s := range ss {
 			q.addSeries(s, start.Segment)
 		}
-	case record.Samples:
+	case record.Samples, record.SamplesST:
 		q.m.recordsRead.WithLabelValues("samples").Inc()
 		if !send {
 			return true
 		}
 		var err error
-		q.samples, err = q.dec.Samples(rec, q.samples[:0])
+		if q.dec.Type(rec) == record.SamplesST {
+			// Remote write 1.0 has no start timestamps: the samples go without them.
+			q.samples, err = q.samplesOfST(rec)
+		} else {
+			q.samples, err = q.dec.Samples(rec, q.samples[:0])
+		}
 		if err != nil {
 			q.m.decodeFailures.Inc()
 			return true
@@ -588,6 +594,17 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 		}
 	}
 	return true
+}
+
+// samplesOfST decodes a SamplesST record into q.samples, without the start timestamps.
+func (q *queue) samplesOfST(rec []byte) ([]record.RefSample, error) {
+	var err error
+	q.samplesST, err = q.dec.SamplesST(rec, q.samplesST[:0])
+	out := q.samples[:0]
+	for _, s := range q.samplesST {
+		out = append(out, record.RefSample{Ref: s.Ref, T: s.T, V: s.V})
+	}
+	return out, err
 }
 
 // enqueue hands a sample to its series' shard, waiting while the shard is full (the WAL is the

@@ -272,6 +272,7 @@ type checkpointFilter struct {
 	enc     record.Encoder
 	series  []record.RefSeries
 	samples []record.RefSample
+	sts     []record.RefSampleST
 	stones  []record.Stone
 	scratch []byte
 
@@ -317,6 +318,23 @@ func (f *checkpointFilter) add(rec []byte) error {
 		f.stats.DroppedSamples += len(f.samples) - len(kept)
 		if len(kept) > 0 {
 			f.scratch = f.enc.Samples(kept, f.scratch)
+			return f.push(f.scratch)
+		}
+	case record.SamplesST:
+		f.sts, err = f.dec.SamplesST(rec, f.sts)
+		if err != nil {
+			return fmt.Errorf("decode samples: %w", err)
+		}
+		f.stats.TotalSamples += len(f.sts)
+		kept := f.sts[:0]
+		for _, s := range f.sts {
+			if s.T >= f.mint && f.keep(s.Ref) {
+				kept = append(kept, s)
+			}
+		}
+		f.stats.DroppedSamples += len(f.sts) - len(kept)
+		if len(kept) > 0 {
+			f.scratch = f.enc.SamplesST(kept, f.scratch)
 			return f.push(f.scratch)
 		}
 	case record.Tombstones:

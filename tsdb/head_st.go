@@ -1,0 +1,85 @@
+package tsdb
+
+import (
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/storage"
+	"github.com/vigil-monitoring/vigil/tsdb/chunkenc"
+	"github.com/vigil-monitoring/vigil/tsdb/record"
+)
+
+// Start timestamps in the head. A series gets a start timestamp column for its open chunk the
+// first time a sample with a start timestamp arrives (memSeries.hasST); the column lives in
+// Head.stCols, outside memSeries, so that the series without start timestamps (nearly all) pay
+// neither bytes nor work beyond testing hasST. From then on the series' chunks are EncST: the
+// open chunk joined with its column when read, and when cut into the head chunk files.
+
+// stColumn returns the column of s (caller holds s.mu and s.hasST is set).
+func (h *Head) stColumn(s *memSeries) *chunkenc.STColumn {
+	c, _ := h.stCols.Load(s)
+	return c.(*chunkenc.STColumn)
+}
+
+// startST gives s a column, covering the samples its open chunk already holds as having no start
+// timestamp (caller holds s.mu).
+func (h *Head) startST(s *memSeries) {
+	c := &chunkenc.STColumn{}
+	if n := s.open.NumSamples(); n > 0 {
+		lt, _ := s.open.Last()
+		c.AppendNone(n, lt)
+	}
+	h.stCols.Store(s, c)
+	s.hasST = true
+}
+
+// forgetST drops the column of a series leaving the head.
+func (h *Head) forgetST(s *memSeries) {
+	if s.hasST {
+		h.stCols.Delete(s)
+	}
+}
+
+// withST returns the chunk b of s's open chunk joined with its column into dst (reused), or b
+// itself when s has no start timestamps (caller holds s.mu).
+func (s *memSeries) withST(dst, b []byte, h *Head) []byte {
+	if !s.hasST {
+		return b
+	}
+	return chunkenc.AppendWithST(dst[:0], b, h.stColumn(s).Bytes())
+}
+
+// AppendST implements storage.STAppender: Append with the sample's start timestamp (0: none).
+func (a *headAppender) AppendST(ref storage.SeriesRef, lset labels.Labels, st, t int64, v float64) (storage.SeriesRef, error) {
+	n := len(a.samples)
+	r, err := a.Append(ref, lset, t, v)
+	if err == nil && st != 0 && len(a.samples) > n {
+		a.stSamples = append(a.stSamples, pendingST{i: n, st: st})
+	}
+	return r, err
+}
+
+// pendingST is the start timestamp of the batch's sample samples[i].
+type pendingST struct {
+	i  int
+	st int64
+}
+
+// logSamplesST encodes the batch's samples, with their start timestamps, as one SamplesST
+// record (all of them, so that replay keeps each series' order).
+func (a *headAppender) logSamplesST(buf *walBuffers) []byte {
+	buf.samplesST = buf.samplesST[:0]
+	k := 0
+	for i, p := range a.samples {
+		var st int64
+		if k < len(a.stSamples) && a.stSamples[k].i == i {
+			st = a.stSamples[k].st
+			k++
+		}
+		buf.samplesST = append(buf.samplesST, record.RefSampleST{Ref: p.s.ref, ST: st, T: p.t, V: p.v})
+	}
+	var enc record.Encoder
+	buf.b2 = enc.SamplesST(buf.samplesST, buf.b2[:0])
+	return buf.b2
+}
+
+var _ storage.STAppender = (*headAppender)(nil)

@@ -64,9 +64,10 @@ type loopConfig struct {
 	acceptHeader             string
 	acceptEncoding           string
 	fallbackType             string
+	parseST                  bool // Options.ParseST
 }
 
-func newLoopConfig(cfg *config.ScrapeConfig) loopConfig {
+func newLoopConfig(cfg *config.ScrapeConfig, opts Options) loopConfig {
 	lc := loopConfig{
 		interval:                 time.Duration(cfg.ScrapeInterval),
 		timeout:                  time.Duration(cfg.ScrapeTimeout),
@@ -84,6 +85,7 @@ func newLoopConfig(cfg *config.ScrapeConfig) loopConfig {
 		acceptHeader:   acceptHeader(cfg.ScrapeProtocols),
 		acceptEncoding: "identity",
 		fallbackType:   cfg.ScrapeFallbackProtocol.HeaderMediaType(),
+		parseST:        opts.ParseST,
 	}
 	if cfg.EnableCompression {
 		lc.acceptEncoding = "gzip"
@@ -438,6 +440,9 @@ func (sl *scrapeLoop) appendFrom(app storage.Appender, body io.Reader, contentTy
 		// Vigil's TSDB stores float samples; classic histograms stay classic.
 		IgnoreNativeHistograms: true,
 		FallbackContentType:    sl.cfg.fallbackType,
+		// With start timestamps, OpenMetrics _created lines are read as the start timestamps
+		// of their series (StartTimestamp) rather than as samples, as upstream.
+		OpenMetricsSkipSTSeries: sl.cfg.parseST,
 	}
 	if contentType != sl.probedType || !sl.probed {
 		probe, _ := textparse.New(nil, contentType, sl.symbols, opts)
@@ -718,14 +723,18 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 			aerr = storage.ErrOutOfBounds
 		default:
 			r.appended++
-			ref, aerr = app.Append(ref, r.lset, t, val)
+			var st int64
+			if sl.cfg.parseST {
+				st = p.StartTimestamp() // costly for OpenMetrics: only when wanted
+			}
+			ref, aerr = appendSampleST(app, ref, r.lset, st, t, val)
 			if errors.Is(aerr, storage.ErrUnknownSeriesRef) {
 				// Head truncation removed the cached series (it had no samples for a while):
 				// build its labels again so that it is created anew.
 				if r.lset, err = sl.seriesLabels(p, r.lset); err != nil {
 					return err
 				}
-				ref, aerr = app.Append(0, r.lset, t, val)
+				ref, aerr = appendSampleST(app, 0, r.lset, st, t, val)
 			}
 		}
 		track := parsedTS == nil || sl.cfg.trackTimestampsStaleness
@@ -756,6 +765,17 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 		// Counted even when rejected: this is the number of series after relabeling.
 		r.stats.added++
 	}
+}
+
+// appendSampleST appends a scraped sample, with its start timestamp st when it has one and the
+// storage keeps them.
+func appendSampleST(app storage.Appender, ref storage.SeriesRef, lset labels.Labels, st, t int64, v float64) (storage.SeriesRef, error) {
+	if st != 0 {
+		if sta, ok := app.(storage.STAppender); ok {
+			return sta.AppendST(ref, lset, st, t, v)
+		}
+	}
+	return app.Append(ref, lset, t, v)
 }
 
 // updateStaleMarkers appends a stale marker for every series of the previous scrape that is not

@@ -50,9 +50,9 @@ type Head struct {
 	// samples every time, so steady-state appends allocate nothing.
 	batchPool sync.Pool
 	builders  sync.Pool // *labels.ScratchBuilder for queriedLabels
-	// stCols holds the start timestamp columns of the series that have them (head_st.go):
-	// *memSeries → *chunkenc.STColumn.
-	stCols sync.Map
+	// stCols holds the start timestamp columns of the series that have them (head_st.go).
+	stCols      stColumns
+	stBatchPool sync.Pool // appenders' pendingST buffers
 }
 
 func newHead(chunkRange int64, w walLog, m *headMetrics, hc *headChunks) *Head {
@@ -200,6 +200,10 @@ func (a *headAppender) recycle() {
 		b := a.samples[:0]
 		clear(b[:cap(b)]) // drop series pointers so removed series can be collected
 		a.head.batchPool.Put(&b)
+	}
+	if cap(a.stSamples) > 0 {
+		b := a.stSamples[:0]
+		a.head.stBatchPool.Put(&b)
 	}
 	a.samples, a.newSeries, a.stSamples = nil, nil, nil
 }

@@ -1,6 +1,9 @@
 package tsdb
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/storage"
@@ -14,10 +17,50 @@ import (
 // neither bytes nor work beyond testing hasST. From then on the series' chunks are EncST: the
 // open chunk joined with its column when read, and when cut into the head chunk files.
 
+// stColumns maps series refs to their start timestamp columns: a paged array like the series
+// store's ref index, with a page allocated only when one of its series gets a column, so that a
+// head without start timestamps holds nothing and a lookup is two loads.
+type stColumns struct {
+	mu    sync.Mutex // serialises growth
+	pages atomic.Pointer[[]*stPage]
+}
+
+type stPage [seriesPageSize]*chunkenc.STColumn
+
+func (c *stColumns) page(ref uint64, create bool) *stPage {
+	if ps := c.pages.Load(); ps != nil {
+		if p := ref >> seriesPageBits; p < uint64(len(*ps)) && (*ps)[p] != nil {
+			return (*ps)[p]
+		}
+	}
+	if !create {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ps []*stPage
+	if cur := c.pages.Load(); cur != nil {
+		ps = *cur
+	}
+	p := ref >> seriesPageBits
+	if p >= uint64(len(ps)) {
+		// Copy on grow: readers keep using the old slice, whose pages are shared.
+		nps := make([]*stPage, p+1)
+		copy(nps, ps)
+		ps = nps
+	} else {
+		ps = append([]*stPage(nil), ps...)
+	}
+	if ps[p] == nil {
+		ps[p] = new(stPage)
+	}
+	c.pages.Store(&ps)
+	return ps[p]
+}
+
 // stColumn returns the column of s (caller holds s.mu and s.hasST is set).
 func (h *Head) stColumn(s *memSeries) *chunkenc.STColumn {
-	c, _ := h.stCols.Load(s)
-	return c.(*chunkenc.STColumn)
+	return h.stCols.page(s.ref, false)[s.ref&(seriesPageSize-1)]
 }
 
 // startST gives s a column, covering the samples its open chunk already holds as having no start
@@ -28,14 +71,16 @@ func (h *Head) startST(s *memSeries) {
 		lt, _ := s.open.Last()
 		c.AppendNone(n, lt)
 	}
-	h.stCols.Store(s, c)
+	h.stCols.page(s.ref, true)[s.ref&(seriesPageSize-1)] = c
 	s.hasST = true
 }
 
 // forgetST drops the column of a series leaving the head.
 func (h *Head) forgetST(s *memSeries) {
 	if s.hasST {
-		h.stCols.Delete(s)
+		s.mu.Lock()
+		h.stCols.page(s.ref, false)[s.ref&(seriesPageSize-1)] = nil
+		s.mu.Unlock()
 	}
 }
 
@@ -53,6 +98,11 @@ func (a *headAppender) AppendST(ref storage.SeriesRef, lset labels.Labels, st, t
 	n := len(a.samples)
 	r, err := a.Append(ref, lset, t, v)
 	if err == nil && st != 0 && len(a.samples) > n {
+		if a.stSamples == nil {
+			if b, ok := a.head.stBatchPool.Get().(*[]pendingST); ok {
+				a.stSamples = (*b)[:0]
+			}
+		}
 		a.stSamples = append(a.stSamples, pendingST{i: n, st: st})
 	}
 	return r, err

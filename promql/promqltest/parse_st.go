@@ -81,13 +81,17 @@ func parseSTSequence(input string) ([]parser.SequenceValue, error) {
 	return result, nil
 }
 
+// maxSTRepeat bounds a repeat count, so that a typo cannot allocate without bound (Vigil's
+// addition: upstream has no bound).
+const maxSTRepeat = 1 << 20
+
 func parseSTItem(item string) ([]parser.SequenceValue, error) {
 	if item == "_" {
 		return []parser.SequenceValue{{Omitted: true}}, nil
 	}
 	if strings.HasPrefix(item, "_x") {
 		n, err := strconv.ParseUint(item[2:], 10, 64)
-		if err != nil || n == 0 {
+		if err != nil || n == 0 || n > maxSTRepeat {
 			return nil, errors.New("invalid repeat count")
 		}
 		vals := make([]parser.SequenceValue, n)
@@ -105,7 +109,7 @@ func parseSTItem(item string) ([]parser.SequenceValue, error) {
 	}
 	if rest[0] == 'x' {
 		n, err := strconv.ParseUint(rest[1:], 10, 64)
-		if err != nil {
+		if err != nil || n > maxSTRepeat {
 			return nil, errors.New("invalid repeat count")
 		}
 		vals := make([]parser.SequenceValue, n+1)
@@ -131,6 +135,9 @@ func parseSTItem(item string) ([]parser.SequenceValue, error) {
 	n, err := strconv.ParseUint(rest2[1:], 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("invalid repeat count: %w", err)
+	}
+	if n > maxSTRepeat {
+		return nil, errors.New("invalid repeat count")
 	}
 	vals := make([]parser.SequenceValue, n+1)
 	offset := base

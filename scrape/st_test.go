@@ -1,13 +1,19 @@
 package scrape
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/prometheus/model/labels"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vigil-monitoring/vigil/config"
 	"github.com/vigil-monitoring/vigil/storage"
 	"github.com/vigil-monitoring/vigil/tsdb"
 )
@@ -55,5 +61,49 @@ func TestScrapeStartTimestamps(t *testing.T) {
 				t.Errorf("parseST=%v: %s start timestamp %d (present %v), want %d", parseST, k, g, ok, w)
 			}
 		}
+	}
+}
+
+// The protobuf format's created timestamp of a counter becomes its samples' start timestamp.
+func TestScrapeProtobufStartTimestamps(t *testing.T) {
+	created := time.UnixMilli(1520872607123)
+	mf := &dto.MetricFamily{
+		Name: proto.String("req_total"), Type: dto.MetricType_COUNTER.Enum(),
+		Metric: []*dto.Metric{{Counter: &dto.Counter{Value: proto.Float64(17), CreatedTimestamp: timestamppb.New(created)}}},
+	}
+	var buf bytes.Buffer
+	format := expfmt.NewFormat(expfmt.TypeProtoDelim)
+	if err := expfmt.NewEncoder(&buf, format).Encode(mf); err != nil {
+		t.Fatal(err)
+	}
+	db, err := tsdb.Open(t.TempDir(), tsdb.DefaultOptions(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sl := testLoop(t, db, func(c *config.ScrapeConfig) { c.ScrapeProtocols = []config.ScrapeProtocol{config.PrometheusProto} }, "")
+	sl.cfg.parseST = true
+	ts := time.Now().Truncate(time.Second)
+	if _, err := appendOnce(t, sl, db, buf.String(), string(format), ts); err != nil {
+		t.Fatal(err)
+	}
+	q, err := db.Querier(ts.Add(-time.Minute).UnixMilli(), ts.Add(time.Minute).UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ss := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "req_total"))
+	n := 0
+	for ss.Next() {
+		it := ss.At().Iterator(nil)
+		for it.Next() != storage.ValNone {
+			n++
+			if st := it.AtST(); st != created.UnixMilli() {
+				t.Errorf("start timestamp %d, want %d", st, created.UnixMilli())
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d samples, want 1", n)
 	}
 }

@@ -988,7 +988,7 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 				st.read += int64(read)
 			}
 			call.ts, call.rangeStart, call.rangeEnd = ts, ref-p.rangeMs, ref
-			call.sts = nil
+			call.sts, call.repeat = nil, p.at != nil && step > 0
 			if w.wantST && !src.fromSubquery {
 				call.sts = w.startTimestamps()
 			}

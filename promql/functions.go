@@ -50,6 +50,10 @@ type rangeCall struct {
 	// sts holds the start timestamps of the window's points (parallel to them) for the
 	// functions that use them (stFunctions), when the engine does; nil otherwise.
 	sts []int64
+	// repeat is set when the window is the previous step's again (an @-pinned argument):
+	// Prometheus evaluates such a step-invariant call once, so its per-series warnings are
+	// counted once.
+	repeat bool
 }
 
 // rangeFunc computes a range-vector function over the window pts (non-empty, sorted).

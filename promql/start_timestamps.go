@@ -82,7 +82,7 @@ func (c *rangeCall) counterResetCorrection(pts []FPoint, sts []int64) float64 {
 	var correction float64
 	overlap := false
 	for i := 1; i < len(pts); i++ {
-		if !overlap && i < len(sts) && checkStartTimeOverlap(sts[i-1], pts[i-1].T, sts[i]) {
+		if !overlap && !c.repeat && i < len(sts) && checkStartTimeOverlap(sts[i-1], pts[i-1].T, sts[i]) {
 			c.ev.warn(annotations.NewStartTimeOverlapWarning(c.metric.Get(labels.MetricName), c.pos))
 			overlap = true
 		}

@@ -2,8 +2,12 @@ package tsdb
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -172,4 +176,95 @@ func TestStartTimestampsEndToEnd(t *testing.T) {
 	}
 	defer db.Close()
 	compareST(t, "after restart over blocks, checkpoint and WAL", queryAllST(t, db, math.MinInt64, math.MaxInt64), want)
+}
+
+// TestStartTimestampsConcurrent appends samples with start timestamps from several goroutines
+// while others query and the head is compacted (run with -race).
+func TestStartTimestampsConcurrent(t *testing.T) {
+	const r = 60 * 60 * 1000
+	db := openTestDB(t, &Options{MinBlockDuration: r, MaxBlockDuration: 3 * r})
+	const writers, perWriter, commits, step = 4, 25, 200, 60000
+	done := make(chan struct{})
+	errs := make(chan error, writers+3)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range commits {
+				app := db.Appender(context.Background())
+				for s := range perWriter {
+					lset := labels.FromStrings("__name__", "c_total", "w", strconv.Itoa(w), "s", strconv.Itoa(s))
+					ts := int64(i) * step
+					// A writer behind the others can fall before a block cut: out of bounds.
+					if _, err := app.(storage.STAppender).AppendST(0, lset, ts-step, ts, float64(i)); err != nil && !errors.Is(err, storage.ErrOutOfBounds) {
+						errs <- err
+						return
+					}
+				}
+				if err := app.Commit(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for k, samples := range queryAllST(t, db, math.MinInt64, math.MaxInt64) {
+					for _, s := range samples {
+						if s.st != s.t-step {
+							errs <- fmt.Errorf("%s: sample at %d has start timestamp %d", k, s.t, s.st)
+							return
+						}
+					}
+				}
+			}
+		}()
+	}
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := db.Compact(); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(done)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got := queryAllST(t, db, math.MinInt64, math.MaxInt64)
+	if len(got) != writers*perWriter {
+		t.Fatalf("%d series, want %d", len(got), writers*perWriter)
+	}
+	for k, samples := range got {
+		if last := samples[len(samples)-1]; last.t != (commits-1)*step || last.st != last.t-step {
+			t.Fatalf("%s: last sample %+v", k, last)
+		}
+		for _, s := range samples {
+			if s.st != s.t-step {
+				t.Fatalf("%s: sample at %d has start timestamp %d", k, s.t, s.st)
+			}
+		}
+	}
 }

@@ -148,3 +148,60 @@ func BenchmarkSideHeadMemoryST(b *testing.B) {
 		}
 	}
 }
+
+func (s upstreamSTStore) compact() error {
+	s.db.EnableCompactions()
+	defer s.db.DisableCompactions()
+	return s.db.Compact(context.Background())
+}
+
+// BenchmarkSideDiskBytesST is BenchmarkSideDiskBytes for series with start timestamps
+// (cumulative counters with a created timestamp): bytes per sample of compacted blocks.
+func BenchmarkSideDiskBytesST(b *testing.B) {
+	const n, hours = 10_000, 8
+	steps := hours * 3600 * 1000 / benchInterval
+	for _, kind := range []string{"vigil", "upstream"} {
+		b.Run(kind, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				s := openSTStore(b, kind, 2*3600*1000)
+				lsets := make([]labels.Labels, n)
+				for i := range lsets {
+					lsets[i] = benchLabels(i)
+				}
+				refs := make([]uint64, n)
+				w := newWorkload(n)
+				for step := 0; step < steps; step++ {
+					if err := s.appendST(refs, lsets, int64(step)*benchInterval, w.next, createdAt); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var inBlocks int64
+				var dir string
+				switch st := s.(type) {
+				case vigilStore:
+					if err := st.compact(); err != nil {
+						b.Fatal(err)
+					}
+					for _, bl := range st.db.Blocks() {
+						inBlocks += int64(bl.Meta().Stats.NumSamples)
+					}
+					dir = st.dir()
+				case upstreamSTStore:
+					if err := st.compact(); err != nil {
+						b.Fatal(err)
+					}
+					for _, bl := range st.db.Blocks() {
+						inBlocks += int64(bl.Meta().Stats.NumSamples)
+					}
+					dir = st.db.Dir()
+				}
+				if inBlocks == 0 {
+					b.Fatal("no samples in blocks")
+				}
+				b.ReportMetric(float64(dirSize(b, dir, true))/float64(inBlocks), "B/sample")
+				b.ReportMetric(float64(inBlocks), "samples")
+				s.close()
+			}
+		})
+	}
+}

@@ -149,6 +149,7 @@ func (h *walHandle) replayReader(r *wal.Reader, head *Head, refs map[uint64]*mem
 		hists   []record.RefHistogramSample
 		fhists  []record.RefFloatHistogramSample
 		stones  []record.Stone
+		sts     []record.RefSampleST
 		err     error
 	)
 	minValid := head.minValidT.Load()
@@ -225,6 +226,29 @@ func (h *walHandle) replayReader(r *wal.Reader, head *Head, refs map[uint64]*mem
 				if replayHistogram(head, lookup, st, s.Ref, s.T, minValid, nil, s.FH) {
 					mint, maxt = min(mint, s.T), max(maxt, s.T)
 				}
+			}
+		case record.SamplesST:
+			if sts, err = dec.SamplesST(rec, sts[:0]); err != nil {
+				return fmt.Errorf("decoding samples record in segment %d: %w", r.Segment(), err)
+			}
+			for _, s := range sts {
+				if s.T < minValid {
+					continue
+				}
+				ms := lookup(s.Ref)
+				if ms == nil {
+					st.unknownRefs++
+					continue
+				}
+				ms.mu.Lock()
+				ok := ms.appendST(s.T, s.V, s.ST, head)
+				ms.mu.Unlock()
+				if !ok {
+					st.outOfOrder++
+					continue
+				}
+				st.samples++
+				mint, maxt = min(mint, s.T), max(maxt, s.T)
 			}
 		case record.Tombstones:
 			if stones, err = dec.Tombstones(rec, stones[:0]); err != nil {

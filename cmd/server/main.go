@@ -341,7 +341,10 @@ func run(f *flags, logger *slog.Logger) error {
 		start: func() (err error) {
 			rl := addConfigFile(coord, f.scrape.configFile, reg, logger, crds.wrapLoad)
 			rl.Add("remote_write", remoteW.ApplyConfig)
-			scraping, err = setupScrape(rl, db, reg, logger, crds.jobDiscoverer())
+			scraping, err = setupScrape(rl, db, reg, logger, crds.jobDiscoverer(), func(o *scrape.Options) {
+				// --enable-feature=st-storage: created timestamps become start timestamps.
+				o.ParseST = f.autoReload.feature("st-storage")
+			})
 			if err != nil {
 				return err
 			}

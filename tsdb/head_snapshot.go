@@ -1,0 +1,6 @@
+package tsdb
+
+const (
+	snapshotDirname  = "head_snapshot"
+	snapshotFilename = "snapshot"
+)

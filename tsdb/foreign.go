@@ -120,6 +120,8 @@ func checkOwnDir(dir string) (writeMarker bool, err error) {
 		p := filepath.Join(dir, name)
 		switch {
 		case name == MarkerFilename || name == "lock" || name == ImportStateFilename:
+		case name == snapshotDirname && e.IsDir():
+			// The head snapshot written at clean shutdown (head_snapshot.go).
 		case (name == "alertmanager" || name == "snapshots" || name == "pushgateway" || name == "remote_write") && e.IsDir():
 			// Written by Vigil's alerting (notification log, silences), by the snapshot API, by
 			// the Pushgateway API (the pushed groups) and by remote write (each queue's WAL

@@ -70,12 +70,19 @@ type replayStats struct {
 // replay loads the newest checkpoint and the segments after it into the head. A corrupt record
 // ends the replay at that point: everything before it is kept, the WAL is repaired (the bad tail
 // deleted) and the damage logged; the DB starts with what was readable.
-func (h *walHandle) replay(head *Head, logger *slog.Logger) error {
+//
+// from >= 0 is the first segment after a head snapshot the head was restored from: the
+// checkpoint (older) is skipped and replay starts there.
+func (h *walHandle) replay(head *Head, logger *slog.Logger, from int) error {
 	st := &replayStats{}
 	rp := newWALReplayer(head, replayWorkers)
 	defer rp.stop()
-	from := 0
 	cpName, cpIdx, err := wal.LastCheckpoint(h.dir)
+	if from >= 0 {
+		cpName, cpIdx, err = "", 0, wal.ErrNotFound
+	} else {
+		from = 0
+	}
 	switch {
 	case err == nil:
 		r, err := wal.NewCheckpointReader(cpName)
@@ -100,7 +107,7 @@ func (h *walHandle) replay(head *Head, logger *slog.Logger) error {
 		return fmt.Errorf("listing WAL segments: %w", err)
 	}
 	// The status counts the checkpoint as its index, as Prometheus does.
-	statusMin := max(first, 0)
+	statusMin := max(first, from, 0)
 	if cpName != "" {
 		statusMin = cpIdx
 	}

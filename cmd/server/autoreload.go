@@ -33,7 +33,7 @@ func registerAutoReloadFlags(app *kingpin.Application) *autoReloadFlags {
 		Default("true").BoolVar(&f.enabled)
 	app.Flag("config.auto-reload-interval", "How often to check the configuration files for changes (at least 1s).").
 		Default("30s").SetValue(&f.interval)
-	app.Flag("enable-feature", "Prometheus feature flags, comma separated (may be repeated). Vigil knows: auto-reload-config (accepted for Prometheus 3 compatibility; automatic reloading is on by default). Other names are logged and ignored, as Prometheus does with unknown ones.").
+	app.Flag("enable-feature", "Prometheus feature flags, comma separated (may be repeated). Vigil knows: auto-reload-config (accepted for Prometheus 3 compatibility; automatic reloading is on by default), memory-snapshot-on-shutdown (on by default, see --storage.tsdb.snapshot-on-shutdown). Other names are logged and ignored, as Prometheus does with unknown ones.").
 		StringsVar(&f.features)
 	return &f
 }
@@ -41,6 +41,20 @@ func registerAutoReloadFlags(app *kingpin.Application) *autoReloadFlags {
 // knownFeatures are the --enable-feature names Vigil acts on.
 var knownFeatures = map[string]string{
 	"auto-reload-config": "Automatic configuration file reloading enabled (deprecated in Prometheus 3 for --config.auto-reload; on by default in Vigil)",
+	// Acted on by the storage (--storage.tsdb.snapshot-on-shutdown, on by default).
+	"memory-snapshot-on-shutdown": "Head snapshot on shutdown enabled (on by default in Vigil)",
+}
+
+// has reports whether --enable-feature names the feature.
+func (f *autoReloadFlags) has(feature string) bool {
+	for _, list := range f.features {
+		for _, name := range strings.Split(list, ",") {
+			if strings.TrimSpace(name) == feature {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resolve applies the feature flags and returns the interval of automatic reloads (0: off).

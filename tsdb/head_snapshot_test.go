@@ -179,3 +179,47 @@ func TestHeadSnapshotDamage(t *testing.T) {
 		})
 	}
 }
+
+// FuzzHeadSnapshot feeds arbitrary bytes to the snapshot loader: it must return an error or a
+// head, never panic or allocate beyond the input's size.
+func FuzzHeadSnapshot(f *testing.F) {
+	src := f.TempDir()
+	db, err := Open(src, snapOpts(), nil, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	fill(f, db, 3, 0, 20*60*1000, 15000, nil)
+	if err := db.Delete(context.Background(), 0, 60000, mustMatcher(f, labels.MatchEqual, "i", "1")); err != nil {
+		f.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		f.Fatal(err)
+	}
+	snap, err := os.ReadFile(snapshotPath(src))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(snap)
+	f.Add(snap[:len(snap)/2])
+	f.Add([]byte(snapshotMagic + "\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, snapshotDirname), 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(snapshotPath(dir), b, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		// The head chunks of the seed, so that valid chunk refs resolve.
+		if err := os.CopyFS(filepath.Join(dir, headChunksDirname), os.DirFS(filepath.Join(src, headChunksDirname))); err != nil {
+			t.Fatal(err)
+		}
+		hc, err := openHeadChunksKeep(filepath.Join(dir, headChunksDirname), defaultHeadChunkSeg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hc.close()
+		h := newHead(hour, nil, newHeadMetrics(nil, func() *Head { return nil }), hc)
+		loadHeadSnapshot(dir, h)
+	})
+}

@@ -296,11 +296,11 @@ func run(f *flags, logger *slog.Logger) error {
 		name: "storage",
 		start: func() (err error) {
 			db, err = tsdb.Open(dbDir, &tsdb.Options{
-				RetentionDuration: time.Duration(f.retentionTime).Milliseconds(),
-				MaxBytes:          int64(f.retentionSize),
-				MinBlockDuration:  time.Duration(f.minBlockDuration).Milliseconds(),
-				MaxBlockDuration:  time.Duration(f.maxBlockDuration).Milliseconds(),
-				WALSegmentSize:    int(f.walSegmentSizeRaw),
+				RetentionDuration:  time.Duration(f.retentionTime).Milliseconds(),
+				MaxBytes:           int64(f.retentionSize),
+				MinBlockDuration:   time.Duration(f.minBlockDuration).Milliseconds(),
+				MaxBlockDuration:   time.Duration(f.maxBlockDuration).Milliseconds(),
+				WALSegmentSize:     int(f.walSegmentSizeRaw),
 				SnapshotOnShutdown: f.headSnapshotOnShutdown(),
 			}, logger.With("component", "tsdb"), reg)
 			if err != nil {

@@ -63,6 +63,7 @@ port_of() { [[ $1 == vigil ]] && echo $VPORT || echo $PPORT; }
 now() { date +%s.%N; }
 cpu_s() { awk -v t="$(getconf CLK_TCK)" '{print ($14+$15)/t}' "/proc/$1/stat"; }
 hwm_mb() { awk '/VmHWM/{print $2/1024}' "/proc/$1/status"; }
+head_series() { curl -sf "http://127.0.0.1:$(port_of "$1")/metrics" | awk '/^prometheus_tsdb_head_series /{print $2}'; }
 query() { curl -sf "http://127.0.0.1:$(port_of "$1")/api/v1/query" --data-urlencode "query=$2" | jq -r '.data.result[0].value[1] // empty'; }
 
 # restart NAME MODE: start NAME on its data and time it. Prints a JSON line.
@@ -81,7 +82,7 @@ restart() {
   done
   local cpu hwm series load
   cpu=$(cpu_s "$pid"); hwm=$(hwm_mb "$pid"); load=$(cut -d' ' -f1 /proc/loadavg)
-  series=$(query "$name" 'prometheus_tsdb_head_series' || echo 0)
+  series=$(head_series "$name" || echo 0)
   jq -nc --arg server "$name" --arg mode "$mode" --argjson ready "$(echo "$tready - $t0" | bc)" \
     --argjson query "$(echo "$tquery - $t0" | bc)" --argjson cpu "$cpu" --argjson rss "$hwm" \
     --argjson load "$load" --arg series "$series" --argjson targets "$TARGETS" --argjson duration "$DURATION" \
@@ -93,7 +94,7 @@ restart() {
 echo "ingesting: $TARGETS targets x $((2 * METRICS * SERIES_PER_METRIC)) series for ${DURATION}s into both servers ($RUN)" >&2
 start vigil; V=$PID; start prometheus; P=$PID
 sleep "$DURATION"
-for n in vigil prometheus; do echo "$n head series: $(query $n prometheus_tsdb_head_series)" >&2; done
+for n in vigil prometheus; do echo "$n head series: $(head_series $n)" >&2; done
 kill -STOP "$GEN" # no scrapes while restarting: each restart has the machine to itself (and the other helpers)
 kill -9 "$V" "$P"; wait "$V" "$P" 2>/dev/null || true
 for n in vigil prometheus; do

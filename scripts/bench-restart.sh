@@ -9,8 +9,9 @@
 #   scripts/bench-restart.sh                      # 20 targets x 10k series = 200k series, 10 min
 #   TARGETS=100 DURATION=1800 scripts/bench-restart.sh   # the issue's 1M series, 30 min
 #
-# Env: VIGIL_BIN (bin/vigil), PROM_BIN (/tmp/peers/prometheus3), TARGETS, SERIES_PER_TARGET
-# (10000 = 50 gauges + 50 counters x 100), SCRAPE_INTERVAL (15s), DURATION (600), WORK_DIR
+# Env: VIGIL_BIN (bin/vigil), PROM_BIN (/tmp/peers/prometheus3), TARGETS, METRICS (50 gauges
+# and 50 counters per target), SERIES_PER_METRIC (100), SCRAPE_INTERVAL (15s), SCRAPE_TIMEOUT
+# (10s), DURATION (600), WORK_DIR
 # (/tmp/bench-restart), BENCH_OUT (WORK_DIR), BASE_PORT (26000: Vigil +90, Prometheus +91,
 # targets +101..). Only processes this script started are signalled.
 set -euo pipefail
@@ -22,6 +23,7 @@ TARGETS=${TARGETS:-20}
 SERIES_PER_METRIC=${SERIES_PER_METRIC:-100}
 METRICS=${METRICS:-50} # gauges and counters each, per target
 SCRAPE_INTERVAL=${SCRAPE_INTERVAL:-15s}
+SCRAPE_TIMEOUT=${SCRAPE_TIMEOUT:-10s}
 DURATION=${DURATION:-600}
 WORK_DIR=${WORK_DIR:-/tmp/bench-restart}
 BENCH_OUT=${BENCH_OUT:-$WORK_DIR}
@@ -42,7 +44,7 @@ trap cleanup EXIT
 GEN=$!; PIDS+=("$GEN")
 targets=$(for i in $(seq 0 $((TARGETS - 1))); do printf "'127.0.0.1:%d'," $((GPORT + i)); done)
 cat >"$RUN/prometheus.yml" <<YML
-global: {scrape_interval: $SCRAPE_INTERVAL, scrape_timeout: 10s}
+global: {scrape_interval: $SCRAPE_INTERVAL, scrape_timeout: $SCRAPE_TIMEOUT}
 scrape_configs:
   - job_name: avalanche
     static_configs: [{targets: [${targets%,}]}]
@@ -94,7 +96,10 @@ restart() {
 echo "ingesting: $TARGETS targets x $((2 * METRICS * SERIES_PER_METRIC)) series for ${DURATION}s into both servers ($RUN)" >&2
 start vigil; V=$PID; start prometheus; P=$PID
 sleep "$DURATION"
-for n in vigil prometheus; do echo "$n head series: $(head_series $n)" >&2; done
+# Both must hold the same data: every target up, the same series.
+for n in vigil prometheus; do
+  echo "$n head series: $(head_series $n), targets up: $(query $n 'count(up == 1)'), series with samples: $(query $n 'count({__name__=~"avalanche_.+"})')" >&2
+done
 kill -STOP "$GEN" # no scrapes while restarting: each restart has the machine to itself (and the other helpers)
 kill -9 "$V" "$P"; wait "$V" "$P" 2>/dev/null || true
 for n in vigil prometheus; do

@@ -77,7 +77,8 @@ restart() {
     kill -0 "$pid" 2>/dev/null || { echo "$name exited during restart" >&2; return 1; }
     [[ -z $tready ]] && curl -sf -o /dev/null "http://127.0.0.1:$port/-/ready" && tready=$(now)
     if [[ -n $tready ]]; then
-      local v; v=$(query "$name" 'count(avalanche_metric_mmmmm_0_0)' || true)
+      # last_over_time: the data may be older than the 5 min lookback by the time a server is up.
+      local v; v=$(query "$name" 'count(last_over_time(avalanche_metric_mmmmm_0_0[1h]))' || true)
       [[ -n $v && $v != 0 ]] && { tquery=$(now); break; }
     fi
     sleep 0.05
@@ -100,7 +101,10 @@ sleep "$DURATION"
 for n in vigil prometheus; do
   echo "$n head series: $(head_series $n), targets up: $(query $n 'count(up == 1)'), series with samples: $(query $n 'count({__name__=~"avalanche_.+"})')" >&2
 done
-kill -STOP "$GEN" # no scrapes while restarting: each restart has the machine to itself (and the other helpers)
+# No targets while restarting: each restart has the machine to itself (and the other helpers).
+# Stopped (not SIGSTOPped) targets refuse connections, so scrapes fail at once instead of
+# hanging until their timeout.
+kill -9 "$GEN"; wait "$GEN" 2>/dev/null || true
 kill -9 "$V" "$P"; wait "$V" "$P" 2>/dev/null || true
 for n in vigil prometheus; do
   restart "$n" kill9 >/dev/null

@@ -281,6 +281,7 @@ func loadHeadSnapshot(dir string, h *Head) (meta headSnapshotMeta, nSeries int, 
 		mint     = int64(math.MaxInt64)
 		maxt     = int64(math.MinInt64)
 		finished bool
+		nChunks  int
 	)
 	for !finished {
 		rec, err := r.next()
@@ -370,6 +371,7 @@ func loadHeadSnapshot(dir string, h *Head) (meta headSnapshotMeta, nSeries int, 
 			}
 			ms.logged = true
 			created = append(created, ms)
+			nChunks += len(closed) + int(hasOpen)
 		case snapRecStones:
 			ref := d.uvarint()
 			n := d.count(2)
@@ -412,6 +414,7 @@ func loadHeadSnapshot(dir string, h *Head) (meta headSnapshotMeta, nSeries int, 
 		h.indexSeries(ms) // the snapshot lists series in ref order: postings stay append-only
 	}
 	h.numSeries.Add(int64(len(created)))
+	h.metrics.chunks.Add(float64(nChunks))
 	h.lastRef.Store(max(h.lastRef.Load(), meta.lastRef))
 	if mint <= maxt {
 		h.updateTimes(mint, maxt)

@@ -48,6 +48,7 @@ func TestHeadSnapshotRestart(t *testing.T) {
 	dir := t.TempDir()
 	db, _ := openSnapDB(t, dir, snapOpts())
 	want := fillSnapshotDB(t, db)
+	chunks := testutil.ToFloat64(db.head.metrics.chunks)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +65,9 @@ func TestHeadSnapshotRestart(t *testing.T) {
 		t.Fatalf("replay status %+v: the WAL was replayed from segment %d, not after the snapshot", st, first)
 	}
 	compare(t, queryAll(t, db, math.MinInt64, math.MaxInt64), want)
+	if got := testutil.ToFloat64(db.head.metrics.chunks); got != chunks {
+		t.Fatalf("prometheus_tsdb_head_chunks %v after the restore, %v before", got, chunks)
+	}
 	// Appends go on where they stopped; new series get new refs.
 	fill(t, db, 60, 50*60*1000, 55*60*1000, 15000, want)
 	db.abandon() // crash: the old snapshot and the WAL after it

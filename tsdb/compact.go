@@ -255,6 +255,11 @@ func (db *DB) compactHead() error {
 		if hmin > hmax || hmax-hmin <= r*3/2 {
 			return nil
 		}
+		// The head is about to be truncated and the WAL checkpointed: a snapshot of the head
+		// before that would no longer match the WAL after it.
+		if err := db.removeHeadSnapshot(); err != nil {
+			return err
+		}
 		mint := rangeEnd(hmin, r) - r
 		maxt := mint + r
 		if err := db.persistHeadRange(mint, maxt); err != nil {

@@ -166,22 +166,6 @@ func (h *Head) dropIdleLabels() {
 	})
 }
 
-// getOrCreateWithRef is used by WAL replay: the series gets the ref it had before the restart.
-func (h *Head) getOrCreateWithRef(ref uint64, lset labels.Labels) *memSeries {
-	ms, created := h.series.getOrCreate(lset.Hash(), lset, func() uint64 { return ref })
-	if created {
-		h.indexSeries(ms)
-		h.numSeries.Add(1)
-		for {
-			cur := h.lastRef.Load()
-			if ref <= cur || h.lastRef.CompareAndSwap(cur, ref) {
-				break
-			}
-		}
-	}
-	return ms
-}
-
 // Appender returns a batch appender on the head.
 func (h *Head) Appender() *headAppender {
 	id := h.appenderID.Add(1)

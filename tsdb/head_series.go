@@ -25,6 +25,11 @@ type memChunk struct {
 
 // memSeries is a series in the head. Everything but ref and labelIDs is guarded by mu. The struct
 // is kept small: there is one per active series.
+//
+// The head snapshot (head_snapshot.go) writes and restores the sample data of a series (closed
+// chunks, open chunk and its appender state): a field added here that holds samples (native
+// histograms, start timestamps) must be added to writeHeadSnapshot and loadHeadSnapshot with a
+// new snapshotVersion, or a clean restart loses it (the WAL before the snapshot is not replayed).
 type memSeries struct {
 	mu  sync.Mutex
 	ref uint64

@@ -44,27 +44,34 @@ import (
 var version = commonversion.Version
 
 type flags struct {
-	storagePath       string
-	retentionTime     model.Duration
-	retentionSize     bytesFlag
-	minBlockDuration  model.Duration
-	maxBlockDuration  model.Duration
-	listenAddress     string
-	logLevel          string
-	logLevelVar       *slog.LevelVar // the logger's level, for the config's runtime.log_level
-	logFormat         string
-	enableLifecycle   bool
-	enableAdminAPI    bool
-	walSegmentSizeRaw bytesFlag
-	alerting          *alertingFlags
-	scrape            *scrapeFlags
-	api               *apiFlags
-	rules             *rulesFlags
-	pushgateway       *pushgatewayFlags
-	autoReload        *autoReloadFlags
-	operator          *operatorFlags
-	web               *webserver.Flags
-	remoteWrite       *remoteWriteFlags
+	storagePath        string
+	retentionTime      model.Duration
+	retentionSize      bytesFlag
+	minBlockDuration   model.Duration
+	maxBlockDuration   model.Duration
+	listenAddress      string
+	logLevel           string
+	logLevelVar        *slog.LevelVar // the logger's level, for the config's runtime.log_level
+	logFormat          string
+	enableLifecycle    bool
+	enableAdminAPI     bool
+	walSegmentSizeRaw  bytesFlag
+	snapshotOnShutdown bool
+	alerting           *alertingFlags
+	scrape             *scrapeFlags
+	api                *apiFlags
+	rules              *rulesFlags
+	pushgateway        *pushgatewayFlags
+	autoReload         *autoReloadFlags
+	operator           *operatorFlags
+	web                *webserver.Flags
+	remoteWrite        *remoteWriteFlags
+}
+
+// headSnapshotOnShutdown: --storage.tsdb.snapshot-on-shutdown (default on), or Prometheus's
+// --enable-feature=memory-snapshot-on-shutdown, which turns it on even with the --no- form.
+func (f *flags) headSnapshotOnShutdown() bool {
+	return f.snapshotOnShutdown || f.autoReload.feature("memory-snapshot-on-shutdown")
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -91,6 +98,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	app.Flag("storage.tsdb.min-block-duration", "Minimum duration of a data block before being persisted.").Default("2h").SetValue(&f.minBlockDuration)
 	app.Flag("storage.tsdb.max-block-duration", "Maximum duration compacted blocks may span. Default: 10% of the retention period.").SetValue(&f.maxBlockDuration)
 	app.Flag("storage.tsdb.wal-segment-size", "Size of a WAL segment file (e.g. 128MB).").Default("128MB").SetValue(&f.walSegmentSizeRaw)
+	app.Flag("storage.tsdb.snapshot-on-shutdown", "Write a snapshot of the in-memory head at shutdown, from which the next start restores it instead of replaying the WAL (Prometheus's --enable-feature=memory-snapshot-on-shutdown, which is accepted too). On by default in Vigil; --no-storage.tsdb.snapshot-on-shutdown turns it off. The WAL keeps everything the snapshot holds, so a damaged snapshot only means a WAL replay.").Default("true").BoolVar(&f.snapshotOnShutdown)
 	app.Flag("web.listen-address", "Address to listen on for UI, API, and telemetry.").Default(":9090").StringVar(&f.listenAddress)
 	app.Flag("web.enable-lifecycle", "Enable shutdown and reload via HTTP request.").BoolVar(&f.enableLifecycle)
 	app.Flag("web.enable-admin-api", "Enable API endpoints for admin control actions.").BoolVar(&f.enableAdminAPI)
@@ -288,11 +296,12 @@ func run(f *flags, logger *slog.Logger) error {
 		name: "storage",
 		start: func() (err error) {
 			db, err = tsdb.Open(dbDir, &tsdb.Options{
-				RetentionDuration: time.Duration(f.retentionTime).Milliseconds(),
-				MaxBytes:          int64(f.retentionSize),
-				MinBlockDuration:  time.Duration(f.minBlockDuration).Milliseconds(),
-				MaxBlockDuration:  time.Duration(f.maxBlockDuration).Milliseconds(),
-				WALSegmentSize:    int(f.walSegmentSizeRaw),
+				RetentionDuration:  time.Duration(f.retentionTime).Milliseconds(),
+				MaxBytes:           int64(f.retentionSize),
+				MinBlockDuration:   time.Duration(f.minBlockDuration).Milliseconds(),
+				MaxBlockDuration:   time.Duration(f.maxBlockDuration).Milliseconds(),
+				WALSegmentSize:     int(f.walSegmentSizeRaw),
+				SnapshotOnShutdown: f.headSnapshotOnShutdown(),
 			}, logger.With("component", "tsdb"), reg)
 			if err != nil {
 				return fmt.Errorf("opening storage: %w", err)

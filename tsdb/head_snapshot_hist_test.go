@@ -18,7 +18,7 @@ import (
 // floats with start timestamps, integer and float histograms, and series changing type (float
 // ↔ histogram, with start timestamps before the change), so that the head has closed and open
 // chunks of each kind (and open chunks of one kind after closed ones of the other).
-func fillMixedSnapshotDB(t *testing.T, db *DB, t0, t1 int64) {
+func fillMixedSnapshotDB(t testing.TB, db *DB, t0, t1 int64) {
 	t.Helper()
 	// The same sequences whatever [t0, t1): a fill goes on where the previous one stopped.
 	n := int(t1/15000) + 1

@@ -193,6 +193,8 @@ func FuzzHeadSnapshot(f *testing.F) {
 		f.Fatal(err)
 	}
 	fill(f, db, 3, 0, 20*60*1000, 15000, nil)
+	// Histogram open chunks, a series that changed type and start timestamp columns.
+	fillMixedSnapshotDB(f, db, 0, 14*60*1000)
 	if err := db.Delete(context.Background(), 0, 60000, mustMatcher(f, labels.MatchEqual, "i", "1")); err != nil {
 		f.Fatal(err)
 	}

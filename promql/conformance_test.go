@@ -112,7 +112,7 @@ type conformance struct {
 	counts  [3]int
 	reports []string
 	// unsupported evals by reason
-	nativeHistograms, startTimestamps int
+	nativeHistograms, histogramST int
 }
 
 func TestConformance(t *testing.T) {
@@ -136,6 +136,8 @@ func TestConformance(t *testing.T) {
 			MaxSamples: 10000,
 			Timeout:    100 * time.Second,
 			Parser:     parser.NewParser(promqltest.ParserOptions),
+			// As upstream's promqltest engine.
+			UseStartTimestamps: true,
 		}),
 	}
 	for _, f := range files {
@@ -144,7 +146,7 @@ func TestConformance(t *testing.T) {
 	for _, r := range c.reports {
 		t.Log(r)
 	}
-	fmt.Printf("unsupported by reason: %d need native histograms, %d need sample start timestamps\n", c.nativeHistograms, c.startTimestamps)
+	fmt.Printf("unsupported by reason: %d need native histograms, %d need start timestamps of histogram samples\n", c.nativeHistograms, c.histogramST)
 	if c.counts[failed] > 0 {
 		t.Errorf("%d conformance evals failed", c.counts[failed])
 	}
@@ -164,27 +166,38 @@ func (c *conformance) runFile(path string) {
 	}
 	st := newTestStorage(c.t)
 	defer func() { st.Close() }()
-	nativeLoaded, stLoaded := false, false
+	// histSTLost: a load had histogram samples with start timestamps the storage does not keep.
+	nativeLoaded, histSTLost := false, false
 	for _, cmd := range cmds {
 		switch cmd := cmd.(type) {
 		case *promqltest.Clear:
 			st.Close()
 			st = newTestStorage(c.t)
-			nativeLoaded, stLoaded = false, false
+			nativeLoaded, histSTLost = false, false
 		case *promqltest.Load:
 			nativeLoaded = nativeLoaded || cmd.NativeHistograms
-			stLoaded = stLoaded || cmd.StartTimestamps
 			app := st.Appender(context.Background())
 			_, inMem := st.(memStorage)
+			stApp, _ := app.(storage.STAppender)
+			if cmd.StartTimestamps && stApp == nil {
+				c.t.Fatalf("%s:%d: the load has start timestamps and %T does not store them", c.file, cmd.Line, app)
+			}
+			hstApp, _ := app.(storage.HistogramSTAppender)
 			for _, s := range cmd.Series {
 				if inMem {
 					s.Samples = tsdbCounterResetHints(s.Samples)
 				}
 				for _, p := range s.Samples {
 					var err error
-					if p.H != nil || p.FH != nil {
+					switch {
+					case (p.H != nil || p.FH != nil) && p.ST != 0 && hstApp != nil:
+						_, err = hstApp.AppendHistogramST(0, s.Metric, p.ST, p.T, p.H, p.FH)
+					case p.H != nil || p.FH != nil:
+						histSTLost = histSTLost || p.ST != 0
 						_, err = app.AppendHistogram(0, s.Metric, p.T, p.H, p.FH)
-					} else {
+					case p.ST != 0:
+						_, err = stApp.AppendST(0, s.Metric, p.ST, p.T, p.F)
+					default:
 						_, err = app.Append(0, s.Metric, p.T, p.F)
 					}
 					if err != nil {
@@ -208,17 +221,16 @@ func (c *conformance) runFile(path string) {
 			switch {
 			case err == nil:
 				c.counts[passed]++
-			case needsNative || nativeLoaded || stLoaded:
+			case needsNative || nativeLoaded || histSTLost:
 				// Only failing evals are unsupported: an eval that passes despite touching
 				// unsupported data counts as passed.
 				c.counts[unsupported]++
 				reason := "native histograms"
-				if stLoaded {
-					// Samples' start timestamps ("@st" lines) are not stored by Vigil's TSDB.
-					// Evals over loads with start timestamps count here even when the
-					// samples are histograms: what they test is the start timestamps.
-					c.startTimestamps++
-					reason = "start timestamps"
+				if histSTLost {
+					// The storage does not keep start timestamps of histogram samples:
+					// evals over loads with them count here.
+					c.histogramST++
+					reason = "start timestamps of histogram samples"
 				} else {
 					c.nativeHistograms++
 				}

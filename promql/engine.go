@@ -101,6 +101,11 @@ type EngineOpts struct {
 	// NoStepSubqueryIntervalFn returns the subquery step (ms) when a subquery has none; nil
 	// uses one minute, Prometheus's default evaluation interval.
 	NoStepSubqueryIntervalFn func(rangeMillis int64) int64
+	// UseStartTimestamps makes rate, increase, irate and resets use the samples' start
+	// timestamps (counter resets, the zero point of a counter that starts inside the range) and
+	// start_timestamp() return them, as upstream's option of the same name (Prometheus's
+	// --enable-feature=use-start-timestamps).
+	UseStartTimestamps bool
 }
 
 // DefaultParserOptions are the parser features the engine accepts by default.
@@ -123,6 +128,7 @@ type Engine struct {
 	parser        parser.Parser
 	noStepSubq    func(int64) int64
 	metrics       *engineMetrics
+	useST         bool
 }
 
 type engineMetrics struct {
@@ -200,6 +206,7 @@ func NewEngine(opts EngineOpts) *Engine {
 		parser:        opts.Parser,
 		noStepSubq:    opts.NoStepSubqueryIntervalFn,
 		metrics:       newEngineMetrics(opts.Reg, opts.MaxConcurrent),
+		useST:         opts.UseStartTimestamps,
 	}
 	if opts.MaxConcurrent > 0 {
 		ng.sem = make(chan struct{}, opts.MaxConcurrent)
@@ -417,6 +424,7 @@ func (q *query) execEvalStmt(ctx context.Context) (Value, annotations.Annotation
 		maxSamples:    q.ng.maxSamples,
 		noStepSubq:    q.ng.noStepSubq,
 		analysis:      newExprAnalysis(),
+		useST:         q.ng.useST,
 	}
 	if ev.interval == 0 {
 		ev.interval = 1

@@ -50,6 +50,8 @@ type evaluator struct {
 	// when it keeps none of the histograms it is emitted (it copies or reduces them):
 	// evalRangeFunction takes it and reuses its result histograms (histRateScratch).
 	histBorrow bool
+	// useST: functions read the samples' start timestamps (EngineOpts.UseStartTimestamps).
+	useST bool
 }
 
 // streamBorrowing streams a range function call to a consumer that keeps none of the
@@ -653,6 +655,7 @@ func hpointsSize(pts []HPoint) int {
 // values, reading each sample at most once and seeking over gaps.
 type sampleCursor struct {
 	it      storage.Iterator
+	wantST  bool // read start timestamps too (nst, pst)
 	done    bool
 	pending bool // nt/nf/nh hold the next unread sample (> last ref)
 	nt      int64
@@ -664,6 +667,8 @@ type sampleCursor struct {
 	ph      *histogram.FloatHistogram
 	phOut   bool                      // ph was returned by lookup: it must not be reused
 	spare   *histogram.FloatHistogram // a histogram read but never returned, to read into
+	nst     int64
+	pst     int64
 }
 
 // at reads the iterator's current sample of type vt into nt/nf/nh.
@@ -687,8 +692,11 @@ func (c *sampleCursor) reset(it storage.Iterator) {
 	if c.ph != nil && !c.phOut {
 		spare = c.ph
 	}
-	*c = sampleCursor{it: it, spare: spare}
+	*c = sampleCursor{it: it, spare: spare, wantST: c.wantST}
 }
+
+// st returns the start timestamp of the sample the last successful lookup returned (wantST).
+func (c *sampleCursor) st() int64 { return c.pst }
 
 func (c *sampleCursor) advance() {
 	if c.done {
@@ -697,6 +705,9 @@ func (c *sampleCursor) advance() {
 	}
 	if vt := c.it.Next(); vt != storage.ValNone {
 		c.at(vt)
+		if c.wantST {
+			c.nst = c.it.AtST()
+		}
 		c.pending = true
 		return
 	}
@@ -720,6 +731,9 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, *histogram.F
 		c.hasPrev = false
 		if vt := c.it.SeekTo(minT + 1); vt != storage.ValNone {
 			c.at(vt)
+			if c.wantST {
+				c.nst = c.it.AtST()
+			}
 			c.pending = true
 		} else {
 			c.done, c.pending = true, false
@@ -730,7 +744,7 @@ func (c *sampleCursor) lookup(ref, lookback int64) (int64, float64, *histogram.F
 			// Skipped without being returned: read the next histogram into it.
 			c.spare = c.ph
 		}
-		c.hasPrev, c.pt, c.pf, c.ph, c.phOut = true, c.nt, c.nf, c.nh, false
+		c.hasPrev, c.pt, c.pf, c.ph, c.phOut, c.pst = true, c.nt, c.nf, c.nh, false, c.nst
 		c.advance()
 	}
 	if !c.hasPrev || c.pt <= minT {
@@ -773,6 +787,11 @@ type window struct {
 	// window's histograms (the caller keeps none of them).
 	free    []*histogram.FloatHistogram
 	recycle bool
+	// wantST keeps the samples' start timestamps in sts, parallel to buf (in-memory sources,
+	// subquery results, have none: their start timestamps are 0).
+	wantST bool
+	sts    []int64
+	nst    int64
 }
 
 func (w *window) reset(it storage.Iterator) {
@@ -784,6 +803,7 @@ func (w *window) reset(it storage.Iterator) {
 	w.it, w.mem, w.memPos = it, nil, 0
 	w.hmem, w.hmemPos = nil, 0
 	w.buf = w.buf[:0]
+	w.sts = w.sts[:0]
 	w.head = 0
 	clear(w.hbuf)
 	w.hbuf, w.hhead = w.hbuf[:0], 0
@@ -840,12 +860,16 @@ func (w *window) at(vt storage.ValueType) bool {
 
 func (w *window) next() {
 	if w.it == nil {
+		w.nst = 0
 		w.nextMem()
 		return
 	}
 	for vt := w.it.Next(); vt != storage.ValNone; vt = w.it.Next() {
 		if !w.at(vt) {
 			continue
+		}
+		if w.wantST {
+			w.nst = w.it.AtST()
 		}
 		w.pending = true
 		return
@@ -868,6 +892,9 @@ func (w *window) seek(t int64) {
 		return
 	}
 	if w.at(vt) {
+		if w.wantST {
+			w.nst = w.it.AtST()
+		}
 		w.pending = true
 	} else {
 		w.next()
@@ -889,7 +916,7 @@ func (w *window) slide(lo, hi int64) []FPoint {
 		w.hhead++
 	}
 	if w.head == len(w.buf) && w.hhead == len(w.hbuf) {
-		w.buf, w.head = w.buf[:0], 0
+		w.buf, w.sts, w.head = w.buf[:0], w.sts[:0], 0
 		w.hbuf, w.hhead = w.hbuf[:0], 0
 		if !w.pending && !w.done {
 			w.next()
@@ -901,6 +928,10 @@ func (w *window) slide(lo, hi int64) []FPoint {
 	} else {
 		if w.head > 1024 && w.head > len(w.buf)/2 {
 			n := copy(w.buf, w.buf[w.head:])
+			if w.wantST {
+				copy(w.sts, w.sts[w.head:])
+				w.sts = w.sts[:n]
+			}
 			w.buf, w.head = w.buf[:n], 0
 		}
 		if w.hhead > 64 && w.hhead > len(w.hbuf)/2 {
@@ -922,10 +953,22 @@ func (w *window) slide(lo, hi int64) []FPoint {
 			w.hbuf = append(w.hbuf, HPoint{T: w.nt, H: w.nh})
 		default:
 			w.buf = append(w.buf, FPoint{T: w.nt, F: w.nf})
+			if w.wantST {
+				w.sts = append(w.sts, w.nst)
+			}
 		}
 		w.next()
 	}
 	return w.buf[w.head:]
+}
+
+// startTimestamps returns the start timestamps of the points the window holds, parallel to what
+// slide returned last; nil unless wantST.
+func (w *window) startTimestamps() []int64 {
+	if !w.wantST {
+		return nil
+	}
+	return w.sts[w.head:]
 }
 
 // matrixSelector evaluates a range vector selector for an instant query: the raw samples in
@@ -1010,6 +1053,7 @@ func (ev *evaluator) subqueryEvaluator(e *parser.SubqueryExpr, outerOffset, oute
 		currentSamples: ev.currentSamples,
 		analysis:       ev.analysis,
 		annos:          ev.annos,
+		useST:          ev.useST,
 	}
 	// The child attributes the samples it reads to ev's steps as it reads them, rather than
 	// keeping per-step arrays of its own: a subquery's steps are unbounded (30d:1ms is 2.6e9).
@@ -1167,6 +1211,9 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 	// The consumer does not keep the result histograms past emit: they are recycled.
 	borrow := ev.histBorrow
 	ev.histBorrow = false
+	// As upstream, only these functions read start timestamps, and only from storage:
+	// subqueries cut their propagation.
+	w.wantST = ev.useST && stFunctions[name]
 	checkCounter := name == "rate" || name == "increase"
 	// The possible-non-counter annotation is one per metric name: made once per name in a row,
 	// not once per series (the annotations are a set keyed by their text anyway).
@@ -1257,6 +1304,10 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 				st.read += int64(read)
 			}
 			call.ts, call.rangeStart, call.rangeEnd = ts, ref-p.rangeMs, ref
+			call.sts, call.repeat = nil, p.at != nil && step > 0
+			if w.wantST && !src.fromSubquery {
+				call.sts = w.startTimestamps()
+			}
 			if v, ok := fn(call, pts); ok {
 				out = growPoints(out, n)
 				out = append(out, FPoint{T: ts, F: v})
@@ -1295,7 +1346,13 @@ func (ev *evaluator) evalCall(e *parser.Call) Value {
 		return ev.evalInfo(e.Args)
 	case "timestamp":
 		if vs, ok := unwrapParens(e.Args[0]).(*parser.VectorSelector); ok {
-			return ev.evalTimestampOfSelector(vs)
+			return ev.evalTimestampOfSelector(vs, false)
+		}
+	case "start_timestamp":
+		// As upstream: only a selector given directly has start timestamps; over any other
+		// expression (and without UseStartTimestamps) the result is empty.
+		if vs, ok := e.Args[0].(*parser.VectorSelector); ok && ev.useST {
+			return ev.evalTimestampOfSelector(vs, true)
 		}
 	}
 	if _, ok := pointwiseFunctions[name]; ok || nativeHistogramFunctions[name] {
@@ -1397,12 +1454,23 @@ func (ev *evaluator) absentOverTime(e *parser.Call, mat Matrix) Matrix {
 }
 
 // evalTimestampOfSelector implements timestamp(selector): the timestamp of the sample the
-// selector picks, rather than of the evaluation step.
-func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
-	ss := ev.selectSeries(vs, 0, "timestamp")
+// selector picks, rather than of the evaluation step; with start, start_timestamp(selector):
+// that sample's start timestamp (0 when it has none).
+func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector, start bool) Matrix {
+	fn := "timestamp"
+	if start {
+		fn = "start_timestamp"
+	}
+	ss := ev.selectSeries(vs, 0, fn)
 	off := vs.OriginalOffset.Milliseconds()
 	var it storage.Iterator
-	var cur sampleCursor
+	cur := sampleCursor{wantST: start}
+	value := func(t int64) float64 {
+		if start {
+			return float64(cur.st()) / 1000
+		}
+		return float64(t) / 1000
+	}
 	var mat Matrix
 	buf := make([]FPoint, 0, ev.preallocSteps())
 	for ss.Next() {
@@ -1413,16 +1481,17 @@ func (ev *evaluator) evalTimestampOfSelector(vs *parser.VectorSelector) Matrix {
 		buf = buf[:0]
 		if vs.Timestamp != nil {
 			if t, _, _, ok := cur.lookup(*vs.Timestamp-off, ev.lookbackDelta); ok {
+				v := value(t)
 				for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 					ev.stepCheck(step, len(buf))
-					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
+					buf = append(buf, FPoint{T: ts, F: v})
 				}
 			}
 		} else {
 			for ts, step := ev.startTS, 0; ts <= ev.endTS; ts, step = ts+ev.interval, step+1 {
 				ev.stepCheck(step, len(buf))
 				if t, _, _, ok := cur.lookup(ts-off, ev.lookbackDelta); ok {
-					buf = append(buf, FPoint{T: ts, F: float64(t) / 1000})
+					buf = append(buf, FPoint{T: ts, F: value(t)})
 				}
 			}
 		}

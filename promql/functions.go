@@ -47,6 +47,13 @@ type rangeCall struct {
 	ts         int64 // evaluation step
 	rangeStart int64 // exclusive start of the nominal range
 	rangeEnd   int64 // inclusive end of the nominal range
+	// sts holds the start timestamps of the window's points (parallel to them) for the
+	// functions that use them (stFunctions), when the engine does; nil otherwise.
+	sts []int64
+	// repeat is set when the window is the previous step's again (an @-pinned argument):
+	// Prometheus evaluates such a step-invariant call once, so its per-series warnings are
+	// counted once.
+	repeat bool
 }
 
 // rangeFunc computes a range-vector function over the window pts (non-empty, sorted).
@@ -65,8 +72,8 @@ func init() {
 		"rate":                         func(c *rangeCall, p []FPoint) (float64, bool) { return extrapolatedRate(c, p, true, true) },
 		"increase":                     func(c *rangeCall, p []FPoint) (float64, bool) { return extrapolatedRate(c, p, true, false) },
 		"delta":                        func(c *rangeCall, p []FPoint) (float64, bool) { return extrapolatedRate(c, p, false, false) },
-		"irate":                        func(_ *rangeCall, p []FPoint) (float64, bool) { return instantValue(p, true) },
-		"idelta":                       func(_ *rangeCall, p []FPoint) (float64, bool) { return instantValue(p, false) },
+		"irate":                        func(c *rangeCall, p []FPoint) (float64, bool) { return instantValue(p, c.sts, true) },
+		"idelta":                       func(_ *rangeCall, p []FPoint) (float64, bool) { return instantValue(p, nil, false) },
 		"avg_over_time":                avgOverTime,
 		"count_over_time":              func(_ *rangeCall, p []FPoint) (float64, bool) { return float64(len(p)), true },
 		"sum_over_time":                sumOverTime,
@@ -119,13 +126,16 @@ func init() {
 		},
 		"time":      funcTime,
 		"timestamp": funcTimestamp,
-		"vector":    funcVector,
-		"scalar":    funcScalar,
-		"absent":    funcAbsent,
-		"clamp":     funcClamp,
-		"clamp_min": funcClampMin,
-		"clamp_max": funcClampMax,
-		"round":     funcRound,
+		// start_timestamp over a selector is evalTimestampOfSelector; over any other
+		// expression it has no start timestamps to return.
+		"start_timestamp": dropAll,
+		"vector":          funcVector,
+		"scalar":          funcScalar,
+		"absent":          funcAbsent,
+		"clamp":           funcClamp,
+		"clamp_min":       funcClampMin,
+		"clamp_max":       funcClampMax,
+		"round":           funcRound,
 		"max_of": func(_ *evaluator, v []Vector, _ parser.Expressions, enh *evalNodeHelper) Vector {
 			return append(enh.Out, Sample{F: math.Max(v[0][0].F, v[1][0].F)})
 		},
@@ -146,7 +156,6 @@ func init() {
 		"histogram_avg":    dropAll,
 		"histogram_stddev": dropAll,
 		"histogram_stdvar": dropAll,
-		"start_timestamp":  dropAll,
 		"days_in_month": dateFunc(func(t time.Time) float64 {
 			return float64(32 - time.Date(t.Year(), t.Month(), 32, 0, 0, 0, 0, time.UTC).Day())
 		}),
@@ -195,7 +204,12 @@ func extrapolatedRate(c *rangeCall, pts []FPoint, isCounter, isRate bool) (float
 	if c.p.anchored || c.p.smoothed {
 		return extendedRate(c, pts, isCounter, isRate)
 	}
-	if len(pts) < 2 {
+	var sts []int64
+	if isCounter {
+		sts = c.sts
+	}
+	// Two points are needed, or one whose start timestamp is inside the range.
+	if len(pts) < 2 && !(isCounter && startsInRange(sts, c.rangeStart, pts[0].T)) {
 		return 0, false
 	}
 	rangeStart, rangeEnd := c.rangeStart, c.rangeEnd
@@ -203,26 +217,34 @@ func extrapolatedRate(c *rangeCall, pts []FPoint, isCounter, isRate bool) (float
 	firstT, lastT := pts[0].T, pts[n].T
 	result := pts[n].F - pts[0].F
 	if isCounter {
-		for i := 1; i < len(pts); i++ {
-			if pts[i].F < pts[i-1].F {
-				result += pts[i-1].F
-			}
-		}
+		result += c.counterResetCorrection(pts, sts)
 	}
 	durationToStart := float64(firstT-rangeStart) / 1000
 	durationToEnd := float64(rangeEnd-lastT) / 1000
 	sampledInterval := float64(lastT-firstT) / 1000
-	averageDurationBetweenSamples := sampledInterval / float64(n)
+	var averageDurationBetweenSamples float64
+	if n > 0 {
+		averageDurationBetweenSamples = sampledInterval / float64(n)
+	}
 	extrapolationThreshold := averageDurationBetweenSamples * 1.1
 
-	if durationToStart >= extrapolationThreshold {
-		durationToStart = averageDurationBetweenSamples / 2
-	}
-	if isCounter && result > 0 && pts[0].F >= 0 {
-		// Counters cannot go negative: do not extrapolate past the counter's zero point.
-		durationToZero := sampledInterval * (pts[0].F / result)
-		if durationToZero < durationToStart {
-			durationToStart = durationToZero
+	if isCounter && startsInRange(sts, rangeStart, firstT) {
+		// The counter was zero at its start timestamp: count from there instead of
+		// extrapolating to the left. With a single point there is no extrapolation to the
+		// right either (the threshold is 0).
+		durationToStart = 0
+		sampledInterval = float64(lastT-sts[0]) / 1000
+		result += pts[0].F
+	} else {
+		if durationToStart >= extrapolationThreshold {
+			durationToStart = averageDurationBetweenSamples / 2
+		}
+		if isCounter && result > 0 && pts[0].F >= 0 {
+			// Counters cannot go negative: do not extrapolate past the counter's zero point.
+			durationToZero := sampledInterval * (pts[0].F / result)
+			if durationToZero < durationToStart {
+				durationToStart = durationToZero
+			}
 		}
 	}
 	if durationToEnd >= extrapolationThreshold {
@@ -339,8 +361,9 @@ func extendFloats(floats []FPoint, mint, maxt int64, smoothed bool) []FPoint {
 	return append(out, FPoint{T: maxt, F: right})
 }
 
-// instantValue implements irate and idelta from the last two samples.
-func instantValue(pts []FPoint, isRate bool) (float64, bool) {
+// instantValue implements irate and idelta from the last two samples; sts are the samples'
+// start timestamps (irate only).
+func instantValue(pts []FPoint, sts []int64, isRate bool) (float64, bool) {
 	if len(pts) < 2 {
 		return 0, false
 	}
@@ -350,7 +373,7 @@ func instantValue(pts []FPoint, isRate bool) (float64, bool) {
 		return 0, false
 	}
 	result := last.F
-	if !isRate || !(last.F < prev.F) {
+	if !isRate || !isCounterReset(pts, sts, len(pts)-1) {
 		result = last.F - prev.F
 	}
 	if isRate {
@@ -469,7 +492,7 @@ func resets(c *rangeCall, pts []FPoint) (float64, bool) {
 	}
 	n := 0
 	for i := first + 1; i < len(pts); i++ {
-		if pts[i].F < pts[i-1].F {
+		if isCounterReset(pts, c.sts, i) {
 			n++
 		}
 	}

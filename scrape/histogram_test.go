@@ -321,7 +321,7 @@ func TestNativeHistogramDefaultProtocols(t *testing.T) {
 		if sc.ScrapeProtocols[0] != tc.want {
 			t.Errorf("%q: first protocol %s, want %s", tc.yml, sc.ScrapeProtocols[0], tc.want)
 		}
-		if h := newLoopConfig(sc).acceptHeader; !strings.HasPrefix(h, config.ScrapeProtocolsHeaders[tc.want]) {
+		if h := newLoopConfig(sc, Options{}).acceptHeader; !strings.HasPrefix(h, config.ScrapeProtocolsHeaders[tc.want]) {
 			t.Errorf("%q: Accept %s", tc.yml, h)
 		}
 	}

@@ -76,9 +76,10 @@ type loopConfig struct {
 	convertNHCB      bool
 	bucketLimit      int   // native_histogram_bucket_limit, 0: none
 	maxSchema        int32 // from native_histogram_min_bucket_factor
+	parseST          bool  // Options.ParseST
 }
 
-func newLoopConfig(cfg *config.ScrapeConfig) loopConfig {
+func newLoopConfig(cfg *config.ScrapeConfig, opts Options) loopConfig {
 	lc := loopConfig{
 		interval:                 time.Duration(cfg.ScrapeInterval),
 		timeout:                  time.Duration(cfg.ScrapeTimeout),
@@ -102,6 +103,7 @@ func newLoopConfig(cfg *config.ScrapeConfig) loopConfig {
 		convertNHCB:      cfg.ConvertClassicHistogramsToNHCBEnabled(),
 		bucketLimit:      int(cfg.NativeHistogramBucketLimit),
 		maxSchema:        pickSchema(cfg.NativeHistogramMinBucketFactor),
+		parseST:          opts.ParseST,
 	}
 	if cfg.EnableCompression {
 		lc.acceptEncoding = "gzip"
@@ -492,6 +494,9 @@ func (sl *scrapeLoop) appendFrom(app storage.Appender, body io.Reader, contentTy
 		ConvertClassicHistogramsToNHCB:          sl.cfg.convertNHCB,
 		KeepClassicOnClassicAndNativeHistograms: sl.cfg.alwaysClassic,
 		FallbackContentType:                     sl.cfg.fallbackType,
+		// With start timestamps, OpenMetrics _created lines are read as the start timestamps
+		// of their series (StartTimestamp) rather than as samples, as upstream.
+		OpenMetricsSkipSTSeries: sl.cfg.parseST,
 	}
 	if contentType != sl.probedType || !sl.probed {
 		probe, _ := textparse.New(nil, contentType, sl.symbols, opts)
@@ -794,14 +799,18 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 			aerr = storage.ErrOutOfBounds
 		default:
 			r.appended++
-			ref, aerr = r.appendSample(ref, t, val, h, fh)
+			var st int64
+			if sl.cfg.parseST {
+				st = p.StartTimestamp() // costly for OpenMetrics: only when wanted
+			}
+			ref, aerr = r.appendSample(ref, st, t, val, h, fh)
 			if errors.Is(aerr, storage.ErrUnknownSeriesRef) {
 				// Head truncation removed the cached series (it had no samples for a while):
 				// build its labels again so that it is created anew.
 				if r.lset, err = sl.seriesLabels(p, r.lset); err != nil {
 					return err
 				}
-				ref, aerr = r.appendSample(0, t, val, h, fh)
+				ref, aerr = r.appendSample(0, st, t, val, h, fh)
 			}
 		}
 		track := parsedTS == nil || sl.cfg.trackTimestampsStaleness
@@ -838,9 +847,14 @@ func (r *appendRun) entries(p textparse.Parser) (err error) {
 }
 
 // appendSample appends a float (h and fh nil) or a native histogram sample of the current
-// series.
-func (r *appendRun) appendSample(ref storage.SeriesRef, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
+// series, with its start timestamp st when it has one and the storage keeps them.
+func (r *appendRun) appendSample(ref storage.SeriesRef, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
 	if h == nil && fh == nil {
+		if st != 0 {
+			if sta, ok := r.app.(storage.STAppender); ok {
+				return sta.AppendST(ref, r.lset, st, t, v)
+			}
+		}
 		return r.app.Append(ref, r.lset, t, v)
 	}
 	// Invalid histograms are refused here, before storage, with upstream's histogram.Error,
@@ -853,6 +867,11 @@ func (r *appendRun) appendSample(ref storage.SeriesRef, t int64, v float64, h *h
 	}
 	if err != nil {
 		return ref, err
+	}
+	if st != 0 {
+		if sta, ok := r.app.(storage.HistogramSTAppender); ok {
+			return sta.AppendHistogramST(ref, r.lset, st, t, h, fh)
+		}
 	}
 	return r.app.AppendHistogram(ref, r.lset, t, h, fh)
 }

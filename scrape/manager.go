@@ -38,6 +38,11 @@ type Options struct {
 	// (the shared discovery of jobs generated from Prometheus Operator resources); nil means the
 	// usual one. The job's discoverer is reused while its SD config is unchanged.
 	JobDiscoverer func(job string) discovery.Discoverer
+	// ParseST makes the samples' start timestamps (created timestamps) part of what is
+	// scraped, as Prometheus's --enable-feature=st-storage does: OpenMetrics "<name>_created"
+	// lines and the protobuf format's created timestamps become the start timestamps of the
+	// series' samples (appended with storage.STAppender) instead of samples of their own.
+	ParseST bool
 }
 
 // Manager runs one scrape pool per scrape config and applies configuration reloads. Its methods

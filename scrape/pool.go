@@ -77,7 +77,7 @@ func newScrapePool(m *Manager, cfg *config.ScrapeConfig, client *http.Client) *s
 		logger:   m.logger.With("scrape_pool", cfg.JobName),
 		updates:  make(chan providerUpdate),
 		cfg:      cfg,
-		lcfg:     newLoopConfig(cfg),
+		lcfg:     newLoopConfig(cfg, m.opts),
 		client:   client,
 		active:   map[uint64]*Target{},
 		loops:    map[uint64]*scrapeLoop{},
@@ -394,7 +394,7 @@ func (p *scrapePool) reload(cfg *config.ScrapeConfig, client *http.Client, plan 
 	p.mtx.Lock()
 	defer p.mtx.Unlock()
 	old := p.client
-	p.cfg, p.lcfg, p.client = cfg, newLoopConfig(cfg), client
+	p.cfg, p.lcfg, p.client = cfg, newLoopConfig(cfg, p.m.opts), client
 	p.syncLocked(true)
 	// The old loops are stopped; their keep-alive connections are of no further use.
 	old.CloseIdleConnections()

@@ -185,3 +185,21 @@ type errSeriesSet struct{ err error }
 func (errSeriesSet) Next() bool   { return false }
 func (errSeriesSet) At() Series   { return nil }
 func (s errSeriesSet) Err() error { return s.err }
+
+// STAppender is implemented by appenders that store sample start timestamps (the created
+// timestamp of a counter, the start of a delta's interval): what upstream's AppenderV2.Append
+// takes as its st argument. It is optional: callers test for it with a type assertion and fall
+// back to Append (losing the start timestamp) when the storage lacks it.
+type STAppender interface {
+	// AppendST is Append with the sample's start timestamp st (ms). st == 0 means "none" and
+	// makes AppendST exactly Append, as upstream's AppenderV2 with st 0. Any other st is
+	// stored as given, even when it is not before t: readers judge it (PromQL ignores a start
+	// timestamp at or after its sample's timestamp when looking for resets, as upstream).
+	AppendST(ref SeriesRef, lset labels.Labels, st, t int64, v float64) (SeriesRef, error)
+}
+
+// HistogramSTAppender is STAppender for native histogram samples: AppendHistogram with a
+// start timestamp. Optional in the same way; tsdb does not implement it yet.
+type HistogramSTAppender interface {
+	AppendHistogramST(ref SeriesRef, lset labels.Labels, st, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (SeriesRef, error)
+}

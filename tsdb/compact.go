@@ -57,7 +57,7 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 		bc ChunkBuilder
 		it storage.Iterator
 	)
-	bc.ts, bc.vs = make([]int64, 0, blockChunkSamples), make([]float64, 0, blockChunkSamples)
+	bc.ts, bc.vs, bc.sts = make([]int64, 0, blockChunkSamples), make([]float64, 0, blockChunkSamples), make([]int64, 0, blockChunkSamples)
 	for i, s := range series {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -94,8 +94,10 @@ func writeBlock(ctx context.Context, parent string, series []*selectedSeries, mi
 type ChunkBuilder struct {
 	metas []chunks.Meta
 
-	ts []int64
-	vs []float64
+	ts    []int64
+	vs    []float64
+	sts   []int64 // start timestamps of the float samples (0: none)
+	hasST bool    // some float sample of the chunk being built has a start timestamp: EncST
 
 	hist       histchunk.Chunk
 	happ       histchunk.Appender
@@ -107,14 +109,20 @@ type ChunkBuilder struct {
 
 // Reset starts a new series.
 func (bc *ChunkBuilder) Reset() {
-	bc.metas, bc.ts, bc.vs, bc.hist, bc.happ = bc.metas[:0], bc.ts[:0], bc.vs[:0], nil, nil
+	bc.metas, bc.ts, bc.vs, bc.sts, bc.hasST, bc.hist, bc.happ = bc.metas[:0], bc.ts[:0], bc.vs[:0], bc.sts[:0], false, nil, nil
 }
 
 // AddFloat adds a float sample.
-func (bc *ChunkBuilder) AddFloat(t int64, v float64) {
+func (bc *ChunkBuilder) AddFloat(t int64, v float64) { bc.AddFloatST(t, v, 0) }
+
+// AddFloatST adds a float sample with its start timestamp st (0: none). A chunk holding a
+// sample with a start timestamp is written as an EncST chunk.
+func (bc *ChunkBuilder) AddFloatST(t int64, v float64, st int64) {
 	bc.flushHist()
 	bc.ts = append(bc.ts, t)
 	bc.vs = append(bc.vs, v)
+	bc.sts = append(bc.sts, st)
+	bc.hasST = bc.hasST || st != 0
 	if len(bc.ts) == blockChunkSamples {
 		bc.flushFloats()
 	}
@@ -139,7 +147,8 @@ func (bc *ChunkBuilder) add(it storage.Iterator) error {
 	for vt := it.Next(); vt != storage.ValNone; vt = it.Next() {
 		switch vt {
 		case storage.ValFloat:
-			bc.AddFloat(it.At())
+			t, v := it.At()
+			bc.AddFloatST(t, v, it.AtST())
 		case storage.ValHistogram:
 			t, h := it.AtHistogram(&bc.h)
 			bc.AddHistogram(t, h, nil)
@@ -160,8 +169,14 @@ func (bc *ChunkBuilder) flushFloats() {
 	if len(bc.ts) == 0 {
 		return
 	}
-	bc.metas = append(bc.metas, chunks.Meta{MinTime: bc.ts[0], MaxTime: bc.ts[len(bc.ts)-1], Chunk: chunkenc.Encode(bc.ts, bc.vs)})
-	bc.ts, bc.vs = bc.ts[:0], bc.vs[:0]
+	var c []byte
+	if bc.hasST {
+		c = chunkenc.EncodeST(bc.ts, bc.vs, bc.sts)
+	} else {
+		c = chunkenc.Encode(bc.ts, bc.vs)
+	}
+	bc.metas = append(bc.metas, chunks.Meta{MinTime: bc.ts[0], MaxTime: bc.ts[len(bc.ts)-1], Chunk: c})
+	bc.ts, bc.vs, bc.sts, bc.hasST = bc.ts[:0], bc.vs[:0], bc.sts[:0], false
 }
 
 func (bc *ChunkBuilder) flushHist() {
@@ -245,6 +260,11 @@ func (db *DB) compactHead() error {
 		hmin, hmax := h.MinTime(), h.MaxTime()
 		if hmin > hmax || hmax-hmin <= r*3/2 {
 			return nil
+		}
+		// The head is about to be truncated and the WAL checkpointed: a snapshot of the head
+		// before that would no longer match the WAL after it.
+		if err := db.removeHeadSnapshot(); err != nil {
+			return err
 		}
 		mint := rangeEnd(hmin, r) - r
 		maxt := mint + r

@@ -102,26 +102,93 @@ func Open(dir string, opts *Options, logger *slog.Logger, reg prometheus.Registe
 	if err != nil {
 		return nil, err
 	}
-	hc, err := openHeadChunks(filepath.Join(dir, headChunksDirname), defaultHeadChunkSeg)
+	start := time.Now()
+	from, err := db.openHead(hm)
 	if err != nil {
 		db.wal.close()
 		return nil, err
 	}
-	db.head = newHead(o.MinBlockDuration, db.wal, hm, hc)
-	if maxt := db.blocksMaxTime(); maxt > 0 {
-		// Samples older than the newest block belong to blocks; the head refuses them.
-		db.head.minValidT.Store(maxt)
-	}
-	start := time.Now()
-	if err := db.wal.replay(db.head, logger); err != nil {
+	if err := db.wal.replay(db.head, logger, from); err != nil {
 		db.wal.close()
+		db.head.chunks.close()
 		return nil, fmt.Errorf("replaying the WAL: %w", err)
 	}
+	db.metrics.replayDuration.Set(time.Since(start).Seconds())
 	logger.Info("WAL replayed", "duration", time.Since(start), "series", db.head.NumSeries(),
-		"mint", db.head.MinTime(), "maxt", db.head.MaxTime())
+		"mint", db.head.MinTime(), "maxt", db.head.MaxTime(), "from_snapshot", from >= 0)
 	go db.run()
 	go db.verifyBlocks(db.Blocks())
 	return db, nil
+}
+
+// openHead creates the head, from the head snapshot when there is a usable one. It returns the
+// first WAL segment to replay after the snapshot, or -1 when the whole WAL must be replayed.
+func (db *DB) openHead(hm *headMetrics) (int, error) {
+	chunksDir := filepath.Join(db.dir, headChunksDirname)
+	newEmptyHead := func() error {
+		hc, err := openHeadChunks(chunksDir, defaultHeadChunkSeg)
+		if err != nil {
+			return err
+		}
+		db.head = newHead(db.opts.MinBlockDuration, db.wal, hm, hc)
+		if maxt := db.blocksMaxTime(); maxt > 0 {
+			// Samples older than the newest block belong to blocks; the head refuses them.
+			db.head.minValidT.Store(maxt)
+		}
+		return nil
+	}
+	if _, err := os.Stat(snapshotPath(db.dir)); err != nil {
+		return -1, newEmptyHead()
+	}
+	start := time.Now()
+	from, n, err := db.loadSnapshot(chunksDir, hm)
+	if err == nil {
+		db.logger.Info("head restored from the snapshot written at shutdown", "series", n,
+			"duration", time.Since(start), "replaying_wal_from_segment", from)
+		return from, nil
+	}
+	db.metrics.snapshotErrors.Inc()
+	db.logger.Error("head snapshot cannot be used; replaying the whole WAL instead (nothing is lost, it holds everything)",
+		"file", snapshotPath(db.dir), "err", err)
+	if db.head != nil {
+		db.head.chunks.close()
+		db.head = nil
+	}
+	if err := db.removeHeadSnapshot(); err != nil {
+		return -1, err
+	}
+	return -1, newEmptyHead()
+}
+
+// loadSnapshot restores the head from the snapshot and checks that the WAL still holds every
+// segment after it.
+func (db *DB) loadSnapshot(chunksDir string, hm *headMetrics) (int, int, error) {
+	hc, err := openHeadChunksKeep(chunksDir, defaultHeadChunkSeg)
+	if err != nil {
+		return -1, 0, err
+	}
+	db.head = newHead(db.opts.MinBlockDuration, db.wal, hm, hc)
+	if maxt := db.blocksMaxTime(); maxt > 0 {
+		db.head.minValidT.Store(maxt)
+	}
+	meta, n, err := loadHeadSnapshot(db.dir, db.head)
+	if err != nil {
+		return -1, 0, err
+	}
+	if _, cpIdx, err := wal.LastCheckpoint(db.wal.dir); err == nil && cpIdx >= meta.walSegment {
+		return -1, 0, fmt.Errorf("stale: the WAL was checkpointed up to segment %d after the snapshot (segment %d)", cpIdx, meta.walSegment)
+	}
+	first, last, err := db.wal.w.Segments()
+	if err != nil {
+		return -1, 0, fmt.Errorf("listing WAL segments: %w", err)
+	}
+	if first > meta.walSegment || last < meta.walSegment {
+		return -1, 0, fmt.Errorf("the WAL holds segments %d..%d, the snapshot needs %d onwards", first, last, meta.walSegment)
+	}
+	if meta.minValidT > db.head.minValidT.Load() {
+		db.head.minValidT.Store(meta.minValidT)
+	}
+	return meta.walSegment, n, nil
 }
 
 // verifyBlocks reads every chunk of the blocks found at start once, in the background, so that
@@ -276,6 +343,12 @@ func (db *DB) Close() error {
 	db.cmtx.Lock()
 	defer db.cmtx.Unlock()
 	var errs []error
+	if db.opts.SnapshotOnShutdown {
+		if err := db.writeHeadSnapshot(); err != nil {
+			// The WAL has everything: the next start replays it.
+			db.logger.Error("writing the head snapshot failed; the next start replays the WAL", "err", err)
+		}
+	}
 	if err := db.wal.close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the WAL: %w", err))
 	}

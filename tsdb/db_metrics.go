@@ -21,6 +21,8 @@ type dbMetrics struct {
 	reloads           prometheus.Counter
 	reloadsFailed     prometheus.Counter
 	cleanStart        prometheus.Gauge
+	snapshotErrors    prometheus.Counter
+	replayDuration    prometheus.Gauge
 }
 
 func newDBMetrics(reg prometheus.Registerer, db *DB) *dbMetrics {
@@ -55,6 +57,12 @@ func newDBMetrics(reg prometheus.Registerer, db *DB) *dbMetrics {
 		reloadsFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "prometheus_tsdb_reloads_failures_total", Help: "Number of times the database failed to reloadBlocks block data from disk.",
 		}),
+		snapshotErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "prometheus_tsdb_snapshot_replay_error_total", Help: "Total number snapshot replays that failed.",
+		}),
+		replayDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "prometheus_tsdb_data_replay_duration_seconds", Help: "Time taken to replay the data on disk.",
+		}),
 		cleanStart: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "prometheus_tsdb_clean_start",
 			Help: "-1: lockfile is disabled. 0: a lockfile from a previous execution was replaced. 1: lockfile creation was clean",
@@ -63,6 +71,7 @@ func newDBMetrics(reg prometheus.Registerer, db *DB) *dbMetrics {
 	if reg != nil {
 		reg.MustRegister(m.compactions, m.headCompactions, m.compactionsFailed, m.blockOpenFailures,
 			m.retentionTime, m.retentionSize, m.chunkCorruptions, m.reloads, m.reloadsFailed, m.cleanStart,
+			m.snapshotErrors, m.replayDuration,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "prometheus_tsdb_blocks_loaded", Help: "Number of blocks currently loaded.",
 			}, func() float64 { return float64(len(db.Blocks())) }),

@@ -15,6 +15,9 @@ type Options struct {
 	WALSegmentSize int
 	// NoLockfile skips the lock file (tests that open a dir twice on purpose).
 	NoLockfile bool
+	// SnapshotOnShutdown writes a snapshot of the head at Close, from which the next Open
+	// restores the head instead of replaying the WAL (Prometheus's memory-snapshot-on-shutdown).
+	SnapshotOnShutdown bool
 }
 
 // DefaultOptions are the Prometheus defaults.
@@ -24,5 +27,8 @@ func DefaultOptions() *Options {
 		MinBlockDuration:  2 * 3600 * 1000,
 		MaxBlockDuration:  36 * 3600 * 1000,
 		WALSegmentSize:    128 << 20,
+		// On in Vigil (off in Prometheus): the snapshot only adds to the WAL, which still holds
+		// everything, so a bad one costs a WAL replay and nothing else.
+		SnapshotOnShutdown: true,
 	}
 }

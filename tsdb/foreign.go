@@ -31,7 +31,7 @@ import (
 //   - a directory without the marker (written by a Vigil before the marker existed) is Vigil's
 //     only if nothing in it is foreign: every WAL segment is empty or starts with a record in
 //     Vigil's framing with a valid checksum, every block index starts with Vigil's magic "VGIX",
-//     and no other file or directory is present besides lock, wal/, chunks_head/, alertmanager/,
+//     and no other file or directory is present besides lock, wal/, chunks_head/, head_snapshot/, alertmanager/,
 //     snapshots/, pushgateway/ and remote_write/ (and import-state.json). The marker is then
 //     written and Open goes on.
 //
@@ -120,6 +120,8 @@ func checkOwnDir(dir string) (writeMarker bool, err error) {
 		p := filepath.Join(dir, name)
 		switch {
 		case name == MarkerFilename || name == "lock" || name == ImportStateFilename:
+		case name == snapshotDirname && e.IsDir():
+			// The head snapshot written at clean shutdown (head_snapshot.go).
 		case (name == "alertmanager" || name == "snapshots" || name == "pushgateway" || name == "remote_write") && e.IsDir():
 			// Written by Vigil's alerting (notification log, silences), by the snapshot API, by
 			// the Pushgateway API (the pushed groups) and by remote write (each queue's WAL

@@ -51,6 +51,9 @@ type Head struct {
 	batchPool sync.Pool
 	histPool  sync.Pool // the same for histogram samples
 	builders  sync.Pool // *labels.ScratchBuilder for queriedLabels
+	// stCols holds the start timestamp columns of the series that have them (head_st.go).
+	stCols      stColumns
+	stBatchPool sync.Pool // appenders' pendingST buffers
 }
 
 func newHead(chunkRange int64, w walLog, m *headMetrics, hc *headChunks) *Head {
@@ -163,22 +166,6 @@ func (h *Head) dropIdleLabels() {
 	})
 }
 
-// getOrCreateWithRef is used by WAL replay: the series gets the ref it had before the restart.
-func (h *Head) getOrCreateWithRef(ref uint64, lset labels.Labels) *memSeries {
-	ms, created := h.series.getOrCreate(lset.Hash(), lset, func() uint64 { return ref })
-	if created {
-		h.indexSeries(ms)
-		h.numSeries.Add(1)
-		for {
-			cur := h.lastRef.Load()
-			if ref <= cur || h.lastRef.CompareAndSwap(cur, ref) {
-				break
-			}
-		}
-	}
-	return ms
-}
-
 // Appender returns a batch appender on the head.
 func (h *Head) Appender() *headAppender {
 	id := h.appenderID.Add(1)
@@ -207,7 +194,11 @@ func (a *headAppender) recycle() {
 		clear(b[:cap(b)]) // drop series and histograms
 		a.head.histPool.Put(&b)
 	}
-	a.samples, a.newSeries, a.hists, a.splits = nil, nil, nil, nil
+	if cap(a.stSamples) > 0 {
+		b := a.stSamples[:0]
+		a.head.stBatchPool.Put(&b)
+	}
+	a.samples, a.newSeries, a.hists, a.splits, a.stSamples = nil, nil, nil, nil, nil
 }
 
 // newSeries is a series the batch must log before its samples, with the labels it was appended
@@ -229,6 +220,7 @@ type headAppender struct {
 	samples    []pendingSample
 	hists      []pendingHistogram
 	splits     []batchSplit
+	stSamples  []pendingST // start timestamps of some of samples, in order (AppendST)
 	newSeries  []newSeries
 	minT, maxT int64
 	done       bool
@@ -347,6 +339,7 @@ type walBuffers struct {
 	samples        []record.RefSample
 	hists          []record.RefHistogramSample
 	fhists         []record.RefFloatHistogramSample
+	samplesST      []record.RefSampleST
 	b1, b2, b3, b4 []byte
 	c1, c2, c3, c4 []byte // snappy-compressed forms
 }
@@ -373,11 +366,17 @@ func (a *headAppender) Commit() error {
 		ns.s.mu.Unlock()
 	}
 	var appended, dropped int
-	a.segments(func(floats []pendingSample, hists []pendingHistogram) error {
+	k := 0 // next of a.stSamples
+	a.segments(func(off int, floats []pendingSample, hists []pendingHistogram) error {
 		for i := range floats {
 			p := &floats[i]
+			var st int64
+			if k < len(a.stSamples) && a.stSamples[k].i == off+i {
+				st = a.stSamples[k].st
+				k++
+			}
 			p.s.mu.Lock()
-			if p.s.append(p.t, p.v, h) {
+			if p.s.appendST(p.t, p.v, st, h) {
 				appended++
 			} else {
 				dropped++ // a concurrent appender committed the same or a newer sample first
@@ -477,8 +476,8 @@ func (a *headAppender) log() error {
 		recs = append(recs, rec)
 	}
 	segs, seg := len(a.splits)+1, 0
-	err := a.segments(func(floats []pendingSample, hists []pendingHistogram) error {
-		recs = buf.sampleRecords(recs, floats, hists)
+	err := a.segments(func(off int, floats []pendingSample, hists []pendingHistogram) error {
+		recs = a.sampleRecords(buf, recs, off, floats, hists)
 		if seg++; seg < segs {
 			// Each segment's records must be logged before the buffers are reused.
 			if err := h.wal.Log(recs...); err != nil {
@@ -495,20 +494,22 @@ func (a *headAppender) log() error {
 }
 
 // segments calls f with the batch's floats and histograms, segment by segment (see batchSplit).
-func (a *headAppender) segments(f func([]pendingSample, []pendingHistogram) error) error {
+// off is the index in a.samples of the segment's first float.
+func (a *headAppender) segments(f func(off int, floats []pendingSample, hists []pendingHistogram) error) error {
 	fi, hi := 0, 0
 	for _, sp := range a.splits {
-		if err := f(a.samples[fi:sp.floats], a.hists[hi:sp.hists]); err != nil {
+		if err := f(fi, a.samples[fi:sp.floats], a.hists[hi:sp.hists]); err != nil {
 			return err
 		}
 		fi, hi = sp.floats, sp.hists
 	}
-	return f(a.samples[fi:], a.hists[hi:])
+	return f(fi, a.samples[fi:], a.hists[hi:])
 }
 
-// sampleRecords appends the records of floats and hists to recs: floats, then integer
-// histograms, then float histograms.
-func (buf *walBuffers) sampleRecords(recs [][]byte, floats []pendingSample, hists []pendingHistogram) [][]byte {
+// sampleRecords appends the records of floats and hists to recs: floats (one SamplesST record
+// when some of them have start timestamps), then integer histograms, then float histograms.
+// off is the index of floats[0] in a.samples.
+func (a *headAppender) sampleRecords(buf *walBuffers, recs [][]byte, off int, floats []pendingSample, hists []pendingHistogram) [][]byte {
 	var enc record.Encoder
 	compress := func(b []byte, c *[]byte) []byte {
 		rec := record.Compress(b, *c)
@@ -517,7 +518,9 @@ func (buf *walBuffers) sampleRecords(recs [][]byte, floats []pendingSample, hist
 		}
 		return rec
 	}
-	if len(floats) > 0 {
+	if sts := a.stsOf(off, len(floats)); len(sts) > 0 {
+		recs = append(recs, compress(buf.logSamplesST(off, floats, sts), &buf.c2))
+	} else if len(floats) > 0 {
 		buf.samples = buf.samples[:0]
 		for _, p := range floats {
 			buf.samples = append(buf.samples, record.RefSample{Ref: p.s.ref, T: p.t, V: p.v})
@@ -613,6 +616,7 @@ func (h *Head) truncate(mint int64) map[uint64]struct{} {
 	})
 	var b labels.ScratchBuilder
 	for _, s := range dead {
+		h.forgetST(s)
 		ls := h.seriesLabels(s, &b)
 		h.series.remove(s, ls.Hash())
 		removed[s.ref] = struct{}{}

@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -14,7 +16,8 @@ import (
 // headChunks keeps the head's completed chunks in memory-mapped files instead of the Go heap: a
 // series then holds 24 bytes per closed chunk instead of the chunk, and the kernel pages chunk
 // data in and out as queries need it. The files are a cache of what the WAL holds, so they need
-// no checksums and are deleted at start (WAL replay rebuilds them).
+// no checksums and are deleted at start (WAL replay rebuilds them), unless a head snapshot refers
+// to them (it carries a CRC of every chunk it uses, see head_snapshot.go).
 //
 // Each segment file is mapped shared and read-only once, at its full size; chunks are written
 // with pwrite, which the shared mapping sees at once, so a segment is never remapped. Segments whose chunks are all older than the head are retired on truncation and
@@ -70,6 +73,83 @@ func openHeadChunks(dir string, segSize int64) (*headChunks, error) {
 	hc.readCnd = sync.NewCond(&hc.readMu)
 	hc.segs.Store(&[]*hcSegment{})
 	return hc, nil
+}
+
+// openHeadChunksKeep opens the head chunk files keeping the segments there, for a head
+// snapshot that refers to their chunks (checked against the snapshot's CRCs as it loads). New
+// chunks go to new segments. Segments nothing refers to are retired at the next truncation
+// (their maxT stays MinInt64 unless setLoadedMaxT says otherwise).
+func openHeadChunksKeep(dir string, segSize int64) (*headChunks, error) {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, fmt.Errorf("creating head chunks directory: %w", err)
+	}
+	hc := &headChunks{dir: dir, segSize: segSize, readers: map[uint64]int{}}
+	hc.readCnd = sync.NewCond(&hc.readMu)
+	hc.segs.Store(&[]*hcSegment{})
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing head chunks: %w", err)
+	}
+	var segs []*hcSegment
+	for _, e := range entries {
+		id, err := strconv.Atoi(e.Name())
+		if err != nil || e.IsDir() || len(e.Name()) != 6 {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(dir, e.Name()), os.O_RDWR, 0)
+		if err != nil {
+			hc.closeSegs(segs)
+			return nil, fmt.Errorf("opening head chunk segment: %w", err)
+		}
+		fi, err := f.Stat()
+		if err == nil && fi.Size() > segSize {
+			err = fmt.Errorf("head chunk segment %s is larger (%d bytes) than the segment size", e.Name(), fi.Size())
+		}
+		if err != nil {
+			f.Close()
+			hc.closeSegs(segs)
+			return nil, err
+		}
+		data, err := syscall.Mmap(int(f.Fd()), 0, int(segSize), syscall.PROT_READ, syscall.MAP_SHARED)
+		if err != nil {
+			f.Close()
+			hc.closeSegs(segs)
+			return nil, fmt.Errorf("mapping head chunk segment: %w", err)
+		}
+		for len(segs) <= id {
+			segs = append(segs, nil)
+		}
+		segs[id] = &hcSegment{id: id, f: f, data: data, off: fi.Size(), maxT: math.MinInt64}
+		hc.nextID = id + 1
+	}
+	hc.segs.Store(&segs)
+	return hc, nil
+}
+
+func (hc *headChunks) closeSegs(segs []*hcSegment) {
+	for _, s := range segs {
+		if s != nil {
+			s.close(false)
+		}
+	}
+}
+
+// setLoadedMaxT records the newest chunk end in each kept segment, as found in the snapshot.
+func (hc *headChunks) setLoadedMaxT(maxT map[int]int64) {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	for _, s := range *hc.segs.Load() {
+		if t, ok := maxT[s.idOrMinus()]; ok && s != nil {
+			s.maxT = max(s.maxT, t)
+		}
+	}
+}
+
+func (s *hcSegment) idOrMinus() int {
+	if s == nil {
+		return -1
+	}
+	return s.id
 }
 
 func (hc *headChunks) newSegment() (*hcSegment, error) {

@@ -123,8 +123,11 @@ func (s *memSeries) appendHistogram(t int64, hi *histogram.Histogram, fh *histog
 	if cut {
 		if s.open.NumSamples() > 0 {
 			lt := s.lastT()
-			s.closed = append(s.closed, memChunk{ref: h.storeChunk(s.open.Bytes(), lt), minT: s.openMinT, maxT: lt})
+			s.closed = append(s.closed, memChunk{ref: h.storeChunk(s.withST(nil, s.open.Bytes(), h), lt), minT: s.openMinT, maxT: lt})
 			s.open = chunkenc.OpenChunk{}
+			if s.hasST {
+				h.stColumn(s).Reset()
+			}
 		} else if s.hist.active() {
 			s.closeHistChunk(h)
 		}

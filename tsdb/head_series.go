@@ -25,6 +25,11 @@ type memChunk struct {
 
 // memSeries is a series in the head. Everything but ref and labelIDs is guarded by mu. The struct
 // is kept small: there is one per active series.
+//
+// The head snapshot (head_snapshot.go) writes and restores the sample data of a series (closed
+// chunks, open chunk and its appender state): a field added here that holds samples (native
+// histograms, start timestamps) must be added to writeHeadSnapshot and loadHeadSnapshot with a
+// new snapshotVersion, or a clean restart loses it (the WAL before the snapshot is not replayed).
 type memSeries struct {
 	mu  sync.Mutex
 	ref uint64
@@ -60,6 +65,9 @@ type memSeries struct {
 	logged bool
 	// removed is set when truncation drops the series; appenders holding it look it up again.
 	removed bool
+	// hasST is set once the series has a start timestamp column (see head_st.go); it fits in
+	// the struct's padding.
+	hasST bool
 }
 
 func newMemSeries(ref uint64, labelIDs string) *memSeries {
@@ -103,14 +111,24 @@ func (s *memSeries) hasOpen() bool { return s.open.NumSamples() > 0 || s.hist.ac
 
 // append adds a committed sample (caller holds mu). It returns false for a duplicate, which is
 // dropped.
-func (s *memSeries) append(t int64, v float64, h *Head) bool {
+func (s *memSeries) append(t int64, v float64, h *Head) bool { return s.appendST(t, v, 0, h) }
+
+// appendST is append with the sample's start timestamp st (0: none).
+func (s *memSeries) appendST(t int64, v float64, st int64, h *Head) bool {
 	if t <= s.lastT() {
 		return false
 	}
-	if n := s.open.NumSamples(); n == 0 || n >= samplesPerChunk || t >= rangeEnd(s.openMinT, h.chunkRange) {
+	n := s.open.NumSamples()
+	if st != 0 && !s.hasST {
+		h.startST(s)
+	}
+	if n == 0 || n >= samplesPerChunk || t >= rangeEnd(s.openMinT, h.chunkRange) {
 		s.cutChunk(t, h)
 	}
 	s.open.Append(t, v)
+	if s.hasST {
+		h.stColumn(s).Append(t, st)
+	}
 	return true
 }
 
@@ -122,7 +140,10 @@ func (s *memSeries) cutChunk(t int64, h *Head) {
 		b := s.open.Bytes()
 		hint = len(b) + len(b)/8
 		lt := s.lastT()
-		s.closed = append(s.closed, memChunk{ref: h.storeChunk(b, lt), minT: s.openMinT, maxT: lt})
+		s.closed = append(s.closed, memChunk{ref: h.storeChunk(s.withST(nil, b, h), lt), minT: s.openMinT, maxT: lt})
+		if s.hasST {
+			h.stColumn(s).Reset()
+		}
 	} else if s.hist.active() {
 		s.closeHistChunk(h)
 		s.hist = nil // the series is a float series again
@@ -172,6 +193,9 @@ func (s *memSeries) truncateBefore(mint int64, h *Head) int {
 	if len(s.closed) == 0 && s.hasOpen() && s.lastT() < mint {
 		s.open = chunkenc.OpenChunk{}
 		s.hist = nil
+		if s.hasST {
+			h.stColumn(s).Reset()
+		}
 		n++
 	}
 	return n
@@ -204,7 +228,7 @@ func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head, openB
 		if s.hist.active() {
 			cp = s.hist.appendBytes(cp)
 		} else {
-			cp = append(cp, s.open.Bytes()...)
+			cp = s.appendOpenBytes(cp, h)
 		}
 		if openBuf != nil {
 			*openBuf = cp
@@ -212,6 +236,15 @@ func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head, openB
 		dst = append(dst, chunkEntry{data: cp, minT: s.openMinT, maxT: s.lastT()})
 	}
 	return dst, nil
+}
+
+// appendOpenBytes appends the open float chunk's bytes to dst: with the start timestamp column
+// (an EncST chunk) when the series has start timestamps.
+func (s *memSeries) appendOpenBytes(dst []byte, h *Head) []byte {
+	if !s.hasST {
+		return append(dst, s.open.Bytes()...)
+	}
+	return chunkenc.AppendWithST(dst, s.open.Bytes(), h.stColumn(s).Bytes())
 }
 
 // overlaps reports whether the series has samples in [mint, maxt] (caller holds mu).

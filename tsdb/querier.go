@@ -85,6 +85,7 @@ type mergedSample struct {
 	v  float64
 	h  *histogram.Histogram
 	fh *histogram.FloatHistogram
+	st int64
 }
 
 func (m *mergedSample) valueType() storage.ValueType {
@@ -194,6 +195,15 @@ func (c *chunkIter) errs() error {
 	return c.float.Err()
 }
 
+// AtST returns the current sample's start timestamp, 0 when it has none (histogram chunks
+// hold no start timestamps).
+func (c *chunkIter) AtST() int64 {
+	if c.hist {
+		return 0
+	}
+	return c.float.AtST()
+}
+
 func (it *seriesIterator) reset(s *selectedSeries) {
 	it.s, it.ci, it.started, it.err, it.vt = s, -1, false, nil, storage.ValNone
 	clear(it.merged) // drop histograms of the previous series
@@ -236,7 +246,7 @@ func (it *seriesIterator) mergeAll() {
 			if t < it.s.mint || t > it.s.maxt || c.dels.InBounds(t) {
 				continue
 			}
-			m := mergedSample{t: t, v: v}
+			m := mergedSample{t: t, v: v, st: ci.AtST()}
 			switch vt {
 			case storage.ValHistogram:
 				_, m.h = ci.hit.AtHistogram(nil)
@@ -309,8 +319,13 @@ func (it *seriesIterator) AtFloatHistogram(fh *histogram.FloatHistogram) (int64,
 	return it.chk.hit.AtFloatHistogram(fh)
 }
 
-// AtST returns 0: start timestamps are not stored.
-func (it *seriesIterator) AtST() int64 { return 0 }
+// AtST returns the current sample's start timestamp, 0 when it has none.
+func (it *seriesIterator) AtST() int64 {
+	if it.ci == math.MaxInt32 {
+		return it.merged[it.mergedI].st
+	}
+	return it.chk.AtST()
+}
 
 func (it *seriesIterator) setChunkErr(err error) {
 	it.err = fmt.Errorf("reading chunk of series %s: %w", it.s.Labels(), err)

@@ -104,6 +104,8 @@ func setupAPI(f *flags, db *tsdb.DB, scraping *scrapeRuntime, rules apiv1.RulesR
 		Timeout:       time.Duration(af.queryTimeout),
 		LookbackDelta: time.Duration(af.lookbackDelta),
 		MaxConcurrent: af.maxConcurrency,
+		// --enable-feature=use-start-timestamps, as Prometheus.
+		UseStartTimestamps: f.autoReload != nil && f.autoReload.feature("use-start-timestamps"),
 	})
 	host, err := os.Hostname()
 	if err != nil {

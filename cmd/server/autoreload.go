@@ -33,14 +33,30 @@ func registerAutoReloadFlags(app *kingpin.Application) *autoReloadFlags {
 		Default("true").BoolVar(&f.enabled)
 	app.Flag("config.auto-reload-interval", "How often to check the configuration files for changes (at least 1s).").
 		Default("30s").SetValue(&f.interval)
-	app.Flag("enable-feature", "Prometheus feature flags, comma separated (may be repeated). Vigil knows: auto-reload-config (accepted for Prometheus 3 compatibility; automatic reloading is on by default). Other names are logged and ignored, as Prometheus does with unknown ones.").
+	app.Flag("enable-feature", "Prometheus feature flags, comma separated (may be repeated). Vigil knows: auto-reload-config (accepted for Prometheus 3 compatibility; automatic reloading is on by default), memory-snapshot-on-shutdown (on by default, see --storage.tsdb.snapshot-on-shutdown), use-start-timestamps (rate, increase, irate, resets and start_timestamp() use the samples' start timestamps), st-storage (scraped OpenMetrics _created lines and protobuf created timestamps become the samples' start timestamps; Vigil stores start timestamps whenever it is given them). Other names are logged and ignored, as Prometheus does with unknown ones.").
 		StringsVar(&f.features)
 	return &f
 }
 
 // knownFeatures are the --enable-feature names Vigil acts on.
 var knownFeatures = map[string]string{
-	"auto-reload-config": "Automatic configuration file reloading enabled (deprecated in Prometheus 3 for --config.auto-reload; on by default in Vigil)",
+	"auto-reload-config":   "Automatic configuration file reloading enabled (deprecated in Prometheus 3 for --config.auto-reload; on by default in Vigil)",
+	"use-start-timestamps": "PromQL uses sample start timestamps in rate, increase, irate, resets and start_timestamp()",
+	"st-storage":           "Scrapes read created timestamps as the samples' start timestamps (OpenMetrics _created lines are no longer series); Vigil stores start timestamps whenever it is given them",
+	// Acted on by the storage (--storage.tsdb.snapshot-on-shutdown, on by default).
+	"memory-snapshot-on-shutdown": "Head snapshot on shutdown enabled (on by default in Vigil)",
+}
+
+// feature tells whether --enable-feature names name.
+func (f *autoReloadFlags) feature(name string) bool {
+	for _, list := range f.features {
+		for _, n := range strings.Split(list, ",") {
+			if strings.TrimSpace(n) == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resolve applies the feature flags and returns the interval of automatic reloads (0: off).

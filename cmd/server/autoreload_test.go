@@ -118,3 +118,26 @@ func TestAutoReloadFlags(t *testing.T) {
 		}
 	}
 }
+
+// The head snapshot at shutdown: on by default, off with the --no- flag, and Prometheus's
+// feature flag turns it on whatever the Vigil flag says.
+func TestHeadSnapshotFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"--no-storage.tsdb.snapshot-on-shutdown"}, false},
+		{[]string{"--no-storage.tsdb.snapshot-on-shutdown", "--enable-feature=memory-snapshot-on-shutdown"}, true},
+		{[]string{"--no-storage.tsdb.snapshot-on-shutdown", "--enable-feature=exemplar-storage, memory-snapshot-on-shutdown"}, true},
+		{[]string{"--no-storage.tsdb.snapshot-on-shutdown", "--enable-feature=auto-reload-config"}, false},
+	} {
+		f, err := parseFlags(tc.args)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got := f.headSnapshotOnShutdown(); got != tc.want {
+			t.Errorf("%v: snapshot on shutdown %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}

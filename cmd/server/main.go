@@ -45,30 +45,37 @@ import (
 var version = commonversion.Version
 
 type flags struct {
-	storagePath       string
-	retentionTime     model.Duration
-	retentionSize     bytesFlag
-	minBlockDuration  model.Duration
-	maxBlockDuration  model.Duration
-	listenAddress     string
-	logLevel          string
-	logLevelVar       *slog.LevelVar // the logger's level, for the config's runtime.log_level
-	logFormat         string
-	enableLifecycle   bool
-	enableAdminAPI    bool
-	walSegmentSizeRaw bytesFlag
-	alerting          *alertingFlags
-	scrape            *scrapeFlags
-	api               *apiFlags
-	rules             *rulesFlags
-	pushgateway       *pushgatewayFlags
-	autoReload        *autoReloadFlags
-	operator          *operatorFlags
-	web               *webserver.Flags
-	remoteWrite       *remoteWriteFlags
+	storagePath        string
+	retentionTime      model.Duration
+	retentionSize      bytesFlag
+	minBlockDuration   model.Duration
+	maxBlockDuration   model.Duration
+	listenAddress      string
+	logLevel           string
+	logLevelVar        *slog.LevelVar // the logger's level, for the config's runtime.log_level
+	logFormat          string
+	enableLifecycle    bool
+	enableAdminAPI     bool
+	walSegmentSizeRaw  bytesFlag
+	snapshotOnShutdown bool
+	alerting           *alertingFlags
+	scrape             *scrapeFlags
+	api                *apiFlags
+	rules              *rulesFlags
+	pushgateway        *pushgatewayFlags
+	autoReload         *autoReloadFlags
+	operator           *operatorFlags
+	web                *webserver.Flags
+	remoteWrite        *remoteWriteFlags
 
 	// releaseStartupPages: --runtime.release-startup-pages (internal/residency).
 	releaseStartupPages bool
+}
+
+// headSnapshotOnShutdown: --storage.tsdb.snapshot-on-shutdown (default on), or Prometheus's
+// --enable-feature=memory-snapshot-on-shutdown, which turns it on even with the --no- form.
+func (f *flags) headSnapshotOnShutdown() bool {
+	return f.snapshotOnShutdown || f.autoReload.feature("memory-snapshot-on-shutdown")
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -95,6 +102,7 @@ func parseFlagsOf(app *kingpin.Application, args []string) (*flags, error) {
 	app.Flag("storage.tsdb.min-block-duration", "Minimum duration of a data block before being persisted.").Default("2h").SetValue(&f.minBlockDuration)
 	app.Flag("storage.tsdb.max-block-duration", "Maximum duration compacted blocks may span. Default: 10% of the retention period.").SetValue(&f.maxBlockDuration)
 	app.Flag("storage.tsdb.wal-segment-size", "Size of a WAL segment file (e.g. 128MB).").Default("128MB").SetValue(&f.walSegmentSizeRaw)
+	app.Flag("storage.tsdb.snapshot-on-shutdown", "Write a snapshot of the in-memory head at shutdown, from which the next start restores it instead of replaying the WAL (Prometheus's --enable-feature=memory-snapshot-on-shutdown, which is accepted too). On by default in Vigil; --no-storage.tsdb.snapshot-on-shutdown turns it off. The WAL keeps everything the snapshot holds, so a damaged snapshot only means a WAL replay.").Default("true").BoolVar(&f.snapshotOnShutdown)
 	app.Flag("web.listen-address", "Address to listen on for UI, API, and telemetry.").Default(":9090").StringVar(&f.listenAddress)
 	app.Flag("runtime.release-startup-pages", "Drop the executable's pages that only start-up used (package init functions of the Kubernetes client, cloud SDKs, …) from the resident set, after the package init functions ran and again once the server is ready; they stay in the page cache and come back on use.").Default("true").BoolVar(&f.releaseStartupPages)
 	app.Flag("web.enable-lifecycle", "Enable shutdown and reload via HTTP request.").BoolVar(&f.enableLifecycle)
@@ -297,11 +305,12 @@ func run(f *flags, logger *slog.Logger) error {
 		name: "storage",
 		start: func() (err error) {
 			db, err = tsdb.Open(dbDir, &tsdb.Options{
-				RetentionDuration: time.Duration(f.retentionTime).Milliseconds(),
-				MaxBytes:          int64(f.retentionSize),
-				MinBlockDuration:  time.Duration(f.minBlockDuration).Milliseconds(),
-				MaxBlockDuration:  time.Duration(f.maxBlockDuration).Milliseconds(),
-				WALSegmentSize:    int(f.walSegmentSizeRaw),
+				RetentionDuration:  time.Duration(f.retentionTime).Milliseconds(),
+				MaxBytes:           int64(f.retentionSize),
+				MinBlockDuration:   time.Duration(f.minBlockDuration).Milliseconds(),
+				MaxBlockDuration:   time.Duration(f.maxBlockDuration).Milliseconds(),
+				WALSegmentSize:     int(f.walSegmentSizeRaw),
+				SnapshotOnShutdown: f.headSnapshotOnShutdown(),
 			}, logger.With("component", "tsdb"), reg)
 			if err != nil {
 				return fmt.Errorf("opening storage: %w", err)
@@ -351,7 +360,10 @@ func run(f *flags, logger *slog.Logger) error {
 		start: func() (err error) {
 			rl := addConfigFile(coord, f.scrape.configFile, reg, logger, crds.wrapLoad)
 			rl.Add("remote_write", remoteW.ApplyConfig)
-			scraping, err = setupScrape(rl, db, reg, logger, crds.jobDiscoverer())
+			scraping, err = setupScrape(rl, db, reg, logger, crds.jobDiscoverer(), func(o *scrape.Options) {
+				// --enable-feature=st-storage: created timestamps become start timestamps.
+				o.ParseST = f.autoReload.feature("st-storage")
+			})
 			if err != nil {
 				return err
 			}

@@ -41,13 +41,17 @@ func (s *scrapeRuntime) Stop() {
 // embedded default), which it loads: a configuration that does not load at startup is an
 // error, Vigil does not start with nothing to do. Later reloads come from the reload
 // coordinator (SIGHUP, /-/reload).
-func setupScrape(rl *reloader, app storage.Appendable, reg prometheus.Registerer, logger *slog.Logger, jobDiscoverer func(string) discovery.Discoverer) (*scrapeRuntime, error) {
+func setupScrape(rl *reloader, app storage.Appendable, reg prometheus.Registerer, logger *slog.Logger, jobDiscoverer func(string) discovery.Discoverer, extra ...func(*scrape.Options)) (*scrapeRuntime, error) {
 	reg.MustRegister(kubernetes.Collectors()...)
 	reg.MustRegister(discovery.RefreshCollectors()...)
 	scrape.UserAgent = "Vigil/" + version
 	discovery.UserAgent = "Vigil/" + version
 	kubernetes.UserAgent = "Vigil/" + version
-	m := scrape.NewManager(&scrape.Options{JobDiscoverer: jobDiscoverer}, logger.With("component", "scrape"), app, reg)
+	opts := &scrape.Options{JobDiscoverer: jobDiscoverer}
+	for _, f := range extra {
+		f(opts)
+	}
+	m := scrape.NewManager(opts, logger.With("component", "scrape"), app, reg)
 	// What can reject a file that loads is checked before anything applies it (and by
 	// `vigil check config`).
 	rl.Check("config", validateConfig)

@@ -61,8 +61,10 @@ var testParser = parser.NewParser(ParserOptions)
 
 // Point is one loaded sample.
 type Point struct {
-	T int64
-	F float64
+	// ST is the sample's start timestamp (ms) from an "@st" line; 0 when it has none.
+	ST int64
+	T  int64
+	F  float64
 	// H or FH, when set, make the point a native histogram sample (F is then unused).
 	H  *histogram.Histogram
 	FH *histogram.FloatHistogram
@@ -205,11 +207,6 @@ func Parse(input string) ([]any, error) {
 	return cmds, nil
 }
 
-func isSTLine(l string) bool {
-	sp := strings.IndexAny(l, " \t")
-	return sp >= 0 && strings.HasSuffix(l[:sp], "@st")
-}
-
 func parseLoad(lines []string, i int) (int, *Load, error) {
 	parts := patLoad.FindStringSubmatch(lines[i])
 	if parts == nil {
@@ -220,6 +217,12 @@ func parseLoad(lines []string, i int) (int, *Load, error) {
 		return i, nil, fmt.Errorf("line %d: invalid step definition %q: %w", i+1, parts[2], err)
 	}
 	cmd := &Load{Line: i + 1, Interval: time.Duration(gap), NativeHistograms: parts[1] == "with_nhcb"}
+	// An "@st" line gives the start timestamps of the sample line that follows it (as upstream).
+	var (
+		pendingST       []parser.SequenceValue
+		pendingSTMetric labels.Labels
+		pendingSTLine   int
+	)
 	for i+1 < len(lines) {
 		i++
 		l := lines[i]
@@ -228,7 +231,14 @@ func parseLoad(lines []string, i int) (int, *Load, error) {
 			break
 		}
 		if isSTLine(l) {
-			// Start timestamps are not stored by Vigil; remember that the load had them.
+			if pendingST != nil {
+				return i, nil, fmt.Errorf("line %d: @st line has no following sample line", pendingSTLine+1)
+			}
+			metric, vals, err := parseSTLine(l)
+			if err != nil {
+				return i, nil, fmt.Errorf("line %d: %w", i+1, err)
+			}
+			pendingST, pendingSTMetric, pendingSTLine = vals, metric, i
 			cmd.StartTimestamps = true
 			continue
 		}
@@ -239,15 +249,31 @@ func parseLoad(lines []string, i int) (int, *Load, error) {
 		if err != nil {
 			return i, nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
+		if pendingST != nil {
+			if !labels.Equal(metric, pendingSTMetric) {
+				return i, nil, fmt.Errorf("line %d: @st metric does not match the following sample line metric", pendingSTLine+1)
+			}
+			if len(pendingST) != len(vals) {
+				return i, nil, fmt.Errorf("line %d: @st line has %d values but sample line has %d", pendingSTLine+1, len(pendingST), len(vals))
+			}
+		}
 		ls := LoadSeries{Metric: metric}
 		ts := StartTime
-		for _, v := range vals {
+		for k, v := range vals {
 			switch {
 			case v.Histogram != nil:
 				cmd.NativeHistograms = true
-				ls.Samples = append(ls.Samples, Point{T: ts.UnixMilli(), FH: v.Histogram})
+				p := Point{T: ts.UnixMilli(), FH: v.Histogram}
+				if pendingST != nil && !pendingST[k].Omitted {
+					p.ST = p.T + int64(pendingST[k].Value)
+				}
+				ls.Samples = append(ls.Samples, p)
 			case !v.Omitted:
-				ls.Samples = append(ls.Samples, Point{T: ts.UnixMilli(), F: v.Value})
+				p := Point{T: ts.UnixMilli(), F: v.Value}
+				if pendingST != nil && !pendingST[k].Omitted {
+					p.ST = p.T + int64(pendingST[k].Value)
+				}
+				ls.Samples = append(ls.Samples, p)
 			}
 			ts = ts.Add(cmd.Interval)
 		}
@@ -261,6 +287,10 @@ func parseLoad(lines []string, i int) (int, *Load, error) {
 		if !replaced {
 			cmd.Series = append(cmd.Series, ls)
 		}
+		pendingST = nil
+	}
+	if pendingST != nil {
+		return i, nil, fmt.Errorf("line %d: @st line has no following sample line", pendingSTLine+1)
 	}
 	if parts[1] == "with_nhcb" {
 		if err := cmd.withNHCB(); err != nil {

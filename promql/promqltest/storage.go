@@ -69,14 +69,28 @@ func (a *memAppender) Append(_ storage.SeriesRef, lset labels.Labels, t int64, v
 	return 0, nil
 }
 
-func (a *memAppender) AppendHistogram(_ storage.SeriesRef, lset labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
+// AppendST implements storage.STAppender.
+func (a *memAppender) AppendST(_ storage.SeriesRef, lset labels.Labels, st, t int64, v float64) (storage.SeriesRef, error) {
+	a.pending = append(a.pending, struct {
+		l labels.Labels
+		p Point
+	}{lset, Point{ST: st, T: t, F: v}})
+	return 0, nil
+}
+
+func (a *memAppender) AppendHistogram(ref storage.SeriesRef, lset labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return a.AppendHistogramST(ref, lset, 0, t, h, fh)
+}
+
+// AppendHistogramST implements storage.HistogramSTAppender.
+func (a *memAppender) AppendHistogramST(_ storage.SeriesRef, lset labels.Labels, st, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
 	if (h == nil) == (fh == nil) {
 		return 0, fmt.Errorf("series %s: exactly one of h and fh must be set", lset)
 	}
 	a.pending = append(a.pending, struct {
 		l labels.Labels
 		p Point
-	}{lset, Point{T: t, H: h, FH: fh}})
+	}{lset, Point{ST: st, T: t, H: h, FH: fh}})
 	return 0, nil
 }
 
@@ -251,8 +265,8 @@ func (it *memIterator) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *h
 	return p.T, fh
 }
 
-// AtST returns 0: the test storage keeps no start timestamps.
-func (it *memIterator) AtST() int64 { return 0 }
+// AtST returns the current sample's start timestamp (0: none).
+func (it *memIterator) AtST() int64 { return it.samples[it.i].ST }
 
 func (it *memIterator) At() (int64, float64) { p := it.samples[it.i]; return p.T, p.F }
 func (it *memIterator) AtT() int64           { return it.samples[it.i].T }

@@ -66,18 +66,19 @@ type queue struct {
 	metadataSource  MetadataSource
 	metadataMap     atomic.Pointer[map[string]Metadata]
 
-	refs     refTable  // WAL series → record, owned by the watcher goroutine
-	gen      *arenaGen // the series records, written by the watcher goroutine
-	pairBuf  []uint32  // scratch space of the watcher goroutine
-	labelBuf []byte
-	shards   []*shard // owned by the watcher goroutine
-	dec      record.Decoder
-	samples  []record.RefSample // decoding buffers
-	hists    []record.RefHistogramSample
-	fhists   []record.RefFloatHistogramSample
-	hbuf     []sample
-	hrefs    []uint64
-	lastCP   int // index of the last checkpoint whose series were read
+	refs      refTable  // WAL series → record, owned by the watcher goroutine
+	gen       *arenaGen // the series records, written by the watcher goroutine
+	pairBuf   []uint32  // scratch space of the watcher goroutine
+	labelBuf  []byte
+	shards    []*shard // owned by the watcher goroutine
+	dec       record.Decoder
+	samples   []record.RefSample   // decoding buffers
+	samplesST []record.RefSampleST // decoding buffer of SamplesST records
+	hists     []record.RefHistogramSample
+	fhists    []record.RefFloatHistogramSample
+	hbuf      []sample
+	hrefs     []uint64
+	lastCP    int // index of the last checkpoint whose series were read
 
 	ctx     context.Context // cancelled on hard stop: sends in progress give up
 	cancel  context.CancelFunc
@@ -574,13 +575,18 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 			q.m.decodeFailures.Inc()
 		}
 		q.noteSeries()
-	case record.Samples:
+	case record.Samples, record.SamplesST:
 		q.m.recordsRead.WithLabelValues("samples").Inc()
 		if !send {
 			return true
 		}
 		var err error
-		q.samples, err = q.dec.Samples(rec, q.samples[:0])
+		if q.dec.Type(rec) == record.SamplesST {
+			// Remote write 1.0 has no start timestamps: the samples go without them.
+			q.samples, err = q.samplesOfST(rec)
+		} else {
+			q.samples, err = q.dec.Samples(rec, q.samples[:0])
+		}
 		if err != nil {
 			q.m.decodeFailures.Inc()
 			return true
@@ -724,6 +730,17 @@ func (q *queue) pushPending() bool {
 		}
 	}
 	return true
+}
+
+// samplesOfST decodes a SamplesST record into q.samples, without the start timestamps.
+func (q *queue) samplesOfST(rec []byte) ([]record.RefSample, error) {
+	var err error
+	q.samplesST, err = q.dec.SamplesST(rec, q.samplesST[:0])
+	out := q.samples[:0]
+	for _, s := range q.samplesST {
+		out = append(out, record.RefSample{Ref: s.Ref, T: s.T, V: s.V})
+	}
+	return out, err
 }
 
 // push hands the pending chunk to the shard, waiting while the shard is full (the WAL is the

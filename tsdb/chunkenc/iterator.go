@@ -12,6 +12,10 @@ type Iterator struct {
 	i   intIterator
 	d   decimalIterator
 	err error
+	// hasST is set for an EncST chunk: enc is then its inner chunk's encoding and st decodes
+	// the start timestamps in step.
+	hasST bool
+	st    stReader
 }
 
 // NewIterator returns an iterator over the encoded chunk b.
@@ -24,10 +28,21 @@ func NewIterator(b []byte) *Iterator {
 // Reset points the iterator at a new chunk.
 func (it *Iterator) Reset(b []byte) {
 	it.err = nil
+	it.hasST = false
 	if len(b) == 0 {
 		it.enc = EncNone
 		it.err = fmt.Errorf("chunkenc: empty chunk")
 		return
+	}
+	if Encoding(b[0]) == EncST {
+		inner, col, err := splitST(b)
+		if err != nil {
+			it.enc, it.err = EncNone, err
+			return
+		}
+		b = inner
+		it.hasST = true
+		it.st.reset(col)
 	}
 	it.enc = Encoding(b[0])
 	switch it.enc {
@@ -43,6 +58,9 @@ func (it *Iterator) Reset(b []byte) {
 }
 
 func (it *Iterator) Next() bool {
+	if it.hasST {
+		return it.nextST()
+	}
 	switch it.enc {
 	case EncXOR:
 		return it.x.Next()
@@ -55,6 +73,15 @@ func (it *Iterator) Next() bool {
 }
 
 func (it *Iterator) SeekTo(t int64) bool {
+	if it.hasST {
+		// The column is decoded sample by sample, in step with the values.
+		for !it.started() || it.AtT() < t {
+			if !it.nextST() {
+				return false
+			}
+		}
+		return true
+	}
 	switch it.enc {
 	case EncXOR:
 		return it.x.SeekTo(t)
@@ -74,6 +101,38 @@ func (it *Iterator) At() (int64, float64) {
 		return it.d.At()
 	}
 	return it.i.At()
+}
+
+// nextST advances the inner chunk and the start timestamp column together.
+func (it *Iterator) nextST() bool {
+	var ok bool
+	switch it.enc {
+	case EncXOR:
+		ok = it.x.Next()
+	case EncInt:
+		ok = it.i.Next()
+	}
+	if !ok {
+		return false
+	}
+	it.st.next(it.AtT())
+	if it.st.err != nil {
+		it.err = it.st.err
+		return false
+	}
+	return true
+}
+
+// started tells whether Next has returned a sample.
+func (it *Iterator) started() bool { return it.st.n > 0 }
+
+// AtST returns the current sample's start timestamp, 0 when it has none (or the chunk keeps
+// none).
+func (it *Iterator) AtST() int64 {
+	if it.hasST {
+		return it.st.st
+	}
+	return 0
 }
 
 // AtT returns only the current timestamp.

@@ -431,3 +431,61 @@ func (it *xorIterator) readValue() bool {
 	it.numRead++
 	return true
 }
+
+// AppendState appends the chunk and its appender state to b (for a head snapshot): SetState
+// restores a chunk that appends exactly as this one would.
+func (c *OpenChunk) AppendState(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(c.b.b)))
+	b = append(b, c.b.b...)
+	b = append(b, c.b.count, c.st.leading, c.st.trailing)
+	b = binary.AppendVarint(b, c.st.t)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.st.v))
+	b = binary.AppendUvarint(b, c.st.tDelta)
+	return binary.AppendUvarint(b, uint64(c.st.num))
+}
+
+// SetState restores a chunk written by AppendState from the start of b and returns the bytes
+// it used. The chunk bytes are copied.
+func (c *OpenChunk) SetState(b []byte) (int, error) {
+	fail := func(what string) (int, error) {
+		return 0, fmt.Errorf("chunkenc: open chunk state: %s", what)
+	}
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n < chunkHeaderSize || n > uint64(len(b)-k) {
+		return fail("bad chunk length")
+	}
+	off := k
+	data := b[off : off+int(n)]
+	off += int(n)
+	if len(b)-off < 3 {
+		return fail("truncated")
+	}
+	count, leading, trailing := b[off], b[off+1], b[off+2]
+	off += 3
+	t, k := binary.Varint(b[off:])
+	if k <= 0 {
+		return fail("bad timestamp")
+	}
+	off += k
+	if len(b)-off < 8 {
+		return fail("truncated value")
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(b[off:]))
+	off += 8
+	tDelta, k := binary.Uvarint(b[off:])
+	if k <= 0 {
+		return fail("bad time delta")
+	}
+	off += k
+	num, k := binary.Uvarint(b[off:])
+	if k <= 0 || num > math.MaxUint16 || count >= 8 || Encoding(data[0]) != EncXOR ||
+		uint64(binary.BigEndian.Uint16(data[1:])) != num {
+		return fail("inconsistent state")
+	}
+	off += k
+	buf := make([]byte, len(data), len(data)+len(data)/8+16)
+	copy(buf, data)
+	c.b = bstream{b: buf, count: count}
+	c.st = xorState{t: t, v: v, tDelta: tDelta, num: uint16(num), leading: leading, trailing: trailing}
+	return off, nil
+}

@@ -8,6 +8,11 @@
 //	Tombstones: count × ( uvarint ref, uvarint nintervals, nintervals × ( varint mint, varint maxt-mint ) )
 //	HistogramSamples, FloatHistogramSamples: as Samples, with a histogram in place of the value
 //	            (see histogram.go)
+//	SamplesST:  as Samples, each sample followed by varint t-st, its start timestamp st (0:
+//	            none) relative to its timestamp t
+//
+// A commit with start timestamps (see SamplesST) logs all its samples in one SamplesST record,
+// so that replay applies a series' samples in the order they were appended.
 //
 // Samples are delta-encoded against the first sample of the record because a commit usually holds
 // one scrape: the timestamps are all equal (delta 0, one byte) and the refs are close together.
@@ -42,6 +47,9 @@ const (
 	// record type" (replay keeps everything before; remote write skips them).
 	HistogramSamples      Type = 4
 	FloatHistogramSamples Type = 5
+	// SamplesST holds samples with start timestamps. The value is that of upstream's
+	// SamplesV2, the record that carries start timestamps there.
+	SamplesST Type = 11
 )
 
 func (t Type) String() string {
@@ -56,6 +64,8 @@ func (t Type) String() string {
 		return "histogram_samples"
 	case FloatHistogramSamples:
 		return "float_histogram_samples"
+	case SamplesST:
+		return "samples with start timestamps"
 	default:
 		return "unknown"
 	}
@@ -77,6 +87,14 @@ type RefSample struct {
 	V   float64
 }
 
+// RefSampleST is one sample of the series Ref with its start timestamp ST (0: none).
+type RefSampleST struct {
+	Ref uint64
+	ST  int64
+	T   int64
+	V   float64
+}
+
 // Interval is a closed time range [Mint, Maxt] in milliseconds.
 type Interval struct{ Mint, Maxt int64 }
 
@@ -92,6 +110,7 @@ const (
 	minSeriesSize   = 2  // uvarint ref + uvarint nlabels
 	minLabelSize    = 2  // two zero-length strings
 	minSampleSize   = 10 // varint + varint + 8 bytes value
+	minSampleSTSize = 11 // a sample and a varint start timestamp
 	minStoneSize    = 2  // uvarint ref + uvarint nintervals
 	minIntervalSize = 2  // varint + varint
 )
@@ -140,6 +159,25 @@ func (e *Encoder) Samples(s []RefSample, b []byte) []byte {
 		b = binary.AppendVarint(b, int64(s[i].Ref-baseRef))
 		b = binary.AppendVarint(b, s[i].T-baseT)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s[i].V))
+	}
+	return b
+}
+
+// SamplesST appends the encoding of s to b[:0] and returns it.
+func (e *Encoder) SamplesST(s []RefSampleST, b []byte) []byte {
+	b = append(b[:0], byte(SamplesST))
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	if len(s) == 0 {
+		return b
+	}
+	baseRef, baseT := s[0].Ref, s[0].T
+	b = binary.AppendUvarint(b, baseRef)
+	b = binary.AppendVarint(b, baseT)
+	for i := range s {
+		b = binary.AppendVarint(b, int64(s[i].Ref-baseRef))
+		b = binary.AppendVarint(b, s[i].T-baseT)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s[i].V))
+		b = binary.AppendVarint(b, s[i].T-s[i].ST)
 	}
 	return b
 }
@@ -218,7 +256,7 @@ func (d *Decoder) Type(rec []byte) Type {
 		return Unknown
 	}
 	switch t := Type(rec[0] &^ compressedFlag); t {
-	case Series, Samples, Tombstones, HistogramSamples, FloatHistogramSamples:
+	case Series, Samples, Tombstones, HistogramSamples, FloatHistogramSamples, SamplesST:
 		return t
 	}
 	return Unknown
@@ -424,6 +462,50 @@ func (d *Decoder) Samples(rec []byte, into []RefSample) ([]RefSample, error) {
 		b = b[8:]
 	}
 	db.b = b
+	return into, db.end()
+}
+
+// SamplesST decodes a samples record with start timestamps, appending to into[:0].
+func (d *Decoder) SamplesST(rec []byte, into []RefSampleST) ([]RefSampleST, error) {
+	into = into[:0]
+	rec, err := d.plainRecord(rec)
+	if err != nil {
+		return into, err
+	}
+	var db decbuf
+	db.header(rec, SamplesST)
+	n := db.count("samples", minSampleSTSize)
+	if db.err != nil {
+		return into, db.err
+	}
+	if n == 0 {
+		return into, db.end()
+	}
+	baseRef := db.uvarint("base ref")
+	baseT := db.varint("base timestamp")
+	if db.err == nil && n > len(db.b)/minSampleSTSize {
+		db.fail(fmt.Sprintf("samples count %d exceeds remaining %d bytes", n, len(db.b)))
+	}
+	if db.err != nil {
+		return into, db.err
+	}
+	into = grow(into, n)
+	for range n {
+		dref := db.varint("sample ref")
+		dt := db.varint("sample timestamp")
+		v := db.uint64le("sample value")
+		dst := db.varint("sample start timestamp")
+		if db.err != nil {
+			return into, db.err
+		}
+		t := baseT + dt
+		into = append(into, RefSampleST{
+			Ref: baseRef + uint64(dref),
+			ST:  t - dst,
+			T:   t,
+			V:   math.Float64frombits(v),
+		})
+	}
 	return into, db.end()
 }
 

@@ -106,6 +106,44 @@ func TestSamplesRoundTrip(t *testing.T) {
 	}
 }
 
+func TestSamplesSTRoundTrip(t *testing.T) {
+	var (
+		enc Encoder
+		dec Decoder
+	)
+	for _, tc := range []struct {
+		name string
+		in   []RefSampleST
+	}{
+		{"empty", nil},
+		{"cumulative", []RefSampleST{{Ref: 1, ST: 1000, T: 60000, V: 5}, {Ref: 2, ST: 2000, T: 60000, V: 7}}},
+		{"none, at t, after t", []RefSampleST{{Ref: 3, ST: 0, T: 60000, V: 1}, {Ref: 4, ST: 60000, T: 60000, V: 2}, {Ref: 5, ST: 60001, T: 60000, V: 3}}},
+		{"extremes", []RefSampleST{{Ref: math.MaxUint64, ST: math.MinInt64, T: math.MaxInt64, V: math.Inf(1)}, {Ref: 0, ST: math.MaxInt64, T: math.MinInt64, V: -0.5}, {Ref: 9, ST: -1, T: 0}}},
+	} {
+		rec := enc.SamplesST(tc.in, nil)
+		if got := dec.Type(rec); got != SamplesST {
+			t.Fatalf("%s: type %v", tc.name, got)
+		}
+		for _, r := range [][]byte{rec, Compress(rec, nil)} {
+			out, err := dec.SamplesST(r, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if len(out) != len(tc.in) {
+				t.Fatalf("%s: %d samples, want %d", tc.name, len(out), len(tc.in))
+			}
+			for i := range out {
+				if a, b := out[i], tc.in[i]; a.Ref != b.Ref || a.ST != b.ST || a.T != b.T || math.Float64bits(a.V) != math.Float64bits(b.V) {
+					t.Errorf("%s: sample %d: %+v, want %+v", tc.name, i, a, b)
+				}
+			}
+		}
+		if _, err := dec.Samples(rec, nil); err == nil {
+			t.Errorf("%s: a SamplesST record decoded as Samples", tc.name)
+		}
+	}
+}
+
 func TestTombstonesRoundTrip(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -258,6 +296,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(enc.Tombstones([]Stone{{Ref: 1, Intervals: []Interval{{1, 2}, {5, 9}}}}, nil))
 	f.Add([]byte{})
 	f.Add([]byte{byte(Samples), 0})
+	f.Add(enc.SamplesST([]RefSampleST{{1, 1, 2, 3}, {0, 0, -5, math.NaN()}, {7, 1 << 62, 9, 1}}, nil))
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		var d Decoder
 		var e Encoder
@@ -296,6 +335,21 @@ func FuzzDecode(f *testing.F) {
 			for i := range again {
 				a, b := again[i], samples[i]
 				if a.Ref != b.Ref || a.T != b.T || math.Float64bits(a.V) != math.Float64bits(b.V) {
+					t.Fatalf("round trip sample %d: %+v, want %+v", i, a, b)
+				}
+			}
+		}
+		sts, err := d.SamplesST(rec, nil)
+		if err == nil {
+			if cap(sts) > len(rec) {
+				t.Fatalf("capacity %d for samples from %d bytes", cap(sts), len(rec))
+			}
+			again, err := d.SamplesST(e.SamplesST(sts, nil), nil)
+			if err != nil || len(again) != len(sts) {
+				t.Fatalf("re-encoded samples: %d, %v; want %d", len(again), err, len(sts))
+			}
+			for i := range again {
+				if a, b := again[i], sts[i]; a.Ref != b.Ref || a.T != b.T || a.ST != b.ST || math.Float64bits(a.V) != math.Float64bits(b.V) {
 					t.Fatalf("round trip sample %d: %+v, want %+v", i, a, b)
 				}
 			}

@@ -274,6 +274,7 @@ type checkpointFilter struct {
 	samples []record.RefSample
 	hists   []record.RefHistogramSample
 	fhists  []record.RefFloatHistogramSample
+	sts     []record.RefSampleST
 	stones  []record.Stone
 	scratch []byte
 
@@ -353,6 +354,23 @@ func (f *checkpointFilter) add(rec []byte) error {
 		f.stats.DroppedSamples += len(f.fhists) - len(kept)
 		if len(kept) > 0 {
 			f.scratch = f.enc.FloatHistogramSamples(kept, f.scratch)
+			return f.push(f.scratch)
+		}
+	case record.SamplesST:
+		f.sts, err = f.dec.SamplesST(rec, f.sts)
+		if err != nil {
+			return fmt.Errorf("decode samples with start timestamps: %w", err)
+		}
+		f.stats.TotalSamples += len(f.sts)
+		kept := f.sts[:0]
+		for _, s := range f.sts {
+			if s.T >= f.mint && f.keep(s.Ref) {
+				kept = append(kept, s)
+			}
+		}
+		f.stats.DroppedSamples += len(f.sts) - len(kept)
+		if len(kept) > 0 {
+			f.scratch = f.enc.SamplesST(kept, f.scratch)
 			return f.push(f.scratch)
 		}
 	case record.Tombstones:

@@ -72,7 +72,9 @@ func TestWALReplayEndpoint(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Reopened: segment 0 holds the data, opening cut segment 1; both replayed.
+	// Reopened: segment 0 holds the data, covered by the head snapshot that Close wrote after
+	// cutting segment 1; opening cut segment 2. Only the segments after the snapshot (1 and
+	// 2) are replayed.
 	db, err := tsdb.Open(dir, opts, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -81,14 +83,14 @@ func TestWALReplayEndpoint(t *testing.T) {
 	env := newTestEnvDB(t, db, nil)
 	runCases(t, env, []apiCase{{
 		name: "after replay", path: "/api/v1/status/walreplay", code: 200,
-		body: `{"status":"success","data":{"min":0,"max":1,"current":1}}`,
+		body: `{"status":"success","data":{"min":1,"max":2,"current":2}}`,
 	}})
 	client, err := api.NewClient(api.Config{Address: env.srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	st, err := promv1.NewAPI(client).WalReplay(context.Background())
-	if err != nil || st != (promv1.WalReplayStatus{Min: 0, Max: 1, Current: 1}) {
+	if err != nil || st != (promv1.WalReplayStatus{Min: 1, Max: 2, Current: 2}) {
 		t.Fatalf("client_golang WalReplay: %+v %v", st, err)
 	}
 

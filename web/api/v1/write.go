@@ -361,7 +361,7 @@ func (a *API) appendWriteV2Request(r *http.Request, req *writev2.Request) (refus
 		}
 		var ref storage.SeriesRef
 		for _, smpl := range ts.Samples {
-			ok, aerr := appendRemoteSample(app, &ref, ls, smpl.Timestamp, smpl.Value, maxT, &refused)
+			ok, aerr := appendRemoteSampleST(app, &ref, ls, smpl.StartTimestamp, smpl.Timestamp, smpl.Value, maxT, &refused)
 			if aerr != nil {
 				return refused, stats, aerr
 			}

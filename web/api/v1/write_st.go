@@ -1,0 +1,31 @@
+package v1
+
+import (
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/storage"
+)
+
+// appendRemoteSampleST is appendRemoteSample for a remote-write 2.0 sample with a start
+// timestamp (its start_timestamp field, the created timestamp of a counter or the start of a
+// delta): stored with the sample when the storage keeps start timestamps (storage.STAppender),
+// else the sample alone.
+func appendRemoteSampleST(app storage.Appender, ref *storage.SeriesRef, ls labels.Labels, st, t int64, v float64, maxT int64, refused *refusedSamples) (ok bool, err error) {
+	sta, isST := app.(storage.STAppender)
+	if st == 0 || !isST {
+		return appendRemoteSample(app, ref, ls, t, v, maxT, refused)
+	}
+	return appendRemoteSample(stAppender{app, sta, st}, ref, ls, t, v, maxT, refused)
+}
+
+// stAppender turns Append into AppendST with a fixed start timestamp, so that the checks and
+// error handling of appendRemoteSample stay in one place.
+type stAppender struct {
+	storage.Appender
+	sta storage.STAppender
+	st  int64
+}
+
+func (a stAppender) Append(ref storage.SeriesRef, ls labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
+	return a.sta.AppendST(ref, ls, a.st, t, v)
+}

@@ -1,0 +1,63 @@
+package v1
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+
+	"github.com/vigil-monitoring/vigil/storage"
+)
+
+// Remote write 2.0 samples keep their start timestamps in the TSDB.
+func TestRemoteWriteV2StartTimestamps(t *testing.T) {
+	env := newTestEnv(t, func(o *Options) { o.EnableRemoteWrite = true })
+	base := testStart.Add(20 * time.Minute).UnixMilli()
+	st := writev2.NewSymbolTable()
+	withST := v2Series(&st, labels.FromStrings("__name__", "st_total", "k", "with"),
+		writev2.Sample{Timestamp: base, Value: 1, StartTimestamp: base - 30000},
+		writev2.Sample{Timestamp: base + 1000, Value: 2, StartTimestamp: base - 30000},
+		writev2.Sample{Timestamp: base + 2000, Value: 1, StartTimestamp: base + 1500})
+	without := v2Series(&st, labels.FromStrings("__name__", "st_total", "k", "without"), writev2.Sample{Timestamp: base, Value: 5})
+	resp, body := postV2(t, env, &writev2.Request{Symbols: st.Symbols(), Timeseries: []writev2.TimeSeries{withST, without}}, v2ContentType)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	q, err := env.db.Querier(base-1, base+3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	m, _ := labels.NewMatcher(labels.MatchEqual, "__name__", "st_total")
+	ss := q.Select(context.Background(), true, nil, m)
+	want := map[string][]int64{
+		"with":    {base - 30000, base - 30000, base + 1500},
+		"without": {0},
+	}
+	n := 0
+	for ss.Next() {
+		s := ss.At()
+		it := s.Iterator(nil)
+		var got []int64
+		for it.Next() != storage.ValNone {
+			got = append(got, it.AtST())
+		}
+		k := s.Labels().Get("k")
+		if w := want[k]; len(got) != len(w) {
+			t.Fatalf("%s: start timestamps %v, want %v", k, got, w)
+		} else {
+			for i := range w {
+				if got[i] != w[i] {
+					t.Fatalf("%s: start timestamps %v, want %v", k, got, w)
+				}
+			}
+		}
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("%d series, want 2", n)
+	}
+}

@@ -17,11 +17,16 @@ import (
 // its cause: the HTTP client's errors then read "context deadline exceeded", as Prometheus's.
 type netClock struct {
 	cancel context.CancelCauseFunc
+	cr     clockedReader
 
 	mu      sync.Mutex
 	left    time.Duration
 	started time.Time // when the clock last resumed; zero while paused
+	// The timer is not stopped by a pause (a body is read in many small reads): it fires at or
+	// before the clock's end, since pauses only move the end later, and re-arms itself for
+	// what is left. armed tells whether it is set.
 	timer   *time.Timer
+	armed   bool
 	expired bool
 }
 
@@ -29,7 +34,7 @@ type netClock struct {
 // timeout. Stop releases it.
 func startNetClock(parent context.Context, timeout time.Duration) (context.Context, *netClock) {
 	ctx, cancel := context.WithCancelCause(parent)
-	c := &netClock{cancel: cancel, left: timeout, started: time.Now()}
+	c := &netClock{cancel: cancel, left: timeout, started: time.Now(), armed: true}
 	c.timer = time.AfterFunc(timeout, c.fire)
 	return ctx, c
 }
@@ -37,13 +42,19 @@ func startNetClock(parent context.Context, timeout time.Duration) (context.Conte
 func (c *netClock) fire() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.armed = false
 	if c.started.IsZero() || c.expired {
-		return // paused (or stopped) just as the timer fired
+		return // paused: resume arms the timer again
 	}
 	if rest := c.left - time.Since(c.started); rest > 0 {
-		c.timer.Reset(rest) // a pause and resume in between moved the end
+		c.timer.Reset(rest) // pauses in between moved the end
+		c.armed = true
 		return
 	}
+	c.expire()
+}
+
+func (c *netClock) expire() {
 	c.expired = true
 	c.left = 0
 	c.cancel(context.DeadlineExceeded)
@@ -58,7 +69,6 @@ func (c *netClock) pause() {
 	}
 	c.left -= time.Since(c.started)
 	c.started = time.Time{}
-	c.timer.Stop()
 }
 
 // resume runs the clock again for the time left.
@@ -69,18 +79,21 @@ func (c *netClock) resume() {
 		return
 	}
 	if c.left <= 0 {
-		c.expired = true
-		c.cancel(context.DeadlineExceeded)
+		c.expire()
 		return
 	}
 	c.started = time.Now()
-	c.timer.Reset(c.left)
+	if !c.armed {
+		c.timer.Reset(c.left)
+		c.armed = true
+	}
 }
 
 // stop ends the clock and cancels the request's context.
 func (c *netClock) stop() {
 	c.mu.Lock()
 	c.timer.Stop()
+	c.armed = false
 	c.started = time.Time{}
 	c.expired = true
 	c.mu.Unlock()
@@ -88,7 +101,10 @@ func (c *netClock) stop() {
 }
 
 // reader returns r read on the clock: it runs during each Read only.
-func (c *netClock) reader(r io.Reader) io.Reader { return &clockedReader{r: r, c: c} }
+func (c *netClock) reader(r io.Reader) io.Reader {
+	c.cr = clockedReader{r: r, c: c}
+	return &c.cr
+}
 
 type clockedReader struct {
 	r io.Reader

@@ -282,3 +282,26 @@ scrape_configs:
 		t.Errorf("the cancelled scrapes stored %v", all)
 	}
 }
+
+// BenchmarkNetClockRead is the clock's cost per body read (resume and pause around it), against
+// a plain read of the same 32 KiB.
+func BenchmarkNetClockRead(b *testing.B) {
+	src := strings.Repeat("x", 32<<10)
+	buf := make([]byte, 32<<10)
+	for _, clocked := range []bool{false, true} {
+		b.Run(fmt.Sprintf("clocked=%v", clocked), func(b *testing.B) {
+			_, c := startNetClock(context.Background(), time.Minute)
+			defer c.stop()
+			b.ReportAllocs()
+			for b.Loop() {
+				var r io.Reader = strings.NewReader(src)
+				if clocked {
+					r = c.reader(r)
+				}
+				if _, err := r.Read(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -204,4 +206,38 @@ func BenchmarkCacheMemory(b *testing.B) {
 // AppendHistogram refuses: this test double expects float samples only.
 func (a *refAppendable) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
 	return 0, errors.New("refAppendable: unexpected histogram sample")
+}
+
+// BenchmarkScrapeHTTP is a whole scrape of a steady 10k-series target over loopback HTTP: the
+// request, reading the body under the scrape timeout's network clock, parse and append.
+func BenchmarkScrapeHTTP(b *testing.B) {
+	const n = 10000
+	body := []byte(benchPayload(n))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", textType)
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	app := &refAppendable{}
+	sl := testLoop(b, app, nil, strings.TrimPrefix(srv.URL, "http://"))
+	ts := time.Now()
+	for range 2 {
+		ts = ts.Add(time.Second)
+		sl.scrapeAndReport(ts)
+	}
+	if err := sl.target.LastError(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ts = ts.Add(time.Second)
+		sl.scrapeAndReport(ts)
+	}
+	b.StopTimer()
+	if err := sl.target.LastError(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/(float64(b.N)*n), "ns/sample")
 }

@@ -215,7 +215,7 @@ func testLoop(t testing.TB, app storage.Appendable, tweak func(*config.ScrapeCon
 		t.Fatal(err)
 	}
 	target := newTarget(sc.JobName, lset, discovered, sc.Params)
-	return newScrapeLoop(context.Background(), target, newLoopConfig(sc, Options{}), http.DefaultClient, app, nil, 0, nil, slog.New(slog.DiscardHandler))
+	return newScrapeLoop(context.Background(), context.Background(), target, newLoopConfig(sc, Options{}), http.DefaultClient, app, nil, 0, nil, slog.New(slog.DiscardHandler))
 }
 
 // appendOnce runs one append pass in its own batch, committing on success and rolling back on

@@ -34,7 +34,7 @@ func NewIngester(pool string, app storage.Appendable, logger *slog.Logger) *Inge
 	}
 	t := newTarget(pool, labels.EmptyLabels(), labels.EmptyLabels(), nil)
 	cfg := loopConfig{honorLabels: true, honorTimestamps: true}
-	sl := newScrapeLoop(context.Background(), t, cfg, nil, app, nil, 0, nil, logger)
+	sl := newScrapeLoop(context.Background(), context.Background(), t, cfg, nil, app, nil, 0, nil, logger)
 	return &Ingester{sl: sl, app: app}
 }
 

@@ -221,10 +221,12 @@ type scrapeLoop struct {
 	targetLabels labels.Labels
 
 	// ctx stops the loop; appendCtx (the manager's) is only cancelled at shutdown, so that a
-	// reload does not abort an append half way.
+	// reload does not abort an append half way. scrapeCtx (the pool's) ends the requests when
+	// the pool stops; a reload that replaces the loop lets its scrape finish.
 	ctx       context.Context
 	cancel    context.CancelFunc
 	appendCtx context.Context
+	scrapeCtx context.Context
 	stopped   chan struct{}
 
 	symbols *labels.SymbolTable
@@ -254,7 +256,7 @@ type scrapeLoop struct {
 	forced atomic.Pointer[forcedErr]
 }
 
-func newScrapeLoop(appendCtx context.Context, t *Target, cfg loopConfig, client *http.Client, app storage.Appendable, cache *scrapeCache, seed uint64, m *metrics, logger *slog.Logger) *scrapeLoop {
+func newScrapeLoop(appendCtx, scrapeCtx context.Context, t *Target, cfg loopConfig, client *http.Client, app storage.Appendable, cache *scrapeCache, seed uint64, m *metrics, logger *slog.Logger) *scrapeLoop {
 	if cache == nil {
 		cache = newScrapeCache()
 	}
@@ -272,6 +274,7 @@ func newScrapeLoop(appendCtx context.Context, t *Target, cfg loopConfig, client 
 		ctx:          ctx,
 		cancel:       cancel,
 		appendCtx:    appendCtx,
+		scrapeCtx:    scrapeCtx,
 		stopped:      make(chan struct{}),
 		symbols:      labels.NewSymbolTable(),
 		lb:           labels.NewBuilder(labels.EmptyLabels()),
@@ -339,12 +342,21 @@ func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
 		body      io.Reader
 		scrapeErr error
 	)
-	// The timeout covers the request and reading the body, which is parsed and appended as it
-	// arrives (see appendFrom).
-	ctx, cancel := context.WithTimeout(sl.appendCtx, sl.cfg.timeout)
-	defer cancel()
+	// The timeout covers the request and reading the body, not parsing and appending it as it
+	// arrives (see netClock). The request ends with the pool: a shutdown or a removed job does
+	// not wait for a hanging target.
+	ctx, clock := startNetClock(sl.scrapeCtx, sl.cfg.timeout)
+	defer clock.stop()
 	if scrapeErr = sl.forcedError(); scrapeErr == nil {
 		resp, body, scrapeErr = sl.open(ctx)
+	}
+	clock.pause()
+	if scrapeErr != nil && sl.scrapeCtx.Err() != nil {
+		sl.dropCancelled(nil)
+		return
+	}
+	if body != nil {
+		body = clock.reader(body)
 	}
 
 	app := sl.appendable.Appender(sl.appendCtx)
@@ -353,7 +365,12 @@ func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
 		contentType = resp.Header.Get("Content-Type")
 	}
 	stats, appErr := sl.appendFrom(app, body, contentType, ts)
+	clock.resume() // draining what is left is network time too
 	closeResponse(resp)
+	if appErr != nil && sl.scrapeCtx.Err() != nil {
+		sl.dropCancelled(app)
+		return
+	}
 	if appErr != nil {
 		var readErr *bodyReadError
 		if errors.As(appErr, &readErr) {
@@ -409,6 +426,17 @@ func (sl *scrapeLoop) scrapeAndReport(ts time.Time) {
 	if sl.metrics != nil {
 		sl.metrics.observe(sl.target.pool, dur, scrapeErr, stats)
 	}
+}
+
+// dropCancelled ends a scrape whose request was cancelled because the pool stopped: the server
+// is going down, or the job was removed (endOfRunStaleness then writes its stale markers from
+// the previous scrape). Nothing was scraped and the target is not to blame: nothing is stored,
+// not even up=0, and the cache is left as after the previous scrape.
+func (sl *scrapeLoop) dropCancelled(app storage.Appender) {
+	if app != nil {
+		_ = app.Rollback()
+	}
+	sl.cache.forgetCurrent()
 }
 
 // closeResponse drains what is left of a (small) body so the connection can be reused.

@@ -371,7 +371,7 @@ func (p *scrapePool) syncLocked(restart bool) {
 				cache = c
 			}
 		}
-		l := newScrapeLoop(p.m.ctx, t, p.lcfg, p.client, p.m.app, cache, p.m.opts.OffsetSeed, p.m.metrics, p.logger.With("target", t.URL()))
+		l := newScrapeLoop(p.m.ctx, p.ctx, t, p.lcfg, p.client, p.m.app, cache, p.m.opts.OffsetSeed, p.m.metrics, p.logger.With("target", t.URL()))
 		l.setForcedError(forced)
 		p.loops[h] = l
 		p.active[h] = t

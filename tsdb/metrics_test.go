@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -125,5 +126,54 @@ func TestHeadChunksMetric(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(db.head.metrics.chunksCreated); got != 6 {
 		t.Errorf("head_chunks_created_total = %v, want 6", got)
+	}
+}
+
+// Series created by an append that is rolled back stay in the head, counted by
+// prometheus_tsdb_head_series, until the next head GC (truncation) removes them as empty: as in
+// Prometheus, whose head creates series at Append and drops empty ones in Head.gc.
+func TestRolledBackSeriesUntilHeadGC(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	db, err := Open(t.TempDir(), nil, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	headSeries := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "prometheus_tsdb_head_series" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no prometheus_tsdb_head_series")
+		return 0
+	}
+	app := db.head.Appender()
+	if _, err := app.Append(0, labels.FromStrings("__name__", "kept"), 1000, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	app = db.head.Appender()
+	for i := range 10 {
+		if _, err := app.Append(0, labels.FromStrings("__name__", "rolled_back", "i", fmt.Sprint(i)), 2000, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if got := headSeries(); got != 11 {
+		t.Fatalf("head_series after the rollback = %v, want 11 (as Prometheus: until the next head GC)", got)
+	}
+	db.head.truncate(0) // drops no sample: only the empty series go
+	if got := headSeries(); got != 1 {
+		t.Fatalf("head_series after head GC = %v, want 1", got)
 	}
 }

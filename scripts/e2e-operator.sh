@@ -72,6 +72,15 @@ since() { echo "$(now) - $1" | bc | xargs printf '%.2f'; }
 cleanup() {
   local rc=$?
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # kube-apiserver can hang in its graceful shutdown once etcd is gone: give everything 15 s,
+  # then SIGKILL, so that a passing run does not hang here.
+  for _ in $(seq 30); do
+    alive=0
+    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.5
+  done
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
   ip link del "$HOST_IF" 2>/dev/null || true

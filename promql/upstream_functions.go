@@ -35,7 +35,6 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/promql/parser/posrange"
 	"github.com/prometheus/prometheus/schema"
-	"github.com/prometheus/prometheus/util/almost"
 	"github.com/prometheus/prometheus/util/annotations"
 	"github.com/prometheus/prometheus/util/kahansum"
 )
@@ -1457,11 +1456,11 @@ func upFuncMadOverTime(_ []Vector, matrixVal Matrix, args parser.Expressions, en
 			}
 			values = append(values, Sample{F: f.F})
 		}
-		median := upQuantile(0.5, values)
+		median := quantile(0.5, values)
 		for i := range values {
 			values[i].F = math.Abs(values[i].F - median)
 		}
-		return upQuantile(0.5, values)
+		return quantile(0.5, values)
 	}), annos
 }
 
@@ -1670,7 +1669,7 @@ func upFuncQuantileOverTime(vectorVals []Vector, matrixVal Matrix, args parser.E
 	for _, f := range el.Floats {
 		values = append(values, Sample{F: f.F})
 	}
-	return append(enh.Out, Sample{F: upQuantile(q, values)}), annos
+	return append(enh.Out, Sample{F: quantile(q, values)}), annos
 }
 
 func upVarianceOverTime(matrixVal Matrix, args parser.Expressions, enh *upEvalNodeHelper, varianceToResult func(float64) float64) (Vector, annotations.Annotations) {
@@ -2165,7 +2164,7 @@ func upFuncHistogramFraction(vectorVals []Vector, _ Matrix, args parser.Expressi
 
 		enh.Out = append(enh.Out, Sample{
 			Metric:   mb.metric,
-			F:        upBucketFraction(lower, upper, mb.buckets),
+			F:        bucketFraction(lower, upper, mb.buckets),
 			dropName: true,
 		})
 	}
@@ -2208,7 +2207,7 @@ func upFuncHistogramQuantile(vectorVals []Vector, _ Matrix, args parser.Expressi
 	// Deal with classic histograms that have already been filtered for conflicting native histograms.
 	for _, mb := range enh.signatureToMetricWithBuckets {
 		if len(mb.buckets) > 0 {
-			upQuantile, forcedMonotonicity, _, minBucket, maxBucket, maxDiff := upBucketQuantile(q, mb.buckets)
+			upQuantile, forcedMonotonicity, _, minBucket, maxBucket, maxDiff := bucketQuantile(q, mb.buckets)
 			if forcedMonotonicity {
 				metricName := ""
 				if enh.enableDelayedNameRemoval {
@@ -2290,7 +2289,7 @@ func upFuncHistogramQuantiles(vectorVals []Vector, _ Matrix, args parser.Express
 		// Deal with classic histograms that have already been filtered for conflicting native histograms.
 		for _, mb := range enh.signatureToMetricWithBuckets {
 			if len(mb.buckets) > 0 {
-				hq, forcedMonotonicity, _, minBucket, maxBucket, maxDiff := upBucketQuantile(q, mb.buckets)
+				hq, forcedMonotonicity, _, minBucket, maxBucket, maxDiff := bucketQuantile(q, mb.buckets)
 				if forcedMonotonicity {
 					metricName := ""
 					if enh.enableDelayedNameRemoval {
@@ -2725,25 +2724,6 @@ func upGetMetricName(metric labels.Labels) string {
 	return metric.Get(model.MetricNameLabel)
 }
 
-// upSmallDeltaTolerance is the threshold for relative deltas between classic
-// histogram buckets that will be ignored by the histogram_quantile function
-// because they are most likely artifacts of floating point precision issues.
-// Testing on 2 sets of real data with bugs arising from small deltas,
-// the safe ranges were from:
-// - 1e-05 to 1e-15
-// - 1e-06 to 1e-15
-// Anything to the left of that would cause non-query-sharded data to have
-// small deltas ignored (unnecessary and we should avoid this), and anything
-// to the right of that would cause query-sharded data to not have its small
-// deltas ignored (so the problem won't be fixed).
-// For context, query sharding triggers these float precision errors in Mimir.
-// To illustrate, with a relative deviation of 1e-12, we need to have 1e12
-// observations in the bucket so that the change of one observation is small
-// enough to get ignored. With the usual observation rate even of very busy
-// services, this will hardly be reached in timeframes that matters for
-// monitoring.
-const upSmallDeltaTolerance = 1e-12
-
 // Helpers to calculate quantiles.
 
 // upExcludedLabels are the labels to exclude from signature calculation for
@@ -2752,121 +2732,13 @@ var upExcludedLabels = []string{
 	labels.BucketLabel,
 }
 
-// upBucket represents a bucket of a classic histogram. It is used internally by the promql
-// package, but it is nevertheless exported for potential use in other PromQL engines.
-type upBucket struct {
-	UpperBound float64
-	Count      float64
-}
-
-// upBuckets implements sort.Interface.
-type upBuckets []upBucket
+// Vigil: the classic-histogram helpers (bucket, bucketQuantile, bucketFraction, quantile and
+// what they use) are Vigil's own copies in quantile.go, identical to upstream's; the ported
+// functions call them rather than a second copy.
 
 type upMetricWithBuckets struct {
 	metric  labels.Labels
-	buckets upBuckets
-}
-
-// upBucketQuantile calculates the upQuantile 'q' based on the given buckets. The
-// buckets will be sorted by upperBound by this function (i.e. no sorting
-// needed before calling this function). The upQuantile value is interpolated
-// assuming a linear distribution within a bucket. However, if the upQuantile
-// falls into the highest bucket, the upper bound of the 2nd highest bucket is
-// returned. A natural lower bound of 0 is assumed if the upper bound of the
-// lowest bucket is greater 0. In that case, interpolation in the lowest bucket
-// happens linearly between 0 and the upper bound of the lowest bucket.
-// However, if the lowest bucket has an upper bound less or equal 0, this upper
-// bound is returned if the upQuantile falls into the lowest bucket.
-//
-// There are a number of special cases (once we have a way to report errors
-// happening during evaluations of AST functions, we should report those
-// explicitly):
-//
-// If 'buckets' has 0 observations, NaN is returned.
-//
-// If 'buckets' has fewer than 2 elements, NaN is returned.
-//
-// If the highest bucket is not +Inf, NaN is returned.
-//
-// If q==NaN, NaN is returned.
-//
-// If q<0, -Inf is returned.
-//
-// If q>1, +Inf is returned.
-//
-// We also return extra info, see doc for upEnsureMonotonicAndIgnoreSmallDeltas.
-//
-// Generically speaking, upBucketQuantile is for calculating the
-// histogram_quantile() of classic histograms. See also: upHistogramQuantile
-// for native histograms.
-//
-// upBucketQuantile is exported as a useful upQuantile function over a set of
-// given buckets. It may be used by other PromQL engine implementations.
-func upBucketQuantile(q float64, buckets upBuckets) (
-	upQuantile float64,
-	forcedMonotonic, fixedPrecision bool,
-	minBucket, maxBucket, maxDiff float64,
-) {
-	switch {
-	case math.IsNaN(q):
-		upQuantile = math.NaN()
-		return upQuantile, forcedMonotonic, fixedPrecision, minBucket, maxBucket, maxDiff
-	case q < 0:
-		upQuantile = math.Inf(-1)
-		return upQuantile, forcedMonotonic, fixedPrecision, minBucket, maxBucket, maxDiff
-	case q > 1:
-		upQuantile = math.Inf(+1)
-		return upQuantile, forcedMonotonic, fixedPrecision, minBucket, maxBucket, maxDiff
-	}
-	slices.SortFunc(buckets, func(a, b upBucket) int {
-		// We don't expect the bucket boundary to be a NaN.
-		if a.UpperBound < b.UpperBound {
-			return -1
-		}
-		if a.UpperBound > b.UpperBound {
-			return +1
-		}
-		return 0
-	})
-	if !math.IsInf(buckets[len(buckets)-1].UpperBound, +1) {
-		upQuantile = math.NaN()
-		return upQuantile, forcedMonotonic, fixedPrecision, minBucket, maxBucket, maxDiff
-	}
-
-	buckets = upCoalesceBuckets(buckets)
-	forcedMonotonic, fixedPrecision, minBucket, maxBucket, maxDiff = upEnsureMonotonicAndIgnoreSmallDeltas(buckets, upSmallDeltaTolerance)
-
-	if len(buckets) < 2 {
-		upQuantile = math.NaN()
-		return upQuantile, forcedMonotonic, fixedPrecision, minBucket, maxBucket, maxDiff
-	}
-	observations := buckets[len(buckets)-1].Count
-	if observations == 0 {
-		upQuantile = math.NaN()
-		return upQuantile, forcedMonotonic, fixedPrecision, minBucket, maxBucket, maxDiff
-	}
-	rank := q * observations
-	b := sort.Search(len(buckets)-1, func(i int) bool { return buckets[i].Count >= rank })
-
-	switch {
-	case b == len(buckets)-1:
-		upQuantile = buckets[len(buckets)-2].UpperBound
-	case b == 0 && buckets[0].UpperBound <= 0:
-		upQuantile = buckets[0].UpperBound
-	default:
-		var (
-			bucketStart float64
-			bucketEnd   = buckets[b].UpperBound
-			count       = buckets[b].Count
-		)
-		if b > 0 {
-			bucketStart = buckets[b-1].UpperBound
-			count -= buckets[b-1].Count
-			rank -= buckets[b-1].Count
-		}
-		upQuantile = bucketStart + (bucketEnd-bucketStart)*(rank/count)
-	}
-	return upQuantile, forcedMonotonic, fixedPrecision, minBucket, maxBucket, maxDiff
+	buckets bucketSlice
 }
 
 // upHistogramQuantile calculates the upQuantile 'q' based on the given histogram.
@@ -3214,228 +3086,6 @@ func upHistogramFraction(lower, upper float64, h *histogram.FloatHistogram, metr
 	}
 
 	return (upperRank - lowerRank) / h.Count, annos
-}
-
-// upBucketFraction is a version of upHistogramFraction for classic histograms.
-func upBucketFraction(lower, upper float64, buckets upBuckets) float64 {
-	slices.SortFunc(buckets, func(a, b upBucket) int {
-		// We don't expect the bucket boundary to be a NaN.
-		if a.UpperBound < b.UpperBound {
-			return -1
-		}
-		if a.UpperBound > b.UpperBound {
-			return +1
-		}
-		return 0
-	})
-	if !math.IsInf(buckets[len(buckets)-1].UpperBound, +1) {
-		return math.NaN()
-	}
-	buckets = upCoalesceBuckets(buckets)
-
-	count := buckets[len(buckets)-1].Count
-	if count == 0 || math.IsNaN(lower) || math.IsNaN(upper) {
-		return math.NaN()
-	}
-	if lower >= upper {
-		return 0
-	}
-
-	var (
-		rank, lowerRank, upperRank float64
-		lowerSet, upperSet         bool
-	)
-
-	// If the upper bound of the first bucket is greater than 0, we assume
-	// we are dealing with positive buckets only and lowerBound for the
-	// first bucket is set to 0; otherwise it is set to -Inf.
-	lowerBound := 0.0
-	if buckets[0].UpperBound <= 0 {
-		lowerBound = math.Inf(-1)
-	}
-
-	for i, b := range buckets {
-		if i > 0 {
-			lowerBound = buckets[i-1].UpperBound
-		}
-		upperBound := b.UpperBound
-
-		interpolateLinearly := func(v float64) float64 {
-			// Note: `v` is a finite value.
-			// For buckets with infinite bounds, we cannot upInterpolate meaningfully.
-			// For +Inf upper bound, interpolation returns the cumulative count of the previous bucket
-			// as the second term in the interpolation formula yields 0 (finite/Inf).
-			// In other words, no observations from the last bucket are considered in the fraction calculation.
-			// For -Inf lower bound, however, the second term would be (v-(-Inf))/(upperBound-(-Inf)) = Inf/Inf = NaN.
-			// To achieve the same effect of no contribution as the +Inf bucket, handle the -Inf case by returning
-			// the cumulative count at the first bucket.
-			// In both cases, we effectively skip interpolation within the infinite-width bucket.
-			if lowerBound == math.Inf(-1) {
-				return b.Count
-			}
-			return rank + (b.Count-rank)*(v-lowerBound)/(upperBound-lowerBound)
-		}
-
-		if !lowerSet && lowerBound >= lower {
-			// We have hit the lower value at the lower bucket boundary.
-			lowerRank = rank
-			lowerSet = true
-		}
-		if !upperSet && lowerBound >= upper {
-			// We have hit the upper value at the lower bucket boundary.
-			upperRank = rank
-			upperSet = true
-		}
-		if lowerSet && upperSet {
-			break
-		}
-		if !lowerSet && lowerBound < lower && upperBound > lower {
-			// The lower value is in this bucket.
-			lowerRank = interpolateLinearly(lower)
-			lowerSet = true
-		}
-		if !upperSet && lowerBound < upper && upperBound > upper {
-			// The upper value is in this bucket.
-			upperRank = interpolateLinearly(upper)
-			upperSet = true
-		}
-		if lowerSet && upperSet {
-			break
-		}
-		rank = b.Count
-	}
-	if !lowerSet || lowerRank > count {
-		lowerRank = count
-	}
-	if !upperSet || upperRank > count {
-		upperRank = count
-	}
-
-	return (upperRank - lowerRank) / count
-}
-
-// upCoalesceBuckets merges buckets with the same upper bound.
-//
-// The input buckets must be sorted.
-func upCoalesceBuckets(buckets upBuckets) upBuckets {
-	last := buckets[0]
-	i := 0
-	for _, b := range buckets[1:] {
-		if b.UpperBound == last.UpperBound {
-			last.Count += b.Count
-		} else {
-			buckets[i] = last
-			last = b
-			i++
-		}
-	}
-	buckets[i] = last
-	return buckets[:i+1]
-}
-
-// The assumption that bucket counts increase monotonically with increasing
-// upperBound may be violated during:
-//
-//   - Circumstances where data is already inconsistent at the target's side.
-//   - Ingestion via the remote write receiver that Prometheus implements.
-//   - Optimisation of query execution where precision is sacrificed for other
-//     benefits, not by Prometheus but by systems built on top of it.
-//   - Circumstances where floating point precision errors accumulate.
-//
-// Monotonicity is usually guaranteed because if a bucket with upper bound
-// u1 has count c1, then any bucket with a higher upper bound u > u1 must
-// have counted all c1 observations and perhaps more, so that c >= c1.
-//
-// bucketQuantile depends on that monotonicity to do a binary search for the
-// bucket with the φ-upQuantile count, so breaking the monotonicity
-// guarantee causes bucketQuantile() to return undefined (nonsense) results.
-//
-// As a somewhat hacky solution, we first silently ignore any numerically
-// insignificant (relative delta below the requested tolerance and likely to
-// be from floating point precision errors) differences between successive
-// buckets regardless of the direction. Then we calculate the "envelope" of
-// the histogram buckets, essentially removing any decreases in the count
-// between successive buckets.
-//
-// We return:
-//   - a bool to indicate if monotonicity needed to be forced
-//   - a bool to indicate if small differences between buckets (that are likely
-//     artifacts of floating point precision issues) have been ignored.
-//   - a float to indicate the minimum bucket upper bound where monotonicity was forced, if applicable
-//   - a float to indicate the maximum bucket upper bound where monotonicity was forced, if applicable
-//   - a float to indicate the maximum difference between the count of two consecutive buckets
-//     where monotonicity was forced, if applicable
-func upEnsureMonotonicAndIgnoreSmallDeltas(buckets upBuckets, tolerance float64) (
-	forcedMonotonic, fixedPrecision bool,
-	minBucket, maxBucket, maxDiff float64,
-) {
-	minBucket = math.Inf(+1)
-	maxBucket = math.Inf(-1)
-	prev := buckets[0].Count
-	for i := 1; i < len(buckets); i++ {
-		curr := buckets[i].Count // Assumed always positive.
-		if curr == prev {
-			// No correction needed if the counts are identical between buckets.
-			continue
-		}
-		if almost.Equal(prev, curr, tolerance) {
-			// Silently correct numerically insignificant differences from floating
-			// point precision errors, regardless of direction.
-			// Do not update the 'prev' value as we are ignoring the difference.
-			buckets[i].Count = prev
-			fixedPrecision = true
-			continue
-		}
-		if curr < prev {
-			// Force monotonicity by removing any decreases regardless of magnitude.
-			// Do not update the 'prev' value as we are ignoring the decrease.
-			buckets[i].Count = prev
-			forcedMonotonic = true
-			if buckets[i].UpperBound < minBucket {
-				minBucket = buckets[i].UpperBound
-			}
-			if buckets[i].UpperBound > maxBucket {
-				maxBucket = buckets[i].UpperBound
-			}
-			if diff := prev - curr; diff > maxDiff {
-				maxDiff = diff
-			}
-			continue
-		}
-		prev = curr
-	}
-	return forcedMonotonic, fixedPrecision, minBucket, maxBucket, maxDiff
-}
-
-// upQuantile calculates the given upQuantile of a vector of samples.
-//
-// The Vector will be sorted.
-// If 'values' has zero elements, NaN is returned.
-// If q==NaN, NaN is returned.
-// If q<0, -Inf is returned.
-// If q>1, +Inf is returned.
-func upQuantile(q float64, values vectorByValueHeap) float64 {
-	if len(values) == 0 || math.IsNaN(q) {
-		return math.NaN()
-	}
-	if q < 0 {
-		return math.Inf(-1)
-	}
-	if q > 1 {
-		return math.Inf(+1)
-	}
-	sort.Sort(values)
-
-	n := float64(len(values))
-	// When the upQuantile lies between two samples,
-	// we use a weighted average of the two samples.
-	rank := q * (n - 1)
-
-	lowerIndex := math.Max(0, math.Floor(rank))
-	upperIndex := math.Min(n-1, lowerIndex+1)
-
-	weight := rank - math.Floor(rank)
-	return values[int(lowerIndex)].F*(1-weight) + values[int(upperIndex)].F*weight
 }
 
 func durationMilliseconds(d time.Duration) int64 {

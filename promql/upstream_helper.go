@@ -100,7 +100,7 @@ func (enh *upEvalNodeHelper) resetHistograms(inVec Vector, arg parser.Expr) anno
 			mb = &upMetricWithBuckets{sample.Metric, nil}
 			enh.signatureToMetricWithBuckets[string(enh.lblBuf)] = mb
 		}
-		mb.buckets = append(mb.buckets, upBucket{upperBound, sample.F})
+		mb.buckets = append(mb.buckets, bucket{upperBound, sample.F})
 	}
 
 	for idx, sample := range enh.nativeHistogramSamples {

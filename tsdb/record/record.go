@@ -368,40 +368,10 @@ func (d *decbuf) end() error {
 // rec, which callers (the WAL reader) reuse.
 func (d *Decoder) Series(rec []byte, into []RefSeries) ([]RefSeries, error) {
 	into = into[:0]
-	rec, err := d.plainRecord(rec)
-	if err != nil {
-		return into, err
-	}
-	var db decbuf
-	db.header(rec, Series)
-	n := db.count("series", minSeriesSize)
-	if db.err != nil {
-		return into, db.err
-	}
-	// One string copy of the whole record backs every label name and value: the builder may keep
-	// the strings it is given (slicelabels) and rec is reused by the caller, so they must not
-	// alias it, and one allocation per record is cheaper than two per label.
-	all := string(db.b)
-	base := len(db.b)
-	into = grow(into, n)
-	for range n {
-		ref := db.uvarint("series ref")
-		nl := db.count("labels", minLabelSize)
-		d.builder.Reset()
-		for range nl {
-			ns, ne := db.strSpan("label name", base)
-			vs, ve := db.strSpan("label value", base)
-			if db.err != nil {
-				break
-			}
-			d.builder.Add(all[ns:ne], all[vs:ve])
-		}
-		if db.err != nil {
-			return into, db.err
-		}
-		into = append(into, RefSeries{Ref: ref, Labels: d.builder.Labels()})
-	}
-	return into, db.end()
+	err := d.eachSeries(rec, false,
+		func(n int) { into = grow(into, n) },
+		func(ref uint64) { into = append(into, RefSeries{Ref: ref, Labels: d.builder.Labels()}) })
+	return into, err
 }
 
 // Samples decodes a samples record, appending to into[:0].

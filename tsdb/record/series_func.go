@@ -12,6 +12,20 @@ import (
 // labels). For readers that keep only what they derive from the labels, such as remote write's
 // WAL reader, which reads every series record of the WAL when it starts.
 func (d *Decoder) SeriesFunc(rec []byte, f func(ref uint64, lset labels.Labels)) error {
+	var lset labels.Labels
+	return d.eachSeries(rec, true, nil, func(ref uint64) {
+		d.builder.Overwrite(&lset)
+		f(ref, lset)
+	})
+}
+
+// eachSeries decodes a series record for Series and SeriesFunc: it calls start (if not nil)
+// with the number of series, then each with every series' ref while d.builder holds its labels.
+// With alias the label strings point into rec and are valid only during each; otherwise one
+// string copy of the whole record backs them all: the builder may keep the strings it is given
+// (slicelabels) and rec is reused by the caller, so they must not alias it, and one allocation
+// per record is cheaper than two per label.
+func (d *Decoder) eachSeries(rec []byte, alias bool, start func(n int), each func(ref uint64)) error {
 	rec, err := d.plainRecord(rec)
 	if err != nil {
 		return err
@@ -22,9 +36,16 @@ func (d *Decoder) SeriesFunc(rec []byte, f func(ref uint64, lset labels.Labels))
 	if db.err != nil {
 		return db.err
 	}
-	all := unsafe.String(unsafe.SliceData(db.b), len(db.b))
+	var all string
+	if alias {
+		all = unsafe.String(unsafe.SliceData(db.b), len(db.b))
+	} else {
+		all = string(db.b)
+	}
 	base := len(db.b)
-	var lset labels.Labels
+	if start != nil {
+		start(n)
+	}
 	for range n {
 		ref := db.uvarint("series ref")
 		nl := db.count("labels", minLabelSize)
@@ -40,8 +61,7 @@ func (d *Decoder) SeriesFunc(rec []byte, f func(ref uint64, lset labels.Labels))
 		if db.err != nil {
 			return db.err
 		}
-		d.builder.Overwrite(&lset)
-		f(ref, lset)
+		each(ref)
 	}
 	return db.end()
 }

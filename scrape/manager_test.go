@@ -185,8 +185,11 @@ scrape_configs:
 		s := st.series(fmt.Sprintf(`{__name__="a_metric", env="test", instance=%q, job="one"}`, host(a)))
 		return len(s) > 0 && storage.IsStaleNaN(s[len(s)-1].v)
 	})
-	if aHits.Load() != hits {
-		t.Error("job one was scraped after it was removed")
+	// Removing a job cancels its scrape in flight at once (it stores nothing) without waiting
+	// for the target: that one request may still reach the target after ApplyConfig returned.
+	// No scrape may start after it.
+	if got := aHits.Load(); got > hits+1 {
+		t.Errorf("job one was scraped after it was removed: %d requests after removal", got-hits)
 	}
 }
 

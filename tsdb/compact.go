@@ -105,11 +105,17 @@ type ChunkBuilder struct {
 	hmin, hmax int64
 	h          histogram.Histogram
 	fh         histogram.FloatHistogram
+	// hts and hsts are the timestamps and start timestamps of the histogram chunk being built
+	// (recoding keeps its samples, a new chunk starts them anew); hhasST is set when one of
+	// them has a start timestamp: the chunk is then written as an EncST chunk.
+	hts, hsts []int64
+	hhasST    bool
 }
 
 // Reset starts a new series.
 func (bc *ChunkBuilder) Reset() {
 	bc.metas, bc.ts, bc.vs, bc.sts, bc.hasST, bc.hist, bc.happ = bc.metas[:0], bc.ts[:0], bc.vs[:0], bc.sts[:0], false, nil, nil
+	bc.hts, bc.hsts, bc.hhasST = bc.hts[:0], bc.hsts[:0], false
 }
 
 // AddFloat adds a float sample.
@@ -132,8 +138,14 @@ func (bc *ChunkBuilder) AddFloatST(t int64, v float64, st int64) {
 // copies what it keeps (h may be reused), but may add empty buckets to h, as upstream's
 // appenders do when they recode.
 func (bc *ChunkBuilder) AddHistogram(t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) {
+	bc.AddHistogramST(t, 0, h, fh)
+}
+
+// AddHistogramST is AddHistogram with the sample's start timestamp st (0: none). A chunk
+// holding a sample with a start timestamp is written as an EncST chunk.
+func (bc *ChunkBuilder) AddHistogramST(t, st int64, h *histogram.Histogram, fh *histogram.FloatHistogram) {
 	bc.flushFloats()
-	bc.appendHist(t, h, fh)
+	bc.appendHist(t, st, h, fh)
 }
 
 // Metas completes the series and returns its chunks, valid until the next Reset.
@@ -151,10 +163,10 @@ func (bc *ChunkBuilder) add(it storage.Iterator) error {
 			bc.AddFloatST(t, v, it.AtST())
 		case storage.ValHistogram:
 			t, h := it.AtHistogram(&bc.h)
-			bc.AddHistogram(t, h, nil)
+			bc.AddHistogramST(t, it.AtST(), h, nil)
 		case storage.ValFloatHistogram:
 			t, fh := it.AtFloatHistogram(&bc.fh)
-			bc.AddHistogram(t, nil, fh)
+			bc.AddHistogramST(t, it.AtST(), nil, fh)
 		}
 	}
 	if err := it.Err(); err != nil {
@@ -182,6 +194,7 @@ func (bc *ChunkBuilder) flushFloats() {
 func (bc *ChunkBuilder) flushHist() {
 	if bc.hist == nil || bc.hist.NumSamples() == 0 {
 		bc.hist, bc.happ = nil, nil
+		bc.hts, bc.hsts, bc.hhasST = bc.hts[:0], bc.hsts[:0], false
 		return
 	}
 	enc, body := bc.henc, bc.hist.Bytes()
@@ -192,11 +205,19 @@ func (bc *ChunkBuilder) flushHist() {
 	}
 	b := make([]byte, 0, 1+len(body))
 	b = append(append(b, byte(enc)), body...)
+	if bc.hhasST {
+		var col chunkenc.STColumn
+		for i, t := range bc.hts {
+			col.Append(t, bc.hsts[i])
+		}
+		b = chunkenc.AppendWithST(make([]byte, 0, len(b)+len(col.Bytes())+8), b, col.Bytes())
+	}
 	bc.metas = append(bc.metas, chunks.Meta{MinTime: bc.hmin, MaxTime: bc.hmax, Chunk: b})
 	bc.hist, bc.happ = nil, nil
+	bc.hts, bc.hsts, bc.hhasST = bc.hts[:0], bc.hsts[:0], false
 }
 
-func (bc *ChunkBuilder) appendHist(t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) {
+func (bc *ChunkBuilder) appendHist(t, st int64, h *histogram.Histogram, fh *histogram.FloatHistogram) {
 	enc := chunkenc.EncHistogram
 	if h == nil {
 		enc = chunkenc.EncFloatHistogram
@@ -235,6 +256,9 @@ func (bc *ChunkBuilder) appendHist(t int64, h *histogram.Histogram, fh *histogra
 		bc.hist = c
 	}
 	bc.happ, bc.hmax = app, t
+	bc.hts = append(bc.hts, t)
+	bc.hsts = append(bc.hsts, st)
+	bc.hhasST = bc.hhasST || st != 0
 }
 
 // Compact cuts blocks from the head while it spans more than 1.5 block ranges, merges blocks

@@ -323,7 +323,7 @@ func (a *headAppender) appendKind(ref storage.SeriesRef, lset labels.Labels, t i
 	if kind == kindFloat {
 		a.samples = append(a.samples, pendingSample{ms, t, v})
 	} else {
-		a.hists = append(a.hists, pendingHistogram{ms, t, hi, fh})
+		a.hists = append(a.hists, pendingHistogram{s: ms, t: t, h: hi, fh: fh})
 	}
 	if t < a.minT {
 		a.minT = t
@@ -389,7 +389,7 @@ func (a *headAppender) Commit() error {
 		for i := range hists {
 			p := &hists[i]
 			p.s.mu.Lock()
-			if p.s.appendHistogram(p.t, p.h, p.fh, h) {
+			if p.s.appendHistogramST(p.t, p.st, p.h, p.fh, h) {
 				appended++
 			} else {
 				dropped++
@@ -532,20 +532,33 @@ func (a *headAppender) sampleRecords(buf *walBuffers, recs [][]byte, off int, fl
 		return recs
 	}
 	buf.hists, buf.fhists = buf.hists[:0], buf.fhists[:0]
+	var hasST, fhasST bool
 	for _, p := range hists {
 		if p.h != nil {
-			buf.hists = append(buf.hists, record.RefHistogramSample{Ref: p.s.ref, T: p.t, H: p.h})
+			buf.hists = append(buf.hists, record.RefHistogramSample{Ref: p.s.ref, ST: p.st, T: p.t, H: p.h})
+			hasST = hasST || p.st != 0
 		} else {
-			buf.fhists = append(buf.fhists, record.RefFloatHistogramSample{Ref: p.s.ref, T: p.t, FH: p.fh})
+			buf.fhists = append(buf.fhists, record.RefFloatHistogramSample{Ref: p.s.ref, ST: p.st, T: p.t, FH: p.fh})
+			fhasST = fhasST || p.st != 0
 		}
 	}
+	// As for floats, a record holds all the histograms of its kind: with start timestamps
+	// (HistogramSamplesST) when one of them has one.
 	if len(buf.hists) > 0 {
-		buf.b3 = enc.HistogramSamples(buf.hists, buf.b3[:0])
+		if hasST {
+			buf.b3 = enc.HistogramSamplesST(buf.hists, buf.b3[:0])
+		} else {
+			buf.b3 = enc.HistogramSamples(buf.hists, buf.b3[:0])
+		}
 		recs = append(recs, compress(buf.b3, &buf.c3))
 		clear(buf.hists)
 	}
 	if len(buf.fhists) > 0 {
-		buf.b4 = enc.FloatHistogramSamples(buf.fhists, buf.b4[:0])
+		if fhasST {
+			buf.b4 = enc.FloatHistogramSamplesST(buf.fhists, buf.b4[:0])
+		} else {
+			buf.b4 = enc.FloatHistogramSamples(buf.fhists, buf.b4[:0])
+		}
 		recs = append(recs, compress(buf.b4, &buf.c4))
 		clear(buf.fhists)
 	}

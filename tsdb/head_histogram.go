@@ -108,8 +108,19 @@ func (s *memSeries) appendableHistogram(t int64, h *histogram.Histogram, fh *his
 // changes, when upstream's appender finds the sample not appendable (counter reset, schema or
 // bucket layout change it cannot recode), at the size limits and at chunk range boundaries.
 func (s *memSeries) appendHistogram(t int64, hi *histogram.Histogram, fh *histogram.FloatHistogram, h *Head) bool {
+	return s.appendHistogramST(t, 0, hi, fh, h)
+}
+
+// appendHistogramST is appendHistogram with the sample's start timestamp st (0: none). The
+// column of a series with start timestamps covers the samples of the open histogram chunk as
+// it does a float one: recoding keeps the samples (and the column), a new chunk starts a new
+// column (closeHistChunk).
+func (s *memSeries) appendHistogramST(t, st int64, hi *histogram.Histogram, fh *histogram.FloatHistogram, h *Head) bool {
 	if t <= s.lastT() {
 		return false
+	}
+	if st != 0 && !s.hasST {
+		h.startST(s)
 	}
 	_, enc := kindOf(hi)
 	var prev histchunk.Appender
@@ -201,14 +212,23 @@ func (s *memSeries) appendHistogram(t int64, hi *histogram.Histogram, fh *histog
 	s.hist.app = app
 	s.hist.lastT = t
 	s.hist.n++ // closeHistChunk set it to 0 if the sample started a new chunk
+	if s.hasST {
+		h.stColumn(s).Append(t, st)
+	}
 	return true
 }
 
-// closeHistChunk moves the open histogram chunk to the head chunk files (caller holds mu).
+// closeHistChunk moves the open histogram chunk to the head chunk files (caller holds mu): an
+// EncST chunk, and a new column, when the series has start timestamps.
 func (s *memSeries) closeHistChunk(h *Head) {
 	hh := s.hist
 	hh.chunk.Compact()
 	b := hh.appendBytes(make([]byte, 0, 1+len(hh.chunk.Bytes())))
+	if s.hasST {
+		col := h.stColumn(s)
+		b = chunkenc.AppendWithST(make([]byte, 0, len(b)+len(col.Bytes())+8), b, col.Bytes())
+		col.Reset()
+	}
 	s.closed = append(s.closed, memChunk{ref: h.storeChunk(b, hh.lastT), minT: s.openMinT, maxT: hh.lastT})
 	hh.chunk, hh.app, hh.n = nil, nil, 0
 }
@@ -217,6 +237,7 @@ func (s *memSeries) closeHistChunk(h *Head) {
 type pendingHistogram struct {
 	s  *memSeries
 	t  int64
+	st int64 // start timestamp (0: none)
 	h  *histogram.Histogram
 	fh *histogram.FloatHistogram
 }

@@ -226,7 +226,7 @@ func (s *memSeries) chunksFor(mint, maxt int64, dst []chunkEntry, h *Head, openB
 			cp = (*openBuf)[:0]
 		}
 		if s.hist.active() {
-			cp = s.hist.appendBytes(cp)
+			cp = s.appendOpenHistBytes(cp, h)
 		} else {
 			cp = s.appendOpenBytes(cp, h)
 		}
@@ -245,6 +245,15 @@ func (s *memSeries) appendOpenBytes(dst []byte, h *Head) []byte {
 		return append(dst, s.open.Bytes()...)
 	}
 	return chunkenc.AppendWithST(dst, s.open.Bytes(), h.stColumn(s).Bytes())
+}
+
+// appendOpenHistBytes appends the open histogram chunk's bytes to dst: an EncST chunk when the
+// series has start timestamps.
+func (s *memSeries) appendOpenHistBytes(dst []byte, h *Head) []byte {
+	if !s.hasST {
+		return s.hist.appendBytes(dst)
+	}
+	return chunkenc.AppendWithST(dst, s.hist.appendBytes(nil), h.stColumn(s).Bytes())
 }
 
 // overlaps reports whether the series has samples in [mint, maxt] (caller holds mu).

@@ -14,7 +14,7 @@ package tsdb
 //
 // File format (all integers varint/uvarint unless noted):
 //
-//	header   "VGHS" | version byte (2)
+//	header   "VGHS" | version byte (3)
 //	record*  uvarint length | payload | CRC32-C of payload (4 bytes LE)
 //	payload  type byte | body
 //	  meta (1)    first uncovered WAL segment | last series ref | min valid time | head min time | head max time
@@ -31,7 +31,9 @@ package tsdb
 //
 // Records come in that order: meta first, end last; a file without the end record is torn.
 // Version 2 added the open histogram chunk and the start timestamp column (version 1 held
-// float open chunks only); a reader that does not know the version falls back to the WAL.
+// float open chunks only); version 3 (same layout) has the column describe an open histogram
+// chunk too (start timestamps of histogram samples), where version 2 left it empty. This
+// Vigil reads versions 2 and 3; a reader that does not know the version falls back to the WAL.
 
 import (
 	"bufio"
@@ -58,7 +60,7 @@ const (
 	snapshotDirname  = "head_snapshot"
 	snapshotFilename = "snapshot"
 	snapshotMagic    = "VGHS"
-	snapshotVersion  = 2
+	snapshotVersion  = 3
 
 	snapRecMeta   = 1
 	snapRecSeries = 2
@@ -281,8 +283,9 @@ func loadHeadSnapshot(dir string, h *Head) (meta headSnapshotMeta, nSeries int, 
 	if string(hdr[:4]) != snapshotMagic {
 		return meta, 0, fmt.Errorf("not a head snapshot (magic %q)", hdr[:4])
 	}
-	if hdr[4] != snapshotVersion {
-		return meta, 0, fmt.Errorf("head snapshot version %d, this Vigil reads version %d", hdr[4], snapshotVersion)
+	version := hdr[4]
+	if version != snapshotVersion && version != 2 {
+		return meta, 0, fmt.Errorf("head snapshot version %d, this Vigil reads versions 2 and %d", version, snapshotVersion)
 	}
 	rec, err := r.next()
 	if err != nil {
@@ -392,6 +395,16 @@ func loadHeadSnapshot(dir string, h *Head) (meta headSnapshotMeta, nSeries int, 
 				d.b = d.b[k:]
 				if openKind == snapOpenFloat && stCol.NumSamples() != open.c.NumSamples() {
 					return meta, 0, fmt.Errorf("series %s: start timestamp column of %d samples for an open chunk of %d", lset, stCol.NumSamples(), open.c.NumSamples())
+				}
+				if openKind == snapOpenHistogram && open.hist != nil {
+					if version == 2 && stCol.NumSamples() == 0 {
+						// Version 2 kept no start timestamps of histogram samples: the
+						// column of a series that had float ones is empty then.
+						stCol.AppendNone(open.hist.n, open.hist.lastT)
+					}
+					if stCol.NumSamples() != open.hist.n {
+						return meta, 0, fmt.Errorf("series %s: start timestamp column of %d samples for an open histogram chunk of %d", lset, stCol.NumSamples(), open.hist.n)
+					}
 				}
 			case hasST > 1 && d.err == nil:
 				return meta, 0, fmt.Errorf("series %s: bad start timestamp flag %d", lset, hasST)

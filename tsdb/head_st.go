@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/storage"
@@ -71,6 +72,8 @@ func (h *Head) startST(s *memSeries) {
 	if n := s.open.NumSamples(); n > 0 {
 		lt, _ := s.open.Last()
 		c.AppendNone(n, lt)
+	} else if s.hist.active() {
+		c.AppendNone(s.hist.n, s.hist.lastT)
 	}
 	h.stCols.page(s.ref, true)[s.ref&(seriesPageSize-1)] = c
 	s.hasST = true
@@ -140,4 +143,18 @@ func (a *headAppender) stsOf(off, n int) []pendingST {
 	return a.stSamples[lo:hi]
 }
 
-var _ storage.STAppender = (*headAppender)(nil)
+// AppendHistogramST implements storage.HistogramSTAppender: AppendHistogram with the sample's
+// start timestamp (0: none).
+func (a *headAppender) AppendHistogramST(ref storage.SeriesRef, lset labels.Labels, st, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	n := len(a.hists)
+	r, err := a.AppendHistogram(ref, lset, t, h, fh)
+	if err == nil && len(a.hists) > n {
+		a.hists[n].st = st
+	}
+	return r, err
+}
+
+var (
+	_ storage.STAppender          = (*headAppender)(nil)
+	_ storage.HistogramSTAppender = (*headAppender)(nil)
+)

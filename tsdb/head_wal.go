@@ -481,7 +481,7 @@ func (rp *walReplayer) decode(rec []byte) error {
 			b.sts = append(b.sts, s)
 			b.addRun(replayFloatST, len(b.sts))
 		}
-	case record.HistogramSamples:
+	case record.HistogramSamples, record.HistogramSamplesST:
 		// The decoder allocates every histogram: they do not alias rec.
 		if rp.hists, err = rp.dec.HistogramSamples(rec, rp.hists[:0]); err != nil {
 			return fmt.Errorf("decoding histogram samples record: %w", err)
@@ -495,7 +495,7 @@ func (rp *walReplayer) decode(rec []byte) error {
 			b.addRun(replayHistogram, len(b.hists))
 		}
 		clear(rp.hists)
-	case record.FloatHistogramSamples:
+	case record.FloatHistogramSamples, record.FloatHistogramSamplesST:
 		if rp.fhists, err = rp.dec.FloatHistogramSamples(rec, rp.fhists[:0]); err != nil {
 			return fmt.Errorf("decoding float histogram samples record: %w", err)
 		}
@@ -571,7 +571,7 @@ func (sh *replayShard) apply(b *replayBatch) {
 				s := &b.hists[hi]
 				if ms := sh.seriesOf(s.Ref); ms != nil {
 					ms.mu.Lock()
-					ok := ms.appendHistogram(s.T, s.H, nil, head)
+					ok := ms.appendHistogramST(s.T, s.ST, s.H, nil, head)
 					ms.mu.Unlock()
 					sh.count(ok, s.T)
 				}
@@ -581,7 +581,7 @@ func (sh *replayShard) apply(b *replayBatch) {
 				s := &b.fhists[fhi]
 				if ms := sh.seriesOf(s.Ref); ms != nil {
 					ms.mu.Lock()
-					ok := ms.appendHistogram(s.T, nil, s.FH, head)
+					ok := ms.appendHistogramST(s.T, s.ST, nil, s.FH, head)
 					ms.mu.Unlock()
 					sh.count(ok, s.T)
 				}

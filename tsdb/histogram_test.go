@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -21,6 +22,7 @@ import (
 
 // hsample is a sample of any type, as read back from a storage.
 type hsample struct {
+	st int64 // start timestamp (0: none)
 	t  int64
 	v  float64
 	h  *histogram.Histogram
@@ -118,6 +120,17 @@ func appendWorkload(t testing.TB, a storage.Appendable, series []hseries, batch 
 				p := s.samples[i]
 				var err error
 				switch {
+				case p.st != 0 && p.valueType() != storage.ValFloat:
+					var h *histogram.Histogram
+					var fh *histogram.FloatHistogram
+					if p.h != nil {
+						h = p.h.Copy()
+					} else {
+						fh = p.fh.Copy()
+					}
+					_, err = app.(storage.HistogramSTAppender).AppendHistogramST(0, s.lset, p.st, p.t, h, fh)
+				case p.st != 0:
+					_, err = app.(storage.STAppender).AppendST(0, s.lset, p.st, p.t, p.v)
 				case p.h != nil:
 					_, err = app.AppendHistogram(0, s.lset, p.t, p.h.Copy(), nil)
 				case p.fh != nil:
@@ -156,7 +169,7 @@ func readAll(t testing.TB, q storage.Queryable, mint, maxt int64, reuse bool) ma
 		it = ss.At().Iterator(it)
 		var got []hsample
 		for vt := it.Next(); vt != storage.ValNone; vt = it.Next() {
-			s := hsample{t: it.AtT()}
+			s := hsample{t: it.AtT(), st: it.AtST()}
 			switch vt {
 			case storage.ValFloat:
 				_, s.v = it.At()
@@ -205,6 +218,9 @@ func sameSamples(t testing.TB, name string, got, want []hsample) {
 		g, w := got[i], want[i]
 		if g.t != w.t || g.valueType() != w.valueType() {
 			t.Fatalf("%s sample %d: %s @%d, want %s @%d", name, i, g.valueType(), g.t, w.valueType(), w.t)
+		}
+		if g.st != w.st {
+			t.Fatalf("%s sample %d @%d: start timestamp %d, want %d", name, i, g.t, g.st, w.st)
 		}
 		switch w.valueType() {
 		case storage.ValFloat:
@@ -264,7 +280,37 @@ func compareStores(t testing.TB, stage string, got, want map[string][]hsample) {
 // out the same from the head, after a restart (WAL replay), from blocks after compaction and
 // from a restart over blocks and checkpoint — whole range, sub-ranges, and with seeks.
 func TestHistogramsAsMemStorage(t *testing.T) {
-	series := histWorkload()
+	t.Run("without start timestamps", func(t *testing.T) { testHistogramsAsMemStorage(t, histWorkload(), false) })
+	t.Run("with start timestamps", func(t *testing.T) { testHistogramsAsMemStorage(t, withHistST(histWorkload()), true) })
+}
+
+// withHistST gives the workload's samples start timestamps, a pattern per series: cumulative
+// with a created timestamp renewed every 100 samples (exp, and mixed across its type
+// changes), delta (nhcb), only from the 200th sample on (nhcb_reset), after, at, without and
+// before the sample (float); the gauge has none.
+func withHistST(series []hseries) []hseries {
+	for _, s := range series {
+		name := s.lset.Get("__name__")
+		for i := range s.samples {
+			p := &s.samples[i]
+			switch name {
+			case "exp", "mixed":
+				p.st = int64(i/100*100)*histStep - 30000 + 1
+			case "nhcb":
+				p.st = p.t - histStep
+			case "nhcb_reset":
+				if i >= 200 {
+					p.st = 200*histStep - 1
+				}
+			case "float":
+				p.st = []int64{p.t + 1, p.t, 0, -7}[i%4]
+			}
+		}
+	}
+	return series
+}
+
+func testHistogramsAsMemStorage(t *testing.T, series []hseries, withST bool) {
 	mem := promqltest.NewMemStorage()
 	appendWorkload(t, mem, series, 7)
 	dir := t.TempDir()
@@ -298,8 +344,21 @@ func TestHistogramsAsMemStorage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// From here on a clean shutdown writes a head snapshot (the DB opened now replays the WAL).
+	opts.SnapshotOnShutdown = true
 	reopen()
 	check("replayed")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(snapshotPath(dir)); err != nil {
+		t.Fatalf("no head snapshot: %v", err)
+	}
+	db, fails := openSnapDB(t, dir, opts)
+	if fails != 0 {
+		t.Fatal("the head snapshot failed to load")
+	}
+	check("from snapshot")
 	if err := db.Compact(); err != nil {
 		t.Fatal(err)
 	}
@@ -311,8 +370,12 @@ func TestHistogramsAsMemStorage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no checkpoint after compaction: %v", err)
 	}
-	if n := walRecordTypes(t, cp); n[record.HistogramSamples] == 0 || n[record.FloatHistogramSamples] == 0 {
-		t.Fatalf("checkpoint records by type: %v, want histogram samples of both kinds", n)
+	hr, fhr := record.HistogramSamples, record.FloatHistogramSamples
+	if withST {
+		hr, fhr = record.HistogramSamplesST, record.FloatHistogramSamplesST
+	}
+	if n := walRecordTypes(t, cp); n[hr] == 0 || n[fhr] == 0 {
+		t.Fatalf("checkpoint records by type: %v, want %s and %s", n, hr, fhr)
 	}
 	check("blocks")
 	reopen()
@@ -341,7 +404,7 @@ func checkSeeks(t testing.TB, stage string, db, mem storage.Queryable) {
 		for range 40 {
 			ts += r.Int63n(40 * histStep)
 			dt, mt := di.SeekTo(ts), mi.SeekTo(ts)
-			if dt != mt || (dt != storage.ValNone && di.AtT() != mi.AtT()) {
+			if dt != mt || (dt != storage.ValNone && (di.AtT() != mi.AtT() || di.AtST() != mi.AtST())) {
 				t.Fatalf("%s %s: SeekTo(%d) = %s, want %s", stage, dss.At().Labels(), ts, dt, mt)
 			}
 			if dt == storage.ValNone {
@@ -354,7 +417,7 @@ func checkSeeks(t testing.TB, stage string, db, mem storage.Queryable) {
 					t.Fatalf("%s %s: at %d: %v, want %v", stage, dss.At().Labels(), ts, gh, wh)
 				}
 			}
-			if dn, mn := di.Next(), mi.Next(); dn != mn {
+			if dn, mn := di.Next(), mi.Next(); dn != mn || (dn != storage.ValNone && di.AtST() != mi.AtST()) {
 				t.Fatalf("%s %s: Next after SeekTo(%d) = %s, want %s", stage, dss.At().Labels(), ts, dn, mn)
 			}
 		}

@@ -111,6 +111,16 @@ type chunkIter struct {
 	fit   histchunk.Iterator // and of float histogram chunks
 	cit   histchunk.ColumnsIterator
 	err   error
+	// hasST is set for a histogram chunk with start timestamps (an EncST chunk around a
+	// histogram chunk): st decodes the column in step with hit, and hvt is hit's current type.
+	hasST bool
+	st    chunkenc.STReader
+	hvt   histchunk.ValueType
+}
+
+// isHistEnc reports whether e is one of the native histogram chunk encodings.
+func isHistEnc(e chunkenc.Encoding) bool {
+	return e == chunkenc.EncHistogram || e == chunkenc.EncFloatHistogram || e == chunkenc.EncHistogramColumns
 }
 
 // histChunkHeader is the size of the smallest valid histogram chunk: the encoding byte and
@@ -118,7 +128,16 @@ type chunkIter struct {
 const histChunkHeader = 1 + 3
 
 func (c *chunkIter) reset(b []byte) {
-	c.err, c.hist = nil, false
+	c.err, c.hist, c.hasST, c.hvt = nil, false, false, histchunk.ValNone
+	if len(b) > 0 && chunkenc.Encoding(b[0]) == chunkenc.EncST {
+		// A float chunk with start timestamps is read by the float iterator; a histogram
+		// chunk's column is decoded here, next to the histogram iterator.
+		if inner, col, err := chunkenc.SplitST(b); err == nil && isHistEnc(chunkenc.Encoding(inner[0])) {
+			b = inner
+			c.hasST = true
+			c.st.Reset(col)
+		}
+	}
 	if len(b) > 0 && (chunkenc.Encoding(b[0]) == chunkenc.EncHistogram || chunkenc.Encoding(b[0]) == chunkenc.EncFloatHistogram) {
 		c.hist = true
 		if len(b) < histChunkHeader {
@@ -153,6 +172,9 @@ func (c *chunkIter) next() storage.ValueType {
 		if c.hit == nil {
 			return storage.ValNone
 		}
+		if c.hasST {
+			return c.nextST()
+		}
 		return toValueType(c.hit.Next())
 	}
 	if c.float.Next() {
@@ -165,6 +187,15 @@ func (c *chunkIter) seekTo(t int64) storage.ValueType {
 	if c.hist {
 		if c.hit == nil {
 			return storage.ValNone
+		}
+		if c.hasST {
+			// The column is decoded sample by sample, in step with the histograms.
+			for c.hvt == histchunk.ValNone || c.hit.AtT() < t {
+				if c.nextST() == storage.ValNone {
+					return storage.ValNone
+				}
+			}
+			return toValueType(c.hvt)
 		}
 		return toValueType(c.hit.SeekTo(t))
 	}
@@ -195,10 +226,28 @@ func (c *chunkIter) errs() error {
 	return c.float.Err()
 }
 
-// AtST returns the current sample's start timestamp, 0 when it has none (histogram chunks
-// hold no start timestamps).
+// nextST advances a histogram chunk with start timestamps and its column together.
+func (c *chunkIter) nextST() storage.ValueType {
+	if c.err != nil {
+		return storage.ValNone
+	}
+	c.hvt = c.hit.Next()
+	if c.hvt == histchunk.ValNone {
+		return storage.ValNone
+	}
+	if err := c.st.Next(c.hit.AtT()); err != nil {
+		c.err, c.hvt = err, histchunk.ValNone
+		return storage.ValNone
+	}
+	return toValueType(c.hvt)
+}
+
+// AtST returns the current sample's start timestamp, 0 when it has none.
 func (c *chunkIter) AtST() int64 {
 	if c.hist {
+		if c.hasST {
+			return c.st.ST()
+		}
 		return 0
 	}
 	return c.float.AtST()

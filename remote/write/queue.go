@@ -629,7 +629,8 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 			}
 		}
 		return q.pushPending()
-	case record.HistogramSamples, record.FloatHistogramSamples:
+	case record.HistogramSamples, record.FloatHistogramSamples, record.HistogramSamplesST, record.FloatHistogramSamplesST:
+		// Start timestamps are not sent (as for floats): the decoders read both forms.
 		return q.handleHistograms(rec, start, send)
 	}
 	return true
@@ -638,7 +639,8 @@ func (q *queue) handleRecord(rec []byte, start position, send bool) bool {
 // handleHistograms enqueues the native histograms of a record when send_native_histograms is
 // on (else they are read past, as Prometheus's watcher does).
 func (q *queue) handleHistograms(rec []byte, start position, send bool) bool {
-	float := q.dec.Type(rec) == record.FloatHistogramSamples
+	typ := q.dec.Type(rec)
+	float := typ == record.FloatHistogramSamples || typ == record.FloatHistogramSamplesST
 	if float {
 		q.m.recordsRead.WithLabelValues("float_histogram_samples").Inc()
 	} else {

@@ -83,7 +83,11 @@ func AppendWithST(dst, inner, col []byte) []byte {
 	return append(dst, col...)
 }
 
-// splitST returns the inner chunk and the column of an EncST chunk.
+// SplitST returns the inner chunk and the column of an EncST chunk. The inner chunk is a float
+// chunk (EncXOR, EncInt, EncDecimal) or a native histogram chunk (EncHistogram,
+// EncFloatHistogram, EncHistogramColumns); readers of the inner chunk check its encoding.
+func SplitST(b []byte) (inner, col []byte, err error) { return splitST(b) }
+
 func splitST(b []byte) (inner, col []byte, err error) {
 	if len(b) < chunkHeaderSize {
 		return nil, nil, fmt.Errorf("chunkenc: start timestamp chunk of %d bytes is shorter than its header", len(b))
@@ -139,6 +143,25 @@ func (r *stReader) next(t int64) {
 	r.prevT = t
 	r.n++
 }
+
+// STReader decodes a start timestamp column in step with the samples of a chunk decoded by
+// another iterator (the histogram chunks' iterators read EncST chunks with it).
+type STReader struct{ r stReader }
+
+// Reset points the reader at the column col (the second result of SplitST).
+func (r *STReader) Reset(col []byte) { r.r.reset(col) }
+
+// Next decodes the start timestamp of the next sample, whose timestamp is t.
+func (r *STReader) Next(t int64) error {
+	r.r.next(t)
+	return r.r.err
+}
+
+// ST returns the start timestamp decoded by the last Next (0: none).
+func (r *STReader) ST() int64 { return r.r.st }
+
+// NumRead returns the number of samples decoded since Reset.
+func (r *STReader) NumRead() int { return r.r.n }
 
 // readIntValue reads what writeIntValue wrote.
 func readIntValue(br *bstreamReader) (int64, error) {

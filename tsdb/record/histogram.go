@@ -11,6 +11,7 @@ import (
 // RefHistogramSample is one native histogram sample (integer counts) of the series Ref.
 type RefHistogramSample struct {
 	Ref uint64
+	ST  int64 // start timestamp (0: none); only HistogramSamplesST records keep it
 	T   int64
 	H   *histogram.Histogram
 }
@@ -18,6 +19,7 @@ type RefHistogramSample struct {
 // RefFloatHistogramSample is one native histogram sample (float counts) of the series Ref.
 type RefFloatHistogramSample struct {
 	Ref uint64
+	ST  int64 // start timestamp (0: none); only FloatHistogramSamplesST records keep it
 	T   int64
 	FH  *histogram.FloatHistogram
 }
@@ -30,12 +32,23 @@ type RefFloatHistogramSample struct {
 //	positive buckets, negative buckets (uvarint n, n × varint delta; float histograms: 8 bytes absolute),
 //	custom values when the schema is the custom-buckets one (uvarint n, n × 8 bytes).
 //
-// Floats are little-endian IEEE 754 bits.
+// Floats are little-endian IEEE 754 bits. In HistogramSamplesST and FloatHistogramSamplesST
+// records each histogram is followed by varint t-st, the sample's start timestamp st (0: none)
+// relative to its timestamp t, as in SamplesST.
 const minHistogramSampleSize = 2 + 1 + 1 + 8 + 1 + 1 + 8 + 4 // ref, t, header, threshold, counts, sum, span/bucket counts
 
-// HistogramSamples appends the encoding of s to b[:0] and returns it.
+// HistogramSamples appends the encoding of s to b[:0] and returns it (without start timestamps).
 func (e *Encoder) HistogramSamples(s []RefHistogramSample, b []byte) []byte {
-	b = append(b[:0], byte(HistogramSamples))
+	return e.histogramSamples(s, b, HistogramSamples)
+}
+
+// HistogramSamplesST is HistogramSamples with the samples' start timestamps.
+func (e *Encoder) HistogramSamplesST(s []RefHistogramSample, b []byte) []byte {
+	return e.histogramSamples(s, b, HistogramSamplesST)
+}
+
+func (e *Encoder) histogramSamples(s []RefHistogramSample, b []byte, typ Type) []byte {
+	b = append(b[:0], byte(typ))
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	if len(s) == 0 {
 		return b
@@ -56,13 +69,26 @@ func (e *Encoder) HistogramSamples(s []RefHistogramSample, b []byte) []byte {
 		b = appendDeltas(b, h.PositiveBuckets)
 		b = appendDeltas(b, h.NegativeBuckets)
 		b = appendCustomValues(b, h.Schema, h.CustomValues)
+		if typ == HistogramSamplesST {
+			b = binary.AppendVarint(b, s[i].T-s[i].ST)
+		}
 	}
 	return b
 }
 
-// FloatHistogramSamples appends the encoding of s to b[:0] and returns it.
+// FloatHistogramSamples appends the encoding of s to b[:0] and returns it (without start
+// timestamps).
 func (e *Encoder) FloatHistogramSamples(s []RefFloatHistogramSample, b []byte) []byte {
-	b = append(b[:0], byte(FloatHistogramSamples))
+	return e.floatHistogramSamples(s, b, FloatHistogramSamples)
+}
+
+// FloatHistogramSamplesST is FloatHistogramSamples with the samples' start timestamps.
+func (e *Encoder) FloatHistogramSamplesST(s []RefFloatHistogramSample, b []byte) []byte {
+	return e.floatHistogramSamples(s, b, FloatHistogramSamplesST)
+}
+
+func (e *Encoder) floatHistogramSamples(s []RefFloatHistogramSample, b []byte, typ Type) []byte {
+	b = append(b[:0], byte(typ))
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	if len(s) == 0 {
 		return b
@@ -83,6 +109,9 @@ func (e *Encoder) FloatHistogramSamples(s []RefFloatHistogramSample, b []byte) [
 		b = appendFloats(b, h.PositiveBuckets)
 		b = appendFloats(b, h.NegativeBuckets)
 		b = appendCustomValues(b, h.Schema, h.CustomValues)
+		if typ == FloatHistogramSamplesST {
+			b = binary.AppendVarint(b, s[i].T-s[i].ST)
+		}
 	}
 	return b
 }
@@ -125,8 +154,9 @@ func appendCustomValues(b []byte, schema int32, cv []float64) []byte {
 	return appendFloats(b, cv)
 }
 
-// HistogramSamples decodes a histogram samples record, appending to into[:0]. The histograms
-// are newly allocated: they do not alias rec.
+// HistogramSamples decodes a histogram samples record, with start timestamps
+// (HistogramSamplesST) or without, appending to into[:0]. The histograms are newly allocated:
+// they do not alias rec.
 func (d *Decoder) HistogramSamples(rec []byte, into []RefHistogramSample) ([]RefHistogramSample, error) {
 	into = into[:0]
 	rec, err := d.plainRecord(rec)
@@ -134,7 +164,7 @@ func (d *Decoder) HistogramSamples(rec []byte, into []RefHistogramSample) ([]Ref
 		return into, err
 	}
 	var db decbuf
-	db.header(rec, HistogramSamples)
+	withST := db.headerOf(rec, HistogramSamples, HistogramSamplesST)
 	baseRef, baseT, n := db.histogramBase()
 	if db.err != nil {
 		return into, db.err
@@ -153,15 +183,17 @@ func (d *Decoder) HistogramSamples(rec []byte, into []RefHistogramSample) ([]Ref
 		h.PositiveBuckets = db.deltas()
 		h.NegativeBuckets = db.deltas()
 		h.CustomValues = db.customValues(h.Schema)
+		st := db.st(withST, t)
 		if db.err != nil {
 			return into, db.err
 		}
-		into = append(into, RefHistogramSample{Ref: ref, T: t, H: h})
+		into = append(into, RefHistogramSample{Ref: ref, ST: st, T: t, H: h})
 	}
 	return into, db.end()
 }
 
-// FloatHistogramSamples decodes a float histogram samples record, appending to into[:0].
+// FloatHistogramSamples decodes a float histogram samples record, with start timestamps
+// (FloatHistogramSamplesST) or without, appending to into[:0].
 func (d *Decoder) FloatHistogramSamples(rec []byte, into []RefFloatHistogramSample) ([]RefFloatHistogramSample, error) {
 	into = into[:0]
 	rec, err := d.plainRecord(rec)
@@ -169,7 +201,7 @@ func (d *Decoder) FloatHistogramSamples(rec []byte, into []RefFloatHistogramSamp
 		return into, err
 	}
 	var db decbuf
-	db.header(rec, FloatHistogramSamples)
+	withST := db.headerOf(rec, FloatHistogramSamples, FloatHistogramSamplesST)
 	baseRef, baseT, n := db.histogramBase()
 	if db.err != nil {
 		return into, db.err
@@ -188,10 +220,11 @@ func (d *Decoder) FloatHistogramSamples(rec []byte, into []RefFloatHistogramSamp
 		h.PositiveBuckets = db.floats("positive buckets")
 		h.NegativeBuckets = db.floats("negative buckets")
 		h.CustomValues = db.customValues(h.Schema)
+		st := db.st(withST, t)
 		if db.err != nil {
 			return into, db.err
 		}
-		into = append(into, RefFloatHistogramSample{Ref: ref, T: t, FH: h})
+		into = append(into, RefFloatHistogramSample{Ref: ref, ST: st, T: t, FH: h})
 	}
 	return into, db.end()
 }
@@ -276,4 +309,24 @@ func (d *decbuf) customValues(schema int32) []float64 {
 		return nil
 	}
 	return d.floats("custom values")
+}
+
+// headerOf is header for a record that may be of type plain or its start timestamp form
+// withST; it reports which.
+func (d *decbuf) headerOf(rec []byte, plain, withST Type) bool {
+	if len(rec) > 0 && Type(rec[0]) == withST {
+		d.header(rec, withST)
+		return true
+	}
+	d.header(rec, plain)
+	return false
+}
+
+// st reads the start timestamp of the sample at t that follows it in a record with start
+// timestamps; 0 otherwise.
+func (d *decbuf) st(withST bool, t int64) int64 {
+	if !withST {
+		return 0
+	}
+	return t - d.varint("sample start timestamp")
 }

@@ -10,6 +10,8 @@
 //	            (see histogram.go)
 //	SamplesST:  as Samples, each sample followed by varint t-st, its start timestamp st (0:
 //	            none) relative to its timestamp t
+//	HistogramSamplesST, FloatHistogramSamplesST: as HistogramSamples and
+//	            FloatHistogramSamples, each histogram followed by varint t-st as in SamplesST
 //
 // A commit with start timestamps (see SamplesST) logs all its samples in one SamplesST record,
 // so that replay applies a series' samples in the order they were appended.
@@ -50,6 +52,12 @@ const (
 	// SamplesST holds samples with start timestamps. The value is that of upstream's
 	// SamplesV2, the record that carries start timestamps there.
 	SamplesST Type = 11
+	// HistogramSamplesST and FloatHistogramSamplesST hold native histogram samples with start
+	// timestamps (values of upstream's HistogramSamplesV2 and FloatHistogramSamplesV2). Readers
+	// from before them stop at them with "unknown WAL record type", as at SamplesST: replay
+	// fails and the DB does not open (nothing is deleted); remote write skips them.
+	HistogramSamplesST      Type = 12
+	FloatHistogramSamplesST Type = 13
 )
 
 func (t Type) String() string {
@@ -66,6 +74,10 @@ func (t Type) String() string {
 		return "float_histogram_samples"
 	case SamplesST:
 		return "samples with start timestamps"
+	case HistogramSamplesST:
+		return "histogram samples with start timestamps"
+	case FloatHistogramSamplesST:
+		return "float histogram samples with start timestamps"
 	default:
 		return "unknown"
 	}
@@ -256,7 +268,8 @@ func (d *Decoder) Type(rec []byte) Type {
 		return Unknown
 	}
 	switch t := Type(rec[0] &^ compressedFlag); t {
-	case Series, Samples, Tombstones, HistogramSamples, FloatHistogramSamples, SamplesST:
+	case Series, Samples, Tombstones, HistogramSamples, FloatHistogramSamples, SamplesST,
+		HistogramSamplesST, FloatHistogramSamplesST:
 		return t
 	}
 	return Unknown

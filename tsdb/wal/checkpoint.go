@@ -322,7 +322,7 @@ func (f *checkpointFilter) add(rec []byte) error {
 			f.scratch = f.enc.Samples(kept, f.scratch)
 			return f.push(f.scratch)
 		}
-	case record.HistogramSamples:
+	case record.HistogramSamples, record.HistogramSamplesST:
 		f.hists, err = f.dec.HistogramSamples(rec, f.hists)
 		if err != nil {
 			return fmt.Errorf("decode histogram samples: %w", err)
@@ -336,10 +336,14 @@ func (f *checkpointFilter) add(rec []byte) error {
 		}
 		f.stats.DroppedSamples += len(f.hists) - len(kept)
 		if len(kept) > 0 {
-			f.scratch = f.enc.HistogramSamples(kept, f.scratch)
+			if f.dec.Type(rec) == record.HistogramSamplesST {
+				f.scratch = f.enc.HistogramSamplesST(kept, f.scratch)
+			} else {
+				f.scratch = f.enc.HistogramSamples(kept, f.scratch)
+			}
 			return f.push(f.scratch)
 		}
-	case record.FloatHistogramSamples:
+	case record.FloatHistogramSamples, record.FloatHistogramSamplesST:
 		f.fhists, err = f.dec.FloatHistogramSamples(rec, f.fhists)
 		if err != nil {
 			return fmt.Errorf("decode float histogram samples: %w", err)
@@ -353,7 +357,11 @@ func (f *checkpointFilter) add(rec []byte) error {
 		}
 		f.stats.DroppedSamples += len(f.fhists) - len(kept)
 		if len(kept) > 0 {
-			f.scratch = f.enc.FloatHistogramSamples(kept, f.scratch)
+			if f.dec.Type(rec) == record.FloatHistogramSamplesST {
+				f.scratch = f.enc.FloatHistogramSamplesST(kept, f.scratch)
+			} else {
+				f.scratch = f.enc.FloatHistogramSamples(kept, f.scratch)
+			}
 			return f.push(f.scratch)
 		}
 	case record.SamplesST:

@@ -791,6 +791,7 @@ type window struct {
 	// subquery results, have none: their start timestamps are 0).
 	wantST bool
 	sts    []int64
+	hsts   []int64 // the same for hbuf
 	nst    int64
 }
 
@@ -803,7 +804,7 @@ func (w *window) reset(it storage.Iterator) {
 	w.it, w.mem, w.memPos = it, nil, 0
 	w.hmem, w.hmemPos = nil, 0
 	w.buf = w.buf[:0]
-	w.sts = w.sts[:0]
+	w.sts, w.hsts = w.sts[:0], w.hsts[:0]
 	w.head = 0
 	clear(w.hbuf)
 	w.hbuf, w.hhead = w.hbuf[:0], 0
@@ -917,7 +918,7 @@ func (w *window) slide(lo, hi int64) []FPoint {
 	}
 	if w.head == len(w.buf) && w.hhead == len(w.hbuf) {
 		w.buf, w.sts, w.head = w.buf[:0], w.sts[:0], 0
-		w.hbuf, w.hhead = w.hbuf[:0], 0
+		w.hbuf, w.hsts, w.hhead = w.hbuf[:0], w.hsts[:0], 0
 		if !w.pending && !w.done {
 			w.next()
 		}
@@ -937,6 +938,10 @@ func (w *window) slide(lo, hi int64) []FPoint {
 		if w.hhead > 64 && w.hhead > len(w.hbuf)/2 {
 			n := copy(w.hbuf, w.hbuf[w.hhead:])
 			clear(w.hbuf[n:])
+			if w.wantST {
+				copy(w.hsts, w.hsts[w.hhead:])
+				w.hsts = w.hsts[:n]
+			}
 			w.hbuf, w.hhead = w.hbuf[:n], 0
 		}
 	}
@@ -951,6 +956,9 @@ func (w *window) slide(lo, hi int64) []FPoint {
 			}
 		case w.nh != nil:
 			w.hbuf = append(w.hbuf, HPoint{T: w.nt, H: w.nh})
+			if w.wantST {
+				w.hsts = append(w.hsts, w.nst)
+			}
 		default:
 			w.buf = append(w.buf, FPoint{T: w.nt, F: w.nf})
 			if w.wantST {
@@ -969,6 +977,14 @@ func (w *window) startTimestamps() []int64 {
 		return nil
 	}
 	return w.sts[w.head:]
+}
+
+// histStartTimestamps is startTimestamps for the histogram points (hists).
+func (w *window) histStartTimestamps() []int64 {
+	if !w.wantST {
+		return nil
+	}
+	return w.hsts[w.hhead:]
 }
 
 // matrixSelector evaluates a range vector selector for an instant query: the raw samples in
@@ -1274,7 +1290,11 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 						st.read += int64(read)
 					}
 				}
-				if f, h, ok := hb.call(call, src.metric, pts, hpts); ok {
+				var fsts, hsts []int64
+				if w.wantST && !src.fromSubquery {
+					fsts, hsts = w.startTimestamps(), w.histStartTimestamps()
+				}
+				if f, h, ok := hb.call(call, src.metric, pts, hpts, fsts, hsts); ok {
 					if h != nil {
 						hout = append(hout, HPoint{T: ts, H: h})
 					} else {

@@ -19,6 +19,7 @@ type histRangeBridge struct {
 	mat       Matrix
 	enh       upEvalNodeHelper
 	wantRate  bool
+	sts       upStartTimestamps
 }
 
 func (ev *evaluator) newHistRangeBridge(e *parser.Call, matrixArg int) *histRangeBridge {
@@ -64,8 +65,10 @@ func (b *histRangeBridge) recycle(hs []HPoint) {
 	}
 }
 
-// call computes one step; the result is a float, or a histogram when h is non-nil.
-func (b *histRangeBridge) call(c *rangeCall, metric labels.Labels, pts []FPoint, hpts []HPoint) (f float64, h *histogram.FloatHistogram, ok bool) {
+// call computes one step; the result is a float, or a histogram when h is non-nil. fsts and
+// hsts are the start timestamps of pts and hpts (nil when the function reads none, or the
+// samples come from a subquery), handed to upstream's functions as its engine does.
+func (b *histRangeBridge) call(c *rangeCall, metric labels.Labels, pts []FPoint, hpts []HPoint, fsts, hsts []int64) (f float64, h *histogram.FloatHistogram, ok bool) {
 	if b.fn == nil {
 		c.ev.errorf("function %q is not supported", c.e.Func.Name)
 	}
@@ -81,6 +84,11 @@ func (b *histRangeBridge) call(c *rangeCall, metric labels.Labels, pts []FPoint,
 		j++
 	}
 	b.mat[0] = Series{Metric: metric, Floats: pts, Histograms: hpts}
+	b.enh.StartTimestamps = nil
+	if fsts != nil || hsts != nil {
+		b.sts = upStartTimestamps{Floats: fsts, Histograms: hsts}
+		b.enh.StartTimestamps = &b.sts
+	}
 	b.enh.Ts = c.rangeEnd
 	b.enh.Out = b.enh.Out[:0]
 	out, annos := b.fn(b.vecVals, b.mat, b.args, &b.enh)

@@ -54,7 +54,8 @@ type upEvalNodeHelper struct {
 	StartTimestamps *upStartTimestamps
 }
 
-// upStartTimestamps is upstream's StartTimestamps (Vigil passes none: lane st's part).
+// upStartTimestamps is upstream's StartTimestamps: the start timestamps of the series' float
+// and histogram samples, parallel to them (histRangeBridge sets it under use-start-timestamps).
 type upStartTimestamps struct {
 	Floats     []int64
 	Histograms []int64

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	upromql "github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -57,9 +58,9 @@ func stSeriesSample(kind string, r *rand.Rand, i int, t, prevT, prevST int64, pr
 	return choices[r.Intn(len(choices))], prevV + float64(r.Intn(10)-2)
 }
 
-// TestDifferentialStartTimestamps loads series with start timestamps of every kind into Vigil's
-// TSDB (AppendST) and upstream's (AppenderV2 with EnableSTStorage), both with blocks and head,
-// and requires the two engines with UseStartTimestamps to give the same results and
+// TestDifferentialStartTimestamps loads series with start timestamps of every kind, float and
+// native histogram, into Vigil's TSDB (AppendST, AppendHistogramST) and upstream's (AppenderV2
+// with EnableSTStorage), both with blocks and head, and requires the two engines with UseStartTimestamps to give the same results and
 // annotations.
 func TestDifferentialStartTimestamps(t *testing.T) {
 	if testing.Short() {
@@ -74,6 +75,7 @@ func TestDifferentialStartTimestamps(t *testing.T) {
 	uopts := utsdb.DefaultOptions()
 	uopts.EnableSTStorage = true
 	uopts.FloatChunkEncoding = uchunkenc.EncXOR2
+	uopts.EnableHistogramSTEncoding = true // as upstream's --enable-feature=st-storage sets it
 	udb, err := utsdb.Open(dir+"/upstream", nil, nil, uopts, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +95,11 @@ func TestDifferentialStartTimestamps(t *testing.T) {
 		for inst := range 4 {
 			series = append(series, &state{lset: labels.FromStrings("__name__", "st_requests_total", "kind", k, "instance", strconv.Itoa(inst)), kind: k})
 		}
+		// Native histograms with the same start timestamps: integer counts (instances 0, 1)
+		// and float counts (2).
+		for inst := range 3 {
+			series = append(series, &state{lset: labels.FromStrings("__name__", "st_latency_seconds", "kind", k, "instance", strconv.Itoa(inst)), kind: k})
+		}
 	}
 	start := time.Unix(1_700_000_000, 0)
 	const steps = 5 * 60 * 2 // 5 h at 30 s: blocks and head
@@ -106,6 +113,28 @@ func TestDifferentialStartTimestamps(t *testing.T) {
 				continue // a missed scrape now and then
 			}
 			st, v := stSeriesSample(s.kind, r, i, ts, s.prevT, s.prevST, s.prevV)
+			if s.lset.Get("__name__") == "st_latency_seconds" {
+				v = max(v, 0)
+				h, fh := stHistogram(v), (*histogram.FloatHistogram)(nil)
+				if s.lset.Get("instance") == "2" {
+					h, fh = nil, h.ToFloat(nil)
+				}
+				if _, err := va.(storage.HistogramSTAppender).AppendHistogramST(0, s.lset, st, ts, h, fh); err != nil {
+					t.Fatal(err)
+				}
+				var uh *histogram.Histogram
+				var ufh *histogram.FloatHistogram
+				if h != nil {
+					uh = h.Copy()
+				} else {
+					ufh = fh.Copy()
+				}
+				if _, err := ua.Append(0, s.lset, st, ts, 0, uh, ufh, ustorage.AppendV2Options{}); err != nil {
+					t.Fatal(err)
+				}
+				s.prevT, s.prevST, s.prevV = ts, st, v
+				continue
+			}
 			if _, err := va.AppendST(0, s.lset, st, ts, v); err != nil {
 				t.Fatal(err)
 			}
@@ -144,6 +173,15 @@ func TestDifferentialStartTimestamps(t *testing.T) {
 		`delta(st_requests_total[5m])`, `idelta(st_requests_total[5m])`, `changes(st_requests_total[10m])`,
 		`increase(st_requests_total[5m] anchored)`, `resets(st_requests_total[10m] anchored)`,
 		`rate(st_requests_total[5m] smoothed)`,
+		// Native histograms.
+		`rate(st_latency_seconds[5m])`, `increase(st_latency_seconds[5m])`, `irate(st_latency_seconds[5m])`,
+		`resets(st_latency_seconds[15m])`, `increase(st_latency_seconds[1m])`, `rate(st_latency_seconds[45s])`,
+		`increase(st_latency_seconds[2m] offset 1m)`, `rate(st_latency_seconds[10m] @ 1700010000)`,
+		`start_timestamp(st_latency_seconds)`, `increase(st_latency_seconds[5m:1m])`,
+		`histogram_quantile(0.9, sum by (kind) (rate(st_latency_seconds[5m])))`,
+		`histogram_count(increase(st_latency_seconds[5m]))`, `sum(rate(st_latency_seconds[5m]))`,
+		`delta(st_latency_seconds[5m])`, `idelta(st_latency_seconds[5m])`, `changes(st_latency_seconds[10m])`,
+		`increase(st_latency_seconds[5m] anchored)`, `resets(st_latency_seconds[10m] anchored)`,
 	}
 	end := start.Add(time.Duration(steps-1) * 30 * time.Second)
 	compared := 0
@@ -178,9 +216,9 @@ func TestDifferentialStartTimestamps(t *testing.T) {
 			if !slices.Equal(vw, uw) || !slices.Equal(vi, ui) {
 				t.Errorf("%s: annotations differ: vigil %v %v, upstream %v %v", name, vw, vi, uw, ui)
 			}
-			a, b := renderVigil(vr.Value), renderUpstream(ur.Value)
+			a, b := renderVigilH(vr.Value), renderUpstreamH(ur.Value)
 			compared += len(a)
-			if diff := compareRendered(a, b); diff != "" {
+			if diff := compareRenderedH(a, b); diff != "" {
 				t.Errorf("%s: %s", name, diff)
 			}
 		}
@@ -189,4 +227,17 @@ func TestDifferentialStartTimestamps(t *testing.T) {
 		t.Errorf("compared only %d points", compared)
 	}
 	t.Logf("compared %d points over %d queries", compared, 2*len(queries))
+}
+
+// stHistogram is a native histogram whose counts follow the counter value v (two buckets and
+// the zero bucket).
+func stHistogram(v float64) *histogram.Histogram {
+	n := uint64(v)
+	b0, b1 := n/2, n-n/2-n/5
+	z := n / 5
+	return &histogram.Histogram{
+		Schema: 1, ZeroThreshold: 0.001, ZeroCount: z, Count: n, Sum: v * 0.7,
+		PositiveSpans:   []histogram.Span{{Offset: 0, Length: 2}},
+		PositiveBuckets: []int64{int64(b0), int64(b1) - int64(b0)},
+	}
 }

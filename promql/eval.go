@@ -1290,6 +1290,9 @@ func (ev *evaluator) evalRangeFunction(e *parser.Call, matrixArg int, emit func(
 						st.read += int64(read)
 					}
 				}
+				// With @ every step computes the same window: its annotations count once, as
+				// upstream evaluates a step-invariant expression once.
+				call.repeat = p.at != nil && step > 0
 				var fsts, hsts []int64
 				if w.wantST && !src.fromSubquery {
 					fsts, hsts = w.startTimestamps(), w.histStartTimestamps()

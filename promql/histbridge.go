@@ -93,7 +93,9 @@ func (b *histRangeBridge) call(c *rangeCall, metric labels.Labels, pts []FPoint,
 	b.enh.Out = b.enh.Out[:0]
 	out, annos := b.fn(b.vecVals, b.mat, b.args, &b.enh)
 	b.enh.Out = out[:0] // reused at the next step
-	c.ev.annos.Merge(annos)
+	if !c.repeat {
+		c.ev.annos.Merge(annos)
+	}
 	if len(out) == 0 {
 		return 0, nil, false
 	}

@@ -379,7 +379,7 @@ func (a *API) appendWriteV2Request(r *http.Request, req *writev2.Request) (refus
 			} else {
 				h = hp.ToIntHistogram()
 			}
-			ok, aerr := appendRemoteHistogram(app, &ref, ls, hp.Timestamp, h, fh, maxT, &refused)
+			ok, aerr := appendRemoteHistogramST(app, &ref, ls, hp.StartTimestamp, hp.Timestamp, h, fh, maxT, &refused)
 			if aerr != nil {
 				return refused, stats, aerr
 			}

@@ -1,6 +1,7 @@
 package v1
 
 import (
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/storage"
@@ -28,4 +29,27 @@ type stAppender struct {
 
 func (a stAppender) Append(ref storage.SeriesRef, ls labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
 	return a.sta.AppendST(ref, ls, a.st, t, v)
+}
+
+// appendRemoteHistogramST is appendRemoteHistogram for a remote-write 2.0 histogram with a start
+// timestamp: stored with it when the storage keeps start timestamps of histogram samples
+// (storage.HistogramSTAppender), else the histogram alone.
+func appendRemoteHistogramST(app storage.Appender, ref *storage.SeriesRef, ls labels.Labels, st, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram, maxT int64, refused *refusedSamples) (ok bool, err error) {
+	hsta, isST := app.(storage.HistogramSTAppender)
+	if st == 0 || !isST {
+		return appendRemoteHistogram(app, ref, ls, t, h, fh, maxT, refused)
+	}
+	return appendRemoteHistogram(histSTAppender{app, hsta, st}, ref, ls, t, h, fh, maxT, refused)
+}
+
+// histSTAppender turns AppendHistogram into AppendHistogramST with a fixed start timestamp, as
+// stAppender does for floats.
+type histSTAppender struct {
+	storage.Appender
+	hsta storage.HistogramSTAppender
+	st   int64
+}
+
+func (a histSTAppender) AppendHistogram(ref storage.SeriesRef, ls labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return a.hsta.AppendHistogramST(ref, ls, a.st, t, h, fh)
 }

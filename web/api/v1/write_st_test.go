@@ -3,6 +3,7 @@ package v1
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -59,5 +60,62 @@ func TestRemoteWriteV2StartTimestamps(t *testing.T) {
 	}
 	if n != 2 {
 		t.Fatalf("%d series, want 2", n)
+	}
+}
+
+// Remote write 2.0 native histograms (integer and float counts) keep their start timestamps in
+// the TSDB, as floats do.
+func TestRemoteWriteV2HistogramStartTimestamps(t *testing.T) {
+	env := newTestEnv(t, func(o *Options) { o.EnableRemoteWrite = true })
+	base := testStart.Add(20 * time.Minute).UnixMilli()
+	st := writev2.NewSymbolTable()
+	series := func(k string, hs ...writev2.Histogram) writev2.TimeSeries {
+		return writev2.TimeSeries{LabelsRefs: st.SymbolizeLabels(labels.FromStrings("__name__", "st_seconds", "k", k), nil), Histograms: hs}
+	}
+	req := &writev2.Request{Timeseries: []writev2.TimeSeries{
+		series("int",
+			writev2.FromIntHistogram(base-30000, base, rwIntHist),
+			writev2.FromIntHistogram(base-30000, base+1000, rwIntHist),
+			writev2.FromIntHistogram(base+1500, base+2000, rwIntHist)),
+		series("float",
+			writev2.FromFloatHistogram(base-1000, base, rwFloatHist),
+			writev2.FromFloatHistogram(base, base+1000, rwFloatHist)),
+		series("without", writev2.FromIntHistogram(0, base, rwIntHist)),
+	}}
+	req.Symbols = st.Symbols()
+	resp, body := postV2(t, env, req, v2ContentType)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	q, err := env.db.Querier(base-1, base+3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	m, _ := labels.NewMatcher(labels.MatchEqual, "__name__", "st_seconds")
+	ss := q.Select(context.Background(), true, nil, m)
+	want := map[string][]int64{
+		"int":     {base - 30000, base - 30000, base + 1500},
+		"float":   {base - 1000, base},
+		"without": {0},
+	}
+	n := 0
+	for ss.Next() {
+		s := ss.At()
+		it := s.Iterator(nil)
+		var got []int64
+		for vt := it.Next(); vt != storage.ValNone; vt = it.Next() {
+			if vt == storage.ValFloat {
+				t.Fatalf("%s: a float sample", s.Labels())
+			}
+			got = append(got, it.AtST())
+		}
+		if k := s.Labels().Get("k"); !slices.Equal(got, want[k]) {
+			t.Fatalf("%s: start timestamps %v, want %v", k, got, want[k])
+		}
+		n++
+	}
+	if n != len(want) {
+		t.Fatalf("%d series, want %d", n, len(want))
 	}
 }

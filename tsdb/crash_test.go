@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vigil-monitoring/vigil/storage"
 )
 
 // The crash test's writer runs in a child process (this test binary re-executed) so that it can
@@ -43,12 +45,18 @@ func crashHistLabels(i int) labels.Labels {
 	return labels.FromStrings("__name__", "crash_hist", "series", strconv.Itoa(i))
 }
 
-// crashSample is the sample series i of the histogram kind has at t: its value follows from t,
-// so that the checker knows it without the child's help.
+// crashSample is the sample series i of the histogram kind has at t: its value and start
+// timestamp follow from t, so that the checker knows them without the child's help. Start
+// timestamps: cumulative, renewed every 100 samples (series 0 and, floats and histograms, 2),
+// delta (series 1).
 func crashSample(i int, t int64) hsample {
 	n := t / crashStep
+	st := (n/100*100)*crashStep - 1
+	if i == 1 {
+		st = t - crashStep
+	}
 	if i == 2 && (n/37)%2 == 0 {
-		return hsample{t: t, v: float64(n)}
+		return hsample{st: st, t: t, v: float64(n)}
 	}
 	// Buckets grow with n and a fourth bucket appears after 50 samples, so the chunk appender
 	// recodes on the way.
@@ -64,9 +72,9 @@ func crashSample(i int, t int64) hsample {
 		prev = c
 	}
 	if i == 1 {
-		return hsample{t: t, fh: h.ToFloat(nil)}
+		return hsample{st: st, t: t, fh: h.ToFloat(nil)}
 	}
-	return hsample{t: t, h: h}
+	return hsample{st: st, t: t, h: h}
 }
 
 // TestCrashWriterChild is the child: it appends forever and prints each committed timestamp.
@@ -102,11 +110,11 @@ func TestCrashWriterChild(t *testing.T) {
 			var err error
 			switch s := crashSample(i, next); {
 			case s.h != nil:
-				_, err = app.AppendHistogram(0, crashHistLabels(i), next, s.h, nil)
+				_, err = app.(storage.HistogramSTAppender).AppendHistogramST(0, crashHistLabels(i), s.st, next, s.h, nil)
 			case s.fh != nil:
-				_, err = app.AppendHistogram(0, crashHistLabels(i), next, nil, s.fh)
+				_, err = app.(storage.HistogramSTAppender).AppendHistogramST(0, crashHistLabels(i), s.st, next, nil, s.fh)
 			default:
-				_, err = app.Append(0, crashHistLabels(i), next, s.v)
+				_, err = app.(storage.STAppender).AppendST(0, crashHistLabels(i), s.st, next, s.v)
 			}
 			if err != nil {
 				fmt.Printf("append failed: %v\n", err)

@@ -17,7 +17,11 @@ import (
 // TestHistogramTornWALTail cuts into the last record of the WAL, as a crash mid-write would:
 // the histogram series keep every sample before the damage and lose at most the last commit.
 func TestHistogramTornWALTail(t *testing.T) {
-	series := histWorkload()
+	t.Run("without start timestamps", func(t *testing.T) { testHistogramTornWALTail(t, histWorkload()) })
+	t.Run("with start timestamps", func(t *testing.T) { testHistogramTornWALTail(t, withHistST(histWorkload())) })
+}
+
+func testHistogramTornWALTail(t *testing.T, series []hseries) {
 	for i := range series {
 		series[i].samples = series[i].samples[:120]
 	}
@@ -92,6 +96,13 @@ func FuzzChunkIter(f *testing.F) {
 		bc.AddHistogram(int64(i+30)*1000, nil, h.ToFloat(nil))
 	}
 	bc.AddFloat(61000, 1)
+	// Histogram chunks with start timestamps (EncST around them).
+	for i, h := range histgen.Latency(30, 3, 10, false) {
+		bc.AddHistogramST(int64(i+70)*1000, int64(i/10)*10000+1, h, nil)
+	}
+	for i, h := range histgen.Latency(20, 4, 0, true) {
+		bc.AddHistogramST(int64(i+100)*1000, int64(i+99)*1000, nil, h.ToFloat(nil))
+	}
 	for _, m := range bc.Metas() {
 		f.Add(append([]byte(nil), m.Chunk...))
 	}
@@ -106,9 +117,19 @@ func FuzzChunkIter(f *testing.F) {
 				break
 			}
 			c.at()
+			c.AtST()
 			if c.hist {
 				c.hit.AtFloatHistogram(nil)
 			}
+		}
+		_ = c.errs()
+		// Seeking decodes the start timestamp column in step too.
+		c.reset(b)
+		for _, ts := range []int64{math.MinInt64, 5000, 80000, math.MaxInt64} {
+			if c.seekTo(ts) == storage.ValNone {
+				break
+			}
+			c.AtST()
 		}
 		_ = c.errs()
 	})

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"reflect"
@@ -33,20 +34,36 @@ func testHistograms() []*histogram.Histogram {
 }
 
 func TestHistogramSamplesRoundTrip(t *testing.T) {
+	t.Run("without start timestamps", func(t *testing.T) { testHistogramSamplesRoundTrip(t, false) })
+	t.Run("with start timestamps", func(t *testing.T) { testHistogramSamplesRoundTrip(t, true) })
+}
+
+// histSTs are start timestamps of every kind: none, before, at and after the sample, extremes.
+var histSTs = []int64{0, -30000, 1, math.MaxInt64, math.MinInt64, 12345}
+
+func testHistogramSamplesRoundTrip(t *testing.T, withST bool) {
 	var enc Encoder
 	var dec Decoder
 	var in []RefHistogramSample
 	var fin []RefFloatHistogramSample
 	for i, h := range testHistograms() {
-		in = append(in, RefHistogramSample{Ref: uint64(100 - i), T: int64(i*1000 - 3), H: h})
-		fin = append(fin, RefFloatHistogramSample{Ref: uint64(i) << 40, T: math.MinInt64 + int64(i), FH: h.ToFloat(nil)})
+		var st int64
+		if withST {
+			st = histSTs[i%len(histSTs)]
+		}
+		in = append(in, RefHistogramSample{Ref: uint64(100 - i), ST: st, T: int64(i*1000 - 3), H: h})
+		fin = append(fin, RefFloatHistogramSample{Ref: uint64(i) << 40, ST: st, T: math.MinInt64 + int64(i), FH: h.ToFloat(nil)})
+	}
+	encH, encFH, wantType := enc.HistogramSamples, enc.FloatHistogramSamples, HistogramSamples
+	if withST {
+		encH, encFH, wantType = enc.HistogramSamplesST, enc.FloatHistogramSamplesST, HistogramSamplesST
 	}
 	for _, compress := range []bool{false, true} {
-		rec := enc.HistogramSamples(in, nil)
+		rec := encH(in, nil)
 		if compress {
 			rec = Compress(rec, nil)
 		}
-		if dec.Type(rec) != HistogramSamples {
+		if dec.Type(rec) != wantType {
 			t.Fatalf("type %v", dec.Type(rec))
 		}
 		out, err := dec.HistogramSamples(rec, nil)
@@ -57,11 +74,11 @@ func TestHistogramSamplesRoundTrip(t *testing.T) {
 			t.Fatalf("got %d samples, want %d", len(out), len(in))
 		}
 		for i := range in {
-			if out[i].Ref != in[i].Ref || out[i].T != in[i].T || !histEqual(out[i].H, in[i].H) {
+			if out[i].Ref != in[i].Ref || out[i].T != in[i].T || out[i].ST != in[i].ST || !histEqual(out[i].H, in[i].H) {
 				t.Errorf("sample %d: got %+v %v, want %+v %v", i, out[i], out[i].H, in[i], in[i].H)
 			}
 		}
-		frec := enc.FloatHistogramSamples(fin, nil)
+		frec := encFH(fin, nil)
 		if compress {
 			frec = Compress(frec, nil)
 		}
@@ -70,7 +87,7 @@ func TestHistogramSamplesRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range fin {
-			if fout[i].Ref != fin[i].Ref || fout[i].T != fin[i].T || !fhistEqual(fout[i].FH, fin[i].FH) {
+			if fout[i].Ref != fin[i].Ref || fout[i].T != fin[i].T || fout[i].ST != fin[i].ST || !fhistEqual(fout[i].FH, fin[i].FH) {
 				t.Errorf("float sample %d: got %v, want %v", i, fout[i].FH, fin[i].FH)
 			}
 		}
@@ -105,13 +122,23 @@ func TestHistogramSamplesTruncated(t *testing.T) {
 	var enc Encoder
 	var dec Decoder
 	var in []RefHistogramSample
+	var fin []RefFloatHistogramSample
 	for i, h := range testHistograms() {
-		in = append(in, RefHistogramSample{Ref: uint64(i), T: int64(i), H: h})
+		in = append(in, RefHistogramSample{Ref: uint64(i), ST: histSTs[i%len(histSTs)], T: int64(i), H: h})
+		fin = append(fin, RefFloatHistogramSample{Ref: uint64(i), ST: histSTs[i%len(histSTs)], T: int64(i), FH: h.ToFloat(nil)})
 	}
-	rec := enc.HistogramSamples(in, nil)
-	for n := 1; n < len(rec); n++ {
-		if _, err := dec.HistogramSamples(rec[:n], nil); !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("record cut at %d of %d bytes: err %v, want ErrCorrupt", n, len(rec), err)
+	for _, rec := range [][]byte{enc.HistogramSamples(in, nil), enc.HistogramSamplesST(in, nil)} {
+		for n := 1; n < len(rec); n++ {
+			if _, err := dec.HistogramSamples(rec[:n], nil); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("%s record cut at %d of %d bytes: err %v, want ErrCorrupt", Type(rec[0]), n, len(rec), err)
+			}
+		}
+	}
+	for _, rec := range [][]byte{enc.FloatHistogramSamples(fin, nil), enc.FloatHistogramSamplesST(fin, nil)} {
+		for n := 1; n < len(rec); n++ {
+			if _, err := dec.FloatHistogramSamples(rec[:n], nil); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("%s record cut at %d of %d bytes: err %v, want ErrCorrupt", Type(rec[0]), n, len(rec), err)
+			}
 		}
 	}
 }
@@ -121,28 +148,37 @@ func FuzzDecodeHistograms(f *testing.F) {
 	var in []RefHistogramSample
 	var fin []RefFloatHistogramSample
 	for i, h := range testHistograms() {
-		in = append(in, RefHistogramSample{Ref: uint64(i), T: int64(i), H: h})
-		fin = append(fin, RefFloatHistogramSample{Ref: uint64(i), T: int64(i), FH: h.ToFloat(nil)})
+		in = append(in, RefHistogramSample{Ref: uint64(i), ST: histSTs[i%len(histSTs)], T: int64(i), H: h})
+		fin = append(fin, RefFloatHistogramSample{Ref: uint64(i), ST: histSTs[i%len(histSTs)], T: int64(i), FH: h.ToFloat(nil)})
 	}
 	f.Add(enc.HistogramSamples(in, nil))
 	f.Add(enc.FloatHistogramSamples(fin, nil))
+	f.Add(enc.HistogramSamplesST(in, nil))
+	f.Add(enc.FloatHistogramSamplesST(fin, nil))
 	f.Add([]byte{byte(HistogramSamples), 1, 0, 0})
+	f.Add([]byte{byte(HistogramSamplesST), 1, 0, 0})
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		var d Decoder
 		var e Encoder
+		// A record decoded is encoded again in its own form (with or without start timestamps).
+		withST := d.Type(rec) == HistogramSamplesST || d.Type(rec) == FloatHistogramSamplesST
 		hs, err := d.HistogramSamples(rec, nil)
 		if err == nil {
 			if cap(hs) > len(rec) {
 				t.Fatalf("capacity %d for histograms from %d bytes", cap(hs), len(rec))
 			}
-			again, err := d.HistogramSamples(e.HistogramSamples(hs, nil), nil)
+			enc := e.HistogramSamples
+			if withST {
+				enc = e.HistogramSamplesST
+			}
+			b := enc(hs, nil)
+			again, err := d.HistogramSamples(b, nil)
 			if err != nil || len(again) != len(hs) {
 				t.Fatalf("re-encoded histograms: %d, %v; want %d", len(again), err, len(hs))
 			}
-			for i := range hs {
-				if !histEqual(again[i].H, hs[i].H) {
-					t.Fatalf("round trip histogram %d: %v, want %v", i, again[i].H, hs[i].H)
-				}
+			// Compared encoded: a NaN zero threshold is not DeepEqual to itself.
+			if b2 := enc(again, nil); !bytes.Equal(b2, b) {
+				t.Fatalf("round trip: %x, want %x", b2, b)
 			}
 		}
 		fhs, err := d.FloatHistogramSamples(rec, nil)
@@ -150,8 +186,17 @@ func FuzzDecodeHistograms(f *testing.F) {
 			if cap(fhs) > len(rec) {
 				t.Fatalf("capacity %d for float histograms from %d bytes", cap(fhs), len(rec))
 			}
-			if _, err := d.FloatHistogramSamples(e.FloatHistogramSamples(fhs, nil), nil); err != nil {
-				t.Fatalf("re-encoded float histograms: %v", err)
+			enc := e.FloatHistogramSamples
+			if withST {
+				enc = e.FloatHistogramSamplesST
+			}
+			b := enc(fhs, nil)
+			again, err := d.FloatHistogramSamples(b, nil)
+			if err != nil || len(again) != len(fhs) {
+				t.Fatalf("re-encoded float histograms: %d, %v; want %d", len(again), err, len(fhs))
+			}
+			if b2 := enc(again, nil); !bytes.Equal(b2, b) {
+				t.Fatalf("round trip: %x, want %x", b2, b)
 			}
 		}
 	})

@@ -41,10 +41,19 @@ func fillMixedSnapshotDB(t testing.TB, db *DB, t0, t1 int64) {
 		must(app.AppendHistogram(0, labels.FromStrings("__name__", "h_int"), ts, hs[i], nil))
 		must(app.AppendHistogram(0, labels.FromStrings("__name__", "h_float"), ts, nil, hs[i].ToFloat(nil)))
 		must(app.AppendHistogram(0, labels.FromStrings("__name__", "h_nhcb"), ts, nhcb[i], nil))
-		// Type changes every 50 samples, floats with start timestamps.
-		if (i/50)%2 == 0 {
+		// Native histograms with start timestamps: cumulative (reset every 150 samples, where
+		// the open chunk is mid-way at a restart) and delta.
+		hsta := app.(storage.HistogramSTAppender)
+		must(hsta.AppendHistogramST(0, labels.FromStrings("__name__", "h_int_st"), int64(i/150)*150*15000+1, ts, hs[i], nil))
+		must(hsta.AppendHistogramST(0, labels.FromStrings("__name__", "h_float_st"), ts-15000, ts, nil, nhcb[i].ToFloat(nil)))
+		// Type changes every 50 samples, floats with start timestamps, histograms with them
+		// every other time.
+		switch {
+		case (i/50)%2 == 0:
 			must(sta.AppendST(0, labels.FromStrings("__name__", "changing"), 1, ts, float64(i)))
-		} else {
+		case (i/100)%2 == 0:
+			must(hsta.AppendHistogramST(0, labels.FromStrings("__name__", "changing"), 2, ts, hs[i], nil))
+		default:
 			must(app.AppendHistogram(0, labels.FromStrings("__name__", "changing"), ts, hs[i], nil))
 		}
 		if err := app.Commit(); err != nil {

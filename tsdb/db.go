@@ -78,9 +78,12 @@ func Open(dir string, opts *Options, logger *slog.Logger, reg prometheus.Registe
 			cleanStart = 0
 		}
 	}
+	// The lock is released on failure. It is read from a local: a failing return sets the
+	// named result db to nil before this runs.
+	lock := db.lock
 	defer func() {
-		if err != nil && db.lock != nil {
-			db.lock.Close()
+		if err != nil && lock != nil {
+			lock.Close()
 		}
 	}()
 	if needMarker {

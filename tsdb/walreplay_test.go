@@ -2,10 +2,12 @@ package tsdb
 
 import (
 	"context"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -226,5 +228,60 @@ func TestParallelReplay(t *testing.T) {
 				t.Fatalf("regex matched %d series, want %d", len(got), n)
 			}
 		})
+	}
+}
+
+// A WAL record of a type this Vigil does not know (one written by a newer Vigil) stops the
+// open with an error naming it: no panic, nothing deleted, the lock released for the next try.
+func TestOpenRefusesUnknownWALRecord(t *testing.T) {
+	dir := t.TempDir()
+	opts := &Options{WALSegmentSize: 64 << 10}
+	db, err := Open(dir, opts, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := db.Appender(context.Background())
+	if _, err := app.Append(0, labels.FromStrings("__name__", "x"), 1000, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := wal.Open(filepath.Join(dir, "wal"), wal.Options{SegmentSize: 64 << 10}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Log([]byte{99, 1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sizes := func() map[string]int64 {
+		m := map[string]int64{}
+		segs, _ := filepath.Glob(filepath.Join(dir, "wal", "*"))
+		for _, s := range segs {
+			fi, err := os.Stat(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m[filepath.Base(s)] = fi.Size()
+		}
+		return m
+	}
+	before := sizes()
+	for range 2 {
+		if _, err := Open(dir, opts, nil, nil); err == nil || !strings.Contains(err.Error(), "unknown WAL record type 99") {
+			t.Fatalf("open over an unknown record: %v", err)
+		}
+	}
+	// Each open starts a new segment (empty here); those written before are untouched.
+	after := sizes()
+	maps.DeleteFunc(after, func(name string, size int64) bool { _, old := before[name]; return !old && size == 0 })
+	if !maps.Equal(after, before) {
+		t.Fatalf("WAL segments %v after the failed opens, %v before", sizes(), before)
 	}
 }

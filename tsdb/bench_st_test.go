@@ -74,6 +74,7 @@ func openSTStore(b testing.TB, kind string, blockRange int64) stStore {
 	opts.RetentionDuration = 0
 	opts.EnableSTStorage = true
 	opts.FloatChunkEncoding = chunkenc.EncXOR2
+	opts.EnableHistogramSTEncoding = true // as --enable-feature=st-storage sets it
 	db, err := upstream.Open(b.TempDir(), nil, nil, opts, nil)
 	if err != nil {
 		b.Fatal(err)

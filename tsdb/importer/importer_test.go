@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	promstorage "github.com/prometheus/prometheus/storage"
 	promtsdb "github.com/prometheus/prometheus/tsdb"
 	promchunkenc "github.com/prometheus/prometheus/tsdb/chunkenc"
 
@@ -539,5 +540,84 @@ func TestCompatibleBlockDuration(t *testing.T) {
 		if got := compatibleBlockDuration(tc.max); got != tc.want {
 			t.Errorf("compatibleBlockDuration(%d) = %d, want %d", tc.max, got, tc.want)
 		}
+	}
+}
+
+// Blocks and WAL of a Prometheus 3.15 with st-storage (XOR2 and HistogramST chunks, V2 WAL
+// records) are imported with their samples' start timestamps, float and native histogram.
+func TestImportPrometheusStartTimestamps(t *testing.T) {
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "vigil")
+	opts := promtsdb.DefaultOptions()
+	opts.EnableSTStorage = true
+	opts.FloatChunkEncoding = promchunkenc.EncXOR2
+	opts.EnableHistogramSTEncoding = true
+	pdb, err := promtsdb.Open(src, promslog.NewNopLogger(), nil, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := labels.FromStrings("__name__", "req_total")
+	hl := labels.FromStrings("__name__", "rpc_seconds")
+	const step = 15000
+	stOf := func(i int64) int64 { return i/100*100*step - 1 } // renewed every 100 samples
+	const n = 4 * hour / step
+	for i := range int64(n) {
+		app := pdb.AppenderV2(context.Background())
+		h := &histogram.Histogram{Count: uint64(i % 100), ZeroCount: uint64(i % 100), Sum: float64(i % 100), ZeroThreshold: 0.001}
+		if _, err := app.Append(0, hl, stOf(i), i*step, 0, h, nil, promstorage.AppendV2Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Append(0, fl, stOf(i), i*step, float64(i%100), nil, nil, promstorage.AppendV2Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pdb.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(pdb.Blocks()) == 0 {
+		t.Fatal("no Prometheus block")
+	}
+	if err := pdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Blocks and the WAL (the head of the source: the newest hours).
+	sum, err := ImportPrometheus(context.Background(), src, dst, PrometheusOptions{IncludeWAL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Samples != uint64(2*n) {
+		t.Fatalf("summary %+v: want %d samples", sum, 2*n)
+	}
+	db, err := tsdb.Open(dst, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	q, err := db.Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ss := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
+	got := 0
+	for ss.Next() {
+		it := ss.At().Iterator(nil)
+		k := 0
+		for vt := it.Next(); vt != storage.ValNone; vt = it.Next() {
+			ts := it.AtT()
+			if want := stOf(ts / step); it.AtST() != want {
+				t.Fatalf("%s sample at %d (%s): start timestamp %d, want %d", ss.At().Labels(), ts, vt, it.AtST(), want)
+			}
+			k++
+		}
+		if k == 0 || it.Err() != nil {
+			t.Fatalf("%s: %d samples, %v", ss.At().Labels(), k, it.Err())
+		}
+		got++
+	}
+	if got != 2 {
+		t.Fatalf("%d series imported, want 2", got)
 	}
 }

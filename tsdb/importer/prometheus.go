@@ -300,21 +300,23 @@ func (d *dest) convert(ctx context.Context, key, what string, br promtsdb.BlockR
 			case promchunkenc.ValNone:
 				break samples
 			case promchunkenc.ValFloat:
-				c.AddFloat(sit.At())
+				// Start timestamps (Prometheus 3.15 with st-storage) come over with the samples.
+				t, v := sit.At()
+				c.AddFloatST(t, v, sit.AtST())
 			case promchunkenc.ValHistogram:
 				if o.SkipNativeHistograms {
 					hskips++
 					continue
 				}
 				t, h := sit.AtHistogram(nil)
-				c.AddHistogram(t, h, nil)
+				c.AddHistogramST(t, sit.AtST(), h, nil)
 			case promchunkenc.ValFloatHistogram:
 				if o.SkipNativeHistograms {
 					hskips++
 					continue
 				}
 				t, fh := sit.AtFloatHistogram(nil)
-				c.AddHistogram(t, nil, fh)
+				c.AddHistogramST(t, sit.AtST(), nil, fh)
 			}
 		}
 		if err := sit.Err(); err != nil {
@@ -387,6 +389,11 @@ func (d *dest) importWAL(ctx context.Context, src string, minValidT int64, o *Pr
 	}
 	opts := promtsdb.DefaultHeadOptions()
 	opts.ChunkDirRoot = sandbox
+	// Start timestamps in the WAL (Prometheus 3.15 with st-storage) stay with the samples: the
+	// sandbox head keeps them in its chunks as such a Prometheus does.
+	opts.EnableSTStorage.Store(true)
+	opts.FloatChunkEncoding.Store(uint32(promchunkenc.EncXOR2))
+	opts.EnableHistogramSTEncoding.Store(true)
 	var wbl *wlog.WL
 	if _, err := os.Stat(filepath.Join(sandbox, wlog.WblDirName)); err == nil {
 		if wbl, err = wlog.Open(o.Logger, filepath.Join(sandbox, wlog.WblDirName)); err != nil {

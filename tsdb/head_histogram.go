@@ -31,6 +31,25 @@ type histHead struct {
 	// n is the chunk's sample count, kept here so that the checks of every append do not read
 	// the chunk's header (a cache miss per series at scrape time).
 	n int
+	// lastLen is the size of the series' previous chunk: a new integer histogram chunk starts
+	// with room for about as much, instead of growing its stream by doubling (each step a new
+	// allocation and a copy), as the series' chunks are usually of one size.
+	lastLen int
+}
+
+// newChunk starts the open chunk and its appender for a histogram (hi set) or float histogram
+// sample.
+func (hh *histHead) newChunk(hi *histogram.Histogram) {
+	if hi != nil {
+		hh.chunk, hh.app = histchunk.NewHistogramChunkAppender(hh.lastLen + hh.lastLen/16)
+		return
+	}
+	hh.chunk = histchunk.NewFloatHistogramChunk()
+	app, err := hh.chunk.Appender()
+	if err != nil { // an empty chunk always has an appender
+		panic(fmt.Sprintf("appender of an empty histogram chunk: %v", err))
+	}
+	hh.app = app
 }
 
 func (hh *histHead) active() bool { return hh != nil && hh.n > 0 }
@@ -135,16 +154,8 @@ func (s *memSeries) appendHistogram(t int64, hi *histogram.Histogram, fh *histog
 			s.hist = &histHead{}
 		}
 		s.hist.enc = enc
-		if hi != nil {
-			s.hist.chunk = histchunk.NewHistogramChunk()
-		} else {
-			s.hist.chunk = histchunk.NewFloatHistogramChunk()
-		}
-		app, err := s.hist.chunk.Appender()
-		if err != nil { // an empty chunk always has an appender
-			panic(fmt.Sprintf("appender of an empty histogram chunk: %v", err))
-		}
-		s.hist.app, s.hist.n = app, 0
+		s.hist.newChunk(hi)
+		s.hist.n = 0
 		s.openMinT = t
 		h.metrics.chunksCreated.Inc()
 		h.metrics.chunks.Inc()
@@ -170,12 +181,7 @@ func (s *memSeries) appendHistogram(t int64, hi *histogram.Histogram, fh *histog
 		// follows from the previous appender as when upstream's appender cuts.
 		prev := s.hist.app
 		s.closeHistChunk(h)
-		if hi != nil {
-			s.hist.chunk = histchunk.NewHistogramChunk()
-		} else {
-			s.hist.chunk = histchunk.NewFloatHistogramChunk()
-		}
-		s.hist.app, _ = s.hist.chunk.Appender() // an empty chunk always has one
+		s.hist.newChunk(hi)
 		s.openMinT = t
 		h.metrics.chunksCreated.Inc()
 		h.metrics.chunks.Inc()
@@ -207,10 +213,10 @@ func (s *memSeries) appendHistogram(t int64, hi *histogram.Histogram, fh *histog
 // closeHistChunk moves the open histogram chunk to the head chunk files (caller holds mu).
 func (s *memSeries) closeHistChunk(h *Head) {
 	hh := s.hist
-	hh.chunk.Compact()
-	b := hh.appendBytes(make([]byte, 0, 1+len(hh.chunk.Bytes())))
-	s.closed = append(s.closed, memChunk{ref: h.storeChunk(b, hh.lastT), minT: s.openMinT, maxT: hh.lastT})
-	hh.chunk, hh.app, hh.n = nil, nil, 0
+	b := hh.chunk.Bytes()
+	enc := [1]byte{byte(hh.enc)}
+	s.closed = append(s.closed, memChunk{ref: h.storeChunkEnc(enc[:], b, hh.lastT), minT: s.openMinT, maxT: hh.lastT})
+	hh.chunk, hh.app, hh.n, hh.lastLen = nil, nil, 0, len(b)
 }
 
 // pendingHistogram is a histogram sample of an appender's batch.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/prometheus/model/histogram"
+
+	"github.com/vigil-monitoring/vigil/tsdb/internal/histgen"
 )
 
 func testHistograms() []*histogram.Histogram {
@@ -155,4 +157,34 @@ func FuzzDecodeHistograms(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkCompress compresses the records of one scrape of 1,000 series (floats as in
+// BenchmarkSamplesEncode, and latency histograms) as the WAL does.
+func BenchmarkCompress(b *testing.B) {
+	var enc Encoder
+	s := make([]RefSample, 1000)
+	for i := range s {
+		s[i] = RefSample{Ref: uint64(i), T: 1e12, V: float64(i * 7)}
+	}
+	hs := make([]RefHistogramSample, 1000)
+	for i := range hs {
+		hs[i] = RefHistogramSample{Ref: uint64(i), T: 1e12, H: histgen.Latency(i%50+1, int64(i), 0, i%3 == 0)[i%50]}
+	}
+	for _, rec := range []struct {
+		name string
+		b    []byte
+	}{{"samples", enc.Samples(s, nil)}, {"histograms", enc.HistogramSamples(hs, nil)}} {
+		b.Run(rec.name, func(b *testing.B) {
+			var dst []byte
+			b.SetBytes(int64(len(rec.b)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if out := Compress(rec.b, dst); len(out) < len(rec.b) {
+					dst = out
+				}
+			}
+			b.ReportMetric(float64(len(Compress(rec.b, nil)))/float64(len(rec.b)), "ratio")
+		})
+	}
 }

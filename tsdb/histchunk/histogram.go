@@ -715,24 +715,28 @@ func (a *HistogramAppender) appendHistogram(num int, t int64, h *histogram.Histo
 			cntDod, zCntDod = 0, 0
 		}
 
-		putVarbitInt(a.b, tDod)
-		putVarbitInt(a.b, cntDod)
-		putVarbitInt(a.b, zCntDod)
+		// Vigil: the bits of the sample go through a bitWriter (the same bits as
+		// putVarbitInt and writeSumDelta write).
+		w := a.b.writer()
+		w.varbitInt(tDod)
+		w.varbitInt(cntDod)
+		w.varbitInt(zCntDod)
 
-		a.writeSumDelta(h.Sum)
+		w.xor(h.Sum, a.sum, &a.leading, &a.trailing)
 
 		for i, b := range h.PositiveBuckets {
 			delta := b - a.pBuckets[i]
 			dod := delta - a.pBucketsDelta[i]
-			putVarbitInt(a.b, dod)
+			w.varbitInt(dod)
 			a.pBucketsDelta[i] = delta
 		}
 		for i, b := range h.NegativeBuckets {
 			delta := b - a.nBuckets[i]
 			dod := delta - a.nBucketsDelta[i]
-			putVarbitInt(a.b, dod)
+			w.varbitInt(dod)
 			a.nBucketsDelta[i] = delta
 		}
+		w.flush()
 	}
 
 	a.t = t

@@ -31,17 +31,16 @@ type histHead struct {
 	// n is the chunk's sample count, kept here so that the checks of every append do not read
 	// the chunk's header (a cache miss per series at scrape time).
 	n int
-	// lastLen is the size of the series' previous chunk: a new integer histogram chunk starts
-	// with room for about as much, instead of growing its stream by doubling (each step a new
-	// allocation and a copy), as the series' chunks are usually of one size.
-	lastLen int
 }
 
 // newChunk starts the open chunk and its appender for a histogram (hi set) or float histogram
 // sample.
 func (hh *histHead) newChunk(hi *histogram.Histogram) {
 	if hi != nil {
-		hh.chunk, hh.app = histchunk.NewHistogramChunkAppender(hh.lastLen + hh.lastLen/16)
+		// The stream grows from upstream's allocation size: starting it at the size of the
+		// series' previous chunk spared a few allocations and copies per chunk but cost about
+		// 1 KiB of heap per series (measured: +25–60% head heap per histogram series).
+		hh.chunk, hh.app = histchunk.NewHistogramChunkAppender(0)
 		return
 	}
 	hh.chunk = histchunk.NewFloatHistogramChunk()
@@ -216,7 +215,7 @@ func (s *memSeries) closeHistChunk(h *Head) {
 	b := hh.chunk.Bytes()
 	enc := [1]byte{byte(hh.enc)}
 	s.closed = append(s.closed, memChunk{ref: h.storeChunkEnc(enc[:], b, hh.lastT), minT: s.openMinT, maxT: hh.lastT})
-	hh.chunk, hh.app, hh.n, hh.lastLen = nil, nil, 0, len(b)
+	hh.chunk, hh.app, hh.n = nil, nil, 0
 }
 
 // pendingHistogram is a histogram sample of an appender's batch.

@@ -877,7 +877,7 @@ func (a *HistogramAppender) AppendHistogram(prev Appender, _, t int64, h *histog
 				}
 				return nil, false, a, errors.New("histogram schema change")
 			}
-			newChunk, happ := NewHistogramChunkAppender(cap(a.b.stream))
+			newChunk, happ := NewHistogramChunkAppender(0)
 			happ.setCounterResetHeader(counterResetHint)
 			happ.setNumSamples(happ.appendHistogram(0, t, h))
 			return newChunk, false, happ, nil
@@ -919,7 +919,7 @@ func (a *HistogramAppender) AppendHistogram(prev Appender, _, t int64, h *histog
 		if appendOnly {
 			return nil, false, a, errors.New("gauge histogram schema change")
 		}
-		newChunk, happ := NewHistogramChunkAppender(cap(a.b.stream))
+		newChunk, happ := NewHistogramChunkAppender(0)
 		happ.setCounterResetHeader(GaugeType)
 		happ.setNumSamples(happ.appendHistogram(0, t, h))
 		return newChunk, false, happ, nil

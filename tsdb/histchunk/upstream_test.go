@@ -163,7 +163,7 @@ func BenchmarkAppendSide(b *testing.B) {
 				},
 				cut: func(t int64, h *histogram.Histogram) {
 					prev := app
-					chunk, happ = NewHistogramChunkAppender(len(chunk.Bytes()) * 17 / 16)
+					chunk, happ = NewHistogramChunkAppender(0)
 					app = happ
 					app.AppendHistogram(prev, 0, t, h, false)
 				},

@@ -1245,6 +1245,10 @@ func (it *histogramIterator) Next() ValueType {
 			it.err = err
 			return ValNone
 		}
+		if err := checkBucketCount(&it.br, posSpans, negSpans); err != nil {
+			it.err = err
+			return ValNone
+		}
 
 		it.schema = schema
 		it.zThreshold = zeroThreshold

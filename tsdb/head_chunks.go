@@ -178,13 +178,9 @@ func (hc *headChunks) newSegment() (*hcSegment, error) {
 	return seg, nil
 }
 
-// write stores a chunk and returns its reference.
-func (hc *headChunks) write(chunk []byte, maxT int64) (uint64, error) {
-	return hc.writeEnc(nil, chunk, maxT)
-}
-
-// writeEnc stores the chunk made of enc followed by body (an encoding byte and the bytes of a
-// chunk kept without it) and returns its reference.
+// writeEnc stores the chunk made of enc followed by body and returns its reference. enc is
+// empty when body is a whole chunk, or the encoding byte of a chunk kept without it (a
+// histogram chunk).
 func (hc *headChunks) writeEnc(enc, body []byte, maxT int64) (uint64, error) {
 	size := len(enc) + len(body)
 	if size > maxHeadChunkSize {

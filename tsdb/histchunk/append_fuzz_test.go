@@ -120,56 +120,57 @@ func FuzzAppendAsUpstream(f *testing.F) {
 	f.Fuzz(appendAsUpstream)
 }
 
+// appendAsUpstream runs one script of FuzzAppendAsUpstream.
 func appendAsUpstream(t *testing.T, script []byte) {
-	{
-		s := newHistScript()
-		ours, theirs := NewHistogramChunk(), upstream.NewHistogramChunk()
-		oa, err := ours.Appender()
-		require.NoError(t, err)
-		ua, err := theirs.Appender()
-		require.NoError(t, err)
-		for i := 0; i+1 < len(script) && i < 600; i += 2 {
-			op, arg := script[i], script[i+1]
-			h := s.step(op, arg)
-			ts := int64(i) * 15000
-			var oprev Appender
-			var uprev upstream.Appender
-			if op >= 0xf0 || ours.NumSamples() >= 120 { // the head cuts a chunk (size or time limit): the next one starts from prev
-				oprev, uprev = oa, ua
-				ours, theirs = NewHistogramChunk(), upstream.NewHistogramChunk()
-				oa, _ = ours.Appender()
-				ua, _ = theirs.Appender()
-			}
-			appendOnly := op&0x10 != 0
-			oc, orec, oa2, oerr := oa.AppendHistogram(oprev, 0, ts, h.Copy(), appendOnly)
-			uc, urec, ua2, uerr := ua.AppendHistogram(uprev, 0, ts, h.Copy(), appendOnly)
-			require.Equal(t, uerr, oerr, "sample %d", i/2)
-			require.Equal(t, urec, orec, "sample %d", i/2)
-			require.Equal(t, uc == nil, oc == nil, "sample %d", i/2)
-			if oc != nil {
-				if !orec {
-					require.Equal(t, theirs.Bytes(), ours.Bytes(), "closed chunk before sample %d", i/2)
-				}
-				ours, theirs = oc.(*HistogramChunk), uc.(*upstream.HistogramChunk)
-			}
-			oa, ua = oa2, ua2
-			require.Equal(t, theirs.Bytes(), ours.Bytes(), "after sample %d", i/2)
-			require.Equal(t, ours.NumSamples(), oa.(*HistogramAppender).NumSamples(), "after sample %d", i/2)
-			require.Equal(t, ours.GetCounterResetHeader(), oa.(*HistogramAppender).GetCounterResetHeader(), "after sample %d", i/2)
+	s := newHistScript()
+	ours, theirs := NewHistogramChunk(), upstream.NewHistogramChunk()
+	oa, err := ours.Appender()
+	require.NoError(t, err)
+	ua, err := theirs.Appender()
+	require.NoError(t, err)
+	for i := 0; i+1 < len(script) && i < 600; i += 2 {
+		op, arg := script[i], script[i+1]
+		h := s.step(op, arg)
+		ts := int64(i) * 15000
+		var oprev Appender
+		var uprev upstream.Appender
+		if op >= 0xf0 || ours.NumSamples() >= 120 { // the head cuts a chunk (size or time limit): the next one starts from prev
+			oprev, uprev = oa, ua
+			var happ *HistogramAppender
+			ours, happ = NewHistogramChunkAppender(0) // as the head makes them
+			oa = happ
+			theirs = upstream.NewHistogramChunk()
+			ua, _ = theirs.Appender()
 		}
-		// An appender made from the bytes continues the same way.
-		oa, err = ours.Appender()
-		require.NoError(t, err)
-		ua, err = theirs.Appender()
-		require.NoError(t, err)
-		h := s.step(0, 1)
-		oc, _, _, oerr := oa.AppendHistogram(nil, 0, math.MaxInt32, h.Copy(), false)
-		uc, _, _, uerr := ua.AppendHistogram(nil, 0, math.MaxInt32, h.Copy(), false)
-		require.Equal(t, uerr, oerr)
-		require.Equal(t, uc == nil, oc == nil)
+		appendOnly := op&0x10 != 0
+		oc, orec, oa2, oerr := oa.AppendHistogram(oprev, 0, ts, h.Copy(), appendOnly)
+		uc, urec, ua2, uerr := ua.AppendHistogram(uprev, 0, ts, h.Copy(), appendOnly)
+		require.Equal(t, uerr, oerr, "sample %d", i/2)
+		require.Equal(t, urec, orec, "sample %d", i/2)
+		require.Equal(t, uc == nil, oc == nil, "sample %d", i/2)
 		if oc != nil {
+			if !orec {
+				require.Equal(t, theirs.Bytes(), ours.Bytes(), "closed chunk before sample %d", i/2)
+			}
 			ours, theirs = oc.(*HistogramChunk), uc.(*upstream.HistogramChunk)
 		}
-		require.Equal(t, theirs.Bytes(), ours.Bytes())
+		oa, ua = oa2, ua2
+		require.Equal(t, theirs.Bytes(), ours.Bytes(), "after sample %d", i/2)
+		require.Equal(t, ours.NumSamples(), oa.(*HistogramAppender).NumSamples(), "after sample %d", i/2)
+		require.Equal(t, ours.GetCounterResetHeader(), oa.(*HistogramAppender).GetCounterResetHeader(), "after sample %d", i/2)
 	}
+	// An appender made from the bytes continues the same way.
+	oa, err = ours.Appender()
+	require.NoError(t, err)
+	ua, err = theirs.Appender()
+	require.NoError(t, err)
+	h := s.step(0, 1)
+	oc, _, _, oerr := oa.AppendHistogram(nil, 0, math.MaxInt32, h.Copy(), false)
+	uc, _, _, uerr := ua.AppendHistogram(nil, 0, math.MaxInt32, h.Copy(), false)
+	require.Equal(t, uerr, oerr)
+	require.Equal(t, uc == nil, oc == nil)
+	if oc != nil {
+		ours, theirs = oc.(*HistogramChunk), uc.(*upstream.HistogramChunk)
+	}
+	require.Equal(t, theirs.Bytes(), ours.Bytes())
 }

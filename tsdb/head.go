@@ -663,13 +663,18 @@ func (h *Head) truncate(mint int64) map[uint64]struct{} {
 // storeChunk moves a closed chunk's bytes off the heap and returns its reference. If the chunk
 // file cannot be written (disk full), the chunk stays on the heap: appends must not fail for it.
 func (h *Head) storeChunk(b []byte, maxT int64) uint64 {
-	ref, err := h.chunks.write(b, maxT)
+	return h.storeChunkEnc(nil, b, maxT)
+}
+
+// storeChunkEnc is storeChunk of the chunk made of enc followed by body.
+func (h *Head) storeChunkEnc(enc, body []byte, maxT int64) uint64 {
+	ref, err := h.chunks.writeEnc(enc, body, maxT)
 	if err == nil {
 		return ref
 	}
 	h.metrics.chunkSpills.Inc()
-	cp := make([]byte, len(b))
-	copy(cp, b)
+	cp := make([]byte, 0, len(enc)+len(body))
+	cp = append(append(cp, enc...), body...)
 	h.spillMu.Lock()
 	h.spillSeq++
 	ref = headChunkSpillBit | h.spillSeq

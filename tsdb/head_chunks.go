@@ -178,14 +178,17 @@ func (hc *headChunks) newSegment() (*hcSegment, error) {
 	return seg, nil
 }
 
-// write stores a chunk and returns its reference.
-func (hc *headChunks) write(chunk []byte, maxT int64) (uint64, error) {
-	if len(chunk) > maxHeadChunkSize {
-		return 0, fmt.Errorf("head chunk of %d bytes is too large", len(chunk))
+// writeEnc stores the chunk made of enc followed by body and returns its reference. enc is
+// empty when body is a whole chunk, or the encoding byte of a chunk kept without it (a
+// histogram chunk).
+func (hc *headChunks) writeEnc(enc, body []byte, maxT int64) (uint64, error) {
+	size := len(enc) + len(body)
+	if size > maxHeadChunkSize {
+		return 0, fmt.Errorf("head chunk of %d bytes is too large", size)
 	}
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
-	need := int64(binary.MaxVarintLen32 + len(chunk))
+	need := int64(binary.MaxVarintLen32 + size)
 	if hc.cur == nil || hc.cur.off+need > hc.segSize {
 		seg, err := hc.newSegment()
 		if err != nil {
@@ -193,8 +196,9 @@ func (hc *headChunks) write(chunk []byte, maxT int64) (uint64, error) {
 		}
 		hc.cur = seg
 	}
-	b := binary.AppendUvarint(hc.scratch[:0], uint64(len(chunk)))
-	b = append(b, chunk...)
+	b := binary.AppendUvarint(hc.scratch[:0], uint64(size))
+	b = append(b, enc...)
+	b = append(b, body...)
 	hc.scratch = b
 	if _, err := hc.cur.f.WriteAt(b, hc.cur.off); err != nil {
 		return 0, fmt.Errorf("writing head chunk: %w", err)

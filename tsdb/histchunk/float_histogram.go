@@ -1023,6 +1023,10 @@ func (it *floatHistogramIterator) Next() ValueType {
 			it.err = err
 			return ValNone
 		}
+		if err := checkBucketCount(&it.br, posSpans, negSpans); err != nil {
+			it.err = err
+			return ValNone
+		}
 
 		it.schema = schema
 		it.zThreshold = zeroThreshold

@@ -49,6 +49,31 @@ func NewHistogramChunk() *HistogramChunk {
 	return &HistogramChunk{b: bstream{stream: b, count: 0}}
 }
 
+// NewHistogramChunkCap returns a new chunk whose byte stream has room for capacity bytes
+// (at least upstream's allocation size) before it grows. (Vigil: an appender that knows how
+// large the series' chunks get spares the stream's growth.)
+func NewHistogramChunkCap(capacity int) *HistogramChunk {
+	b := make([]byte, histogramHeaderSize, max(capacity, chunkAllocationSize))
+	return &HistogramChunk{b: bstream{stream: b, count: 0}}
+}
+
+// histogramChunkAppender is a new chunk and its appender in one allocation.
+type histogramChunkAppender struct {
+	c HistogramChunk
+	a HistogramAppender
+}
+
+// NewHistogramChunkAppender returns a new chunk with room for capacity bytes (as
+// NewHistogramChunkCap) and the appender that chunk's Appender method would return, both in one
+// allocation. (Vigil: an append then reads the appender and the chunk's stream header from
+// neighbouring memory instead of two objects.)
+func NewHistogramChunkAppender(capacity int) (*HistogramChunk, *HistogramAppender) {
+	ca := &histogramChunkAppender{}
+	ca.c.b.stream = make([]byte, histogramHeaderSize, max(capacity, chunkAllocationSize))
+	ca.a = HistogramAppender{b: &ca.c.b, t: math.MinInt64, leading: 0xff}
+	return &ca.c, &ca.a
+}
+
 func (c *HistogramChunk) Reset(stream []byte) {
 	c.b.Reset(stream)
 }
@@ -107,7 +132,7 @@ func (c *HistogramChunk) Compact() {
 // Appender implements the Chunk interface.
 func (c *HistogramChunk) Appender() (Appender, error) {
 	if len(c.b.stream) == histogramHeaderSize { // Avoid allocating an Iterator when chunk is empty.
-		return &HistogramAppender{b: &c.b, t: math.MinInt64, leading: 0xff}, nil
+		return &HistogramAppender{b: &c.b, t: math.MinInt64, leading: 0xff, crh: c.GetCounterResetHeader()}, nil
 	}
 	it := c.iterator(nil)
 
@@ -121,7 +146,9 @@ func (c *HistogramChunk) Appender() (Appender, error) {
 	}
 
 	a := &HistogramAppender{
-		b: &c.b,
+		b:   &c.b,
+		num: int(it.numTotal),
+		crh: c.GetCounterResetHeader(),
 
 		schema:        it.schema,
 		zThreshold:    it.zThreshold,
@@ -206,22 +233,33 @@ type HistogramAppender struct {
 	sum      float64
 	leading  uint8
 	trailing uint8
+
+	// Vigil: the chunk header's sample count and counter reset header, kept here so that an
+	// append reads neither from the chunk's first bytes (a cache miss per series at scrape
+	// time); the setters write both.
+	num int
+	crh CounterResetHeader
+	// Vigil: room for the positive spans of the usual layouts (one or two spans), so that an
+	// append reads them from the appender itself.
+	spans [2]histogram.Span
 }
 
 func (a *HistogramAppender) GetCounterResetHeader() CounterResetHeader {
-	return CounterResetHeader(a.b.bytes()[histogramFlagPos] & CounterResetHeaderMask)
+	return a.crh
 }
 
 func (a *HistogramAppender) setCounterResetHeader(cr CounterResetHeader) {
+	a.crh = cr & CounterResetHeader(CounterResetHeaderMask)
 	a.b.bytes()[histogramFlagPos] = (a.b.bytes()[histogramFlagPos] & (^CounterResetHeaderMask)) | (byte(cr) & CounterResetHeaderMask)
 }
 
 func (a *HistogramAppender) NumSamples() int {
-	return int(binary.BigEndian.Uint16(a.b.bytes()))
+	return a.num
 }
 
 // setNumSamples writes the histogram sample count into the chunk header.
 func (a *HistogramAppender) setNumSamples(num int) {
+	a.num = num
 	binary.BigEndian.PutUint16(a.b.bytes(), uint16(num))
 }
 
@@ -372,6 +410,19 @@ func (a *HistogramAppender) appendable(h *histogram.Histogram) (
 // bucket indices (which of course directly correspond to the buckets we have to
 // adjust).
 func expandIntSpansAndBuckets(a, b []histogram.Span, aBuckets, bBuckets []int64) (forward, backward []Insert, ok bool) {
+	if n, same := sameSpans(a, b); same && len(aBuckets) == n && len(bBuckets) == n {
+		// Vigil: the layout did not change (what nearly every scrape of a series brings): no
+		// inserts, only the counter reset check of each bucket, as the loop below does it.
+		var aCount, bCount int64
+		for i := range n {
+			aCount += aBuckets[i]
+			bCount += bBuckets[i]
+			if aCount > bCount {
+				return nil, nil, false
+			}
+		}
+		return nil, nil, true
+	}
 	ai := newBucketIterator(a)
 	bi := newBucketIterator(b)
 
@@ -500,6 +551,22 @@ loop:
 	return aInserts, bInserts, true
 }
 
+// sameSpans reports whether a and b are the same bucket layout span by span, and if so the
+// number of buckets they hold. (Vigil: the fast path of expandIntSpansAndBuckets.)
+func sameSpans(a, b []histogram.Span) (int, bool) {
+	if len(a) != len(b) {
+		return 0, false
+	}
+	n := 0
+	for i, s := range a {
+		if s != b[i] {
+			return 0, false
+		}
+		n += int(s.Length)
+	}
+	return n, true
+}
+
 // appendableGauge returns whether the chunk can be appended to, and if so
 // whether:
 //  1. Any recoding needs to happen to the chunk using the provided forward
@@ -574,10 +641,14 @@ func (a *HistogramAppender) appendHistogram(num int, t int64, h *histogram.Histo
 		a.schema = h.Schema
 		a.zThreshold = h.ZeroThreshold
 
-		if len(h.PositiveSpans) > 0 {
+		switch {
+		case len(h.PositiveSpans) > len(a.spans):
 			a.pSpans = make([]histogram.Span, len(h.PositiveSpans))
 			copy(a.pSpans, h.PositiveSpans)
-		} else {
+		case len(h.PositiveSpans) > 0:
+			a.pSpans = a.spans[:len(h.PositiveSpans):len(h.PositiveSpans)]
+			copy(a.pSpans, h.PositiveSpans)
+		default:
 			a.pSpans = nil
 		}
 		if len(h.NegativeSpans) > 0 {
@@ -594,16 +665,23 @@ func (a *HistogramAppender) appendHistogram(num int, t int64, h *histogram.Histo
 		}
 
 		numPBuckets, numNBuckets := countSpans(h.PositiveSpans), countSpans(h.NegativeSpans)
+		// Vigil: the buckets and their deltas, positive and negative, share one allocation,
+		// so that an append reads them from consecutive memory.
+		var buf []int64
+		if numPBuckets+numNBuckets > 0 {
+			buf = make([]int64, 2*(numPBuckets+numNBuckets))
+		}
 		if numPBuckets > 0 {
-			a.pBuckets = make([]int64, numPBuckets)
-			a.pBucketsDelta = make([]int64, numPBuckets)
+			a.pBuckets = buf[:numPBuckets:numPBuckets]
+			a.pBucketsDelta = buf[numPBuckets : 2*numPBuckets : 2*numPBuckets]
+			buf = buf[2*numPBuckets:]
 		} else {
 			a.pBuckets = nil
 			a.pBucketsDelta = nil
 		}
 		if numNBuckets > 0 {
-			a.nBuckets = make([]int64, numNBuckets)
-			a.nBucketsDelta = make([]int64, numNBuckets)
+			a.nBuckets = buf[:numNBuckets:numNBuckets]
+			a.nBucketsDelta = buf[numNBuckets:]
 		} else {
 			a.nBuckets = nil
 			a.nBucketsDelta = nil
@@ -637,24 +715,28 @@ func (a *HistogramAppender) appendHistogram(num int, t int64, h *histogram.Histo
 			cntDod, zCntDod = 0, 0
 		}
 
-		putVarbitInt(a.b, tDod)
-		putVarbitInt(a.b, cntDod)
-		putVarbitInt(a.b, zCntDod)
+		// Vigil: the bits of the sample go through a bitWriter (the same bits as
+		// putVarbitInt and writeSumDelta write).
+		w := a.b.writer()
+		w.varbitInt(tDod)
+		w.varbitInt(cntDod)
+		w.varbitInt(zCntDod)
 
-		a.writeSumDelta(h.Sum)
+		w.xor(h.Sum, a.sum, &a.leading, &a.trailing)
 
 		for i, b := range h.PositiveBuckets {
 			delta := b - a.pBuckets[i]
 			dod := delta - a.pBucketsDelta[i]
-			putVarbitInt(a.b, dod)
+			w.varbitInt(dod)
 			a.pBucketsDelta[i] = delta
 		}
 		for i, b := range h.NegativeBuckets {
 			delta := b - a.nBuckets[i]
 			dod := delta - a.nBucketsDelta[i]
-			putVarbitInt(a.b, dod)
+			w.varbitInt(dod)
 			a.nBucketsDelta[i] = delta
 		}
+		w.flush()
 	}
 
 	a.t = t
@@ -687,29 +769,28 @@ func (a *HistogramAppender) recode(
 	// big picture. Also, in-place editing might create concurrency issues.
 	byts := a.b.bytes()
 	it := newHistogramIterator(byts)
-	hc := NewHistogramChunk()
-	app, err := hc.Appender()
-	if err != nil {
-		panic(err) // This should never happen for an empty histogram chunk.
-	}
-	happ := app.(*HistogramAppender)
+	// Vigil: the recoded chunk is a little larger than this one; starting at this one's
+	// capacity spares growing it sample by sample.
+	hc, happ := NewHistogramChunkAppender(cap(byts))
 	numPositiveBuckets, numNegativeBuckets := countSpans(positiveSpans), countSpans(negativeSpans)
 
+	// Vigil: one decoded histogram and one pair of bucket buffers serve every sample, as
+	// upstream's TODO suggests: the appender copies what it keeps (spans at the first sample,
+	// buckets into its own slices), so nothing of them outlives the appendHistogram call.
+	var (
+		scratch                          histogram.Histogram
+		positiveBuckets, negativeBuckets []int64
+	)
+	if numPositiveBuckets > 0 {
+		positiveBuckets = make([]int64, numPositiveBuckets)
+	}
+	if numNegativeBuckets > 0 {
+		negativeBuckets = make([]int64, numNegativeBuckets)
+	}
 	num := happ.NumSamples()
 	for it.Next() == ValHistogram {
-		tOld, hOld := it.AtHistogram(nil)
-
-		// We have to newly allocate slices for the modified buckets
-		// here because they are kept by the appender until the next
-		// append.
-		// TODO(beorn7): We might be able to optimize this.
-		var positiveBuckets, negativeBuckets []int64
-		if numPositiveBuckets > 0 {
-			positiveBuckets = make([]int64, numPositiveBuckets)
-		}
-		if numNegativeBuckets > 0 {
-			negativeBuckets = make([]int64, numNegativeBuckets)
-		}
+		tOld, decoded := it.AtHistogram(&scratch)
+		hOld := *decoded // the spans and buckets set below must not overwrite scratch's
 
 		// Save the modified histogram to the new chunk.
 		hOld.PositiveSpans, hOld.NegativeSpans = positiveSpans, negativeSpans
@@ -719,7 +800,7 @@ func (a *HistogramAppender) recode(
 		if len(negativeInserts) > 0 {
 			hOld.NegativeBuckets = insert(hOld.NegativeBuckets, negativeBuckets, negativeInserts, true)
 		}
-		num = happ.appendHistogram(num, tOld, hOld)
+		num = happ.appendHistogram(num, tOld, &hOld)
 	}
 	happ.setNumSamples(num)
 
@@ -796,15 +877,10 @@ func (a *HistogramAppender) AppendHistogram(prev Appender, _, t int64, h *histog
 				}
 				return nil, false, a, errors.New("histogram schema change")
 			}
-			newChunk := NewHistogramChunk()
-			app, err := newChunk.Appender()
-			if err != nil {
-				panic(err) // This should never happen for an empty histogram chunk.
-			}
-			happ := app.(*HistogramAppender)
+			newChunk, happ := NewHistogramChunkAppender(0)
 			happ.setCounterResetHeader(counterResetHint)
 			happ.setNumSamples(happ.appendHistogram(0, t, h))
-			return newChunk, false, app, nil
+			return newChunk, false, happ, nil
 		}
 		if len(pBackwardInserts) > 0 || len(nBackwardInserts) > 0 {
 			// The histogram needs to be expanded to have the extra empty buckets
@@ -843,15 +919,10 @@ func (a *HistogramAppender) AppendHistogram(prev Appender, _, t int64, h *histog
 		if appendOnly {
 			return nil, false, a, errors.New("gauge histogram schema change")
 		}
-		newChunk := NewHistogramChunk()
-		app, err := newChunk.Appender()
-		if err != nil {
-			panic(err) // This should never happen for an empty histogram chunk.
-		}
-		happ := app.(*HistogramAppender)
+		newChunk, happ := NewHistogramChunkAppender(0)
 		happ.setCounterResetHeader(GaugeType)
 		happ.setNumSamples(happ.appendHistogram(0, t, h))
-		return newChunk, false, app, nil
+		return newChunk, false, happ, nil
 	}
 
 	if len(pBackwardInserts)+len(nBackwardInserts) > 0 {
@@ -1171,6 +1242,10 @@ func (it *histogramIterator) Next() ValueType {
 			return ValNone
 		}
 		if err := checkReducibleLayout(schema, posSpans, negSpans); err != nil {
+			it.err = err
+			return ValNone
+		}
+		if err := checkBucketCount(&it.br, posSpans, negSpans); err != nil {
 			it.err = err
 			return ValNone
 		}

@@ -574,3 +574,18 @@ func checkReducibleLayout(schema int32, spans ...[]histogram.Span) error {
 	}
 	return nil
 }
+
+// checkBucketCount refuses a chunk layout of more buckets than the chunk has bits left after
+// it (Vigil's, found by fuzzing): the first sample of a chunk holds every bucket of the layout,
+// each in at least one bit, so a larger count comes from a damaged chunk, for which the
+// iterator would allocate that many buckets (a 32-byte chunk asked for gigabytes).
+func checkBucketCount(br *bstreamReader, spans ...[]histogram.Span) error {
+	n := 0
+	for _, ss := range spans {
+		n += countSpans(ss)
+	}
+	if left := 8*(len(br.stream)-br.streamOffset) + int(br.valid); n > left {
+		return fmt.Errorf("histogram chunk layout: %d buckets but %d bits left in the chunk", n, left)
+	}
+	return nil
+}

@@ -56,6 +56,7 @@ func (e *Encoder) histogramSamples(s []RefHistogramSample, b []byte, typ Type) [
 	baseRef, baseT := s[0].Ref, s[0].T
 	b = binary.AppendUvarint(b, baseRef)
 	b = binary.AppendVarint(b, baseT)
+	var cv customValuesMemo
 	for i := range s {
 		b = binary.AppendVarint(b, int64(s[i].Ref-baseRef))
 		b = binary.AppendVarint(b, s[i].T-baseT)
@@ -68,7 +69,7 @@ func (e *Encoder) histogramSamples(s []RefHistogramSample, b []byte, typ Type) [
 		b = appendSpans(b, h.NegativeSpans)
 		b = appendDeltas(b, h.PositiveBuckets)
 		b = appendDeltas(b, h.NegativeBuckets)
-		b = appendCustomValues(b, h.Schema, h.CustomValues)
+		b = cv.append(b, h.Schema, h.CustomValues)
 		if typ == HistogramSamplesST {
 			b = binary.AppendVarint(b, s[i].T-s[i].ST)
 		}
@@ -96,6 +97,7 @@ func (e *Encoder) floatHistogramSamples(s []RefFloatHistogramSample, b []byte, t
 	baseRef, baseT := s[0].Ref, s[0].T
 	b = binary.AppendUvarint(b, baseRef)
 	b = binary.AppendVarint(b, baseT)
+	var cv customValuesMemo
 	for i := range s {
 		b = binary.AppendVarint(b, int64(s[i].Ref-baseRef))
 		b = binary.AppendVarint(b, s[i].T-baseT)
@@ -108,7 +110,7 @@ func (e *Encoder) floatHistogramSamples(s []RefFloatHistogramSample, b []byte, t
 		b = appendSpans(b, h.NegativeSpans)
 		b = appendFloats(b, h.PositiveBuckets)
 		b = appendFloats(b, h.NegativeBuckets)
-		b = appendCustomValues(b, h.Schema, h.CustomValues)
+		b = cv.append(b, h.Schema, h.CustomValues)
 		if typ == FloatHistogramSamplesST {
 			b = binary.AppendVarint(b, s[i].T-s[i].ST)
 		}
@@ -147,11 +149,26 @@ func appendFloats(b []byte, fs []float64) []byte {
 	return b
 }
 
-func appendCustomValues(b []byte, schema int32, cv []float64) []byte {
+// customValuesMemo writes the custom bucket bounds of the samples of one record (the same
+// bytes as appendFloats). Samples converted from classic histograms usually share one slice of
+// bounds (a scrape interns them per metric): the bytes written for it are copied from where
+// they were written last instead of being encoded again.
+type customValuesMemo struct {
+	last     []float64
+	from, to int // where in the record the encoding of last is
+}
+
+func (m *customValuesMemo) append(b []byte, schema int32, cv []float64) []byte {
 	if !histogram.IsCustomBucketsSchema(schema) {
 		return b
 	}
-	return appendFloats(b, cv)
+	if len(cv) > 0 && len(cv) == len(m.last) && &cv[0] == &m.last[0] {
+		return append(b, b[m.from:m.to]...)
+	}
+	from := len(b)
+	b = appendFloats(b, cv)
+	m.last, m.from, m.to = cv, from, len(b)
+	return b
 }
 
 // HistogramSamples decodes a histogram samples record, with start timestamps

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/prometheus/model/histogram"
+
+	"github.com/vigil-monitoring/vigil/tsdb/internal/histgen"
 )
 
 func testHistograms() []*histogram.Histogram {
@@ -200,4 +202,84 @@ func FuzzDecodeHistograms(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkCompress compresses the records of one scrape of 1,000 series (floats as in
+// BenchmarkSamplesEncode, and latency histograms) as the WAL does.
+func BenchmarkCompress(b *testing.B) {
+	var enc Encoder
+	s := make([]RefSample, 1000)
+	for i := range s {
+		s[i] = RefSample{Ref: uint64(i), T: 1e12, V: float64(i * 7)}
+	}
+	hs := make([]RefHistogramSample, 1000)
+	for i := range hs {
+		hs[i] = RefHistogramSample{Ref: uint64(i), T: 1e12, H: histgen.Latency(i%50+1, int64(i), 0, i%3 == 0)[i%50]}
+	}
+	for _, rec := range []struct {
+		name string
+		b    []byte
+	}{{"samples", enc.Samples(s, nil)}, {"histograms", enc.HistogramSamples(hs, nil)}} {
+		b.Run(rec.name, func(b *testing.B) {
+			var dst []byte
+			b.SetBytes(int64(len(rec.b)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if out := Compress(rec.b, dst); len(out) < len(rec.b) {
+					dst = out
+				}
+			}
+			b.ReportMetric(float64(len(Compress(rec.b, nil)))/float64(len(rec.b)), "ratio")
+		})
+	}
+}
+
+// TestCustomValuesShared: samples sharing one slice of custom bucket bounds (whose encoding the
+// encoder copies from the sample before) encode to the same bytes as samples with their own
+// copies, and decode to the same histograms.
+func TestCustomValuesShared(t *testing.T) {
+	var enc Encoder
+	var dec Decoder
+	bounds := []float64{0.1, 0.5, 1, 5}
+	other := []float64{1, 2}
+	shared := []RefHistogramSample{}
+	copies := []RefHistogramSample{}
+	sharedF := []RefFloatHistogramSample{}
+	copiesF := []RefFloatHistogramSample{}
+	for i := range 6 {
+		cv := bounds
+		if i == 3 {
+			cv = other // a different slice in between
+		}
+		h := &histogram.Histogram{Schema: histogram.CustomBucketsSchema, Count: uint64(i), Sum: float64(i),
+			PositiveSpans: []histogram.Span{{Length: 2}}, PositiveBuckets: []int64{int64(i), 1}, CustomValues: cv}
+		shared = append(shared, RefHistogramSample{Ref: uint64(i), T: 1000, H: h})
+		hc := h.Copy()
+		hc.CustomValues = append([]float64(nil), cv...)
+		copies = append(copies, RefHistogramSample{Ref: uint64(i), T: 1000, H: hc})
+		sharedF = append(sharedF, RefFloatHistogramSample{Ref: uint64(i), T: 1000, FH: h.ToFloat(nil)})
+		fc := h.ToFloat(nil)
+		fc.CustomValues = append([]float64(nil), cv...)
+		copiesF = append(copiesF, RefFloatHistogramSample{Ref: uint64(i), T: 1000, FH: fc})
+	}
+	// A record that must grow while copying (no spare capacity) and one that need not.
+	for _, b := range [][]byte{nil, make([]byte, 0, 1<<12)} {
+		got, want := enc.HistogramSamples(shared, b), enc.HistogramSamples(copies, nil)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("shared custom values encode differently:\n%x\n%x", got, want)
+		}
+		dh, err := dec.HistogramSamples(got, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range dh {
+			if !dh[i].H.Equals(shared[i].H) {
+				t.Fatalf("sample %d: decoded %v, want %v", i, dh[i].H, shared[i].H)
+			}
+		}
+		gotF, wantF := enc.FloatHistogramSamples(sharedF, b), enc.FloatHistogramSamples(copiesF, nil)
+		if !reflect.DeepEqual(gotF, wantF) {
+			t.Fatalf("shared custom values of float histograms encode differently:\n%x\n%x", gotF, wantF)
+		}
+	}
 }

@@ -179,6 +179,13 @@ func (e *packedEncoder) centers() [2]int64 {
 // codes fills e.us with the unsigned codes of e.rs under col.
 func (e *packedEncoder) codes(col packedCol) {
 	e.us = e.us[:0]
+	if col.gcd == 1 {
+		for _, r := range e.rs {
+			q := r - col.center
+			e.us = append(e.us, uint64(q<<1)^uint64(q>>63))
+		}
+		return
+	}
 	for _, r := range e.rs {
 		q := (r - col.center) / int64(col.gcd)
 		e.us = append(e.us, uint64(q<<1)^uint64(q>>63))

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
-	"slices"
 )
 
 // EncPacked is the block encoding of chunks whose values are integers or short decimals (the
@@ -169,11 +168,55 @@ func (e *packedEncoder) centers() [2]int64 {
 	if len(e.rs) == 0 {
 		return [2]int64{}
 	}
+	lo, hi := e.rs[0], e.rs[0]
+	for _, r := range e.rs {
+		lo, hi = min(lo, r), max(hi, r)
+	}
 	e.sorted = append(e.sorted[:0], e.rs...)
-	sorted := e.sorted
-	slices.Sort(sorted)
-	lo, hi := sorted[0], sorted[len(sorted)-1]
-	return [2]int64{sorted[len(sorted)/2], lo + int64((uint64(hi)-uint64(lo))/2)}
+	return [2]int64{selectNth(e.sorted, len(e.sorted)/2), lo + int64((uint64(hi)-uint64(lo))/2)}
+}
+
+// selectNth returns the n-th smallest element of a (reordering a): quickselect, linear on
+// average, where sorting a chunk's column for its median was most of the encoder's time.
+func selectNth(a []int64, n int) int64 {
+	lo, hi := 0, len(a)-1
+	for lo < hi {
+		// Median of three as the pivot, then Hoare partition.
+		m := lo + (hi-lo)/2
+		if a[m] < a[lo] {
+			a[m], a[lo] = a[lo], a[m]
+		}
+		if a[hi] < a[lo] {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if a[hi] < a[m] {
+			a[hi], a[m] = a[m], a[hi]
+		}
+		p := a[m]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < p {
+				i++
+			}
+			for a[j] > p {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case n <= j:
+			hi = j
+		case n >= i:
+			lo = i
+		default:
+			return a[n]
+		}
+	}
+	return a[n]
 }
 
 // codes fills e.us with the unsigned codes of e.rs under col.

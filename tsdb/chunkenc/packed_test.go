@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 )
 
@@ -350,5 +351,24 @@ func BenchmarkEncodeBlockChunk(b *testing.B) {
 				EncodePacked(ts, vs)
 			}
 		})
+	}
+}
+
+func TestSelectNth(t *testing.T) {
+	r := rand.New(rand.NewSource(15))
+	for _, n := range []int{1, 2, 3, 10, 479, 1000} {
+		for _, spread := range []int64{1, 3, 1 << 40} {
+			a := make([]int64, n)
+			for i := range a {
+				a[i] = r.Int63n(spread) - spread/2
+			}
+			sorted := append([]int64(nil), a...)
+			slices.Sort(sorted)
+			for _, k := range []int{0, n / 2, n - 1} {
+				if got := selectNth(append([]int64(nil), a...), k); got != sorted[k] {
+					t.Fatalf("n=%d spread=%d: element %d = %d, want %d", n, spread, k, got, sorted[k])
+				}
+			}
+		}
 	}
 }

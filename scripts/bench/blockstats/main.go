@@ -1,7 +1,7 @@
 // Command blockstats prints where the bytes of a Vigil TSDB's blocks are: index, chunk framing,
 // chunks per encoding (count, bytes, samples; for packed chunks the timestamp and value
-// columns), and what the chunks would take in the packed encoding and in the int/decimal
-// encodings. A measuring aid for docs/performance.md:
+// columns), and what the chunks would take in the packed encoding and in the smallest of XOR, int
+// and decimal (the block writer's choice before packed). A measuring aid for docs/performance.md:
 //
 //	go run ./scripts/bench/blockstats DIR
 package main
@@ -90,13 +90,19 @@ func run(dir string) error {
 			} else {
 				x.repacked += int64(len(c))
 			}
-			if o, ok := chunkenc.EncodeInt(ts, vs); ok {
-				x.old += int64(len(o))
-			} else if o, ok := chunkenc.EncodeDecimal(ts, vs); ok {
-				x.old += int64(len(o))
-			} else {
-				x.old += int64(len(c))
+			// Before the packed encoding: the smallest of XOR, int and decimal.
+			xc := chunkenc.NewXORChunk()
+			app, _ := xc.Appender()
+			for i := range ts {
+				app.Append(ts[i], vs[i])
 			}
+			old := len(xc.Bytes())
+			if o, ok := chunkenc.EncodeInt(ts, vs); ok {
+				old = min(old, len(o))
+			} else if o, ok := chunkenc.EncodeDecimal(ts, vs); ok {
+				old = min(old, len(o))
+			}
+			x.old += int64(old)
 			if chunkenc.Encoding(c[0]) == chunkenc.EncPacked && len(ts) > 1 {
 				off := 4
 				_, n := binary.Varint(c[off:])
@@ -126,10 +132,15 @@ func run(dir string) error {
 		x := byEnc[n]
 		rp += x.repacked
 		fs := func(v int64) float64 { return float64(v) / float64(x.samples) }
-		fmt.Printf("  %-10s chunks %9d  bytes %11d  samples %11d  %.3f B/sample  %.1f samples/chunk  repacked %.3f  int/decimal %.3f  timestamp column %.3f  value column %.3f B/sample\n",
+		fmt.Printf("  %-10s chunks %9d  bytes %11d  samples %11d  %.3f B/sample  %.1f samples/chunk  repacked %.3f  before packed (XOR/int/decimal) %.3f  timestamp column %.3f  value column %.3f B/sample\n",
 			n, x.chunks, x.bytes, x.samples, fs(x.bytes), float64(x.samples)/float64(x.chunks), fs(x.repacked), fs(x.old), fs(x.tcol), fs(x.vcol))
 	}
-	fmt.Printf("repacked chunk bytes %d: whole blocks would be %.3f B/sample\n", rp, float64(indexB+metaB+framing+rp+8)/float64(samples))
+	var old int64
+	for _, x := range byEnc {
+		old += x.old
+	}
+	fmt.Printf("whole blocks: %.3f B/sample now, %.3f with every chunk packed where smaller, %.3f before packed (XOR/int/decimal)\n",
+		float64(indexB+metaB+framing+total-framing)/float64(samples), float64(indexB+metaB+framing+rp)/float64(samples), float64(indexB+metaB+framing+old)/float64(samples))
 	return nil
 }
 

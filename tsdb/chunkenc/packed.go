@@ -89,27 +89,33 @@ func EncodePacked(ts []int64, vs []float64) (b []byte, ok bool) {
 		return out, true
 	}
 	var e packedEncoder
-	tcol := e.column(nil, ts)
+	tcol := e.column(nil, ts, 1) // order 0 would code absolute times: never the smallest
+
 	out = binary.AppendUvarint(out, uint64(len(tcol)))
 	out = append(out, tcol...)
-	return e.column(out, ms), true
+	return e.column(out, ms, 0), true
 }
 
 // packedEncoder holds scratch space for coding columns.
 type packedEncoder struct {
 	rs, sorted []int64
-	us         []uint64
+	us, best   []uint64
 }
 
-// column appends to dst the smallest coding of xs (len ≥ 2) as a column.
-func (e *packedEncoder) column(dst []byte, xs []int64) []byte {
+// column appends to dst the smallest coding of xs (len ≥ 2) as a column, trying residual
+// orders from minOrder.
+func (e *packedEncoder) column(dst []byte, xs []int64, minOrder byte) []byte {
 	best, bestBits, bestHdr := packedCol{}, -1, 0
-	for order := byte(0); order <= packedMaxOrder; order++ {
+	for order := minOrder; order <= packedMaxOrder; order++ {
 		if order == 2 && len(xs) < 3 {
 			break
 		}
 		first := e.residuals(xs, order)
-		for _, c := range e.centers() {
+		cs := e.centers()
+		for k, c := range cs {
+			if k == 1 && c == cs[0] {
+				break
+			}
 			col := packedCol{order: order, center: c, gcd: residualGCD(e.rs, c), first: first}
 			e.codes(col)
 			w, nbits := bestWidth(e.us)
@@ -117,15 +123,14 @@ func (e *packedEncoder) column(dst []byte, xs []int64) []byte {
 			hdr := len(col.appendHeader(nil))
 			if bestBits < 0 || hdr*8+nbits < bestHdr*8+bestBits {
 				best, bestBits, bestHdr = col, nbits, hdr
+				e.best, e.us = e.us, e.best // keep the codes of the best coding so far
 			}
 		}
 	}
 	dst = best.appendHeader(dst)
-	e.residuals(xs, best.order)
-	e.codes(best)
 	s := bstream{b: dst}
 	esc := uint64(1)<<best.width - 1
-	for _, u := range e.us {
+	for _, u := range e.best {
 		switch {
 		case best.width == 0:
 		case u < esc:

@@ -14,8 +14,9 @@ import (
 // need (11 and about 5).
 //
 // Every column (the timestamps, the values as mantissas m = v × 10^k) is coded as:
-//   - residuals of order 0 (the values themselves), 1 (deltas) or 2 (deltas of deltas; the
-//     first delta is kept in the column header), whichever codes smallest;
+//   - residuals of order 0 (the values themselves; the encoder does not try it for
+//     timestamps), 1 (deltas) or 2 (deltas of deltas; the first delta is kept in the column
+//     header), whichever codes smallest;
 //   - minus a center c (the residuals' median or the middle of their range, whichever codes
 //     smaller), divided by their greatest common divisor g (byte gauges that move by 4 KiB pages
 //     have g = 4096), zigzag-coded to an unsigned u;

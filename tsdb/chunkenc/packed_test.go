@@ -242,6 +242,46 @@ func TestPackedWithStartTimestamps(t *testing.T) {
 	}
 }
 
+// TestSTAroundEveryEncoding: an EncST chunk reads its samples and start timestamps whatever
+// float encoding it wraps (a decimal one used to read as empty).
+func TestSTAroundEveryEncoding(t *testing.T) {
+	ts, vs := packedSamples("cpu-seconds", 100, 3, false, rand.New(rand.NewSource(17)))
+	var col STColumn
+	sts := make([]int64, len(ts))
+	for i := range ts {
+		sts[i] = ts[0] - 500
+		col.Append(ts[i], sts[i])
+	}
+	x := NewXORChunk()
+	app, _ := x.Appender()
+	for i := range ts {
+		app.Append(ts[i], vs[i])
+	}
+	d, _ := EncodeDecimal(ts, vs)
+	p, _ := EncodePacked(ts, vs)
+	ints := make([]float64, len(vs))
+	for i, v := range vs {
+		ints[i] = math.Round(v)
+	}
+	in, _ := EncodeInt(ts, ints)
+	for _, tc := range []struct {
+		inner []byte
+		vs    []float64
+	}{{x.Bytes(), vs}, {d, vs}, {p, vs}, {in, ints}} {
+		name := Encoding(tc.inner[0]).String()
+		it := NewIterator(AppendWithST(nil, tc.inner, col.Bytes()))
+		i := 0
+		for ; it.Next(); i++ {
+			if gt, gv := it.At(); gt != ts[i] || !sameFloat(gv, tc.vs[i]) || it.AtST() != sts[i] {
+				t.Fatalf("%s: sample %d = (%d,%v,st %d), want (%d,%v,st %d)", name, i, gt, gv, it.AtST(), ts[i], tc.vs[i], sts[i])
+			}
+		}
+		if it.Err() != nil || i != len(ts) {
+			t.Fatalf("%s: read %d of %d, err %v", name, i, len(ts), it.Err())
+		}
+	}
+}
+
 // FuzzPacked is a differential test: for any timestamps and values, a packed chunk either is
 // refused or decodes to exactly the samples given, and Encode (the block writer's choice)
 // always does.

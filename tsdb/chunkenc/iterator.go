@@ -181,19 +181,31 @@ func NumSamples(b []byte) int {
 }
 
 // encodeNumeric encodes integral values and short decimals in the smallest of the int or
-// decimal encoding and the packed one.
+// decimal encoding and the packed one. The int/decimal candidates are sized without being
+// encoded (that was most of the block writer's encoding time); one is built only if it wins.
 func encodeNumeric(ts []int64, vs []float64) ([]byte, bool) {
-	b, ok := EncodeInt(ts, vs)
-	if !ok {
-		b, ok = EncodeDecimal(ts, vs)
+	if len(ts) == 0 || len(ts) != len(vs) || len(ts) > MaxSamplesPerChunk {
+		return nil, false
 	}
+	k, ms, ok := mantissas(vs)
 	if !ok {
 		return nil, false
 	}
-	if p, ok := EncodePacked(ts, vs); ok && len(p) < len(b) {
+	p := encodePacked(ts, ms, k)
+	size := intModeSize(ts, ms, intModeDelta)
+	if len(ts) > 2 {
+		size = min(size, intModeSize(ts, ms, intModeDoD))
+	}
+	if k > 0 {
+		size++ // the decimal chunk's scale byte
+	}
+	if size >= len(p) {
 		return p, true
 	}
-	return b, true
+	if k == 0 {
+		return EncodeInt(ts, vs)
+	}
+	return EncodeDecimal(ts, vs)
 }
 
 // Recode returns the smallest encoding of the samples of chunk b: the int encoding when every

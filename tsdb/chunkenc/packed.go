@@ -59,16 +59,25 @@ func EncodePacked(ts []int64, vs []float64) (b []byte, ok bool) {
 	if len(ts) == 0 || len(ts) != len(vs) || len(ts) > MaxSamplesPerChunk {
 		return nil, false
 	}
-	k := 0
+	k, ms, ok := mantissas(vs)
+	if !ok {
+		return nil, false
+	}
+	return encodePacked(ts, ms, k), true
+}
+
+// mantissas returns the scale k and the mantissas m = v × 10^k of vs (k = 0 when every value
+// is integral), or false when a value is neither integral nor a short decimal.
+func mantissas(vs []float64) (k int, ms []int64, ok bool) {
 	for _, v := range vs {
 		if !IsIntegral(v) {
 			if k = decimalScale(vs); k == 0 {
-				return nil, false
+				return 0, nil, false
 			}
 			break
 		}
 	}
-	ms := make([]int64, len(vs))
+	ms = make([]int64, len(vs))
 	for i, v := range vs {
 		if k == 0 {
 			ms[i] = int64(v)
@@ -76,10 +85,14 @@ func EncodePacked(ts []int64, vs []float64) (b []byte, ok bool) {
 		}
 		m, ok := decimalMantissa(v, k)
 		if !ok { // cannot happen (decimalScale checked every value); checked anyway
-			return nil, false
+			return 0, nil, false
 		}
 		ms[i] = int64(m)
 	}
+	return k, ms, true
+}
+
+func encodePacked(ts, ms []int64, k int) []byte {
 	out := make([]byte, chunkHeaderSize+1, chunkHeaderSize+16+len(ts)*2)
 	out[0] = byte(EncPacked)
 	binary.BigEndian.PutUint16(out[1:], uint16(len(ts)))
@@ -87,14 +100,13 @@ func EncodePacked(ts []int64, vs []float64) (b []byte, ok bool) {
 	out = binary.AppendVarint(out, ts[0])
 	out = binary.AppendVarint(out, ms[0])
 	if len(ts) == 1 {
-		return out, true
+		return out
 	}
 	var e packedEncoder
 	tcol := e.column(nil, ts, 1) // order 0 would code absolute times: never the smallest
-
 	out = binary.AppendUvarint(out, uint64(len(tcol)))
 	out = append(out, tcol...)
-	return e.column(out, ms, 0), true
+	return e.column(out, ms, 0)
 }
 
 // packedEncoder holds scratch space for coding columns.

@@ -314,6 +314,13 @@ func FuzzPacked(f *testing.F) {
 			checkChunk(t, "packed", b, ts, vs)
 		}
 		checkChunk(t, "best", Encode(ts, vs), ts, vs)
+		if _, ms, ok := mantissas(vs); ok {
+			for _, mode := range []byte{intModeDelta, intModeDoD} {
+				if got, want := intModeSize(ts, ms, mode), len(encodeIntMode(ts, intFloats(ms), mode)); got != want {
+					t.Fatalf("int mode %d: size %d, encoded %d", mode, got, want)
+				}
+			}
+		}
 	})
 }
 
@@ -424,4 +431,31 @@ func TestSelectNth(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestIntModeSize: the block writer's size estimate of the int encoding is its exact size.
+func TestIntModeSize(t *testing.T) {
+	r := rand.New(rand.NewSource(18))
+	for _, kind := range packedKinds {
+		for _, n := range []int{1, 2, 3, 480} {
+			ts, vs := packedSamples(kind, n, 40, true, r)
+			_, ms, ok := mantissas(vs)
+			if !ok {
+				t.Fatalf("%s: no mantissas", kind)
+			}
+			for _, mode := range []byte{intModeDelta, intModeDoD} {
+				if got, want := intModeSize(ts, ms, mode), len(encodeIntMode(ts, intFloats(ms), mode)); got != want {
+					t.Errorf("%s/%d mode %d: size %d, encoded %d", kind, n, mode, got, want)
+				}
+			}
+		}
+	}
+}
+
+func intFloats(ms []int64) []float64 {
+	out := make([]float64, len(ms))
+	for i, m := range ms {
+		out[i] = float64(m)
+	}
+	return out
 }

@@ -68,7 +68,7 @@ func run(dir string) error {
 			x.chunks++
 			x.bytes += int64(len(c))
 			x.samples += int64(chunkenc.NumSamples(c))
-			framing += 4 + int64(uvarintLen(uint64(len(c))))
+			framing += 4 + int64(len(binary.AppendUvarint(nil, uint64(len(c)))))
 			switch chunkenc.Encoding(c[0]) {
 			case chunkenc.EncHistogram, chunkenc.EncFloatHistogram, chunkenc.EncHistogramColumns:
 				x.repacked += int64(len(c))
@@ -142,13 +142,4 @@ func run(dir string) error {
 	fmt.Printf("whole blocks: %.3f B/sample now, %.3f with every chunk packed where smaller, %.3f before packed (XOR/int/decimal)\n",
 		float64(indexB+metaB+framing+total-framing)/float64(samples), float64(indexB+metaB+framing+rp)/float64(samples), float64(indexB+metaB+framing+old)/float64(samples))
 	return nil
-}
-
-func uvarintLen(x uint64) int {
-	n := 1
-	for x >= 0x80 {
-		x >>= 7
-		n++
-	}
-	return n
 }

@@ -262,3 +262,75 @@ func (it *intIterator) readBucket(s1, s2, s3 uint8) (int64, bool) {
 	}
 	return int64(bits), true
 }
+
+// intModeSize returns len(encodeIntMode(ts, ms, mode)) for integer values ms without encoding:
+// the block writer compares candidate sizes and encodes only the one it keeps.
+func intModeSize(ts, ms []int64, mode byte) int {
+	n := chunkHeaderSize + 1 + varintLen(ts[0]) + varintLen(ms[0])
+	bits := 0
+	var tDelta, vDelta int64
+	for i := 1; i < len(ts); i++ {
+		td := ts[i] - ts[i-1]
+		if i == 1 {
+			n += uvarintLen(uint64(td))
+		} else {
+			bits += timestampDoDBits(td - tDelta)
+		}
+		tDelta = td
+		vd := ms[i] - ms[i-1]
+		if mode == intModeDoD && i > 1 {
+			bits += intValueBits(vd - vDelta)
+		} else {
+			bits += intValueBits(vd)
+		}
+		vDelta = vd
+	}
+	return n + (bits+7)/8
+}
+
+// timestampDoDBits is the size in bits of what writeTimestampDoD writes.
+func timestampDoDBits(dod int64) int {
+	switch {
+	case dod == 0:
+		return 1
+	case bitRange(dod, 14):
+		return 2 + 14
+	case bitRange(dod, 17):
+		return 3 + 17
+	case bitRange(dod, 20):
+		return 4 + 20
+	}
+	return 4 + 64
+}
+
+// intValueBits is the size in bits of what writeIntValue writes.
+func intValueBits(d int64) int {
+	switch {
+	case d == 0:
+		return 1
+	case bitRange(d, 8):
+		return 2 + 8
+	case bitRange(d, 16):
+		return 3 + 16
+	case bitRange(d, 32):
+		return 4 + 32
+	}
+	return 4 + 64
+}
+
+func varintLen(x int64) int {
+	ux := uint64(x) << 1
+	if x < 0 {
+		ux = ^ux
+	}
+	return uvarintLen(ux)
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}

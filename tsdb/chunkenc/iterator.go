@@ -11,6 +11,7 @@ type Iterator struct {
 	x   xorIterator
 	i   intIterator
 	d   decimalIterator
+	p   packedIterator
 	err error
 	// hasST is set for an EncST chunk: enc is then its inner chunk's encoding and st decodes
 	// the start timestamps in step.
@@ -52,6 +53,8 @@ func (it *Iterator) Reset(b []byte) {
 		it.i.reset(b)
 	case EncDecimal:
 		it.d.reset(b)
+	case EncPacked:
+		it.p.reset(b)
 	default:
 		it.err = fmt.Errorf("chunkenc: unknown chunk encoding %d", b[0])
 	}
@@ -61,6 +64,11 @@ func (it *Iterator) Next() bool {
 	if it.hasST {
 		return it.nextST()
 	}
+	return it.nextInner()
+}
+
+// nextInner advances the float chunk (the inner one of an EncST chunk).
+func (it *Iterator) nextInner() bool {
 	switch it.enc {
 	case EncXOR:
 		return it.x.Next()
@@ -68,6 +76,8 @@ func (it *Iterator) Next() bool {
 		return it.i.Next()
 	case EncDecimal:
 		return it.d.i.Next()
+	case EncPacked:
+		return it.p.Next()
 	}
 	return false
 }
@@ -89,6 +99,8 @@ func (it *Iterator) SeekTo(t int64) bool {
 		return it.i.SeekTo(t)
 	case EncDecimal:
 		return it.d.i.SeekTo(t)
+	case EncPacked:
+		return it.p.SeekTo(t)
 	}
 	return false
 }
@@ -99,20 +111,15 @@ func (it *Iterator) At() (int64, float64) {
 		return it.x.At()
 	case EncDecimal:
 		return it.d.At()
+	case EncPacked:
+		return it.p.At()
 	}
 	return it.i.At()
 }
 
 // nextST advances the inner chunk and the start timestamp column together.
 func (it *Iterator) nextST() bool {
-	var ok bool
-	switch it.enc {
-	case EncXOR:
-		ok = it.x.Next()
-	case EncInt:
-		ok = it.i.Next()
-	}
-	if !ok {
+	if !it.nextInner() {
 		return false
 	}
 	it.st.next(it.AtT())
@@ -142,6 +149,8 @@ func (it *Iterator) AtT() int64 {
 		return it.x.t
 	case EncDecimal:
 		return it.d.i.t
+	case EncPacked:
+		return it.p.t.x
 	}
 	return it.i.t
 }
@@ -157,6 +166,8 @@ func (it *Iterator) Err() error {
 		return it.i.Err()
 	case EncDecimal:
 		return it.d.i.Err()
+	case EncPacked:
+		return it.p.err
 	}
 	return nil
 }
@@ -169,10 +180,30 @@ func NumSamples(b []byte) int {
 	return int(b[1])<<8 | int(b[2])
 }
 
-// encodeNumeric encodes integral values as an int chunk and short decimals as a decimal chunk.
+// encodeNumeric encodes integral values and short decimals in the smallest of the int or
+// decimal encoding and the packed one. The int/decimal candidates are sized without being
+// encoded (that was most of the block writer's encoding time); one is built only if it wins.
 func encodeNumeric(ts []int64, vs []float64) ([]byte, bool) {
-	if b, ok := EncodeInt(ts, vs); ok {
-		return b, true
+	if len(ts) == 0 || len(ts) != len(vs) || len(ts) > MaxSamplesPerChunk {
+		return nil, false
+	}
+	k, ms, ok := mantissas(vs)
+	if !ok {
+		return nil, false
+	}
+	p := encodePacked(ts, ms, k)
+	size := intModeSize(ts, ms, intModeDelta)
+	if len(ts) > 2 {
+		size = min(size, intModeSize(ts, ms, intModeDoD))
+	}
+	if k > 0 {
+		size++ // the decimal chunk's scale byte
+	}
+	if size >= len(p) {
+		return p, true
+	}
+	if k == 0 {
+		return EncodeInt(ts, vs)
 	}
 	return EncodeDecimal(ts, vs)
 }

@@ -61,6 +61,8 @@ func (e Encoding) String() string {
 		return "decimal"
 	case EncHistogramColumns:
 		return "histogramcolumns"
+	case EncPacked:
+		return "packed"
 	}
 	return fmt.Sprintf("<unknown encoding %d>", byte(e))
 }

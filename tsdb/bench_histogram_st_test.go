@@ -3,6 +3,7 @@ package tsdb
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -122,31 +123,40 @@ func BenchmarkSideHistogramDiskBytesST(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					var inBlocks int64
-					var dir string
-					switch st := s.(type) {
-					case vigilStore:
-						if err := st.compact(); err != nil {
+					reportSTBlockBytes(b, s)
+					s.close()
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkSideHistogramHeadMemoryST reports heap bytes per histogram series with start
+// timestamps after one hour of 15 s scrapes (240 samples per series).
+func BenchmarkSideHistogramHeadMemoryST(b *testing.B) {
+	const n = 10_000
+	for _, hk := range histKinds {
+		for _, kind := range []string{"vigil", "upstream"} {
+			b.Run(fmt.Sprintf("%s/%s", hk.name, kind), func(b *testing.B) {
+				for range b.N {
+					before := heapInUse()
+					s := openSTStore(b, kind, 2*3600*1000)
+					lsets := make([]labels.Labels, n)
+					for i := range lsets {
+						lsets[i] = benchHistLabels(i)
+					}
+					refs := make([]uint64, n)
+					w := newBenchHists(n, hk.custom)
+					for step := range 240 {
+						w.step()
+						if err := appendHistsST(s, refs, lsets, int64(step)*benchInterval, w, createdAt); err != nil {
 							b.Fatal(err)
 						}
-						for _, bl := range st.db.Blocks() {
-							inBlocks += int64(bl.Meta().Stats.NumSamples)
-						}
-						dir = st.dir()
-					case upstreamSTStore:
-						if err := st.compact(); err != nil {
-							b.Fatal(err)
-						}
-						for _, bl := range st.db.Blocks() {
-							inBlocks += int64(bl.Meta().Stats.NumSamples)
-						}
-						dir = st.db.Dir()
 					}
-					if inBlocks == 0 {
-						b.Fatal("no samples in blocks")
-					}
-					b.ReportMetric(float64(dirSize(b, dir, true))/float64(inBlocks), "B/sample")
-					b.ReportMetric(float64(inBlocks), "samples")
+					lsets, refs, w = nil, nil, nil
+					after := heapInUse()
+					b.ReportMetric(float64(after-before)/float64(n), "heapB/series")
+					runtime.KeepAlive(s)
 					s.close()
 				}
 			})

@@ -176,33 +176,38 @@ func BenchmarkSideDiskBytesST(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				var inBlocks int64
-				var dir string
-				switch st := s.(type) {
-				case vigilStore:
-					if err := st.compact(); err != nil {
-						b.Fatal(err)
-					}
-					for _, bl := range st.db.Blocks() {
-						inBlocks += int64(bl.Meta().Stats.NumSamples)
-					}
-					dir = st.dir()
-				case upstreamSTStore:
-					if err := st.compact(); err != nil {
-						b.Fatal(err)
-					}
-					for _, bl := range st.db.Blocks() {
-						inBlocks += int64(bl.Meta().Stats.NumSamples)
-					}
-					dir = st.db.Dir()
-				}
-				if inBlocks == 0 {
-					b.Fatal("no samples in blocks")
-				}
-				b.ReportMetric(float64(dirSize(b, dir, true))/float64(inBlocks), "B/sample")
-				b.ReportMetric(float64(inBlocks), "samples")
+				reportSTBlockBytes(b, s)
 				s.close()
 			}
 		})
 	}
+}
+
+// reportSTBlockBytes compacts the store's head into blocks and reports their bytes per sample.
+func reportSTBlockBytes(b *testing.B, s stStore) {
+	var inBlocks int64
+	var dir string
+	switch st := s.(type) {
+	case vigilStore:
+		if err := st.compact(); err != nil {
+			b.Fatal(err)
+		}
+		for _, bl := range st.db.Blocks() {
+			inBlocks += int64(bl.Meta().Stats.NumSamples)
+		}
+		dir = st.dir()
+	case upstreamSTStore:
+		if err := st.compact(); err != nil {
+			b.Fatal(err)
+		}
+		for _, bl := range st.db.Blocks() {
+			inBlocks += int64(bl.Meta().Stats.NumSamples)
+		}
+		dir = st.db.Dir()
+	}
+	if inBlocks == 0 {
+		b.Fatal("no samples in blocks")
+	}
+	b.ReportMetric(float64(dirSize(b, dir, true))/float64(inBlocks), "B/sample")
+	b.ReportMetric(float64(inBlocks), "samples")
 }

@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigil-monitoring/vigil/storage"
@@ -176,4 +180,63 @@ func TestHeadSnapshotHistogramsAndST(t *testing.T) {
 		t.Fatalf("a missing snapshot counted as a failure")
 	}
 	sameDump(t, dumpHead(t, db), want)
+}
+
+// A version 2 head snapshot (written by Vigil before histogram start timestamps; the data
+// directory in testdata/snapshot-v2-hist was made by its GENERATOR.go.txt at main 3d62eb8)
+// holds a series that had float samples with start timestamps and then native histograms:
+// its start timestamp column is empty under an open histogram chunk. It is restored (no WAL
+// replay), the column is filled with "none" for those samples, and appending histograms with
+// start timestamps goes on from there, through the next clean restart (a version 3 snapshot).
+func TestHeadSnapshotVersion2Histograms(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("testdata/snapshot-v2-hist")); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "GENERATOR.go.txt"))
+	db, fails := openSnapDB(t, dir, snapOpts())
+	if fails != 0 {
+		t.Fatal("the version 2 snapshot failed to load")
+	}
+	var want []string
+	for i := range int64(20) {
+		ts := 1000 + i*15000
+		h := &histogram.Histogram{Count: uint64(i), ZeroCount: uint64(i), Sum: float64(i), ZeroThreshold: 0.001}
+		if i < 8 {
+			want = append(want, fmt.Sprintf("%d st=1 f=%v", ts, float64(i)))
+		} else {
+			want = append(want, fmt.Sprintf("%d st=0 h=%v", ts, h))
+		}
+	}
+	got := dumpHead(t, db)[`{__name__="changing"}`]
+	for i := range got {
+		got[i], _, _ = strings.Cut(got[i], " hint=")
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("restored series:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Histograms with start timestamps go on in the same open chunk.
+	app := db.Appender(context.Background())
+	for i := int64(20); i < 25; i++ {
+		h := &histogram.Histogram{Count: uint64(i), ZeroCount: uint64(i), Sum: float64(i), ZeroThreshold: 0.001}
+		if _, err := app.(storage.HistogramSTAppender).AppendHistogramST(0, labels.FromStrings("__name__", "changing"), 7, 1000+i*15000, h, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	before := dumpHead(t, db)
+	if s := before[`{__name__="changing"}`]; len(s) != 25 || !strings.Contains(s[24], " st=7 ") || !strings.Contains(s[19], " st=0 ") {
+		t.Fatalf("after appending: %v", s)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, fails = openSnapDB(t, dir, snapOpts())
+	defer db.Close()
+	if fails != 0 {
+		t.Fatal("the version 3 snapshot failed to load")
+	}
+	sameDump(t, dumpHead(t, db), before)
 }

@@ -27,39 +27,40 @@ func TestRemoteWriteV2StartTimestamps(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	q, err := env.db.Querier(base-1, base+3000)
+	checkStartTimestamps(t, env, "st_total", base-1, base+3000, storage.ValFloat, map[string][]int64{
+		"with":    {base - 30000, base - 30000, base + 1500},
+		"without": {0},
+	})
+}
+
+// checkStartTimestamps requires the series of metric name in [mint, maxt], by their label k,
+// to have samples of type vt (any histogram type for ValHistogram) with the start timestamps want.
+func checkStartTimestamps(t *testing.T, env *testEnv, name string, mint, maxt int64, vt storage.ValueType, want map[string][]int64) {
+	t.Helper()
+	q, err := env.db.Querier(mint, maxt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	m, _ := labels.NewMatcher(labels.MatchEqual, "__name__", "st_total")
-	ss := q.Select(context.Background(), true, nil, m)
-	want := map[string][]int64{
-		"with":    {base - 30000, base - 30000, base + 1500},
-		"without": {0},
-	}
+	ss := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", name))
 	n := 0
 	for ss.Next() {
 		s := ss.At()
 		it := s.Iterator(nil)
 		var got []int64
-		for it.Next() != storage.ValNone {
+		for gvt := it.Next(); gvt != storage.ValNone; gvt = it.Next() {
+			if (gvt == storage.ValFloat) != (vt == storage.ValFloat) {
+				t.Fatalf("%s: a %s sample, want %s", s.Labels(), gvt, vt)
+			}
 			got = append(got, it.AtST())
 		}
-		k := s.Labels().Get("k")
-		if w := want[k]; len(got) != len(w) {
-			t.Fatalf("%s: start timestamps %v, want %v", k, got, w)
-		} else {
-			for i := range w {
-				if got[i] != w[i] {
-					t.Fatalf("%s: start timestamps %v, want %v", k, got, w)
-				}
-			}
+		if k := s.Labels().Get("k"); !slices.Equal(got, want[k]) {
+			t.Fatalf("%s: start timestamps %v, want %v", k, got, want[k])
 		}
 		n++
 	}
-	if n != 2 {
-		t.Fatalf("%d series, want 2", n)
+	if n != len(want) {
+		t.Fatalf("%d series, want %d", n, len(want))
 	}
 }
 
@@ -87,35 +88,9 @@ func TestRemoteWriteV2HistogramStartTimestamps(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	q, err := env.db.Querier(base-1, base+3000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	m, _ := labels.NewMatcher(labels.MatchEqual, "__name__", "st_seconds")
-	ss := q.Select(context.Background(), true, nil, m)
-	want := map[string][]int64{
+	checkStartTimestamps(t, env, "st_seconds", base-1, base+3000, storage.ValHistogram, map[string][]int64{
 		"int":     {base - 30000, base - 30000, base + 1500},
 		"float":   {base - 1000, base},
 		"without": {0},
-	}
-	n := 0
-	for ss.Next() {
-		s := ss.At()
-		it := s.Iterator(nil)
-		var got []int64
-		for vt := it.Next(); vt != storage.ValNone; vt = it.Next() {
-			if vt == storage.ValFloat {
-				t.Fatalf("%s: a float sample", s.Labels())
-			}
-			got = append(got, it.AtST())
-		}
-		if k := s.Labels().Get("k"); !slices.Equal(got, want[k]) {
-			t.Fatalf("%s: start timestamps %v, want %v", k, got, want[k])
-		}
-		n++
-	}
-	if n != len(want) {
-		t.Fatalf("%d series, want %d", n, len(want))
-	}
+	})
 }
